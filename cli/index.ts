@@ -1,0 +1,2 @@
+/** The `stadium` command and the ink replay UI. */
+export {};

@@ -1,0 +1,280 @@
+// Goal: the dispatcher stamps, fans out, forwards with failover, writes leases, and turns every
+// failure into a reply or a drop. Method: feed inputs at chosen times and read the effects.
+import { describe, expect, it } from 'vitest';
+import { createDispatcher, deadline, handle, type DispatcherState } from './dispatcher.ts';
+import type { Effect, Message } from './types.ts';
+
+const make = (limits = {}) =>
+  createDispatcher({
+    nodeId: 'dc-a/d-1',
+    dc: 'dc-a',
+    idPrefix: 'a1-',
+    peers: { 'dc-b': ['dc-b/d-1', 'dc-b/d-2'], 'dc-c': ['dc-c/d-1'] },
+    storeRequestTimeoutMs: 50,
+    forwardTimeoutMs: 100,
+    forwardAttemptsMax: 2,
+    limits,
+  });
+const msg = (state: DispatcherState, message: Message, now = 0, source = 'app') =>
+  handle(state, { kind: 'message', source, message }, now);
+const publish = (
+  state: DispatcherState,
+  now = 0,
+  extra: Partial<Extract<Message, { type: 'publish' }>> = {},
+) => msg(state, { type: 'publish', requestId: 1, topic: 'live', payload: '{"like":1}', ...extra }, now);
+const of = <K extends Effect['kind']>(effects: Effect[], kind: K) =>
+  effects.filter((e): e is Extract<Effect, { kind: K }> => e.kind === kind);
+
+describe('dispatcher publish', () => {
+  it('stamps the event, asks the store, forwards to one dispatcher per peer datacenter', () => {
+    const state = make();
+    const effects = publish(state, 7);
+    const [lookup] = of(effects, 'store-request');
+    expect(lookup).toMatchObject({ request: { op: 'lookup', topic: 'live' } });
+    const forwards = of(effects, 'send').map((e) => [e.target, e.message.type]);
+    expect(forwards).toHaveLength(2);
+    expect(forwards.map(([t]) => t?.split('/')[0]).sort()).toEqual(['dc-b', 'dc-c']);
+    const forward = of(effects, 'send')[0]?.message;
+    expect(forward).toMatchObject({
+      type: 'forward',
+      event: { id: 'a1-1', topic: 'live', origin: 'dc-a', publishedAtMs: 7, payload: '{"like":1}' },
+    });
+    const reply = handle(
+      state,
+      {
+        kind: 'store-reply',
+        requestId: lookup!.requestId,
+        reply: { op: 'frontends', frontends: ['f1', 'f2'] },
+      },
+      8,
+    );
+    expect(of(reply, 'send').map((e) => [e.target, e.message.type])).toEqual([
+      ['f1', 'deliver'],
+      ['f2', 'deliver'],
+      ['app', 'publish-reply'],
+    ]);
+    expect(of(reply, 'send')[2]?.message).toEqual({
+      type: 'publish-reply',
+      requestId: 1,
+      result: { ok: true, eventId: 'a1-1' },
+    });
+  });
+
+  it('keeps an id the publisher gave, so a retry is recognisable downstream', () => {
+    const state = make();
+    const effects = publish(state, 0, { id: 'order-42' });
+    expect(of(effects, 'send')[0]?.message).toMatchObject({ event: { id: 'order-42' } });
+  });
+
+  it('assigns distinct ids to successive publishes', () => {
+    const state = make();
+    const ids = [publish(state), publish(state)].map(
+      (effects) => (of(effects, 'send')[0]?.message as { event: { id: string } }).event.id,
+    );
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it('refuses bad publishes with a named error and does nothing else', () => {
+    const state = make({ payloadBytesMax: 12 });
+    const code = (effects: Effect[]) => {
+      expect(effects).toHaveLength(1);
+      const m = of(effects, 'send')[0]?.message;
+      return m?.type === 'publish-reply' && !m.result.ok ? m.result.code : 'accepted';
+    };
+    expect(code(publish(state, 0, { topic: 'a b' }))).toBe('bad-topic');
+    expect(code(publish(state, 0, { payload: 'x'.repeat(13) }))).toBe('payload-too-large');
+    expect(code(publish(state, 0, { id: 'has space' }))).toBe('bad-id');
+    expect(state.pendingStore.size).toBe(0);
+  });
+
+  it('a store that does not answer: the publisher is told to retry, the loss is reported', () => {
+    const state = make();
+    publish(state, 0);
+    expect(deadline(state)).toBe(50);
+    const effects = handle(state, { kind: 'deadline' }, 50);
+    expect(of(effects, 'drop')).toEqual([
+      { kind: 'drop', reason: 'store-timeout', eventId: 'a1-1', topic: 'live', dc: 'dc-a' },
+    ]);
+    expect(of(effects, 'send')[0]?.message).toMatchObject({
+      type: 'publish-reply',
+      result: { ok: false, code: 'store-unavailable', retryAfterMs: 1_000 },
+    });
+    // The late answer changes nothing.
+    expect(
+      handle(state, { kind: 'store-reply', requestId: 1, reply: { op: 'frontends', frontends: ['f1'] } }, 60),
+    ).toEqual([]);
+  });
+
+  it('a store that refuses a lookup: the loss is reported and the publisher told', () => {
+    const state = make();
+    publish(state);
+    const effects = handle(
+      state,
+      { kind: 'store-reply', requestId: 1, reply: { op: 'rejected', reason: 'full', message: 'full' } },
+      1,
+    );
+    expect(of(effects, 'drop')[0]).toMatchObject({ reason: 'store-full', eventId: 'a1-1' });
+    expect(of(effects, 'send')[0]?.message).toMatchObject({
+      result: { ok: false, code: 'store-unavailable' },
+    });
+  });
+
+  it('past pendingRequestsMax a publish is refused overloaded', () => {
+    const state = make({ pendingRequestsMax: 1 });
+    publish(state);
+    expect(of(publish(state), 'send')[0]?.message).toMatchObject({
+      result: { ok: false, code: 'overloaded' },
+    });
+  });
+});
+
+describe('dispatcher cross-datacenter forwarding', () => {
+  it('a forwarded event is acknowledged, fanned out locally, and not forwarded again', () => {
+    const state = createDispatcher({
+      nodeId: 'dc-b/d-1',
+      dc: 'dc-b',
+      idPrefix: 'b',
+      peers: { 'dc-a': ['dc-a/d-1'] },
+    });
+    const event = { id: 'a1-1', topic: 'live', origin: 'dc-a', publishedAtMs: 0, payload: 'x' };
+    const effects = msg(state, { type: 'forward', forwardId: 9, event }, 0, 'dc-a/d-1');
+    expect(of(effects, 'send')).toEqual([
+      { kind: 'send', target: 'dc-a/d-1', message: { type: 'forward-ack', forwardId: 9 } },
+    ]);
+    const [lookup] = of(effects, 'store-request');
+    const fanOut = handle(
+      state,
+      {
+        kind: 'store-reply',
+        requestId: lookup!.requestId,
+        reply: { op: 'frontends', frontends: ['dc-b/f1'] },
+      },
+      1,
+    );
+    expect(fanOut).toEqual([{ kind: 'send', target: 'dc-b/f1', message: { type: 'deliver', event } }]);
+  });
+
+  it("refuses a forward of its own datacenter's event (a loop) but still acknowledges it", () => {
+    const state = make();
+    const event = { id: 'x', topic: 'live', origin: 'dc-a', publishedAtMs: 0, payload: 'x' };
+    const effects = msg(state, { type: 'forward', forwardId: 1, event }, 0, 'dc-b/d-1');
+    expect(effects.map((e) => e.kind)).toEqual(['send']);
+    expect(state.counters['forwards-refused']).toBe(1);
+  });
+
+  it('an unacknowledged forward goes to another dispatcher of that datacenter, then is reported lost', () => {
+    const state = make();
+    const first = of(publish(state, 0), 'send').find((e) => e.target.startsWith('dc-b'))!;
+    const retry = of(handle(state, { kind: 'deadline' }, 100), 'send').filter((e) =>
+      e.target.startsWith('dc-b'),
+    );
+    expect(retry).toHaveLength(1);
+    expect(retry[0]!.target).not.toBe(first.target);
+    const final = handle(state, { kind: 'deadline' }, 200);
+    expect(of(final, 'drop').map((d) => [d.reason, d.dc])).toEqual([
+      ['forward-exhausted', 'dc-b'],
+      ['forward-exhausted', 'dc-c'],
+    ]);
+  });
+
+  it('an acknowledged forward is settled; a suspected dispatcher is passed over for later events', () => {
+    const state = make();
+    const first = of(publish(state, 0), 'send').find((e) => e.target.startsWith('dc-b'))!;
+    const forwardId = (first.message as { forwardId: number }).forwardId;
+    msg(state, { type: 'forward-ack', forwardId }, 10, first.target);
+    expect([...state.pendingForwards.values()].map((p) => p.dc)).toEqual(['dc-c']);
+    // The dc-c forward times out and its only dispatcher is suspected, yet it is still tried.
+    handle(state, { kind: 'deadline' }, 100);
+    expect(state.suspects.has('dc-c/d-1')).toBe(true);
+    // Make dc-b/d-1 suspect, then check later forwards avoid it.
+    state.suspects.set('dc-b/d-1', 10_000);
+    for (let i = 0; i < 4; i++) {
+      const target = of(publish(state, 200 + i), 'send').find((e) => e.target.startsWith('dc-b'))!.target;
+      expect(target).toBe('dc-b/d-2');
+    }
+    // Once suspicion lapses the dispatcher is back in rotation.
+    const later = [0, 1].map(
+      (i) => of(publish(state, 30_000 + i), 'send').find((e) => e.target.startsWith('dc-b'))!.target,
+    );
+    expect(later.sort()).toEqual(['dc-b/d-1', 'dc-b/d-2']);
+  });
+});
+
+describe('dispatcher lease writes', () => {
+  it.each([
+    [
+      { type: 'subscribe', requestId: 3, frontend: 'f', topic: 't', leaseMs: 10, generation: 1 },
+      { op: 'add' },
+    ],
+    [
+      { type: 'renew', requestId: 3, frontend: 'f', topics: ['t'], leaseMs: 10, generation: 1 },
+      { op: 'renew' },
+    ],
+    [{ type: 'unsubscribe', requestId: 3, frontend: 'f', topic: 't', generation: 1 }, { op: 'remove' }],
+  ] as const)('%o becomes a store %o and is answered once the store answers', (message, request) => {
+    const state = make();
+    const [req] = of(msg(state, message as Message, 0, 'f'), 'store-request');
+    expect(req?.request).toMatchObject(request);
+    const reply = handle(
+      state,
+      { kind: 'store-reply', requestId: req!.requestId, reply: { op: 'written', applied: 1, ignored: 0 } },
+      1,
+    );
+    expect(reply).toEqual([
+      { kind: 'send', target: 'f', message: { type: 'lease-reply', requestId: 3, ok: true } },
+    ]);
+  });
+
+  it('a lease write the store refuses or never answers is answered negatively', () => {
+    const state = make();
+    msg(
+      state,
+      { type: 'subscribe', requestId: 3, frontend: 'f', topic: 't', leaseMs: 10, generation: 1 },
+      0,
+      'f',
+    );
+    const refused = handle(
+      state,
+      {
+        kind: 'store-reply',
+        requestId: 1,
+        reply: { op: 'rejected', reason: 'full', message: 'store is full' },
+      },
+      1,
+    );
+    expect(refused).toEqual([
+      {
+        kind: 'send',
+        target: 'f',
+        message: { type: 'lease-reply', requestId: 3, ok: false, error: 'store is full' },
+      },
+    ]);
+    msg(
+      state,
+      { type: 'subscribe', requestId: 4, frontend: 'f', topic: 't', leaseMs: 10, generation: 2 },
+      0,
+      'f',
+    );
+    expect(handle(state, { kind: 'deadline' }, 50)).toMatchObject([
+      { message: { type: 'lease-reply', requestId: 4, ok: false } },
+    ]);
+  });
+
+  it('a lease write past pendingRequestsMax is answered negatively at once', () => {
+    const state = make({ pendingRequestsMax: 0 });
+    const effects = msg(
+      state,
+      { type: 'unsubscribe', requestId: 5, frontend: 'f', topic: 't', generation: 1 },
+      0,
+      'f',
+    );
+    expect(effects).toMatchObject([{ message: { type: 'lease-reply', requestId: 5, ok: false } }]);
+  });
+
+  it('ignores messages meant for other roles', () => {
+    const state = make();
+    expect(msg(state, { type: 'lease-reply', requestId: 1, ok: true })).toEqual([]);
+    expect(msg(state, { type: 'forward-ack', forwardId: 77 })).toEqual([]);
+    expect(state.counters['unexpected-messages']).toBe(1);
+  });
+});

@@ -1,0 +1,497 @@
+/**
+ * Dispatcher: accepts publishes, fans them out to the frontends of its datacenter, and forwards
+ * them across datacenters.
+ *
+ * Theory of operation
+ * - Stateless between requests: it keeps no subscriptions, only the requests it is waiting on, an
+ *   event counter for ids, and which peer dispatchers recently failed to answer.
+ * - Publish: check the topic, payload and optional id; stamp the event (id unless the publisher
+ *   gave one, origin datacenter, publish time); ask the store for the topic's live frontends and
+ *   `deliver` to each when the answer comes; and forward the event to one dispatcher of every peer
+ *   datacenter. The publisher is answered once the local lookup is done (or failed), so a caller
+ *   learns when the store is unreachable and can retry with the same id; frontends drop the
+ *   duplicates such retries make.
+ * - Forward: a peer's dispatcher acknowledges at once and fans out in its own datacenter; it never
+ *   forwards again. Without an ack within `forwardTimeoutMs` the target is suspected for
+ *   `suspectMs` and the event goes to another dispatcher of that datacenter, at most
+ *   `forwardAttemptsMax` times in all; then a `drop` says which datacenter missed it.
+ * - Leases: `subscribe`, `renew` and `unsubscribe` from frontends become store writes, answered
+ *   with `lease-reply` once the store has answered.
+ * - Every store request times out after `storeRequestTimeoutMs`; a timed-out lookup is a `drop`
+ *   (`store-timeout`), a timed-out lease write a negative `lease-reply`. Pending requests are
+ *   bounded by `pendingRequestsMax`; past it a publish is refused `overloaded`.
+ * - Timers: one timeout per pending store request and per pending forward; `deadline()` is the earliest.
+ */
+import { assert, increment, unreachable } from './assert.ts';
+import { hashString } from './frontend.ts';
+import type {
+  Counters,
+  DcId,
+  Effect,
+  Event,
+  Message,
+  Ms,
+  NodeId,
+  PublishResult,
+  RequestId,
+  StoreReply,
+  StoreRequest,
+} from './types.ts';
+import { eventIdError, payloadError, topicError } from './validation.ts';
+
+export interface DispatcherLimits {
+  pendingRequestsMax: number;
+  pendingForwardsMax: number;
+  payloadBytesMax: number;
+}
+
+export const defaultDispatcherLimits: DispatcherLimits = {
+  pendingRequestsMax: 100_000,
+  pendingForwardsMax: 100_000,
+  payloadBytesMax: 64 * 1024,
+};
+
+export interface DispatcherConfig {
+  nodeId: NodeId;
+  dc: DcId;
+  /** The dispatchers of every other datacenter. */
+  peers: Record<DcId, NodeId[]>;
+  /** Prefix of the ids this dispatcher assigns; the host makes it unique per incarnation. */
+  idPrefix: string;
+  storeRequestTimeoutMs: Ms;
+  forwardTimeoutMs: Ms;
+  forwardAttemptsMax: number;
+  suspectMs: Ms;
+  /** What a publisher is told to wait before retrying when the store is unavailable. */
+  retryAfterMs: Ms;
+  limits: DispatcherLimits;
+}
+
+export type DispatcherOptions = Pick<DispatcherConfig, 'nodeId' | 'dc' | 'idPrefix'> &
+  Partial<Omit<DispatcherConfig, 'limits'>> & { limits?: Partial<DispatcherLimits> };
+
+type StorePurpose =
+  | { kind: 'fan-out'; event: Event; publisher: { source: NodeId; requestId: RequestId } | null }
+  | { kind: 'lease'; source: NodeId; requestId: RequestId };
+
+interface PendingStore {
+  deadlineMs: Ms;
+  purpose: StorePurpose;
+}
+
+interface PendingForward {
+  deadlineMs: Ms;
+  event: Event;
+  dc: DcId;
+  target: NodeId;
+  attempts: number;
+}
+
+export interface DispatcherState {
+  readonly config: DispatcherConfig;
+  /** In deadline order: every store request has the same timeout, so the first is the next due. */
+  readonly pendingStore: Map<RequestId, PendingStore>;
+  readonly pendingForwards: Map<RequestId, PendingForward>;
+  /** Peer dispatchers that missed an ack, until when they are passed over. */
+  readonly suspects: Map<NodeId, Ms>;
+  readonly peerCursor: Map<DcId, number>;
+  nextRequestId: RequestId;
+  nextEventSeq: number;
+  readonly counters: Counters;
+}
+
+export function createDispatcher(options: DispatcherOptions): DispatcherState {
+  const config: DispatcherConfig = {
+    peers: {},
+    storeRequestTimeoutMs: 250,
+    forwardTimeoutMs: 500,
+    forwardAttemptsMax: 3,
+    suspectMs: 5_000,
+    retryAfterMs: 1_000,
+    ...options,
+    limits: { ...defaultDispatcherLimits, ...options.limits },
+  };
+  assert(!(config.dc in config.peers), 'a dispatcher must not list its own datacenter as a peer');
+  for (const [dc, dispatchers] of Object.entries(config.peers)) {
+    assert(dispatchers.length > 0, `peer datacenter ${dc} has no dispatchers`);
+  }
+  assert(config.forwardAttemptsMax >= 1, 'forwardAttemptsMax must be at least 1');
+  const peerCursor = new Map<DcId, number>();
+  for (const [dc, dispatchers] of Object.entries(config.peers)) {
+    peerCursor.set(dc, hashString(config.nodeId) % dispatchers.length);
+  }
+  return {
+    config,
+    pendingStore: new Map(),
+    pendingForwards: new Map(),
+    suspects: new Map(),
+    peerCursor,
+    nextRequestId: 1,
+    nextEventSeq: 1,
+    counters: {},
+  };
+}
+
+export type DispatcherInput =
+  | { kind: 'message'; source: NodeId; message: Message }
+  | { kind: 'store-reply'; requestId: RequestId; reply: StoreReply }
+  | { kind: 'deadline' };
+
+/** Feed one input; perform every returned effect before the next call. `now` never decreases. */
+export function handle(state: DispatcherState, input: DispatcherInput, now: Ms): Effect[] {
+  const effects: Effect[] = [];
+  switch (input.kind) {
+    case 'message':
+      onMessage(state, input.source, input.message, now, effects);
+      break;
+    case 'store-reply':
+      onStoreReply(state, input.requestId, input.reply, effects);
+      break;
+    case 'deadline':
+      onDeadline(state, now, effects);
+      break;
+    default:
+      unreachable(input);
+  }
+  return effects;
+}
+
+/** When `handle(state, { kind: 'deadline' }, now)` must next be called, or null. */
+export function deadline(state: Readonly<DispatcherState>): Ms | null {
+  let earliest: Ms | null = null;
+  for (const pending of [state.pendingStore, state.pendingForwards]) {
+    const first = pending.values().next();
+    if (!first.done && (earliest === null || first.value.deadlineMs < earliest))
+      earliest = first.value.deadlineMs;
+  }
+  return earliest;
+}
+
+function onMessage(
+  state: DispatcherState,
+  source: NodeId,
+  message: Message,
+  now: Ms,
+  effects: Effect[],
+): void {
+  switch (message.type) {
+    case 'publish':
+      onPublish(state, source, message, now, effects);
+      return;
+    case 'forward':
+      // Acknowledge first: the ack says "this datacenter has it", whatever happens to the lookup.
+      effects.push({
+        kind: 'send',
+        target: source,
+        message: { type: 'forward-ack', forwardId: message.forwardId },
+      });
+      if (message.event.origin === state.config.dc || topicError(message.event.topic) !== null) {
+        increment(state.counters, 'forwards-refused');
+        return;
+      }
+      increment(state.counters, 'forwards-received');
+      requestStore(
+        state,
+        { op: 'lookup', topic: message.event.topic },
+        { kind: 'fan-out', event: message.event, publisher: null },
+        now,
+        effects,
+      );
+      return;
+    case 'forward-ack': {
+      const pending = state.pendingForwards.get(message.forwardId);
+      if (pending === undefined) return;
+      state.pendingForwards.delete(message.forwardId);
+      state.suspects.delete(pending.target);
+      increment(state.counters, 'forwards-acked');
+      return;
+    }
+    case 'subscribe':
+    case 'renew':
+    case 'unsubscribe': {
+      const request: StoreRequest =
+        message.type === 'subscribe'
+          ? {
+              op: 'add',
+              topic: message.topic,
+              frontend: message.frontend,
+              leaseMs: message.leaseMs,
+              generation: message.generation,
+            }
+          : message.type === 'renew'
+            ? {
+                op: 'renew',
+                topics: message.topics,
+                frontend: message.frontend,
+                leaseMs: message.leaseMs,
+                generation: message.generation,
+              }
+            : {
+                op: 'remove',
+                topic: message.topic,
+                frontend: message.frontend,
+                generation: message.generation,
+              };
+      const purpose: StorePurpose = { kind: 'lease', source, requestId: message.requestId };
+      if (!requestStore(state, request, purpose, now, effects)) {
+        effects.push(leaseReply(source, message.requestId, false, 'dispatcher overloaded'));
+      }
+      return;
+    }
+    case 'deliver':
+    case 'publish-reply':
+    case 'lease-reply':
+    case 'store-request':
+    case 'store-reply':
+      increment(state.counters, 'unexpected-messages');
+      return;
+    default:
+      unreachable(message);
+  }
+}
+
+function onPublish(
+  state: DispatcherState,
+  source: NodeId,
+  message: Extract<Message, { type: 'publish' }>,
+  now: Ms,
+  effects: Effect[],
+): void {
+  const refuse = (result: Extract<PublishResult, { ok: false }>): void => {
+    increment(state.counters, `publishes-refused-${result.code}`);
+    effects.push({
+      kind: 'send',
+      target: source,
+      message: { type: 'publish-reply', requestId: message.requestId, result },
+    });
+  };
+  const topicProblem = topicError(message.topic);
+  if (topicProblem !== null) return refuse({ ok: false, code: 'bad-topic', message: topicProblem });
+  const payloadProblem = payloadError(message.payload, state.config.limits.payloadBytesMax);
+  if (payloadProblem !== null)
+    return refuse({ ok: false, code: 'payload-too-large', message: payloadProblem });
+  if (message.id !== undefined) {
+    const idProblem = eventIdError(message.id);
+    if (idProblem !== null) return refuse({ ok: false, code: 'bad-id', message: idProblem });
+  }
+  if (state.pendingStore.size >= state.config.limits.pendingRequestsMax) {
+    return refuse({
+      ok: false,
+      code: 'overloaded',
+      message: `dispatcher has ${state.pendingStore.size} requests in flight`,
+      retryAfterMs: state.config.retryAfterMs,
+    });
+  }
+  const event: Event = {
+    id: message.id ?? `${state.config.idPrefix}${state.nextEventSeq++}`,
+    topic: message.topic,
+    origin: state.config.dc,
+    publishedAtMs: now,
+    payload: message.payload,
+  };
+  increment(state.counters, 'publishes-accepted');
+  const sent = requestStore(
+    state,
+    { op: 'lookup', topic: event.topic },
+    { kind: 'fan-out', event, publisher: { source, requestId: message.requestId } },
+    now,
+    effects,
+  );
+  assert(sent, 'the pending bound was checked above');
+  for (const dc of Object.keys(state.config.peers)) forward(state, event, dc, 1, now, effects);
+}
+
+function forward(
+  state: DispatcherState,
+  event: Event,
+  dc: DcId,
+  attempts: number,
+  now: Ms,
+  effects: Effect[],
+): void {
+  if (state.pendingForwards.size >= state.config.limits.pendingForwardsMax) {
+    increment(state.counters, 'forwards-shed');
+    effects.push({ kind: 'drop', reason: 'pending-full', eventId: event.id, topic: event.topic, dc });
+    return;
+  }
+  const target = pickPeer(state, dc, now);
+  const forwardId = state.nextRequestId++;
+  state.pendingForwards.set(forwardId, {
+    deadlineMs: now + state.config.forwardTimeoutMs,
+    event,
+    dc,
+    target,
+    attempts,
+  });
+  increment(state.counters, 'forwards-sent');
+  effects.push({ kind: 'send', target, message: { type: 'forward', forwardId, event } });
+}
+
+/** The next dispatcher of `dc` in rotation that is not suspected; a suspected one only when all are. */
+function pickPeer(state: DispatcherState, dc: DcId, now: Ms): NodeId {
+  const dispatchers = state.config.peers[dc];
+  assert(dispatchers !== undefined && dispatchers.length > 0, `no dispatchers known for ${dc}`);
+  const cursor = state.peerCursor.get(dc) ?? 0;
+  let chosen = cursor % dispatchers.length;
+  for (let offset = 0; offset < dispatchers.length; offset++) {
+    const index = (cursor + offset) % dispatchers.length;
+    const suspectUntil = state.suspects.get(dispatchers[index] as NodeId);
+    if (suspectUntil === undefined || suspectUntil <= now) {
+      chosen = index;
+      break;
+    }
+  }
+  state.peerCursor.set(dc, chosen + 1);
+  return dispatchers[chosen] as NodeId;
+}
+
+/** Send a store request and remember why; false when the pending bound refuses it. */
+function requestStore(
+  state: DispatcherState,
+  request: StoreRequest,
+  purpose: StorePurpose,
+  now: Ms,
+  effects: Effect[],
+): boolean {
+  if (state.pendingStore.size >= state.config.limits.pendingRequestsMax) {
+    increment(state.counters, 'store-requests-shed');
+    if (purpose.kind === 'fan-out') {
+      effects.push({
+        kind: 'drop',
+        reason: 'pending-full',
+        eventId: purpose.event.id,
+        topic: purpose.event.topic,
+        dc: state.config.dc,
+      });
+    }
+    return false;
+  }
+  const requestId = state.nextRequestId++;
+  state.pendingStore.set(requestId, { deadlineMs: now + state.config.storeRequestTimeoutMs, purpose });
+  effects.push({ kind: 'store-request', requestId, request });
+  return true;
+}
+
+function onStoreReply(
+  state: DispatcherState,
+  requestId: RequestId,
+  reply: StoreReply,
+  effects: Effect[],
+): void {
+  const pending = state.pendingStore.get(requestId);
+  if (pending === undefined) {
+    // The request timed out already and was reported; a late answer changes nothing.
+    increment(state.counters, 'store-replies-late');
+    return;
+  }
+  state.pendingStore.delete(requestId);
+  const purpose = pending.purpose;
+  if (purpose.kind === 'lease') {
+    const ok = reply.op === 'written';
+    effects.push(
+      leaseReply(purpose.source, purpose.requestId, ok, reply.op === 'rejected' ? reply.message : undefined),
+    );
+    return;
+  }
+  const { event, publisher } = purpose;
+  if (reply.op !== 'frontends') {
+    increment(state.counters, 'lookups-refused');
+    effects.push({
+      kind: 'drop',
+      reason: 'store-full',
+      eventId: event.id,
+      topic: event.topic,
+      dc: state.config.dc,
+    });
+    if (publisher !== null) {
+      const message = reply.op === 'rejected' ? reply.message : 'store gave an unexpected answer';
+      replyToPublisher(
+        publisher,
+        { ok: false, code: 'store-unavailable', message, retryAfterMs: state.config.retryAfterMs },
+        effects,
+      );
+    }
+    return;
+  }
+  increment(state.counters, 'fan-outs');
+  increment(state.counters, 'delivers-sent', reply.frontends.length);
+  for (const frontend of reply.frontends)
+    effects.push({ kind: 'send', target: frontend, message: { type: 'deliver', event } });
+  if (publisher !== null) replyToPublisher(publisher, { ok: true, eventId: event.id }, effects);
+}
+
+function onDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
+  for (const [requestId, pending] of state.pendingStore) {
+    if (pending.deadlineMs > now) break;
+    state.pendingStore.delete(requestId);
+    increment(state.counters, 'store-timeouts');
+    const purpose = pending.purpose;
+    if (purpose.kind === 'lease') {
+      effects.push(leaseReply(purpose.source, purpose.requestId, false, 'store did not answer in time'));
+      continue;
+    }
+    const { event, publisher } = purpose;
+    effects.push({
+      kind: 'drop',
+      reason: 'store-timeout',
+      eventId: event.id,
+      topic: event.topic,
+      dc: state.config.dc,
+    });
+    if (publisher !== null) {
+      replyToPublisher(
+        publisher,
+        {
+          ok: false,
+          code: 'store-unavailable',
+          message: `the subscription store of ${state.config.dc} did not answer in ${state.config.storeRequestTimeoutMs} ms; retry with id ${event.id}`,
+          retryAfterMs: state.config.retryAfterMs,
+        },
+        effects,
+      );
+    }
+  }
+  // Retries enter the map at its end with later deadlines, so this loop never revisits them.
+  for (const [forwardId, pending] of state.pendingForwards) {
+    if (pending.deadlineMs > now) break;
+    state.pendingForwards.delete(forwardId);
+    increment(state.counters, 'forwards-timed-out');
+    state.suspects.set(pending.target, now + state.config.suspectMs);
+    if (pending.attempts >= state.config.forwardAttemptsMax) {
+      increment(state.counters, 'forwards-exhausted');
+      effects.push({
+        kind: 'drop',
+        reason: 'forward-exhausted',
+        eventId: pending.event.id,
+        topic: pending.event.topic,
+        dc: pending.dc,
+      });
+      continue;
+    }
+    forward(state, pending.event, pending.dc, pending.attempts + 1, now, effects);
+  }
+  for (const [node, until] of state.suspects) if (until <= now) state.suspects.delete(node);
+}
+
+function replyToPublisher(
+  publisher: { source: NodeId; requestId: RequestId },
+  result: PublishResult,
+  effects: Effect[],
+): void {
+  effects.push({
+    kind: 'send',
+    target: publisher.source,
+    message: { type: 'publish-reply', requestId: publisher.requestId, result },
+  });
+}
+
+function leaseReply(target: NodeId, requestId: RequestId, ok: boolean, error?: string): Effect {
+  return {
+    kind: 'send',
+    target,
+    message:
+      error === undefined
+        ? { type: 'lease-reply', requestId, ok }
+        : { type: 'lease-reply', requestId, ok, error },
+  };
+}

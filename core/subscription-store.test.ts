@@ -1,0 +1,154 @@
+// Goal: the store answers every request per its contract: live leases only, generations ordered, limits defined.
+// Method: drive the pure functions and the node form directly at chosen times.
+import { describe, expect, it } from 'vitest';
+import { apply, createStore, deadline, handle, liveFrontends, sweep } from './subscription-store.ts';
+
+const add = (topic: string, frontend: string, leaseMs = 1_000, generation = 1) =>
+  ({ op: 'add', topic, frontend, leaseMs, generation }) as const;
+
+describe('subscription store', () => {
+  it('a granted lease is live until it expires, then lookups leave it out', () => {
+    const store = createStore();
+    expect(apply(store, add('likes', 'fe-1'), 0).changes).toEqual([
+      { change: 'granted', topic: 'likes', frontend: 'fe-1', expiresAtMs: 1_000 },
+    ]);
+    expect(liveFrontends(store, 'likes', 999)).toEqual(['fe-1']);
+    expect(liveFrontends(store, 'likes', 1_000)).toEqual([]);
+    expect(apply(store, { op: 'lookup', topic: 'likes' }, 500).reply).toEqual({
+      op: 'frontends',
+      frontends: ['fe-1'],
+    });
+  });
+
+  it('renewal extends every listed lease and re-grants a dead one', () => {
+    const store = createStore();
+    apply(store, add('a', 'fe-1'), 0);
+    const { reply, changes } = apply(
+      store,
+      { op: 'renew', topics: ['a', 'b'], frontend: 'fe-1', leaseMs: 1_000, generation: 2 },
+      500,
+    );
+    expect(reply).toEqual({ op: 'written', applied: 2, ignored: 0 });
+    expect(changes.map((c) => c.change)).toEqual(['renewed', 'granted']);
+    expect(liveFrontends(store, 'a', 1_400)).toEqual(['fe-1']);
+    expect(apply(store, add('a', 'fe-1', 1_000, 3), 5_000).changes[0]?.change).toBe('granted');
+  });
+
+  it('a late write with an older generation is ignored: an old unsubscribe cannot remove a new subscribe', () => {
+    const store = createStore();
+    apply(store, add('a', 'fe-1', 1_000, 5), 0);
+    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 4 }, 1).reply).toEqual({
+      op: 'written',
+      applied: 0,
+      ignored: 1,
+    });
+    expect(apply(store, add('a', 'fe-1', 5_000, 3), 2).reply).toEqual({
+      op: 'written',
+      applied: 0,
+      ignored: 1,
+    });
+    expect(liveFrontends(store, 'a', 999)).toEqual(['fe-1']);
+    expect(liveFrontends(store, 'a', 1_000)).toEqual([]);
+    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 6 }, 3).changes).toEqual([
+      { change: 'removed', topic: 'a', frontend: 'fe-1' },
+    ]);
+    expect(store.topics.size).toBe(0);
+    expect(store.leaseCount).toBe(0);
+  });
+
+  it('removing an unknown lease is a no-op answer, not an error', () => {
+    const store = createStore();
+    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-9', generation: 1 }, 0).reply).toEqual({
+      op: 'written',
+      applied: 0,
+      ignored: 1,
+    });
+  });
+
+  it('at its limits the store answers rejected/full and changes nothing', () => {
+    const store = createStore({ topicsMax: 1, frontendsPerTopicMax: 2 });
+    apply(store, add('a', 'fe-1'), 0);
+    apply(store, add('a', 'fe-2'), 0);
+    expect(apply(store, add('a', 'fe-3'), 0).reply).toMatchObject({ op: 'rejected', reason: 'full' });
+    expect(apply(store, add('b', 'fe-1'), 0).reply).toMatchObject({ op: 'rejected', reason: 'full' });
+    expect(liveFrontends(store, 'a', 1)).toEqual(['fe-1', 'fe-2']);
+    expect(liveFrontends(store, 'b', 1)).toEqual([]);
+    expect(store.counters['rejected-full']).toBe(2);
+  });
+
+  it('a renewal that partly fits applies what fits', () => {
+    const store = createStore({ topicsMax: 1 });
+    const { reply } = apply(
+      store,
+      { op: 'renew', topics: ['a', 'b'], frontend: 'fe-1', leaseMs: 10, generation: 1 },
+      0,
+    );
+    expect(reply).toEqual({ op: 'written', applied: 1, ignored: 0 });
+  });
+
+  it('leases longer than leaseMsMax are cut to it', () => {
+    const store = createStore({ leaseMsMax: 100 });
+    expect(apply(store, add('a', 'fe-1', 10_000), 0).changes[0]?.expiresAtMs).toBe(100);
+  });
+
+  it('bad requests are answered rejected/bad-request, never thrown', () => {
+    const store = createStore();
+    expect(apply(store, add('bad topic!', 'fe-1'), 0).reply).toMatchObject({ reason: 'bad-request' });
+    expect(apply(store, add('a', 'fe-1', 0), 0).reply).toMatchObject({ reason: 'bad-request' });
+    expect(apply(store, { op: 'lookup', topic: '' }, 0).reply).toMatchObject({ reason: 'bad-request' });
+    expect(
+      apply(store, { op: 'remove', topic: 'x'.repeat(500), frontend: 'f', generation: 1 }, 0).reply,
+    ).toMatchObject({
+      reason: 'bad-request',
+    });
+    expect(
+      apply(store, { op: 'renew', topics: ['ok', 'no spaces'], frontend: 'f', leaseMs: 5, generation: 1 }, 0)
+        .reply,
+    ).toMatchObject({ reason: 'bad-request' });
+    expect(store.leaseCount).toBe(0);
+  });
+
+  it('the sweep deletes dead leases, reports them, and stops when the store is empty', () => {
+    const store = createStore({ sweepEveryMs: 100 });
+    apply(store, add('a', 'fe-1', 150), 0);
+    apply(store, add('a', 'fe-2', 1_000), 0);
+    expect(deadline(store)).toBe(100);
+    expect(sweep(store, 100)).toEqual([]);
+    expect(sweep(store, 200)).toEqual([
+      { change: 'expired', topic: 'a', frontend: 'fe-1', expiresAtMs: 150 },
+    ]);
+    expect(deadline(store)).toBe(300);
+    sweep(store, 1_000);
+    expect(store.leaseCount).toBe(0);
+    expect(deadline(store)).toBeNull();
+  });
+
+  it('as a node it answers store-request messages and ignores everything else', () => {
+    const store = createStore({ sweepEveryMs: 50 });
+    const effects = handle(
+      store,
+      {
+        kind: 'message',
+        source: 'd-1',
+        message: { type: 'store-request', requestId: 7, request: add('a', 'fe-1', 20) },
+      },
+      0,
+    );
+    expect(effects).toEqual([
+      { kind: 'lease', lease: { change: 'granted', topic: 'a', frontend: 'fe-1', expiresAtMs: 20 } },
+      {
+        kind: 'send',
+        target: 'd-1',
+        message: { type: 'store-reply', requestId: 7, reply: { op: 'written', applied: 1, ignored: 0 } },
+      },
+    ]);
+    expect(
+      handle(store, { kind: 'message', source: 'x', message: { type: 'forward-ack', forwardId: 1 } }, 1),
+    ).toEqual([]);
+    expect(store.counters['unexpected-messages']).toBe(1);
+    expect(handle(store, { kind: 'deadline' }, 10)).toEqual([]);
+    expect(handle(store, { kind: 'deadline' }, 50)).toEqual([
+      { kind: 'lease', lease: { change: 'expired', topic: 'a', frontend: 'fe-1', expiresAtMs: 20 } },
+    ]);
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * Subscription store: one datacenter's map `topic -> frontend -> lease`.
+ *
+ * Theory of operation
+ * - A lease says "frontend F has viewers of topic T until `expiresAtMs`". Dispatchers write leases
+ *   on behalf of frontends (add, renew, remove) and read the live ones (lookup) to fan out.
+ * - Lease lengths arrive as durations and the store applies its own clock, so no two nodes ever
+ *   compare clocks.
+ * - Every write carries the frontend's generation. A write older than the entry's generation is
+ *   ignored, so a late unsubscribe cannot remove a newer subscription, whatever the network did.
+ * - A lease is live while `now < expiresAtMs`. Lookups return only live leases; a sweep every
+ *   `sweepEveryMs` deletes dead ones and reports each as `expired`, which bounds memory even when
+ *   frontends die without unsubscribing.
+ * - Limits: `topicsMax` topics and `frontendsPerTopicMax` frontends per topic. A write past them is
+ *   answered `rejected/full` and changes nothing; a lease longer than `leaseMsMax` is cut to it.
+ *
+ * The pure functions (`apply`, `sweep`, `liveFrontends`) serve the simulator's store node (through
+ * `handle`/`deadline`) and production's embedded in-memory store alike.
+ */
+import { assert, increment, unreachable } from './assert.ts';
+import type {
+  Counters,
+  Effect,
+  Generation,
+  LeaseChange,
+  Message,
+  Ms,
+  NodeId,
+  StoreReply,
+  StoreRequest,
+  Topic,
+} from './types.ts';
+import { topicError } from './validation.ts';
+
+export interface StoreLimits {
+  topicsMax: number;
+  frontendsPerTopicMax: number;
+  leaseMsMax: Ms;
+  sweepEveryMs: Ms;
+}
+
+export const defaultStoreLimits: StoreLimits = {
+  topicsMax: 1_000_000,
+  frontendsPerTopicMax: 10_000,
+  leaseMsMax: 10 * 60_000,
+  sweepEveryMs: 1_000,
+};
+
+interface Lease {
+  expiresAtMs: Ms;
+  generation: Generation;
+}
+
+export interface StoreState {
+  readonly limits: StoreLimits;
+  readonly topics: Map<Topic, Map<NodeId, Lease>>;
+  leaseCount: number;
+  /** When the next sweep is due; null while the store holds no lease. */
+  sweepAtMs: Ms | null;
+  readonly counters: Counters;
+}
+
+export function createStore(limits: Partial<StoreLimits> = {}): StoreState {
+  const merged = { ...defaultStoreLimits, ...limits };
+  assert(merged.topicsMax > 0 && merged.frontendsPerTopicMax > 0, 'store limits must be positive');
+  assert(merged.sweepEveryMs > 0 && merged.leaseMsMax > 0, 'store durations must be positive');
+  return { limits: merged, topics: new Map(), leaseCount: 0, sweepAtMs: null, counters: {} };
+}
+
+export interface ApplyResult {
+  reply: StoreReply;
+  changes: LeaseChange[];
+}
+
+/** Apply one request at `now`. Never throws on bad input: it answers `rejected/bad-request`. */
+export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyResult {
+  switch (request.op) {
+    case 'lookup': {
+      const error = topicError(request.topic);
+      if (error !== null) return rejected(state, 'bad-request', error);
+      increment(state.counters, 'lookups');
+      return { reply: { op: 'frontends', frontends: liveFrontends(state, request.topic, now) }, changes: [] };
+    }
+    case 'add':
+    case 'renew': {
+      const topics = request.op === 'add' ? [request.topic] : request.topics;
+      if (!(request.leaseMs > 0)) return rejected(state, 'bad-request', 'leaseMs must be positive');
+      for (const topic of topics) {
+        const error = topicError(topic);
+        if (error !== null) return rejected(state, 'bad-request', error);
+      }
+      const leaseMs = Math.min(request.leaseMs, state.limits.leaseMsMax);
+      const changes: LeaseChange[] = [];
+      let ignored = 0;
+      let full = false;
+      for (const topic of topics) {
+        const change = writeLease(state, topic, request.frontend, now + leaseMs, request.generation, now);
+        if (change === 'full') full = true;
+        else if (change === null) ignored++;
+        else changes.push(change);
+      }
+      if (full && changes.length === 0) return rejected(state, 'full', fullMessage(state));
+      scheduleSweep(state, now);
+      increment(state.counters, 'writes');
+      return { reply: { op: 'written', applied: changes.length, ignored }, changes };
+    }
+    case 'remove': {
+      const error = topicError(request.topic);
+      if (error !== null) return rejected(state, 'bad-request', error);
+      const leases = state.topics.get(request.topic);
+      const lease = leases?.get(request.frontend);
+      if (leases === undefined || lease === undefined || request.generation < lease.generation) {
+        return { reply: { op: 'written', applied: 0, ignored: 1 }, changes: [] };
+      }
+      deleteLease(state, request.topic, leases, request.frontend);
+      increment(state.counters, 'writes');
+      return {
+        reply: { op: 'written', applied: 1, ignored: 0 },
+        changes: [{ change: 'removed', topic: request.topic, frontend: request.frontend }],
+      };
+    }
+    default:
+      return unreachable(request);
+  }
+}
+
+/** The frontends holding a live lease on `topic` at `now`, in the order they first registered. */
+export function liveFrontends(state: Readonly<StoreState>, topic: Topic, now: Ms): NodeId[] {
+  const leases = state.topics.get(topic);
+  if (leases === undefined) return [];
+  const live: NodeId[] = [];
+  for (const [frontend, lease] of leases) if (now < lease.expiresAtMs) live.push(frontend);
+  return live;
+}
+
+/** Delete every lease dead at `now` and report each. */
+export function sweep(state: StoreState, now: Ms): LeaseChange[] {
+  const changes: LeaseChange[] = [];
+  for (const [topic, leases] of state.topics) {
+    for (const [frontend, lease] of leases) {
+      if (now >= lease.expiresAtMs) {
+        deleteLease(state, topic, leases, frontend);
+        changes.push({ change: 'expired', topic, frontend, expiresAtMs: lease.expiresAtMs });
+      }
+    }
+  }
+  increment(state.counters, 'leases-expired', changes.length);
+  state.sweepAtMs = state.leaseCount > 0 ? now + state.limits.sweepEveryMs : null;
+  return changes;
+}
+
+export type StoreInput = { kind: 'message'; source: NodeId; message: Message } | { kind: 'deadline' };
+
+/** The store as a node: answers `store-request` messages and sweeps on its deadline. */
+export function handle(state: StoreState, input: StoreInput, now: Ms): Effect[] {
+  if (input.kind === 'deadline') {
+    if (state.sweepAtMs === null || now < state.sweepAtMs) return [];
+    return sweep(state, now).map((lease) => ({ kind: 'lease', lease }));
+  }
+  const message = input.message;
+  if (message.type !== 'store-request') {
+    increment(state.counters, 'unexpected-messages');
+    return [];
+  }
+  const { reply, changes } = apply(state, message.request, now);
+  const effects: Effect[] = changes.map((lease) => ({ kind: 'lease', lease }));
+  effects.push({
+    kind: 'send',
+    target: input.source,
+    message: { type: 'store-reply', requestId: message.requestId, reply },
+  });
+  return effects;
+}
+
+export function deadline(state: Readonly<StoreState>): Ms | null {
+  return state.sweepAtMs;
+}
+
+function writeLease(
+  state: StoreState,
+  topic: Topic,
+  frontend: NodeId,
+  expiresAtMs: Ms,
+  generation: Generation,
+  now: Ms,
+): LeaseChange | 'full' | null {
+  let leases = state.topics.get(topic);
+  const existing = leases?.get(frontend);
+  if (existing !== undefined) {
+    if (generation < existing.generation) return null;
+    const wasLive = now < existing.expiresAtMs;
+    existing.expiresAtMs = expiresAtMs;
+    existing.generation = generation;
+    return { change: wasLive ? 'renewed' : 'granted', topic, frontend, expiresAtMs };
+  }
+  if (leases === undefined) {
+    if (state.topics.size >= state.limits.topicsMax) return 'full';
+    leases = new Map();
+    state.topics.set(topic, leases);
+  } else if (leases.size >= state.limits.frontendsPerTopicMax) return 'full';
+  leases.set(frontend, { expiresAtMs, generation });
+  state.leaseCount++;
+  assert(leases.size <= state.limits.frontendsPerTopicMax, 'a topic exceeded frontendsPerTopicMax');
+  return { change: 'granted', topic, frontend, expiresAtMs };
+}
+
+function deleteLease(state: StoreState, topic: Topic, leases: Map<NodeId, Lease>, frontend: NodeId): void {
+  assert(leases.delete(frontend), `deleting a lease that is not there: ${topic} ${frontend}`);
+  state.leaseCount--;
+  assert(state.leaseCount >= 0, 'lease count went negative');
+  if (leases.size === 0) state.topics.delete(topic);
+}
+
+function scheduleSweep(state: StoreState, now: Ms): void {
+  if (state.sweepAtMs === null && state.leaseCount > 0) state.sweepAtMs = now + state.limits.sweepEveryMs;
+}
+
+function rejected(state: StoreState, reason: 'full' | 'bad-request', message: string): ApplyResult {
+  increment(state.counters, reason === 'full' ? 'rejected-full' : 'rejected-bad-request');
+  return { reply: { op: 'rejected', reason, message }, changes: [] };
+}
+
+function fullMessage(state: StoreState): string {
+  return `store is full (topicsMax ${state.limits.topicsMax}, frontendsPerTopicMax ${state.limits.frontendsPerTopicMax})`;
+}

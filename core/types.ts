@@ -1,0 +1,154 @@
+/**
+ * The vocabulary every role speaks: identifiers, events, the messages nodes send each other, the
+ * actions clients take, and the effects a role asks its host to perform.
+ *
+ * Everything here is plain data that survives `JSON.stringify`/`JSON.parse` unchanged, because the
+ * same values travel through the simulator's network model and over HTTP in production.
+ * Inputs are facts (a message arrived, a client acted, a deadline passed); effects are commands
+ * (send this, deliver that, close this connection, ask the store).
+ */
+
+/** Integer milliseconds. Core time is whatever the host says `now` is; it never reads a clock. */
+export type Ms = number;
+/** A node: `dc-a/frontend-1`, `dc-b/dispatcher-2`, or a host-made id for an external publisher. */
+export type NodeId = string;
+export type DcId = string;
+/** A client connection, unique across the whole deployment (the host makes it so). */
+export type ConnectionId = string;
+export type Topic = string;
+export type EventId = string;
+/** Correlates a request with its reply; unique per sender incarnation. */
+export type RequestId = number;
+
+/** One published event, immutable from the moment a dispatcher accepts it. */
+export interface Event {
+  readonly id: EventId;
+  readonly topic: Topic;
+  /** The datacenter whose dispatcher accepted the publish; only it forwards to peers. */
+  readonly origin: DcId;
+  readonly publishedAtMs: Ms;
+  readonly payload: string;
+}
+
+/**
+ * Lease writes carry a generation so the store can ignore a write that arrives after a newer one
+ * from the same frontend (a late unsubscribe must not remove a fresh subscription). The host makes
+ * generations grow across restarts of a frontend (the simulator by incarnation, production by clock).
+ */
+export type Generation = number;
+
+/** Node-to-node messages: the same union in the simulator and over HTTP. */
+export type Message =
+  | { type: 'publish'; requestId: RequestId; topic: Topic; payload: string; id?: EventId }
+  | { type: 'publish-reply'; requestId: RequestId; result: PublishResult }
+  | {
+      type: 'subscribe';
+      requestId: RequestId;
+      frontend: NodeId;
+      topic: Topic;
+      leaseMs: Ms;
+      generation: Generation;
+    }
+  | {
+      type: 'renew';
+      requestId: RequestId;
+      frontend: NodeId;
+      topics: Topic[];
+      leaseMs: Ms;
+      generation: Generation;
+    }
+  | { type: 'unsubscribe'; requestId: RequestId; frontend: NodeId; topic: Topic; generation: Generation }
+  | { type: 'lease-reply'; requestId: RequestId; ok: boolean; error?: string }
+  | { type: 'deliver'; event: Event }
+  | { type: 'forward'; forwardId: RequestId; event: Event }
+  | { type: 'forward-ack'; forwardId: RequestId }
+  | { type: 'store-request'; requestId: RequestId; request: StoreRequest }
+  | { type: 'store-reply'; requestId: RequestId; reply: StoreReply };
+
+export type MessageType = Message['type'];
+
+export type PublishResult =
+  { ok: true; eventId: EventId } | { ok: false; code: PublishErrorCode; message: string; retryAfterMs?: Ms };
+
+export type PublishErrorCode =
+  'bad-topic' | 'bad-id' | 'payload-too-large' | 'store-unavailable' | 'overloaded';
+
+/** What a dispatcher asks its datacenter's subscription store. Lease lengths are durations: the store applies its own clock. */
+export type StoreRequest =
+  | { op: 'add'; topic: Topic; frontend: NodeId; leaseMs: Ms; generation: Generation }
+  | { op: 'renew'; topics: Topic[]; frontend: NodeId; leaseMs: Ms; generation: Generation }
+  | { op: 'remove'; topic: Topic; frontend: NodeId; generation: Generation }
+  | { op: 'lookup'; topic: Topic };
+
+export type StoreReply =
+  | { op: 'written'; applied: number; ignored: number }
+  | { op: 'frontends'; frontends: NodeId[] }
+  /** The store refused: it is at a named limit (`full`) or the request breaks its rules (`bad-request`). */
+  | { op: 'rejected'; reason: 'full' | 'bad-request'; message: string };
+
+/** What a client connection does, as its frontend sees it. */
+export type ClientAction =
+  | { type: 'connect' }
+  | { type: 'subscribe'; topic: Topic }
+  | { type: 'unsubscribe'; topic: Topic }
+  /** Reconnect after a drop: subscribe to `topics` and replay what the frontend still remembers after `lastEventId`. */
+  | { type: 'resume'; topics: Topic[]; lastEventId: EventId }
+  | { type: 'publish'; topic: Topic; payload: string }
+  | { type: 'disconnect' };
+
+/** A message to one client that is not an event: an error, or a fact it asked about. */
+export interface Notice {
+  code: NoticeCode;
+  message: string;
+  topic?: Topic;
+  eventId?: EventId;
+}
+
+export type NoticeCode =
+  | 'bad-topic'
+  | 'too-many-topics'
+  | 'not-connected'
+  | 'already-connected'
+  | 'frontend-full'
+  | 'payload-too-large'
+  | 'bad-id'
+  | 'history-unavailable'
+  | 'published'
+  | 'publish-failed';
+
+/** Why something that should have happened did not: the explanation a loss carries. */
+export type DropReason =
+  | 'store-timeout'
+  | 'store-full'
+  | 'forward-exhausted'
+  | 'pending-full'
+  | 'no-viewers'
+  | 'duplicate-event'
+  | 'lease-request-exhausted'
+  | 'publish-timeout';
+
+/** A change of a lease in a store, reported so traces and metrics can follow lease hygiene. */
+export interface LeaseChange {
+  change: 'granted' | 'renewed' | 'removed' | 'expired';
+  topic: Topic;
+  frontend: NodeId;
+  /** For granted and renewed: when the lease dies unless renewed again. */
+  expiresAtMs?: Ms;
+}
+
+export type Effect =
+  | { kind: 'send'; target: NodeId; message: Message }
+  /** One event to every listed connection of this frontend: one effect per fan-out, not one per connection. */
+  | { kind: 'deliver'; connections: ConnectionId[]; event: Event }
+  | { kind: 'notice'; connection: ConnectionId; notice: Notice }
+  | { kind: 'close'; connection: ConnectionId; reason: string }
+  /** Ask this datacenter's subscription store; the host answers with a `store-reply` input. */
+  | { kind: 'store-request'; requestId: RequestId; request: StoreRequest }
+  /** Something the role gave up on, with the reason: the weather, reported, never thrown. */
+  | { kind: 'drop'; reason: DropReason; eventId?: EventId; topic?: Topic; target?: NodeId; dc?: DcId }
+  | { kind: 'lease'; lease: LeaseChange };
+
+export type EffectKind = Effect['kind'];
+
+/** Counters a role keeps for metrics; names are stable and appear in `/metrics` and reports. */
+export type Counters = Record<string, number>;

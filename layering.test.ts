@@ -1,0 +1,140 @@
+// Goal: the layers stay as DESIGN.md draws them, and core/ stays free of ambient nondeterminism and IO.
+// Method: read every source file's import statements and core/'s code; the checker itself is first
+// shown to fail on planted violations.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = import.meta.dirname;
+const layers = ['core', 'sim', 'prod', 'cli', 'properties', 'bench'] as const;
+type Layer = (typeof layers)[number];
+
+/** Which layers each layer may import. Everything else is a broken edge. */
+const allowed: Record<Layer, Layer[]> = {
+  core: ['core'],
+  sim: ['sim', 'core'],
+  prod: ['prod', 'core'],
+  cli: ['cli', 'sim', 'core', 'prod'],
+  properties: ['properties', 'core', 'sim'],
+  bench: ['bench', 'core', 'sim', 'prod'],
+};
+
+/** npm packages a layer's non-test code may use; core may use none. */
+const packagesAllowed: Record<Layer, RegExp> = {
+  core: /^$/,
+  sim: /^(seedrandom)$/,
+  prod: /^(uWebSockets\.js|ioredis|prom-client|jose)$/,
+  cli: /^(commander|ink|react|react\/jsx-runtime|seedrandom)$/,
+  properties: /^(fast-check|vitest|ioredis)$/,
+  bench: /^(ws|eventsource|ioredis|socket\.io|socket\.io-client|@socket\.io\/redis-adapter|uWebSockets\.js)$/,
+};
+
+const bannedInCore: [RegExp, string][] = [
+  [/\bDate\.now\b|\bnew Date\(/, 'reads the real clock'],
+  [/\bperformance\.now\b/, 'reads the real clock'],
+  [/\bMath\.random\b/, 'draws ambient randomness'],
+  [/\b(setTimeout|setInterval|setImmediate|queueMicrotask)\b/, 'uses a timer'],
+  [/\bprocess\./, 'touches the process'],
+  [/\basync\b|\bawait\b|\bPromise\b/, 'is asynchronous'],
+  [/\brequire\(/, 'loads a module at run time'],
+];
+
+interface Source {
+  path: string;
+  text: string;
+}
+
+const stripComments = (text: string): string =>
+  text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+
+function importsOf(text: string): string[] {
+  const specifiers: string[] = [];
+  const pattern =
+    /(?:^|\s)(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+  for (const match of stripComments(text).matchAll(pattern))
+    specifiers.push((match[1] ?? match[2] ?? match[3])!);
+  return specifiers;
+}
+
+export function layeringViolations(sources: Source[]): string[] {
+  const violations: string[] = [];
+  for (const { path, text } of sources) {
+    const layer = path.split('/')[0] as Layer;
+    if (!layers.includes(layer)) continue;
+    const isTest = /\.test\.tsx?$/.test(path);
+    for (const specifier of importsOf(text)) {
+      if (specifier.startsWith('.')) {
+        const target = join(path, '..', specifier);
+        const targetLayer = target.split('/')[0] as Layer;
+        if (!layers.includes(targetLayer) || !allowed[layer].includes(targetLayer)) {
+          violations.push(`${path}: ${layer}/ must not import ${target}`);
+        } else if (!isTest && targetLayer !== layer && target !== `${targetLayer}/index.ts`) {
+          violations.push(`${path}: import ${targetLayer}/ through ${targetLayer}/index.ts, not ${target}`);
+        }
+      } else if (specifier.startsWith('node:')) {
+        if (layer === 'core') violations.push(`${path}: core/ must not import ${specifier}`);
+      } else if (!isTest && !packagesAllowed[layer].test(specifier)) {
+        violations.push(`${path}: ${layer}/ must not depend on the package ${specifier}`);
+      }
+    }
+    if (layer === 'core' && !isTest) {
+      const code = stripComments(text);
+      for (const [pattern, why] of bannedInCore) {
+        const found = code.match(pattern);
+        if (found) violations.push(`${path}: core/ ${why} (${found[0]})`);
+      }
+    }
+  }
+  return violations;
+}
+
+function sourcesUnder(dir: string): Source[] {
+  const out: Source[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sourcesUnder(path));
+    else if (/\.tsx?$/.test(name)) out.push({ path: relative(root, path), text: readFileSync(path, 'utf8') });
+  }
+  return out;
+}
+
+describe('layering', () => {
+  it('the checker catches each kind of planted violation', () => {
+    const planted: Source[] = [
+      { path: 'core/a.ts', text: "import { x } from '../sim/index.ts';" },
+      { path: 'core/b.ts', text: "import { readFileSync } from 'node:fs';" },
+      { path: 'core/c.ts', text: 'export const t = () => Date.now();' },
+      { path: 'core/d.ts', text: 'export const r = Math.random();' },
+      { path: 'core/e.ts', text: 'setTimeout(() => 1, 5);' },
+      { path: 'core/f.ts', text: 'export async function g() { await 1; }' },
+      { path: 'core/g.ts', text: "import seedrandom from 'seedrandom';" },
+      { path: 'prod/a.ts', text: "export { world } from '../sim/index.ts';" },
+      { path: 'sim/a.ts', text: "import { frontend } from '../core/frontend.ts';" },
+      { path: 'core/h.ts', text: "const m = await import('../prod/index.ts');" },
+      { path: 'core/i.ts', text: 'const x = process.env.X;' },
+    ];
+    const found = layeringViolations(planted);
+    for (const { path } of planted)
+      expect(
+        found.some((v) => v.startsWith(`${path}:`)),
+        path,
+      ).toBe(true);
+    expect(
+      layeringViolations([
+        { path: 'core/ok.ts', text: "// Date.now is banned here\nimport type { Ms } from './types.ts';" },
+      ]),
+    ).toEqual([]);
+  });
+
+  it('the tree breaks no layering edge and core/ stays pure', () => {
+    const sources = layers.flatMap((layer) => {
+      try {
+        return sourcesUnder(join(root, layer));
+      } catch {
+        return [];
+      }
+    });
+    expect(sources.length).toBeGreaterThan(5);
+    expect(layeringViolations(sources)).toEqual([]);
+  });
+});

@@ -1,0 +1,2 @@
+/** Production shells: uWebSockets.js servers and the Redis subscription store around the pure core. */
+export {};

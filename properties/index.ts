@@ -1,0 +1,2 @@
+/** Property-based tests of the delivery invariants, and contract suites shared by implementations. */
+export {};
