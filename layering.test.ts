@@ -14,8 +14,8 @@ const allowed: Record<Layer, Layer[]> = {
   core: ['core'],
   sim: ['sim', 'core'],
   prod: ['prod', 'core'],
-  cli: ['cli', 'sim', 'core', 'prod'],
-  properties: ['properties', 'core', 'sim'],
+  cli: ['cli', 'sim', 'core', 'prod', 'bench'],
+  properties: ['properties', 'core', 'sim', 'prod'],
   bench: ['bench', 'core', 'sim', 'prod'],
 };
 

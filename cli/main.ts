@@ -1,2 +1,50 @@
-/** The `stadium` command: one entry point for the simulator, property checks, replay, serving and benchmarks. */
-process.stdout.write('stadium: the simulator arrives next (issue 3).\n');
+/**
+ * The `stadium` command: one entry point for the simulator, property checks, replay, serving and
+ * benchmarks. Each subcommand's definition lives in cli/commands/; its heavy modules (the simulator,
+ * uWebSockets.js, ink) are imported only when it runs, so `stadium sim` never loads a server.
+ *
+ * Exit codes, for every subcommand: 0 success, 1 an invariant was violated (or the work failed),
+ * 2 bad input (an unknown flag, a malformed scenario or trace).
+ */
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './usage-error.ts';
+
+const program = new Command()
+  .name('stadium')
+  .description('Real-time fan-out, proven in a seeded failure simulator and run in production.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+program.addHelpText(
+  'after',
+  `
+Examples:
+  stadium sim --scenario live-video --seed 1     run the flagship failure scenario
+  stadium sim --help                             every simulator option`,
+);
+
+const commands: Record<string, () => Promise<{ register(program: Command): void }>> = {
+  sim: () => import('./commands/sim.ts'),
+  bench: () => import('./commands/bench.ts'),
+};
+for (const load of Object.values(commands)) (await load()).register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = exitCodeFor(error);
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end through here too, with exit code 0.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof UsageError) {
+    process.stderr.write(`stadium: ${error.message}\n`);
+    return 2;
+  }
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`stadium: internal error (a bug; please report it):\n${message}\n`);
+  return 1;
+}

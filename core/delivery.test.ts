@@ -169,6 +169,7 @@ class Harness {
         case 'close':
         case 'drop':
         case 'lease':
+        case 'published':
           break;
       }
     }

@@ -1,7 +1,13 @@
 // Goal: the dispatcher stamps, fans out, forwards with failover, writes leases, and turns every
 // failure into a reply or a drop. Method: feed inputs at chosen times and read the effects.
 import { describe, expect, it } from 'vitest';
-import { createDispatcher, deadline, handle, type DispatcherState } from './dispatcher.ts';
+import {
+  createDispatcher,
+  deadline,
+  eventOfStoreRequest,
+  handle,
+  type DispatcherState,
+} from './dispatcher.ts';
 import type { Effect, Message } from './types.ts';
 
 const make = (limits = {}) =>
@@ -31,6 +37,8 @@ describe('dispatcher publish', () => {
     const effects = publish(state, 7);
     const [lookup] = of(effects, 'store-request');
     expect(lookup).toMatchObject({ request: { op: 'lookup', topic: 'live' } });
+    expect(of(effects, 'published')).toMatchObject([{ event: { id: 'a1-1', topic: 'live' } }]);
+    expect(eventOfStoreRequest(state, lookup!.requestId)?.id).toBe('a1-1');
     const forwards = of(effects, 'send').map((e) => [e.target, e.message.type]);
     expect(forwards).toHaveLength(2);
     expect(forwards.map(([t]) => t?.split('/')[0]).sort()).toEqual(['dc-b', 'dc-c']);

@@ -167,6 +167,12 @@ export function deadline(state: Readonly<DispatcherState>): Ms | null {
   return earliest;
 }
 
+/** The event a pending store request serves, if it is a fan-out lookup (hosts use it to annotate traces). */
+export function eventOfStoreRequest(state: Readonly<DispatcherState>, requestId: RequestId): Event | null {
+  const purpose = state.pendingStore.get(requestId)?.purpose;
+  return purpose?.kind === 'fan-out' ? purpose.event : null;
+}
+
 function onMessage(
   state: DispatcherState,
   source: NodeId,
@@ -290,6 +296,7 @@ function onPublish(
     payload: message.payload,
   };
   increment(state.counters, 'publishes-accepted');
+  effects.push({ kind: 'published', event });
   const sent = requestStore(
     state,
     { op: 'lookup', topic: event.topic },

@@ -146,7 +146,9 @@ export type Effect =
   | { kind: 'store-request'; requestId: RequestId; request: StoreRequest }
   /** Something the role gave up on, with the reason: the weather, reported, never thrown. */
   | { kind: 'drop'; reason: DropReason; eventId?: EventId; topic?: Topic; target?: NodeId; dc?: DcId }
-  | { kind: 'lease'; lease: LeaseChange };
+  | { kind: 'lease'; lease: LeaseChange }
+  /** A dispatcher accepted a publish and stamped this event (for metrics, logs and traces). */
+  | { kind: 'published'; event: Event };
 
 export type EffectKind = Effect['kind'];
 

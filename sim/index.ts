@@ -1,2 +1,40 @@
-/** The simulated world: a seeded discrete-event runtime that runs the pure core under faults. */
-export {};
+/**
+ * The simulated world: a seeded discrete-event runtime that runs the pure core under faults,
+ * writes a trace, and checks the delivery invariants as it goes.
+ */
+export {
+  loadScenario,
+  namedScenarios,
+  runScenario,
+  scenariosDir,
+  withoutAmbientNondeterminism,
+} from './run.ts';
+export type { LatencySummary, Report, RunOptions } from './run.ts';
+export {
+  parseScenario,
+  ScenarioError,
+  nodeIds,
+  faultKinds,
+  defaultRoles,
+  defaultNetwork,
+} from './scenario.ts';
+export type {
+  Fault,
+  FaultKind,
+  Latency,
+  LinkClass,
+  Network,
+  RandomFaults,
+  RoleSettings,
+  Scenario,
+  TopicLoad,
+  Workload,
+} from './scenario.ts';
+export type { InvariantName, NetworkDropReason, TraceKind, TraceRecord, Violation } from './trace.ts';
+export { traceVersion } from './trace.ts';
+export { coreRoles, describeFault } from './world.ts';
+export type { Roles } from './world.ts';
+export { formatReport } from './format.ts';
+export { smallScenario } from './fixtures.ts';
+export type { SmallScenarioOptions } from './fixtures.ts';
+export { EventHeap } from './heap.ts';

@@ -1,0 +1,58 @@
+/** The human-readable form of a run report, as `stadium sim` prints it. */
+import type { Report } from './run.ts';
+
+export function formatReport(report: Report): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const lat = (l: Report['latencyMs']): string =>
+    `p50 ${l.p50} · p90 ${l.p90} · p99 ${l.p99} · max ${l.max} ms`;
+  const byCause = Object.entries(report.lost.byCause)
+    .sort((a, b) => b[1] - a[1])
+    .map(([cause, count]) => `${cause} ${n(count)}`)
+    .join(', ');
+  const faults = Object.entries(report.faults)
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(', ');
+  const dropped = Object.entries(report.messages.dropped)
+    .map(([why, count]) => `${why} ${n(count)}`)
+    .join(', ');
+  const lines = [
+    `scenario            ${report.scenario} (seed ${report.seed})`,
+    `published           ${n(report.published)} events (${n(report.publishes.unroutable)} publishes found no live dispatcher)`,
+    `expected deliveries ${n(report.expected)}`,
+    `delivered           ${n(report.delivered)}${report.late > 0 ? ` (${n(report.late)} after the deadline)` : ''}`,
+    `lost                ${n(report.lost.explained + report.lost.unexplained)}: ${n(report.lost.explained)} explained${byCause === '' ? '' : ` (${byCause})`}, ${n(report.lost.unexplained)} unexplained`,
+    `duplicates          ${n(report.duplicates)}`,
+    `misdeliveries       ${n(report.misdeliveries)}`,
+    `latency             ${lat(report.latencyMs)}`,
+    `  same datacenter   ${lat(report.latencyMsSameDc)}`,
+    `  cross datacenter  ${lat(report.latencyMsCrossDc)}`,
+    `faults injected     ${faults === '' ? 'none' : faults}`,
+    `messages            ${n(report.messages.sent)} sent, ${n(report.messages.duplicated)} duplicated, dropped: ${dropped === '' ? 'none' : dropped}`,
+    `connections         ${n(report.connections.opened)} opened, ${n(report.connections.refused)} refused, ${n(report.connections.reconnects)} reconnects`,
+    `simulated time      ${(report.simulatedMs / 1000).toFixed(1)} s`,
+    `wall time           ${(report.wallMs / 1000).toFixed(2)} s (${n(report.events)} events, ${n(report.eventsPerSecond)} events/s)`,
+    `trace               ${report.tracePath ?? '(not written)'} (${(report.traceBytes / 1e6).toFixed(1)} MB, ${n(report.traceLines)} lines)`,
+    `traceHash           ${report.traceHash}`,
+  ];
+  const total = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
+  if (total === 0) {
+    lines.push(
+      'violations          none: integrity, no misdelivery, no duplicates, explained loss, fault-free liveness, lease hygiene all hold',
+    );
+  } else {
+    const counts = Object.entries(report.violationCounts)
+      .filter(([, count]) => count > 0)
+      .map(([name, count]) => `${name} ${n(count)}`)
+      .join(', ');
+    lines.push(`violations          ${n(total)}: ${counts}`);
+    for (const v of report.violations.slice(0, 5)) {
+      lines.push(`  [${v.invariant}] at ${(v.t / 1_000_000).toFixed(6)}s: ${v.message}`);
+      for (const step of v.chain.slice(0, 12)) lines.push(`      ${step}`);
+      if (v.chain.length > 12) lines.push(`      … ${v.chain.length - 12} more steps in the trace`);
+    }
+    if (report.violations.length > 5)
+      lines.push(`  … ${report.violations.length - 5} more detailed in the trace and in --json`);
+  }
+  return lines.join('\n');
+}

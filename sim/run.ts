@@ -1,0 +1,169 @@
+/**
+ * One simulator run from the outside: load a scenario, run it with ambient nondeterminism banned,
+ * and turn what the world and the checker saw into a report.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Histogram } from './histogram.ts';
+import { parseScenario, ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
+import type { InvariantName, Violation } from './trace.ts';
+import { runWorld, type Roles } from './world.ts';
+
+export const scenariosDir = join(import.meta.dirname, 'scenarios');
+
+export function namedScenarios(): string[] {
+  return readdirSync(scenariosDir)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => file.slice(0, -'.json'.length))
+    .sort();
+}
+
+/** A named scenario (`live-video`) or a path to a scenario JSON file. Throws ScenarioError naming the problem. */
+export function loadScenario(nameOrPath: string): Scenario {
+  const named = join(scenariosDir, `${nameOrPath}.json`);
+  const path = /^[a-z0-9-]+$/.test(nameOrPath) && existsSync(named) ? named : nameOrPath;
+  if (!existsSync(path)) {
+    throw new ScenarioError(nameOrPath, [
+      `no such scenario file, and no named scenario of that name (named: ${namedScenarios().join(', ')})`,
+    ]);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ScenarioError(path, [`cannot read: ${(error as Error).message}`]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ScenarioError(path, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  return parseScenario(value, path);
+}
+
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface Report {
+  scenario: string;
+  seed: string;
+  traceHash: string;
+  tracePath: string | null;
+  traceBytes: number;
+  traceLines: number;
+  /** Items the world processed (messages, deadlines, client actions, faults...). */
+  events: number;
+  published: number;
+  expected: number;
+  delivered: number;
+  late: number;
+  lost: { explained: number; unexplained: number; byCause: Record<string, number> };
+  duplicates: number;
+  misdeliveries: number;
+  integrityErrors: number;
+  leaseHygieneErrors: number;
+  latencyMs: LatencySummary;
+  latencyMsSameDc: LatencySummary;
+  latencyMsCrossDc: LatencySummary;
+  faults: Record<FaultKind, number>;
+  messages: { sent: number; dropped: Record<string, number>; duplicated: number };
+  publishes: { attempted: number; unroutable: number; answered: number; refused: number };
+  connections: { opened: number; refused: number; reconnects: number };
+  simulatedMs: number;
+  wallMs: number;
+  eventsPerSecond: number;
+  violationCounts: Record<InvariantName, number>;
+  violations: Violation[];
+  ok: boolean;
+}
+
+export interface RunOptions {
+  tracePath: string | null;
+  onProgress?: (doneMs: number, totalMs: number) => void;
+  roles?: Roles;
+}
+
+/** Run `scenario` with `seed`; a pure function of the two, except for `wallMs` and `eventsPerSecond`. */
+export function runScenario(scenario: Scenario, seed: string, options: RunOptions): Report {
+  const started = performance.now();
+  const world = withoutAmbientNondeterminism(() =>
+    runWorld(scenario, seed, {
+      tracePath: options.tracePath,
+      ...(options.roles === undefined ? {} : { roles: options.roles }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    }),
+  );
+  const wallMs = Math.max(1, Math.round(performance.now() - started));
+  const c = world.checker;
+  const violationTotal = Object.values(c.violationCounts).reduce((a, b) => a + b, 0);
+  return {
+    scenario: scenario.name,
+    seed,
+    traceHash: world.traceHash,
+    tracePath: options.tracePath,
+    traceBytes: world.traceBytes,
+    traceLines: world.traceLines,
+    events: world.items,
+    published: c.published,
+    expected: c.expected,
+    delivered: c.delivered,
+    late: c.late,
+    lost: c.lost,
+    duplicates: c.duplicates,
+    misdeliveries: c.misdeliveries,
+    integrityErrors: c.integrityErrors,
+    leaseHygieneErrors: c.leaseHygieneErrors,
+    latencyMs: latency(c.latency.overall),
+    latencyMsSameDc: latency(c.latency.sameDc),
+    latencyMsCrossDc: latency(c.latency.crossDc),
+    faults: world.faults,
+    messages: world.messages,
+    publishes: world.publishes,
+    connections: world.connections,
+    simulatedMs: Math.round(world.simulatedUs / 1000),
+    wallMs,
+    eventsPerSecond: Math.round((world.items / wallMs) * 1000),
+    violationCounts: c.violationCounts,
+    violations: c.violations,
+    ok: violationTotal === 0,
+  };
+}
+
+function latency(histogram: Histogram): LatencySummary {
+  const ms = (us: number): number => Math.round(us) / 1000;
+  return {
+    p50: ms(histogram.quantile(0.5)),
+    p90: ms(histogram.quantile(0.9)),
+    p99: ms(histogram.quantile(0.99)),
+    max: ms(histogram.max),
+  };
+}
+
+/**
+ * Run `body` with `Date.now`, `performance.now` and `Math.random` replaced by functions that throw,
+ * so any read of the real clock or ambient randomness during a run fails loudly instead of making
+ * the run irreproducible.
+ */
+export function withoutAmbientNondeterminism<T>(body: () => T): T {
+  const saved = { dateNow: Date.now, performanceNow: performance.now, random: Math.random };
+  const ban = (name: string) => (): never => {
+    throw new Error(
+      `${name} was called during a simulation run; use the run's seeded streams and virtual time`,
+    );
+  };
+  Date.now = ban('Date.now');
+  performance.now = ban('performance.now');
+  Math.random = ban('Math.random');
+  try {
+    return body();
+  } finally {
+    Date.now = saved.dateNow;
+    performance.now = saved.performanceNow;
+    Math.random = saved.random;
+  }
+}
