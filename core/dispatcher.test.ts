@@ -208,6 +208,22 @@ describe('dispatcher cross-datacenter forwarding', () => {
   });
 });
 
+describe('dispatcher forward retries', () => {
+  it('a late ack for an earlier attempt stops further retries', () => {
+    const state = make();
+    const first = of(publish(state, 0), 'send').find((e) => e.target.startsWith('dc-b'))!;
+    const forwardId = (first.message as { forwardId: number }).forwardId;
+    const retry = of(handle(state, { kind: 'deadline' }, 100), 'send').find((e) =>
+      e.target.startsWith('dc-b'),
+    )!;
+    expect((retry.message as { forwardId: number }).forwardId).toBe(forwardId);
+    msg(state, { type: 'forward-ack', forwardId }, 150, first.target);
+    const later = handle(state, { kind: 'deadline' }, 200);
+    expect(of(later, 'send').filter((e) => e.target.startsWith('dc-b'))).toEqual([]);
+    expect(of(later, 'drop').map((d) => d.dc)).toEqual(['dc-c']);
+  });
+});
+
 describe('dispatcher lease writes', () => {
   it.each([
     [

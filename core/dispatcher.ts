@@ -14,7 +14,8 @@
  * - Forward: a peer's dispatcher acknowledges at once and fans out in its own datacenter; it never
  *   forwards again. Without an ack within `forwardTimeoutMs` the target is suspected for
  *   `suspectMs` and the event goes to another dispatcher of that datacenter, at most
- *   `forwardAttemptsMax` times in all; then a `drop` says which datacenter missed it.
+ *   `forwardAttemptsMax` times in all; then a `drop` says which datacenter missed it. Every attempt
+ *   carries the same forward id, so a late ack for an earlier attempt still stops the retries.
  * - Leases: `subscribe`, `renew` and `unsubscribe` from frontends become store writes, answered
  *   with `lease-reply` once the store has answered.
  * - Every store request times out after `storeRequestTimeoutMs`; a timed-out lookup is a `drop`
@@ -315,6 +316,8 @@ function forward(
   attempts: number,
   now: Ms,
   effects: Effect[],
+  /** A retry keeps its first attempt's id, so a late ack for any attempt settles the forward. */
+  forwardId: RequestId = state.nextRequestId++,
 ): void {
   if (state.pendingForwards.size >= state.config.limits.pendingForwardsMax) {
     increment(state.counters, 'forwards-shed');
@@ -322,7 +325,6 @@ function forward(
     return;
   }
   const target = pickPeer(state, dc, now);
-  const forwardId = state.nextRequestId++;
   state.pendingForwards.set(forwardId, {
     deadlineMs: now + state.config.forwardTimeoutMs,
     event,
@@ -475,7 +477,7 @@ function onDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
       });
       continue;
     }
-    forward(state, pending.event, pending.dc, pending.attempts + 1, now, effects);
+    forward(state, pending.event, pending.dc, pending.attempts + 1, now, effects, forwardId);
   }
   for (const [node, until] of state.suspects) if (until <= now) state.suspects.delete(node);
 }

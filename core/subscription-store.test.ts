@@ -52,8 +52,39 @@ describe('subscription store', () => {
     expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 6 }, 3).changes).toEqual([
       { change: 'removed', topic: 'a', frontend: 'fe-1' },
     ]);
-    expect(store.topics.size).toBe(0);
+    expect(liveFrontends(store, 'a', 4)).toEqual([]);
+  });
+
+  it('a renewal sent before an unsubscribe but arriving after it cannot bring the lease back', () => {
+    const store = createStore({ sweepEveryMs: 100, tombstoneMs: 1_000 });
+    apply(store, add('a', 'fe-1', 1_000, 1), 0);
+    apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 3 }, 10);
+    const late = apply(
+      store,
+      { op: 'renew', topics: ['a'], frontend: 'fe-1', leaseMs: 1_000, generation: 2 },
+      11,
+    );
+    expect(late.reply).toEqual({ op: 'written', applied: 0, ignored: 1 });
+    expect(liveFrontends(store, 'a', 12)).toEqual([]);
+    // A newer subscribe does bring it back.
+    expect(apply(store, add('a', 'fe-1', 1_000, 4), 13).changes[0]?.change).toBe('granted');
+    expect(liveFrontends(store, 'a', 14)).toEqual(['fe-1']);
+  });
+
+  it('tombstones are forgotten after tombstoneMs, and a removal is not reported as an expiry', () => {
+    const store = createStore({ sweepEveryMs: 100, tombstoneMs: 500 });
+    apply(store, add('a', 'fe-1', 1_000, 1), 0);
+    apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 2 }, 10);
+    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 5 }, 11).reply).toEqual({
+      op: 'written',
+      applied: 0,
+      ignored: 1,
+    });
+    expect(sweep(store, 400)).toEqual([]);
+    expect(store.leaseCount).toBe(1);
+    expect(sweep(store, 600)).toEqual([]);
     expect(store.leaseCount).toBe(0);
+    expect(store.topics.size).toBe(0);
   });
 
   it('removing an unknown lease is a no-op answer, not an error', () => {

@@ -8,9 +8,11 @@
  *   compare clocks.
  * - Every write carries the frontend's generation. A write older than the entry's generation is
  *   ignored, so a late unsubscribe cannot remove a newer subscription, whatever the network did.
- * - A lease is live while `now < expiresAtMs`. Lookups return only live leases; a sweep every
- *   `sweepEveryMs` deletes dead ones and reports each as `expired`, which bounds memory even when
- *   frontends die without unsubscribing.
+ *   A removal leaves a tombstone with its generation for `tombstoneMs`, so a renewal sent before
+ *   the unsubscribe but arriving after it cannot bring the lease back either.
+ * - A lease is live while `now < expiresAtMs` and not removed. Lookups return only live leases; a
+ *   sweep every `sweepEveryMs` deletes dead ones (reporting each as `expired`) and old tombstones,
+ *   which bounds memory even when frontends die without unsubscribing.
  * - Limits: `topicsMax` topics and `frontendsPerTopicMax` frontends per topic. A write past them is
  *   answered `rejected/full` and changes nothing; a lease longer than `leaseMsMax` is cut to it.
  *
@@ -37,6 +39,7 @@ export interface StoreLimits {
   frontendsPerTopicMax: number;
   leaseMsMax: Ms;
   sweepEveryMs: Ms;
+  tombstoneMs: Ms;
 }
 
 export const defaultStoreLimits: StoreLimits = {
@@ -44,16 +47,20 @@ export const defaultStoreLimits: StoreLimits = {
   frontendsPerTopicMax: 10_000,
   leaseMsMax: 10 * 60_000,
   sweepEveryMs: 1_000,
+  tombstoneMs: 60_000,
 };
 
 interface Lease {
   expiresAtMs: Ms;
   generation: Generation;
+  /** Set when the frontend unsubscribed: the entry is a tombstone until `removedAtMs + tombstoneMs`. */
+  removedAtMs: Ms | null;
 }
 
 export interface StoreState {
   readonly limits: StoreLimits;
   readonly topics: Map<Topic, Map<NodeId, Lease>>;
+  /** Entries held, live leases and tombstones alike. */
   leaseCount: number;
   /** When the next sweep is due; null while the store holds no lease. */
   sweepAtMs: Ms | null;
@@ -107,12 +114,15 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
     case 'remove': {
       const error = topicError(request.topic);
       if (error !== null) return rejected(state, 'bad-request', error);
-      const leases = state.topics.get(request.topic);
-      const lease = leases?.get(request.frontend);
-      if (leases === undefined || lease === undefined || request.generation < lease.generation) {
+      const lease = state.topics.get(request.topic)?.get(request.frontend);
+      if (lease === undefined || request.generation < lease.generation || lease.removedAtMs !== null) {
+        if (lease !== undefined && request.generation > lease.generation)
+          lease.generation = request.generation;
         return { reply: { op: 'written', applied: 0, ignored: 1 }, changes: [] };
       }
-      deleteLease(state, request.topic, leases, request.frontend);
+      lease.removedAtMs = now;
+      lease.expiresAtMs = now;
+      lease.generation = request.generation;
       increment(state.counters, 'writes');
       return {
         reply: { op: 'written', applied: 1, ignored: 0 },
@@ -129,16 +139,19 @@ export function liveFrontends(state: Readonly<StoreState>, topic: Topic, now: Ms
   const leases = state.topics.get(topic);
   if (leases === undefined) return [];
   const live: NodeId[] = [];
-  for (const [frontend, lease] of leases) if (now < lease.expiresAtMs) live.push(frontend);
+  for (const [frontend, lease] of leases)
+    if (now < lease.expiresAtMs && lease.removedAtMs === null) live.push(frontend);
   return live;
 }
 
-/** Delete every lease dead at `now` and report each. */
+/** Delete every lease dead at `now` and report each; forget tombstones older than `tombstoneMs`. */
 export function sweep(state: StoreState, now: Ms): LeaseChange[] {
   const changes: LeaseChange[] = [];
   for (const [topic, leases] of state.topics) {
     for (const [frontend, lease] of leases) {
-      if (now >= lease.expiresAtMs) {
+      if (lease.removedAtMs !== null) {
+        if (now >= lease.removedAtMs + state.limits.tombstoneMs) deleteLease(state, topic, leases, frontend);
+      } else if (now >= lease.expiresAtMs) {
         deleteLease(state, topic, leases, frontend);
         changes.push({ change: 'expired', topic, frontend, expiresAtMs: lease.expiresAtMs });
       }
@@ -188,9 +201,10 @@ function writeLease(
   const existing = leases?.get(frontend);
   if (existing !== undefined) {
     if (generation < existing.generation) return null;
-    const wasLive = now < existing.expiresAtMs;
+    const wasLive = now < existing.expiresAtMs && existing.removedAtMs === null;
     existing.expiresAtMs = expiresAtMs;
     existing.generation = generation;
+    existing.removedAtMs = null;
     return { change: wasLive ? 'renewed' : 'granted', topic, frontend, expiresAtMs };
   }
   if (leases === undefined) {
@@ -198,7 +212,7 @@ function writeLease(
     leases = new Map();
     state.topics.set(topic, leases);
   } else if (leases.size >= state.limits.frontendsPerTopicMax) return 'full';
-  leases.set(frontend, { expiresAtMs, generation });
+  leases.set(frontend, { expiresAtMs, generation, removedAtMs: null });
   state.leaseCount++;
   assert(leases.size <= state.limits.frontendsPerTopicMax, 'a topic exceeded frontendsPerTopicMax');
   return { change: 'granted', topic, frontend, expiresAtMs };
