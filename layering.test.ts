@@ -14,7 +14,7 @@ const allowed: Record<Layer, Layer[]> = {
   core: ['core'],
   sim: ['sim', 'core'],
   prod: ['prod', 'core'],
-  cli: ['cli', 'sim', 'core', 'prod', 'bench'],
+  cli: ['cli', 'sim', 'core', 'prod', 'bench', 'properties'],
   properties: ['properties', 'core', 'sim', 'prod'],
   bench: ['bench', 'core', 'sim', 'prod'],
 };

@@ -26,6 +26,7 @@ Examples:
 const commands: Record<string, () => Promise<{ register(program: Command): void }>> = {
   sim: () => import('./commands/sim.ts'),
   bench: () => import('./commands/bench.ts'),
+  check: () => import('./commands/check.ts'),
 };
 for (const load of Object.values(commands)) (await load()).register(program);
 

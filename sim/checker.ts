@@ -10,7 +10,13 @@
  *   publish until its deadline) that did not arrive by the deadline must have a fault on its path;
  * - fault-free liveness: in a run with no faults at all, nothing expected is lost;
  * - lease hygiene: a dispatcher sends a frontend an event only while that frontend holds a lease on
- *   the topic (allowing one store round trip of staleness).
+ *   the topic (allowing one store round trip of staleness);
+ * - lease release: a lease ends by removal when its frontend's last viewer leaves; one that expires
+ *   instead (the frontend stopped renewing without unsubscribing) must have a fault on that
+ *   frontend's lease path;
+ * - forward discipline: a dispatcher forwards an event to a peer datacenter again only after the
+ *   previous attempt went unacknowledged for `forwardTimeoutMs`, and never once one was acknowledged,
+ *   so cross-datacenter traffic stays one copy per event per datacenter.
  *
  * Losses are counted when an event's deadline passes (`finalize`), so memory stays proportional to
  * the events in flight plus one bit per (event, connection) for duplicate detection.
@@ -30,6 +36,7 @@ export interface CheckerSettings {
   deliveryDeadlineUs: number;
   leaseStalenessUs: number;
   leaseUs: number;
+  forwardTimeoutUs: number;
   /** No scheduled or random faults and no random loss: every expected delivery must arrive. */
   faultFree: boolean;
   dcOf: (node: string) => string;
@@ -114,6 +121,8 @@ export interface CheckerSummary {
   misdeliveries: number;
   integrityErrors: number;
   leaseHygieneErrors: number;
+  leaseReleaseErrors: number;
+  forwardDisciplineErrors: number;
   violationCounts: Record<InvariantName, number>;
   violations: Violation[];
   latency: { overall: Histogram; sameDc: Histogram; crossDc: Histogram };
@@ -127,6 +136,9 @@ export class Checker {
   private readonly faults: FaultSpan[] = [];
   private readonly leases = new Map<string, { expUs: number; deadUs: number | null }>();
   private readonly leaseDrops = new Map<string, Note[]>();
+  /** Per `dispatcher, event, peer dc`: the last forward sent and whether one was acknowledged. */
+  private readonly forwards = new Map<string, { lastSentUs: number; acked: boolean }>();
+  private readonly forwardIds = new Map<string, string>();
   private readonly summary: CheckerSummary = {
     published: 0,
     expected: 0,
@@ -137,6 +149,8 @@ export class Checker {
     misdeliveries: 0,
     integrityErrors: 0,
     leaseHygieneErrors: 0,
+    leaseReleaseErrors: 0,
+    forwardDisciplineErrors: 0,
     violationCounts: {
       integrity: 0,
       'no-misdelivery': 0,
@@ -144,6 +158,8 @@ export class Checker {
       'explained-loss': 0,
       'fault-free-liveness': 0,
       'lease-hygiene': 0,
+      'lease-release': 0,
+      'forward-discipline': 0,
     },
     violations: [],
     latency: { overall: new Histogram(), sameDc: new Histogram(), crossDc: new Histogram() },
@@ -280,6 +296,7 @@ export class Checker {
     t: number,
   ): void {
     const key = `${dc}\u0000${topic}\u0000${frontend}`;
+    if (change === 'expired') this.checkRelease(dc, topic, frontend, expUs ?? t, t);
     if (change === 'granted' || change === 'renewed')
       this.leases.set(key, { expUs: expUs ?? t, deadUs: null });
     else {
@@ -287,6 +304,62 @@ export class Checker {
       if (lease !== undefined && lease.deadUs === null)
         lease.deadUs = change === 'expired' ? Math.min(t, lease.expUs) : t;
     }
+  }
+
+  /**
+   * A lease expired instead of being removed: its frontend stopped renewing it. That is right only
+   * if a fault on the frontend's lease path (the frontend, its datacenter's dispatchers and store,
+   * its lease messages) got in the way; otherwise an unsubscribe or a renewal went missing.
+   */
+  private checkRelease(dc: string, topic: Topic, frontend: string, expUs: number, t: number): void {
+    const from = expUs - this.settings.leaseUs - this.settings.subscribeGraceUs;
+    for (const span of this.faults) {
+      if (span.startUs > expUs || (span.endUs !== null && span.endUs < from)) continue;
+      const fault = span.fault;
+      if (fault.kind === 'kill' || fault.kind === 'isolate') {
+        if (
+          fault.node === frontend ||
+          (this.settings.dcOf(fault.node) === dc && !fault.node.includes('/frontend-'))
+        )
+          return;
+      } else if (fault.kind !== 'partition' && (fault.dc === undefined || fault.dc === dc)) return;
+    }
+    for (const note of this.leaseDrops.get(frontend) ?? []) if (note.t >= from && note.t <= expUs) return;
+    const viewers = this.subscribersAt(frontend, topic)?.size ?? 0;
+    this.summary.leaseReleaseErrors++;
+    this.violate(
+      'lease-release',
+      t,
+      `${frontend}'s lease on "${topic}" in ${dc} expired at ${fmt(expUs)} with ${viewers} viewer(s) left, and no fault explains why it was neither renewed nor removed`,
+      { node: frontend },
+    );
+  }
+
+  /** A dispatcher forwarded an event to a peer datacenter: only after a timed-out attempt, never after an ack. */
+  forwardSent(dispatcher: string, id: EventId, dc: string, forwardId: number, t: number): void {
+    const key = `${dispatcher}\u0000${id}\u0000${dc}`;
+    this.forwardIds.set(`${dispatcher}\u0000${forwardId}`, key);
+    const previous = this.forwards.get(key);
+    // Roles keep time in whole milliseconds, so a timeout may fire up to 1 ms early in microseconds.
+    const earliestRetryUs =
+      previous === undefined ? 0 : previous.lastSentUs + this.settings.forwardTimeoutUs - 1000;
+    if (previous !== undefined && (previous.acked || t < earliestRetryUs)) {
+      this.summary.forwardDisciplineErrors++;
+      const why = previous.acked
+        ? 'after the datacenter had acknowledged it'
+        : `${((t - previous.lastSentUs) / 1000).toFixed(3)} ms after the previous attempt, before it could time out`;
+      this.violate('forward-discipline', t, `${dispatcher} forwarded event ${id} to ${dc} again ${why}`, {
+        e: id,
+        node: dispatcher,
+      });
+    }
+    this.forwards.set(key, { lastSentUs: t, acked: previous?.acked ?? false });
+  }
+
+  forwardAcked(dispatcher: string, forwardId: number): void {
+    const key = this.forwardIds.get(`${dispatcher}\u0000${forwardId}`);
+    const entry = key === undefined ? undefined : this.forwards.get(key);
+    if (entry !== undefined) entry.acked = true;
   }
 
   /** A dispatcher sent `frontend` an event: it must hold a live lease on the topic. */

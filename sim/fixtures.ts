@@ -13,6 +13,7 @@ export interface SmallScenarioOptions {
   lossPerMillion?: number;
   duplicatePerMillion?: number;
   churnPerViewerPerMinute?: number;
+  rejoinAfterMs?: number;
   randomFaults?: Scenario['randomFaults'];
 }
 
@@ -52,7 +53,7 @@ export function smallScenario(options: SmallScenarioOptions = {}): Scenario {
         joinOverMs: 500,
         publishFromMs: 1_500,
         churnPerViewerPerMinute: options.churnPerViewerPerMinute ?? 0,
-        rejoinAfterMs: 1_000,
+        rejoinAfterMs: options.rejoinAfterMs ?? 1_000,
         reconnectBackoffMs: { min: 50, max: 500 },
         payloadBytes: 48,
       },

@@ -38,7 +38,7 @@ export function formatReport(report: Report): string {
   const total = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
   if (total === 0) {
     lines.push(
-      'violations          none: integrity, no misdelivery, no duplicates, explained loss, fault-free liveness, lease hygiene all hold',
+      'violations          none: integrity, no misdelivery, no duplicates, explained loss, fault-free liveness, lease hygiene, lease release, forward discipline all hold',
     );
   } else {
     const counts = Object.entries(report.violationCounts)

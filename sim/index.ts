@@ -38,3 +38,5 @@ export { formatReport } from './format.ts';
 export { smallScenario } from './fixtures.ts';
 export type { SmallScenarioOptions } from './fixtures.ts';
 export { EventHeap } from './heap.ts';
+export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
+export type { PlantedBug } from './planted-bugs.ts';

@@ -67,6 +67,8 @@ export interface Report {
   misdeliveries: number;
   integrityErrors: number;
   leaseHygieneErrors: number;
+  leaseReleaseErrors: number;
+  forwardDisciplineErrors: number;
   latencyMs: LatencySummary;
   latencyMsSameDc: LatencySummary;
   latencyMsCrossDc: LatencySummary;
@@ -118,6 +120,8 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     misdeliveries: c.misdeliveries,
     integrityErrors: c.integrityErrors,
     leaseHygieneErrors: c.leaseHygieneErrors,
+    leaseReleaseErrors: c.leaseReleaseErrors,
+    forwardDisciplineErrors: c.forwardDisciplineErrors,
     latencyMs: latency(c.latency.overall),
     latencyMsSameDc: latency(c.latency.sameDc),
     latencyMsCrossDc: latency(c.latency.crossDc),

@@ -110,7 +110,9 @@ export type InvariantName =
   | 'no-duplicates'
   | 'explained-loss'
   | 'fault-free-liveness'
-  | 'lease-hygiene';
+  | 'lease-hygiene'
+  | 'lease-release'
+  | 'forward-discipline';
 
 /** One broken invariant, with what a person needs to find it in the trace. */
 export interface Violation {

@@ -227,6 +227,7 @@ class World {
       deliveryDeadlineUs: scenario.deliveryDeadlineMs * 1000,
       leaseStalenessUs: scenario.roles.storeRequestTimeoutMs * 1000 + 1000,
       leaseUs: scenario.roles.leaseMs * 1000,
+      forwardTimeoutUs: scenario.roles.forwardTimeoutMs * 1000,
       faultFree: this.faults.length === 0 && linkLoss === 0,
       dcOf,
     });
@@ -539,8 +540,10 @@ class World {
     });
     if (message.type === 'deliver' && e !== null)
       this.checker.deliverSent(source, targetId, message.event, this.now);
-    if (e !== null && message.type === 'forward')
+    if (e !== null && message.type === 'forward') {
       this.checker.step(e, this.now, `${source} forwarded it to ${targetId}`);
+      this.checker.forwardSent(source, e, this.dcOfSource(targetId), message.forwardId, this.now);
+    }
     if (target === undefined) {
       // Replies to publishers leave the node world.
       if (message.type === 'publish-reply')
@@ -580,6 +583,7 @@ class World {
     if (blocked !== null)
       return this.drop(item.m, item.source, target, message, item.e, blocked.why, blocked.f);
     this.write({ k: 'recv', t: this.now, m: item.m });
+    if (message.type === 'forward-ack') this.checker.forwardAcked(target.id, message.forwardId);
     if (message.type === 'store-reply' && target.di !== null) {
       this.storeRequestEvents.delete(`${target.id}\u0000${message.requestId}`);
       this.feed(target, { kind: 'store-reply', requestId: message.requestId, reply: message.reply });

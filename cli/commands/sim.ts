@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../usage-error.ts';
 import { progressBar } from '../progress.ts';
+import { plantedBugOption } from './check.ts';
 
 export function register(program: Command): void {
   program
@@ -14,6 +15,7 @@ export function register(program: Command): void {
     .option('--trace <path>', 'where to write the trace (default .stadium/runs/<scenario>-<seed>.jsonl)')
     .option('--no-trace', 'do not write a trace file (the traceHash is still computed)')
     .option('--list', 'list the named scenarios and exit')
+    .option('--plant-bug <name>', 'run a copy of the roles with a known bug, to see the checker catch it')
     .addHelpText(
       'after',
       `
@@ -25,7 +27,11 @@ Examples:
   stadium sim --scenario live-video --seed 1        the flagship failure scenario
   stadium sim --scenario dc-partition --seed 42 --json | jq .lost
   stadium sim --scenario ./my-scenario.json          a seed is drawn and printed
-  stadium sim --list                                 the named scenarios`,
+  stadium sim --list                                 the named scenarios
+  stadium sim --scenario fault-free --seed 1 --plant-bug skip-frontend
+
+Planted bugs (--plant-bug): no-dedupe, leases-ignored, wrong-topic, corrupt-payload, forward-twice,
+unsubscribe-lost, skip-frontend.`,
     )
     .action(async (options: SimOptions) => {
       process.exitCode = await runSim(options);
@@ -38,6 +44,7 @@ interface SimOptions {
   json?: boolean;
   trace: string | boolean;
   list?: boolean;
+  plantBug?: string;
 }
 
 async function runSim(options: SimOptions): Promise<number> {
@@ -59,6 +66,7 @@ async function runSim(options: SimOptions): Promise<number> {
     if (error instanceof sim.ScenarioError) throw new UsageError(error.message);
     throw error;
   }
+  const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
   const seed = options.seed ?? String(randomInt(1, 2 ** 31));
   const tracePath =
     options.trace === false
@@ -67,10 +75,14 @@ async function runSim(options: SimOptions): Promise<number> {
         ? options.trace
         : `.stadium/runs/${scenario.name}-${seed}.jsonl`;
   const hints = options.json === true ? process.stderr : process.stdout;
-  const reproduce = `stadium sim --scenario ${options.scenario} --seed ${seed}`;
+  const reproduce = `stadium sim --scenario ${options.scenario} --seed ${seed}${bug === null ? '' : ` --plant-bug ${bug}`}`;
   hints.write(`seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}; reproduce with: ${reproduce}\n`);
   const bar = progressBar(process.stderr, `simulating ${scenario.name}`);
-  const report = sim.runScenario(scenario, seed, { tracePath, onProgress: bar.update });
+  const report = sim.runScenario(scenario, seed, {
+    tracePath,
+    onProgress: bar.update,
+    ...(bug === null ? {} : { roles: sim.rolesWithBug(bug) }),
+  });
   bar.done();
   if (options.json === true) process.stdout.write(`${JSON.stringify({ ...report, reproduce })}\n`);
   else process.stdout.write(`${sim.formatReport(report)}\n`);

@@ -1,0 +1,108 @@
+// Goal: `stadium check` reports the fault counts on success, and on failure leaves a shrunk scenario
+// that `stadium sim` accepts, its trace, and fast-check's replay path; exit codes 0 / 1 / 2.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'stadium-check-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function stadium(...args: string[]) {
+  const result = spawnSync(process.execPath, [join(root, 'bin', 'stadium.js'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('stadium check', () => {
+  it('passes on the correct core and prints what fired', () => {
+    const run = stadium('check', '--runs', '60', '--seed', '3');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('reproduce with: stadium check --runs 60 --seed 3');
+    expect(run.stdout).toMatch(
+      /faults that fired\s+kill \d+, partition \d+, isolate \d+, jitter-storm \d+, loss-burst \d+/,
+    );
+    expect(run.stdout).toMatch(/deaths by role\s+frontend \d+/);
+    expect(run.stdout).toContain('all properties hold');
+  });
+
+  it('--json prints only one object with runs, seed, duration and fault counts', () => {
+    const run = stadium('check', '--runs', '30', '--seed', '4', '--json');
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary).toMatchObject({ ok: true, runs: 30, seed: 4, counterexample: null });
+    expect(summary.durationMs).toEqual(expect.any(Number));
+    expect(Object.keys(summary.faults).sort()).toEqual([
+      'isolate',
+      'jitter-storm',
+      'kill',
+      'loss-burst',
+      'partition',
+    ]);
+  });
+
+  it('a failure leaves a shrunk scenario that stadium sim replays, its trace, and a replay path', () => {
+    const run = stadium('check', '--runs', '200', '--seed', '7', '--plant-bug', 'unsubscribe-lost', '--json');
+    expect(run.code).toBe(1);
+    const { counterexample } = JSON.parse(run.stdout);
+    expect(counterexample.problem).toMatch(/lease-release/);
+    expect(counterexample.faults.length).toBeLessThanOrEqual(2);
+    expect(existsSync(join(dir, counterexample.scenarioFile))).toBe(true);
+    expect(existsSync(join(dir, counterexample.trace))).toBe(true);
+    // The shrunk scenario is a valid scenario: the buggy roles fail it, the correct core passes it.
+    const failing = stadium(
+      'sim',
+      '--scenario',
+      counterexample.scenarioFile,
+      '--seed',
+      counterexample.scenarioSeed,
+      '--plant-bug',
+      'unsubscribe-lost',
+      '--no-trace',
+    );
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/lease-release/);
+    expect(
+      stadium(
+        'sim',
+        '--scenario',
+        counterexample.scenarioFile,
+        '--seed',
+        counterexample.scenarioSeed,
+        '--no-trace',
+      ).code,
+    ).toBe(0);
+    // fast-check's path replays the failure at once.
+    const replay = stadium(
+      'check',
+      '--runs',
+      '200',
+      '--seed',
+      '7',
+      '--path',
+      counterexample.path,
+      '--plant-bug',
+      'unsubscribe-lost',
+    );
+    expect(replay.code).toBe(1);
+    expect(replay.stdout).toContain('FAILED: lease-release');
+  });
+
+  it('bad input: exit 2 with a clear line', () => {
+    for (const [args, message] of [
+      [['check', '--runs', 'many'], /--runs must be a whole number/],
+      [['check', '--scenario-size', 'huge'], /--scenario-size must be small or large/],
+      [['check', '--path', '1:2'], /give --seed too/],
+      [['check', '--plant-bug', 'gremlins'], /--plant-bug must be one of no-dedupe/],
+    ] as const) {
+      const run = stadium(...args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
+  });
+});

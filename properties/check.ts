@@ -1,0 +1,210 @@
+/**
+ * The property run behind `stadium check` and the property tests: for every generated scenario,
+ * every invariant of the checker holds (fault-free liveness only where the run has no faults), the
+ * run is deterministic, and across the whole run every kind of fault that was asked for really
+ * took effect. A failure is shrunk by fast-check to a minimal scenario.
+ */
+import fc from 'fast-check';
+import { faultKinds, runScenario, type FaultKind, type Roles, type Violation } from '../sim/index.ts';
+import {
+  faultMixes,
+  scenarioArbitrary,
+  type FaultMix,
+  type GeneratedScenario,
+  type ScenarioSize,
+} from './arbitraries.ts';
+
+export interface FaultTally {
+  /** Scenarios simulated, shrinking included. */
+  simulations: number;
+  byMix: Record<FaultMix, number>;
+  /** Faults scheduled in the generated scenarios, by kind. */
+  requested: Record<FaultKind, number>;
+  /** Faults that started during a run, by kind. */
+  started: Record<FaultKind, number>;
+  deathsByRole: { frontend: number; dispatcher: number; store: number };
+  /** Messages dropped, by reason (partition, isolated, loss, target-dead...). */
+  drops: Record<string, number>;
+  duplicatedMessages: number;
+  deliveries: number;
+}
+
+export interface Counterexample {
+  generated: GeneratedScenario;
+  violations: Violation[];
+  problem: string;
+  /** fast-check's replay key: `--seed <seed> --path <path>` reproduces the failure. */
+  path: string;
+  shrinks: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  runs: number;
+  seed: number;
+  durationMs: number;
+  tally: FaultTally;
+  /** Fault kinds that were requested but never took effect (a run with any of these fails). */
+  ineffective: FaultKind[];
+  counterexample: Counterexample | null;
+}
+
+export interface CheckOptions {
+  runs: number;
+  seed: number;
+  size?: ScenarioSize;
+  /** Replay one failing case: fast-check's path from a previous run with the same seed. */
+  path?: string;
+  /** Fresh role implementations per simulation (a planted bug); the core's by default. */
+  roles?: () => Roles;
+  /** Check determinism (two runs, one traceHash) on every n-th scenario. */
+  determinismEvery?: number;
+  onProgress?: (runsDone: number, tally: FaultTally) => void;
+}
+
+/** Whether a fault kind's effect shows in the tally. */
+const tookEffect: Record<FaultKind, (tally: FaultTally) => boolean> = {
+  kill: (t) => t.started.kill > 0,
+  partition: (t) => (t.drops.partition ?? 0) > 0,
+  isolate: (t) => (t.drops.isolated ?? 0) > 0,
+  'jitter-storm': (t) => t.started['jitter-storm'] > 0,
+  'loss-burst': (t) => (t.drops.loss ?? 0) > 0,
+};
+
+export function checkProperties(options: CheckOptions): CheckResult {
+  const started = performance.now();
+  const tally = emptyTally();
+  const determinismEvery = options.determinismEvery ?? 10;
+  let runsDone = 0;
+  let lastProblem = '';
+  const property = fc.property(scenarioArbitrary(options.size ?? 'small'), (generated) => {
+    const problem = problemWith(generated, options.roles, tally, runsDone % determinismEvery === 0);
+    runsDone++;
+    options.onProgress?.(runsDone, tally);
+    if (problem !== null) lastProblem = problem;
+    return problem === null;
+  });
+  const details = fc.check(property, {
+    seed: options.seed,
+    numRuns: options.runs,
+    ...(options.path === undefined ? {} : { path: options.path }),
+  });
+  let counterexample: Counterexample | null = null;
+  if (details.failed && details.counterexample !== null) {
+    const generated = details.counterexample[0];
+    // Run the shrunk case once more to report exactly its violations.
+    const report = runScenario(generated.scenario, generated.seed, {
+      tracePath: null,
+      ...rolesOption(options.roles),
+    });
+    counterexample = {
+      generated,
+      violations: report.violations,
+      problem: problemOf(report) ?? lastProblem,
+      path: details.counterexamplePath ?? '',
+      shrinks: details.numShrinks,
+    };
+  }
+  const ineffective = ineffectiveKinds(tally);
+  return {
+    ok: !details.failed && ineffective.length === 0,
+    runs: details.numRuns,
+    seed: details.seed,
+    durationMs: Math.round(performance.now() - started),
+    tally,
+    ineffective,
+    counterexample,
+  };
+}
+
+/** Fault kinds that scenarios asked for but that never showed their effect in the whole run. */
+export function ineffectiveKinds(tally: FaultTally): FaultKind[] {
+  return faultKinds.filter((kind) => tally.requested[kind] > 0 && !tookEffect[kind](tally));
+}
+
+/** Simulate one scenario and say what is wrong with it, or null when every property holds. */
+function problemWith(
+  generated: GeneratedScenario,
+  roles: (() => Roles) | undefined,
+  tally: FaultTally,
+  checkDeterminism: boolean,
+): string | null {
+  const report = runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
+  record(tally, generated, report);
+  const problem = problemOf(report);
+  if (problem !== null) return problem;
+  if (checkDeterminism) {
+    const again = runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
+    if (again.traceHash !== report.traceHash)
+      return `not deterministic: traceHash ${report.traceHash} then ${again.traceHash}`;
+  }
+  return null;
+}
+
+function problemOf(report: ReturnType<typeof runScenario>): string | null {
+  if (report.ok) return null;
+  const counts = Object.entries(report.violationCounts)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
+  return `${counts}: ${report.violations[0]?.message ?? ''}`;
+}
+
+function rolesOption(roles: (() => Roles) | undefined): { roles?: Roles } {
+  return roles === undefined ? {} : { roles: roles() };
+}
+
+function record(
+  tally: FaultTally,
+  generated: GeneratedScenario,
+  report: ReturnType<typeof runScenario>,
+): void {
+  tally.simulations++;
+  tally.byMix[generated.mix]++;
+  for (const fault of generated.scenario.faults) {
+    tally.requested[fault.kind]++;
+    if (fault.kind === 'kill') {
+      const role = fault.node.includes('/frontend-')
+        ? 'frontend'
+        : fault.node.includes('/dispatcher-')
+          ? 'dispatcher'
+          : 'store';
+      tally.deathsByRole[role]++;
+    }
+  }
+  for (const kind of faultKinds) tally.started[kind] += report.faults[kind];
+  for (const [why, n] of Object.entries(report.messages.dropped))
+    tally.drops[why] = (tally.drops[why] ?? 0) + n;
+  tally.duplicatedMessages += report.messages.duplicated;
+  tally.deliveries += report.delivered;
+}
+
+function emptyTally(): FaultTally {
+  const zeroKinds = (): Record<FaultKind, number> =>
+    Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
+  return {
+    simulations: 0,
+    byMix: Object.fromEntries(faultMixes.map((m) => [m, 0])) as Record<FaultMix, number>,
+    requested: zeroKinds(),
+    started: zeroKinds(),
+    deathsByRole: { frontend: 0, dispatcher: 0, store: 0 },
+    drops: {},
+    duplicatedMessages: 0,
+    deliveries: 0,
+  };
+}
+
+/** The tally as a few readable lines. */
+export function formatTally(tally: FaultTally): string {
+  const list = (record: Record<string, number>): string =>
+    Object.entries(record)
+      .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+      .join(', ') || 'none';
+  return [
+    `scenarios simulated  ${tally.simulations.toLocaleString('en-US')} (by fault mix: ${list(tally.byMix)})`,
+    `faults that fired    ${list(tally.started)}`,
+    `deaths by role       ${list(tally.deathsByRole)}`,
+    `messages dropped     ${list(tally.drops)}; duplicated ${tally.duplicatedMessages.toLocaleString('en-US')}`,
+    `deliveries checked   ${tally.deliveries.toLocaleString('en-US')}`,
+  ].join('\n');
+}
