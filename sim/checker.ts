@@ -131,7 +131,8 @@ export interface CheckerSummary {
 export class Checker {
   private readonly connections: Connection[] = [];
   private readonly subscribers = new Map<string, Map<Topic, Set<number>>>();
-  private readonly topicSubscribers = new Map<Topic, Set<number>>();
+  /** Topic -> connection -> since when (µs) it has been subscribed there without interruption. */
+  private readonly topicSubscribers = new Map<Topic, Map<number, number>>();
   private readonly events = new Map<EventId, Tracked>();
   private readonly faults: FaultSpan[] = [];
   private readonly leases = new Map<string, { expUs: number; deadUs: number | null }>();
@@ -195,8 +196,8 @@ export class Checker {
     if (set === undefined) byTopic.set(topic, (set = new Set()));
     set.add(index);
     let all = this.topicSubscribers.get(topic);
-    if (all === undefined) this.topicSubscribers.set(topic, (all = new Set()));
-    all.add(index);
+    if (all === undefined) this.topicSubscribers.set(topic, (all = new Map()));
+    all.set(index, t);
   }
 
   unsubscribed(index: number, topic: Topic): void {
@@ -399,6 +400,36 @@ export class Checker {
     this.step(event.id, t, `${frontend} fanned it out to ${connections.length} connection(s)`);
   }
 
+  /** These connections received an event, all at time `t` (one client-bound batch). */
+  receivedBatch(indices: readonly number[], event: Event, t: number): void {
+    const tracked = this.events.get(event.id);
+    if (tracked === undefined || !sameEvent(tracked.event, event)) {
+      for (const index of indices) this.received(index, event, t);
+      return;
+    }
+    const latencyUs = t - tracked.publishUs;
+    let sameDc = 0;
+    let crossDc = 0;
+    for (const index of indices) {
+      const connection = this.connection(index);
+      if (tracked.received.testAndSet(index)) {
+        this.summary.duplicates++;
+        this.violate('no-duplicates', t, `${connection.id} received event ${event.id} a second time`, {
+          e: event.id,
+          connection: connection.id,
+        });
+        continue;
+      }
+      if (connection.dc === tracked.event.origin) sameDc++;
+      else crossDc++;
+      if (tracked.lost?.has(index) === true) this.summary.late++;
+    }
+    this.summary.delivered += sameDc + crossDc;
+    this.summary.latency.overall.record(latencyUs, sameDc + crossDc);
+    if (sameDc > 0) this.summary.latency.sameDc.record(latencyUs, sameDc);
+    if (crossDc > 0) this.summary.latency.crossDc.record(latencyUs, crossDc);
+  }
+
   /** A connection received an event. */
   received(index: number, event: Event, t: number): void {
     const tracked = this.events.get(event.id);
@@ -448,12 +479,11 @@ export class Checker {
     tracked.finalized = true;
     const latestStart = tracked.publishUs - this.settings.subscribeGraceUs;
     const missingByFrontend = new Map<string, number[]>();
-    for (const index of this.topicSubscribers.get(tracked.event.topic) ?? []) {
-      const connection = this.connections[index] as Connection;
-      const since = connection.topics.get(tracked.event.topic);
-      if (since === undefined || since > latestStart) continue;
+    for (const [index, since] of this.topicSubscribers.get(tracked.event.topic) ?? []) {
+      if (since > latestStart) continue;
       this.summary.expected++;
       if (tracked.received.has(index)) continue;
+      const connection = this.connections[index] as Connection;
       let list = missingByFrontend.get(connection.frontend);
       if (list === undefined) missingByFrontend.set(connection.frontend, (list = []));
       list.push(index);
@@ -554,6 +584,10 @@ export class Checker {
     if (connection === undefined) throw new Error(`checker: unknown connection #${index}`);
     return connection;
   }
+}
+
+function sameEvent(a: Event, b: Event): boolean {
+  return a.payload === b.payload && a.topic === b.topic && a.origin === b.origin;
 }
 
 /** The loss category a fault stands for on this path, or null when it is not on the path. */

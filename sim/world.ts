@@ -187,6 +187,7 @@ class World {
   private readonly frontendsOf = new Map<string, SimNode[]>();
   private readonly dispatchersOf = new Map<string, SimNode[]>();
   private readonly connections: Connection[] = [];
+  private readonly connectionIndexById = new Map<string, number>();
   private readonly viewers: Viewer[] = [];
   private readonly faults: Fault[];
   private readonly partitions: { f: number; from: string; to: string }[] = [];
@@ -813,6 +814,7 @@ class World {
       lastArrivalUs: 0,
     };
     this.connections.push(connection);
+    this.connectionIndexById.set(connection.id, index);
     viewer.connection = index;
     viewer.lastFrontend = node.id;
     this.clientSend(connection, { type: 'connect' });
@@ -934,9 +936,9 @@ class World {
         continue;
       }
       received.push(index);
-      this.checker.received(index, event, this.now);
       (this.viewers[connection.viewer] as Viewer).lastEventId = event.id;
     }
+    this.checker.receivedBatch(received, event, this.now);
     if (lost > 0)
       this.write({
         k: 'client-drop',
@@ -977,8 +979,7 @@ class World {
   }
 
   private connectionIndex(id: string): number | null {
-    const index = Number(id.slice(id.lastIndexOf('#') + 1));
-    return Number.isInteger(index) && this.connections[index]?.id === id ? index : null;
+    return this.connectionIndexById.get(id) ?? null;
   }
 
   /** A connection ends: refused at connect, lost with its frontend, or closed by the frontend. */
