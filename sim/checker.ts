@@ -404,10 +404,20 @@ export class Checker {
   receivedBatch(indices: readonly number[], event: Event, t: number): void {
     const tracked = this.events.get(event.id);
     if (tracked === undefined || !sameEvent(tracked.event, event)) {
-      for (const index of indices) this.received(index, event, t);
+      for (const index of indices) {
+        const { id } = this.connection(index);
+        this.summary.integrityErrors++;
+        this.violate(
+          'integrity',
+          t,
+          tracked === undefined
+            ? `${id} received event ${event.id}, which was never published`
+            : `${id} received event ${event.id} altered from what was published`,
+          { e: event.id, connection: id },
+        );
+      }
       return;
     }
-    const latencyUs = t - tracked.publishUs;
     let sameDc = 0;
     let crossDc = 0;
     for (const index of indices) {
@@ -424,49 +434,11 @@ export class Checker {
       else crossDc++;
       if (tracked.lost?.has(index) === true) this.summary.late++;
     }
+    const latencyUs = t - tracked.publishUs;
     this.summary.delivered += sameDc + crossDc;
     this.summary.latency.overall.record(latencyUs, sameDc + crossDc);
     if (sameDc > 0) this.summary.latency.sameDc.record(latencyUs, sameDc);
     if (crossDc > 0) this.summary.latency.crossDc.record(latencyUs, crossDc);
-  }
-
-  /** A connection received an event. */
-  received(index: number, event: Event, t: number): void {
-    const tracked = this.events.get(event.id);
-    const connection = this.connection(index);
-    if (
-      tracked === undefined ||
-      tracked.event.payload !== event.payload ||
-      tracked.event.topic !== event.topic ||
-      tracked.event.origin !== event.origin
-    ) {
-      this.summary.integrityErrors++;
-      this.violate(
-        'integrity',
-        t,
-        tracked === undefined
-          ? `${connection.id} received event ${event.id}, which was never published`
-          : `${connection.id} received event ${event.id} altered from what was published`,
-        { e: event.id, connection: connection.id },
-      );
-      return;
-    }
-    if (tracked.received.testAndSet(index)) {
-      this.summary.duplicates++;
-      this.violate('no-duplicates', t, `${connection.id} received event ${event.id} a second time`, {
-        e: event.id,
-        connection: connection.id,
-      });
-      return;
-    }
-    this.summary.delivered++;
-    const latencyUs = t - tracked.publishUs;
-    this.summary.latency.overall.record(latencyUs);
-    (connection.dc === tracked.event.origin
-      ? this.summary.latency.sameDc
-      : this.summary.latency.crossDc
-    ).record(latencyUs);
-    if (tracked.lost?.has(index) === true) this.summary.late++;
   }
 
   /**

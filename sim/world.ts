@@ -191,8 +191,8 @@ class World {
   private readonly viewers: Viewer[] = [];
   private readonly faults: Fault[];
   private readonly partitions: { f: number; from: string; to: string }[] = [];
-  private readonly storms: { f: number; fault: Extract<Fault, { kind: 'jitter-storm' }> }[] = [];
-  private readonly bursts: { f: number; fault: Extract<Fault, { kind: 'loss-burst' }> }[] = [];
+  private storms: { f: number; fault: Extract<Fault, { kind: 'jitter-storm' }> }[] = [];
+  private bursts: { f: number; fault: Extract<Fault, { kind: 'loss-burst' }> }[] = [];
   private readonly fifoArrival = new Map<string, number>();
   private readonly storeRequestEvents = new Map<string, EventId>();
   private readonly publishCursor: number[] = [];
@@ -1108,20 +1108,12 @@ class World {
         return;
       }
       case 'jitter-storm':
-        if (phase === 'start') this.storms.push({ f, fault });
-        else
-          this.storms.splice(
-            this.storms.findIndex((s) => s.f === f),
-            1,
-          );
+        this.storms =
+          phase === 'start' ? [...this.storms, { f, fault }] : this.storms.filter((s) => s.f !== f);
         return;
       case 'loss-burst':
-        if (phase === 'start') this.bursts.push({ f, fault });
-        else
-          this.bursts.splice(
-            this.bursts.findIndex((s) => s.f === f),
-            1,
-          );
+        this.bursts =
+          phase === 'start' ? [...this.bursts, { f, fault }] : this.bursts.filter((s) => s.f !== f);
         return;
     }
   }

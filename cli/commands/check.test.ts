@@ -1,23 +1,14 @@
 // Goal: `stadium check` reports the fault counts on success, and on failure leaves a shrunk scenario
 // that `stadium sim` accepts, its trace, and fast-check's replay path; exit codes 0 / 1 / 2.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runStadium } from '../run-stadium.ts';
 
-const root = join(import.meta.dirname, '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'stadium-check-'));
+const dir = mkdtempSync(join(tmpdir(), 'stadium-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function stadium(...args: string[]) {
-  const result = spawnSync(process.execPath, [join(root, 'bin', 'stadium.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const stadium = (...args: string[]) => runStadium(dir, ...args);
 
 describe('stadium check', () => {
   it('passes on the correct core and prints what fired', () => {

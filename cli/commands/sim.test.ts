@@ -1,23 +1,14 @@
 // Goal: `stadium sim` behaves as its --help says: the report, --json alone on stdout, the trace
 // where asked, and exit codes 0 / 1 / 2. Method: run the real command in a child process.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runStadium } from '../run-stadium.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'stadium-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function stadium(...args: string[]) {
-  const result = spawnSync(process.execPath, [join(root, 'bin', 'stadium.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const stadium = (...args: string[]) => runStadium(dir, ...args);
 
 describe('stadium sim', () => {
   it('prints the seed, how to reproduce, and the report; writes the trace; exit 0', () => {
