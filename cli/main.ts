@@ -27,6 +27,7 @@ const commands: Record<string, () => Promise<{ register(program: Command): void 
   sim: () => import('./commands/sim.ts'),
   bench: () => import('./commands/bench.ts'),
   check: () => import('./commands/check.ts'),
+  replay: () => import('./commands/replay.ts'),
 };
 for (const load of Object.values(commands)) (await load()).register(program);
 

@@ -16,6 +16,7 @@ export function register(program: Command): void {
     .option('--no-trace', 'do not write a trace file (the traceHash is still computed)')
     .option('--list', 'list the named scenarios and exit')
     .option('--plant-bug <name>', 'run a copy of the roles with a known bug, to see the checker catch it')
+    .option('--replay', 'after the report, step through the run in the replay UI (on a terminal only)')
     .addHelpText(
       'after',
       `
@@ -25,6 +26,7 @@ Exit codes: 0 no invariant violated, 1 an invariant violated, 2 bad input.
 
 Examples:
   stadium sim --scenario live-video --seed 1        the flagship failure scenario
+  stadium sim --scenario live-video --seed 1 --replay   then step through it (what npm start does)
   stadium sim --scenario dc-partition --seed 42 --json | jq .lost
   stadium sim --scenario ./my-scenario.json          a seed is drawn and printed
   stadium sim --list                                 the named scenarios
@@ -45,6 +47,7 @@ interface SimOptions {
   trace: string | boolean;
   list?: boolean;
   plantBug?: string;
+  replay?: boolean;
 }
 
 async function runSim(options: SimOptions): Promise<number> {
@@ -88,5 +91,9 @@ async function runSim(options: SimOptions): Promise<number> {
   else process.stdout.write(`${sim.formatReport(report)}\n`);
   if (options.json !== true && tracePath !== null)
     hints.write(`replay it with: stadium replay ${tracePath}\n`);
+  const onTerminal = process.stdin.isTTY && process.stdout.isTTY;
+  if (options.replay === true && options.json !== true && tracePath !== null && onTerminal) {
+    await (await import('./replay.ts')).replayTrace(tracePath);
+  }
   return report.ok ? 0 : 1;
 }

@@ -1,0 +1,124 @@
+/**
+ * `stadium replay`: step through a simulator trace in the terminal. Given a trace file it indexes
+ * and opens it; given `--scenario` and `--seed` it runs the simulator first, then replays the trace
+ * that run wrote. Without a terminal (output piped or redirected) it prints a static summary.
+ *
+ * Exit codes: 0 when the replay (or summary) was shown, whatever the trace holds (`stadium sim`
+ * is the command whose exit code reports violations), 2 for a bad flag or a missing, truncated or
+ * malformed trace.
+ */
+import { randomInt } from 'node:crypto';
+import type { Command } from 'commander';
+import { progressBar } from '../progress.ts';
+import { UsageError } from '../usage-error.ts';
+
+interface ReplayOptions {
+  scenario?: string;
+  seed?: string;
+  summary?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('replay')
+    .description('Replay a simulator trace in the terminal: topology, faults, timeline, events, violations.')
+    .argument('[trace]', 'a trace file written by `stadium sim` or `stadium check` (.jsonl)')
+    .option('-s, --scenario <name|file>', 'simulate this scenario first, then replay its trace')
+    .option('--seed <seed>', 'the seed for --scenario (drawn and printed when omitted)')
+    .option('--summary', 'print the static summary even on a terminal')
+    .addHelpText(
+      'after',
+      `
+Keys: space play/pause, left/right step, shift+left/right jump, + and - speed, g go to a time
+or event, n/p next/previous violation, f follow the selected event, / filter, v violations,
+? help, q quit.
+
+Without a terminal (piped), prints topology, faults, counters at the end and every violation
+with its causal chain. Exit codes: 0 shown, 2 bad input (missing or malformed trace).
+
+Examples:
+  stadium replay .stadium/runs/live-video-1.jsonl      replay a trace
+  stadium replay --scenario live-video --seed 1        simulate, then replay
+  stadium replay --scenario ./my-scenario.json --seed 7
+  stadium replay trace.jsonl | less                    the static summary`,
+    )
+    .action(async (trace: string | undefined, options: ReplayOptions) => {
+      process.exitCode = await replay(trace, options);
+    });
+}
+
+async function replay(trace: string | undefined, options: ReplayOptions): Promise<number> {
+  if (trace !== undefined && options.scenario !== undefined) {
+    throw new UsageError('give a trace file or --scenario, not both');
+  }
+  if (options.seed !== undefined && options.scenario === undefined) {
+    throw new UsageError('--seed needs --scenario (a trace file already has its seed)');
+  }
+  const path =
+    trace ?? (options.scenario !== undefined ? await simulate(options.scenario, options.seed) : undefined);
+  if (path === undefined) throw new UsageError('give a trace file, or --scenario NAME|FILE --seed N');
+  return replayTrace(path, { summary: options.summary === true });
+}
+
+/**
+ * Open the replay of a trace file: the terminal UI when stdin and stdout are terminals, the static
+ * summary otherwise (or when `summary` is set). Resolves with the exit code once the person quits.
+ * Other commands may use it too (`stadium sim` could open its run's trace after the report).
+ */
+export async function replayTrace(path: string, options: { summary?: boolean } = {}): Promise<number> {
+  const { TraceIndex } = await import('../replay/trace-index.ts');
+  const bar = progressBar(process.stderr, 'indexing the trace');
+  let index;
+  try {
+    index = new TraceIndex(path, { onProgress: bar.update });
+  } finally {
+    bar.done();
+  }
+  const terminal = process.stdout.isTTY === true && process.stdin.isTTY === true;
+  if (!terminal || options.summary === true) {
+    const { summaryText } = await import('../replay/summary.ts');
+    process.stdout.write(summaryText(index));
+    return 0;
+  }
+  const [{ render }, { createElement }, { App }] = await Promise.all([
+    import('ink'),
+    import('react'),
+    import('../replay/app.tsx'),
+  ]);
+  const instance = render(createElement(App, { index }), { exitOnCtrlC: true });
+  try {
+    await instance.waitUntilExit();
+  } catch (error) {
+    // The screen ends mid-line; the error goes below it.
+    process.stdout.write('\n');
+    throw error;
+  }
+  return 0;
+}
+
+/** Run the simulator for (scenario, seed) and return the path of the trace it wrote. */
+async function simulate(scenarioName: string, seedOption: string | undefined): Promise<string> {
+  if (seedOption !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(seedOption)) {
+    throw new UsageError(`--seed must be 1 to 64 letters, digits, - or _ (got "${seedOption}")`);
+  }
+  const sim = await import('../../sim/index.ts');
+  let scenario;
+  try {
+    scenario = sim.loadScenario(scenarioName);
+  } catch (error) {
+    if (error instanceof sim.ScenarioError) throw new UsageError(error.message);
+    throw error;
+  }
+  const seed = seedOption ?? String(randomInt(1, 2 ** 31));
+  const tracePath = `.stadium/runs/${scenario.name}-${seed}.jsonl`;
+  process.stderr.write(
+    `seed ${seed}${seedOption === undefined ? ' (drawn)' : ''}; reproduce with: stadium replay --scenario ${scenarioName} --seed ${seed}\n`,
+  );
+  const bar = progressBar(process.stderr, `simulating ${scenario.name}`);
+  const report = sim.runScenario(scenario, seed, { tracePath, onProgress: bar.update });
+  bar.done();
+  process.stderr.write(
+    `simulated ${report.published} publishes, ${report.violations.length} violations; trace ${tracePath}\n`,
+  );
+  return tracePath;
+}

@@ -1,0 +1,92 @@
+// Goal: times, faults and records read the same everywhere replay writes them, and a typed time is
+// understood in every unit the prompt offers. Method: each case by hand.
+import { describe, expect, it } from 'vitest';
+import { describeFault, describeRecord, formatDelay, formatTime, parseTime } from './format.ts';
+import type { Fault, TraceRecord } from './records.ts';
+
+describe('format', () => {
+  it('writes simulated microseconds as seconds with six decimals', () => {
+    expect(formatTime(0)).toBe('0.000000s');
+    expect(formatTime(12_345_678)).toBe('12.345678s');
+    expect(formatTime(-1500)).toBe('-0.001500s');
+  });
+
+  it('writes a delay in the unit that reads best', () => {
+    expect(formatDelay(850)).toBe('+850us');
+    expect(formatDelay(12_500)).toBe('+12.5ms');
+    expect(formatDelay(3_200_000)).toBe('+3.2s');
+  });
+
+  it('reads a typed time in s, ms, us or percent of the run, and refuses anything else', () => {
+    expect(parseTime('12.5s', 0)).toBe(12_500_000);
+    expect(parseTime('12.5', 0)).toBe(12_500_000);
+    expect(parseTime('300ms', 0)).toBe(300_000);
+    expect(parseTime(' 1200us ', 0)).toBe(1200);
+    expect(parseTime('1200µs', 0)).toBe(1200);
+    expect(parseTime('50%', 2_000_000)).toBe(1_000_000);
+    expect(parseTime('150%', 2_000_000)).toBe(2_000_000);
+    expect(parseTime('soon', 0)).toBeNull();
+    expect(parseTime('-3s', 0)).toBeNull();
+    expect(parseTime('', 0)).toBeNull();
+  });
+
+  it('names every kind of fault', () => {
+    const faults: [Fault, string][] = [
+      [{ kind: 'kill', atMs: 1, node: 'dc-a/frontend-1' }, 'kill dc-a/frontend-1'],
+      [{ kind: 'partition', atMs: 1, between: ['dc-a', 'dc-b'], repairAfterMs: 5 }, 'partition dc-a | dc-b'],
+      [
+        { kind: 'partition', atMs: 1, between: ['dc-a', 'dc-b'], oneWay: true, repairAfterMs: 5 },
+        'partition dc-a -> dc-b (one-way)',
+      ],
+      [{ kind: 'isolate', atMs: 1, node: 'dc-b/store', releaseAfterMs: 5 }, 'isolate dc-b/store'],
+      [
+        {
+          kind: 'jitter-storm',
+          atMs: 1,
+          durationMs: 5,
+          extraLatency: { baseUs: 900, jitterUs: 10 },
+          dc: 'dc-c',
+        },
+        'jitter storm in dc-c (+900us)',
+      ],
+      [{ kind: 'loss-burst', atMs: 1, durationMs: 5, lossPerMillion: 2000 }, 'loss burst (2000/M)'],
+    ];
+    for (const [fault, text] of faults) expect(describeFault(fault)).toBe(text);
+  });
+
+  it('writes one line per record kind, naming drops with their reason and fault', () => {
+    const faultName = (f: number): string => `fault #${f} partition dc-a | dc-b`;
+    const send = { from: 'dc-a/dispatcher-1', to: 'dc-b/dispatcher-1', type: 'forward', e: 'ev-1' };
+    const cases: [TraceRecord, string][] = [
+      [
+        { k: 'drop', t: 5, m: 7, why: 'partition', f: 2 },
+        'DROP #7 dc-a/dispatcher-1 -> dc-b/dispatcher-1 forward ev-1: partition (fault #2 partition dc-a | dc-b)',
+      ],
+      [{ k: 'recv', t: 5, m: 7 }, 'recv #7 dc-a/dispatcher-1 -> dc-b/dispatcher-1 forward ev-1'],
+      [
+        { k: 'role-drop', t: 5, node: 'dc-a/dispatcher-1', why: 'store-timeout', e: 'ev-1' },
+        'dc-a/dispatcher-1 gave up: store-timeout ev-1',
+      ],
+      [
+        { k: 'client-drop', t: 5, node: 'dc-a/frontend-1', e: 'ev-1', n: 3, why: 'source-dead' },
+        'CLIENT-DROP ev-1 3 conn at dc-a/frontend-1: source-dead',
+      ],
+      [{ k: 'node', t: 5, node: 'dc-a/store', op: 'down' }, 'NODE dc-a/store DOWN'],
+      [
+        { k: 'lease', t: 5, dc: 'dc-a', topic: 'live', fe: 'dc-a/frontend-1', change: 'expired' },
+        'lease expired live for dc-a/frontend-1 in dc-a',
+      ],
+      [
+        { k: 'loss', t: 5, e: 'ev-1', node: null, n: 2, explained: false, cause: 'no fault' },
+        'LOSS ev-1 2 at ?: no fault (UNEXPLAINED)',
+      ],
+      [{ k: 'end', t: 5, report: {} }, 'end of run'],
+    ];
+    for (const [record, text] of cases) {
+      expect(
+        describeRecord(record, record.k === 'drop' || record.k === 'recv' ? send : undefined, faultName),
+      ).toBe(text);
+    }
+    expect(describeRecord({ k: 'recv', t: 5, m: 9 }, undefined, faultName)).toBe('recv #9');
+  });
+});

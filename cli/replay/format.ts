@@ -1,0 +1,101 @@
+/** How replay writes times, faults and records as text: shared by the terminal UI and the static summary. */
+import type { Fault, TraceRecord } from './records.ts';
+
+/** Simulated microseconds as seconds with microsecond precision: `12.345678s`. */
+export function formatTime(us: number): string {
+  const sign = us < 0 ? '-' : '';
+  const abs = Math.abs(Math.round(us));
+  return `${sign}${Math.floor(abs / 1_000_000)}.${String(abs % 1_000_000).padStart(6, '0')}s`;
+}
+
+/** How long after something another thing happened: `+850us`, `+12.5ms`, `+3.2s`. */
+export function formatDelay(us: number): string {
+  if (us < 1000) return `+${us}us`;
+  if (us < 1_000_000) return `+${+(us / 1000).toFixed(3)}ms`;
+  return `+${+(us / 1_000_000).toFixed(6)}s`;
+}
+
+/**
+ * A time typed by a person: `12.5s`, `300ms`, `1200us`, a bare number of seconds, or a percentage
+ * of the run (`50%`). Returns microseconds, or null when the text is none of these.
+ */
+export function parseTime(text: string, endUs: number): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(s|ms|us|µs|%)?\s*$/.exec(text);
+  if (!match) return null;
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  if (unit === '%') return Math.round((endUs * Math.min(value, 100)) / 100);
+  const usPerUnit = unit === 'ms' ? 1000 : unit === 's' ? 1_000_000 : 1;
+  return Math.round(value * usPerUnit);
+}
+
+export function describeFault(fault: Fault): string {
+  switch (fault.kind) {
+    case 'kill':
+      return `kill ${fault.node}`;
+    case 'partition':
+      return fault.oneWay
+        ? `partition ${fault.between[0]} -> ${fault.between[1]} (one-way)`
+        : `partition ${fault.between[0]} | ${fault.between[1]}`;
+    case 'isolate':
+      return `isolate ${fault.node}`;
+    case 'jitter-storm':
+      return `jitter storm${fault.dc ? ` in ${fault.dc}` : ''} (+${fault.extraLatency.baseUs}us)`;
+    case 'loss-burst':
+      return `loss burst${fault.dc ? ` in ${fault.dc}` : ''} (${fault.lossPerMillion}/M)`;
+    default:
+      return String((fault as { kind: unknown }).kind);
+  }
+}
+
+/** The send a `recv` or `drop` names, when the reader has seen it. */
+export interface SendInfo {
+  from: string;
+  to: string;
+  type: string;
+  e?: string;
+}
+
+/** One record as one line of the event pane (without its time). */
+export function describeRecord(
+  record: TraceRecord,
+  send: SendInfo | undefined,
+  faultName: (f: number) => string,
+): string {
+  const hop = (m: number): string =>
+    send ? `#${m} ${send.from} -> ${send.to} ${send.type}${send.e ? ` ${send.e}` : ''}` : `#${m}`;
+  switch (record.k) {
+    case 'run':
+      return `run ${record.nodes.length} nodes, seed ${record.seed}`;
+    case 'end':
+      return 'end of run';
+    case 'fault':
+      return `FAULT #${record.f} ${record.phase === 'start' ? 'starts' : 'ends'}: ${describeFault(record.fault)}`;
+    case 'publish':
+      return `publish ${record.e} ${record.topic} at ${record.node} (${record.bytes} B)`;
+    case 'send':
+      return `send #${record.m} ${record.from} -> ${record.to} ${record.type}${record.e ? ` ${record.e}` : ''}`;
+    case 'recv':
+      return `recv ${hop(record.m)}`;
+    case 'drop':
+      return `DROP ${hop(record.m)}: ${record.why}${record.f !== undefined ? ` (${faultName(record.f)})` : ''}`;
+    case 'role-drop':
+      return `${record.node} gave up: ${record.why}${record.e ? ` ${record.e}` : ''}${record.topic ? ` ${record.topic}` : ''}`;
+    case 'deliver':
+      return `deliver ${record.e} to ${record.n} conn at ${record.node}`;
+    case 'client-drop':
+      return `CLIENT-DROP ${record.e} ${record.n} conn at ${record.node}: ${record.why}`;
+    case 'conn':
+      return `conn ${record.c} ${record.op}${record.topic ? ` ${record.topic}` : ''} at ${record.node}`;
+    case 'lease':
+      return `lease ${record.change} ${record.topic} for ${record.fe} in ${record.dc}`;
+    case 'node':
+      return `NODE ${record.node} ${record.op === 'down' ? 'DOWN' : 'up'}`;
+    case 'loss':
+      return `LOSS ${record.e} ${record.n} at ${record.node ?? '?'}: ${record.cause} (${record.explained ? 'explained' : 'UNEXPLAINED'}${record.f !== undefined ? `, ${faultName(record.f)}` : ''})`;
+    case 'violation':
+      return `VIOLATION ${record.violation.invariant}: ${record.violation.message}`;
+    default:
+      return JSON.stringify(record);
+  }
+}

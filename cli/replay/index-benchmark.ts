@@ -1,0 +1,93 @@
+/**
+ * How fast replay opens a large trace and how much memory its index keeps. Not a test: numbers
+ * depend on the machine. Run it with
+ *
+ *   npx tsx cli/replay/index-benchmark.ts                 # generates a 1,000,000-line fixture trace
+ *   npx tsx cli/replay/index-benchmark.ts TRACE.jsonl     # or measures an existing trace
+ *   node --expose-gc --import tsx cli/replay/index-benchmark.ts --compare   # settled heap, and the
+ *                                                         # heap all parsed records would take
+ *
+ * It reports the wall time to index, the resident set size and heap before and after, what the
+ * index holds (checkpoints, structural entries, events), and the time of typical views: the
+ * window at random times (scrubbing), a step, and following one event.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { fixtureRecords, writeFixtureTrace } from './fixtures.ts';
+import { TraceIndex } from './trace-index.ts';
+
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function generate(path: string, lines: number): void {
+  // Size the fixture from a small sample's records per publish.
+  const shape = {
+    frontends: 4,
+    dispatchers: 2,
+    viewers: 3000,
+    topics: ['t-1', 't-2', 't-3', 't-4', 't-5', 't-6'],
+  };
+  let sample = 0;
+  fixtureRecords({ ...shape, publishes: 4000, publishEveryUs: 2000 }, () => sample++);
+  const publishes = Math.round((lines / sample) * 4000);
+  const started = performance.now();
+  const facts = writeFixtureTrace(path, { ...shape, publishes, publishEveryUs: 2000 });
+  console.log(
+    `generated ${path}: ${facts.records} lines, ${mb(statSync(path).size)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const compare = args.includes('--compare');
+  const given = args.find((arg) => !arg.startsWith('--'));
+  const path = given ?? '.stadium/bench-1m.jsonl';
+  if (!given && !existsSync(path)) generate(path, 1_060_000);
+  global.gc?.();
+  const before = process.memoryUsage();
+  const started = performance.now();
+  const index = new TraceIndex(path);
+  const openMs = performance.now() - started;
+  global.gc?.();
+  const after = process.memoryUsage();
+  console.log(
+    `opened ${index.lines} lines (${mb(index.sizeBytes)}) in ${(openMs / 1000).toFixed(2)} s; ` +
+      `RSS ${mb(before.rss)} -> ${mb(after.rss)}, heap used ${mb(before.heapUsed)} -> ${mb(after.heapUsed)}` +
+      `${global.gc ? '' : ' (run with node --expose-gc for settled heap numbers)'}`,
+  );
+  console.log('index holds', index.held(), `typed arrays ~${mb(index.heldBytes())}`, '(no parsed records)');
+  // Deterministic "random" positions, so two runs measure the same views.
+  let seed = 7;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const positions = Array.from({ length: 50 }, () => Math.floor(next() * index.endT));
+  let windowStarted = performance.now();
+  for (const t of positions) index.window(t, 20, 5);
+  console.log(
+    `window (20 before, 5 after) at 50 random times: ${((performance.now() - windowStarted) / 50).toFixed(1)} ms each`,
+  );
+  windowStarted = performance.now();
+  for (const t of positions.slice(0, 20)) index.nextTime(t);
+  console.log(`step to the next time: ${((performance.now() - windowStarted) / 20).toFixed(1)} ms each`);
+  const middle = index.stateAt(index.endT / 2);
+  void middle;
+  windowStarted = performance.now();
+  const followed = index.follow('ev-100');
+  console.log(
+    `follow ev-100: ${followed.steps.length} steps in ${(performance.now() - windowStarted).toFixed(1)} ms`,
+  );
+  const end = process.memoryUsage();
+  console.log(`after scrubbing: RSS ${mb(end.rss)}, heap used ${mb(end.heapUsed)}`);
+  if (compare) {
+    // What holding every parsed record would cost, for comparison with the index.
+    global.gc?.();
+    const base = process.memoryUsage().heapUsed;
+    const records = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as unknown);
+    global.gc?.();
+    console.log(
+      `for comparison, ${records.length} parsed records hold ${mb(process.memoryUsage().heapUsed - base)} of heap`,
+    );
+  }
+}
+
+main();
