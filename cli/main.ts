@@ -27,6 +27,8 @@ const commands: Record<string, () => Promise<{ register(program: Command): void 
   sim: () => import('./commands/sim.ts'),
   bench: () => import('./commands/bench.ts'),
   check: () => import('./commands/check.ts'),
+  serve: () => import('./commands/serve.ts'),
+  cluster: () => import('./commands/cluster.ts'),
   replay: () => import('./commands/replay.ts'),
 };
 for (const load of Object.values(commands)) (await load()).register(program);

@@ -1,2 +1,13 @@
 /** Production shells: uWebSockets.js servers and the Redis subscription store around the pure core. */
-export {};
+export type { SubscriptionStorePort, LeaseListener } from './store-port.ts';
+export { MemoryStore } from './memory-store.ts';
+export { RedisStore } from './redis-store.ts';
+export type { RedisStoreOptions } from './redis-store.ts';
+export { startServer, ListenError } from './server.ts';
+export type { Health, RunningServer } from './server.ts';
+export { serveConfigFrom, serveOptions, camelCase } from './config.ts';
+export type { ServeConfig, ServeFlags, ServeOption, Role, LogLevel, SlowClientPolicy } from './config.ts';
+export { createLogger } from './log.ts';
+export type { Logger } from './log.ts';
+export { startCluster, describeCluster, ClusterError, dcName, freePorts } from './cluster.ts';
+export type { ClusterOptions, ClusterDc, ClusterNode, RunningCluster } from './cluster.ts';

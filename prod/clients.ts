@@ -1,0 +1,236 @@
+/**
+ * A frontend's client connections as transports: SSE responses and WebSockets, what is written to
+ * them, and how slow readers are kept from growing memory. Which connection gets which event is the
+ * core's decision; this module only writes, counts, and closes.
+ *
+ * Rules
+ * - Each event is formatted once per fan-out (one string per transport), not once per connection.
+ * - A connection may hold `slowClientBytes` of unsent data. WebSocket: uWebSockets.js' buffered
+ *   amount. SSE: uWebSockets.js keeps whatever the socket did not take, and a write that returns
+ *   true took everything, so `congestedBytes` counts what may be waiting since the last such write.
+ * - Past the limit, policy `close` closes the connection at once; `drop` skips its events while a
+ *   three-byte probe write says the backlog has not drained, and closes it at twice the limit, so
+ *   memory stays bounded whatever a client does. Both are counted.
+ * - When a transport goes away (the client left, or we closed it), `onGone` tells the host once.
+ */
+import type { HttpResponse, WebSocket } from 'uWebSockets.js';
+import type { ConnectionId, Event, Notice } from '../core/index.ts';
+import type { TopicGrant } from './auth.ts';
+import type { SlowClientPolicy } from './config.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { sseComment, sseEvent, sseNotice, sseRetry, wsEvent, wsNotice } from './wire.ts';
+
+export interface SseConnection {
+  kind: 'sse';
+  id: ConnectionId;
+  res: HttpResponse;
+  open: boolean;
+  congestedBytes: number;
+  /** Set when a notice was written: lets the host tell whether an action was refused. */
+  noticed: boolean;
+}
+
+/** What uWebSockets.js keeps with each WebSocket. */
+export interface WsData {
+  id: ConnectionId;
+  /** Open without auth; null when a token is still to be verified. */
+  grant: TopicGrant | null;
+}
+
+export interface WsConnection {
+  kind: 'ws';
+  id: ConnectionId;
+  ws: WebSocket<WsData>;
+  open: boolean;
+  noticed: boolean;
+  /** Which topics it may join; null while its token is being verified. */
+  grant: TopicGrant | null;
+  /** Messages that arrived before the verdict on its token, handled once it is known. */
+  held: ArrayBuffer[];
+}
+
+export type Connection = SseConnection | WsConnection;
+
+export interface ClientsConfig {
+  slowClientPolicy: SlowClientPolicy;
+  slowClientBytes: number;
+  sseRetryMs: number;
+}
+
+/** How a connection is closed: `end` flushes, `force` drops unsent data, `retry` first tells SSE clients when to come back. */
+export type CloseHow = 'end' | 'force' | 'retry';
+
+export class Clients {
+  private readonly connections = new Map<ConnectionId, Connection>();
+
+  constructor(
+    private readonly config: ClientsConfig,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly onGone: (id: ConnectionId) => void,
+  ) {}
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  counts(): { sse: number; ws: number } {
+    let sse = 0;
+    for (const conn of this.connections.values()) if (conn.kind === 'sse') sse++;
+    return { sse, ws: this.connections.size - sse };
+  }
+
+  get(id: ConnectionId): Connection | undefined {
+    return this.connections.get(id);
+  }
+
+  all(): Connection[] {
+    return [...this.connections.values()];
+  }
+
+  /** Start an SSE stream on `res` (inside its request handler, or corked later): headers, retry hint. */
+  openSse(id: ConnectionId, res: HttpResponse): SseConnection {
+    const conn: SseConnection = { kind: 'sse', id, res, open: true, congestedBytes: 0, noticed: false };
+    this.connections.set(id, conn);
+    res.cork(() => {
+      res
+        .writeStatus('200 OK')
+        .writeHeader('Content-Type', 'text/event-stream; charset=utf-8')
+        .writeHeader('Cache-Control', 'no-cache, no-transform')
+        .writeHeader('X-Accel-Buffering', 'no')
+        .writeHeader('Access-Control-Allow-Origin', '*');
+      res.write(`${sseRetry(this.config.sseRetryMs)}${sseComment(`connected ${id}`)}`);
+    });
+    return conn;
+  }
+
+  openWs(ws: WebSocket<WsData>): WsConnection {
+    // uWebSockets.js hands back a copy of the upgrade's user data: state lives here instead.
+    const { id, grant } = ws.getUserData();
+    const conn: WsConnection = { kind: 'ws', id, ws, open: true, noticed: false, grant, held: [] };
+    this.connections.set(id, conn);
+    return conn;
+  }
+
+  /** The transport went away by itself (the client left): it must not be touched again. */
+  lost(id: ConnectionId): void {
+    const conn = this.connections.get(id);
+    if (conn === undefined || !conn.open) return;
+    conn.open = false;
+    this.connections.delete(id);
+    this.onGone(id);
+  }
+
+  deliver(ids: readonly ConnectionId[], event: Event): void {
+    let sse: string | null = null;
+    let ws: string | null = null;
+    let sseCount = 0;
+    let wsCount = 0;
+    for (const id of ids) {
+      const conn = this.connections.get(id);
+      if (conn === undefined || !conn.open) continue;
+      if (conn.kind === 'sse') {
+        sse ??= sseEvent(event);
+        if (this.writeSse(conn, sse)) sseCount++;
+      } else {
+        ws ??= wsEvent(event);
+        if (this.writeWs(conn, ws)) wsCount++;
+      }
+    }
+    if (sseCount > 0) this.metrics.deliveries.inc({ transport: 'sse' }, sseCount);
+    if (wsCount > 0) this.metrics.deliveries.inc({ transport: 'ws' }, wsCount);
+  }
+
+  notice(id: ConnectionId, notice: Notice): void {
+    const conn = this.connections.get(id);
+    if (conn === undefined || !conn.open) return;
+    conn.noticed = true;
+    if (conn.kind === 'sse') this.writeSse(conn, sseNotice(notice));
+    else this.writeWs(conn, wsNotice(notice));
+  }
+
+  /** One WebSocket protocol message (an error, an acknowledgement); false when it was not sent. */
+  send(conn: WsConnection, text: string): boolean {
+    return conn.open && this.writeWs(conn, text);
+  }
+
+  heartbeat(): void {
+    for (const conn of this.connections.values()) {
+      if (conn.kind === 'sse' && conn.open && conn.congestedBytes === 0)
+        this.writeSse(conn, sseComment('heartbeat'));
+    }
+  }
+
+  close(conn: Connection, how: CloseHow, reason: string): void {
+    if (!conn.open) return;
+    conn.open = false;
+    this.connections.delete(conn.id);
+    this.onGone(conn.id);
+    if (conn.kind === 'sse') {
+      // Closing forcibly runs the abort handler at once; `open` is already false, so it does nothing.
+      conn.res.cork(() => {
+        if (how === 'force') conn.res.close();
+        else {
+          if (how === 'retry') conn.res.write(sseRetry(this.config.sseRetryMs));
+          conn.res.end();
+        }
+      });
+    } else if (how === 'force') {
+      conn.ws.close();
+    } else {
+      conn.ws.end(how === 'retry' ? 1001 : 1008, reason.slice(0, 100));
+    }
+  }
+
+  private writeSse(conn: SseConnection, chunk: string): boolean {
+    const limit = this.config.slowClientBytes;
+    if (conn.congestedBytes > limit) {
+      if (this.config.slowClientPolicy === 'close' || conn.congestedBytes > 2 * limit) {
+        this.slow(conn);
+        return false;
+      }
+      let drained = false;
+      conn.res.cork(() => {
+        drained = conn.res.write(':\n\n');
+      });
+      if (!drained) {
+        conn.congestedBytes += 3;
+        this.metrics.backpressure.inc({ transport: 'sse', action: 'drop' });
+        return false;
+      }
+      conn.congestedBytes = 0;
+    }
+    let took = false;
+    conn.res.cork(() => {
+      took = conn.res.write(chunk);
+    });
+    conn.congestedBytes = took ? 0 : conn.congestedBytes + Buffer.byteLength(chunk);
+    if (conn.congestedBytes > limit && this.config.slowClientPolicy === 'close') this.slow(conn);
+    return true;
+  }
+
+  private writeWs(conn: WsConnection, text: string): boolean {
+    if (conn.ws.getBufferedAmount() > this.config.slowClientBytes) {
+      if (this.config.slowClientPolicy === 'close') this.slow(conn);
+      else this.metrics.backpressure.inc({ transport: 'ws', action: 'drop' });
+      return false;
+    }
+    let status = 0;
+    conn.ws.cork(() => {
+      status = conn.ws.send(text);
+    });
+    // 2: uWebSockets.js dropped it at its own backpressure limit (set above ours, so rare).
+    if (status === 2) {
+      this.metrics.backpressure.inc({ transport: 'ws', action: 'drop' });
+      return false;
+    }
+    return true;
+  }
+
+  private slow(conn: Connection): void {
+    this.metrics.backpressure.inc({ transport: conn.kind, action: 'close' });
+    this.log.debug('slow client closed', { connection: conn.id, transport: conn.kind });
+    this.close(conn, 'force', 'slow-client');
+  }
+}

@@ -1,0 +1,67 @@
+// Goal: the demo page works in a real browser: a like clicked in one tab raises the counter in
+// every open tab. Method: `stadium serve` defaults (role all, memory store) on a free port, two tabs
+// of headless Chromium driven by playwright-core.
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveConfigFrom } from './config.ts';
+import { startServer } from './server.ts';
+import type { RunningServer } from './server.ts';
+import { chromiumGate, chromiumPath } from './test-gate.ts';
+
+const chromiumAvailable = chromiumGate();
+
+if (!chromiumAvailable.up && !chromiumAvailable.required) {
+  it.skip(chromiumAvailable.skipMessage, () => {});
+} else {
+  describe('demo page in headless Chromium', () => {
+    let server: RunningServer;
+    let browser: Browser;
+
+    beforeAll(async () => {
+      if (!chromiumAvailable.up) throw new Error(chromiumAvailable.requiredMessage);
+      const parsed = serveConfigFrom({ port: '0', logLevel: 'silent' }, {});
+      if (!parsed.ok) throw new Error(parsed.error);
+      server = await startServer(parsed.config);
+      browser = await chromium.launch({
+        executablePath: chromiumPath,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    const count = (page: Page): Promise<string | null> => page.textContent('#count');
+    // A string runs in the page, where `document` exists; Node's type-check need not know it.
+    const countIs = (page: Page, value: number): Promise<unknown> =>
+      page.waitForFunction(`document.querySelector('#count')?.textContent === '${value}'`, undefined, {
+        timeout: 10_000,
+      });
+
+    it('two tabs: a like clicked in one raises the counter in both', async () => {
+      const context = await browser.newContext();
+      const tabs = [await context.newPage(), await context.newPage()] as const;
+      for (const tab of tabs) {
+        await tab.goto(server.url);
+        await tab.waitForSelector('body[data-live="true"]', { timeout: 10_000 });
+        expect(await count(tab)).toBe('0');
+      }
+      await tabs[0].click('#like');
+      for (const tab of tabs) await countIs(tab, 1);
+      await tabs[1].click('#like');
+      for (const tab of tabs) await countIs(tab, 2);
+      expect([await count(tabs[0]), await count(tabs[1])]).toEqual(['2', '2']);
+      await context.close();
+    });
+  });
+}

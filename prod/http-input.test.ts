@@ -1,0 +1,139 @@
+// Goal: malformed requests become a 4xx naming the problem, never a throw; good ones parse to the
+// core's vocabulary. Method: feed the parsers good and bad inputs.
+import { describe, expect, it } from 'vitest';
+import {
+  bearerToken,
+  isHttpError,
+  parseClientMessage,
+  parseInternalMessage,
+  parsePublishBody,
+  parseStreamQuery,
+  publishErrorStatus,
+} from './http-input.ts';
+
+const code = (value: unknown): string | null => (isHttpError(value) ? `${value.status} ${value.code}` : null);
+
+describe('publish body', () => {
+  it('takes topic, payload and an optional id', () => {
+    expect(parsePublishBody('{"topic":"likes","payload":"+1"}')).toEqual({ topic: 'likes', payload: '+1' });
+    expect(parsePublishBody('{"topic":"likes","payload":"+1","id":"retry-1"}')).toEqual({
+      topic: 'likes',
+      payload: '+1',
+      id: 'retry-1',
+    });
+  });
+
+  it.each([
+    ['{"topic":', '400 malformed-json'],
+    ['[1,2]', '400 bad-request'],
+    ['{"topic":"a b","payload":"x"}', '400 bad-topic'],
+    ['{"payload":"x"}', '400 bad-topic'],
+    ['{"topic":"t","payload":{"n":1}}', '400 bad-payload'],
+    ['{"topic":"t","payload":"x","id":"has space"}', '400 bad-id'],
+  ])('%s -> %s', (body, expected) => {
+    expect(code(parsePublishBody(body))).toBe(expected);
+  });
+
+  it('maps publish error codes to statuses', () => {
+    expect(publishErrorStatus('bad-topic')).toBe(400);
+    expect(publishErrorStatus('bad-id')).toBe(400);
+    expect(publishErrorStatus('payload-too-large')).toBe(413);
+    expect(publishErrorStatus('store-unavailable')).toBe(503);
+    expect(publishErrorStatus('overloaded')).toBe(503);
+  });
+});
+
+describe('stream query', () => {
+  it('repeated and comma-separated topics, Last-Event-ID header over the query, token', () => {
+    expect(parseStreamQuery('topic=a&topic=b,c&token=jwt', '', 64)).toEqual({
+      topics: ['a', 'b', 'c'],
+      lastEventId: null,
+      token: 'jwt',
+    });
+    expect(parseStreamQuery('topic=a&lastEventId=q-1', '', 64)).toMatchObject({ lastEventId: 'q-1' });
+    expect(parseStreamQuery('topic=a&lastEventId=q-1', 'h-2', 64)).toMatchObject({ lastEventId: 'h-2' });
+  });
+
+  it('rejects no topic, bad topics, too many topics and bad ids', () => {
+    expect(code(parseStreamQuery('', '', 64))).toBe('400 missing-topic');
+    expect(code(parseStreamQuery('topic=a%20b', '', 64))).toBe('400 bad-topic');
+    expect(code(parseStreamQuery('topic=a&topic=b&topic=c', '', 2))).toBe('400 too-many-topics');
+    expect(code(parseStreamQuery('topic=a', 'bad id', 64))).toBe('400 bad-id');
+  });
+});
+
+describe('WebSocket client messages', () => {
+  it('parses each message type', () => {
+    expect(parseClientMessage('{"type":"subscribe","topic":"a"}', 8)).toEqual({
+      type: 'subscribe',
+      topics: ['a'],
+    });
+    expect(parseClientMessage('{"type":"unsubscribe","topics":["a","b"]}', 8)).toEqual({
+      type: 'unsubscribe',
+      topics: ['a', 'b'],
+    });
+    expect(parseClientMessage('{"type":"resume","topics":["a"],"lastEventId":"e-1"}', 8)).toEqual({
+      type: 'resume',
+      topics: ['a'],
+      lastEventId: 'e-1',
+    });
+    expect(parseClientMessage('{"type":"publish","topic":"a","payload":"p"}', 8)).toEqual({
+      type: 'publish',
+      topic: 'a',
+      payload: 'p',
+      token: null,
+    });
+    expect(parseClientMessage('{"type":"publish","topic":"a","payload":"p","token":"t"}', 8)).toMatchObject({
+      token: 't',
+    });
+    expect(parseClientMessage('{"type":"ping"}', 8)).toEqual({ type: 'ping' });
+  });
+
+  it.each([
+    ['nope', '400 malformed-json'],
+    ['"str"', '400 bad-request'],
+    ['{"type":"dance"}', '400 unknown-type'],
+    ['{"type":"subscribe"}', '400 bad-topic'],
+    ['{"type":"subscribe","topics":[]}', '400 missing-topic'],
+    ['{"type":"subscribe","topics":["a","b","c"]}', '400 too-many-topics'],
+    ['{"type":"resume","topics":["a"]}', '400 bad-id'],
+    ['{"type":"publish","topic":"a","payload":3}', '400 bad-payload'],
+  ])('%s -> %s', (text, expected) => {
+    expect(code(parseClientMessage(text, 2))).toBe(expected);
+  });
+});
+
+describe('internal messages', () => {
+  it('accepts well-formed node messages', () => {
+    const body = JSON.stringify({
+      source: 'http://127.0.0.1:7101',
+      message: { type: 'renew', requestId: 3, frontend: 'f', topics: ['a'], leaseMs: 1000, generation: 9 },
+    });
+    expect(parseInternalMessage(body)).toMatchObject({
+      source: 'http://127.0.0.1:7101',
+      message: { type: 'renew' },
+    });
+  });
+
+  it.each([
+    ['{', '400 malformed-json'],
+    ['{"message":{"type":"forward-ack","forwardId":1}}', '400 bad-message'],
+    [
+      '{"source":"s","message":{"type":"renew","requestId":1,"frontend":"f","topics":"a","leaseMs":1,"generation":1}}',
+      '400 bad-message',
+    ],
+    ['{"source":"s","message":{"type":"deliver","event":{"id":"has space"}}}', '400 bad-message'],
+    ['{"source":"s","message":{"type":"store-request","requestId":1}}', '400 bad-message'],
+  ])('%s -> %s', (body, expected) => {
+    expect(code(parseInternalMessage(body))).toBe(expected);
+  });
+});
+
+describe('bearer token', () => {
+  it('reads Authorization: Bearer T', () => {
+    expect(bearerToken('Bearer abc.def')).toBe('abc.def');
+    expect(bearerToken('bearer   t ')).toBe('t');
+    expect(bearerToken('Basic xyz')).toBeNull();
+    expect(bearerToken('')).toBeNull();
+  });
+});

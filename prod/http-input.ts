@@ -1,0 +1,263 @@
+/**
+ * Parsing what arrives over HTTP and WebSocket into the core's vocabulary. Bad input is the
+ * weather: every function returns either a value or an `HttpError` naming the problem, and never
+ * throws. The core checks the rules it owns (topic syntax, payload size) again; these checks only
+ * make sure the shapes are right and answer early where HTTP can say it better.
+ */
+import { eventIdError, isEventId, topicError } from '../core/index.ts';
+import type {
+  Event,
+  EventId,
+  Message,
+  NodeId,
+  PublishErrorCode,
+  PublishResult,
+  Topic,
+} from '../core/index.ts';
+
+export interface HttpError {
+  status: number;
+  code: string;
+  message: string;
+}
+
+export function httpError(status: number, code: string, message: string): HttpError {
+  return { status, code, message };
+}
+
+export function isHttpError(value: unknown): value is HttpError {
+  return typeof value === 'object' && value !== null && 'status' in value && 'code' in value;
+}
+
+/** The JSON body of every error reply. */
+export function errorBody(error: HttpError, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ error: error.message, code: error.code, ...extra });
+}
+
+export interface PublishRequest {
+  topic: Topic;
+  payload: string;
+  id?: EventId;
+}
+
+/** `POST /v1/publish` body: `{"topic": ..., "payload": "...", "id"?: ...}`. */
+export function parsePublishBody(body: string): PublishRequest | HttpError {
+  const value = parseJson(body);
+  if (isHttpError(value)) return value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return httpError(400, 'bad-request', 'the body must be a JSON object {"topic": ..., "payload": ...}');
+  }
+  const { topic, payload, id } = value as Record<string, unknown>;
+  const topicProblem = topicError(topic);
+  if (topicProblem !== null) return httpError(400, 'bad-topic', topicProblem);
+  if (typeof payload !== 'string') return httpError(400, 'bad-payload', 'payload must be a string');
+  if (id === undefined) return { topic: topic as Topic, payload };
+  const idProblem = eventIdError(id);
+  if (idProblem !== null) return httpError(400, 'bad-id', idProblem);
+  return { topic: topic as Topic, payload, id: id as EventId };
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    return httpError(400, 'malformed-json', `malformed JSON: ${(error as Error).message}`);
+  }
+}
+
+export interface StreamRequest {
+  topics: Topic[];
+  lastEventId: EventId | null;
+  token: string | null;
+}
+
+/**
+ * `GET /v1/stream?topic=a&topic=b[&lastEventId=..][&token=..]`; the `Last-Event-ID` header wins
+ * over the query parameter (EventSource sets the header on its own reconnects).
+ */
+export function parseStreamQuery(
+  query: string,
+  lastEventIdHeader: string,
+  topicsMax: number,
+): StreamRequest | HttpError {
+  const params = new URLSearchParams(query);
+  const topics = [...new Set(params.getAll('topic').flatMap((t) => t.split(',')))];
+  if (topics.length === 0) return httpError(400, 'missing-topic', 'name at least one topic: ?topic=T');
+  if (topics.length > topicsMax) {
+    return httpError(400, 'too-many-topics', `a connection may join at most ${topicsMax} topics`);
+  }
+  for (const topic of topics) {
+    const problem = topicError(topic);
+    if (problem !== null) return httpError(400, 'bad-topic', problem);
+  }
+  const lastEventIdText = lastEventIdHeader !== '' ? lastEventIdHeader : (params.get('lastEventId') ?? '');
+  let lastEventId: EventId | null = null;
+  if (lastEventIdText !== '') {
+    const problem = eventIdError(lastEventIdText);
+    if (problem !== null) return httpError(400, 'bad-id', `Last-Event-ID: ${problem}`);
+    lastEventId = lastEventIdText;
+  }
+  return { topics, lastEventId, token: params.get('token') };
+}
+
+/** What a WebSocket client may send. */
+export type ClientMessage =
+  | { type: 'subscribe'; topics: Topic[] }
+  | { type: 'unsubscribe'; topics: Topic[] }
+  | { type: 'resume'; topics: Topic[]; lastEventId: EventId }
+  | { type: 'publish'; topic: Topic; payload: string; token: string | null }
+  | { type: 'ping' };
+
+/**
+ * `{"type":"subscribe","topic":"likes"}` (or `"topics": [...]`), `unsubscribe` alike,
+ * `{"type":"resume","topics":[...],"lastEventId":"..."}`, `{"type":"publish","topic":..,"payload":".."}`,
+ * `{"type":"ping"}`. A publish carries `"token"` when the server requires a publish token.
+ */
+export function parseClientMessage(text: string, topicsMax: number): ClientMessage | HttpError {
+  const value = parseJson(text);
+  if (isHttpError(value)) return value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return httpError(400, 'bad-request', 'a message must be a JSON object with a "type"');
+  }
+  const message = value as Record<string, unknown>;
+  const topicsOf = (): Topic[] | HttpError => {
+    const list: unknown[] =
+      message.topics !== undefined
+        ? Array.isArray(message.topics)
+          ? message.topics
+          : [message.topics]
+        : [message.topic];
+    if (list.length === 0) return httpError(400, 'missing-topic', 'name at least one topic');
+    if (list.length > topicsMax) {
+      return httpError(400, 'too-many-topics', `a connection may join at most ${topicsMax} topics`);
+    }
+    for (const topic of list) {
+      const problem = topicError(topic);
+      if (problem !== null) return httpError(400, 'bad-topic', problem);
+    }
+    return list as Topic[];
+  };
+  switch (message.type) {
+    case 'subscribe':
+    case 'unsubscribe': {
+      const topics = topicsOf();
+      return isHttpError(topics) ? topics : { type: message.type, topics };
+    }
+    case 'resume': {
+      const topics = topicsOf();
+      if (isHttpError(topics)) return topics;
+      const problem = eventIdError(message.lastEventId);
+      if (problem !== null) return httpError(400, 'bad-id', problem);
+      return { type: 'resume', topics, lastEventId: message.lastEventId as EventId };
+    }
+    case 'publish': {
+      const problem = topicError(message.topic);
+      if (problem !== null) return httpError(400, 'bad-topic', problem);
+      if (typeof message.payload !== 'string')
+        return httpError(400, 'bad-payload', 'payload must be a string');
+      const token = typeof message.token === 'string' ? message.token : null;
+      return { type: 'publish', topic: message.topic as Topic, payload: message.payload, token };
+    }
+    case 'ping':
+      return { type: 'ping' };
+    default:
+      return httpError(
+        400,
+        'unknown-type',
+        `unknown message type ${JSON.stringify(message.type)}; use subscribe, unsubscribe, resume, publish or ping`,
+      );
+  }
+}
+
+export function publishErrorStatus(code: PublishErrorCode): number {
+  switch (code) {
+    case 'bad-topic':
+    case 'bad-id':
+      return 400;
+    case 'payload-too-large':
+      return 413;
+    case 'store-unavailable':
+    case 'overloaded':
+      return 503;
+  }
+}
+
+/** `Authorization: Bearer T` -> `T`, or null. */
+export function bearerToken(header: string): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match === null ? null : (match[1] as string);
+}
+
+/** The body of `POST /internal/message`: `{source, message}`, shape-checked field by field. */
+export function parseInternalMessage(body: string): { source: NodeId; message: Message } | HttpError {
+  const value = parseJson(body);
+  if (isHttpError(value)) return value;
+  const bad = (why: string): HttpError => httpError(400, 'bad-message', why);
+  if (!isRecord(value)) return bad('body must be {"source": ..., "message": ...}');
+  if (typeof value.source !== 'string' || value.source === '') return bad('source must be a node id');
+  const m = value.message;
+  if (!isRecord(m) || typeof m.type !== 'string') return bad('message must be an object with a type');
+  const message = messageShape(m);
+  if (message === null) return bad(`malformed ${m.type} message`);
+  return { source: value.source, message };
+}
+
+function messageShape(m: Record<string, unknown>): Message | null {
+  const int = (v: unknown): v is number => Number.isSafeInteger(v);
+  const str = (v: unknown): v is string => typeof v === 'string';
+  switch (m.type) {
+    case 'publish':
+      return int(m.requestId) && str(m.topic) && str(m.payload) && (m.id === undefined || str(m.id))
+        ? (m as Message)
+        : null;
+    case 'publish-reply':
+      return int(m.requestId) && isPublishResult(m.result) ? (m as Message) : null;
+    case 'subscribe':
+      return int(m.requestId) && str(m.frontend) && str(m.topic) && int(m.leaseMs) && int(m.generation)
+        ? (m as Message)
+        : null;
+    case 'renew':
+      return int(m.requestId) &&
+        str(m.frontend) &&
+        Array.isArray(m.topics) &&
+        m.topics.every(str) &&
+        int(m.leaseMs) &&
+        int(m.generation)
+        ? (m as Message)
+        : null;
+    case 'unsubscribe':
+      return int(m.requestId) && str(m.frontend) && str(m.topic) && int(m.generation) ? (m as Message) : null;
+    case 'lease-reply':
+      return int(m.requestId) && typeof m.ok === 'boolean' ? (m as Message) : null;
+    case 'deliver':
+      return isEvent(m.event) ? (m as Message) : null;
+    case 'forward':
+      return int(m.forwardId) && isEvent(m.event) ? (m as Message) : null;
+    case 'forward-ack':
+      return int(m.forwardId) ? (m as Message) : null;
+    default:
+      // store-request and store-reply never travel between production nodes.
+      return null;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isEvent(value: unknown): value is Event {
+  return (
+    isRecord(value) &&
+    isEventId(value.id) &&
+    typeof value.topic === 'string' &&
+    typeof value.origin === 'string' &&
+    Number.isFinite(value.publishedAtMs) &&
+    typeof value.payload === 'string'
+  );
+}
+
+function isPublishResult(value: unknown): value is PublishResult {
+  if (!isRecord(value)) return false;
+  if (value.ok === true) return typeof value.eventId === 'string';
+  return value.ok === false && typeof value.code === 'string' && typeof value.message === 'string';
+}

@@ -1,0 +1,51 @@
+/**
+ * The embedded store: the core's pure subscription store, fed the real clock. One process only;
+ * dispatchers in other processes cannot see it (use Redis for those).
+ */
+import { store } from '../core/index.ts';
+import type { StoreLimits, StoreReply, StoreRequest, StoreState } from '../core/index.ts';
+import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
+
+export class MemoryStore implements SubscriptionStorePort {
+  private readonly state: StoreState;
+  private readonly timer: NodeJS.Timeout;
+  private lastNowMs = 0;
+
+  constructor(
+    limits: Partial<StoreLimits> = {},
+    private readonly onLease: LeaseListener = () => {},
+  ) {
+    this.state = store.createStore(limits);
+    // Sweeping is what bounds memory when frontends die without unsubscribing.
+    this.timer = setInterval(() => this.sweep(), Math.min(this.state.limits.sweepEveryMs, 1_000));
+    this.timer.unref();
+  }
+
+  request(request: StoreRequest): Promise<StoreReply> {
+    const { reply, changes } = store.apply(this.state, request, this.now());
+    for (const change of changes) this.onLease(change);
+    return Promise.resolve(reply);
+  }
+
+  status(): 'up' | 'down' {
+    return 'up';
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.timer);
+    return Promise.resolve();
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    const due = store.deadline(this.state);
+    if (due === null || now < due) return;
+    for (const change of store.sweep(this.state, now)) this.onLease(change);
+  }
+
+  /** The core wants a clock that never runs backwards. */
+  private now(): number {
+    this.lastNowMs = Math.max(this.lastNowMs, Date.now());
+    return this.lastNowMs;
+  }
+}

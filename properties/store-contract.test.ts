@@ -1,0 +1,34 @@
+// Goal: the memory store and the Redis store keep one contract, the core store's.
+// Method: the same suite against both; Redis under a unique key prefix per store, deleted afterwards.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { MemoryStore, RedisStore } from '../prod/index.ts';
+import { redisGate, redisUrl, uniquePrefix } from '../prod/test-gate.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+describeStoreContract('memory', (limits) => Promise.resolve(new MemoryStore(limits)));
+
+const redis = await redisGate();
+const runPrefix = uniquePrefix('store-contract');
+
+if (!redis.up && !redis.required) {
+  it.skip(redis.skipMessage, () => {});
+} else {
+  describe('redis', () => {
+    beforeAll(() => {
+      if (!redis.up) throw new Error(redis.requiredMessage);
+    });
+    afterAll(async () => {
+      const client = new Redis(redisUrl);
+      const keys = await client.keys(`${runPrefix}*`);
+      if (keys.length > 0) await client.del(...keys);
+      await client.quit();
+    });
+    let n = 0;
+    describeStoreContract('redis', async (limits) => {
+      const store = new RedisStore({ url: redisUrl, prefix: `${runPrefix}${n++}:`, limits });
+      await store.ready();
+      return store;
+    });
+  });
+}
