@@ -117,7 +117,8 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
   const tmux = (...args: string[]): string => spawnSync('tmux', args, { encoding: 'utf8' }).stdout;
   const screen = (): string => tmux('capture-pane', '-p', '-t', session);
   async function until(text: string | RegExp): Promise<string> {
-    const deadline = Date.now() + 20_000;
+    // Generous: the child compiles the CLI through tsx at start-up, slowly on a loaded machine.
+    const deadline = Date.now() + 60_000;
     for (;;) {
       const shown = screen();
       if (typeof text === 'string' ? shown.includes(text) : text.test(shown)) return shown;
@@ -129,7 +130,8 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
   /** Run `stadium replay FILE` in a fresh 100x30 terminal; the shell then prints its exit code. */
   function start(file: string): void {
     session = `stadium-replay-${process.pid}-${++sessions}`;
-    const command = `cd ${JSON.stringify(dir)} && ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} replay ${file}; echo "exit code $?"; sleep 60`;
+    // The child runs without the coverage instrumentation it would inherit, which only slows it down.
+    const command = `cd ${JSON.stringify(dir)} && env -u NODE_V8_COVERAGE ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} replay ${file}; echo "exit code $?"; sleep 120`;
     const started = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', command]);
     expect(started.status).toBe(0);
   }
@@ -164,7 +166,7 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
     shown = await until('Events matching "e:ev-7"');
     tmux('send-keys', '-t', session, 'q');
     shown = await until('exit code 0');
-  });
+  }, 180_000);
 
   it('a trace rewritten under it ends the replay with one clear line and exit code 2', async () => {
     const copy = join(dir, 'copy.jsonl');
@@ -177,5 +179,5 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
     // The terminal may wrap the line; read it unwrapped.
     expect(shown.replace(/\n/g, '')).toContain('stadium: trace copy.jsonl changed since it was opened');
     expect(shown).not.toMatch(/\n\s+at /);
-  });
+  }, 180_000);
 });

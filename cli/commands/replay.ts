@@ -80,6 +80,10 @@ export async function replayTrace(path: string, options: { summary?: boolean } =
     process.stdout.write(summaryText(index));
     return 0;
   }
+  // Ink draws only the last frame when it believes it runs in CI (CI or CONTINUOUS_INTEGRATION set),
+  // which leaves a blank screen until exit. Both ends are a terminal here, so a person is watching:
+  // say so before ink is first loaded, since it reads the variables once at import.
+  for (const name of ['CI', 'CONTINUOUS_INTEGRATION']) if (name in process.env) process.env[name] = 'false';
   const [{ render }, { createElement }, { App }] = await Promise.all([
     import('ink'),
     import('react'),
