@@ -15,26 +15,11 @@ import WebSocket from 'ws';
 import type { ClusterDc } from './cluster.ts';
 import { RedisStore } from './redis-store.ts';
 import { redisGate, redisUrl, uniquePrefix } from './test-gate.ts';
+import { sleep, waitFor } from './wait-for.ts';
 
 const redis = await redisGate();
 const prefix = uniquePrefix('e2e');
 const leaseMs = 1_500;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(
-  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /**
  * A base port below the kernel's ephemeral range, drawn at random so that clusters started by test
  * files running side by side do not race for the same ports (the cluster skips busy ones).

@@ -16,6 +16,7 @@ import type { ServeFlags } from './config.ts';
 import { startServer } from './server.ts';
 import type { RunningServer } from './server.ts';
 import { redisGate, redisUrl, uniquePrefix } from './test-gate.ts';
+import { sleep, waitFor } from './wait-for.ts';
 
 const servers: RunningServer[] = [];
 const cleanups: (() => void)[] = [];
@@ -31,22 +32,6 @@ async function start(flags: ServeFlags = {}): Promise<RunningServer> {
   const server = await startServer(parsed.config);
   servers.push(server);
   return server;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(
-  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 async function publish(
