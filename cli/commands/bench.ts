@@ -1,60 +1,102 @@
-/** `stadium bench`: run the benchmarks, print a table, record the results as JSON in bench/results/. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+/**
+ * `stadium bench`: run the benchmarks, print a table, record the results as JSON in bench/results/.
+ * Progress goes to stderr, so `--json` leaves stdout to the results object alone.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../usage-error.ts';
+
+interface BenchFlags {
+  quick?: boolean;
+  json?: boolean;
+  markdown?: boolean;
+  scenario: string;
+  redis: string;
+  from?: string;
+}
 
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('Measure the simulator (and, as they land, the production fan-out) and record the results.')
-    .option('--quick', 'a reduced set for a smoke check')
+    .description(
+      'Measure the simulator, production fan-out (SSE and WebSocket, embedded store and Redis), memory per ' +
+        'connection and dispatcher throughput, beside bare uWebSockets.js and Socket.IO; record the results.',
+    )
+    .option('--quick', 'a reduced set in under two minutes, for a smoke check')
     .option('--json', 'print the results object alone on stdout')
-    .option('--scenario <name>', 'the scenario for the simulator measurement', 'live-video')
+    .option('--markdown', 'print the markdown summary (the README Performance tables) instead of the table')
+    .option('--scenario <name>', 'the scenario for the simulator measurement (full run)', 'live-video')
+    .option(
+      '--redis <url>',
+      'Redis for the Redis measurements; keys go under a per-run prefix and are deleted',
+      'redis://127.0.0.1:6379/14',
+    )
+    .option('--from <file>', 'print a recorded results file instead of measuring')
     .addHelpText(
       'after',
       `
-Results are written to bench/results/<date>.json with the machine's description.
+Every server and load client runs in its own process over 127.0.0.1; all are stopped at the end.
+The full run takes about 10 minutes and wants an otherwise idle machine. Results are written to
+bench/results/<date>.json with the machine's description; a full run also replaces
+bench/results/latest.json (the committed one), --quick does not.
 
 Examples:
-  npm run bench
-  npm run -s bench -- --quick --json`,
+  npm run bench                                      the full run
+  npm run -s bench -- --quick --json                 a smoke check, one JSON object on stdout
+  stadium bench --from bench/results/latest.json --markdown
+  stadium bench --redis redis://127.0.0.1:6380/3`,
     )
-    .action(async (options: { quick?: boolean; json?: boolean; scenario: string }) => {
+    .action(async (flags: BenchFlags) => {
+      if (!/^redis:\/\/[^/]+(\/\d+)?$/.test(flags.redis))
+        throw new UsageError(`--redis must look like redis://HOST:PORT[/DB], got "${flags.redis}"`);
       const bench = await import('../../bench/index.ts');
-      const log = (line: string): void => {
-        (options.json === true ? process.stderr : process.stdout).write(`${line}\n`);
-      };
-      log(`simulator: running ${options.scenario}…`);
-      const simulator = bench.benchSimulator(options.quick === true ? 'fault-free' : options.scenario);
-      const machine = {
-        cpu: cpus()[0]?.model ?? 'unknown',
-        cores: cpus().length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-      };
-      const results = { date: new Date().toISOString(), machine, quick: options.quick === true, simulator };
-      mkdirSync('bench/results', { recursive: true });
-      const file = `bench/results/${results.date.replace(/[:.]/g, '-')}.json`;
-      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-      if (options.json === true) {
-        process.stdout.write(`${JSON.stringify(results)}\n`);
-        return;
+      let results;
+      if (flags.from !== undefined) {
+        try {
+          results = JSON.parse(readFileSync(flags.from, 'utf8')) as Awaited<
+            ReturnType<typeof bench.runBench>
+          >;
+        } catch (error) {
+          throw new UsageError(`cannot read results from ${flags.from}: ${String(error)}`);
+        }
+      } else {
+        const progress = (line: string): void => {
+          process.stderr.write(`${line}\n`);
+        };
+        // Ctrl-C or a kill: stop every server and load client first (the `stadium serve` children
+        // have no IPC channel to notice that this process went away).
+        const interrupted = (signal: NodeJS.Signals): void => {
+          bench.killAll();
+          process.stderr.write(`stadium bench: ${signal}, stopped every child process\n`);
+          process.exit(130);
+        };
+        process.once('SIGINT', interrupted);
+        process.once('SIGTERM', interrupted);
+        results = await bench.runBench({
+          quick: flags.quick === true,
+          scenario: flags.scenario,
+          redisUrl: flags.redis,
+          progress,
+          command: `stadium bench${flags.quick === true ? ' --quick' : ''}`,
+        });
+        const dir = join(bench.repoRoot, 'bench', 'results');
+        mkdirSync(dir, { recursive: true });
+        const text = `${JSON.stringify(results, null, 2)}\n`;
+        const file = join(dir, `${results.date.replace(/[:.]/g, '-')}${results.quick ? '-quick' : ''}.json`);
+        writeFileSync(file, text);
+        if (!results.quick) writeFileSync(join(dir, 'latest.json'), text);
+        progress(`results: ${file}${results.quick ? '' : ' and bench/results/latest.json'}`);
+        if (bench.liveChildren() > 0)
+          progress(`warning: ${bench.liveChildren()} child process(es) still running`);
+        if (results.errors.length > 0) process.exitCode = 1;
       }
-      const n = (x: number): string => x.toLocaleString('en-US');
-      log('');
-      log(
-        `machine                      ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`,
-      );
-      log(`simulator (${simulator.scenario}, seed ${simulator.seed})`);
-      log(
-        `  heap items / s             ${n(simulator.heapItemsPerSecond)} (${n(simulator.heapItems)} items in ${n(simulator.wallMs)} ms)`,
-      );
-      log(
-        `  simulated events / s       ${n(simulator.simulatedEventsPerSecond)} (items + ${n(simulator.clientReceipts)} client receipts)`,
-      );
-      log(`  simulated s / wall s       ${simulator.simulatedSecondsPerWallSecond}`);
-      log(`  bare heap loop items / s   ${n(simulator.bareHeapItemsPerSecond)} (ceiling)`);
-      log(`  ratio to the bare heap     ${simulator.ratioToBareHeap}`);
-      log(`results: ${file}`);
+      const lines =
+        flags.json === true
+          ? [JSON.stringify(results)]
+          : flags.markdown === true
+            ? bench.formatMarkdown(results)
+            : bench.formatResults(results);
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -1,0 +1,179 @@
+/**
+ * Fan-out over loopback: one server process, load clients in their own processes all subscribed to
+ * one topic, a publisher process posting at a steady rate (or as fast as the server answers), a
+ * warm-up, then a measured window. Reports achieved rates, not asked ones: deliveries counted by
+ * the clients, publishes answered 200 by the server.
+ */
+import { createHistogram, merge, summarize } from './histogram.ts';
+import type { LatencySummary } from './histogram.ts';
+import { LoadPool } from './load-pool.ts';
+import { forkBench } from './processes.ts';
+import type { PublisherReport, Transport } from './protocol.ts';
+import { cpuMs, sleep } from './servers.ts';
+import type { RunningTarget, ServerKind } from './servers.ts';
+
+export const benchTopic = 'bench-live';
+
+export interface FanoutCase {
+  server: ServerKind;
+  /** Where subscriptions live: Stadium's embedded store, Redis, or none (bare uWebSockets.js). */
+  store: 'memory' | 'redis' | 'none';
+  transport: Transport;
+  /** Connections asked for, and open and subscribed when the window started / ended. */
+  connections: number;
+  connectionsOpenAtStart: number;
+  connectionsOpenAtEnd: number;
+  /** Publishes per second asked for; null: as fast as the server answers (4 in flight). */
+  requestedPublishesPerSecond: number | null;
+  achievedPublishesPerSecond: number;
+  publishFailures: number;
+  /** Publishes due at the asked rate but not sent because every publisher connection was waiting. */
+  publishesSkipped: number;
+  publishFirstError: string | null;
+  deliveriesPerSecond: number;
+  /** achievedPublishesPerSecond x connections open: what full delivery would be. */
+  expectedDeliveriesPerSecond: number;
+  /** deliveriesPerSecond / expectedDeliveriesPerSecond. */
+  deliveredRatio: number;
+  latency: LatencySummary;
+  /** Publish request-to-response latency seen by the publisher. */
+  publishLatency: LatencySummary;
+  /** CPU used by the server process during the window, in % of one core. */
+  serverCpuPercent: number | null;
+  /** CPU used by the load clients and publisher together, in % of one core. */
+  clientCpuPercent: number | null;
+  windowMs: number;
+}
+
+export interface FanoutPlan {
+  steps: { connections: number; rates: (number | null)[] }[];
+  warmupMs: number;
+  windowMs: number;
+  connectionsPerProcessMax: number;
+}
+
+export interface FanoutGroup {
+  label: string;
+  store: FanoutCase['store'];
+  transport: Transport;
+  start(): Promise<RunningTarget>;
+}
+
+/** Lanes of the publisher: in-flight publishes at a steady rate, and when publishing flat out. */
+const steadyLanes = 64;
+const flatOutLanes = 4;
+
+/** Run one group (one server, one transport) through every step of the plan. */
+export async function runFanoutGroup(
+  group: FanoutGroup,
+  plan: FanoutPlan,
+  progress: (line: string) => void,
+): Promise<FanoutCase[]> {
+  const target = await group.start();
+  const pool = new LoadPool(group.transport, target.url, benchTopic, plan.connectionsPerProcessMax);
+  const cases: FanoutCase[] = [];
+  try {
+    for (const step of plan.steps) {
+      const opened = await pool.topUp(step.connections);
+      progress(
+        `${group.label}: ${opened.open.toLocaleString('en-US')} connections open in ${pool.processCount} ` +
+          `client process(es) (${opened.ms} ms${opened.failed > 0 ? `, ${opened.failed} failed: ${opened.firstError}` : ''})`,
+      );
+      for (const rate of step.rates) {
+        if (cases.length > 0) await pool.topUp(step.connections);
+        const result = await runCase(group, target, pool, step.connections, rate, plan);
+        cases.push(result);
+        progress(
+          `${group.label} ${step.connections.toLocaleString('en-US')} conns @ ${rate === null ? 'max' : rate} pub/s: ` +
+            `${Math.round(result.achievedPublishesPerSecond).toLocaleString('en-US')} pub/s, ` +
+            `${Math.round(result.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s ` +
+            `(${(result.deliveredRatio * 100).toFixed(1)}%), p99 ${result.latency.p99Ms} ms`,
+        );
+      }
+    }
+  } finally {
+    await pool.close();
+    await target.process.stop();
+  }
+  return cases;
+}
+
+async function runCase(
+  group: FanoutGroup,
+  target: RunningTarget,
+  pool: LoadPool,
+  connections: number,
+  rate: number | null,
+  plan: FanoutPlan,
+): Promise<FanoutCase> {
+  const publisher = forkBench('publisher.ts', `publisher (${group.label})`);
+  try {
+    const started = await publisher.request<{ error?: string }>({
+      type: 'start',
+      url: target.url,
+      topic: benchTopic,
+      ratePerSecond: rate ?? 0,
+      connections: rate === null ? flatOutLanes : steadyLanes,
+    });
+    if (started.error !== undefined) throw new Error(`publisher: ${started.error}`);
+    await sleep(plan.warmupMs);
+    const clientPids = [...pool.pids, publisher.pid];
+    const cpuBefore = { server: cpuMs(target.process.pid), clients: sumCpu(clientPids) };
+    const windowStarted = Date.now();
+    await Promise.all([pool.reset(), publisher.request({ type: 'reset' })]);
+    const openAtStart = (await pool.report()).open;
+    await sleep(plan.windowMs);
+    const [clients, published] = await Promise.all([
+      pool.report(),
+      publisher.request<PublisherReport>({ type: 'report' }),
+    ]);
+    const elapsedMs = Date.now() - windowStarted;
+    const cpuAfter = { server: cpuMs(target.process.pid), clients: sumCpu(clientPids) };
+    const achieved = published.elapsedMs > 0 ? (published.ok / published.elapsedMs) * 1000 : 0;
+    const expected = achieved * openAtStart;
+    const percent = (before: number | null, after: number | null): number | null =>
+      before === null || after === null ? null : Math.round(((after - before) / elapsedMs) * 100);
+    return {
+      server: target.kind,
+      store: group.store,
+      transport: group.transport,
+      connections,
+      connectionsOpenAtStart: openAtStart,
+      connectionsOpenAtEnd: clients.open,
+      requestedPublishesPerSecond: rate,
+      achievedPublishesPerSecond: round1(achieved),
+      publishFailures: published.failed,
+      publishesSkipped: published.behind,
+      publishFirstError: published.firstError,
+      deliveriesPerSecond: Math.round(clients.eventsPerSecond),
+      expectedDeliveriesPerSecond: Math.round(expected),
+      deliveredRatio: expected > 0 ? Math.round((clients.eventsPerSecond / expected) * 10_000) / 10_000 : 0,
+      latency: summarize(clients.histogram),
+      publishLatency: summarize(merge(createHistogram(), published.histogram)),
+      serverCpuPercent: percent(cpuBefore.server, cpuAfter.server),
+      clientCpuPercent: percent(cpuBefore.clients, cpuAfter.clients),
+      windowMs: published.elapsedMs,
+    };
+  } finally {
+    try {
+      await publisher.request({ type: 'stop' }, 5_000);
+    } catch {
+      // stopped below either way
+    }
+    await publisher.stop(2_000);
+    // Let the last events drain before the next case's warm-up starts.
+    await sleep(300);
+  }
+}
+
+function sumCpu(pids: number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const ms = cpuMs(pid);
+    if (ms === null) return null;
+    total += ms;
+  }
+  return total;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;

@@ -1,0 +1,83 @@
+/**
+ * The IPC messages between the benchmark's parent process and its children (load clients,
+ * publishers, alternative servers). Every request carries `rid`; the child answers with the same
+ * `rid`, so the parent can await it.
+ */
+import type { SparseHistogram } from './histogram.ts';
+
+/** How a load client talks to the server under test. */
+export type Transport = 'sse' | 'ws' | 'socketio';
+
+export type ClientRequest =
+  | {
+      type: 'open';
+      rid: number;
+      transport: Transport;
+      /** Base URL, e.g. http://127.0.0.1:7000 */
+      url: string;
+      topic: string;
+      count: number;
+      /** Connection attempts in flight at once. */
+      concurrency: number;
+      timeoutMs: number;
+    }
+  | { type: 'reset'; rid: number }
+  | { type: 'report'; rid: number }
+  | { type: 'close'; rid: number };
+
+export interface OpenReply {
+  rid: number;
+  open: number;
+  failed: number;
+  firstError: string | null;
+  ms: number;
+}
+
+export interface ClientReport {
+  rid: number;
+  /** Connections open and subscribed right now. */
+  open: number;
+  /** Connections that closed or failed after opening, since the start. */
+  lost: number;
+  /** Events received since the last reset, and their publish-to-client latency. */
+  events: number;
+  histogram: SparseHistogram;
+  /** Frames whose stamp could not be read. */
+  unstamped: number;
+  /** Since the last reset. */
+  elapsedMs: number;
+}
+
+export type PublisherRequest =
+  | {
+      type: 'start';
+      rid: number;
+      url: string;
+      topic: string;
+      /** Publishes per second; 0 publishes as fast as the server answers. */
+      ratePerSecond: number;
+      /** Keep-alive connections, each with one request in flight. */
+      connections: number;
+    }
+  | { type: 'reset'; rid: number }
+  | { type: 'report'; rid: number }
+  | { type: 'stop'; rid: number };
+
+export interface PublisherReport {
+  rid: number;
+  /** Since the last reset. */
+  sent: number;
+  ok: number;
+  failed: number;
+  /** Publishes due at the asked rate that could not be sent (every connection busy). */
+  behind: number;
+  firstError: string | null;
+  /** Request-to-response latency of the publishes answered since the last reset. */
+  histogram: SparseHistogram;
+  elapsedMs: number;
+}
+
+export interface ServerReady {
+  type: 'ready';
+  port: number;
+}

@@ -1,0 +1,163 @@
+/**
+ * A publisher process: `POST /v1/publish` over raw keep-alive sockets (node:http costs several
+ * times more per request, and at 50,000 publishes/s the client must not be the bottleneck), either
+ * at a steady rate or as fast as the server answers. Each payload carries its send time
+ * (`bench:<ms>:<seq>`) for the load clients' latency. Driven over IPC; exits with its parent.
+ */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { createHistogram, record, toSparse } from './histogram.ts';
+import type { Histogram } from './histogram.ts';
+import type { PublisherReport, PublisherRequest } from './protocol.ts';
+import { ResponseReader, stampPayload } from './sse-parser.ts';
+
+const now = (): number => performance.timeOrigin + performance.now();
+/** How often the rate ticker runs; each tick sends what the rate says is due. */
+const tickMs = 2;
+
+let sent = 0;
+let ok = 0;
+let failed = 0;
+let behind = 0;
+let firstError: string | null = null;
+let histogram: Histogram = createHistogram();
+let resetAtMs = now();
+let seq = 0;
+let stopped = false;
+const sockets: Socket[] = [];
+let ticker: NodeJS.Timeout | null = null;
+
+interface Lane {
+  socket: Socket;
+  busy: boolean;
+  sentAtMs: number;
+}
+
+function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<void> {
+  const url = new URL(request.url);
+  const lanes: Lane[] = [];
+  const idle: Lane[] = [];
+  const requestHead = `POST /v1/publish HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n`;
+  const topic = JSON.stringify(request.topic);
+  const fire = (lane: Lane): void => {
+    const sentAtMs = now();
+    const body = `{"topic":${topic},"payload":"${stampPayload(sentAtMs, seq++)}"}`;
+    lane.busy = true;
+    lane.sentAtMs = sentAtMs;
+    sent++;
+    lane.socket.write(`${requestHead}Content-Length: ${body.length}\r\n\r\n${body}`);
+  };
+  const free = (lane: Lane): void => {
+    lane.busy = false;
+    if (stopped) return;
+    if (request.ratePerSecond === 0) fire(lane);
+    else idle.push(lane);
+  };
+  return new Promise((resolve, reject) => {
+    let connected = 0;
+    for (let i = 0; i < request.connections; i++) {
+      const socket = connect({ host: url.hostname, port: Number(url.port) });
+      socket.setNoDelay(true);
+      socket.setEncoding('latin1');
+      sockets.push(socket);
+      const lane: Lane = { socket, busy: false, sentAtMs: 0 };
+      lanes.push(lane);
+      const reader = new ResponseReader((status, body) => {
+        record(histogram, (now() - lane.sentAtMs) * 1000);
+        if (status === 200) ok++;
+        else {
+          failed++;
+          firstError ??= `HTTP ${status}: ${body.slice(0, 200)}`;
+        }
+        free(lane);
+      });
+      socket.on('data', (text: string) => {
+        try {
+          reader.push(text);
+        } catch (error) {
+          failed++;
+          firstError ??= String(error);
+          socket.destroy();
+        }
+      });
+      socket.on('error', (error) => {
+        firstError ??= `publish connection: ${error.message}`;
+        if (connected < request.connections) reject(error);
+      });
+      socket.on('close', () => {
+        if (lane.busy) failed++;
+        lane.busy = true; // never used again
+        const at = idle.indexOf(lane);
+        if (at >= 0) idle.splice(at, 1);
+      });
+      socket.on('connect', () => {
+        connected++;
+        if (connected === request.connections) begin();
+      });
+    }
+    const begin = (): void => {
+      resolve();
+      if (request.ratePerSecond === 0) {
+        for (const lane of lanes) fire(lane);
+        return;
+      }
+      idle.push(...lanes);
+      const startedAtMs = now();
+      let due = 0;
+      ticker = setInterval(() => {
+        const target = Math.floor(((now() - startedAtMs) / 1000) * request.ratePerSecond);
+        for (; due < target; due++) {
+          const lane = idle.pop();
+          if (lane === undefined) behind++;
+          else fire(lane);
+        }
+      }, tickMs);
+    };
+  });
+}
+
+function report(rid: number): PublisherReport {
+  return {
+    rid,
+    sent,
+    ok,
+    failed,
+    behind,
+    firstError,
+    histogram: toSparse(histogram),
+    elapsedMs: Math.round(now() - resetAtMs),
+  };
+}
+
+const reply = (message: object): void => {
+  process.send?.(message);
+};
+
+process.on('message', (request: PublisherRequest) => {
+  switch (request.type) {
+    case 'start':
+      start(request).then(
+        () => reply({ rid: request.rid }),
+        (error: unknown) => reply({ rid: request.rid, error: String(error) }),
+      );
+      return;
+    case 'reset':
+      sent = ok = failed = behind = 0;
+      firstError = null;
+      histogram = createHistogram();
+      resetAtMs = now();
+      reply({ rid: request.rid });
+      return;
+    case 'report':
+      reply(report(request.rid));
+      return;
+    case 'stop':
+      stopped = true;
+      if (ticker !== null) clearInterval(ticker);
+      for (const socket of sockets) socket.destroy();
+      reply(report(request.rid));
+      setTimeout(() => process.exit(0), 50).unref();
+      return;
+  }
+});
+process.on('disconnect', () => process.exit(0));
