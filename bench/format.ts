@@ -72,6 +72,20 @@ function fanoutRow(c: FanoutCase): string[] {
 const verdict = (t: TargetCheck): string => (t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED');
 
 /** The report printed on stdout. */
+/** One row per memory case, shared by the text and the markdown tables. */
+function memoryRows(r: BenchResults): string[][] {
+  return r.memory.map((c) => [
+    c.server === 'stadium' ? 'Stadium frontend' : 'bare uWS',
+    c.transport,
+    count(c.connections),
+    String(c.clientProcesses),
+    `${(c.rssBeforeBytes / 2 ** 20).toFixed(1)} MiB`,
+    `${(c.rssAfterBytes / 2 ** 20).toFixed(1)} MiB`,
+    count(c.rssBytesPerConnection),
+    c.rssBytesPerConnectionMarginal === null ? '-' : count(c.rssBytesPerConnectionMarginal),
+  ]);
+}
+
 export function formatResults(r: BenchResults): string[] {
   const out: string[] = [];
   const m = r.machine;
@@ -157,16 +171,7 @@ export function formatResults(r: BenchResults): string[] {
           'bytes / conn',
           'marginal',
         ],
-        r.memory.map((c) => [
-          c.server === 'stadium' ? 'Stadium frontend' : 'bare uWS',
-          c.transport,
-          count(c.connections),
-          String(c.clientProcesses),
-          `${(c.rssBeforeBytes / 2 ** 20).toFixed(1)} MiB`,
-          `${(c.rssAfterBytes / 2 ** 20).toFixed(1)} MiB`,
-          count(c.rssBytesPerConnection),
-          c.rssBytesPerConnectionMarginal === null ? '-' : count(c.rssBytesPerConnectionMarginal),
-        ]),
+        memoryRows(r),
       ).map((l) => `  ${l}`),
     );
   }
@@ -250,16 +255,7 @@ export function formatMarkdown(r: BenchResults): string[] {
           'bytes / conn',
           'marginal bytes / conn',
         ],
-        r.memory.map((c) => [
-          c.server === 'stadium' ? 'Stadium frontend' : 'bare uWS',
-          c.transport,
-          count(c.connections),
-          String(c.clientProcesses),
-          `${(c.rssBeforeBytes / 2 ** 20).toFixed(1)} MiB`,
-          `${(c.rssAfterBytes / 2 ** 20).toFixed(1)} MiB`,
-          count(c.rssBytesPerConnection),
-          c.rssBytesPerConnectionMarginal === null ? '-' : count(c.rssBytesPerConnectionMarginal),
-        ]),
+        memoryRows(r),
       ),
     );
   }
