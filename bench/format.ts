@@ -72,6 +72,19 @@ function fanoutRow(c: FanoutCase): string[] {
 const verdict = (t: TargetCheck): string => (t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED');
 
 /** The report printed on stdout. */
+/** One row per dispatcher case, shared by the text and the markdown tables. */
+function dispatcherRows(r: BenchResults): string[][] {
+  return r.dispatcher.map((d) => [
+    d.store,
+    String(d.concurrency),
+    count(d.publishesPerSecond),
+    count(d.failures),
+    ms(d.latency.p50Ms),
+    ms(d.latency.p99Ms),
+    percent(d.serverCpuPercent),
+  ]);
+}
+
 /** One row per memory case, shared by the text and the markdown tables. */
 function memoryRows(r: BenchResults): string[][] {
   return r.memory.map((c) => [
@@ -180,15 +193,7 @@ export function formatResults(r: BenchResults): string[] {
     out.push(
       ...table(
         ['store', 'in flight', 'publishes/s', 'failed', 'p50 ms', 'p99 ms', 'server cpu'],
-        r.dispatcher.map((d) => [
-          d.store,
-          String(d.concurrency),
-          count(d.publishesPerSecond),
-          count(d.failures),
-          ms(d.latency.p50Ms),
-          ms(d.latency.p99Ms),
-          percent(d.serverCpuPercent),
-        ]),
+        dispatcherRows(r),
       ).map((l) => `  ${l}`),
     );
   }
@@ -263,15 +268,7 @@ export function formatMarkdown(r: BenchResults): string[] {
     section(
       markdownTable(
         ['dispatcher store', 'in flight', 'publishes/s', 'failed', 'p50 ms', 'p99 ms', 'server cpu'],
-        r.dispatcher.map((d) => [
-          d.store,
-          String(d.concurrency),
-          count(d.publishesPerSecond),
-          count(d.failures),
-          ms(d.latency.p50Ms),
-          ms(d.latency.p99Ms),
-          percent(d.serverCpuPercent),
-        ]),
+        dispatcherRows(r),
       ),
     );
   }
