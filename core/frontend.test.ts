@@ -151,7 +151,7 @@ describe('frontend delivery', () => {
     client(state, 'c2', { type: 'subscribe', topic: 'live' });
     client(state, 'c3', { type: 'subscribe', topic: 'other' });
     expect(message(state, { type: 'deliver', event: event('e1') })).toEqual([
-      { kind: 'deliver', connections: ['c1', 'c2'], event: event('e1') },
+      { kind: 'deliver', connections: ['c1', 'c2'], event: event('e1'), wholeTopic: true },
     ]);
   });
 
@@ -202,6 +202,8 @@ describe('frontend delivery', () => {
       [['c2'], 'e3'],
       [['c2'], 'o1'],
     ]);
+    // A replay is to one connection, never the topic's whole fan-out (hosts may publish those).
+    expect(effects.some((e) => e.kind === 'deliver' && e.wholeTopic)).toBe(false);
   });
 
   it('resume from an event the frontend does not remember says history is unavailable', () => {

@@ -452,7 +452,7 @@ function onDeliver(state: FrontendState, event: Event, effects: Effect[]): void 
   }
   increment(state.counters, 'events-delivered');
   increment(state.counters, 'deliveries', viewers.size);
-  effects.push({ kind: 'deliver', connections: [...viewers], event });
+  effects.push({ kind: 'deliver', connections: [...viewers], event, wholeTopic: true });
 }
 
 /** Record `event` in its topic's history; false when it was already there (a duplicate). */
@@ -520,7 +520,8 @@ function replay(
       index >= 0
         ? events.slice(index + 1)
         : events.filter((event) => event.publishedAtMs > lastEvent.publishedAtMs);
-    for (const event of missed) effects.push({ kind: 'deliver', connections: [connection], event });
+    for (const event of missed)
+      effects.push({ kind: 'deliver', connections: [connection], event, wholeTopic: false });
   }
   increment(state.counters, 'resumes-replayed');
 }

@@ -138,8 +138,13 @@ export interface LeaseChange {
 
 export type Effect =
   | { kind: 'send'; target: NodeId; message: Message }
-  /** One event to every listed connection of this frontend: one effect per fan-out, not one per connection. */
-  | { kind: 'deliver'; connections: ConnectionId[]; event: Event }
+  /**
+   * One event to every listed connection of this frontend: one effect per fan-out, not one per
+   * connection. `wholeTopic` says the list is every local viewer of the event's topic (a live
+   * fan-out) rather than a replay to one connection, so a host that mirrors the topic table in its
+   * transport may hand the whole fan-out to the transport's own pub/sub.
+   */
+  | { kind: 'deliver'; connections: ConnectionId[]; event: Event; wholeTopic: boolean }
   | { kind: 'notice'; connection: ConnectionId; notice: Notice }
   | { kind: 'close'; connection: ConnectionId; reason: string }
   /** Ask this datacenter's subscription store; the host answers with a `store-reply` input. */

@@ -5,8 +5,17 @@
  *
  * Rules
  * - Each event is formatted once per fan-out (one string per transport), not once per connection.
+ * - A live fan-out (every viewer of a topic) reaches WebSockets through uWebSockets.js' own pub/sub:
+ *   each WebSocket is subscribed there to exactly the topics the core holds for it (`mirrorTopics`,
+ *   after every client action), so one `publish` in C++ replaces a JavaScript write per socket, and
+ *   the frames one socket gets in one event-loop iteration leave in one write. Replays to one
+ *   connection and notices are written here one by one.
+ * - SSE streams batch the same way: what one stream is given in one event-loop iteration is
+ *   written once, right after it (`setImmediate`), as one chunk: one system call and one wake-up
+ *   of the reader per iteration instead of one per event. An iteration's events arrive together
+ *   anyway, so this adds no waiting.
  * - A connection may hold `slowClientBytes` of unsent data. WebSocket: uWebSockets.js' buffered
- *   amount. SSE: uWebSockets.js keeps whatever the socket did not take, and a write that returns
+ *   amount, which its pub/sub checks by the same rule and reports skipped frames to `dropped`. SSE: uWebSockets.js keeps whatever the socket did not take, and a write that returns
  *   true took everything, so `congestedBytes` counts what may be waiting since the last such write.
  * - Past the limit, policy `close` closes the connection at once; `drop` skips its events while a
  *   three-byte probe write says the backlog has not drained, and closes it at twice the limit, so
@@ -14,7 +23,7 @@
  * - When a transport goes away (the client left, or we closed it), `onGone` tells the host once.
  */
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
-import type { ConnectionId, Event, Notice } from '../core/index.ts';
+import type { ConnectionId, Event, Notice, Topic } from '../core/index.ts';
 import type { TopicGrant } from './auth.ts';
 import type { SlowClientPolicy } from './config.ts';
 import type { Logger } from './log.ts';
@@ -29,6 +38,10 @@ export interface SseConnection {
   congestedBytes: number;
   /** Set when a notice was written: lets the host tell whether an action was refused. */
   noticed: boolean;
+  /** Frames given in this event-loop iteration, written together after it; how many are events. */
+  batch: string;
+  batchFrames: number;
+  batchEvents: number;
 }
 
 /** What uWebSockets.js keeps with each WebSocket. */
@@ -44,6 +57,8 @@ export interface WsConnection {
   ws: WebSocket<WsData>;
   open: boolean;
   noticed: boolean;
+  /** Past the limit under policy `close`: closed once uWebSockets.js' fan-out loop is done. */
+  closingSlow: boolean;
   /** Which topics it may join; null while its token is being verified. */
   grant: TopicGrant | null;
   /** Messages that arrived before the verdict on its token, handled once it is known. */
@@ -63,12 +78,17 @@ export type CloseHow = 'end' | 'force' | 'retry';
 
 export class Clients {
   private readonly connections = new Map<ConnectionId, Connection>();
+  /** SSE streams with a batch to write after this event-loop iteration. */
+  private readonly batched: SseConnection[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly config: ClientsConfig,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly onGone: (id: ConnectionId) => void,
+    /** uWebSockets.js' `app.publish`: one frame to every WebSocket subscribed to the topic. */
+    private readonly publish: (topic: Topic, frame: string) => void,
   ) {}
 
   get size(): number {
@@ -91,7 +111,17 @@ export class Clients {
 
   /** Start an SSE stream on `res` (inside its request handler, or corked later): headers, retry hint. */
   openSse(id: ConnectionId, res: HttpResponse): SseConnection {
-    const conn: SseConnection = { kind: 'sse', id, res, open: true, congestedBytes: 0, noticed: false };
+    const conn: SseConnection = {
+      kind: 'sse',
+      id,
+      res,
+      open: true,
+      congestedBytes: 0,
+      noticed: false,
+      batch: '',
+      batchFrames: 0,
+      batchEvents: 0,
+    };
     this.connections.set(id, conn);
     res.cork(() => {
       res
@@ -108,7 +138,16 @@ export class Clients {
   openWs(ws: WebSocket<WsData>): WsConnection {
     // uWebSockets.js hands back a copy of the upgrade's user data: state lives here instead.
     const { id, grant } = ws.getUserData();
-    const conn: WsConnection = { kind: 'ws', id, ws, open: true, noticed: false, grant, held: [] };
+    const conn: WsConnection = {
+      kind: 'ws',
+      id,
+      ws,
+      open: true,
+      noticed: false,
+      closingSlow: false,
+      grant,
+      held: [],
+    };
     this.connections.set(id, conn);
     return conn;
   }
@@ -122,23 +161,25 @@ export class Clients {
     this.onGone(id);
   }
 
-  deliver(ids: readonly ConnectionId[], event: Event): void {
+  /** `wholeTopic`: `ids` are every viewer of the event's topic, so WebSockets get one publish. */
+  deliver(ids: readonly ConnectionId[], event: Event, wholeTopic: boolean): void {
     let sse: string | null = null;
     let ws: string | null = null;
-    let sseCount = 0;
     let wsCount = 0;
     for (const id of ids) {
       const conn = this.connections.get(id);
       if (conn === undefined || !conn.open) continue;
       if (conn.kind === 'sse') {
         sse ??= sseEvent(event);
-        if (this.writeSse(conn, sse)) sseCount++;
+        this.batchSse(conn, sse, true);
+      } else if (wholeTopic) {
+        wsCount++;
       } else {
         ws ??= wsEvent(event);
         if (this.writeWs(conn, ws)) wsCount++;
       }
     }
-    if (sseCount > 0) this.metrics.deliveries.inc({ transport: 'sse' }, sseCount);
+    if (wholeTopic && wsCount > 0) this.publish(event.topic, wsEvent(event));
     if (wsCount > 0) this.metrics.deliveries.inc({ transport: 'ws' }, wsCount);
   }
 
@@ -146,8 +187,36 @@ export class Clients {
     const conn = this.connections.get(id);
     if (conn === undefined || !conn.open) return;
     conn.noticed = true;
-    if (conn.kind === 'sse') this.writeSse(conn, sseNotice(notice));
+    if (conn.kind === 'sse') this.batchSse(conn, sseNotice(notice), false);
     else this.writeWs(conn, wsNotice(notice));
+  }
+
+  /** Subscribe a WebSocket in uWebSockets.js to exactly `topics`, the core's topics for it. */
+  mirrorTopics(id: ConnectionId, topics: ReadonlySet<Topic>): void {
+    const conn = this.connections.get(id);
+    if (conn?.kind !== 'ws' || !conn.open) return;
+    const mirrored = conn.ws.getTopics();
+    for (const topic of mirrored) if (!topics.has(topic)) conn.ws.unsubscribe(topic);
+    for (const topic of topics) if (!mirrored.includes(topic)) conn.ws.subscribe(topic);
+  }
+
+  /**
+   * uWebSockets.js skipped a published frame for a WebSocket over `slowClientBytes` (the check
+   * `writeWs` makes): count the drop, or under policy `close` close the connection — after the
+   * fan-out loop that called us, not inside it.
+   */
+  dropped(id: ConnectionId): void {
+    const conn = this.connections.get(id);
+    if (conn?.kind !== 'ws' || !conn.open) return;
+    if (this.config.slowClientPolicy === 'drop') {
+      this.metrics.backpressure.inc({ transport: 'ws', action: 'drop' });
+      return;
+    }
+    if (conn.closingSlow) return;
+    conn.closingSlow = true;
+    setImmediate(() => {
+      if (conn.open) this.slow(conn);
+    });
   }
 
   /** One WebSocket protocol message (an error, an acknowledgement); false when it was not sent. */
@@ -157,7 +226,7 @@ export class Clients {
 
   heartbeat(): void {
     for (const conn of this.connections.values()) {
-      if (conn.kind === 'sse' && conn.open && conn.congestedBytes === 0)
+      if (conn.kind === 'sse' && conn.open && conn.congestedBytes === 0 && conn.batchFrames === 0)
         this.writeSse(conn, sseComment('heartbeat'));
     }
   }
@@ -168,11 +237,15 @@ export class Clients {
     this.connections.delete(conn.id);
     this.onGone(conn.id);
     if (conn.kind === 'sse') {
+      // What it was given before the close goes first, unless the close drops unsent data anyway.
+      const batch = conn.batch;
+      conn.batch = '';
       // Closing forcibly runs the abort handler at once; `open` is already false, so it does nothing.
       conn.res.cork(() => {
         if (how === 'force') conn.res.close();
         else {
-          if (how === 'retry') conn.res.write(sseRetry(this.config.sseRetryMs));
+          const last = how === 'retry' ? batch + sseRetry(this.config.sseRetryMs) : batch;
+          if (last !== '') conn.res.write(last);
           conn.res.end();
         }
       });
@@ -183,7 +256,34 @@ export class Clients {
     }
   }
 
-  private writeSse(conn: SseConnection, chunk: string): boolean {
+  private batchSse(conn: SseConnection, frame: string, isEvent: boolean): void {
+    if (conn.batchFrames === 0) this.batched.push(conn);
+    conn.batch += frame;
+    conn.batchFrames++;
+    if (isEvent) conn.batchEvents++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSse);
+    }
+  }
+
+  private readonly flushSse = (): void => {
+    this.flushScheduled = false;
+    let delivered = 0;
+    for (const conn of this.batched) {
+      const { batch, batchFrames, batchEvents } = conn;
+      conn.batch = '';
+      conn.batchFrames = 0;
+      conn.batchEvents = 0;
+      if (!conn.open) continue;
+      if (this.writeSse(conn, batch, batchFrames)) delivered += batchEvents;
+    }
+    this.batched.length = 0;
+    if (delivered > 0) this.metrics.deliveries.inc({ transport: 'sse' }, delivered);
+  };
+
+  /** Write `chunk` (`frames` frames, counted when they are dropped) unless the stream is past the limit. */
+  private writeSse(conn: SseConnection, chunk: string, frames = 1): boolean {
     const limit = this.config.slowClientBytes;
     if (conn.congestedBytes > limit) {
       if (this.config.slowClientPolicy === 'close' || conn.congestedBytes > 2 * limit) {
@@ -196,7 +296,7 @@ export class Clients {
       });
       if (!drained) {
         conn.congestedBytes += 3;
-        this.metrics.backpressure.inc({ transport: 'sse', action: 'drop' });
+        this.metrics.backpressure.inc({ transport: 'sse', action: 'drop' }, frames);
         return false;
       }
       conn.congestedBytes = 0;
@@ -220,12 +320,9 @@ export class Clients {
     conn.ws.cork(() => {
       status = conn.ws.send(text);
     });
-    // 2: uWebSockets.js dropped it at its own backpressure limit (set above ours, so rare).
-    if (status === 2) {
-      this.metrics.backpressure.inc({ transport: 'ws', action: 'drop' });
-      return false;
-    }
-    return true;
+    // 2: uWebSockets.js dropped it at its own limit (ours, so not after the check above) and told
+    // `dropped`, which counts it.
+    return status !== 2;
   }
 
   private slow(conn: Connection): void {

@@ -234,6 +234,11 @@ describe('delivery', () => {
 
   it('WebSocket clients can unsubscribe, publish and ping', async () => {
     const server = await start();
+    // A viewer that stays on `a`: events to `a` still fan out (through uWebSockets.js' pub/sub for
+    // WebSockets), and must not reach a WebSocket that left it.
+    const stays = await openWs(wsUrl(server));
+    stays.send({ type: 'subscribe', topic: 'a' });
+    await waitFor(() => stays.messages.find((m) => m.type === 'subscribed'), 'the viewer that stays');
     const ws = await openWs(wsUrl(server));
     ws.send({ type: 'subscribe', topics: ['a', 'b'] });
     await waitFor(() => ws.messages.filter((m) => m.type === 'subscribed').length === 2, 'subscribed twice');
@@ -244,7 +249,11 @@ describe('delivery', () => {
       'published notice',
     );
     await waitFor(() => ws.messages.find((m) => m.type === 'event'), 'the event');
-    await publish(server.url, { topic: 'a', payload: 'nobody on a' });
+    await publish(server.url, { topic: 'a', payload: 'not for ws on a' });
+    await waitFor(
+      () => stays.messages.find((m) => m.type === 'event' && m.payload === 'not for ws on a'),
+      'the event on a',
+    );
     ws.send({ type: 'ping' });
     await waitFor(() => ws.messages.find((m) => m.type === 'pong'), 'pong');
     expect(ws.messages.filter((m) => m.type === 'event').map((m) => m.payload)).toEqual(['from ws']);

@@ -40,6 +40,7 @@ import type {
   NodeId,
   PublishResult,
   StoreRequest,
+  Topic,
 } from '../core/index.ts';
 import {
   checkBearerToken,
@@ -109,6 +110,7 @@ const dispatcherMessages: ReadonlySet<MessageType> = new Set([
   'forward-ack',
 ]);
 const publisherPrefix = 'http-publish:';
+const noTopics: ReadonlySet<Topic> = new Set();
 /** How long a node-to-node POST may take; the core's own timeouts are shorter and decide. */
 const sendTimeoutMs = 2_000;
 const portsToTry = 100;
@@ -207,9 +209,15 @@ class Host {
       },
       { dc: config.dc, role: config.role },
     );
-    this.clients = new Clients(config, this.metrics, log, (id) => {
-      if (this.frontendState?.connections.has(id)) this.clientAction(id, { type: 'disconnect' });
-    });
+    this.clients = new Clients(
+      config,
+      this.metrics,
+      log,
+      (id) => {
+        if (this.frontendState?.connections.has(id)) this.clientAction(id, { type: 'disconnect' });
+      },
+      (topic, frame) => app.publish(topic, frame, false),
+    );
     const hasFrontend = config.role !== 'dispatcher';
     const hasDispatcher = config.role !== 'frontend';
     this.store = hasDispatcher ? this.openStore() : null;
@@ -307,6 +315,12 @@ class Host {
             this.log.error('effect failed', { role: next.role, effect: effect.kind, error: String(error) });
           }
         }
+        // A WebSocket's topics in uWebSockets.js follow the core's after every client action, so a
+        // whole-topic `deliver` can be one publish there.
+        if (next.role === 'frontend' && next.input.kind === 'client') {
+          const { connection } = next.input;
+          this.clients.mirrorTopics(connection, this.frontendState?.connections.get(connection) ?? noTopics);
+        }
       }
     } finally {
       this.draining = false;
@@ -362,7 +376,7 @@ class Host {
         this.send(effect.target, effect.message);
         return;
       case 'deliver':
-        this.clients.deliver(effect.connections, effect.event);
+        this.clients.deliver(effect.connections, effect.event, effect.wholeTopic);
         return;
       case 'notice':
         this.clients.notice(effect.connection, effect.notice);
@@ -679,8 +693,11 @@ class Host {
     this.app.ws<WsData>('/v1/ws', {
       // Frames up to twice the message limit get a JSON error; larger ones close the socket (1009).
       maxPayloadLength: this.wsMessageBytesMax * 2,
-      maxBackpressure: this.config.slowClientBytes + this.wsMessageBytesMax * 2,
+      // The slow-client limit itself: uWebSockets.js' pub/sub skips frames past it and says so in
+      // `dropped`, where the policy is applied (see prod/clients.ts).
+      maxBackpressure: this.config.slowClientBytes,
       closeOnBackpressureLimit: false,
+      dropped: (ws) => this.clients.dropped(ws.getUserData().id),
       idleTimeout: 120,
       sendPingsAutomatically: true,
       // The upgrade is always synchronous, inside the handler: upgrading later, after an await,
