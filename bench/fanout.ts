@@ -81,7 +81,7 @@ export async function runFanoutGroup(
       );
       for (const rate of step.rates) {
         if (cases.length > 0) await pool.topUp(step.connections);
-        const result = await runCase(group, target, pool, step.connections, rate, plan);
+        const result = await runCase(group, target, pool, step.connections, rate, plan, progress);
         cases.push(result);
         progress(
           `${group.label} ${step.connections.toLocaleString('en-US')} conns @ ${rate === null ? 'max' : rate} pub/s: ` +
@@ -105,6 +105,7 @@ async function runCase(
   connections: number,
   rate: number | null,
   plan: FanoutPlan,
+  progress: (line: string) => void,
 ): Promise<FanoutCase> {
   const publisher = forkBench('publisher.ts', `publisher (${group.label})`);
   try {
@@ -161,9 +162,40 @@ async function runCase(
       // stopped below either way
     }
     await publisher.stop(2_000);
-    // Let the last events drain before the next case's warm-up starts.
-    await sleep(300);
+    const drained = await drain(pool);
+    if (drained.ms > drainReportMs)
+      progress(
+        `${group.label}: the backlog took ${(drained.ms / 1000).toFixed(1)} s to drain` +
+          (drained.settled ? '' : ` and was still moving after ${drainLimitMs / 1000} s`),
+      );
   }
+}
+
+/** How often the clients' event counts are read while waiting for the backlog to drain. */
+const drainPollMs = 250;
+/** Quiet polls in a row that count as drained. */
+const drainQuietPolls = 2;
+const drainLimitMs = 60_000;
+/** A drain longer than this is worth a progress line: the case before it was saturated. */
+const drainReportMs = 1_000;
+
+/**
+ * Wait until the clients stop receiving: a saturated case leaves a backlog in the server's and the
+ * kernel's buffers, and if the next case started before it drained it would count those events as
+ * its own and its latency would include the wait.
+ */
+async function drain(pool: LoadPool): Promise<{ ms: number; settled: boolean }> {
+  const started = Date.now();
+  let last = (await pool.report()).events;
+  let quiet = 0;
+  while (Date.now() - started < drainLimitMs) {
+    await sleep(drainPollMs);
+    const events = (await pool.report()).events;
+    quiet = events === last ? quiet + 1 : 0;
+    last = events;
+    if (quiet >= drainQuietPolls) return { ms: Date.now() - started, settled: true };
+  }
+  return { ms: Date.now() - started, settled: false };
 }
 
 function sumCpu(pids: number[]): number | null {

@@ -1,6 +1,6 @@
 /**
- * A load-client process: opens up to ~19,000 subscribed connections to one server (SSE over raw
- * `net` sockets, WebSocket with `ws`, or Socket.IO), counts the events they receive and records
+ * A load-client process: opens up to ~19,000 subscribed connections to one server (SSE and
+ * WebSocket over raw `net` sockets, or Socket.IO with its own client), counts the events they receive and records
  * publish-to-client latency from the stamp in each payload. Driven by the parent over IPC
  * (bench/protocol.ts); exits when the parent goes away, so it never outlives a run.
  *
@@ -12,11 +12,11 @@ import { connect } from 'node:net';
 import type { Socket as NetSocket } from 'node:net';
 import { io } from 'socket.io-client';
 import type { Socket as IoSocket } from 'socket.io-client';
-import { WebSocket } from 'ws';
 import { createHistogram, record, toSparse } from './histogram.ts';
 import type { Histogram } from './histogram.ts';
 import type { ClientReport, ClientRequest, OpenReply, Transport } from './protocol.ts';
 import { ChunkedDecoder, parseResponseHead, SseParser, stampOf } from './sse-parser.ts';
+import { clientFrame, FrameReader, opcodes, stampInBytes, upgradeRequest } from './ws-reader.ts';
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -98,31 +98,71 @@ function openSse(url: URL, topic: string, attempt: Attempt): Handle {
   return { close: () => socket.destroy() };
 }
 
+const eventPrefix = Buffer.from('{"type":"event"', 'latin1');
+const subscribedPrefix = Buffer.from('{"type":"subscribed"', 'latin1');
+
+function startsWith(data: Buffer, start: number, end: number, prefix: Buffer): boolean {
+  return (
+    end - start >= prefix.length && data.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0
+  );
+}
+
 function openWs(url: URL, topic: string, attempt: Attempt): Handle {
-  const ws = new WebSocket(`ws://${url.host}/v1/ws`, { perMessageDeflate: false });
+  const socket: NetSocket = connect({ host: url.hostname, port: Number(url.port) });
+  socket.setNoDelay(true);
+  let upgraded = false;
   let ready = false;
-  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topics: [topic] })));
-  ws.on('message', (data: Buffer) => {
-    const arrivalMs = now();
-    const text = data.toString('latin1');
-    if (text.startsWith('{"type":"event"')) {
-      onStamp(stampOf(text), arrivalMs);
-    } else if (!ready && text.startsWith('{"type":"subscribed"')) {
+  let head = '';
+  let arrivalMs = 0;
+  const fail = (error: string): void => {
+    attempt.fail(`WebSocket: ${error}`);
+    socket.destroy();
+  };
+  const reader = new FrameReader((opcode, data, start, end) => {
+    if (opcode === opcodes.text && startsWith(data, start, end, eventPrefix)) {
+      onStamp(stampInBytes(data, start, end), arrivalMs);
+    } else if (opcode === opcodes.ping) {
+      socket.write(clientFrame(opcodes.pong, data.subarray(start, end)));
+    } else if (opcode === opcodes.close) {
+      socket.end();
+    } else if (!ready && opcode === opcodes.text && startsWith(data, start, end, subscribedPrefix)) {
       ready = true;
       attempt.ready();
     } else if (!ready) {
-      attempt.fail(`WebSocket: ${text.slice(0, 200)}`);
-      ws.terminate();
+      fail(data.toString('latin1', start, Math.min(end, start + 200)));
     }
   });
-  ws.on('error', (error) => {
+  socket.on('connect', () => socket.write(upgradeRequest(url.host, '/v1/ws')));
+  socket.on('data', (chunk: Buffer) => {
+    arrivalMs = now();
+    let rest = chunk;
+    if (!upgraded) {
+      head += chunk.toString('latin1');
+      const parsed = parseResponseHead(head);
+      if (parsed === null) return;
+      if (parsed.status !== 101)
+        return fail(`HTTP ${parsed.status} ${head.slice(parsed.length, parsed.length + 200)}`);
+      upgraded = true;
+      rest = Buffer.from(head.slice(parsed.length), 'latin1');
+      head = '';
+      socket.write(
+        clientFrame(opcodes.text, Buffer.from(JSON.stringify({ type: 'subscribe', topics: [topic] }))),
+      );
+    }
+    try {
+      if (rest.length > 0) reader.push(rest);
+    } catch (error) {
+      fail(String(error));
+    }
+  });
+  socket.on('error', (error) => {
     if (!ready) attempt.fail(`WebSocket: ${error.message}`);
   });
-  ws.on('close', () => {
+  socket.on('close', () => {
     if (ready) attempt.closed();
     else attempt.fail('WebSocket: closed before subscribing');
   });
-  return { close: () => ws.terminate() };
+  return { close: () => socket.destroy() };
 }
 
 function openSocketIo(url: URL, topic: string, attempt: Attempt, timeoutMs: number): Handle {
