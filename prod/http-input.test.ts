@@ -15,17 +15,29 @@ const code = (value: unknown): string | null => (isHttpError(value) ? `${value.s
 
 describe('publish body', () => {
   it('takes topic, payload and an optional id', () => {
-    expect(parsePublishBody('{"topic":"likes","payload":"+1"}')).toEqual({ topic: 'likes', payload: '+1' });
-    expect(parsePublishBody('{"topic":"likes","payload":"+1","id":"retry-1"}')).toEqual({
-      topic: 'likes',
-      payload: '+1',
-      id: 'retry-1',
+    expect(parsePublishBody('{"topic":"likes","payload":"+1"}')).toEqual({
+      batch: false,
+      request: { topic: 'likes', payload: '+1' },
     });
+    expect(parsePublishBody('{"topic":"likes","payload":"+1","id":"retry-1"}')).toEqual({
+      batch: false,
+      request: { topic: 'likes', payload: '+1', id: 'retry-1' },
+    });
+  });
+
+  it('takes a batch as an array, and checks it event by event', () => {
+    const parsed = parsePublishBody('[{"topic":"a","payload":"1"},{"topic":"b c","payload":"2"},7]');
+    expect(parsed).toMatchObject({ batch: true });
+    const items = (parsed as { items: unknown[] }).items;
+    expect(items[0]).toEqual({ topic: 'a', payload: '1' });
+    expect(items.slice(1).map(code)).toEqual(['400 bad-topic', '400 bad-request']);
   });
 
   it.each([
     ['{"topic":', '400 malformed-json'],
-    ['[1,2]', '400 bad-request'],
+    ['7', '400 bad-request'],
+    ['[]', '400 bad-request'],
+    [JSON.stringify(Array.from({ length: 1_001 }, () => ({ topic: 't', payload: 'x' }))), '400 bad-request'],
     ['{"topic":"a b","payload":"x"}', '400 bad-topic'],
     ['{"payload":"x"}', '400 bad-topic'],
     ['{"topic":"t","payload":{"n":1}}', '400 bad-payload'],

@@ -40,12 +40,42 @@ export interface PublishRequest {
   id?: EventId;
 }
 
-/** `POST /v1/publish` body: `{"topic": ..., "payload": "...", "id"?: ...}`. */
-export function parsePublishBody(body: string): PublishRequest | HttpError {
+/** At most this many events in one batch publish. */
+export const publishBatchMax = 1_000;
+
+export type PublishBody =
+  | { batch: false; request: PublishRequest }
+  /** One entry per event of the batch, in order: a request, or what is wrong with that event. */
+  | { batch: true; items: (PublishRequest | HttpError)[] };
+
+/**
+ * `POST /v1/publish` body: one event `{"topic": ..., "payload": "...", "id"?: ...}`, or a batch,
+ * a JSON array of 1 to `publishBatchMax` such objects. A batch is checked event by event: a bad
+ * event gets its own error and does not spoil the others.
+ */
+export function parsePublishBody(body: string): PublishBody | HttpError {
   const value = parseJson(body);
   if (isHttpError(value)) return value;
+  if (Array.isArray(value)) {
+    if (value.length === 0 || value.length > publishBatchMax)
+      return httpError(
+        400,
+        'bad-request',
+        `a batch holds 1 to ${publishBatchMax} events, not ${value.length}`,
+      );
+    return { batch: true, items: value.map(publishRequest) };
+  }
+  const request = publishRequest(value);
+  return isHttpError(request) ? request : { batch: false, request };
+}
+
+function publishRequest(value: unknown): PublishRequest | HttpError {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return httpError(400, 'bad-request', 'the body must be a JSON object {"topic": ..., "payload": ...}');
+    return httpError(
+      400,
+      'bad-request',
+      'an event must be a JSON object {"topic": ..., "payload": ...} (a batch is an array of them)',
+    );
   }
   const { topic, payload, id } = value as Record<string, unknown>;
   const topicProblem = topicError(topic);

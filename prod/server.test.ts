@@ -207,6 +207,41 @@ describe('delivery', () => {
     expect(stream.events().map((e) => e.id)).toEqual(['order-1']);
   });
 
+  it('a batch publish answers each event in order; bad events fail alone and the good ones are delivered', async () => {
+    const server = await start({ payloadLimit: '1024' });
+    const stream = await openStream(`${server.url}/v1/stream?topic=scores&topic=goals`);
+    const ws = await openWs(wsUrl(server));
+    ws.send({ type: 'subscribe', topic: 'goals' });
+    await waitFor(() => ws.messages.find((m) => m.type === 'subscribed'), 'subscribed');
+    const batch = await publish(server.url, [
+      { topic: 'scores', payload: '1-0' },
+      { topic: 'bad topic', payload: 'x' },
+      { topic: 'goals', payload: 'header', id: 'goal-1' },
+      { topic: 'goals', payload: 'x'.repeat(2_000) },
+      'not an event',
+    ]);
+    expect(batch.status).toBe(200);
+    const results = batch.json.results as Record<string, unknown>[];
+    expect(results.map((r) => r.id ?? `${String(r.status)} ${String(r.code)}`)).toEqual([
+      expect.any(String),
+      '400 bad-topic',
+      'goal-1',
+      '413 payload-too-large',
+      '400 bad-request',
+    ]);
+    await waitFor(() => stream.events().length === 2, 'both good events on SSE');
+    await waitFor(() => ws.messages.some((m) => m.type === 'event'), 'the goal on WebSocket');
+    await sleep(100);
+    expect(stream.events().map((e) => e.payload)).toEqual(['1-0', 'header']);
+    expect(ws.messages.filter((m) => m.type === 'event').map((m) => m.payload)).toEqual(['header']);
+    expect(await metric(server, 'stadium_events_published_total', { result: 'ok' })).toBe(2);
+    // A batch with nothing to publish still gets its answers; an empty one is refused.
+    expect((await publish(server.url, [{ topic: '' }])).json).toEqual({
+      results: [{ status: 400, code: 'bad-topic', error: expect.any(String) }],
+    });
+    expect(await publish(server.url, [])).toMatchObject({ status: 400, json: { code: 'bad-request' } });
+  });
+
   it('SSE: a retry hint and heartbeats; Last-Event-ID replays what history holds, or says it cannot', async () => {
     const server = await start({ heartbeatMs: '100', sseRetryMs: '1234' });
     const first = await openStream(`${server.url}/v1/stream?topic=room`);

@@ -65,7 +65,7 @@ import {
   parseStreamQuery,
   publishErrorStatus,
 } from './http-input.ts';
-import type { HttpError } from './http-input.ts';
+import type { HttpError, PublishRequest } from './http-input.ts';
 import { Clients } from './clients.ts';
 import type { WsConnection, WsData } from './clients.ts';
 import { createLogger } from './log.ts';
@@ -121,8 +121,17 @@ const listenExclusivePort = 1;
 
 type Work = { role: 'frontend'; input: FrontendInput } | { role: 'dispatcher'; input: DispatcherInput };
 
-interface PendingPublish {
+/** A publish awaiting the core's answer: an HTTP request of its own, or one event of a batch. */
+type PendingPublish = { ex: Exchange } | { batch: PendingBatch; index: number };
+
+/** What a batch publish answers for each of its events, in order. */
+type BatchResult = { id: string } | { status: number; code: string; error: string; retryAfterMs?: number };
+
+interface PendingBatch {
   ex: Exchange;
+  /** null until that event's answer is known. */
+  results: (BatchResult | null)[];
+  left: number;
 }
 
 const demoPagePath = join(import.meta.dirname, 'static', 'demo.html');
@@ -625,21 +634,63 @@ class Host {
       (body) => {
         const parsed = parsePublishBody(body);
         if (isHttpError(parsed)) return this.fail(ex, parsed, cors);
-        const requestId = this.nextPublisher++;
-        const source = `${publisherPrefix}${requestId}`;
-        this.publishers.set(source, { ex });
-        const message: Message = { type: 'publish', requestId, topic: parsed.topic, payload: parsed.payload };
-        if (parsed.id !== undefined) message.id = parsed.id;
-        this.feed({ role: 'dispatcher', input: { kind: 'message', source, message } });
+        if (!parsed.batch) return this.startPublish(parsed.request, { ex });
+        // Every event of a batch is its own publish; the reply waits for all of them.
+        const batch: PendingBatch = { ex, results: [], left: 0 };
+        for (const item of parsed.items) {
+          batch.results.push(
+            isHttpError(item) ? { status: item.status, code: item.code, error: item.message } : null,
+          );
+          if (!isHttpError(item)) batch.left++;
+        }
+        if (batch.left === 0) return this.finishBatch(batch);
+        parsed.items.forEach((item, index) => {
+          if (!isHttpError(item)) this.startPublish(item, { batch, index });
+        });
       },
       () => this.fail(ex, tooLarge, cors, true),
     );
+  }
+
+  private startPublish(request: PublishRequest, pending: PendingPublish): void {
+    const requestId = this.nextPublisher++;
+    const source = `${publisherPrefix}${requestId}`;
+    this.publishers.set(source, pending);
+    const message: Message = { type: 'publish', requestId, topic: request.topic, payload: request.payload };
+    if (request.id !== undefined) message.id = request.id;
+    this.feed({ role: 'dispatcher', input: { kind: 'message', source, message } });
+  }
+
+  /** One event of a batch is answered; the batch's reply goes once the last one is. */
+  private settleBatchEvent(
+    { batch, index }: { batch: PendingBatch; index: number },
+    result: BatchResult,
+  ): void {
+    batch.results[index] = result;
+    if (--batch.left === 0) this.finishBatch(batch);
+  }
+
+  private finishBatch(batch: PendingBatch): void {
+    reply(batch.ex, 200, JSON.stringify({ results: batch.results }), { 'Access-Control-Allow-Origin': '*' });
   }
 
   private answerPublisher(source: NodeId, result: PublishResult): void {
     const pending = this.publishers.get(source);
     if (pending === undefined) return;
     this.publishers.delete(source);
+    if ('batch' in pending) {
+      return this.settleBatchEvent(
+        pending,
+        result.ok
+          ? { id: result.eventId }
+          : {
+              status: publishErrorStatus(result.code),
+              code: result.code,
+              error: result.message,
+              ...(result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs }),
+            },
+      );
+    }
     const cors = { 'Access-Control-Allow-Origin': '*' };
     if (result.ok) {
       reply(pending.ex, 200, JSON.stringify({ id: result.eventId }), cors);
@@ -835,6 +886,14 @@ class Host {
     for (const conn of this.clients.all()) this.clients.close(conn, 'retry', 'server shutting down');
     for (const [source, pending] of this.publishers) {
       this.publishers.delete(source);
+      if ('batch' in pending) {
+        this.settleBatchEvent(pending, {
+          status: 503,
+          code: 'shutting-down',
+          error: 'this node is shutting down',
+        });
+        continue;
+      }
       replyError(pending.ex, httpError(503, 'shutting-down', 'this node is shutting down'), {
         'Retry-After': '1',
       });

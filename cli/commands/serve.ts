@@ -17,8 +17,9 @@ export function register(program: Command): void {
       `
 Every option can also come from its environment variable; a flag wins over the environment.
 
-Endpoints: GET /v1/stream?topic=T (SSE), /v1/ws (WebSocket), POST /v1/publish, GET /healthz,
-GET /metrics, and POST /internal/message between nodes. Role all also serves a demo page at /.
+Endpoints: GET /v1/stream?topic=T (SSE), /v1/ws (WebSocket), POST /v1/publish (one event
+{"topic","payload","id"?}, or a batch: an array of up to 1,000), GET /healthz, GET /metrics, and
+POST /internal/message between nodes. Role all also serves a demo page at /.
 
 Examples:
   stadium serve                                   everything on http://127.0.0.1:7000, with the demo page
