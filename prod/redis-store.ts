@@ -9,6 +9,9 @@
  *   first registrations so lookups list frontends in the order they first registered.
  * - Every operation is one Lua script, so a read-compare-write on a generation is atomic, and lease
  *   expiry is computed from Redis' own clock (`TIME`): no two machines ever compare clocks.
+ * - Lookups asked in one event-loop iteration (a batch publish, or many publishers at once) go to
+ *   Redis as one script call over all their topics, answered one by one: a dispatcher spent more
+ *   of its CPU on a command per lookup than on everything else a publish does.
  * - Keys carry a TTL as long as their longest lease, so a crashed frontend's entries, and a whole
  *   abandoned datacenter prefix, die by themselves; lookups also delete dead entries they meet.
  * - Redis being down is the weather: with no offline queue and no retries a request rejects at once,
@@ -139,32 +142,47 @@ return 1
 `;
 
 /**
- * KEYS: topics, topic key.  ARGV: topic, tombstoneMs.
- * Returns { live frontends in first-registered order, frontends whose lease expired }.
+ * KEYS: topics, topic keys...  ARGV: tombstoneMs, topic names...
+ * Returns, per topic in order, { live frontends in first-registered order, frontends whose lease
+ * expired }.
  */
 const lookupScript = `${now}
-local tombstoneMs = tonumber(ARGV[2])
-local all = redis.call('HGETALL', KEYS[2])
-local live, dead = {}, {}
-for i = 1, #all, 2 do
-  local e, g, s, r = parse(all[i + 1])
-  if e == nil then
-    redis.call('HDEL', KEYS[2], all[i])
-  elseif r > 0 then
-    if now >= r + tombstoneMs then redis.call('HDEL', KEYS[2], all[i]) end
-  elseif now >= e then
-    redis.call('HDEL', KEYS[2], all[i])
-    table.insert(dead, all[i])
-  else
-    table.insert(live, { all[i], s })
+local tombstoneMs = tonumber(ARGV[1])
+local out = {}
+for k = 2, #KEYS do
+  local key = KEYS[k]
+  local all = redis.call('HGETALL', key)
+  local live, dead = {}, {}
+  for i = 1, #all, 2 do
+    local e, g, s, r = parse(all[i + 1])
+    if e == nil then
+      redis.call('HDEL', key, all[i])
+    elseif r > 0 then
+      if now >= r + tombstoneMs then redis.call('HDEL', key, all[i]) end
+    elseif now >= e then
+      redis.call('HDEL', key, all[i])
+      table.insert(dead, all[i])
+    else
+      table.insert(live, { all[i], s })
+    end
   end
+  if redis.call('HLEN', key) == 0 then redis.call('ZREM', KEYS[1], ARGV[k]) end
+  table.sort(live, function(a, b) return a[2] < b[2] end)
+  local names = {}
+  for i = 1, #live do names[i] = live[i][1] end
+  out[k - 1] = { names, dead }
 end
-if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end
-table.sort(live, function(a, b) return a[2] < b[2] end)
-local names = {}
-for i = 1, #live do names[i] = live[i][1] end
-return { names, dead }
+return out
 `;
+
+/** Lookups in one script call at most (a larger batch is split). */
+const lookupsPerCallMax = 256;
+
+interface PendingLookup {
+  topic: string;
+  resolve: (reply: StoreReply) => void;
+  reject: (error: unknown) => void;
+}
 
 export interface RedisStoreOptions {
   url: string;
@@ -184,6 +202,8 @@ export class RedisStore implements SubscriptionStorePort {
   private readonly prefix: string;
   private readonly onLease: LeaseListener;
   private lastStatus: 'up' | 'down' = 'down';
+  /** Lookups of this event-loop iteration, sent together after it. */
+  private lookups: PendingLookup[] = [];
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
@@ -238,15 +258,10 @@ export class RedisStore implements SubscriptionStorePort {
       case 'lookup': {
         const error = topicError(request.topic);
         if (error !== null) return rejected('bad-request', error);
-        const [live, dead] = (await this.run('stadiumLookup')(
-          2,
-          this.key('topics'),
-          this.topicKey(request.topic),
-          request.topic,
-          this.limits.tombstoneMs,
-        )) as [string[], string[]];
-        for (const frontend of dead) this.onLease({ change: 'expired', topic: request.topic, frontend });
-        return { op: 'frontends', frontends: live };
+        return new Promise((resolve, reject) => {
+          if (this.lookups.length === 0) setImmediate(() => this.flushLookups());
+          this.lookups.push({ topic: request.topic, resolve, reject });
+        });
       }
       case 'add':
       case 'renew': {
@@ -315,6 +330,32 @@ export class RedisStore implements SubscriptionStorePort {
       await Promise.race([this.redis.quit().catch(() => 'gone'), new Promise((r) => setTimeout(r, 500))]);
     }
     this.redis.disconnect();
+  }
+
+  private flushLookups(): void {
+    const lookups = this.lookups;
+    this.lookups = [];
+    for (let at = 0; at < lookups.length; at += lookupsPerCallMax) {
+      const chunk = lookups.slice(at, at + lookupsPerCallMax);
+      const keys = [this.key('topics'), ...chunk.map((l) => this.topicKey(l.topic))];
+      this.run('stadiumLookup')(
+        keys.length,
+        ...keys,
+        this.limits.tombstoneMs,
+        ...chunk.map((l) => l.topic),
+      ).then(
+        (replies) => {
+          chunk.forEach((lookup, i) => {
+            const [live, dead] = (replies as [string[], string[]][])[i]!;
+            for (const frontend of dead) this.onLease({ change: 'expired', topic: lookup.topic, frontend });
+            lookup.resolve({ op: 'frontends', frontends: live });
+          });
+        },
+        (error: unknown) => {
+          for (const lookup of chunk) lookup.reject(error);
+        },
+      );
+    }
   }
 
   private run(name: string): ScriptRunner {

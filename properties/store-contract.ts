@@ -56,6 +56,18 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       expect(await lookup(store, 'video:1')).toEqual(['f-c', 'f-a', 'f-b']);
     });
 
+    it('lookups asked together (more than one call of a batching store holds) each get their own topic', async () => {
+      const store = await open();
+      const topics = Array.from({ length: 300 }, (_, i) => `t${i % 150}`);
+      for (let i = 0; i < 150; i += 7) {
+        await store.request({ op: 'add', topic: `t${i}`, frontend: `f${i}`, leaseMs: 5_000, generation: 1 });
+      }
+      const answers = await Promise.all(topics.map((topic) => lookup(store, topic)));
+      expect(answers).toEqual(
+        topics.map((topic) => (Number(topic.slice(1)) % 7 === 0 ? [`f${topic.slice(1)}`] : [])),
+      );
+    });
+
     it('a write older than the entry generation is ignored: a late unsubscribe cannot undo a newer subscribe', async () => {
       const store = await open();
       await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 10 });
