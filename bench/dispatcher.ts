@@ -1,7 +1,8 @@
 /**
  * Dispatcher throughput: one `stadium serve --role dispatcher` process, no frontends registered,
- * and a publisher process keeping many keep-alive POSTs in flight. Each publish is still validated,
- * stamped, looked up in the store (a Redis round trip with Redis) and answered.
+ * and a publisher process keeping many keep-alive POSTs in flight, each one event or a batch of
+ * them. Each event of a batch is still its own publish: validated, stamped, looked up in the store
+ * (a Redis round trip with Redis) and answered.
  */
 import { createHistogram, merge, summarize } from './histogram.ts';
 import type { LatencySummary } from './histogram.ts';
@@ -11,8 +12,10 @@ import { cpuMs, sleep, startStadium } from './servers.ts';
 
 export interface DispatcherCase {
   store: 'memory' | 'redis';
-  /** Publishes in flight at once (one per keep-alive connection). */
+  /** Requests in flight at once (one per keep-alive connection). */
   concurrency: number;
+  /** Events per request (1: one publish per request; more: a batch publish). */
+  batch: number;
   publishesPerSecond: number;
   failures: number;
   firstError: string | null;
@@ -23,7 +26,7 @@ export interface DispatcherCase {
 
 export async function benchDispatcher(
   store: { kind: 'memory' } | { kind: 'redis'; url: string; prefix: string },
-  options: { concurrency: number; warmupMs: number; windowMs: number },
+  options: { concurrency: number; batch: number; warmupMs: number; windowMs: number },
 ): Promise<DispatcherCase> {
   const flags = ['--role', 'dispatcher', '--dc', 'bench'];
   if (store.kind === 'redis') flags.push('--store', store.url, '--redis-prefix', store.prefix);
@@ -36,6 +39,7 @@ export async function benchDispatcher(
       topic: 'bench-dispatcher',
       ratePerSecond: 0,
       connections: options.concurrency,
+      batch: options.batch,
     });
     if (started.error !== undefined) throw new Error(`publisher: ${started.error}`);
     await sleep(options.warmupMs);
@@ -48,6 +52,7 @@ export async function benchDispatcher(
     return {
       store: store.kind,
       concurrency: options.concurrency,
+      batch: options.batch,
       publishesPerSecond: report.elapsedMs > 0 ? Math.round((report.ok / report.elapsedMs) * 1000) : 0,
       failures: report.failed,
       firstError: report.firstError,

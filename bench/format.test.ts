@@ -182,6 +182,7 @@ describe('tables', () => {
         {
           store: 'redis',
           concurrency: 64,
+          batch: 1,
           publishesPerSecond: 12_345,
           failures: 0,
           firstError: null,

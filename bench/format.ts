@@ -77,6 +77,7 @@ function dispatcherRows(r: BenchResults): string[][] {
   return r.dispatcher.map((d) => [
     d.store,
     String(d.concurrency),
+    String(d.batch),
     count(d.publishesPerSecond),
     count(d.failures),
     ms(d.latency.p50Ms),
@@ -189,10 +190,22 @@ export function formatResults(r: BenchResults): string[] {
     );
   }
   if (r.dispatcher.length > 0) {
-    out.push('', 'one dispatcher process, publishing flat out (no frontends registered)');
+    out.push(
+      '',
+      'one dispatcher process, publishing flat out (no frontends registered; p50/p99 per request)',
+    );
     out.push(
       ...table(
-        ['store', 'in flight', 'publishes/s', 'failed', 'p50 ms', 'p99 ms', 'server cpu'],
+        [
+          'store',
+          'requests in flight',
+          'events/request',
+          'publishes/s',
+          'failed',
+          'p50 ms',
+          'p99 ms',
+          'server cpu',
+        ],
         dispatcherRows(r),
       ).map((l) => `  ${l}`),
     );
@@ -267,7 +280,16 @@ export function formatMarkdown(r: BenchResults): string[] {
   if (r.dispatcher.length > 0) {
     section(
       markdownTable(
-        ['dispatcher store', 'in flight', 'publishes/s', 'failed', 'p50 ms', 'p99 ms', 'server cpu'],
+        [
+          'dispatcher store',
+          'requests in flight',
+          'events/request',
+          'publishes/s',
+          'failed',
+          'p50 ms',
+          'p99 ms',
+          'server cpu',
+        ],
         dispatcherRows(r),
       ),
     );

@@ -58,6 +58,8 @@ export type PublisherRequest =
       ratePerSecond: number;
       /** Keep-alive connections, each with one request in flight. */
       connections: number;
+      /** Events per request: 1 posts one event, more post a batch (a JSON array). */
+      batch?: number;
     }
   | { type: 'reset'; rid: number }
   | { type: 'report'; rid: number }

@@ -39,12 +39,19 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
   const idle: Lane[] = [];
   const requestHead = `POST /v1/publish HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n`;
   const topic = JSON.stringify(request.topic);
+  const batch = request.batch ?? 1;
+  const event = (sentAtMs: number): string =>
+    `{"topic":${topic},"payload":"${stampPayload(sentAtMs, seq++)}"}`;
   const fire = (lane: Lane): void => {
     const sentAtMs = now();
-    const body = `{"topic":${topic},"payload":"${stampPayload(sentAtMs, seq++)}"}`;
+    let body = event(sentAtMs);
+    if (batch > 1) {
+      for (let i = 1; i < batch; i++) body += `,${event(sentAtMs)}`;
+      body = `[${body}]`;
+    }
     lane.busy = true;
     lane.sentAtMs = sentAtMs;
-    sent++;
+    sent += batch;
     lane.socket.write(`${requestHead}Content-Length: ${body.length}\r\n\r\n${body}`);
   };
   const free = (lane: Lane): void => {
@@ -64,9 +71,11 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
       lanes.push(lane);
       const reader = new ResponseReader((status, body) => {
         record(histogram, (now() - lane.sentAtMs) * 1000);
-        if (status === 200) ok++;
-        else {
-          failed++;
+        // A batch answers 200 with one result per event: an id, or an error.
+        const published = status !== 200 ? 0 : batch === 1 ? 1 : countIds(body);
+        ok += published;
+        if (published < batch) {
+          failed += batch - published;
           firstError ??= `HTTP ${status}: ${body.slice(0, 200)}`;
         }
         free(lane);
@@ -85,7 +94,7 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
         if (connected < request.connections) reject(error);
       });
       socket.on('close', () => {
-        if (lane.busy) failed++;
+        if (lane.busy) failed += batch;
         lane.busy = true; // never used again
         const at = idle.indexOf(lane);
         if (at >= 0) idle.splice(at, 1);
@@ -114,6 +123,12 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
       }, tickMs);
     };
   });
+}
+
+function countIds(body: string): number {
+  let count = 0;
+  for (let at = body.indexOf('{"id":'); at >= 0; at = body.indexOf('{"id":', at + 6)) count++;
+  return count;
 }
 
 function report(rid: number): PublisherReport {

@@ -40,7 +40,12 @@ interface Plan {
   withRedis: boolean;
   memorySteps: number[];
   memoryServers: MemoryCase['server'][];
-  dispatcher: { concurrency: number; warmupMs: number; windowMs: number };
+  dispatcher: {
+    /** Requests in flight and events per request: one event each, and batch publishes. */
+    shapes: { concurrency: number; batch: number }[];
+    warmupMs: number;
+    windowMs: number;
+  };
   propertyRuns: number;
   simulatorScenario: string;
 }
@@ -57,7 +62,14 @@ function planFor(options: BenchOptions): Plan {
       withRedis: false,
       memorySteps: [],
       memoryServers: [],
-      dispatcher: { concurrency: 32, warmupMs: 500, windowMs: 2_000 },
+      dispatcher: {
+        shapes: [
+          { concurrency: 32, batch: 1 },
+          { concurrency: 16, batch: 16 },
+        ],
+        warmupMs: 500,
+        windowMs: 2_000,
+      },
       propertyRuns: 20,
       simulatorScenario: 'fault-free',
     };
@@ -66,7 +78,7 @@ function planFor(options: BenchOptions): Plan {
     fanout: {
       steps: [
         { connections: 1_000, rates: [100, 500, 1_000, null] },
-        { connections: 10_000, rates: [10, 50, 100, null] },
+        { connections: 10_000, rates: [10, 50, 100, 120, null] },
       ],
       warmupMs: 1_500,
       windowMs: 4_000,
@@ -75,7 +87,15 @@ function planFor(options: BenchOptions): Plan {
     withRedis: true,
     memorySteps: [10_000, 19_000],
     memoryServers: ['stadium', 'bare-uws'],
-    dispatcher: { concurrency: 64, warmupMs: 1_000, windowMs: 5_000 },
+    dispatcher: {
+      shapes: [
+        { concurrency: 64, batch: 1 },
+        { concurrency: 16, batch: 16 },
+        { concurrency: 16, batch: 64 },
+      ],
+      warmupMs: 1_000,
+      windowMs: 5_000,
+    },
     propertyRuns: 300,
     simulatorScenario: options.scenario,
   };
@@ -190,14 +210,20 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   if (redis !== null) dispatcherStores.push({ kind: 'redis', url: redis, prefix: `${prefix}dispatcher:` });
   if (!options.quick || redis === null) dispatcherStores.push({ kind: 'memory' });
   for (const store of dispatcherStores) {
-    progress(`dispatcher: ${store.kind} store…`);
-    const result = await attempt(`dispatcher ${store.kind}`, () => benchDispatcher(store, plan.dispatcher));
-    if (result !== null) {
-      dispatcher.push(result);
-      progress(
-        `dispatcher ${store.kind}: ${result.publishesPerSecond.toLocaleString('en-US')} publishes/s, ` +
-          `p99 ${result.latency.p99Ms} ms${result.failures > 0 ? `, ${result.failures} failed: ${result.firstError}` : ''}`,
+    for (const { concurrency, batch } of plan.dispatcher.shapes) {
+      const label = `${store.kind} store, ${batch === 1 ? 'one event' : `batches of ${batch}`} per request`;
+      progress(`dispatcher: ${label}…`);
+      const { warmupMs, windowMs } = plan.dispatcher;
+      const result = await attempt(`dispatcher ${label}`, () =>
+        benchDispatcher(store, { concurrency, batch, warmupMs, windowMs }),
       );
+      if (result !== null) {
+        dispatcher.push(result);
+        progress(
+          `dispatcher ${label}: ${result.publishesPerSecond.toLocaleString('en-US')} publishes/s, ` +
+            `p99 ${result.latency.p99Ms} ms${result.failures > 0 ? `, ${result.failures} failed: ${result.firstError}` : ''}`,
+        );
+      }
     }
   }
 

@@ -187,15 +187,25 @@ export function checkTargets(
             .join('; '),
     met: worst === null ? null : worst < 4096,
   });
-  const redisDispatcher = results.dispatcher.find((d) => d.store === 'redis');
+  const withRedis = results.dispatcher.filter((d) => d.store === 'redis');
+  const bestDispatcher = withRedis.reduce<DispatcherCase | null>(
+    (best, d) => (best === null || d.publishesPerSecond > best.publishesPerSecond ? d : best),
+    null,
+  );
   checks.push({
     target: '50,000 publishes/s per dispatcher (with Redis)',
     measured:
-      redisDispatcher === undefined
+      bestDispatcher === null
         ? 'not measured with Redis in this run'
-        : `${n(redisDispatcher.publishesPerSecond)} publishes/s (${redisDispatcher.concurrency} in flight, ` +
-          `p99 ${redisDispatcher.latency.p99Ms} ms)`,
-    met: redisDispatcher === undefined ? null : redisDispatcher.publishesPerSecond >= 50_000,
+        : withRedis
+            .map(
+              (d) =>
+                `${n(d.publishesPerSecond)} publishes/s ` +
+                `(${d.batch === 1 ? 'one event' : `batches of ${d.batch}`} per request, ` +
+                `${d.concurrency} in flight, p99 ${d.latency.p99Ms} ms)`,
+            )
+            .join('; '),
+    met: bestDispatcher === null ? null : bestDispatcher.publishesPerSecond >= 50_000,
   });
   // Capacity is what publishing flat out shows; at a fixed rate every server that keeps up delivers the same.
   const flatOut = (against: Comparison['against']): Comparison[] =>
