@@ -7,13 +7,17 @@
  * - Each event is formatted once per fan-out (one string per transport), not once per connection.
  * - A live fan-out (every viewer of a topic) reaches WebSockets through uWebSockets.js' own pub/sub:
  *   each WebSocket is subscribed there to exactly the topics the core holds for it (`mirrorTopics`,
- *   after every client action), so one `publish` in C++ replaces a JavaScript write per socket, and
- *   the frames one socket gets in one event-loop iteration leave in one write. Replays to one
- *   connection and notices are written here one by one.
- * - SSE streams batch the same way: what one stream is given in one event-loop iteration is
- *   written once, right after it (`setImmediate`), as one chunk: one system call and one wake-up
- *   of the reader per iteration instead of one per event. An iteration's events arrive together
- *   anyway, so this adds no waiting.
+ *   after every client action), so one `publish` in C++ replaces a JavaScript write per socket.
+ *   Replays to one connection and notices are written here one by one.
+ * - Both transports batch per event-loop iteration: the iteration's publishes are made together
+ *   right after it (`setImmediate`), so uWebSockets.js writes each socket's frames of all of them at
+ *   once (published one by one from a promise continuation, each was written by itself: a third of
+ *   the throughput), and what one SSE stream is given is written as one chunk. One system call and
+ *   one wake-up of the reader per iteration instead of one per event; an iteration's events arrive
+ *   together anyway, so this adds no waiting.
+ * - Order per connection stays the core's: queued publishes are made before a WebSocket's topics
+ *   change (so a resume's replay and a queued live event never both reach it) and before any
+ *   direct write to a WebSocket.
  * - A connection may hold `slowClientBytes` of unsent data. WebSocket: uWebSockets.js' buffered
  *   amount, which its pub/sub checks by the same rule and reports skipped frames to `dropped`. SSE: uWebSockets.js keeps whatever the socket did not take, and a write that returns
  *   true took everything, so `congestedBytes` counts what may be waiting since the last such write.
@@ -80,6 +84,8 @@ export class Clients {
   private readonly connections = new Map<ConnectionId, Connection>();
   /** SSE streams with a batch to write after this event-loop iteration. */
   private readonly batched: SseConnection[] = [];
+  /** Whole-topic WebSocket frames of this iteration, published together after it. */
+  private publishes: { topic: Topic; frame: string }[] = [];
   private flushScheduled = false;
 
   constructor(
@@ -179,7 +185,10 @@ export class Clients {
         if (this.writeWs(conn, ws)) wsCount++;
       }
     }
-    if (wholeTopic && wsCount > 0) this.publish(event.topic, wsEvent(event));
+    if (wholeTopic && wsCount > 0) {
+      this.publishes.push({ topic: event.topic, frame: wsEvent(event) });
+      this.scheduleFlush();
+    }
     if (wsCount > 0) this.metrics.deliveries.inc({ transport: 'ws' }, wsCount);
   }
 
@@ -195,6 +204,7 @@ export class Clients {
   mirrorTopics(id: ConnectionId, topics: ReadonlySet<Topic>): void {
     const conn = this.connections.get(id);
     if (conn?.kind !== 'ws' || !conn.open) return;
+    this.flushPublishes();
     const mirrored = conn.ws.getTopics();
     for (const topic of mirrored) if (!topics.has(topic)) conn.ws.unsubscribe(topic);
     for (const topic of topics) if (!mirrored.includes(topic)) conn.ws.subscribe(topic);
@@ -261,14 +271,29 @@ export class Clients {
     conn.batch += frame;
     conn.batchFrames++;
     if (isEvent) conn.batchEvents++;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSse);
-    }
+    this.scheduleFlush();
   }
 
-  private readonly flushSse = (): void => {
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
     this.flushScheduled = false;
+    this.flushPublishes();
+    this.flushSse();
+  };
+
+  private flushPublishes(): void {
+    if (this.publishes.length === 0) return;
+    const publishes = this.publishes;
+    this.publishes = [];
+    for (const { topic, frame } of publishes) this.publish(topic, frame);
+  }
+
+  private flushSse(): void {
     let delivered = 0;
     for (const conn of this.batched) {
       const { batch, batchFrames, batchEvents } = conn;
@@ -280,7 +305,7 @@ export class Clients {
     }
     this.batched.length = 0;
     if (delivered > 0) this.metrics.deliveries.inc({ transport: 'sse' }, delivered);
-  };
+  }
 
   /** Write `chunk` (`frames` frames, counted when they are dropped) unless the stream is past the limit. */
   private writeSse(conn: SseConnection, chunk: string, frames = 1): boolean {
@@ -311,6 +336,7 @@ export class Clients {
   }
 
   private writeWs(conn: WsConnection, text: string): boolean {
+    this.flushPublishes();
     if (conn.ws.getBufferedAmount() > this.config.slowClientBytes) {
       if (this.config.slowClientPolicy === 'close') this.slow(conn);
       else this.metrics.backpressure.inc({ transport: 'ws', action: 'drop' });

@@ -1,0 +1,123 @@
+// Goal: the frontend's writes are batched per event-loop iteration without changing what each
+// connection receives, or its order.
+// Method: Clients over fake uWebSockets.js objects that log every write, publish and subscription
+// change into one list; the order in that list is what the sockets would see.
+import { describe, expect, it } from 'vitest';
+import type { HttpResponse, WebSocket } from 'uWebSockets.js';
+import type { Event } from '../core/index.ts';
+import { Clients } from './clients.ts';
+import type { WsData } from './clients.ts';
+import { createLogger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+
+const nextIteration = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function event(id: string, topic = 'live'): Event {
+  return { id, topic, payload: id, publishedAtMs: 1, origin: 'dc-a' };
+}
+
+function setup(): { clients: Clients; log: string[]; ws: (id: string) => void; sse: (id: string) => void } {
+  const log: string[] = [];
+  const metrics = createMetrics(
+    {
+      connections: () => ({ sse: 0, ws: 0 }),
+      subscriptions: () => 0,
+      topics: () => 0,
+      storeUp: () => null,
+      coreCounters: () => [],
+    },
+    {},
+  );
+  const clients = new Clients(
+    { slowClientPolicy: 'close', slowClientBytes: 1 << 20, sseRetryMs: 1_000 },
+    metrics,
+    createLogger('silent'),
+    () => {},
+    (topic, frame) => log.push(`publish ${topic} ${JSON.parse(frame).id as string}`),
+  );
+  const ws = (id: string): void => {
+    const topics: string[] = [];
+    const fake = {
+      getUserData: () => ({ id, grant: null }),
+      getTopics: () => [...topics],
+      subscribe: (topic: string) => (topics.push(topic), log.push(`${id} subscribe ${topic}`)),
+      unsubscribe: (topic: string) => (
+        topics.splice(topics.indexOf(topic), 1),
+        log.push(`${id} unsubscribe ${topic}`)
+      ),
+      getBufferedAmount: () => 0,
+      cork: (f: () => void) => f(),
+      send: (text: string) => (log.push(`${id} send ${text}`), 1),
+    };
+    clients.openWs(fake as unknown as WebSocket<WsData>);
+  };
+  const sse = (id: string): void => {
+    const fake = {
+      cork: (f: () => void) => f(),
+      writeStatus: () => fake,
+      writeHeader: () => fake,
+      write: (chunk: string) => {
+        const ids = [...chunk.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
+        if (ids.length > 0) log.push(`${id} write ${ids.join(',')}`);
+        return true;
+      },
+    };
+    clients.openSse(id, fake as unknown as HttpResponse);
+  };
+  return { clients, log, ws, sse };
+}
+
+describe('Clients batches per event-loop iteration', () => {
+  it('an iteration of events is one publish per event and one write per SSE stream, after the iteration', async () => {
+    const { clients, log, ws, sse } = setup();
+    ws('w1');
+    sse('s1');
+    clients.mirrorTopics('w1', new Set(['live']));
+    clients.deliver(['w1', 's1'], event('e1'), true);
+    clients.deliver(['w1', 's1'], event('e2'), true);
+    expect(log).toEqual(['w1 subscribe live']);
+    await nextIteration();
+    expect(log).toEqual(['w1 subscribe live', 'publish live e1', 'publish live e2', 's1 write e1,e2']);
+  });
+
+  it('queued publishes are made before a topic change, so a resume replay and a live event never both arrive', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    ws('w2');
+    clients.mirrorTopics('w1', new Set(['live']));
+    // e1 goes to the topic's viewers of the moment (w1); then w2 resumes: replayed e1, subscribed.
+    clients.deliver(['w1'], event('e1'), true);
+    clients.deliver(['w2'], event('e1'), false);
+    clients.mirrorTopics('w2', new Set(['live']));
+    await nextIteration();
+    expect(log.filter((line) => !line.startsWith('w1 subscribe'))).toEqual([
+      'publish live e1',
+      'w2 send {"type":"event","id":"e1","topic":"live","payload":"e1","publishedAtMs":1,"origin":"dc-a"}',
+      'w2 subscribe live',
+    ]);
+  });
+
+  it('a WebSocket that joins a topic after an event was fanned out does not get that event', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    ws('w2');
+    clients.mirrorTopics('w1', new Set(['live']));
+    clients.deliver(['w1'], event('e1'), true);
+    clients.mirrorTopics('w2', new Set(['live']));
+    await nextIteration();
+    expect(log.slice(1)).toEqual(['publish live e1', 'w2 subscribe live']);
+  });
+
+  it('a direct write to a WebSocket comes after the live events queued before it', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    clients.mirrorTopics('w1', new Set(['live']));
+    clients.deliver(['w1'], event('e1'), true);
+    clients.notice('w1', { code: 'published', message: 'published', topic: 'live', eventId: 'e1' });
+    await nextIteration();
+    expect(log.slice(1).map((line) => line.slice(0, 24))).toEqual([
+      'publish live e1',
+      'w1 send {"type":"notice"',
+    ]);
+  });
+});
