@@ -114,6 +114,9 @@ export class SseParser {
     let text = input;
     if (this.skipLf && text.charCodeAt(0) === 10) text = text.slice(1);
     this.skipLf = false;
+    // Servers end lines with LF alone in practice: then a native search finds each line end,
+    // instead of a look at every character (most of a load client's time at 10,000 streams).
+    if (text.indexOf('\r') < 0) return this.pushLfOnly(text);
     let start = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -129,6 +132,17 @@ export class SseParser {
         }
       }
       start = i + 1;
+    }
+    if (start < text.length) this.partial += text.slice(start);
+  }
+
+  private pushLfOnly(text: string): void {
+    let start = 0;
+    for (let eol = text.indexOf('\n'); eol >= 0; eol = text.indexOf('\n', start)) {
+      const line = this.partial === '' ? text.slice(start, eol) : this.partial + text.slice(start, eol);
+      this.partial = '';
+      this.line(line);
+      start = eol + 1;
     }
     if (start < text.length) this.partial += text.slice(start);
   }
