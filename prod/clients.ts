@@ -19,8 +19,9 @@
  *   change (so a resume's replay and a queued live event never both reach it) and before any
  *   direct write to a WebSocket.
  * - A connection may hold `slowClientBytes` of unsent data. WebSocket: uWebSockets.js' buffered
- *   amount, which its pub/sub checks by the same rule and reports skipped frames to `dropped`. SSE: uWebSockets.js keeps whatever the socket did not take, and a write that returns
- *   true took everything, so `congestedBytes` counts what may be waiting since the last such write.
+ *   amount, which its pub/sub checks by the same rule, reporting skipped frames to `dropped`. SSE:
+ *   uWebSockets.js keeps whatever the socket did not take, and a write that returns true took
+ *   everything, so `congestedBytes` counts what may be waiting since the last such write.
  * - Past the limit, policy `close` closes the connection at once; `drop` skips its events while a
  *   three-byte probe write says the backlog has not drained, and closes it at twice the limit, so
  *   memory stays bounded whatever a client does. Both are counted.

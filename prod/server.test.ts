@@ -626,6 +626,21 @@ describe('slow clients', () => {
 });
 
 describe('operations', () => {
+  it('a client that leaves is forgotten: its connection, and the topic it alone watched', async () => {
+    const server = await start();
+    const stream = await openStream(`${server.url}/v1/stream?topic=alone`);
+    const ws = await openWs(wsUrl(server));
+    ws.send({ type: 'subscribe', topic: 'alone-too' });
+    await waitFor(() => ws.messages.find((m) => m.type === 'subscribed'), 'subscribed');
+    const health = async (): Promise<Record<string, unknown>> =>
+      (await (await fetch(`${server.url}/healthz`)).json()) as Record<string, unknown>;
+    expect(await health()).toMatchObject({ connections: 2, topics: 2 });
+    stream.close();
+    ws.socket.close();
+    await waitFor(async () => (await health()).connections === 0, 'both connections forgotten');
+    expect(await health()).toMatchObject({ topics: 0 });
+  });
+
   it('/healthz and /metrics describe the node', async () => {
     const server = await start({ dc: 'dc-x' });
     const stream = await openStream(`${server.url}/v1/stream?topic=t1&topic=t2`);

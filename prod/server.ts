@@ -719,8 +719,7 @@ class Host {
       if (denied !== null) return this.fail(ex, denied, cors);
       ex.answered = true;
       const conn = this.clients.openSse(this.newConnectionId(), ex.res);
-      // The client went away; the response must not be touched again.
-      ex.onAbort = () => this.clients.lost(conn.id);
+      ex.onAbort = this.sseAborted(conn.id);
       this.clientAction(conn.id, { type: 'connect' });
       if (!conn.open) return;
       if (parsed.lastEventId !== null) {
@@ -738,6 +737,14 @@ class Host {
       if (isHttpError(grant)) return this.fail(ex, grant, cors);
       open(grant);
     });
+  }
+
+  /**
+   * The client went away; the response must not be touched again. Made here, not inline, so the
+   * closure each open stream keeps holds only the id (not the request's parsed query and friends).
+   */
+  private sseAborted(id: ConnectionId): () => void {
+    return () => this.clients.lost(id);
   }
 
   private websocketRoute(): void {
