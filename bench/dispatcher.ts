@@ -65,7 +65,7 @@ export async function benchDispatcher(
     };
   } finally {
     try {
-      await publisher.request({ type: 'stop' }, 5_000);
+      await publisher.request({ type: 'stop' }, 15_000);
     } catch {
       // stopped below either way
     }

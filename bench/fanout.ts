@@ -107,6 +107,7 @@ async function runCase(
   plan: FanoutPlan,
   progress: (line: string) => void,
 ): Promise<FanoutCase> {
+  const receivedBefore = (await pool.report()).total;
   const publisher = forkBench('publisher.ts', `publisher (${group.label})`);
   try {
     const started = await publisher.request<{ error?: string }>({
@@ -156,46 +157,52 @@ async function runCase(
       windowMs: published.elapsedMs,
     };
   } finally {
+    let publishedOk: number | null = null;
     try {
-      await publisher.request({ type: 'stop' }, 5_000);
+      publishedOk = (await publisher.request<PublisherReport>({ type: 'stop' }, 15_000)).totalOk;
     } catch {
       // stopped below either way
     }
     await publisher.stop(2_000);
-    const drained = await drain(pool);
-    if (drained.ms > drainReportMs)
+    const open = (await pool.report()).open;
+    const drained = await drain(pool, publishedOk === null ? null : receivedBefore + publishedOk * open);
+    if (drained.ms > drainReportMs || drained.missing > 0)
       progress(
         `${group.label}: the backlog took ${(drained.ms / 1000).toFixed(1)} s to drain` +
-          (drained.settled ? '' : ` and was still moving after ${drainLimitMs / 1000} s`),
+          (drained.missing > 0
+            ? `; ${drained.missing.toLocaleString('en-US')} deliveries never arrived (closed connections or dropped events)`
+            : ''),
       );
   }
 }
 
 /** How often the clients' event counts are read while waiting for the backlog to drain. */
 const drainPollMs = 250;
-/** Quiet polls in a row that count as drained. */
-const drainQuietPolls = 2;
-const drainLimitMs = 60_000;
+/** Nothing received for this long: what has not arrived never will (a closed connection). */
+const drainQuietMs = 3_000;
+const drainLimitMs = 90_000;
 /** A drain longer than this is worth a progress line: the case before it was saturated. */
 const drainReportMs = 1_000;
 
 /**
- * Wait until the clients stop receiving: a saturated case leaves a backlog in the server's and the
- * kernel's buffers, and if the next case started before it drained it would count those events as
- * its own and its latency would include the wait.
+ * Wait until the clients have received every delivery of the case (`target`, counted since the
+ * load clients started), so that no backlog of a saturated case drains into the next one: it would
+ * count those events as its own and its latency would include the wait. A pause in the flow does
+ * not end the wait (a server busy with its backlog can go quiet for a second); only `drainQuietMs`
+ * of silence does, or `drainLimitMs`.
  */
-async function drain(pool: LoadPool): Promise<{ ms: number; settled: boolean }> {
+async function drain(pool: LoadPool, target: number | null): Promise<{ ms: number; missing: number }> {
   const started = Date.now();
-  let last = (await pool.report()).events;
-  let quiet = 0;
-  while (Date.now() - started < drainLimitMs) {
+  let received = (await pool.report()).total;
+  let quietSinceMs = Date.now();
+  while (target === null || received < target) {
+    if (Date.now() - quietSinceMs >= drainQuietMs || Date.now() - started >= drainLimitMs) break;
     await sleep(drainPollMs);
-    const events = (await pool.report()).events;
-    quiet = events === last ? quiet + 1 : 0;
-    last = events;
-    if (quiet >= drainQuietPolls) return { ms: Date.now() - started, settled: true };
+    const total = (await pool.report()).total;
+    if (total !== received) quietSinceMs = Date.now();
+    received = total;
   }
-  return { ms: Date.now() - started, settled: false };
+  return { ms: Date.now() - started, missing: target === null ? 0 : Math.max(0, target - received) };
 }
 
 function sumCpu(pids: number[]): number | null {

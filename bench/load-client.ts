@@ -26,6 +26,8 @@ interface Handle {
 
 let histogram: Histogram = createHistogram();
 let events = 0;
+/** Events since the process started: never reset, so the parent can wait for a backlog to land. */
+let total = 0;
 let unstamped = 0;
 let open = 0;
 let lost = 0;
@@ -34,6 +36,7 @@ const handles = new Set<Handle>();
 
 function onStamp(stampMs: number, arrivalMs: number): void {
   events++;
+  total++;
   if (Number.isNaN(stampMs)) unstamped++;
   else record(histogram, (arrivalMs - stampMs) * 1000);
 }
@@ -263,6 +266,7 @@ function report(rid: number): ClientReport {
     open,
     lost,
     events,
+    total,
     histogram: toSparse(histogram),
     unstamped,
     elapsedMs: Math.round(now() - resetAtMs),

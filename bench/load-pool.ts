@@ -19,6 +19,8 @@ export interface PoolReport {
   /** Sum over processes of events / elapsed: deliveries per second. */
   eventsPerSecond: number;
   events: number;
+  /** Events received since the processes started. */
+  total: number;
   unstamped: number;
   histogram: Histogram;
 }
@@ -107,6 +109,7 @@ export class LoadPool {
       open: reports.reduce((sum, r) => sum + r.open, 0),
       lost: reports.reduce((sum, r) => sum + r.lost, 0),
       events: reports.reduce((sum, r) => sum + r.events, 0),
+      total: reports.reduce((sum, r) => sum + r.total, 0),
       unstamped: reports.reduce((sum, r) => sum + r.unstamped, 0),
       eventsPerSecond,
       histogram,

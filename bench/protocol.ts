@@ -41,6 +41,8 @@ export interface ClientReport {
   lost: number;
   /** Events received since the last reset, and their publish-to-client latency. */
   events: number;
+  /** Events received since the process started. */
+  total: number;
   histogram: SparseHistogram;
   /** Frames whose stamp could not be read. */
   unstamped: number;
@@ -70,6 +72,8 @@ export interface PublisherReport {
   /** Since the last reset. */
   sent: number;
   ok: number;
+  /** Publishes answered ok since the publisher started. */
+  totalOk: number;
   failed: number;
   /** Publishes due at the asked rate that could not be sent (every connection busy). */
   behind: number;

@@ -17,6 +17,8 @@ const tickMs = 2;
 
 let sent = 0;
 let ok = 0;
+/** Publishes answered ok since the start, never reset. */
+let totalOk = 0;
 let failed = 0;
 let behind = 0;
 let firstError: string | null = null;
@@ -24,6 +26,10 @@ let histogram: Histogram = createHistogram();
 let resetAtMs = now();
 let seq = 0;
 let stopped = false;
+/** Requests sent and not answered yet. */
+let inFlight = 0;
+/** How long `stop` waits for the requests in flight to be answered. */
+const stopWaitMs = 10_000;
 const sockets: Socket[] = [];
 let ticker: NodeJS.Timeout | null = null;
 
@@ -50,6 +56,7 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
       body = `[${body}]`;
     }
     lane.busy = true;
+    inFlight++;
     lane.sentAtMs = sentAtMs;
     sent += batch;
     lane.socket.write(`${requestHead}Content-Length: ${body.length}\r\n\r\n${body}`);
@@ -71,9 +78,11 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
       lanes.push(lane);
       const reader = new ResponseReader((status, body) => {
         record(histogram, (now() - lane.sentAtMs) * 1000);
+        inFlight--;
         // A batch answers 200 with one result per event: an id, or an error.
         const published = status !== 200 ? 0 : batch === 1 ? 1 : countIds(body);
         ok += published;
+        totalOk += published;
         if (published < batch) {
           failed += batch - published;
           firstError ??= `HTTP ${status}: ${body.slice(0, 200)}`;
@@ -94,7 +103,10 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
         if (connected < request.connections) reject(error);
       });
       socket.on('close', () => {
-        if (lane.busy) failed += batch;
+        if (lane.busy) {
+          failed += batch;
+          inFlight--;
+        }
         lane.busy = true; // never used again
         const at = idle.indexOf(lane);
         if (at >= 0) idle.splice(at, 1);
@@ -125,6 +137,11 @@ function start(request: Extract<PublisherRequest, { type: 'start' }>): Promise<v
   });
 }
 
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = now() + timeoutMs;
+  while (!done() && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 function countIds(body: string): number {
   let count = 0;
   for (let at = body.indexOf('{"id":'); at >= 0; at = body.indexOf('{"id":', at + 6)) count++;
@@ -136,6 +153,7 @@ function report(rid: number): PublisherReport {
     rid,
     sent,
     ok,
+    totalOk,
     failed,
     behind,
     firstError,
@@ -167,11 +185,15 @@ process.on('message', (request: PublisherRequest) => {
       reply(report(request.rid));
       return;
     case 'stop':
+      // Send nothing more, and let what is in flight be answered: the server publishes it anyway,
+      // and the parent waits for exactly what was published to reach the clients.
       stopped = true;
       if (ticker !== null) clearInterval(ticker);
-      for (const socket of sockets) socket.destroy();
-      reply(report(request.rid));
-      setTimeout(() => process.exit(0), 50).unref();
+      void waitUntil(() => inFlight <= 0, stopWaitMs).then(() => {
+        for (const socket of sockets) socket.destroy();
+        reply(report(request.rid));
+        setTimeout(() => process.exit(0), 50).unref();
+      });
       return;
   }
 });
