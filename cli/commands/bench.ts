@@ -37,7 +37,7 @@ export function register(program: Command): void {
       'after',
       `
 Every server and load client runs in its own process over 127.0.0.1; all are stopped at the end.
-The full run takes about 10 minutes and wants an otherwise idle machine. Results are written to
+The full run takes about 13 minutes and wants an otherwise idle machine. Results are written to
 bench/results/<date>.json with the machine's description; a full run also replaces
 bench/results/latest.json (the committed one), --quick does not.
 
