@@ -71,7 +71,17 @@ function fanoutRow(c: FanoutCase): string[] {
 
 const verdict = (t: TargetCheck): string => (t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED');
 
-/** The report printed on stdout. */
+/** The dispatcher table's columns after the store's, shared by the text and the markdown tables. */
+const dispatcherColumns = [
+  'requests in flight',
+  'events/request',
+  'publishes/s',
+  'failed',
+  'p50 ms',
+  'p99 ms',
+  'server cpu',
+];
+
 /** One row per dispatcher case, shared by the text and the markdown tables. */
 function dispatcherRows(r: BenchResults): string[][] {
   return r.dispatcher.map((d) => [
@@ -100,6 +110,7 @@ function memoryRows(r: BenchResults): string[][] {
   ]);
 }
 
+/** The report printed on stdout. */
 export function formatResults(r: BenchResults): string[] {
   const out: string[] = [];
   const m = r.machine;
@@ -194,21 +205,7 @@ export function formatResults(r: BenchResults): string[] {
       '',
       'one dispatcher process, publishing flat out (no frontends registered; p50/p99 per request)',
     );
-    out.push(
-      ...table(
-        [
-          'store',
-          'requests in flight',
-          'events/request',
-          'publishes/s',
-          'failed',
-          'p50 ms',
-          'p99 ms',
-          'server cpu',
-        ],
-        dispatcherRows(r),
-      ).map((l) => `  ${l}`),
-    );
+    out.push(...table(['store', ...dispatcherColumns], dispatcherRows(r)).map((l) => `  ${l}`));
   }
   if (r.targets.length > 0) {
     out.push('', 'targets (issue 7)');
@@ -278,21 +275,7 @@ export function formatMarkdown(r: BenchResults): string[] {
     );
   }
   if (r.dispatcher.length > 0) {
-    section(
-      markdownTable(
-        [
-          'dispatcher store',
-          'requests in flight',
-          'events/request',
-          'publishes/s',
-          'failed',
-          'p50 ms',
-          'p99 ms',
-          'server cpu',
-        ],
-        dispatcherRows(r),
-      ),
-    );
+    section(markdownTable(['dispatcher store', ...dispatcherColumns], dispatcherRows(r)));
   }
   if (r.targets.length > 0) {
     section(
