@@ -4,6 +4,7 @@
  * from bench/ also exit by themselves when their IPC channel closes.
  */
 import { fork, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -74,12 +75,22 @@ export function forkBench(
   return wrap(child, name);
 }
 
-/** Start `node bin/stadium.js <args>` (stdout and stderr piped, no IPC). */
+/**
+ * util-linux' `setpriv`, where there is one: started through it with `--pdeathsig`, a child is
+ * killed by the kernel when the benchmark dies, even by SIGKILL (when no exit hook runs). It execs
+ * the command, so the pid, CPU time and RSS read from /proc are the child's own.
+ */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) ?? null;
+
+/**
+ * Start `node bin/stadium.js <args>` (stdout and stderr piped, no IPC). Children forked from bench/
+ * exit when their IPC channel closes; `stadium serve` has no such channel, so it is tied to the
+ * benchmark's life with `setpriv` instead (without it, only the exit hook stops it).
+ */
 export function spawnStadium(args: string[], name: string, nodeFlags: readonly string[] = []): Child {
-  const child = spawn(process.execPath, [...nodeFlags, join(repoRoot, 'bin', 'stadium.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: repoRoot,
-  });
+  const command = [process.execPath, ...nodeFlags, join(repoRoot, 'bin', 'stadium.js'), ...args];
+  const [file, ...argv] = setpriv === null ? command : [setpriv, '--pdeathsig', 'KILL', '--', ...command];
+  const child = spawn(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   return wrap(child, name);
 }
 
