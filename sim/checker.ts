@@ -111,7 +111,8 @@ export interface LossGroup {
   f?: number;
 }
 
-export interface CheckerSummary {
+/** What the checker counted, as the run's report carries it. */
+export interface DeliveryCounts {
   published: number;
   expected: number;
   delivered: number;
@@ -123,6 +124,9 @@ export interface CheckerSummary {
   leaseHygieneErrors: number;
   leaseReleaseErrors: number;
   forwardDisciplineErrors: number;
+}
+
+export interface CheckerSummary extends DeliveryCounts {
   violationCounts: Record<InvariantName, number>;
   violations: Violation[];
   latency: { overall: Histogram; sameDc: Histogram; crossDc: Histogram };

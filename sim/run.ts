@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DeliveryCounts } from './checker.ts';
 import type { Histogram } from './histogram.ts';
 import { parseScenario, ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
 import type { InvariantName, Violation } from './trace.ts';
@@ -49,7 +50,7 @@ export interface LatencySummary {
   max: number;
 }
 
-export interface Report {
+export interface Report extends DeliveryCounts {
   scenario: string;
   seed: string;
   traceHash: string;
@@ -58,17 +59,6 @@ export interface Report {
   traceLines: number;
   /** Items the world processed (messages, deadlines, client actions, faults...). */
   events: number;
-  published: number;
-  expected: number;
-  delivered: number;
-  late: number;
-  lost: { explained: number; unexplained: number; byCause: Record<string, number> };
-  duplicates: number;
-  misdeliveries: number;
-  integrityErrors: number;
-  leaseHygieneErrors: number;
-  leaseReleaseErrors: number;
-  forwardDisciplineErrors: number;
   latencyMs: LatencySummary;
   latencyMsSameDc: LatencySummary;
   latencyMsCrossDc: LatencySummary;
@@ -101,8 +91,8 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     }),
   );
   const wallMs = Math.max(1, Math.round(performance.now() - started));
-  const c = world.checker;
-  const violationTotal = Object.values(c.violationCounts).reduce((a, b) => a + b, 0);
+  const { latency: histograms, violationCounts, violations, ...counts } = world.checker;
+  const violationTotal = Object.values(violationCounts).reduce((a, b) => a + b, 0);
   return {
     scenario: scenario.name,
     seed,
@@ -111,20 +101,10 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     traceBytes: world.traceBytes,
     traceLines: world.traceLines,
     events: world.items,
-    published: c.published,
-    expected: c.expected,
-    delivered: c.delivered,
-    late: c.late,
-    lost: c.lost,
-    duplicates: c.duplicates,
-    misdeliveries: c.misdeliveries,
-    integrityErrors: c.integrityErrors,
-    leaseHygieneErrors: c.leaseHygieneErrors,
-    leaseReleaseErrors: c.leaseReleaseErrors,
-    forwardDisciplineErrors: c.forwardDisciplineErrors,
-    latencyMs: latency(c.latency.overall),
-    latencyMsSameDc: latency(c.latency.sameDc),
-    latencyMsCrossDc: latency(c.latency.crossDc),
+    ...counts,
+    latencyMs: latency(histograms.overall),
+    latencyMsSameDc: latency(histograms.sameDc),
+    latencyMsCrossDc: latency(histograms.crossDc),
     faults: world.faults,
     messages: world.messages,
     publishes: world.publishes,
@@ -132,8 +112,8 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     simulatedMs: Math.round(world.simulatedUs / 1000),
     wallMs,
     eventsPerSecond: Math.round((world.items / wallMs) * 1000),
-    violationCounts: c.violationCounts,
-    violations: c.violations,
+    violationCounts,
+    violations,
     ok: violationTotal === 0,
   };
 }
