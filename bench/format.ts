@@ -71,6 +71,29 @@ function fanoutRow(c: FanoutCase): string[] {
 
 const verdict = (t: TargetCheck): string => (t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED');
 
+/**
+ * One row per comparison, shared by the text and the markdown tables; the markdown one names the
+ * Redis adapter in full and gives Stadium's transport alone.
+ */
+function comparisonRows(r: BenchResults, style: 'text' | 'markdown'): string[][] {
+  return r.comparisons.map((c) => [
+    c.against === 'bare-uws'
+      ? 'bare uWS'
+      : `Socket.IO (${c.otherStore !== 'redis' ? 'memory' : style === 'markdown' ? 'Redis adapter' : 'Redis'})`,
+    style === 'markdown' || c.transport === c.otherTransport
+      ? c.transport
+      : `${c.transport} vs ${c.otherTransport}`,
+    count(c.connections),
+    asked(c.requestedPublishesPerSecond),
+    count(c.stadiumDeliveriesPerSecond),
+    count(c.otherDeliveriesPerSecond),
+    c.deliveriesRatio.toFixed(2),
+    ms(c.stadiumP99Ms),
+    ms(c.otherP99Ms),
+    c.p99Ratio.toFixed(2),
+  ]);
+}
+
 /** The dispatcher table's columns after the store's, shared by the text and the markdown tables. */
 const dispatcherColumns = [
   'requests in flight',
@@ -165,20 +188,7 @@ export function formatResults(r: BenchResults): string[] {
           'other p99',
           'ratio',
         ],
-        r.comparisons.map((c) => [
-          c.against === 'bare-uws'
-            ? 'bare uWS'
-            : `Socket.IO (${c.otherStore === 'redis' ? 'Redis' : 'memory'})`,
-          c.transport === c.otherTransport ? c.transport : `${c.transport} vs ${c.otherTransport}`,
-          count(c.connections),
-          asked(c.requestedPublishesPerSecond),
-          count(c.stadiumDeliveriesPerSecond),
-          count(c.otherDeliveriesPerSecond),
-          c.deliveriesRatio.toFixed(2),
-          ms(c.stadiumP99Ms),
-          ms(c.otherP99Ms),
-          c.p99Ratio.toFixed(2),
-        ]),
+        comparisonRows(r, 'text'),
       ).map((l) => `  ${l}`),
     );
   }
@@ -240,20 +250,7 @@ export function formatMarkdown(r: BenchResults): string[] {
           'other p99 ms',
           'ratio',
         ],
-        r.comparisons.map((c) => [
-          c.against === 'bare-uws'
-            ? 'bare uWS'
-            : `Socket.IO (${c.otherStore === 'redis' ? 'Redis adapter' : 'memory'})`,
-          c.transport,
-          count(c.connections),
-          asked(c.requestedPublishesPerSecond),
-          count(c.stadiumDeliveriesPerSecond),
-          count(c.otherDeliveriesPerSecond),
-          c.deliveriesRatio.toFixed(2),
-          ms(c.stadiumP99Ms),
-          ms(c.otherP99Ms),
-          c.p99Ratio.toFixed(2),
-        ]),
+        comparisonRows(r, 'markdown'),
       ),
     );
   }
