@@ -10,150 +10,22 @@ import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { serveConfigFrom } from './config.ts';
-import type { ServeFlags } from './config.ts';
-import { startServer } from './server.ts';
 import type { RunningServer } from './server.ts';
 import { redisGate, redisUrl, uniquePrefix } from './test-gate.ts';
+import {
+  cleanups,
+  closeTestServers,
+  metric,
+  openStream,
+  openWs,
+  publish,
+  servers,
+  start,
+  wsUrl,
+} from './test-server.ts';
 import { sleep, waitFor } from './wait-for.ts';
 
-const servers: RunningServer[] = [];
-const cleanups: (() => void)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function start(flags: ServeFlags = {}): Promise<RunningServer> {
-  const parsed = serveConfigFrom({ port: '0', logLevel: 'silent', shutdownGraceMs: '500', ...flags }, {});
-  if (!parsed.ok) throw new Error(parsed.error);
-  const server = await startServer(parsed.config);
-  servers.push(server);
-  return server;
-}
-
-async function publish(
-  base: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
-  const response = await fetch(`${base}/v1/publish`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return {
-    status: response.status,
-    json: (await response.json()) as Record<string, unknown>,
-    headers: response.headers,
-  };
-}
-
-interface Frame {
-  id?: string;
-  event?: string;
-  data?: string;
-  retry?: string;
-  comment?: string;
-}
-
-/** A raw SSE reader over fetch: every frame, including comments and retry hints. */
-async function openStream(url: string, headers: Record<string, string> = {}) {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers, signal: controller.signal });
-  const frames: Frame[] = [];
-  let ended = false;
-  cleanups.push(() => controller.abort());
-  if (response.ok && response.body !== null) {
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    void (async () => {
-      let buffered = '';
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffered += value;
-          let end = buffered.indexOf('\n\n');
-          while (end >= 0) {
-            const frame: Frame = {};
-            for (const line of buffered.slice(0, end).split('\n')) {
-              const colon = line.indexOf(':');
-              const field = line.slice(0, colon);
-              const text = line.slice(colon + 1).replace(/^ /, '');
-              if (field === '') frame.comment = text;
-              else frame[field as 'id' | 'event' | 'data' | 'retry'] = text;
-            }
-            frames.push(frame);
-            buffered = buffered.slice(end + 2);
-            end = buffered.indexOf('\n\n');
-          }
-        }
-      } catch {
-        // Aborted by the test.
-      }
-      ended = true;
-    })();
-  }
-  return {
-    status: response.status,
-    json: response.ok ? null : ((await response.json()) as Record<string, unknown>),
-    frames,
-    events: () =>
-      frames.filter((f) => f.event === 'message').map((f) => JSON.parse(f.data!) as Record<string, unknown>),
-    notices: () =>
-      frames.filter((f) => f.event === 'notice').map((f) => JSON.parse(f.data!) as Record<string, unknown>),
-    ended: () => ended,
-    close: () => controller.abort(),
-  };
-}
-
-interface WsClient {
-  socket: WebSocket;
-  messages: Record<string, unknown>[];
-  closed: { code: number } | null;
-  send(value: unknown): void;
-}
-
-async function openWs(url: string, headers: Record<string, string> = {}): Promise<WsClient> {
-  const socket = new WebSocket(url, { headers });
-  const client: WsClient = {
-    socket,
-    messages: [],
-    closed: null,
-    send: (value) => socket.send(typeof value === 'string' ? value : JSON.stringify(value)),
-  };
-  socket.on('message', (data: Buffer) =>
-    client.messages.push(JSON.parse(data.toString()) as Record<string, unknown>),
-  );
-  socket.on('close', (code) => (client.closed = { code }));
-  cleanups.push(() => socket.terminate());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-  });
-  return client;
-}
-
-const wsUrl = (server: RunningServer, query = ''): string =>
-  `${server.url.replace('http', 'ws')}/v1/ws${query}`;
-
-async function metric(
-  server: RunningServer,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
+afterEach(closeTestServers);
 
 describe('delivery', () => {
   it('an EventSource client and a WebSocket client each receive a published event exactly once', async () => {
