@@ -36,6 +36,7 @@ describe('serve config', () => {
       STADIUM_DC: 'dc-a',
       STADIUM_PORT: '7101',
       STADIUM_PAYLOAD_LIMIT: '1024',
+      STADIUM_INTERNAL_TOKEN: 'shared-by-every-node',
     };
     const fromEnv = ok(serveConfigFrom({}, env));
     expect(fromEnv).toMatchObject({
@@ -84,18 +85,37 @@ describe('serve config', () => {
     [{ slowClientPolicy: 'ignore' }, '--slow-client-policy must be one of close, drop'],
     [{ logLevel: 'loud' }, '--log-level must be one of'],
     [{ publicUrl: 'not a url' }, '--public-url must be an http:// URL'],
-    [{ role: 'dispatcher', host: '0.0.0.0' }, 'give --public-url'],
+    [{ role: 'dispatcher', host: '0.0.0.0', internalToken: 'shared-by-every-node' }, 'give --public-url'],
+    [{ role: 'dispatcher' }, '--role dispatcher needs --internal-token'],
+    [{ internalToken: 'short' }, '--internal-token must be at least 16 characters'],
   ])('bad flags are one clear line: %j', (flags, expected) => {
     expect(error(serveConfigFrom(flags, {}))).toContain(expected);
   });
 
   it('a frontend needs dispatchers and takes no store', () => {
     const config = ok(
-      serveConfigFrom({ role: 'frontend', dispatchers: 'http://127.0.0.1:7101,http://127.0.0.1:7102' }, {}),
+      serveConfigFrom(
+        {
+          role: 'frontend',
+          dispatchers: 'http://127.0.0.1:7101,http://127.0.0.1:7102',
+          internalToken: 'shared-by-every-node',
+        },
+        {},
+      ),
     );
     expect(config.dispatchers).toEqual(['http://127.0.0.1:7101', 'http://127.0.0.1:7102']);
     expect(
-      error(serveConfigFrom({ role: 'frontend', dispatchers: 'http://h:1', store: 'memory' }, {})),
+      error(
+        serveConfigFrom(
+          {
+            role: 'frontend',
+            dispatchers: 'http://h:1',
+            store: 'memory',
+            internalToken: 'shared-by-every-node',
+          },
+          {},
+        ),
+      ),
     ).toContain('--store is for dispatchers');
   });
 

@@ -29,7 +29,11 @@ export interface ServeConfig {
   dispatchers: NodeId[];
   payloadLimitBytes: number;
   publishToken: string | null;
-  /** Shared by every node of a deployment: required on, and sent with, `/internal/` requests. */
+  /**
+   * Shared by every node of a deployment: required on, and sent with, `/internal/` requests. Always
+   * set for roles frontend and dispatcher; null in role `all`, where the server makes up its own
+   * (nobody else needs it, and `/internal/` then refuses everyone).
+   */
   internalToken: string | null;
   jwtSecret: string | null;
   slowClientPolicy: SlowClientPolicy;
@@ -76,8 +80,8 @@ export const serveOptions: readonly ServeOption[] = [
   option(
     'internal-token',
     'T',
-    'shared by all nodes: required on /internal/ requests, sent with their own',
-    'none (keep /internal/ private)',
+    'secret shared by all nodes (16+ characters): required on /internal/ requests, sent with their own',
+    'required for frontend and dispatcher; made up by role all',
   ),
   option('jwt-secret', 'S', 'require an HS256 JWT with a topics claim to subscribe', 'none (open)'),
   option(
@@ -99,6 +103,9 @@ export const serveOptions: readonly ServeOption[] = [
 
 /** Raw option values as commander hands them over: camelCase keys, string values. */
 export type ServeFlags = Record<string, string | undefined>;
+
+/** The shortest internal token accepted: long enough that it cannot be guessed in practice. */
+export const internalTokenLengthMin = 16;
 
 export type ConfigResult = { ok: true; config: ServeConfig } | { ok: false; error: string };
 
@@ -168,6 +175,19 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     errors.push('--store is for dispatchers; a frontend reaches the store through them');
   }
   const leaseMs = integer('lease-ms', 10_000, 3, 10 * 60_000);
+  // Node-to-node messages can deliver, subscribe and unsubscribe on any topic: they are never
+  // accepted without the deployment's shared secret, so a node that talks to others needs one.
+  const internalToken = raw('internal-token') ?? null;
+  if (internalToken !== null && internalToken.length < internalTokenLengthMin) {
+    errors.push(
+      `--internal-token must be at least ${internalTokenLengthMin} characters (make one with: openssl rand -hex 32)`,
+    );
+  }
+  if (role !== 'all' && internalToken === null) {
+    errors.push(
+      `--role ${role} needs --internal-token T (or STADIUM_INTERNAL_TOKEN): the secret every node of the deployment shares; node-to-node messages are never accepted without it (make one with: openssl rand -hex 32)`,
+    );
+  }
   if (role !== 'all' && publicUrl === null && ['0.0.0.0', '::', '[::]'].includes(host)) {
     errors.push(
       `--host ${host} binds every address: give --public-url, the address other nodes reach this one at`,
@@ -187,7 +207,7 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     dispatchers,
     payloadLimitBytes: integer('payload-limit', 65_536, 1, 16 * 1024 * 1024),
     publishToken: raw('publish-token') ?? null,
-    internalToken: raw('internal-token') ?? null,
+    internalToken,
     jwtSecret: raw('jwt-secret') ?? null,
     slowClientPolicy: choice<SlowClientPolicy>('slow-client-policy', ['close', 'drop'], 'close'),
     slowClientBytes: integer('slow-client-bytes', 262_144, 1024),

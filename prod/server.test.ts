@@ -306,9 +306,14 @@ describe('bad input gets a 4xx naming the problem, and the server keeps serving'
   });
 
   it('internal messages are checked too', async () => {
-    const server = await start();
+    const internalToken = 'internal-0123456789abcdef';
+    const server = await start({ internalToken });
     const post = (body: string): Promise<Response> =>
-      fetch(`${server.url}/internal/message`, { method: 'POST', body });
+      fetch(`${server.url}/internal/message`, {
+        method: 'POST',
+        body,
+        headers: { authorization: `Bearer ${internalToken}` },
+      });
     expect((await post('{')).status).toBe(400);
     const bad = await post(JSON.stringify({ source: 'x', message: { type: 'renew', topics: 'nope' } }));
     expect(bad.status).toBe(400);
@@ -549,7 +554,7 @@ describe('operations', () => {
   });
 
   it('two processes in one: a frontend reaches its dispatcher over HTTP, and SIGTERM-style shutdown unregisters its topics', async () => {
-    const internalToken = 'between-nodes';
+    const internalToken = 'between-nodes-0123456789';
     const dispatcher = await start({ role: 'dispatcher', dc: 'dc-a', internalToken });
     const frontend = await start({
       role: 'frontend',

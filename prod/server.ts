@@ -9,7 +9,8 @@
  *   one timer per role is armed for `deadline(state)`.
  * - Node ids are base URLs. A `send` to another node is `POST <target>/internal/message` with
  *   `{source, message}` over keep-alive; a failed or slow POST is dropped, because the core times
- *   out by itself. A send to this very node is a direct `handle` call, and a send to a publisher
+ *   out by itself. Every such request carries the deployment's internal token, and one without it
+ *   is refused before its body is read: node messages can deliver, subscribe and unsubscribe. A send to this very node is a direct `handle` call, and a send to a publisher
  *   (`http-publish:<n>`) answers that publisher's HTTP request.
  * - Frontend: SSE (`GET /v1/stream`) and WebSocket (`/v1/ws`) connections get ids `<node>#<n>`;
  *   what clients do becomes `client` inputs, and `deliver`, `notice` and `close` effects are
@@ -187,6 +188,8 @@ class Host {
   private readonly wsMessageBytesMax: number;
   private shuttingDown = false;
   private readonly internalHeaders: Record<string, string>;
+  /** Required on every `/internal/` request: the deployment's, or (role all) one made up here. */
+  private readonly internalToken: string;
   private readonly startedAtMs = Date.now();
 
   constructor(
@@ -196,8 +199,13 @@ class Host {
     private readonly log: Logger,
   ) {
     this.jwtKey = jwtSecretKey(config.jwtSecret);
-    this.internalHeaders = { 'content-type': 'application/json' };
-    if (config.internalToken !== null) this.internalHeaders.authorization = `Bearer ${config.internalToken}`;
+    // Role all talks to itself by direct calls, so its made-up token is never sent anywhere: its
+    // `/internal/` endpoint refuses everyone.
+    this.internalToken = config.internalToken ?? randomBytes(32).toString('hex');
+    this.internalHeaders = {
+      'content-type': 'application/json',
+      authorization: `Bearer ${this.internalToken}`,
+    };
     this.bodyBytesMax = config.payloadLimitBytes * 6 + 16_384;
     this.wsMessageBytesMax = config.payloadLimitBytes + 4_096;
     this.demoPage = config.role === 'all' ? readFileSync(demoPagePath, 'utf8') : null;
@@ -583,7 +591,7 @@ class Host {
 
   private onInternalMessage(ex: Exchange, authorization: string): void {
     const denied = checkBearerToken(
-      this.config.internalToken,
+      this.internalToken,
       bearerToken(authorization),
       "node-to-node requests need this deployment's internal token",
     );

@@ -2,6 +2,7 @@
 // environment variables, and the process shuts down gracefully. Method: compare the CLI's list
 // with prod/config.ts's; run bin/stadium.js and send it SIGTERM.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +29,27 @@ describe('stadium serve options', () => {
         env,
         defaultText,
       })),
+    );
+  });
+
+  it("the README's options table says the same as prod/config.ts, row by row", () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const rows = readme
+      .split('\n')
+      .filter((line) => line.startsWith('| `--'))
+      .map((line) =>
+        line
+          .slice(1, -1)
+          .split(/(?<!\\)\|/)
+          .map((cell) => cell.trim().replaceAll('\\|', '|')),
+      );
+    expect(rows).toEqual(
+      serveOptions.map(({ flag, valueName, description, env, defaultText }) => [
+        `\`--${flag} ${valueName}\``,
+        `\`${env}\``,
+        defaultText,
+        description,
+      ]),
     );
   });
 

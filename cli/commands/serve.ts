@@ -21,9 +21,13 @@ Endpoints: GET /v1/stream?topic=T (SSE), /v1/ws (WebSocket), POST /v1/publish (o
 {"topic","payload","id"?}, or a batch: an array of up to 1,000), GET /healthz, GET /metrics, and
 POST /internal/message between nodes. Role all also serves a demo page at /.
 
+Node-to-node messages are never accepted without the deployment's internal token: roles frontend
+and dispatcher refuse to start without one, and every node of a deployment gets the same one.
+
 Examples:
   stadium serve                                   everything on http://127.0.0.1:7000, with the demo page
   stadium serve --port 8080 --publish-token s3cret
+  export STADIUM_INTERNAL_TOKEN=$(openssl rand -hex 32)   # the same on every node
   stadium serve --role dispatcher --dc dc-a --port 7101 --store redis://127.0.0.1:6379 \\
       --redis-prefix stadium:dc-a: --peers dc-b=http://10.0.2.1:7101,dc-b=http://10.0.2.2:7101
   stadium serve --role frontend --dc dc-a --port 7201 --dispatchers http://10.0.1.1:7101,http://10.0.1.2:7101
@@ -97,9 +101,9 @@ export const serveFlags: readonly (readonly [string, string, string, string, str
   [
     'internal-token',
     'T',
-    'shared by all nodes: required on /internal/ requests, sent with their own',
+    'secret shared by all nodes (16+ characters): required on /internal/ requests, sent with their own',
     'STADIUM_INTERNAL_TOKEN',
-    'none (keep /internal/ private)',
+    'required for frontend and dispatcher; made up by role all',
   ],
   [
     'jwt-secret',
