@@ -37,15 +37,15 @@ describe('dispatcher publish', () => {
     const effects = publish(state, 7);
     const [lookup] = of(effects, 'store-request');
     expect(lookup).toMatchObject({ request: { op: 'lookup', topic: 'live' } });
-    expect(of(effects, 'published')).toMatchObject([{ event: { id: 'a1-1', topic: 'live' } }]);
-    expect(eventOfStoreRequest(state, lookup!.requestId)?.id).toBe('a1-1');
+    expect(of(effects, 'published')).toMatchObject([{ event: { id: '~a1-1', topic: 'live' } }]);
+    expect(eventOfStoreRequest(state, lookup!.requestId)?.id).toBe('~a1-1');
     const forwards = of(effects, 'send').map((e) => [e.target, e.message.type]);
     expect(forwards).toHaveLength(2);
     expect(forwards.map(([t]) => t?.split('/')[0]).sort()).toEqual(['dc-b', 'dc-c']);
     const forward = of(effects, 'send')[0]?.message;
     expect(forward).toMatchObject({
       type: 'forward',
-      event: { id: 'a1-1', topic: 'live', origin: 'dc-a', publishedAtMs: 7, payload: '{"like":1}' },
+      event: { id: '~a1-1', topic: 'live', origin: 'dc-a', publishedAtMs: 7, payload: '{"like":1}' },
     });
     const reply = handle(
       state,
@@ -64,7 +64,7 @@ describe('dispatcher publish', () => {
     expect(of(reply, 'send')[2]?.message).toEqual({
       type: 'publish-reply',
       requestId: 1,
-      result: { ok: true, eventId: 'a1-1' },
+      result: { ok: true, eventId: '~a1-1' },
     });
   });
 
@@ -95,13 +95,25 @@ describe('dispatcher publish', () => {
     expect(state.pendingStore.size).toBe(0);
   });
 
+  it("a publisher cannot choose an id in the servers' namespace, so it cannot take the next one assigned", () => {
+    const state = make();
+    const assigned = (effects: Effect[]): string | undefined => of(effects, 'published')[0]?.event.id;
+    const first = assigned(publish(state, 0));
+    expect(first).toBe('~a1-1');
+    const refused = of(publish(state, 0, { id: '~a1-2' }), 'send')[0]?.message;
+    expect(refused).toMatchObject({ type: 'publish-reply', result: { ok: false, code: 'bad-id' } });
+    expect(assigned(publish(state, 0))).toBe('~a1-2');
+    // Any other printable id is the publisher's own, for idempotent retries.
+    expect(assigned(publish(state, 0, { id: 'a1-3' }))).toBe('a1-3');
+  });
+
   it('a store that does not answer: the publisher is told to retry, the loss is reported', () => {
     const state = make();
     publish(state, 0);
     expect(deadline(state)).toBe(50);
     const effects = handle(state, { kind: 'deadline' }, 50);
     expect(of(effects, 'drop')).toEqual([
-      { kind: 'drop', reason: 'store-timeout', eventId: 'a1-1', topic: 'live', dc: 'dc-a' },
+      { kind: 'drop', reason: 'store-timeout', eventId: '~a1-1', topic: 'live', dc: 'dc-a' },
     ]);
     expect(of(effects, 'send')[0]?.message).toMatchObject({
       type: 'publish-reply',
@@ -121,7 +133,7 @@ describe('dispatcher publish', () => {
       { kind: 'store-reply', requestId: 1, reply: { op: 'rejected', reason: 'full', message: 'full' } },
       1,
     );
-    expect(of(effects, 'drop')[0]).toMatchObject({ reason: 'store-full', eventId: 'a1-1' });
+    expect(of(effects, 'drop')[0]).toMatchObject({ reason: 'store-full', eventId: '~a1-1' });
     expect(of(effects, 'send')[0]?.message).toMatchObject({
       result: { ok: false, code: 'store-unavailable' },
     });

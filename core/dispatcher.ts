@@ -8,7 +8,8 @@
  * - Publish: check the topic, payload and optional id; stamp the event (id unless the publisher
  *   gave one, origin datacenter, publish time); ask the store for the topic's live frontends and
  *   `deliver` to each when the answer comes; and forward the event to one dispatcher of every peer
- *   datacenter. The publisher is answered once the local lookup is done (or failed), so a caller
+ *   datacenter. The ids it assigns start with `serverEventIdMarker` and a publisher's may not, so
+ *   no publisher can take an id before it is assigned (frontends would drop the real event). The publisher is answered once the local lookup is done (or failed), so a caller
  *   learns when the store is unreachable and can retry with the same id; frontends drop the
  *   duplicates such retries make.
  * - Forward: a peer's dispatcher acknowledges at once and fans out in its own datacenter; it never
@@ -38,7 +39,7 @@ import type {
   StoreReply,
   StoreRequest,
 } from './types.ts';
-import { eventIdError, payloadError, topicError } from './validation.ts';
+import { payloadError, publisherEventIdError, serverEventIdMarker, topicError } from './validation.ts';
 
 export interface DispatcherLimits {
   pendingRequestsMax: number;
@@ -57,7 +58,10 @@ export interface DispatcherConfig {
   dc: DcId;
   /** The dispatchers of every other datacenter. */
   peers: Record<DcId, NodeId[]>;
-  /** Prefix of the ids this dispatcher assigns; the host makes it unique per incarnation. */
+  /**
+   * Prefix of the ids this dispatcher assigns, after `serverEventIdMarker`; the host makes it
+   * unique per incarnation.
+   */
   idPrefix: string;
   storeRequestTimeoutMs: Ms;
   forwardTimeoutMs: Ms;
@@ -278,7 +282,7 @@ function onPublish(
   if (payloadProblem !== null)
     return refuse({ ok: false, code: 'payload-too-large', message: payloadProblem });
   if (message.id !== undefined) {
-    const idProblem = eventIdError(message.id);
+    const idProblem = publisherEventIdError(message.id);
     if (idProblem !== null) return refuse({ ok: false, code: 'bad-id', message: idProblem });
   }
   if (state.pendingStore.size >= state.config.limits.pendingRequestsMax) {
@@ -290,7 +294,7 @@ function onPublish(
     });
   }
   const event: Event = {
-    id: message.id ?? `${state.config.idPrefix}${state.nextEventSeq++}`,
+    id: message.id ?? `${serverEventIdMarker}${state.config.idPrefix}${state.nextEventSeq++}`,
     topic: message.topic,
     origin: state.config.dc,
     publishedAtMs: now,

@@ -1,7 +1,15 @@
 // Goal: the input rules accept what they should and name what they refuse.
 import { describe, expect, it } from 'vitest';
 import { assert, AssertionError, unreachable } from './assert.ts';
-import { eventIdError, isEventId, isTopic, payloadError, topicError, utf8Bytes } from './validation.ts';
+import {
+  eventIdError,
+  isEventId,
+  isTopic,
+  payloadError,
+  publisherEventIdError,
+  topicError,
+  utf8Bytes,
+} from './validation.ts';
 
 describe('validation', () => {
   it('counts UTF-8 bytes like TextEncoder, surrogate pairs included', () => {
@@ -24,6 +32,10 @@ describe('validation', () => {
     expect(eventIdError('')).toMatch(/1 to 128/);
     expect(eventIdError('a b')).toMatch(/printable/);
     expect(eventIdError(null)).toMatch(/string/);
+    expect(eventIdError('~dc-a.7000.1f-3')).toBeNull();
+    expect(publisherEventIdError('~dc-a.7000.1f-3')).toMatch(/reserved for the ids servers assign/);
+    expect(publisherEventIdError('like-42-~')).toBeNull();
+    expect(publisherEventIdError('a b')).toMatch(/printable/);
     expect(isEventId('x')).toBe(true);
   });
 

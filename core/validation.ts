@@ -26,6 +26,22 @@ export function eventIdError(id: unknown): string | null {
   return null;
 }
 
+/**
+ * Ids a dispatcher assigns begin with this character, and ids a publisher chooses may not: the two
+ * never share a namespace, so a publisher cannot claim an id the server is about to give another
+ * publish (which frontends would then drop as a duplicate).
+ */
+export const serverEventIdMarker = '~';
+
+/** An id a publisher chose: a valid event id outside the servers' namespace. */
+export function publisherEventIdError(id: unknown): string | null {
+  const error = eventIdError(id);
+  if (error !== null) return error;
+  if ((id as string).startsWith(serverEventIdMarker))
+    return `event ids starting with ${serverEventIdMarker} are reserved for the ids servers assign`;
+  return null;
+}
+
 /** UTF-8 length of a string, computed without TextEncoder so it costs no allocation. */
 export function utf8Bytes(text: string): number {
   let bytes = 0;

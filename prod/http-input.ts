@@ -4,7 +4,7 @@
  * throws. The core checks the rules it owns (topic syntax, payload size) again; these checks only
  * make sure the shapes are right and answer early where HTTP can say it better.
  */
-import { eventIdError, isEventId, topicError } from '../core/index.ts';
+import { eventIdError, isEventId, publisherEventIdError, topicError } from '../core/index.ts';
 import type {
   Event,
   EventId,
@@ -82,7 +82,7 @@ function publishRequest(value: unknown): PublishRequest | HttpError {
   if (topicProblem !== null) return httpError(400, 'bad-topic', topicProblem);
   if (typeof payload !== 'string') return httpError(400, 'bad-payload', 'payload must be a string');
   if (id === undefined) return { topic: topic as Topic, payload };
-  const idProblem = eventIdError(id);
+  const idProblem = publisherEventIdError(id);
   if (idProblem !== null) return httpError(400, 'bad-id', idProblem);
   return { topic: topic as Topic, payload, id: id as EventId };
 }
