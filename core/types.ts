@@ -114,7 +114,9 @@ export type NoticeCode =
   | 'bad-id'
   | 'history-unavailable'
   | 'published'
-  | 'publish-failed';
+  | 'publish-failed'
+  /** Written by the host, not the core: the subscribe token's `exp` passed and the connection ends. */
+  | 'token-expired';
 
 /** Why something that should have happened did not: the explanation a loss carries. */
 export type DropReason =

@@ -45,9 +45,15 @@ describe('subscribe tokens', () => {
     expect(grantError(grant, ['likes', 'secret-room'])).toMatchObject({ status: 403, code: 'forbidden' });
   });
 
-  it('"*" grants every topic', async () => {
+  it('"*" grants every topic, until the token expires', async () => {
+    const before = Date.now();
     const grant = await subscribeGrant(secret, await sign({ topics: ['*'] }));
-    expect(grant).toEqual(openGrant);
+    expect(grant).toMatchObject({ all: true });
+    const expiresAtMs = isHttpError(grant) ? null : grant.expiresAtMs;
+    // One hour from the whole second the token was signed in.
+    expect(expiresAtMs).toBeGreaterThan(before + 3_600_000 - 1_000);
+    expect(expiresAtMs).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(openGrant.expiresAtMs).toBeNull();
   });
 
   it('missing 401; bad signature, expired, or no topics claim 403', async () => {

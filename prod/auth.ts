@@ -2,7 +2,8 @@
  * Optional auth. Publishing can require a shared bearer token; subscribing can require an HS256
  * JWT whose `topics` claim lists the topics the client may join (`"*"` alone allows every topic).
  * A missing token is 401, a wrong one or a topic outside the grant is 403; nothing is subscribed
- * or published in either case.
+ * or published in either case. A token's `exp` bounds its connection's life: the frontend ends the
+ * connection then, unless a WebSocket sent a fresh token first (`refresh`).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { errors, jwtVerify } from 'jose';
@@ -10,10 +11,15 @@ import type { Topic } from '../core/index.ts';
 import { httpError } from './http-input.ts';
 import type { HttpError } from './http-input.ts';
 
-/** Which topics a subscriber may join: all of them (no auth configured, or `*`), or a list. */
-export type TopicGrant = { all: true } | { all: false; topics: ReadonlySet<Topic> };
+/**
+ * Which topics a subscriber may join: all of them (no auth configured, or `*`), or a list; and
+ * until when (the token's `exp`, in ms), or null when the token does not expire.
+ */
+export type TopicGrant = ({ all: true } | { all: false; topics: ReadonlySet<Topic> }) & {
+  expiresAtMs: number | null;
+};
 
-export const openGrant: TopicGrant = { all: true };
+export const openGrant: TopicGrant = { all: true, expiresAtMs: null };
 
 export function checkPublishToken(expected: string | null, token: string | null): HttpError | null {
   return checkBearerToken(expected, token, 'publishing needs the publish token');
@@ -60,8 +66,9 @@ export async function subscribeGrant(
     if (!Array.isArray(topics) || !topics.every((t): t is string => typeof t === 'string')) {
       return httpError(403, 'forbidden', 'the token has no "topics" claim listing topic names');
     }
-    if (topics.includes('*')) return openGrant;
-    return { all: false, topics: new Set(topics) };
+    const expiresAtMs = typeof payload.exp === 'number' ? payload.exp * 1000 : null;
+    if (topics.includes('*')) return { all: true, expiresAtMs };
+    return { all: false, topics: new Set(topics), expiresAtMs };
   } catch (error) {
     const why =
       error instanceof errors.JWTExpired

@@ -99,6 +99,10 @@ describe('WebSocket client messages', () => {
       token: 't',
     });
     expect(parseClientMessage('{"type":"ping"}', 8)).toEqual({ type: 'ping' });
+    expect(parseClientMessage('{"type":"refresh","token":"a.b.c"}', 8)).toEqual({
+      type: 'refresh',
+      token: 'a.b.c',
+    });
   });
 
   it.each([
@@ -110,6 +114,8 @@ describe('WebSocket client messages', () => {
     ['{"type":"subscribe","topics":["a","b","c"]}', '400 too-many-topics'],
     ['{"type":"resume","topics":["a"]}', '400 bad-id'],
     ['{"type":"publish","topic":"a","payload":3}', '400 bad-payload'],
+    ['{"type":"refresh"}', '400 bad-request'],
+    ['{"type":"refresh","token":""}', '400 bad-request'],
   ])('%s -> %s', (text, expected) => {
     expect(code(parseClientMessage(text, 2))).toBe(expected);
   });

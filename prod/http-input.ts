@@ -136,12 +136,15 @@ export type ClientMessage =
   | { type: 'unsubscribe'; topics: Topic[] }
   | { type: 'resume'; topics: Topic[]; lastEventId: EventId }
   | { type: 'publish'; topic: Topic; payload: string; token: string | null }
+  /** A fresh subscribe token, before the current one expires. */
+  | { type: 'refresh'; token: string }
   | { type: 'ping' };
 
 /**
  * `{"type":"subscribe","topic":"likes"}` (or `"topics": [...]`), `unsubscribe` alike,
  * `{"type":"resume","topics":[...],"lastEventId":"..."}`, `{"type":"publish","topic":..,"payload":".."}`,
- * `{"type":"ping"}`. A publish carries `"token"` when the server requires a publish token.
+ * `{"type":"refresh","token":"<JWT>"}`, `{"type":"ping"}`. A publish carries `"token"` when the
+ * server requires a publish token.
  */
 export function parseClientMessage(text: string, topicsMax: number): ClientMessage | HttpError {
   const value = parseJson(text);
@@ -188,13 +191,17 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
       const token = typeof message.token === 'string' ? message.token : null;
       return { type: 'publish', topic: message.topic as Topic, payload: message.payload, token };
     }
+    case 'refresh':
+      if (typeof message.token !== 'string' || message.token === '')
+        return httpError(400, 'bad-request', 'refresh needs "token": a fresh subscribe token');
+      return { type: 'refresh', token: message.token };
     case 'ping':
       return { type: 'ping' };
     default:
       return httpError(
         400,
         'unknown-type',
-        `unknown message type ${JSON.stringify(message.type)}; use subscribe, unsubscribe, resume, publish or ping`,
+        `unknown message type ${JSON.stringify(message.type)}; use subscribe, unsubscribe, resume, publish, refresh or ping`,
       );
   }
 }

@@ -68,6 +68,7 @@ import {
 } from './http-input.ts';
 import type { HttpError, PublishRequest } from './http-input.ts';
 import { Clients } from './clients.ts';
+import { Expiries } from './expiries.ts';
 import type { WsConnection, WsData } from './clients.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
@@ -169,6 +170,8 @@ class Host {
   private readonly store: SubscriptionStorePort | null;
   private readonly metrics: Metrics;
   private readonly clients: Clients;
+  /** When each connection's subscribe token expires (only with `--jwt-secret`). */
+  private readonly expiries = new Expiries((id) => this.tokenExpired(id));
   private readonly publishers = new Map<NodeId, PendingPublish>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly timers: Record<Work['role'], { timer: NodeJS.Timeout; atMs: number } | null> = {
@@ -231,6 +234,7 @@ class Host {
       this.metrics,
       log,
       (id) => {
+        this.expiries.delete(id);
         if (this.frontendState?.connections.has(id)) this.clientAction(id, { type: 'disconnect' });
       },
       (topic, frame) => app.publish(topic, frame, false),
@@ -730,6 +734,7 @@ class Host {
       ex.onAbort = this.sseAborted(conn.id);
       this.clientAction(conn.id, { type: 'connect' });
       if (!conn.open) return;
+      if (grant.expiresAtMs !== null) this.expiries.set(conn.id, grant.expiresAtMs);
       if (parsed.lastEventId !== null) {
         this.clientAction(conn.id, {
           type: 'resume',
@@ -829,6 +834,7 @@ class Host {
       return;
     }
     conn.grant = grant;
+    if (grant.expiresAtMs !== null) this.expiries.set(conn.id, grant.expiresAtMs);
     for (const message of conn.held.splice(0)) {
       if (!conn.open) return;
       this.onClientMessage(conn, grant, message);
@@ -883,12 +889,52 @@ class Host {
         this.clientAction(conn.id, { type: 'publish', topic: message.topic, payload: message.payload });
         return;
       }
+      case 'refresh':
+        void subscribeGrant(this.jwtKey, message.token).then((fresh) => this.onRefresh(conn, fresh));
+        return;
       case 'ping':
         this.clients.send(conn, JSON.stringify({ type: 'pong' }));
         return;
       default:
         unreachable(message);
     }
+  }
+
+  /**
+   * A WebSocket sent a fresh subscribe token: it replaces the grant (and the connection's expiry)
+   * if it is valid and allows every topic the connection is on; otherwise the old one stands.
+   */
+  private onRefresh(conn: WsConnection, fresh: TopicGrant | HttpError): void {
+    if (!conn.open) return;
+    const refuse = (e: HttpError): void => {
+      this.metrics.httpErrors.inc({ code: e.code });
+      this.clients.send(conn, wsError(e.status, e.code, e.message));
+    };
+    if (this.jwtKey === null)
+      return refuse(httpError(400, 'bad-request', 'this server takes no subscribe tokens'));
+    if (isHttpError(fresh)) return refuse(fresh);
+    const topics = [...(this.frontendState?.connections.get(conn.id) ?? noTopics)];
+    const denied = grantError(fresh, topics);
+    if (denied !== null) {
+      return refuse(
+        httpError(403, 'forbidden', `${denied.message}, which this connection is on: unsubscribe first`),
+      );
+    }
+    conn.grant = fresh;
+    if (fresh.expiresAtMs === null) this.expiries.delete(conn.id);
+    else this.expiries.set(conn.id, fresh.expiresAtMs);
+    this.clients.send(conn, JSON.stringify({ type: 'refreshed', expiresAtMs: fresh.expiresAtMs }));
+  }
+
+  /** A subscribe token's `exp` passed: tell the client why, and end its connection. */
+  private tokenExpired(id: ConnectionId): void {
+    const conn = this.clients.get(id);
+    if (conn === undefined || !conn.open) return;
+    this.metrics.httpErrors.inc({ code: 'token-expired' });
+    const message = 'the subscribe token has expired: connect again with a fresh one';
+    if (conn.kind === 'sse') this.clients.notice(id, { code: 'token-expired', message });
+    else this.clients.send(conn, wsError(401, 'token-expired', message));
+    this.clients.close(conn, 'end', 'token-expired');
   }
 
   // ---------------------------------------------------------------- shutdown
@@ -898,6 +944,7 @@ class Host {
     this.shuttingDown = true;
     us_listen_socket_close(listenSocket);
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.expiries.close();
     for (const conn of this.clients.all()) this.clients.close(conn, 'retry', 'server shutting down');
     for (const [source, pending] of this.publishers) {
       this.publishers.delete(source);
