@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import type { DcId, NodeId } from '../core/index.ts';
 import type { LogLevel } from './config.ts';
 
@@ -66,6 +67,8 @@ export function dcName(index: number): DcId {
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
+  // A dead store would leave every dispatcher degraded: say so before starting anything.
+  if (options.redis !== null) await checkRedis(options.redis);
   const ports = await freePorts(
     options.host,
     options.basePort,
@@ -173,21 +176,45 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   return { dcs: plan, stop };
 }
 
+/** Connect to `url` and PING, or throw a ClusterError naming what is wrong. */
+async function checkRedis(url: string): Promise<void> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new ClusterError(
+      `cannot reach Redis at ${url} (${error instanceof Error ? error.message : String(error)}): start it, or leave out --redis to give each datacenter a memory store`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Until `/healthz` says `ok` (200); a node whose store stays down is named as such. */
 async function waitHealthy(node: ClusterNode, hasExited: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let degraded: { store?: string } | null = null;
   while (Date.now() < deadline) {
     if (hasExited()) throw new ClusterError(`${node.name} exited before it was ready (see its log above)`);
     try {
       const response = await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) {
-        await response.arrayBuffer();
-        return;
-      }
+      const health = (await response.json()) as { status?: string; store?: string };
+      if (response.ok) return;
+      if (health.status === 'degraded') degraded = health;
     } catch {
       // Not listening yet.
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  if (degraded !== null)
+    throw new ClusterError(`${node.name} reports its store down (${node.url}/healthz): see its log above`);
   throw new ClusterError(`${node.name} did not answer ${node.url}/healthz within ${timeoutMs} ms`);
 }
 

@@ -201,7 +201,8 @@ export class RedisStore implements SubscriptionStorePort {
   private readonly limits: StoreLimits;
   private readonly prefix: string;
   private readonly onLease: LeaseListener;
-  private lastStatus: 'up' | 'down' = 'down';
+  /** The last status reported to `onStatus`; null until the first verdict, which is always reported. */
+  private lastStatus: 'up' | 'down' | null = null;
   /** Lookups of this event-loop iteration, sent together after it. */
   private lookups: PendingLookup[] = [];
 

@@ -10,6 +10,9 @@ import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { serveConfigFrom } from './config.ts';
+import { createLogger } from './log.ts';
+import { startServer } from './server.ts';
 import type { RunningServer } from './server.ts';
 import { redisGate, redisUrl, uniquePrefix } from './test-gate.ts';
 import {
@@ -602,8 +605,28 @@ describe('operations', () => {
 });
 
 describe('store faults', () => {
-  it('Redis unreachable: publish answers 503 JSON with a retry hint', async () => {
-    const server = await start({ store: 'redis://127.0.0.1:1', storeTimeoutMs: '200' });
+  it('Redis unreachable: logged at start, /healthz 503 degraded, publish 503 JSON with a retry hint', async () => {
+    const lines: string[] = [];
+    const parsed = serveConfigFrom(
+      { port: '0', store: 'redis://127.0.0.1:1', storeTimeoutMs: '200', shutdownGraceMs: '200' },
+      {},
+    );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const server = await startServer(
+      parsed.config,
+      createLogger('info', {}, (line) => lines.push(line)),
+    );
+    servers.push(server);
+    const warning = await waitFor(
+      () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.level === 'warn'),
+      'the store-down warning',
+    );
+    expect(warning).toMatchObject({ store: 'redis://127.0.0.1:1' });
+    expect(String(warning.msg)).toContain('store down');
+    expect(String(warning.error)).toContain('ECONNREFUSED');
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'degraded', store: 'down', role: 'all' });
     const reply = await publish(server.url, { topic: 'likes', payload: 'x' });
     expect(reply.status).toBe(503);
     expect(reply.json).toMatchObject({
@@ -612,9 +635,6 @@ describe('store faults', () => {
       error: expect.any(String),
     });
     expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await (await fetch(`${server.url}/healthz`)).json()) as Record<string, unknown>).store).toBe(
-      'down',
-    );
   });
 });
 

@@ -80,7 +80,8 @@ import type { SubscriptionStorePort } from './store-port.ts';
 import { wsError, wsSubscribed } from './wire.ts';
 
 export interface Health {
-  status: 'ok' | 'shutting-down';
+  /** `degraded`: a dispatcher whose store is down (publishes fail); `/healthz` answers 503 unless `ok`. */
+  status: 'ok' | 'degraded' | 'shutting-down';
   role: ServeConfig['role'];
   dc: string;
   node: NodeId;
@@ -279,8 +280,9 @@ class Host {
   }
 
   health(): Health {
+    const storeDown = this.store !== null && this.store.status() === 'down';
     return {
-      status: this.shuttingDown ? 'shutting-down' : 'ok',
+      status: this.shuttingDown ? 'shutting-down' : storeDown ? 'degraded' : 'ok',
       role: this.config.role,
       dc: this.config.dc,
       node: this.nodeId,
@@ -301,9 +303,15 @@ class Host {
       url: this.config.store,
       prefix: this.config.redisPrefix,
       onLease,
+      // The first verdict (at start) and every change: an operator sees a dead store at once.
       onStatus: (status, error) => {
         if (status === 'up') this.log.info('store up', { store: redactUrl(this.config.store) });
-        else this.log.warn('store down', { store: redactUrl(this.config.store), error: error?.message });
+        else {
+          this.log.warn('store down: publishes fail with 503 until it is back', {
+            store: redactUrl(this.config.store),
+            error: error?.message,
+          });
+        }
       },
     });
   }
@@ -523,7 +531,9 @@ class Host {
     };
     app.get('/healthz', (res) => {
       const ex = exchange(res);
-      reply(ex, 200, JSON.stringify(this.health()));
+      // Load balancers and `stadium cluster` read the status code: only `ok` is 200.
+      const health = this.health();
+      reply(ex, health.status === 'ok' ? 200 : 503, JSON.stringify(health));
     });
     app.get('/metrics', (res) => {
       const ex = exchange(res);

@@ -19,6 +19,7 @@ describe('bad flags exit 2 with one clear line', () => {
     [['serve', '--slow-client-policy', 'maybe'], '--slow-client-policy must be one of close, drop'],
     [['cluster', '--dispatchers', '2'], '--dispatchers above 1 needs --redis'],
     [['cluster', '--dcs', 'many'], '--dcs must be an integer'],
+    [['cluster', '--redis', 'redis://127.0.0.1:1'], 'cannot reach Redis at redis://127.0.0.1:1'],
   ])('stadium %j', (args, message) => {
     const run = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);
