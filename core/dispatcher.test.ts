@@ -52,7 +52,7 @@ describe('dispatcher publish', () => {
       {
         kind: 'store-reply',
         requestId: lookup!.requestId,
-        reply: { op: 'frontends', frontends: ['f1', 'f2'] },
+        reply: { op: 'frontends', frontends: ['f1', 'f2'], lapsed: [], epoch: 1, epochAgeMs: 60_000 },
       },
       8,
     );
@@ -121,7 +121,15 @@ describe('dispatcher publish', () => {
     });
     // The late answer changes nothing.
     expect(
-      handle(state, { kind: 'store-reply', requestId: 1, reply: { op: 'frontends', frontends: ['f1'] } }, 60),
+      handle(
+        state,
+        {
+          kind: 'store-reply',
+          requestId: 1,
+          reply: { op: 'frontends', frontends: ['f1'], lapsed: [], epoch: 1, epochAgeMs: 60_000 },
+        },
+        60,
+      ),
     ).toEqual([]);
   });
 
@@ -167,7 +175,7 @@ describe('dispatcher cross-datacenter forwarding', () => {
       {
         kind: 'store-reply',
         requestId: lookup!.requestId,
-        reply: { op: 'frontends', frontends: ['dc-b/f1'] },
+        reply: { op: 'frontends', frontends: ['dc-b/f1'], lapsed: [], epoch: 1, epochAgeMs: 60_000 },
       },
       1,
     );
@@ -253,11 +261,15 @@ describe('dispatcher lease writes', () => {
     expect(req?.request).toMatchObject(request);
     const reply = handle(
       state,
-      { kind: 'store-reply', requestId: req!.requestId, reply: { op: 'written', applied: 1, ignored: 0 } },
+      {
+        kind: 'store-reply',
+        requestId: req!.requestId,
+        reply: { op: 'written', applied: 1, ignored: 0, epoch: 1, epochAgeMs: 60_000 },
+      },
       1,
     );
     expect(reply).toEqual([
-      { kind: 'send', target: 'f', message: { type: 'lease-reply', requestId: 3, ok: true } },
+      { kind: 'send', target: 'f', message: { type: 'lease-reply', requestId: 3, ok: true, epoch: 1 } },
     ]);
   });
 
@@ -312,5 +324,138 @@ describe('dispatcher lease writes', () => {
     expect(msg(state, { type: 'lease-reply', requestId: 1, ok: true })).toEqual([]);
     expect(msg(state, { type: 'forward-ack', forwardId: 77 })).toEqual([]);
     expect(state.counters['unexpected-messages']).toBe(1);
+  });
+});
+
+describe('dispatcher and store epochs', () => {
+  const lookupReply = (
+    state: DispatcherState,
+    requestId: number,
+    epoch: number,
+    epochAgeMs: number,
+    now = 1,
+    lapsed: string[] = [],
+  ) =>
+    handle(
+      state,
+      {
+        kind: 'store-reply',
+        requestId,
+        reply: { op: 'frontends', frontends: ['f1'], lapsed, epoch, epochAgeMs },
+      },
+      now,
+    );
+  const lease = (state: DispatcherState, frontend: string, requestId: number) =>
+    of(
+      msg(
+        state,
+        { type: 'renew', requestId, frontend, topics: ['t'], leaseMs: 10, generation: 1 },
+        0,
+        frontend,
+      ),
+      'store-request',
+    )[0]!.requestId;
+  const written = (state: DispatcherState, requestId: number, epoch: number) =>
+    handle(
+      state,
+      {
+        kind: 'store-reply',
+        requestId,
+        reply: { op: 'written', applied: 1, ignored: 0, epoch, epochAgeMs: 9_000 },
+      },
+      1,
+    );
+
+  it('a store epoch that grows makes it tell every frontend it knows to register again', () => {
+    const state = make();
+    written(state, lease(state, 'dc-a/f1', 1), 5);
+    written(state, lease(state, 'dc-a/f2', 2), 5);
+    const [lookup] = of(publish(state), 'store-request');
+    // The store came back empty: a new, larger epoch.
+    const effects = lookupReply(state, lookup!.requestId, 6, 40);
+    const resets = of(effects, 'send').filter((e) => e.message.type === 'store-reset');
+    expect(resets).toEqual([
+      { kind: 'send', target: 'dc-a/f1', message: { type: 'store-reset', epoch: 6 } },
+      { kind: 'send', target: 'dc-a/f2', message: { type: 'store-reset', epoch: 6 } },
+    ]);
+    expect(state.counters['store-epoch-changes']).toBe(1);
+    // A late answer from the old epoch, and the same epoch again, change nothing.
+    for (const epoch of [5, 6]) {
+      const [again] = of(publish(state), 'store-request');
+      const more = of(lookupReply(state, again!.requestId, epoch, 50), 'send');
+      expect(more.filter((e) => e.message.type === 'store-reset')).toEqual([]);
+    }
+  });
+
+  it('a publish while the store epoch is younger than the rebuild window is answered with a warning', () => {
+    const state = createDispatcher({
+      nodeId: 'dc-a/d-1',
+      dc: 'dc-a',
+      idPrefix: 'a1-',
+      storeRebuildWindowMs: 3_000,
+    });
+    const answer = (epochAgeMs: number) => {
+      const [lookup] = of(publish(state), 'store-request');
+      const reply = of(lookupReply(state, lookup!.requestId, 1, epochAgeMs), 'send').find(
+        (e) => e.message.type === 'publish-reply',
+      );
+      return reply?.message.type === 'publish-reply' ? reply.message.result : null;
+    };
+    expect(answer(2_999)).toMatchObject({ ok: true, warning: { code: 'store-rebuilding' } });
+    const after = answer(3_000);
+    expect(after).toMatchObject({ ok: true });
+    expect(after).not.toHaveProperty('warning');
+  });
+
+  it('remembers at most knownFrontendsMax frontends, forgetting the least recently heard from', () => {
+    const state = make({ knownFrontendsMax: 2 });
+    lease(state, 'f1', 1);
+    lease(state, 'f2', 2);
+    lease(state, 'f1', 3);
+    lease(state, 'f3', 4);
+    expect([...state.knownFrontends]).toEqual(['f1', 'f3']);
+  });
+
+  it('a publish whose lookup found a lapsed frontend is answered with a frontend-lapsed warning', () => {
+    const state = make();
+    const [lookup] = of(publish(state), 'store-request');
+    const effects = lookupReply(state, lookup!.requestId, 1, 60_000, 1, ['dc-a/f-frozen']);
+    const answer = of(effects, 'send').find((e) => e.message.type === 'publish-reply')?.message;
+    expect(answer).toMatchObject({ result: { ok: true, warning: { code: 'frontend-lapsed' } } });
+    // Only the live frontends get the event.
+    expect(
+      of(effects, 'send')
+        .filter((e) => e.message.type === 'deliver')
+        .map((e) => e.target),
+    ).toEqual(['f1']);
+  });
+
+  it("a renewal's regranted topics go back to the frontend", () => {
+    const state = make();
+    const [req] = of(
+      msg(
+        state,
+        { type: 'renew', requestId: 8, frontend: 'f', topics: ['a', 'b'], leaseMs: 10, generation: 1 },
+        0,
+        'f',
+      ),
+      'store-request',
+    );
+    const effects = handle(
+      state,
+      {
+        kind: 'store-reply',
+        requestId: req!.requestId,
+        reply: { op: 'written', applied: 2, ignored: 0, epoch: 1, epochAgeMs: 9_000, regranted: ['b'] },
+      },
+      1,
+    );
+    expect(effects).toEqual([
+      {
+        kind: 'send',
+        target: 'f',
+        message: { type: 'lease-reply', requestId: 8, ok: true, epoch: 1, regranted: ['b'] },
+      },
+    ]);
   });
 });

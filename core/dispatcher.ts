@@ -22,6 +22,16 @@
  * - Every store request times out after `storeRequestTimeoutMs`; a timed-out lookup is a `drop`
  *   (`store-timeout`), a timed-out lease write a negative `lease-reply`. Pending requests are
  *   bounded by `pendingRequestsMax`; past it a publish is refused `overloaded`.
+ * - Store epochs: every store answer carries the store's epoch. When it grows, the store has lost
+ *   every registration, so the dispatcher tells each frontend it has recently heard from
+ *   (`knownFrontendsMax` of them, least recent forgotten first) with a `store-reset`, and they
+ *   register again at once instead of at their next renewal.
+ * - A publish is answered OK only once fanned out; it carries a warning when some viewers may have
+ *   been missed: `store-rebuilding` while the store's epoch is younger than `storeRebuildWindowMs`
+ *   (one renewal period and its timeout: frontends may still be registering), `frontend-lapsed`
+ *   when the lookup found a frontend whose lease lapsed without an unsubscribe (frozen or cut off,
+ *   its viewers perhaps still connected). A renewal's list of topics granted again goes back to
+ *   the frontend, which tells those viewers.
  * - Timers: one timeout per pending store request and per pending forward; `deadline()` is the earliest.
  */
 import { assert, increment, unreachable } from './assert.ts';
@@ -35,9 +45,12 @@ import type {
   Ms,
   NodeId,
   PublishResult,
+  PublishWarning,
   RequestId,
+  StoreEpoch,
   StoreReply,
   StoreRequest,
+  Topic,
 } from './types.ts';
 import { payloadError, publisherEventIdError, serverEventIdMarker, topicError } from './validation.ts';
 
@@ -45,12 +58,15 @@ export interface DispatcherLimits {
   pendingRequestsMax: number;
   pendingForwardsMax: number;
   payloadBytesMax: number;
+  /** Frontends remembered for `store-reset`; past it the least recently heard from is forgotten. */
+  knownFrontendsMax: number;
 }
 
 export const defaultDispatcherLimits: DispatcherLimits = {
   pendingRequestsMax: 100_000,
   pendingForwardsMax: 100_000,
   payloadBytesMax: 64 * 1024,
+  knownFrontendsMax: 10_000,
 };
 
 export interface DispatcherConfig {
@@ -69,6 +85,8 @@ export interface DispatcherConfig {
   suspectMs: Ms;
   /** What a publisher is told to wait before retrying when the store is unavailable. */
   retryAfterMs: Ms;
+  /** How long after a store epoch begins frontends may still be registering (a renewal period). */
+  storeRebuildWindowMs: Ms;
   limits: DispatcherLimits;
 }
 
@@ -100,6 +118,10 @@ export interface DispatcherState {
   /** Peer dispatchers that missed an ack, until when they are passed over. */
   readonly suspects: Map<NodeId, Ms>;
   readonly peerCursor: Map<DcId, number>;
+  /** The largest store epoch seen; null before the first answer. */
+  storeEpoch: StoreEpoch | null;
+  /** Frontends that sent lease requests, least recently heard from first. */
+  readonly knownFrontends: Set<NodeId>;
   nextRequestId: RequestId;
   nextEventSeq: number;
   readonly counters: Counters;
@@ -113,6 +135,7 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     forwardAttemptsMax: 3,
     suspectMs: 5_000,
     retryAfterMs: 1_000,
+    storeRebuildWindowMs: 4_000,
     ...options,
     limits: { ...defaultDispatcherLimits, ...options.limits },
   };
@@ -121,6 +144,8 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     assert(dispatchers.length > 0, `peer datacenter ${dc} has no dispatchers`);
   }
   assert(config.forwardAttemptsMax >= 1, 'forwardAttemptsMax must be at least 1');
+  assert(config.limits.knownFrontendsMax >= 1, 'knownFrontendsMax must be at least 1');
+  assert(config.storeRebuildWindowMs >= 0, 'storeRebuildWindowMs must not be negative');
   const peerCursor = new Map<DcId, number>();
   for (const [dc, dispatchers] of Object.entries(config.peers)) {
     peerCursor.set(dc, hashString(config.nodeId) % dispatchers.length);
@@ -131,6 +156,8 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     pendingForwards: new Map(),
     suspects: new Map(),
     peerCursor,
+    storeEpoch: null,
+    knownFrontends: new Set(),
     nextRequestId: 1,
     nextEventSeq: 1,
     counters: {},
@@ -243,6 +270,7 @@ function onMessage(
                 frontend: message.frontend,
                 generation: message.generation,
               };
+      rememberFrontend(state, message.frontend);
       const purpose: StorePurpose = { kind: 'lease', source, requestId: message.requestId };
       if (!requestStore(state, request, purpose, now, effects)) {
         effects.push(leaseReply(source, message.requestId, false, 'dispatcher overloaded'));
@@ -252,6 +280,7 @@ function onMessage(
     case 'deliver':
     case 'publish-reply':
     case 'lease-reply':
+    case 'store-reset':
     case 'store-request':
     case 'store-reply':
       increment(state.counters, 'unexpected-messages');
@@ -398,11 +427,18 @@ function onStoreReply(
     return;
   }
   state.pendingStore.delete(requestId);
+  if (reply.op !== 'rejected') observeEpoch(state, reply.epoch, effects);
   const purpose = pending.purpose;
   if (purpose.kind === 'lease') {
-    const ok = reply.op === 'written';
     effects.push(
-      leaseReply(purpose.source, purpose.requestId, ok, reply.op === 'rejected' ? reply.message : undefined),
+      reply.op === 'written'
+        ? leaseReply(purpose.source, purpose.requestId, true, undefined, reply.epoch, reply.regranted)
+        : leaseReply(
+            purpose.source,
+            purpose.requestId,
+            false,
+            reply.op === 'rejected' ? reply.message : 'store gave an unexpected answer',
+          ),
     );
     return;
   }
@@ -430,7 +466,62 @@ function onStoreReply(
   increment(state.counters, 'delivers-sent', reply.frontends.length);
   for (const frontend of reply.frontends)
     effects.push({ kind: 'send', target: frontend, message: { type: 'deliver', event } });
-  if (publisher !== null) replyToPublisher(publisher, { ok: true, eventId: event.id }, effects);
+  if (publisher === null) return;
+  const warning = publishWarning(state, reply);
+  if (warning !== null) increment(state.counters, `publishes-warned-${warning.code}`);
+  replyToPublisher(
+    publisher,
+    warning === null ? { ok: true, eventId: event.id } : { ok: true, eventId: event.id, warning },
+    effects,
+  );
+}
+
+/** Why a publish fanned out with this lookup may have missed viewers, or null when it may not. */
+function publishWarning(
+  state: DispatcherState,
+  reply: Extract<StoreReply, { op: 'frontends' }>,
+): PublishWarning | null {
+  const dc = state.config.dc;
+  if (reply.epochAgeMs < state.config.storeRebuildWindowMs) {
+    return {
+      code: 'store-rebuilding',
+      message: `the subscription store of ${dc} holds data only ${reply.epochAgeMs} ms old (it is new, or it lost its data) and frontends may still be registering their viewers: some may miss this event; republish it with your own id after ${state.config.storeRebuildWindowMs - reply.epochAgeMs} ms to reach them`,
+    };
+  }
+  if (reply.lapsed.length > 0) {
+    return {
+      code: 'frontend-lapsed',
+      message: `${reply.lapsed.length} frontend(s) of ${dc} with viewers of this topic let their lease lapse without unsubscribing (frozen, cut off or dead): their viewers, if still connected, miss this event`,
+    };
+  }
+  return null;
+}
+
+/** Note a frontend that has leases here, most recent last, within `knownFrontendsMax`. */
+function rememberFrontend(state: DispatcherState, frontend: NodeId): void {
+  state.knownFrontends.delete(frontend);
+  state.knownFrontends.add(frontend);
+  if (state.knownFrontends.size > state.config.limits.knownFrontendsMax) {
+    const oldest = state.knownFrontends.values().next();
+    assert(!oldest.done, 'a set over its bound has a first element');
+    state.knownFrontends.delete(oldest.value);
+  }
+}
+
+/**
+ * A store answer carried `epoch`. An epoch larger than the last one seen means the store lost
+ * every registration: tell every known frontend to register again now. A smaller one is a late
+ * answer from before the loss.
+ */
+function observeEpoch(state: DispatcherState, epoch: StoreEpoch, effects: Effect[]): void {
+  const previous = state.storeEpoch;
+  if (previous !== null && epoch <= previous) return;
+  state.storeEpoch = epoch;
+  if (previous === null) return;
+  increment(state.counters, 'store-epoch-changes');
+  increment(state.counters, 'store-resets-sent', state.knownFrontends.size);
+  for (const frontend of state.knownFrontends)
+    effects.push({ kind: 'send', target: frontend, message: { type: 'store-reset', epoch } });
 }
 
 function onDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
@@ -498,13 +589,17 @@ function replyToPublisher(
   });
 }
 
-function leaseReply(target: NodeId, requestId: RequestId, ok: boolean, error?: string): Effect {
-  return {
-    kind: 'send',
-    target,
-    message:
-      error === undefined
-        ? { type: 'lease-reply', requestId, ok }
-        : { type: 'lease-reply', requestId, ok, error },
-  };
+function leaseReply(
+  target: NodeId,
+  requestId: RequestId,
+  ok: boolean,
+  error?: string,
+  epoch?: StoreEpoch,
+  regranted?: Topic[],
+): Effect {
+  const message: Extract<Message, { type: 'lease-reply' }> = { type: 'lease-reply', requestId, ok };
+  if (error !== undefined) message.error = error;
+  if (epoch !== undefined) message.epoch = epoch;
+  if (regranted !== undefined && regranted.length > 0) message.regranted = regranted;
+  return { kind: 'send', target, message };
 }

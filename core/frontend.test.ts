@@ -306,3 +306,83 @@ describe('frontend client publish', () => {
     ]);
   });
 });
+
+describe('frontend and store epochs', () => {
+  const leaseReply = (requestId: number, epoch: number): Message => ({
+    type: 'lease-reply',
+    requestId,
+    ok: true,
+    epoch,
+  });
+  const renewals = (effects: Effect[]) =>
+    sends(effects).flatMap((e) =>
+      e.kind === 'send' && e.message.type === 'renew' ? [e.message.topics] : [],
+    );
+
+  it('a lease reply from a newer store epoch makes it renew every topic at once', () => {
+    const state = connected('c1');
+    const [subscribe] = sends(client(state, 'c1', { type: 'subscribe', topic: 'live' }));
+    client(state, 'c1', { type: 'subscribe', topic: 'chat' }, 1);
+    const requestId =
+      subscribe?.kind === 'send' && subscribe.message.type === 'subscribe' ? subscribe.message.requestId : -1;
+    expect(renewals(message(state, leaseReply(requestId, 3), 2))).toEqual([]);
+    // The same or an older epoch is nothing new.
+    expect(renewals(message(state, leaseReply(requestId + 1, 3), 3))).toEqual([]);
+    const renewed = message(state, { type: 'store-reset', epoch: 2 }, 4);
+    expect(renewals(renewed)).toEqual([]);
+    // The store lost its data: a lease reply shows a larger epoch. Renew now, not at the timer.
+    state.pendingLeases.set(99, {
+      deadlineMs: 500,
+      attempts: 1,
+      message: {
+        type: 'renew',
+        requestId: 99,
+        frontend: 'dc-a/fe-1',
+        topics: ['live'],
+        leaseMs: 3_000,
+        generation: 9,
+      },
+    });
+    expect(renewals(message(state, leaseReply(99, 4), 5))).toEqual([['live', 'chat']]);
+    expect(deadline(state)).toBeLessThanOrEqual(5 + 1_000);
+    expect(state.counters['store-epoch-renewals']).toBe(1);
+  });
+
+  it('a store-reset from a dispatcher makes it renew every topic at once, once per epoch', () => {
+    const state = connected('c1');
+    client(state, 'c1', { type: 'subscribe', topic: 'live' });
+    expect(renewals(message(state, { type: 'store-reset', epoch: 7 }, 10))).toEqual([['live']]);
+    // The second dispatcher's reset for the same epoch is nothing new.
+    expect(renewals(message(state, { type: 'store-reset', epoch: 7 }, 11))).toEqual([]);
+    // Without viewers there is nothing to register.
+    const idle = connected('c2');
+    expect(message(idle, { type: 'store-reset', epoch: 7 }, 10)).toEqual([]);
+  });
+
+  it("a renewal's regranted topics get a registration-lapsed notice to each of their viewers", () => {
+    const state = connected('c1', 'c2', 'c3');
+    client(state, 'c1', { type: 'subscribe', topic: 'live' });
+    client(state, 'c2', { type: 'subscribe', topic: 'live' });
+    client(state, 'c3', { type: 'subscribe', topic: 'chat' });
+    const renewal = handle(state, { kind: 'deadline' }, 1_000);
+    const renew = sends(renewal).find((e) => e.kind === 'send' && e.message.type === 'renew');
+    const requestId = renew?.kind === 'send' && renew.message.type === 'renew' ? renew.message.requestId : -1;
+    const effects = message(
+      state,
+      { type: 'lease-reply', requestId, ok: true, epoch: 1, regranted: ['live', 'gone'] },
+      1_001,
+    );
+    expect(effects).toEqual([
+      {
+        kind: 'notice',
+        connection: 'c1',
+        notice: expect.objectContaining({ code: 'registration-lapsed', topic: 'live' }),
+      },
+      {
+        kind: 'notice',
+        connection: 'c2',
+        notice: expect.objectContaining({ code: 'registration-lapsed', topic: 'live' }),
+      },
+    ]);
+  });
+});

@@ -12,6 +12,12 @@
  * - Lease requests wait `leaseRequestTimeoutMs` for a `lease-reply`; on a timeout or a refusal the
  *   frontend tries the next dispatcher, up to `leaseAttemptsMax` attempts, then gives up with a
  *   `drop` effect and leaves the repair to the next renewal.
+ * - Store epochs: a lease reply carries the store's epoch. When it grows (the store lost every
+ *   lease), or a dispatcher says so with `store-reset`, the frontend renews every topic at once
+ *   rather than at its next renewal: its viewers are unregistered until then.
+ * - A renewal's reply names the topics whose lease had lapsed and was granted again (the frontend
+ *   was frozen or cut off, or the store lost it): their viewers get a `registration-lapsed` notice,
+ *   because events published meanwhile did not reach this frontend.
  * - Delivery: a `deliver` goes to every local connection of the event's topic, as one `deliver`
  *   effect. A per-topic history of recent events (`historyEventsPerTopicMax`, for at most
  *   `historyTopicsMax` topics, least recently used evicted) drops duplicates by event id, and lets
@@ -36,6 +42,7 @@ import type {
   NodeId,
   Notice,
   RequestId,
+  StoreEpoch,
   Topic,
 } from './types.ts';
 import { eventIdError, payloadError, topicError } from './validation.ts';
@@ -110,6 +117,8 @@ export interface FrontendState {
   readonly pendingPublishes: Map<RequestId, PendingPublish>;
   nextRequestId: RequestId;
   nextGeneration: Generation;
+  /** The largest store epoch this frontend has registered under (or been told of); null at first. */
+  storeEpoch: StoreEpoch | null;
   dispatcherIndex: number;
   renewAtMs: Ms | null;
   readonly counters: Counters;
@@ -139,6 +148,7 @@ export function createFrontend(options: FrontendOptions): FrontendState {
     pendingPublishes: new Map(),
     nextRequestId: 1,
     nextGeneration: config.generationStart,
+    storeEpoch: null,
     // Spread frontends over dispatchers without coordination.
     dispatcherIndex: hashString(config.nodeId) % config.dispatchers.length,
     renewAtMs: null,
@@ -403,8 +413,15 @@ function onMessage(state: FrontendState, message: Message, now: Ms, effects: Eff
       state.pendingLeases.delete(message.requestId);
       if (message.ok) increment(state.counters, 'lease-requests-answered');
       else retryLeaseRequest(state, pending, now, effects);
+      for (const topic of message.regranted ?? []) registrationLapsed(state, topic, effects);
+      // A first epoch is just learnt; a larger one means the store forgot this frontend's leases.
+      if (message.epoch !== undefined)
+        onStoreEpoch(state, message.epoch, state.storeEpoch !== null, now, effects);
       return;
     }
+    case 'store-reset':
+      onStoreEpoch(state, message.epoch, true, now, effects);
+      return;
     case 'publish-reply': {
       const pending = state.pendingPublishes.get(message.requestId);
       if (pending === undefined) return;
@@ -434,6 +451,35 @@ function onMessage(state: FrontendState, message: Message, now: Ms, effects: Eff
     default:
       unreachable(message);
   }
+}
+
+/** Tell the viewers of `topic` that events may have passed them by while it was unregistered. */
+function registrationLapsed(state: FrontendState, topic: Topic, effects: Effect[]): void {
+  const viewers = state.topics.get(topic);
+  if (viewers === undefined) return;
+  increment(state.counters, 'registrations-lapsed');
+  const message = `this frontend's registration for "${topic}" had lapsed (it was frozen or cut off, or the store lost it) and was just made again: events published meanwhile did not reach you`;
+  for (const connection of viewers)
+    effects.push({ kind: 'notice', connection, notice: { code: 'registration-lapsed', message, topic } });
+}
+
+/**
+ * The store's epoch is `epoch`. If it is newer than the one this frontend knows and `lost` says
+ * leases were lost with the old one, renew every topic now, and restart the renewal timer.
+ */
+function onStoreEpoch(
+  state: FrontendState,
+  epoch: StoreEpoch,
+  lost: boolean,
+  now: Ms,
+  effects: Effect[],
+): void {
+  if (state.storeEpoch !== null && epoch <= state.storeEpoch) return;
+  state.storeEpoch = epoch;
+  if (!lost || state.topics.size === 0) return;
+  increment(state.counters, 'store-epoch-renewals');
+  renewAll(state, now, effects);
+  state.renewAtMs = now + state.config.renewEveryMs;
 }
 
 function onDeliver(state: FrontendState, event: Event, effects: Effect[]): void {

@@ -14,7 +14,7 @@ describe('subscription store', () => {
     ]);
     expect(liveFrontends(store, 'likes', 999)).toEqual(['fe-1']);
     expect(liveFrontends(store, 'likes', 1_000)).toEqual([]);
-    expect(apply(store, { op: 'lookup', topic: 'likes' }, 500).reply).toEqual({
+    expect(apply(store, { op: 'lookup', topic: 'likes' }, 500).reply).toMatchObject({
       op: 'frontends',
       frontends: ['fe-1'],
     });
@@ -28,7 +28,7 @@ describe('subscription store', () => {
       { op: 'renew', topics: ['a', 'b'], frontend: 'fe-1', leaseMs: 1_000, generation: 2 },
       500,
     );
-    expect(reply).toEqual({ op: 'written', applied: 2, ignored: 0 });
+    expect(reply).toMatchObject({ op: 'written', applied: 2, ignored: 0 });
     expect(changes.map((c) => c.change)).toEqual(['renewed', 'granted']);
     expect(liveFrontends(store, 'a', 1_400)).toEqual(['fe-1']);
     expect(apply(store, add('a', 'fe-1', 1_000, 3), 5_000).changes[0]?.change).toBe('granted');
@@ -37,12 +37,14 @@ describe('subscription store', () => {
   it('a late write with an older generation is ignored: an old unsubscribe cannot remove a new subscribe', () => {
     const store = createStore();
     apply(store, add('a', 'fe-1', 1_000, 5), 0);
-    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 4 }, 1).reply).toEqual({
+    expect(
+      apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 4 }, 1).reply,
+    ).toMatchObject({
       op: 'written',
       applied: 0,
       ignored: 1,
     });
-    expect(apply(store, add('a', 'fe-1', 5_000, 3), 2).reply).toEqual({
+    expect(apply(store, add('a', 'fe-1', 5_000, 3), 2).reply).toMatchObject({
       op: 'written',
       applied: 0,
       ignored: 1,
@@ -64,7 +66,7 @@ describe('subscription store', () => {
       { op: 'renew', topics: ['a'], frontend: 'fe-1', leaseMs: 1_000, generation: 2 },
       11,
     );
-    expect(late.reply).toEqual({ op: 'written', applied: 0, ignored: 1 });
+    expect(late.reply).toMatchObject({ op: 'written', applied: 0, ignored: 1 });
     expect(liveFrontends(store, 'a', 12)).toEqual([]);
     // A newer subscribe does bring it back.
     expect(apply(store, add('a', 'fe-1', 1_000, 4), 13).changes[0]?.change).toBe('granted');
@@ -75,7 +77,9 @@ describe('subscription store', () => {
     const store = createStore({ sweepEveryMs: 100, tombstoneMs: 500 });
     apply(store, add('a', 'fe-1', 1_000, 1), 0);
     apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 2 }, 10);
-    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 5 }, 11).reply).toEqual({
+    expect(
+      apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 5 }, 11).reply,
+    ).toMatchObject({
       op: 'written',
       applied: 0,
       ignored: 1,
@@ -89,7 +93,9 @@ describe('subscription store', () => {
 
   it('removing an unknown lease is a no-op answer, not an error', () => {
     const store = createStore();
-    expect(apply(store, { op: 'remove', topic: 'a', frontend: 'fe-9', generation: 1 }, 0).reply).toEqual({
+    expect(
+      apply(store, { op: 'remove', topic: 'a', frontend: 'fe-9', generation: 1 }, 0).reply,
+    ).toMatchObject({
       op: 'written',
       applied: 0,
       ignored: 1,
@@ -114,7 +120,7 @@ describe('subscription store', () => {
       { op: 'renew', topics: ['a', 'b'], frontend: 'fe-1', leaseMs: 10, generation: 1 },
       0,
     );
-    expect(reply).toEqual({ op: 'written', applied: 1, ignored: 0 });
+    expect(reply).toMatchObject({ op: 'written', applied: 1, ignored: 0 });
   });
 
   it('leases longer than leaseMsMax are cut to it', () => {
@@ -140,7 +146,8 @@ describe('subscription store', () => {
   });
 
   it('the sweep deletes dead leases, reports them, and stops when the store is empty', () => {
-    const store = createStore({ sweepEveryMs: 100 });
+    // Lapsed leases are kept for lapsedKeepMs (see below); here they go at once.
+    const store = createStore({ sweepEveryMs: 100, lapsedKeepMs: 0 });
     apply(store, add('a', 'fe-1', 150), 0);
     apply(store, add('a', 'fe-2', 1_000), 0);
     expect(deadline(store)).toBe(100);
@@ -170,7 +177,11 @@ describe('subscription store', () => {
       {
         kind: 'send',
         target: 'd-1',
-        message: { type: 'store-reply', requestId: 7, reply: { op: 'written', applied: 1, ignored: 0 } },
+        message: {
+          type: 'store-reply',
+          requestId: 7,
+          reply: { op: 'written', applied: 1, ignored: 0, epoch: 1, epochAgeMs: 0 },
+        },
       },
     ]);
     expect(
@@ -181,5 +192,73 @@ describe('subscription store', () => {
     expect(handle(store, { kind: 'deadline' }, 50)).toEqual([
       { kind: 'lease', lease: { change: 'expired', topic: 'a', frontend: 'fe-1', expiresAtMs: 20 } },
     ]);
+  });
+});
+
+describe('store epochs', () => {
+  it('every answer carries the epoch the host gave and its age since the first request', () => {
+    const store = createStore({}, 7);
+    expect(apply(store, add('a', 'fe-1'), 100).reply).toMatchObject({ epoch: 7, epochAgeMs: 0 });
+    expect(apply(store, { op: 'lookup', topic: 'a' }, 350).reply).toMatchObject({
+      op: 'frontends',
+      epoch: 7,
+      epochAgeMs: 250,
+    });
+    const removed = apply(store, { op: 'remove', topic: 'a', frontend: 'fe-1', generation: 2 }, 400);
+    expect(removed.reply).toMatchObject({ op: 'written', epoch: 7, epochAgeMs: 300 });
+    // A refusal is about the request, not the data: it carries no epoch.
+    expect(apply(store, { op: 'lookup', topic: 'bad topic' }, 500).reply).toEqual({
+      op: 'rejected',
+      reason: 'bad-request',
+      message: expect.any(String),
+    });
+  });
+
+  it('an epoch must be a positive integer', () => {
+    expect(() => createStore({}, 0)).toThrow(/positive integer/);
+    expect(() => createStore({}, 1.5)).toThrow(/positive integer/);
+  });
+});
+
+describe('lapsed leases', () => {
+  it('a lease that expired without an unsubscribe is reported lapsed for lapsedKeepMs, then forgotten', () => {
+    const store = createStore({ lapsedKeepMs: 500, sweepEveryMs: 100 });
+    apply(store, add('a', 'fe-1', 1_000), 0);
+    apply(store, add('a', 'fe-2', 5_000), 0);
+    apply(store, add('a', 'fe-3', 1_000), 0);
+    apply(store, { op: 'remove', topic: 'a', frontend: 'fe-3', generation: 2 }, 10);
+    const at = (now: number) => apply(store, { op: 'lookup', topic: 'a' }, now).reply;
+    expect(at(999)).toMatchObject({ frontends: ['fe-1', 'fe-2'], lapsed: [] });
+    // An unsubscribed lease is not lapsed: its frontend said goodbye.
+    expect(at(1_000)).toMatchObject({ frontends: ['fe-2'], lapsed: ['fe-1'] });
+    expect(sweep(store, 1_100)).toEqual([
+      { change: 'expired', topic: 'a', frontend: 'fe-1', expiresAtMs: 1_000 },
+    ]);
+    // Reported once, kept until lapsedKeepMs after it lapsed.
+    expect(sweep(store, 1_400)).toEqual([]);
+    expect(at(1_499)).toMatchObject({ lapsed: ['fe-1'] });
+    expect(at(1_500)).toMatchObject({ lapsed: [] });
+    sweep(store, 1_500);
+    expect(store.topics.get('a')?.has('fe-1')).toBe(false);
+  });
+
+  it('a renewal names the topics it had to grant again; a lapsed lease renewed is live and not lapsed', () => {
+    const store = createStore({ lapsedKeepMs: 500 });
+    apply(store, add('a', 'fe-1', 1_000), 0);
+    apply(store, add('b', 'fe-1', 5_000), 0);
+    const renew = (now: number, generation: number) =>
+      apply(
+        store,
+        { op: 'renew', topics: ['a', 'b', 'c'], frontend: 'fe-1', leaseMs: 1_000, generation },
+        now,
+      ).reply;
+    expect(renew(1_200, 2)).toMatchObject({ op: 'written', applied: 3, regranted: ['a', 'c'] });
+    expect(apply(store, { op: 'lookup', topic: 'a' }, 1_300).reply).toMatchObject({
+      frontends: ['fe-1'],
+      lapsed: [],
+    });
+    expect(renew(1_300, 3)).toMatchObject({ regranted: [] });
+    // A first subscription is not a re-grant.
+    expect(apply(store, add('d', 'fe-1'), 1_300).reply).not.toHaveProperty('regranted');
   });
 });

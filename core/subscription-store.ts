@@ -10,11 +10,19 @@
  *   ignored, so a late unsubscribe cannot remove a newer subscription, whatever the network did.
  *   A removal leaves a tombstone with its generation for `tombstoneMs`, so a renewal sent before
  *   the unsubscribe but arriving after it cannot bring the lease back either.
- * - A lease is live while `now < expiresAtMs` and not removed. Lookups return only live leases; a
- *   sweep every `sweepEveryMs` deletes dead ones (reporting each as `expired`) and old tombstones,
- *   which bounds memory even when frontends die without unsubscribing.
+ * - A lease is live while `now < expiresAtMs` and not removed. Lookups return the live leases, and
+ *   separately the frontends whose lease lapsed (expired without an unsubscribe) within
+ *   `lapsedKeepMs`: such a frontend may be frozen or cut off with its viewers still connected, and
+ *   a publish that misses them must not be answered as if it reached everyone. A sweep every
+ *   `sweepEveryMs` reports each lapse once (`expired`) and deletes lapsed leases and tombstones past
+ *   their time, which bounds memory even when frontends die without unsubscribing.
+ * - A renewal reports the topics it had to grant again (their lease was not live), so the frontend
+ *   can tell those viewers that events may have passed them by.
  * - Limits: `topicsMax` topics and `frontendsPerTopicMax` frontends per topic. A write past them is
  *   answered `rejected/full` and changes nothing; a lease longer than `leaseMsMax` is cut to it.
+ * - Epoch: the host names this store's data with an epoch that grows every time the data is lost
+ *   (a restart). Every answer carries it and its age, counted from the first request, so
+ *   dispatchers notice a store that forgot every registration and tell the frontends at once.
  *
  * The pure functions (`apply`, `sweep`, `liveFrontends`) serve the simulator's store node (through
  * `handle`/`deadline`) and production's embedded in-memory store alike.
@@ -28,6 +36,7 @@ import type {
   Message,
   Ms,
   NodeId,
+  StoreEpoch,
   StoreReply,
   StoreRequest,
   Topic,
@@ -40,6 +49,8 @@ export interface StoreLimits {
   leaseMsMax: Ms;
   sweepEveryMs: Ms;
   tombstoneMs: Ms;
+  /** How long a lapsed lease is still reported by lookups (and kept) after it expired. */
+  lapsedKeepMs: Ms;
 }
 
 export const defaultStoreLimits: StoreLimits = {
@@ -48,6 +59,7 @@ export const defaultStoreLimits: StoreLimits = {
   leaseMsMax: 10 * 60_000,
   sweepEveryMs: 1_000,
   tombstoneMs: 60_000,
+  lapsedKeepMs: 10_000,
 };
 
 interface Lease {
@@ -55,10 +67,15 @@ interface Lease {
   generation: Generation;
   /** Set when the frontend unsubscribed: the entry is a tombstone until `removedAtMs + tombstoneMs`. */
   removedAtMs: Ms | null;
+  /** The sweep reported its lapse (`expired`); it stays a lapsed entry until `lapsedKeepMs` after it. */
+  lapseReported: boolean;
 }
 
 export interface StoreState {
   readonly limits: StoreLimits;
+  readonly epoch: StoreEpoch;
+  /** When the epoch began: the first request this store answered (null before it). */
+  epochStartedAtMs: Ms | null;
   readonly topics: Map<Topic, Map<NodeId, Lease>>;
   /** Entries held, live leases and tombstones alike. */
   leaseCount: number;
@@ -67,11 +84,22 @@ export interface StoreState {
   readonly counters: Counters;
 }
 
-export function createStore(limits: Partial<StoreLimits> = {}): StoreState {
+/** `epoch` must be larger than any epoch a previous incarnation of this store had. */
+export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch = 1): StoreState {
   const merged = { ...defaultStoreLimits, ...limits };
   assert(merged.topicsMax > 0 && merged.frontendsPerTopicMax > 0, 'store limits must be positive');
   assert(merged.sweepEveryMs > 0 && merged.leaseMsMax > 0, 'store durations must be positive');
-  return { limits: merged, topics: new Map(), leaseCount: 0, sweepAtMs: null, counters: {} };
+  assert(merged.lapsedKeepMs >= 0 && merged.tombstoneMs >= 0, 'store durations must not be negative');
+  assert(Number.isSafeInteger(epoch) && epoch > 0, 'a store epoch is a positive integer');
+  return {
+    limits: merged,
+    epoch,
+    epochStartedAtMs: null,
+    topics: new Map(),
+    leaseCount: 0,
+    sweepAtMs: null,
+    counters: {},
+  };
 }
 
 export interface ApplyResult {
@@ -81,12 +109,17 @@ export interface ApplyResult {
 
 /** Apply one request at `now`. Never throws on bad input: it answers `rejected/bad-request`. */
 export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyResult {
+  state.epochStartedAtMs ??= now;
+  assert(now >= state.epochStartedAtMs, 'store time went backwards');
+  const epoch = { epoch: state.epoch, epochAgeMs: now - state.epochStartedAtMs };
   switch (request.op) {
     case 'lookup': {
       const error = topicError(request.topic);
       if (error !== null) return rejected(state, 'bad-request', error);
       increment(state.counters, 'lookups');
-      return { reply: { op: 'frontends', frontends: liveFrontends(state, request.topic, now) }, changes: [] };
+      const frontends = liveFrontends(state, request.topic, now);
+      const lapsed = lapsedFrontends(state, request.topic, now);
+      return { reply: { op: 'frontends', frontends, lapsed, ...epoch }, changes: [] };
     }
     case 'add':
     case 'renew': {
@@ -109,7 +142,10 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (full && changes.length === 0) return rejected(state, 'full', fullMessage(state));
       scheduleSweep(state, now);
       increment(state.counters, 'writes');
-      return { reply: { op: 'written', applied: changes.length, ignored }, changes };
+      const written = { op: 'written', applied: changes.length, ignored, ...epoch } as const;
+      if (request.op === 'add') return { reply: written, changes };
+      const regranted = changes.flatMap((c) => (c.change === 'granted' ? [c.topic] : []));
+      return { reply: { ...written, regranted }, changes };
     }
     case 'remove': {
       const error = topicError(request.topic);
@@ -118,14 +154,14 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (lease === undefined || request.generation < lease.generation || lease.removedAtMs !== null) {
         if (lease !== undefined && request.generation > lease.generation)
           lease.generation = request.generation;
-        return { reply: { op: 'written', applied: 0, ignored: 1 }, changes: [] };
+        return { reply: { op: 'written', applied: 0, ignored: 1, ...epoch }, changes: [] };
       }
       lease.removedAtMs = now;
       lease.expiresAtMs = now;
       lease.generation = request.generation;
       increment(state.counters, 'writes');
       return {
-        reply: { op: 'written', applied: 1, ignored: 0 },
+        reply: { op: 'written', applied: 1, ignored: 0, ...epoch },
         changes: [{ change: 'removed', topic: request.topic, frontend: request.frontend }],
       };
     }
@@ -144,17 +180,43 @@ export function liveFrontends(state: Readonly<StoreState>, topic: Topic, now: Ms
   return live;
 }
 
-/** Delete every lease dead at `now` and report each; forget tombstones older than `tombstoneMs`. */
+/**
+ * The frontends whose lease on `topic` lapsed (expired, not removed) less than `lapsedKeepMs`
+ * before `now`, in the order they first registered.
+ */
+export function lapsedFrontends(state: Readonly<StoreState>, topic: Topic, now: Ms): NodeId[] {
+  const leases = state.topics.get(topic);
+  if (leases === undefined) return [];
+  const lapsed: NodeId[] = [];
+  for (const [frontend, lease] of leases) {
+    if (
+      lease.removedAtMs === null &&
+      now >= lease.expiresAtMs &&
+      now < lease.expiresAtMs + state.limits.lapsedKeepMs
+    )
+      lapsed.push(frontend);
+  }
+  return lapsed;
+}
+
+/**
+ * Report every lease that lapsed by `now` (once); delete lapsed leases older than `lapsedKeepMs`
+ * and tombstones older than `tombstoneMs`.
+ */
 export function sweep(state: StoreState, now: Ms): LeaseChange[] {
   const changes: LeaseChange[] = [];
   for (const [topic, leases] of state.topics) {
     for (const [frontend, lease] of leases) {
       if (lease.removedAtMs !== null) {
         if (now >= lease.removedAtMs + state.limits.tombstoneMs) deleteLease(state, topic, leases, frontend);
-      } else if (now >= lease.expiresAtMs) {
-        deleteLease(state, topic, leases, frontend);
+        continue;
+      }
+      if (now < lease.expiresAtMs) continue;
+      if (!lease.lapseReported) {
+        lease.lapseReported = true;
         changes.push({ change: 'expired', topic, frontend, expiresAtMs: lease.expiresAtMs });
       }
+      if (now >= lease.expiresAtMs + state.limits.lapsedKeepMs) deleteLease(state, topic, leases, frontend);
     }
   }
   increment(state.counters, 'leases-expired', changes.length);
@@ -205,6 +267,7 @@ function writeLease(
     existing.expiresAtMs = expiresAtMs;
     existing.generation = generation;
     existing.removedAtMs = null;
+    existing.lapseReported = false;
     return { change: wasLive ? 'renewed' : 'granted', topic, frontend, expiresAtMs };
   }
   if (leases === undefined) {
@@ -212,7 +275,7 @@ function writeLease(
     leases = new Map();
     state.topics.set(topic, leases);
   } else if (leases.size >= state.limits.frontendsPerTopicMax) return 'full';
-  leases.set(frontend, { expiresAtMs, generation, removedAtMs: null });
+  leases.set(frontend, { expiresAtMs, generation, removedAtMs: null, lapseReported: false });
   state.leaseCount++;
   assert(leases.size <= state.limits.frontendsPerTopicMax, 'a topic exceeded frontendsPerTopicMax');
   return { change: 'granted', topic, frontend, expiresAtMs };

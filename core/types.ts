@@ -58,7 +58,20 @@ export type Message =
       generation: Generation;
     }
   | { type: 'unsubscribe'; requestId: RequestId; frontend: NodeId; topic: Topic; generation: Generation }
-  | { type: 'lease-reply'; requestId: RequestId; ok: boolean; error?: string }
+  /**
+   * `epoch`: the store's epoch when it wrote the lease (absent when the write failed); `regranted`:
+   * topics of a renewal whose lease had lapsed and was granted again.
+   */
+  | {
+      type: 'lease-reply';
+      requestId: RequestId;
+      ok: boolean;
+      error?: string;
+      epoch?: StoreEpoch;
+      regranted?: Topic[];
+    }
+  /** The store lost its data (a new epoch began): every registration must be made again, now. */
+  | { type: 'store-reset'; epoch: StoreEpoch }
   | { type: 'deliver'; event: Event }
   | { type: 'forward'; forwardId: RequestId; event: Event }
   | { type: 'forward-ack'; forwardId: RequestId }
@@ -68,7 +81,22 @@ export type Message =
 export type MessageType = Message['type'];
 
 export type PublishResult =
-  { ok: true; eventId: EventId } | { ok: false; code: PublishErrorCode; message: string; retryAfterMs?: Ms };
+  | { ok: true; eventId: EventId; warning?: PublishWarning }
+  | { ok: false; code: PublishErrorCode; message: string; retryAfterMs?: Ms };
+
+/**
+ * A publish that was accepted and fanned out, but perhaps not to every viewer:
+ * - `store-rebuilding`: the store's data is younger than one renewal period (it was just created,
+ *   or it lost everything), so frontends may not all have registered their viewers again yet;
+ * - `frontend-lapsed`: a frontend of the topic let its lease lapse without unsubscribing (frozen,
+ *   cut off, or dead), so its viewers, if still connected, miss the event.
+ * A publisher that must reach everyone republishes with its own id later; frontends drop the
+ * copies viewers already have.
+ */
+export interface PublishWarning {
+  code: 'store-rebuilding' | 'frontend-lapsed';
+  message: string;
+}
 
 export type PublishErrorCode =
   'bad-topic' | 'bad-id' | 'payload-too-large' | 'store-unavailable' | 'overloaded';
@@ -80,9 +108,29 @@ export type StoreRequest =
   | { op: 'remove'; topic: Topic; frontend: NodeId; generation: Generation }
   | { op: 'lookup'; topic: Topic };
 
+/**
+ * One lifetime of a store's data. A store that loses its data (a restart without persistence, a
+ * flush) begins a new, larger epoch, so whoever sees the epoch grow knows every registration made
+ * before it is gone. Hosts make epochs grow (the simulator by incarnation, production by clock).
+ */
+export type StoreEpoch = number;
+
+/**
+ * Answers carry the store's epoch and how long ago it began, by the store's own clock. A renewal's
+ * answer names the topics whose lease was not live and had to be granted again (`regranted`); a
+ * lookup's names, besides the live frontends, those whose lease lapsed recently without an
+ * unsubscribe (`lapsed`): frozen or cut off, perhaps with viewers still connected.
+ */
 export type StoreReply =
-  | { op: 'written'; applied: number; ignored: number }
-  | { op: 'frontends'; frontends: NodeId[] }
+  | {
+      op: 'written';
+      applied: number;
+      ignored: number;
+      epoch: StoreEpoch;
+      epochAgeMs: Ms;
+      regranted?: Topic[];
+    }
+  | { op: 'frontends'; frontends: NodeId[]; lapsed: NodeId[]; epoch: StoreEpoch; epochAgeMs: Ms }
   /** The store refused: it is at a named limit (`full`) or the request breaks its rules (`bad-request`). */
   | { op: 'rejected'; reason: 'full' | 'bad-request'; message: string };
 
@@ -115,6 +163,8 @@ export type NoticeCode =
   | 'history-unavailable'
   | 'published'
   | 'publish-failed'
+  /** This frontend's registration for the topic had lapsed: events published meanwhile missed it. */
+  | 'registration-lapsed'
   /** Written by the host, not the core: the subscribe token's `exp` passed and the connection ends. */
   | 'token-expired';
 

@@ -265,7 +265,15 @@ function messageShape(m: Record<string, unknown>): Message | null {
     case 'unsubscribe':
       return int(m.requestId) && str(m.frontend) && str(m.topic) && int(m.generation) ? (m as Message) : null;
     case 'lease-reply':
-      return int(m.requestId) && typeof m.ok === 'boolean' ? (m as Message) : null;
+      return int(m.requestId) &&
+        typeof m.ok === 'boolean' &&
+        (m.error === undefined || str(m.error)) &&
+        (m.epoch === undefined || int(m.epoch)) &&
+        (m.regranted === undefined || (Array.isArray(m.regranted) && m.regranted.every(str)))
+        ? (m as Message)
+        : null;
+    case 'store-reset':
+      return int(m.epoch) ? (m as Message) : null;
     case 'deliver':
       return isEvent(m.event) ? (m as Message) : null;
     case 'forward':
@@ -295,6 +303,14 @@ function isEvent(value: unknown): value is Event {
 
 function isPublishResult(value: unknown): value is PublishResult {
   if (!isRecord(value)) return false;
-  if (value.ok === true) return typeof value.eventId === 'string';
+  if (value.ok === true) {
+    return (
+      typeof value.eventId === 'string' &&
+      (value.warning === undefined ||
+        (isRecord(value.warning) &&
+          (value.warning.code === 'store-rebuilding' || value.warning.code === 'frontend-lapsed') &&
+          typeof value.warning.message === 'string'))
+    );
+  }
   return value.ok === false && typeof value.code === 'string' && typeof value.message === 'string';
 }

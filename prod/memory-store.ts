@@ -15,7 +15,8 @@ export class MemoryStore implements SubscriptionStorePort {
     limits: Partial<StoreLimits> = {},
     private readonly onLease: LeaseListener = () => {},
   ) {
-    this.state = store.createStore(limits);
+    // A later process's store has a larger epoch: microseconds of the wall clock at its birth.
+    this.state = store.createStore(limits, Date.now() * 1000);
     // Sweeping is what bounds memory when frontends die without unsubscribing.
     this.timer = setInterval(() => this.sweep(), Math.min(this.state.limits.sweepEveryMs, 1_000));
     this.timer.unref();

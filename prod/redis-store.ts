@@ -4,9 +4,14 @@
  *
  * - Layout, per datacenter prefix P: `P topic:<T>` is a hash
  *   `frontend -> "expiresAtMs:generation:seq:removedAtMs"` (removedAtMs 0: not removed; else the
- *   entry is a tombstone keeping its generation for `tombstoneMs`, as in the core);
+ *   entry is a tombstone keeping its generation for `tombstoneMs`, as in the core; an entry past its
+ *   expiry but not removed is a lapsed lease, reported by lookups for `lapsedKeepMs`);
  *   `P topics` is a sorted set `topic -> latest expiry` that bounds the topic count; `P seq` numbers
- *   first registrations so lookups list frontends in the order they first registered.
+ *   first registrations so lookups list frontends in the order they first registered; `P epoch` is
+ *   `"id:bornAtMs"`, made from Redis' clock by whichever script finds it missing (Redis came back
+ *   empty), so the epoch every answer carries grows exactly when the data was lost.
+ * - A lapsed lease is reported `expired` when it is deleted, `lapsedKeepMs` after it lapsed (the
+ *   core's store reports it when it lapses).
  * - Every operation is one Lua script, so a read-compare-write on a generation is atomic, and lease
  *   expiry is computed from Redis' own clock (`TIME`): no two machines ever compare clocks.
  * - Lookups asked in one event-loop iteration (a batch publish, or many publishers at once) go to
@@ -38,13 +43,33 @@ local function raiseScore(key, member, score)
   local best = redis.call('ZSCORE', key, member)
   if best == false or tonumber(best) < score then redis.call('ZADD', key, score, member) end
 end
+-- The store's epoch: "id:bornAtMs", made when missing (Redis came back empty, or a new prefix), its
+-- id the current time in microseconds so that a later epoch is larger. Returns id, age in ms.
+local function epoch(key, ttlMs)
+  local v = redis.call('GET', key)
+  local id, born
+  if v then
+    id, born = string.match(v, '^(%d+):(%d+)$')
+    id, born = tonumber(id), tonumber(born)
+  end
+  if not id then
+    id, born = tonumber(t[1]) * 1000000 + tonumber(t[2]), now
+    redis.call('SET', key, string.format('%.0f:%.0f', id, born), 'PX', ttlMs)
+  else
+    redis.call('PEXPIRE', key, ttlMs)
+  end
+  return string.format('%.0f', id), now - born
+end
 `;
 
 /**
- * KEYS: topics, seq, topic keys...
- * ARGV: frontend, leaseMs, generation, topicsMax, perTopicMax, seqTtlMs, tombstoneMs, topic names...
+ * KEYS: epoch, topics, seq, topic keys...
+ * ARGV: frontend, leaseMs, generation, topicsMax, perTopicMax, ttlMs (seq and epoch), tombstoneMs,
+ * lapsedKeepMs, topic names...
+ * Returns { full, applied, ignored, changes, epoch id, epoch age }.
  */
 const writeScript = `${now}
+local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[6]))
 local frontend = ARGV[1]
 local leaseMs = tonumber(ARGV[2])
 local generation = tonumber(ARGV[3])
@@ -52,11 +77,13 @@ local topicsMax = tonumber(ARGV[4])
 local perTopicMax = tonumber(ARGV[5])
 local seqTtlMs = tonumber(ARGV[6])
 local tombstoneMs = tonumber(ARGV[7])
+-- A lease that lapses stays (as lapsed) for lapsedKeepMs, so keys live that much longer.
+local keepMs = leaseMs + tonumber(ARGV[8])
 local expires = now + leaseMs
 local full, applied, ignored = 0, 0, 0
 local out = {}
 local topicsPruned = false
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local key = KEYS[i]
   local topic = ARGV[i + 5]
   local current = redis.call('HGET', key, frontend)
@@ -82,10 +109,10 @@ for i = 3, #KEYS do
     local refuse = false
     if size == 0 then
       if not topicsPruned then
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
         topicsPruned = true
       end
-      if redis.call('ZSCORE', KEYS[1], topic) == false and redis.call('ZCARD', KEYS[1]) >= topicsMax then
+      if redis.call('ZSCORE', KEYS[2], topic) == false and redis.call('ZCARD', KEYS[2]) >= topicsMax then
         refuse = true
       end
     elseif size >= perTopicMax then
@@ -94,85 +121,98 @@ for i = 3, #KEYS do
     if refuse then
       full = 1
     else
-      local seq = redis.call('INCR', KEYS[2])
+      local seq = redis.call('INCR', KEYS[3])
       -- Outlives every lease numbered from it, and dies with an abandoned prefix.
-      redis.call('PEXPIRE', KEYS[2], seqTtlMs)
+      redis.call('PEXPIRE', KEYS[3], seqTtlMs)
       redis.call('HSET', key, frontend, fmt(expires, generation, seq, 0))
       change = 'granted'
     end
   end
   if change then
     applied = applied + 1
-    extendTtl(key, leaseMs)
-    raiseScore(KEYS[1], topic, expires)
+    extendTtl(key, keepMs)
+    raiseScore(KEYS[2], topic, now + keepMs)
     table.insert(out, change)
     table.insert(out, topic)
     table.insert(out, string.format('%.0f', expires))
   end
 end
-if applied > 0 then extendTtl(KEYS[1], leaseMs) end
-return { full, applied, ignored, out }
+if applied > 0 then extendTtl(KEYS[2], keepMs) end
+return { full, applied, ignored, out, epochId, epochAge }
 `;
 
 /**
- * KEYS: topics, topic key.  ARGV: frontend, generation, topic, tombstoneMs.
+ * KEYS: epoch, topics, topic key.  ARGV: frontend, generation, topic, tombstoneMs, epochTtlMs.
+ * Returns { removed (0 or 1), epoch id, epoch age }.
  * A removal leaves a tombstone with its generation for tombstoneMs, so a renewal sent before the
  * unsubscribe but arriving after it cannot bring the lease back.
  */
 const removeScript = `${now}
-local tombstoneMs = tonumber(ARGV[4])
-local generation = tonumber(ARGV[2])
-local current = redis.call('HGET', KEYS[2], ARGV[1])
-if not current then return 0 end
-local e, g, s, r = parse(current)
-if r > 0 and now >= r + tombstoneMs then
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[3]) end
-  return 0
+local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[5]))
+local function remove()
+  local tombstoneMs = tonumber(ARGV[4])
+  local generation = tonumber(ARGV[2])
+  local current = redis.call('HGET', KEYS[3], ARGV[1])
+  if not current then return 0 end
+  local e, g, s, r = parse(current)
+  if r > 0 and now >= r + tombstoneMs then
+    redis.call('HDEL', KEYS[3], ARGV[1])
+    if redis.call('HLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[2], ARGV[3]) end
+    return 0
+  end
+  if generation < g or r > 0 then
+    if r > 0 and generation > g then redis.call('HSET', KEYS[3], ARGV[1], fmt(e, generation, s, r)) end
+    return 0
+  end
+  redis.call('HSET', KEYS[3], ARGV[1], fmt(now, generation, s, now))
+  extendTtl(KEYS[3], tombstoneMs)
+  raiseScore(KEYS[2], ARGV[3], now + tombstoneMs)
+  extendTtl(KEYS[2], tombstoneMs)
+  return 1
 end
-if generation < g or r > 0 then
-  if r > 0 and generation > g then redis.call('HSET', KEYS[2], ARGV[1], fmt(e, generation, s, r)) end
-  return 0
-end
-redis.call('HSET', KEYS[2], ARGV[1], fmt(now, generation, s, now))
-extendTtl(KEYS[2], tombstoneMs)
-raiseScore(KEYS[1], ARGV[3], now + tombstoneMs)
-extendTtl(KEYS[1], tombstoneMs)
-return 1
+return { remove(), epochId, epochAge }
 `;
 
 /**
- * KEYS: topics, topic keys...  ARGV: tombstoneMs, topic names...
- * Returns, per topic in order, { live frontends in first-registered order, frontends whose lease
- * expired }.
+ * KEYS: epoch, topics, topic keys...  ARGV: tombstoneMs, epochTtlMs, lapsedKeepMs, topic names...
+ * Returns { per topic in order { live frontends, lapsed frontends (both in first-registered
+ * order), frontends forgotten now that their lapse is older than lapsedKeepMs }, epoch id, epoch
+ * age }.
  */
 const lookupScript = `${now}
+local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[2]))
 local tombstoneMs = tonumber(ARGV[1])
+local lapsedKeepMs = tonumber(ARGV[3])
+local function names(list)
+  table.sort(list, function(a, b) return a[2] < b[2] end)
+  local out = {}
+  for i = 1, #list do out[i] = list[i][1] end
+  return out
+end
 local out = {}
-for k = 2, #KEYS do
+for k = 3, #KEYS do
   local key = KEYS[k]
   local all = redis.call('HGETALL', key)
-  local live, dead = {}, {}
+  local live, lapsed, dead = {}, {}, {}
   for i = 1, #all, 2 do
     local e, g, s, r = parse(all[i + 1])
     if e == nil then
       redis.call('HDEL', key, all[i])
     elseif r > 0 then
       if now >= r + tombstoneMs then redis.call('HDEL', key, all[i]) end
-    elseif now >= e then
+    elseif now >= e + lapsedKeepMs then
       redis.call('HDEL', key, all[i])
       table.insert(dead, all[i])
+    elseif now >= e then
+      table.insert(lapsed, { all[i], s })
     else
       table.insert(live, { all[i], s })
     end
   end
-  if redis.call('HLEN', key) == 0 then redis.call('ZREM', KEYS[1], ARGV[k]) end
-  table.sort(live, function(a, b) return a[2] < b[2] end)
-  local names = {}
-  for i = 1, #live do names[i] = live[i][1] end
-  out[k - 1] = { names, dead }
+  if redis.call('HLEN', key) == 0 then redis.call('ZREM', KEYS[2], ARGV[k + 1]) end
+  out[k - 2] = { names(live), names(lapsed), dead }
 end
-return out
+return { out, epochId, epochAge }
 `;
 
 /** Lookups in one script call at most (a larger batch is split). */
@@ -273,8 +313,13 @@ export class RedisStore implements SubscriptionStorePort {
           if (error !== null) return rejected('bad-request', error);
         }
         const leaseMs = Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax);
-        const keys = [this.key('topics'), this.key('seq'), ...topics.map((t) => this.topicKey(t))];
-        const [full, applied, ignored, flat] = (await this.run('stadiumWrite')(
+        const keys = [
+          this.key('epoch'),
+          this.key('topics'),
+          this.key('seq'),
+          ...topics.map((t) => this.topicKey(t)),
+        ];
+        const [full, applied, ignored, flat, epochId, epochAgeMs] = (await this.run('stadiumWrite')(
           keys.length,
           ...keys,
           request.frontend,
@@ -282,10 +327,11 @@ export class RedisStore implements SubscriptionStorePort {
           request.generation,
           this.limits.topicsMax,
           this.limits.frontendsPerTopicMax,
-          2 * this.limits.leaseMsMax,
+          this.epochTtlMs(),
           this.limits.tombstoneMs,
+          this.limits.lapsedKeepMs,
           ...topics,
-        )) as [number, number, number, string[]];
+        )) as [number, number, number, string[], string, number];
         for (let i = 0; i + 2 < flat.length; i += 3) {
           const change: LeaseChange = {
             change: flat[i] as 'granted' | 'renewed',
@@ -301,23 +347,36 @@ export class RedisStore implements SubscriptionStorePort {
             `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`,
           );
         }
-        return { op: 'written', applied, ignored };
+        const written = { op: 'written', applied, ignored, epoch: Number(epochId), epochAgeMs } as const;
+        if (request.op === 'add') return written;
+        const regranted: string[] = [];
+        for (let i = 0; i + 2 < flat.length; i += 3)
+          if (flat[i] === 'granted') regranted.push(flat[i + 1] as string);
+        return { ...written, regranted };
       }
       case 'remove': {
         const error = topicError(request.topic);
         if (error !== null) return rejected('bad-request', error);
-        const removed = (await this.run('stadiumRemove')(
-          2,
+        const [removed, epochId, epochAgeMs] = (await this.run('stadiumRemove')(
+          3,
+          this.key('epoch'),
           this.key('topics'),
           this.topicKey(request.topic),
           request.frontend,
           request.generation,
           request.topic,
           this.limits.tombstoneMs,
-        )) as number;
+          this.epochTtlMs(),
+        )) as [number, string, number];
         if (removed === 1)
           this.onLease({ change: 'removed', topic: request.topic, frontend: request.frontend });
-        return { op: 'written', applied: removed, ignored: 1 - removed };
+        return {
+          op: 'written',
+          applied: removed,
+          ignored: 1 - removed,
+          epoch: Number(epochId),
+          epochAgeMs,
+        };
       }
     }
   }
@@ -338,18 +397,22 @@ export class RedisStore implements SubscriptionStorePort {
     this.lookups = [];
     for (let at = 0; at < lookups.length; at += lookupsPerCallMax) {
       const chunk = lookups.slice(at, at + lookupsPerCallMax);
-      const keys = [this.key('topics'), ...chunk.map((l) => this.topicKey(l.topic))];
+      const keys = [this.key('epoch'), this.key('topics'), ...chunk.map((l) => this.topicKey(l.topic))];
       this.run('stadiumLookup')(
         keys.length,
         ...keys,
         this.limits.tombstoneMs,
+        this.epochTtlMs(),
+        this.limits.lapsedKeepMs,
         ...chunk.map((l) => l.topic),
       ).then(
-        (replies) => {
+        (answer) => {
+          const [replies, epochId, epochAgeMs] = answer as [[string[], string[], string[]][], string, number];
+          const epoch = Number(epochId);
           chunk.forEach((lookup, i) => {
-            const [live, dead] = (replies as [string[], string[]][])[i]!;
+            const [live, lapsed, dead] = replies[i]!;
             for (const frontend of dead) this.onLease({ change: 'expired', topic: lookup.topic, frontend });
-            lookup.resolve({ op: 'frontends', frontends: live });
+            lookup.resolve({ op: 'frontends', frontends: live, lapsed, epoch, epochAgeMs });
           });
         },
         (error: unknown) => {
@@ -361,6 +424,11 @@ export class RedisStore implements SubscriptionStorePort {
 
   private run(name: string): ScriptRunner {
     return (this.redis as unknown as Record<string, ScriptRunner>)[name]!.bind(this.redis);
+  }
+
+  /** The epoch outlives every lease and tombstone written under it, and dies with an abandoned prefix. */
+  private epochTtlMs(): number {
+    return 2 * Math.max(this.limits.leaseMsMax + this.limits.lapsedKeepMs, this.limits.tombstoneMs);
   }
 
   private key(name: string): string {

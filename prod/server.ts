@@ -40,6 +40,7 @@ import type {
   MessageType,
   NodeId,
   PublishResult,
+  PublishWarning,
   StoreRequest,
   Topic,
 } from '../core/index.ts';
@@ -103,7 +104,12 @@ export interface RunningServer {
 }
 
 /** Messages a frontend handles; every other node-to-node message goes to a dispatcher. */
-const frontendMessages: ReadonlySet<MessageType> = new Set(['deliver', 'lease-reply', 'publish-reply']);
+const frontendMessages: ReadonlySet<MessageType> = new Set([
+  'deliver',
+  'lease-reply',
+  'publish-reply',
+  'store-reset',
+]);
 const dispatcherMessages: ReadonlySet<MessageType> = new Set([
   'publish',
   'subscribe',
@@ -128,7 +134,9 @@ type Work = { role: 'frontend'; input: FrontendInput } | { role: 'dispatcher'; i
 type PendingPublish = { ex: Exchange } | { batch: PendingBatch; index: number };
 
 /** What a batch publish answers for each of its events, in order. */
-type BatchResult = { id: string } | { status: number; code: string; error: string; retryAfterMs?: number };
+type BatchResult =
+  | { id: string; warning?: PublishWarning }
+  | { status: number; code: string; error: string; retryAfterMs?: number };
 
 interface PendingBatch {
   ex: Exchange;
@@ -251,6 +259,7 @@ class Host {
           // Unique per incarnation: datacenter, node and a random boot id.
           idPrefix: `${config.dc}.${new URL(nodeId).port || '80'}.${randomBytes(4).toString('hex')}-`,
           storeRequestTimeoutMs: config.storeTimeoutMs,
+          storeRebuildWindowMs: storeRebuildWindowMs(config),
           limits: { payloadBytesMax: config.payloadLimitBytes },
         })
       : null;
@@ -704,7 +713,7 @@ class Host {
       return this.settleBatchEvent(
         pending,
         result.ok
-          ? { id: result.eventId }
+          ? publishedBody(result)
           : {
               status: publishErrorStatus(result.code),
               code: result.code,
@@ -715,7 +724,7 @@ class Host {
     }
     const cors = { 'Access-Control-Allow-Origin': '*' };
     if (result.ok) {
-      reply(pending.ex, 200, JSON.stringify({ id: result.eventId }), cors);
+      reply(pending.ex, 200, JSON.stringify(publishedBody(result)), cors);
       return;
     }
     const status = publishErrorStatus(result.code);
@@ -1012,6 +1021,26 @@ async function listen(
 /** Listening failed: bad input from the operator, not a bug. */
 export class ListenError extends Error {
   override name = 'ListenError';
+}
+
+/** The 200 body of one published event: its id, and a warning when it may not reach every viewer. */
+function publishedBody(result: Extract<PublishResult, { ok: true }>): {
+  id: string;
+  warning?: PublishWarning;
+} {
+  return result.warning === undefined
+    ? { id: result.eventId }
+    : { id: result.eventId, warning: result.warning };
+}
+
+/**
+ * How long after its store's epoch began a dispatcher warns that frontends may still be
+ * registering: one renewal period and a lease request's timeout. Role all with its own memory store
+ * and no internal token given has no frontend but its own, which registers by a direct call.
+ */
+function storeRebuildWindowMs(config: ServeConfig): number {
+  if (config.role === 'all' && config.store === 'memory' && config.internalToken === null) return 0;
+  return Math.floor(config.leaseMs / 3) + config.storeTimeoutMs + 500;
 }
 
 function redactUrl(store: string): string {

@@ -6,7 +6,18 @@ import { MemoryStore, RedisStore } from '../prod/index.ts';
 import { redisGate, redisUrl, uniquePrefix } from '../prod/test-gate.ts';
 import { describeStoreContract } from './store-contract.ts';
 
-describeStoreContract('memory', (limits) => Promise.resolve(new MemoryStore(limits)));
+describeStoreContract('memory', (limits) => {
+  const store = new MemoryStore(limits);
+  // The memory store loses its data only with its process: a restart is a new store.
+  return Promise.resolve({
+    store,
+    loseData: async () => {
+      await store.close();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      return new MemoryStore(limits);
+    },
+  });
+});
 
 const redis = await redisGate();
 const runPrefix = uniquePrefix('store-contract');
@@ -26,9 +37,18 @@ if (!redis.up && !redis.required) {
     });
     let n = 0;
     describeStoreContract('redis', async (limits) => {
-      const store = new RedisStore({ url: redisUrl, prefix: `${runPrefix}${n++}:`, limits });
+      const prefix = `${runPrefix}${n++}:`;
+      const store = new RedisStore({ url: redisUrl, prefix, limits });
       await store.ready();
-      return store;
+      // Redis restarted empty: every key of this store is gone (the shared Redis is never flushed).
+      const loseData = async (): Promise<RedisStore> => {
+        const client = new Redis(redisUrl);
+        const keys = await client.keys(`${prefix}*`);
+        if (keys.length > 0) await client.del(...keys);
+        await client.quit();
+        return store;
+      };
+      return { store, loseData };
     });
   });
 }

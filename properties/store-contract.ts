@@ -8,18 +8,27 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StoreLimits, StoreReply } from '../core/index.ts';
 import type { SubscriptionStorePort } from '../prod/index.ts';
 
-export type StoreFactory = (limits: Partial<StoreLimits>) => Promise<SubscriptionStorePort>;
+/** A store for the suite, and a way to make it lose all its data as a restart without persistence does. */
+export interface StoreUnderTest {
+  store: SubscriptionStorePort;
+  /** Lose every lease; resolves to the store to use afterwards (the same one, or its restarted self). */
+  loseData(): Promise<SubscriptionStorePort>;
+}
+
+export type StoreFactory = (limits: Partial<StoreLimits>) => Promise<StoreUnderTest>;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function describeStoreContract(name: string, makeStore: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
     const opened: SubscriptionStorePort[] = [];
-    const open = async (limits: Partial<StoreLimits> = {}): Promise<SubscriptionStorePort> => {
-      const store = await makeStore(limits);
-      opened.push(store);
-      return store;
+    const openUnderTest = async (limits: Partial<StoreLimits> = {}): Promise<StoreUnderTest> => {
+      const underTest = await makeStore(limits);
+      opened.push(underTest.store);
+      return underTest;
     };
+    const open = async (limits: Partial<StoreLimits> = {}): Promise<SubscriptionStorePort> =>
+      (await openUnderTest(limits)).store;
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((store) => store.close()));
     });
@@ -28,13 +37,17 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       expect(reply.op).toBe('frontends');
       return reply.op === 'frontends' ? reply.frontends : [];
     };
-    const written = (applied: number, ignored: number): StoreReply => ({ op: 'written', applied, ignored });
+    const written = (applied: number, ignored: number): Partial<StoreReply> => ({
+      op: 'written',
+      applied,
+      ignored,
+    });
 
     it('a granted lease is found by lookup; an unknown topic has no frontends', async () => {
       const store = await open();
       expect(
         await store.request({ op: 'add', topic: 'likes', frontend: 'f1', leaseMs: 5_000, generation: 1 }),
-      ).toEqual(written(1, 0));
+      ).toMatchObject(written(1, 0));
       expect(await lookup(store, 'likes')).toEqual(['f1']);
       expect(await lookup(store, 'nobody-here')).toEqual([]);
     });
@@ -71,21 +84,21 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
     it('a write older than the entry generation is ignored: a late unsubscribe cannot undo a newer subscribe', async () => {
       const store = await open();
       await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 10 });
-      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 9 })).toEqual(
+      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 9 })).toMatchObject(
         written(0, 1),
       );
       expect(await lookup(store, 't')).toEqual(['f1']);
       expect(
         await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 8 }),
-      ).toEqual(written(0, 1));
+      ).toMatchObject(written(0, 1));
       expect(
         await store.request({ op: 'renew', topics: ['t'], frontend: 'f1', leaseMs: 5_000, generation: 7 }),
-      ).toEqual(written(0, 1));
-      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 11 })).toEqual(
+      ).toMatchObject(written(0, 1));
+      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 11 })).toMatchObject(
         written(1, 0),
       );
       expect(await lookup(store, 't')).toEqual([]);
-      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 12 })).toEqual(
+      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 12 })).toMatchObject(
         written(0, 1),
       );
     });
@@ -93,16 +106,16 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
     it('a removal leaves a tombstone: a renewal sent before the unsubscribe but arriving after it is ignored', async () => {
       const store = await open();
       await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 1 });
-      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 3 })).toEqual(
+      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 3 })).toMatchObject(
         written(1, 0),
       );
       expect(
         await store.request({ op: 'renew', topics: ['t'], frontend: 'f1', leaseMs: 5_000, generation: 2 }),
-      ).toEqual(written(0, 1));
+      ).toMatchObject(written(0, 1));
       expect(await lookup(store, 't')).toEqual([]);
       expect(
         await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 4 }),
-      ).toEqual(written(1, 0));
+      ).toMatchObject(written(1, 0));
       expect(await lookup(store, 't')).toEqual(['f1']);
     });
 
@@ -122,11 +135,11 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: 6 });
       expect(
         await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 2 }),
-      ).toEqual(written(0, 1));
+      ).toMatchObject(written(0, 1));
       await sleep(400);
       expect(
         await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: 2 }),
-      ).toEqual(written(1, 0));
+      ).toMatchObject(written(1, 0));
       expect(await lookup(store, 't')).toEqual(['f1']);
     });
 
@@ -134,12 +147,12 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       const store = await open();
       const base = 1_763_700_000_000_000;
       await store.request({ op: 'add', topic: 't', frontend: 'f1', leaseMs: 5_000, generation: base + 2 });
-      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: base + 1 })).toEqual(
-        written(0, 1),
-      );
-      expect(await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: base + 2 })).toEqual(
-        written(1, 0),
-      );
+      expect(
+        await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: base + 1 }),
+      ).toMatchObject(written(0, 1));
+      expect(
+        await store.request({ op: 'remove', topic: 't', frontend: 'f1', generation: base + 2 }),
+      ).toMatchObject(written(1, 0));
     });
 
     it("a lease dies by the store's clock unless renewed", async () => {
@@ -184,7 +197,7 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
       expect(await lookup(store, 'c')).toEqual([]);
       expect(
         await store.request({ op: 'add', topic: 'a', frontend: 'f2', leaseMs: 5_000, generation: 1 }),
-      ).toEqual(written(1, 0));
+      ).toMatchObject(written(1, 0));
       const crowded = await store.request({
         op: 'add',
         topic: 'a',
@@ -203,7 +216,7 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
           leaseMs: 5_000,
           generation: 3,
         }),
-      ).toEqual(written(1, 0));
+      ).toMatchObject(written(1, 0));
     });
 
     it('bad requests are answered rejected/bad-request and write nothing', async () => {
@@ -236,8 +249,80 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
           leaseMs: 5_000,
           generation: 6,
         }),
-      ).toEqual(written(3, 0));
+      ).toMatchObject(written(3, 0));
       for (const topic of ['x', 'y', 'z']) expect(await lookup(store, topic)).toEqual(['f1']);
+    });
+
+    it('every answer names the epoch of the store data; a store that lost its data answers a larger, young one', async () => {
+      const underTest = await openUnderTest();
+      const store = underTest.store;
+      const add = await store.request({
+        op: 'add',
+        topic: 'e',
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 1,
+      });
+      const found = await store.request({ op: 'lookup', topic: 'e' });
+      const removed = await store.request({ op: 'remove', topic: 'nothing', frontend: 'f1', generation: 1 });
+      await sleep(30);
+      const later = await store.request({ op: 'lookup', topic: 'e' });
+      const epochs = [add, found, removed, later].map((reply) =>
+        reply.op === 'rejected' ? null : { epoch: reply.epoch, ageMs: reply.epochAgeMs },
+      );
+      const first = epochs[0]!;
+      expect(Number.isSafeInteger(first.epoch) && first.epoch > 0).toBe(true);
+      expect(epochs.map((e) => e?.epoch)).toEqual([first.epoch, first.epoch, first.epoch, first.epoch]);
+      expect(first.ageMs).toBeGreaterThanOrEqual(0);
+      expect(epochs[3]!.ageMs).toBeGreaterThanOrEqual(first.ageMs + 20);
+
+      const afterLoss = await underTest.loseData();
+      if (afterLoss !== store) opened.push(afterLoss);
+      const reborn = await afterLoss.request({ op: 'lookup', topic: 'e' });
+      expect(reborn).toMatchObject({ op: 'frontends', frontends: [] });
+      if (reborn.op !== 'frontends') return;
+      expect(reborn.epoch).toBeGreaterThan(first.epoch);
+      expect(reborn.epochAgeMs).toBeLessThan(epochs[3]!.ageMs + 1_000);
+      expect(reborn.epochAgeMs).toBeLessThan(1_000);
+    });
+
+    it('a lease that lapses without an unsubscribe is reported lapsed until lapsedKeepMs, and a renewal names it regranted', async () => {
+      const store = await open({ lapsedKeepMs: 400 });
+      await store.request({ op: 'add', topic: 'l', frontend: 'frozen', leaseMs: 60, generation: 1 });
+      await store.request({ op: 'add', topic: 'l', frontend: 'gone', leaseMs: 60, generation: 1 });
+      await store.request({ op: 'add', topic: 'l', frontend: 'alive', leaseMs: 60_000, generation: 1 });
+      await store.request({ op: 'remove', topic: 'l', frontend: 'gone', generation: 2 });
+      await sleep(120);
+      expect(await store.request({ op: 'lookup', topic: 'l' })).toMatchObject({
+        frontends: ['alive'],
+        lapsed: ['frozen'],
+      });
+      const renewed = await store.request({
+        op: 'renew',
+        topics: ['l', 'other'],
+        frontend: 'frozen',
+        leaseMs: 60_000,
+        generation: 3,
+      });
+      expect(renewed).toMatchObject({ op: 'written', applied: 2, regranted: ['l', 'other'] });
+      expect(await store.request({ op: 'lookup', topic: 'l' })).toMatchObject({
+        frontends: ['frozen', 'alive'],
+        lapsed: [],
+      });
+      const again = await store.request({
+        op: 'renew',
+        topics: ['l'],
+        frontend: 'frozen',
+        leaseMs: 60,
+        generation: 4,
+      });
+      expect(again).toMatchObject({ regranted: [] });
+      // Past lapsedKeepMs a lapsed lease is forgotten.
+      await sleep(600);
+      expect(await store.request({ op: 'lookup', topic: 'l' })).toMatchObject({
+        frontends: ['alive'],
+        lapsed: [],
+      });
     });
   });
 }

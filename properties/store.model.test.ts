@@ -12,12 +12,14 @@ const limits = {
   leaseMsMax: 5_000,
   sweepEveryMs: 100,
   tombstoneMs: 1_000,
+  lapsedKeepMs: 500,
 };
 
 interface Entry {
   exp: number;
   gen: number;
   removedAt: number | null;
+  lapseReported: boolean;
 }
 
 interface Model {
@@ -38,6 +40,13 @@ function modelLive(model: Model, topic: string): string[] {
     .map(([f]) => f);
 }
 
+/** Expired without an unsubscribe, less than lapsedKeepMs ago. */
+function modelLapsed(model: Model, topic: string): string[] {
+  return [...(model.entries.get(topic) ?? new Map<string, Entry>())]
+    .filter(([, e]) => e.removedAt === null && model.now >= e.exp && model.now < e.exp + limits.lapsedKeepMs)
+    .map(([f]) => f);
+}
+
 function modelWrite(
   model: Model,
   topic: string,
@@ -49,14 +58,24 @@ function modelWrite(
   const existing = byTopic?.get(frontend);
   if (existing !== undefined) {
     if (gen < existing.gen) return 'ignored';
-    Object.assign(existing, { exp: model.now + Math.min(leaseMs, limits.leaseMsMax), gen, removedAt: null });
+    Object.assign(existing, {
+      exp: model.now + Math.min(leaseMs, limits.leaseMsMax),
+      gen,
+      removedAt: null,
+      lapseReported: false,
+    });
     return 'applied';
   }
   if (byTopic === undefined && model.entries.size >= limits.topicsMax) return 'full';
   if (byTopic !== undefined && byTopic.size >= limits.frontendsPerTopicMax) return 'full';
   const map = byTopic ?? new Map<string, Entry>();
   model.entries.set(topic, map);
-  map.set(frontend, { exp: model.now + Math.min(leaseMs, limits.leaseMsMax), gen, removedAt: null });
+  map.set(frontend, {
+    exp: model.now + Math.min(leaseMs, limits.leaseMsMax),
+    gen,
+    removedAt: null,
+    lapseReported: false,
+  });
   return 'applied';
 }
 
@@ -109,7 +128,11 @@ class Lookup implements fc.Command<Model, Real> {
   check = (): boolean => true;
   run(model: Model, real: Real): void {
     const { reply } = store.apply(real.state, { op: 'lookup', topic: this.topic }, model.now);
-    assert.deepEqual(reply, { op: 'frontends', frontends: modelLive(model, this.topic) }, this.toString());
+    assert.deepEqual(
+      reply.op === 'frontends' ? { frontends: reply.frontends, lapsed: reply.lapsed } : reply,
+      { frontends: modelLive(model, this.topic), lapsed: modelLapsed(model, this.topic) },
+      this.toString(),
+    );
   }
   toString = (): string => `lookup(${this.topic})`;
 }
@@ -126,10 +149,15 @@ class Advance implements fc.Command<Model, Real> {
       const expected: string[] = [];
       for (const [topic, map] of model.entries) {
         for (const [frontend, e] of map) {
-          if (e.removedAt !== null ? model.now >= e.removedAt + limits.tombstoneMs : model.now >= e.exp) {
-            if (e.removedAt === null) expected.push(`${topic}/${frontend}`);
-            map.delete(frontend);
+          if (e.removedAt !== null) {
+            if (model.now >= e.removedAt + limits.tombstoneMs) map.delete(frontend);
+            continue;
           }
+          if (model.now < e.exp) continue;
+          // A lapse is reported once, and the lapsed entry kept for lapsedKeepMs.
+          if (!e.lapseReported) expected.push(`${topic}/${frontend}`);
+          e.lapseReported = true;
+          if (model.now >= e.exp + limits.lapsedKeepMs) map.delete(frontend);
         }
         if (map.size === 0) model.entries.delete(topic);
       }

@@ -18,7 +18,7 @@ export function formatReport(report: Report): string {
     .join(', ');
   const lines = [
     `scenario            ${report.scenario} (seed ${report.seed})`,
-    `published           ${n(report.published)} events (${n(report.publishes.unroutable)} publishes found no live dispatcher)`,
+    `published           ${n(report.published)} events (${n(report.publishes.unroutable)} publishes found no live dispatcher; ${n(report.publishes.warned)} answered with a warning that viewers may have missed them)`,
     `expected deliveries ${n(report.expected)}`,
     `delivered           ${n(report.delivered)}${report.late > 0 ? ` (${n(report.late)} after the deadline)` : ''}`,
     `lost                ${n(report.lost.explained + report.lost.unexplained)}: ${n(report.lost.explained)} explained${byCause === '' ? '' : ` (${byCause})`}, ${n(report.lost.unexplained)} unexplained`,

@@ -44,7 +44,7 @@ export function rolesWithBug(bug: PlantedBug): Roles {
             const cache = seen.get(key) ?? new Set<string>();
             seen.set(key, cache);
             for (const frontend of input.reply.frontends) cache.add(frontend);
-            input = { ...input, reply: { op: 'frontends', frontends: [...cache] } };
+            input = { ...input, reply: { ...input.reply, frontends: [...cache] } };
           }
         }
         return coreRoles.dispatcher.handle(state, input, now);

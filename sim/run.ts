@@ -64,7 +64,8 @@ export interface Report extends DeliveryCounts {
   latencyMsCrossDc: LatencySummary;
   faults: Record<FaultKind, number>;
   messages: { sent: number; dropped: Record<string, number>; duplicated: number };
-  publishes: { attempted: number; unroutable: number; answered: number; refused: number };
+  /** `warned`: answered OK with a warning that some viewers may have been missed. */
+  publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
   connections: { opened: number; refused: number; reconnects: number };
   simulatedMs: number;
   wallMs: number;

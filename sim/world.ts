@@ -89,7 +89,7 @@ export interface WorldResult {
   faults: Record<FaultKind, number>;
   faultSchedule: Fault[];
   messages: { sent: number; dropped: Record<string, number>; duplicated: number };
-  publishes: { attempted: number; unroutable: number; answered: number; refused: number };
+  publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
   connections: { opened: number; refused: number; reconnects: number };
   checker: ReturnType<Checker['result']>;
 }
@@ -238,7 +238,7 @@ class World {
       faults: Object.fromEntries(faultKinds.map((kind) => [kind, 0])) as Record<FaultKind, number>,
       faultSchedule: this.faults,
       messages: { sent: 0, dropped: {}, duplicated: 0 },
-      publishes: { attempted: 0, unroutable: 0, answered: 0, refused: 0 },
+      publishes: { attempted: 0, unroutable: 0, answered: 0, warned: 0, refused: 0 },
       connections: { opened: 0, refused: 0, reconnects: 0 },
     };
   }
@@ -334,8 +334,10 @@ class World {
         return this.publish(item.topic);
       case 'publish-reply':
         if (item.message.type === 'publish-reply') {
-          if (item.message.result.ok) this.result.publishes.answered++;
-          else this.result.publishes.refused++;
+          const { result } = item.message;
+          if (!result.ok) this.result.publishes.refused++;
+          else if (result.warning === undefined) this.result.publishes.answered++;
+          else this.result.publishes.warned++;
         }
         return;
       case 'fault':
@@ -387,9 +389,12 @@ class World {
         forwardTimeoutMs: roles.forwardTimeoutMs,
         forwardAttemptsMax: roles.forwardAttemptsMax,
         suspectMs: roles.suspectMs,
+        // Frontends renew within a renewal period and one request timeout of a store's birth.
+        storeRebuildWindowMs: roles.renewEveryMs + roles.leaseRequestTimeoutMs,
       });
     } else {
-      node.st = this.roles.store.create();
+      // Each incarnation of a store begins a new, larger epoch: a restarted store has lost everything.
+      node.st = this.roles.store.create({}, node.incarnation + 1);
     }
     this.armDeadline(node);
   }
@@ -649,6 +654,7 @@ class World {
         this.checker.leaseMessageDropped(message.frontend, this.now, why, f);
         break;
       case 'lease-reply':
+      case 'store-reset':
         if (target.role === 'frontend') this.checker.leaseMessageDropped(target.id, this.now, why, f);
         break;
       case 'publish':
@@ -674,6 +680,7 @@ class World {
       case 'renew':
       case 'unsubscribe':
       case 'lease-reply':
+      case 'store-reset':
       case 'forward-ack':
         return null;
     }
