@@ -1,9 +1,9 @@
-// Goal: tests that need Redis or Chromium skip with a message when the service is missing, and
+// Goal: tests that need Redis, redis-server or Chromium skip with a message when the service is missing, and
 // fail when CI says it is mandatory. Method: probe a closed port and a missing path.
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { chromiumGate, redisGate, uniquePrefix } from './test-gate.ts';
+import { chromiumGate, redisGate, redisServerGate, uniquePrefix } from './test-gate.ts';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -38,6 +38,15 @@ describe('service gates', () => {
     expect((await redisGate({}, port)).up).toBe(false);
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('redis-server missing: down, skipped locally, mandatory under STADIUM_REQUIRE_REDIS=1', () => {
+    expect(redisServerGate({}, '/nonexistent/redis-server')).toMatchObject({
+      up: false,
+      required: false,
+      skipMessage: 'skipped: redis-server not available',
+    });
+    expect(redisServerGate({ STADIUM_REQUIRE_REDIS: '1' }, '/nonexistent/redis-server').required).toBe(true);
   });
 
   it('Chromium missing: down, mandatory under STADIUM_REQUIRE_CHROMIUM=1', () => {

@@ -1,10 +1,12 @@
 /**
- * Whether the outside services some tests need are here: Redis on 127.0.0.1:6379 and Chromium.
+ * Whether the outside services some tests need are here: Redis on 127.0.0.1:6379, a `redis-server`
+ * binary (for tests that start, kill and restart a Redis of their own) and Chromium.
  * Locally a missing service skips its tests with a message; in CI (`STADIUM_REQUIRE_REDIS=1`,
  * `STADIUM_REQUIRE_CHROMIUM=1`) it fails them instead.
  */
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { redisServerAvailable } from './redis-server-process.ts';
 
 export interface ServiceGate {
   up: boolean;
@@ -39,6 +41,19 @@ export async function redisGate(
     skipMessage: 'skipped: Redis not reachable at 127.0.0.1:6379',
     requiredMessage:
       'Redis not reachable at 127.0.0.1:6379, and STADIUM_REQUIRE_REDIS=1 makes its tests mandatory',
+  };
+}
+
+/** A `redis-server` binary this process can start (mandatory, like Redis, under STADIUM_REQUIRE_REDIS=1). */
+export function redisServerGate(
+  env: Record<string, string | undefined> = process.env,
+  binary = 'redis-server',
+): ServiceGate {
+  return {
+    up: redisServerAvailable(binary),
+    required: env.STADIUM_REQUIRE_REDIS === '1',
+    skipMessage: 'skipped: redis-server not available',
+    requiredMessage: `${binary} not available, and STADIUM_REQUIRE_REDIS=1 makes its tests mandatory`,
   };
 }
 
