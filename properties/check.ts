@@ -3,6 +3,10 @@
  * every invariant of the checker holds (fault-free liveness only where the run has no faults), the
  * run is deterministic, and across the whole run every kind of fault that was asked for really
  * took effect. A failure is shrunk by fast-check to a minimal scenario.
+ *
+ * Which scenario a run generates depends on the seed, its index, the scenario size and (while
+ * shrinking) on which candidates fail, so on the roles too (a planted bug): a failure's `path`
+ * replays it only with the same seed, size and roles. The number of runs plays no part.
  */
 import fc from 'fast-check';
 import { faultKinds, runScenario, type FaultKind, type Roles, type Violation } from '../sim/index.ts';
@@ -44,7 +48,7 @@ export interface CheckResult {
   seed: number;
   durationMs: number;
   tally: FaultTally;
-  /** Fault kinds that were requested but never took effect (a run with any of these fails). */
+  /** Fault kinds that were requested but never took effect (a run with any of these fails); none when replaying a path. */
   ineffective: FaultKind[];
   counterexample: Counterexample | null;
 }
@@ -53,13 +57,24 @@ export interface CheckOptions {
   runs: number;
   seed: number;
   size?: ScenarioSize;
-  /** Replay one failing case: fast-check's path from a previous run with the same seed. */
+  /**
+   * Check just one scenario: fast-check's path from a failing run with the same seed, size and
+   * roles (`runs` is then ignored). A path that leads nowhere with these throws a ReplayPathError.
+   */
   path?: string;
   /** Fresh role implementations per simulation (a planted bug); the core's by default. */
   roles?: () => Roles;
   /** Check determinism (two runs, one traceHash) on every n-th scenario. */
   determinismEvery?: number;
   onProgress?: (runsDone: number, tally: FaultTally) => void;
+}
+
+/** A `path` that does not lead to a scenario of this seed, size and roles: it came from another run. */
+export class ReplayPathError extends Error {
+  override name = 'ReplayPathError';
+  constructor(readonly path: string) {
+    super(`path ${path} does not lead to a scenario of this seed, size and roles`);
+  }
 }
 
 /** Whether a fault kind's effect shows in the tally. */
@@ -78,20 +93,22 @@ export function checkProperties(options: CheckOptions): CheckResult {
   let runsDone = 0;
   let lastProblem = '';
   const property = fc.property(scenarioArbitrary(options.size ?? 'small'), (generated) => {
+    // Replaying a path, fast-check goes on from a scenario that holds to the shrink candidates
+    // after it; only the scenario at the path is the one asked for.
+    if (options.path !== undefined && runsDone > 0) return true;
     const problem = problemWith(generated, options.roles, tally, runsDone % determinismEvery === 0);
     runsDone++;
     options.onProgress?.(runsDone, tally);
     if (problem !== null) lastProblem = problem;
     return problem === null;
   });
-  const details = fc.check(property, {
-    seed: options.seed,
-    numRuns: options.runs,
-    ...(options.path === undefined ? {} : { path: options.path }),
-  });
+  const found =
+    options.path === undefined
+      ? search(property, options.seed, options.runs)
+      : replay(property, options.seed, options.path);
   let counterexample: Counterexample | null = null;
-  if (details.failed && details.counterexample !== null) {
-    const generated = details.counterexample[0];
+  if (found.failure !== null) {
+    const { generated, path, shrinks } = found.failure;
     // Run the shrunk case once more to report exactly its violations.
     const report = runScenario(generated.scenario, generated.seed, {
       tracePath: null,
@@ -101,19 +118,63 @@ export function checkProperties(options: CheckOptions): CheckResult {
       generated,
       violations: report.violations,
       problem: problemOf(report) ?? lastProblem,
-      path: details.counterexamplePath ?? '',
-      shrinks: details.numShrinks,
+      path,
+      shrinks,
     };
   }
-  const ineffective = ineffectiveKinds(tally);
+  // Whether every fault kind asked for took effect is a judgement over a whole run, which a replay
+  // of one scenario is not.
+  const ineffective = options.path === undefined ? ineffectiveKinds(tally) : [];
   return {
-    ok: !details.failed && ineffective.length === 0,
-    runs: details.numRuns,
-    seed: details.seed,
+    ok: found.failure === null && ineffective.length === 0,
+    runs: found.runs,
+    seed: options.seed,
     durationMs: Math.round(performance.now() - started),
     tally,
     ineffective,
     counterexample,
+  };
+}
+
+/** What a search or a replay found: how many scenarios it generated, and the failure it shrank to. */
+interface Found {
+  runs: number;
+  failure: { generated: GeneratedScenario; path: string; shrinks: number } | null;
+}
+
+/** Generate `runs` scenarios from `seed`; shrink the first that fails. */
+function search(property: fc.IProperty<[GeneratedScenario]>, seed: number, runs: number): Found {
+  const details = fc.check(property, { seed, numRuns: runs });
+  return {
+    runs: details.numRuns,
+    failure:
+      details.failed && details.counterexample !== null
+        ? {
+            generated: details.counterexample[0],
+            path: details.counterexamplePath ?? '',
+            shrinks: details.numShrinks,
+          }
+        : null,
+  };
+}
+
+/** Check the one scenario at `path`, the end of a failing run's shrinking: it is not shrunk again. */
+function replay(property: fc.IProperty<[GeneratedScenario]>, seed: number, path: string): Found {
+  let details;
+  try {
+    details = fc.check(property, { seed, path, numRuns: 1, endOnFailure: true });
+  } catch (error) {
+    // fast-check walks the path before it runs anything, and says so in plain words.
+    if (error instanceof Error && error.message.startsWith('Unable to replay'))
+      throw new ReplayPathError(path);
+    throw error;
+  }
+  return {
+    runs: 1,
+    failure:
+      details.failed && details.counterexample !== null
+        ? { generated: details.counterexample[0], path, shrinks: 0 }
+        : null,
   };
 }
 

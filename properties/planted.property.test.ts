@@ -24,7 +24,7 @@ describe('planted bugs are found and shrunk', () => {
     // The shrunk scenario replays: the same violation with the bug, none with the correct core.
     expect(runScenario(scenario, seed, { tracePath: null, roles: rolesWithBug(bug) }).ok).toBe(false);
     expect(runScenario(scenario, seed, { tracePath: null }).ok).toBe(true);
-    // And fast-check's path replays the failure directly.
+    // And fast-check's path replays the failure directly: that one scenario, not shrunk again.
     const replay = checkProperties({
       runs: 300,
       seed: result.seed,
@@ -32,5 +32,8 @@ describe('planted bugs are found and shrunk', () => {
       roles: () => rolesWithBug(bug),
     });
     expect(replay.ok).toBe(false);
+    expect(replay.runs).toBe(1);
+    expect(replay.counterexample?.generated).toEqual(counterexample.generated);
+    expect(replay.counterexample?.problem).toBe(counterexample.problem);
   });
 });

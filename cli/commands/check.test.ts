@@ -1,6 +1,6 @@
 // Goal: `stadium check` reports the fault counts on success, and on failure leaves a shrunk scenario
 // that `stadium sim` accepts, its trace, and fast-check's replay path; exit codes 0 / 1 / 2.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,54 @@ describe('stadium check', () => {
     );
     expect(replay.code).toBe(1);
     expect(replay.stdout).toContain('FAILED: lease-release');
+  });
+
+  // What a line of the output says after `label`.
+  const printed = (stdout: string, label: string): string => {
+    const line = stdout.split('\n').find((l) => l.includes(label));
+    expect(line, `a line with "${label}" in:\n${stdout}`).toBeDefined();
+    return line!.slice(line!.indexOf(label) + label.length).trim();
+  };
+  // The arguments of the `stadium ...` command printed after `label`.
+  const command = (stdout: string, label: string): string[] => {
+    const [name, ...args] = printed(stdout, label).split(/\s+/);
+    expect(name).toBe('stadium');
+    return args;
+  };
+  const failure = (stdout: string): string | undefined =>
+    stdout.split('\n').find((line) => line.startsWith('FAILED: ') && !line.includes('never took effect'));
+
+  for (const args of [
+    // The issue's case: both options shape the generated scenarios, and were dropped.
+    ['--runs', '50', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
+    // The README's example.
+    ['--runs', '300', '--seed', '7', '--plant-bug', 'no-dedupe'],
+  ]) {
+    it(`the commands a failure prints reproduce it, run as printed: check ${args.join(' ')}`, () => {
+      const run = stadium('check', ...args);
+      expect(run.code).toBe(1);
+      const problem = failure(run.stdout);
+      expect(problem).toMatch(/^FAILED: (forward-discipline|no-duplicates)/);
+      const scenarioFile = join(dir, printed(run.stdout, 'the shrunk scenario:'));
+      const shrunk = readFileSync(scenarioFile, 'utf8');
+      for (const label of ['reproduce with:', 'replay the failure:']) {
+        rmSync(scenarioFile);
+        const again = stadium(...command(run.stdout, label));
+        expect(again.code, label).toBe(1);
+        expect(failure(again.stdout), label).toBe(problem);
+        expect(readFileSync(scenarioFile, 'utf8'), label).toBe(shrunk);
+      }
+    });
+  }
+
+  it('a --path that leads to no scenario with the options given: exit 2, one line saying why', () => {
+    // The path of the forward-twice failure above, without the options it needs.
+    const run = stadium('check', '--seed', '3', '--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:1');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:1 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
+    );
+    expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 
   it('bad input: exit 2 with a clear line', () => {

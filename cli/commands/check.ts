@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--seed <n>', "fast-check's seed (an integer); drawn and printed when omitted")
     .option(
       '--path <path>',
-      "replay one failure: fast-check's path, printed by a failing run (with its --seed)",
+      "check the one scenario at fast-check's path, printed by a failing run with the options it needs",
     )
     .option('--scenario-size <size>', 'small (2-3 datacenters, tens of viewers) or large', 'small')
     .option('--json', 'print one JSON object on stdout (runs, seed, duration, fault counts, counterexample)')
@@ -45,13 +45,19 @@ Every generated scenario must keep every invariant (integrity, no misdelivery, n
 explained loss, lease hygiene, lease release, forward discipline; fault-free liveness when it has
 no faults) and be deterministic; every fault kind asked for must take effect somewhere in the run.
 
-Exit codes: 0 all hold, 1 a property failed (the shrunk scenario is written), 2 bad input.
+A failing run prints the command that replays its shrunk scenario by fast-check's path: the same
+--seed, --scenario-size and --plant-bug (they decide which scenarios are generated), and --path.
+With --path only that scenario is checked, so --runs plays no part.
+
+Exit codes: 0 all hold, 1 a property failed (the shrunk scenario is written), 2 bad input
+(including a --path that leads to no scenario with the seed and options given).
 
 Examples:
   stadium check --runs 1000 --seed 42
   stadium check --runs 200 --scenario-size large
-  stadium check --seed 42 --path 17:3:0              replay a failure
   stadium check --runs 300 --seed 7 --plant-bug no-dedupe   watch a planted bug get caught
+  stadium check --seed 5 --plant-bug forward-twice --path 0:0:0:1:1:1:1:1:1:1:1
+                                                     replay a failure as a failing run prints it
   stadium check --runs 100 --json | jq .faults`,
     )
     .action(async (options: CheckCommandOptions) => {
@@ -72,27 +78,39 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     throw new UsageError('--path replays a failure of one seed: give --seed too');
   if (options.path !== undefined && !/^\d+(:\d+)*$/.test(options.path))
     throw new UsageError(`--path looks like 17:3:0 (got "${options.path}")`);
-  const { checkProperties, formatTally } = await import('../../properties/index.ts');
+  const { checkProperties, formatTally, ReplayPathError } = await import('../../properties/index.ts');
   const sim = await import('../../sim/index.ts');
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
   const seed = options.seed === undefined ? randomInt(1, 2 ** 31) : Number(options.seed);
+  // Every option that decides which scenarios are generated: a command that reproduces a run carries each.
+  const shaping = `--seed ${seed}${options.scenarioSize === 'large' ? ' --scenario-size large' : ''}${bug === null ? '' : ` --plant-bug ${bug}`}`;
   const hints = options.json === true ? process.stderr : process.stdout;
   hints.write(
-    `seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}; reproduce with: stadium check --runs ${runs} --seed ${seed}${options.scenarioSize === 'large' ? ' --scenario-size large' : ''}${bug === null ? '' : ` --plant-bug ${bug}`}\n`,
+    `seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}; reproduce with: stadium check ${options.path === undefined ? `--runs ${runs} ${shaping}` : `${shaping} --path ${options.path}`}\n`,
   );
   const bar = progressBar(process.stderr, 'checking');
-  const result = checkProperties({
-    runs,
-    seed,
-    size: options.scenarioSize,
-    ...(options.path === undefined ? {} : { path: options.path }),
-    ...(bug === null ? {} : { roles: () => sim.rolesWithBug(bug) }),
-    onProgress: (done, tally) => {
-      const faults = Object.values(tally.started).reduce((a, b) => a + b, 0);
-      bar.update(Math.min(done, runs), runs, `${done} scenarios, ${faults} faults seen`);
-    },
-  });
-  bar.done();
+  let result;
+  try {
+    result = checkProperties({
+      runs,
+      seed,
+      size: options.scenarioSize,
+      ...(options.path === undefined ? {} : { path: options.path }),
+      ...(bug === null ? {} : { roles: () => sim.rolesWithBug(bug) }),
+      onProgress: (done, tally) => {
+        const faults = Object.values(tally.started).reduce((a, b) => a + b, 0);
+        bar.update(Math.min(done, runs), runs, `${done} scenarios, ${faults} faults seen`);
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof ReplayPathError)) throw error;
+    throw new UsageError(
+      `--path ${error.path} leads to no scenario with ${shaping}: a path replays only with the --seed, ` +
+        '--scenario-size and --plant-bug of the run that printed it',
+    );
+  } finally {
+    bar.done();
+  }
 
   let counterexample: Record<string, unknown> | null = null;
   if (result.counterexample !== null) {
@@ -116,6 +134,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
       faults: generated.scenario.faults,
       violations,
       reproduce: `stadium sim --scenario ${file} --seed ${generated.seed}${bug === null ? '' : ` --plant-bug ${bug}`}`,
+      replayPath: `stadium check ${shaping} --path ${path}`,
       replay: `stadium replay ${tracePath}`,
     };
   }
@@ -151,14 +170,16 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     out.write(
       `  shrunk ${String(counterexample.shrinks)} times to ${result.counterexample?.generated.scenario.faults.length ?? 0} fault(s)\n`,
     );
-    out.write(
-      `  replay the failure:  stadium check --seed ${result.seed} --path ${String(counterexample.path)}\n`,
-    );
+    out.write(`  replay the failure:  ${String(counterexample.replayPath)}\n`);
     out.write(`  the shrunk scenario: ${String(counterexample.scenarioFile)}\n`);
     out.write(`  run it:              ${String(counterexample.reproduce)}\n`);
     out.write(`  step through it:     ${String(counterexample.replay)}\n`);
   } else if (result.ok) {
-    out.write('all properties hold\n');
+    out.write(
+      options.path === undefined
+        ? 'all properties hold\n'
+        : `the scenario at --path ${options.path} keeps every property\n`,
+    );
   }
   return result.ok ? 0 : 1;
 }
