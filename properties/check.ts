@@ -9,7 +9,14 @@
  * replays it only with the same seed, size and roles. The number of runs plays no part.
  */
 import fc from 'fast-check';
-import { faultKinds, runScenario, type FaultKind, type Roles, type Violation } from '../sim/index.ts';
+import {
+  faultKinds,
+  runScenario,
+  type FaultKind,
+  type Report,
+  type Roles,
+  type Violation,
+} from '../sim/index.ts';
 import {
   faultMixes,
   scenarioArbitrary,
@@ -19,8 +26,11 @@ import {
 } from './arbitraries.ts';
 
 export interface FaultTally {
-  /** Scenarios simulated, shrinking included. */
-  simulations: number;
+  /** Generated scenarios checked: until the first failure, and that one. */
+  generated: number;
+  /** Scenarios checked after the first failure, while shrinking it. */
+  shrinkCandidates: number;
+  /** The counts from here on are over every scenario checked, shrink candidates included. */
   byMix: Record<FaultMix, number>;
   /** Faults scheduled in the generated scenarios, by kind. */
   requested: Record<FaultKind, number>;
@@ -48,7 +58,10 @@ export interface CheckResult {
   seed: number;
   durationMs: number;
   tally: FaultTally;
-  /** Fault kinds that were requested but never took effect (a run with any of these fails); none when replaying a path. */
+  /**
+   * Fault kinds that were requested but never took effect (a run with any of these fails); none
+   * when a property failed (the run stopped early) or when replaying one scenario by its path.
+   */
   ineffective: FaultKind[];
   counterexample: Counterexample | null;
 }
@@ -92,14 +105,20 @@ export function checkProperties(options: CheckOptions): CheckResult {
   const determinismEvery = options.determinismEvery ?? 10;
   let runsDone = 0;
   let lastProblem = '';
+  let failed = false;
   const property = fc.property(scenarioArbitrary(options.size ?? 'small'), (generated) => {
     // Replaying a path, fast-check goes on from a scenario that holds to the shrink candidates
     // after it; only the scenario at the path is the one asked for.
     if (options.path !== undefined && runsDone > 0) return true;
-    const problem = problemWith(generated, options.roles, tally, runsDone % determinismEvery === 0);
+    const report = simulate(generated, options.roles);
+    record(tally, generated, report, failed);
+    const problem = problemWith(generated, report, options.roles, runsDone % determinismEvery === 0);
     runsDone++;
     options.onProgress?.(runsDone, tally);
-    if (problem !== null) lastProblem = problem;
+    if (problem !== null) {
+      lastProblem = problem;
+      failed = true;
+    }
     return problem === null;
   });
   const found =
@@ -122,9 +141,9 @@ export function checkProperties(options: CheckOptions): CheckResult {
       shrinks,
     };
   }
-  // Whether every fault kind asked for took effect is a judgement over a whole run, which a replay
-  // of one scenario is not.
-  const ineffective = options.path === undefined ? ineffectiveKinds(tally) : [];
+  // Whether every fault kind asked for took effect is a judgement over a whole run: a run that
+  // stopped at its first failure, or a replay of one scenario, cannot make it.
+  const ineffective = found.failure === null && options.path === undefined ? ineffectiveKinds(tally) : [];
   return {
     ok: found.failure === null && ineffective.length === 0,
     runs: found.runs,
@@ -183,26 +202,28 @@ export function ineffectiveKinds(tally: FaultTally): FaultKind[] {
   return faultKinds.filter((kind) => tally.requested[kind] > 0 && !tookEffect[kind](tally));
 }
 
-/** Simulate one scenario and say what is wrong with it, or null when every property holds. */
+function simulate(generated: GeneratedScenario, roles: (() => Roles) | undefined): Report {
+  return runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
+}
+
+/** What is wrong with a simulated scenario, or null when every property holds. */
 function problemWith(
   generated: GeneratedScenario,
+  report: Report,
   roles: (() => Roles) | undefined,
-  tally: FaultTally,
   checkDeterminism: boolean,
 ): string | null {
-  const report = runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
-  record(tally, generated, report);
   const problem = problemOf(report);
   if (problem !== null) return problem;
   if (checkDeterminism) {
-    const again = runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
+    const again = simulate(generated, roles);
     if (again.traceHash !== report.traceHash)
       return `not deterministic: traceHash ${report.traceHash} then ${again.traceHash}`;
   }
   return null;
 }
 
-function problemOf(report: ReturnType<typeof runScenario>): string | null {
+function problemOf(report: Report): string | null {
   if (report.ok) return null;
   const counts = Object.entries(report.violationCounts)
     .filter(([, n]) => n > 0)
@@ -215,12 +236,9 @@ function rolesOption(roles: (() => Roles) | undefined): { roles?: Roles } {
   return roles === undefined ? {} : { roles: roles() };
 }
 
-function record(
-  tally: FaultTally,
-  generated: GeneratedScenario,
-  report: ReturnType<typeof runScenario>,
-): void {
-  tally.simulations++;
+function record(tally: FaultTally, generated: GeneratedScenario, report: Report, shrinking: boolean): void {
+  if (shrinking) tally.shrinkCandidates++;
+  else tally.generated++;
   tally.byMix[generated.mix]++;
   for (const fault of generated.scenario.faults) {
     tally.requested[fault.kind]++;
@@ -244,7 +262,8 @@ function emptyTally(): FaultTally {
   const zeroKinds = (): Record<FaultKind, number> =>
     Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
   return {
-    simulations: 0,
+    generated: 0,
+    shrinkCandidates: 0,
     byMix: Object.fromEntries(faultMixes.map((m) => [m, 0])) as Record<FaultMix, number>,
     requested: zeroKinds(),
     started: zeroKinds(),
@@ -255,14 +274,18 @@ function emptyTally(): FaultTally {
   };
 }
 
-/** The tally as a few readable lines. */
+/** The tally as a few readable lines; every count after the first line includes the shrink candidates. */
 export function formatTally(tally: FaultTally): string {
   const list = (record: Record<string, number>): string =>
     Object.entries(record)
       .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
       .join(', ') || 'none';
   return [
-    `scenarios simulated  ${tally.simulations.toLocaleString('en-US')} (by fault mix: ${list(tally.byMix)})`,
+    `scenarios checked    ${tally.generated.toLocaleString('en-US')} generated` +
+      (tally.shrinkCandidates === 0
+        ? ''
+        : `, ${tally.shrinkCandidates.toLocaleString('en-US')} more while shrinking the failure`) +
+      `; by fault mix: ${list(tally.byMix)}`,
     `faults that fired    ${list(tally.started)}`,
     `deaths by role       ${list(tally.deathsByRole)}`,
     `messages dropped     ${list(tally.drops)}; duplicated ${tally.duplicatedMessages.toLocaleString('en-US')}`,

@@ -15,6 +15,9 @@ describe('planted bugs are found and shrunk', () => {
   it.each(cases)('%s: found, shrunk to at most 2 faults and 8 nodes, and replayable', (bug, invariant) => {
     const result = checkProperties({ runs: 300, seed: 7, roles: () => rolesWithBug(bug) });
     expect(result.ok).toBe(false);
+    // The run stopped at its first failure: whether every fault kind took effect is not judged.
+    expect(result.ineffective).toEqual([]);
+    expect(result.tally.generated).toBe(result.runs);
     const counterexample = result.counterexample!;
     expect(counterexample.problem).toMatch(invariant);
     const { scenario, seed } = counterexample.generated;

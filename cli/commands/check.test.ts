@@ -19,6 +19,8 @@ describe('stadium check', () => {
       /faults that fired\s+kill \d+, partition \d+, isolate \d+, jitter-storm \d+, loss-burst \d+/,
     );
     expect(run.stdout).toMatch(/deaths by role\s+frontend \d+/);
+    expect(run.stdout).toMatch(/^scenarios checked\s+60 generated; by fault mix: none \d+/m);
+    expect(run.stdout).toMatch(/^60 generated scenarios checked in \d+\.\d s$/m);
     expect(run.stdout).toContain('all properties hold');
   });
 
@@ -96,8 +98,12 @@ describe('stadium check', () => {
     expect(name).toBe('stadium');
     return args;
   };
-  const failure = (stdout: string): string | undefined =>
-    stdout.split('\n').find((line) => line.startsWith('FAILED: ') && !line.includes('never took effect'));
+  // The one failure a run reports.
+  const failure = (stdout: string): string | undefined => {
+    const failures = stdout.split('\n').filter((line) => line.startsWith('FAILED: '));
+    expect(failures, stdout).toHaveLength(1);
+    return failures[0];
+  };
 
   for (const args of [
     // The issue's case: both options shape the generated scenarios, and were dropped.
@@ -110,6 +116,13 @@ describe('stadium check', () => {
       expect(run.code).toBe(1);
       const problem = failure(run.stdout);
       expect(problem).toMatch(/^FAILED: (forward-discipline|no-duplicates)/);
+      // The counts say one thing: the generated scenarios, and apart from them the shrink candidates.
+      const generated =
+        /^scenarios checked\s+(\d+) generated, \d+ more while shrinking the failure; by fault mix/m.exec(
+          run.stdout,
+        )?.[1];
+      expect(generated, run.stdout).toBeDefined();
+      expect(run.stdout).toMatch(new RegExp(`^${generated} generated scenarios? checked in`, 'm'));
       const scenarioFile = join(dir, printed(run.stdout, 'the shrunk scenario:'));
       const shrunk = readFileSync(scenarioFile, 'utf8');
       for (const label of ['reproduce with:', 'replay the failure:']) {

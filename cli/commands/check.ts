@@ -43,7 +43,9 @@ export function register(program: Command): void {
       `
 Every generated scenario must keep every invariant (integrity, no misdelivery, no duplicates,
 explained loss, lease hygiene, lease release, forward discipline; fault-free liveness when it has
-no faults) and be deterministic; every fault kind asked for must take effect somewhere in the run.
+no faults) and be deterministic; every fault kind asked for must take effect somewhere in the run
+(judged when no property failed: a failing run stops at its first failure, then shrinks it). The
+summary counts the generated scenarios apart from the shrink candidates tried after a failure.
 
 A failing run prints the command that replays its shrunk scenario by fast-check's path: the same
 --seed, --scenario-size and --plant-bug (they decide which scenarios are generated), and --path.
@@ -142,6 +144,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   const summary = {
     ok: result.ok,
     runs: result.runs,
+    shrinkCandidates: result.tally.shrinkCandidates,
     seed: result.seed,
     durationMs: result.durationMs,
     faults: result.tally.started,
@@ -158,7 +161,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   const out = process.stdout;
   out.write(`${formatTally(result.tally)}\n`);
   out.write(
-    `${result.runs.toLocaleString('en-US')} scenario(s) in ${(result.durationMs / 1000).toFixed(1)} s\n`,
+    `${result.runs.toLocaleString('en-US')} generated scenario${result.runs === 1 ? '' : 's'} checked in ${(result.durationMs / 1000).toFixed(1)} s\n`,
   );
   if (result.ineffective.length > 0) {
     out.write(
