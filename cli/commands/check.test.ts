@@ -145,9 +145,27 @@ describe('stadium check', () => {
     expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 
+  it('a seed beyond 32 bits runs as its low 32 bits, the seed fast-check takes, and says so', () => {
+    const large = stadium('check', '--runs', '8', '--seed', '99999999999', '--json');
+    expect(large.code).toBe(0);
+    expect(large.stderr).toContain(
+      "seed 99999999999 (fast-check's 32-bit seed 1215752191); reproduce with: stadium check --runs 8 --seed 99999999999",
+    );
+    const small = stadium('check', '--runs', '8', '--seed', '1215752191', '--json');
+    const [a, b] = [JSON.parse(large.stdout), JSON.parse(small.stdout)];
+    expect(a).toMatchObject({ seed: 99_999_999_999, fastCheckSeed: 1_215_752_191 });
+    expect(b).toMatchObject({ seed: 1_215_752_191, fastCheckSeed: 1_215_752_191 });
+    for (const key of ['faults', 'requested', 'drops']) expect(a[key], key).toEqual(b[key]);
+  });
+
   it('bad input: exit 2 with a clear line', () => {
     for (const [args, message] of [
       [['check', '--runs', 'many'], /--runs must be a whole number/],
+      [
+        ['check', '--seed', '99999999999999999999'],
+        /--seed must be an integer from -9007199254740991 to 9007199254740991, 2\^53 - 1 \(got "99999999999999999999"\)/,
+      ],
+      [['check', '--seed', '1e3'], /--seed must be an integer from/],
       [['check', '--scenario-size', 'huge'], /--scenario-size must be small or large/],
       [['check', '--path', '1:2'], /give --seed too/],
       [['check', '--plant-bug', 'gremlins'], /--plant-bug must be one of no-dedupe/],

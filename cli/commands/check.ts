@@ -26,7 +26,10 @@ export function register(program: Command): void {
       'Check the delivery invariants over generated failure scenarios, and shrink any failure to a minimal one.',
     )
     .option('--runs <n>', 'how many scenarios to generate', '1000')
-    .option('--seed <n>', "fast-check's seed (an integer); drawn and printed when omitted")
+    .option(
+      '--seed <n>',
+      'the seed: any integer up to 2^53 (fast-check uses its low 32 bits); drawn and printed when omitted',
+    )
     .option(
       '--path <path>',
       "check the one scenario at fast-check's path, printed by a failing run with the options it needs",
@@ -71,8 +74,13 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   const runs = Number(options.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 10_000_000)
     throw new UsageError(`--runs must be a whole number from 1 (got "${options.runs}")`);
-  if (options.seed !== undefined && !/^-?\d{1,10}$/.test(options.seed))
-    throw new UsageError(`--seed must be an integer (got "${options.seed}")`);
+  if (
+    options.seed !== undefined &&
+    !(/^-?\d+$/.test(options.seed) && Number.isSafeInteger(Number(options.seed)))
+  )
+    throw new UsageError(
+      `--seed must be an integer from -9007199254740991 to 9007199254740991, 2^53 - 1 (got "${options.seed}")`,
+    );
   if (options.scenarioSize !== 'small' && options.scenarioSize !== 'large') {
     throw new UsageError(`--scenario-size must be small or large (got "${options.scenarioSize}")`);
   }
@@ -84,18 +92,20 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   const sim = await import('../../sim/index.ts');
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
   const seed = options.seed === undefined ? randomInt(1, 2 ** 31) : Number(options.seed);
+  // fast-check's seeds are 32-bit integers; it reduces a larger one to its low 32 bits, as here.
+  const fastCheckSeed = seed | 0;
   // Every option that decides which scenarios are generated: a command that reproduces a run carries each.
   const shaping = `--seed ${seed}${options.scenarioSize === 'large' ? ' --scenario-size large' : ''}${bug === null ? '' : ` --plant-bug ${bug}`}`;
   const hints = options.json === true ? process.stderr : process.stdout;
   hints.write(
-    `seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}; reproduce with: stadium check ${options.path === undefined ? `--runs ${runs} ${shaping}` : `${shaping} --path ${options.path}`}\n`,
+    `seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}${fastCheckSeed === seed ? '' : ` (fast-check's 32-bit seed ${fastCheckSeed})`}; reproduce with: stadium check ${options.path === undefined ? `--runs ${runs} ${shaping}` : `${shaping} --path ${options.path}`}\n`,
   );
   const bar = progressBar(process.stderr, 'checking');
   let result;
   try {
     result = checkProperties({
       runs,
-      seed,
+      seed: fastCheckSeed,
       size: options.scenarioSize,
       ...(options.path === undefined ? {} : { path: options.path }),
       ...(bug === null ? {} : { roles: () => sim.rolesWithBug(bug) }),
@@ -127,7 +137,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     });
     counterexample = {
       problem,
-      seed: result.seed,
+      seed,
       path,
       shrinks,
       scenarioFile: file,
@@ -145,7 +155,8 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     ok: result.ok,
     runs: result.runs,
     shrinkCandidates: result.tally.shrinkCandidates,
-    seed: result.seed,
+    seed,
+    fastCheckSeed,
     durationMs: result.durationMs,
     faults: result.tally.started,
     requested: result.tally.requested,
