@@ -4,10 +4,14 @@
  * uWebSockets.js, ink) are imported only when it runs, so `stadium sim` never loads a server.
  *
  * Exit codes, for every subcommand: 0 success, 1 an invariant was violated (or the work failed),
- * 2 bad input (an unknown flag, a malformed scenario or trace).
+ * 2 bad input (an unknown flag, a malformed scenario or trace). A closed stdout (`| head -1`) ends
+ * a command quietly with the exit code it had decided so far, else 0 (see stdout-closed.ts).
  */
 import { Command, CommanderError } from 'commander';
+import { endQuietlyWhenStdoutCloses } from './stdout-closed.ts';
 import { UsageError } from './usage-error.ts';
+
+endQuietlyWhenStdoutCloses();
 
 const program = new Command()
   .name('stadium')

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { progressBar } from '../progress.ts';
+import { endIfStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
 
 interface CheckCommandOptions {
@@ -110,6 +111,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
       ...(options.path === undefined ? {} : { path: options.path }),
       ...(bug === null ? {} : { roles: () => sim.rolesWithBug(bug) }),
       onProgress: (done, tally) => {
+        endIfStdoutClosed();
         const faults = Object.values(tally.started).reduce((a, b) => a + b, 0);
         bar.update(Math.min(done, runs), runs, `${done} scenarios, ${faults} faults seen`);
       },
@@ -151,6 +153,9 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     };
   }
 
+  // The verdict stands before it is printed, so a closed stdout still ends with it.
+  const code = result.ok ? 0 : 1;
+  process.exitCode = code;
   const summary = {
     ok: result.ok,
     runs: result.runs,
@@ -167,7 +172,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   };
   if (options.json === true) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return result.ok ? 0 : 1;
+    return code;
   }
   const out = process.stdout;
   out.write(`${formatTally(result.tally)}\n`);
@@ -195,7 +200,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
         : `the scenario at --path ${options.path} keeps every property\n`,
     );
   }
-  return result.ok ? 0 : 1;
+  return code;
 }
 
 /** The planted bug named by `--plant-bug`, or null; an unknown name is a usage error listing the known ones. */
