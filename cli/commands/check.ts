@@ -121,6 +121,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     throw new UsageError(
       `--path ${error.path} leads to no scenario with ${shaping}: a path replays only with the --seed, ` +
         '--scenario-size and --plant-bug of the run that printed it',
+      'bad-path',
     );
   } finally {
     bar.done();

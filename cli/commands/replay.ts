@@ -110,7 +110,7 @@ async function simulate(scenarioName: string, seedOption: string | undefined): P
   try {
     scenario = sim.loadScenario(scenarioName);
   } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message);
+    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
     throw error;
   }
   const seed = seedOption ?? String(randomInt(1, 2 ** 31));

@@ -67,7 +67,7 @@ async function runSim(options: SimOptions): Promise<number> {
   try {
     scenario = sim.loadScenario(options.scenario);
   } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message);
+    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
     throw error;
   }
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
