@@ -11,6 +11,7 @@
  * error is also one JSON object on stdout, `{"error", "code", "exitCode"}`, so a program reading
  * stdout learns what went wrong without parsing text meant for people.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { endQuietlyWhenStdoutCloses } from './stdout-closed.ts';
 import { UsageError } from './usage-error.ts';
@@ -20,6 +21,7 @@ endQuietlyWhenStdoutCloses();
 const program = new Command()
   .name('stadium')
   .description('Real-time fan-out, proven in a seeded failure simulator and run in production.')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
@@ -53,6 +55,11 @@ try {
   if (failure !== null && jsonAsked(process.argv.slice(2))) {
     process.stdout.write(`${JSON.stringify(failure)}\n`);
   }
+}
+
+function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 interface Failure {
