@@ -188,6 +188,8 @@ function replay(property: fc.IProperty<[GeneratedScenario]>, seed: number, path:
       throw new ReplayPathError(path);
     throw error;
   }
+  // A last step past the end of its shrink candidates leaves fast-check nothing to run.
+  if (details.numRuns === 0) throw new ReplayPathError(path);
   return {
     runs: 1,
     failure:

@@ -143,6 +143,15 @@ describe('stadium check', () => {
       /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:1 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
     );
     expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+    // The right options, but a last step past the end of its shrink candidates: nothing to check.
+    const past = stadium(
+      ...['check', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
+      ...['--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999'],
+    );
+    expect(past.code).toBe(2);
+    expect(past.stderr).toMatch(
+      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999 leads to no scenario with --seed 3/,
+    );
   });
 
   it('a seed beyond 32 bits runs as its low 32 bits, the seed fast-check takes, and says so', () => {
@@ -166,6 +175,11 @@ describe('stadium check', () => {
         /--seed must be an integer from -9007199254740991 to 9007199254740991, 2\^53 - 1 \(got "99999999999999999999"\)/,
       ],
       [['check', '--seed', '1e3'], /--seed must be an integer from/],
+      [
+        ['check', '--seed', '3', '--path', '99999999999'],
+        /--path must start with a scenario index below 10,000,000, the most --runs allows/,
+      ],
+      [['check', '--runs', '10000001'], /--runs must be a whole number from 1 to 10,000,000/],
       [['check', '--scenario-size', 'huge'], /--scenario-size must be small or large/],
       [['check', '--path', '1:2'], /give --seed too/],
       [['check', '--plant-bug', 'gremlins'], /--plant-bug must be one of no-dedupe/],

@@ -71,10 +71,14 @@ Examples:
     });
 }
 
+const runsMax = 10_000_000;
+
 async function runCheck(options: CheckCommandOptions): Promise<number> {
   const runs = Number(options.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 10_000_000)
-    throw new UsageError(`--runs must be a whole number from 1 (got "${options.runs}")`);
+  if (!Number.isInteger(runs) || runs < 1 || runs > runsMax)
+    throw new UsageError(
+      `--runs must be a whole number from 1 to ${runsMax.toLocaleString('en-US')} (got "${options.runs}")`,
+    );
   if (
     options.seed !== undefined &&
     !(/^-?\d+$/.test(options.seed) && Number.isSafeInteger(Number(options.seed)))
@@ -89,6 +93,12 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     throw new UsageError('--path replays a failure of one seed: give --seed too');
   if (options.path !== undefined && !/^\d+(:\d+)*$/.test(options.path))
     throw new UsageError(`--path looks like 17:3:0 (got "${options.path}")`);
+  // No run generates more scenarios than --runs allows, and fast-check would count up to any number.
+  if (options.path !== undefined && Number(options.path.split(':')[0]) >= runsMax)
+    throw new UsageError(
+      `--path must start with a scenario index below ${runsMax.toLocaleString('en-US')}, the most --runs allows (got "${options.path}")`,
+      'bad-path',
+    );
   const { checkProperties, formatTally, ReplayPathError } = await import('../../properties/index.ts');
   const sim = await import('../../sim/index.ts');
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
