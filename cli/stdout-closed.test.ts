@@ -66,6 +66,25 @@ describe('a closed stdout ends the command quietly', () => {
     expect(run.code).toBe(0);
   });
 
+  it('stadium cluster --json: stops its processes before it ends, exit 0', async () => {
+    // Below the ephemeral range and random, so parallel test files do not race for ports.
+    const port = 10_000 + Math.floor(Math.random() * 20_000);
+    const answers = async (p: number): Promise<boolean> =>
+      fetch(`http://127.0.0.1:${p}/healthz`).then(
+        () => true,
+        () => false,
+      );
+    expect([await answers(port), await answers(port + 1)]).toEqual([false, false]);
+    const run = await withClosedStdout(
+      ...['cluster', '--dcs', '1', '--frontends', '1', '--base-port', String(port), '--json'],
+    );
+    quiet(run.stderr);
+    // It had started (its nodes logged), printed its endpoints into the closed pipe, and stopped them.
+    expect(run.stderr).toMatch(/\[dc-a\/frontend-1\] \{"time"/);
+    expect(run.code).toBe(0);
+    expect([await answers(port), await answers(port + 1)]).toEqual([false, false]);
+  });
+
   it("the issue's pipelines into head: exit 0, nothing on stderr but the hints", () => {
     for (const pipeline of [
       'stadium --help | head -1',
