@@ -201,6 +201,9 @@ describe('tables', () => {
     expect(text).toContain('machine: AMD EPYC, 2 cores, 24 GiB, Node v20.20.2');
     expect(text).toMatch(/Stadium\s+memory\s+ws\s+10,000\s+100\s+100\s+1,000,000\s+100\.0%/);
     expect(text).toContain('[met] 1,000,000 deliveries/s to 10,000 connections');
+    // The product's output names what the targets are, and no issue tracker.
+    expect(text).toContain('performance targets (the figures Stadium aims to meet on one machine');
+    expect(text).not.toMatch(/issue/i);
     expect(text).toContain('12,345');
     expect(text).toContain('skipped: memory per idle connection: not in --quick');
     const markdown = formatMarkdown(results);

@@ -218,7 +218,10 @@ export function formatResults(r: BenchResults): string[] {
     out.push(...table(['store', ...dispatcherColumns], dispatcherRows(r)).map((l) => `  ${l}`));
   }
   if (r.targets.length > 0) {
-    out.push('', 'targets (issue 7)');
+    out.push(
+      '',
+      'performance targets (the figures Stadium aims to meet on one machine; met, MISSED or not measured)',
+    );
     for (const t of r.targets) out.push(`  [${verdict(t)}] ${t.target}: ${t.measured}`);
   }
   for (const s of r.skipped) out.push(`skipped: ${s}`);

@@ -1,6 +1,7 @@
 /**
  * The results object of a run, and the pure judgements made from its figures: Stadium against the
- * alternatives (ratios on the same workload) and against the targets of issue 7. Nothing here
+ * alternatives (ratios on the same workload) and against its performance targets (throughput,
+ * latency and memory per connection, and ratios to bare uWebSockets.js and Socket.IO). Nothing here
  * measures; everything here is a function of the measured cases, so it is tested on fixtures.
  */
 import type { DispatcherCase } from './dispatcher.ts';
@@ -140,7 +141,7 @@ const label = (c: FanoutCase): string =>
   `${c.transport.toUpperCase()}, ${c.store} store, ${n(c.connectionsOpenAtStart)} connections, ` +
   `${c.requestedPublishesPerSecond === null ? 'publishing flat out' : `${c.requestedPublishesPerSecond} publishes/s asked`}`;
 
-/** Stadium against each target of issue 7, from whatever this run measured. */
+/** Stadium against each of its performance targets, from whatever this run measured. */
 export function checkTargets(
   results: Pick<BenchResults, 'fanout' | 'memory' | 'dispatcher' | 'comparisons'>,
 ): TargetCheck[] {

@@ -3,9 +3,20 @@
  * every invariant of the checker holds (fault-free liveness only where the run has no faults), the
  * run is deterministic, and across the whole run every kind of fault that was asked for really
  * took effect. A failure is shrunk by fast-check to a minimal scenario.
+ *
+ * Which scenario a run generates depends on the seed, its index, the scenario size and (while
+ * shrinking) on which candidates fail, so on the roles too (a planted bug): a failure's `path`
+ * replays it only with the same seed, size and roles. The number of runs plays no part.
  */
 import fc from 'fast-check';
-import { faultKinds, runScenario, type FaultKind, type Roles, type Violation } from '../sim/index.ts';
+import {
+  faultKinds,
+  runScenario,
+  type FaultKind,
+  type Report,
+  type Roles,
+  type Violation,
+} from '../sim/index.ts';
 import {
   faultMixes,
   scenarioArbitrary,
@@ -15,8 +26,11 @@ import {
 } from './arbitraries.ts';
 
 export interface FaultTally {
-  /** Scenarios simulated, shrinking included. */
-  simulations: number;
+  /** Generated scenarios checked: until the first failure, and that one. */
+  generated: number;
+  /** Scenarios checked after the first failure, while shrinking it. */
+  shrinkCandidates: number;
+  /** The counts from here on are over every scenario checked, shrink candidates included. */
   byMix: Record<FaultMix, number>;
   /** Faults scheduled in the generated scenarios, by kind. */
   requested: Record<FaultKind, number>;
@@ -44,7 +58,10 @@ export interface CheckResult {
   seed: number;
   durationMs: number;
   tally: FaultTally;
-  /** Fault kinds that were requested but never took effect (a run with any of these fails). */
+  /**
+   * Fault kinds that were requested but never took effect (a run with any of these fails); none
+   * when a property failed (the run stopped early) or when replaying one scenario by its path.
+   */
   ineffective: FaultKind[];
   counterexample: Counterexample | null;
 }
@@ -53,13 +70,24 @@ export interface CheckOptions {
   runs: number;
   seed: number;
   size?: ScenarioSize;
-  /** Replay one failing case: fast-check's path from a previous run with the same seed. */
+  /**
+   * Check just one scenario: fast-check's path from a failing run with the same seed, size and
+   * roles (`runs` is then ignored). A path that leads nowhere with these throws a ReplayPathError.
+   */
   path?: string;
   /** Fresh role implementations per simulation (a planted bug); the core's by default. */
   roles?: () => Roles;
   /** Check determinism (two runs, one traceHash) on every n-th scenario. */
   determinismEvery?: number;
   onProgress?: (runsDone: number, tally: FaultTally) => void;
+}
+
+/** A `path` that does not lead to a scenario of this seed, size and roles: it came from another run. */
+export class ReplayPathError extends Error {
+  override name = 'ReplayPathError';
+  constructor(readonly path: string) {
+    super(`path ${path} does not lead to a scenario of this seed, size and roles`);
+  }
 }
 
 /** Whether a fault kind's effect shows in the tally. */
@@ -77,21 +105,29 @@ export function checkProperties(options: CheckOptions): CheckResult {
   const determinismEvery = options.determinismEvery ?? 10;
   let runsDone = 0;
   let lastProblem = '';
+  let failed = false;
   const property = fc.property(scenarioArbitrary(options.size ?? 'small'), (generated) => {
-    const problem = problemWith(generated, options.roles, tally, runsDone % determinismEvery === 0);
+    // Replaying a path, fast-check goes on from a scenario that holds to the shrink candidates
+    // after it; only the scenario at the path is the one asked for.
+    if (options.path !== undefined && runsDone > 0) return true;
+    const report = simulate(generated, options.roles);
+    record(tally, generated, report, failed);
+    const problem = problemWith(generated, report, options.roles, runsDone % determinismEvery === 0);
     runsDone++;
     options.onProgress?.(runsDone, tally);
-    if (problem !== null) lastProblem = problem;
+    if (problem !== null) {
+      lastProblem = problem;
+      failed = true;
+    }
     return problem === null;
   });
-  const details = fc.check(property, {
-    seed: options.seed,
-    numRuns: options.runs,
-    ...(options.path === undefined ? {} : { path: options.path }),
-  });
+  const found =
+    options.path === undefined
+      ? search(property, options.seed, options.runs)
+      : replay(property, options.seed, options.path);
   let counterexample: Counterexample | null = null;
-  if (details.failed && details.counterexample !== null) {
-    const generated = details.counterexample[0];
+  if (found.failure !== null) {
+    const { generated, path, shrinks } = found.failure;
     // Run the shrunk case once more to report exactly its violations.
     const report = runScenario(generated.scenario, generated.seed, {
       tracePath: null,
@@ -101,19 +137,65 @@ export function checkProperties(options: CheckOptions): CheckResult {
       generated,
       violations: report.violations,
       problem: problemOf(report) ?? lastProblem,
-      path: details.counterexamplePath ?? '',
-      shrinks: details.numShrinks,
+      path,
+      shrinks,
     };
   }
-  const ineffective = ineffectiveKinds(tally);
+  // Whether every fault kind asked for took effect is a judgement over a whole run: a run that
+  // stopped at its first failure, or a replay of one scenario, cannot make it.
+  const ineffective = found.failure === null && options.path === undefined ? ineffectiveKinds(tally) : [];
   return {
-    ok: !details.failed && ineffective.length === 0,
-    runs: details.numRuns,
-    seed: details.seed,
+    ok: found.failure === null && ineffective.length === 0,
+    runs: found.runs,
+    seed: options.seed,
     durationMs: Math.round(performance.now() - started),
     tally,
     ineffective,
     counterexample,
+  };
+}
+
+/** What a search or a replay found: how many scenarios it generated, and the failure it shrank to. */
+interface Found {
+  runs: number;
+  failure: { generated: GeneratedScenario; path: string; shrinks: number } | null;
+}
+
+/** Generate `runs` scenarios from `seed`; shrink the first that fails. */
+function search(property: fc.IProperty<[GeneratedScenario]>, seed: number, runs: number): Found {
+  const details = fc.check(property, { seed, numRuns: runs });
+  return {
+    runs: details.numRuns,
+    failure:
+      details.failed && details.counterexample !== null
+        ? {
+            generated: details.counterexample[0],
+            path: details.counterexamplePath ?? '',
+            shrinks: details.numShrinks,
+          }
+        : null,
+  };
+}
+
+/** Check the one scenario at `path`, the end of a failing run's shrinking: it is not shrunk again. */
+function replay(property: fc.IProperty<[GeneratedScenario]>, seed: number, path: string): Found {
+  let details;
+  try {
+    details = fc.check(property, { seed, path, numRuns: 1, endOnFailure: true });
+  } catch (error) {
+    // fast-check walks the path before it runs anything, and says so in plain words.
+    if (error instanceof Error && error.message.startsWith('Unable to replay'))
+      throw new ReplayPathError(path);
+    throw error;
+  }
+  // A last step past the end of its shrink candidates leaves fast-check nothing to run.
+  if (details.numRuns === 0) throw new ReplayPathError(path);
+  return {
+    runs: 1,
+    failure:
+      details.failed && details.counterexample !== null
+        ? { generated: details.counterexample[0], path, shrinks: 0 }
+        : null,
   };
 }
 
@@ -122,26 +204,28 @@ export function ineffectiveKinds(tally: FaultTally): FaultKind[] {
   return faultKinds.filter((kind) => tally.requested[kind] > 0 && !tookEffect[kind](tally));
 }
 
-/** Simulate one scenario and say what is wrong with it, or null when every property holds. */
+function simulate(generated: GeneratedScenario, roles: (() => Roles) | undefined): Report {
+  return runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
+}
+
+/** What is wrong with a simulated scenario, or null when every property holds. */
 function problemWith(
   generated: GeneratedScenario,
+  report: Report,
   roles: (() => Roles) | undefined,
-  tally: FaultTally,
   checkDeterminism: boolean,
 ): string | null {
-  const report = runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
-  record(tally, generated, report);
   const problem = problemOf(report);
   if (problem !== null) return problem;
   if (checkDeterminism) {
-    const again = runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
+    const again = simulate(generated, roles);
     if (again.traceHash !== report.traceHash)
       return `not deterministic: traceHash ${report.traceHash} then ${again.traceHash}`;
   }
   return null;
 }
 
-function problemOf(report: ReturnType<typeof runScenario>): string | null {
+function problemOf(report: Report): string | null {
   if (report.ok) return null;
   const counts = Object.entries(report.violationCounts)
     .filter(([, n]) => n > 0)
@@ -154,12 +238,9 @@ function rolesOption(roles: (() => Roles) | undefined): { roles?: Roles } {
   return roles === undefined ? {} : { roles: roles() };
 }
 
-function record(
-  tally: FaultTally,
-  generated: GeneratedScenario,
-  report: ReturnType<typeof runScenario>,
-): void {
-  tally.simulations++;
+function record(tally: FaultTally, generated: GeneratedScenario, report: Report, shrinking: boolean): void {
+  if (shrinking) tally.shrinkCandidates++;
+  else tally.generated++;
   tally.byMix[generated.mix]++;
   for (const fault of generated.scenario.faults) {
     tally.requested[fault.kind]++;
@@ -183,7 +264,8 @@ function emptyTally(): FaultTally {
   const zeroKinds = (): Record<FaultKind, number> =>
     Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
   return {
-    simulations: 0,
+    generated: 0,
+    shrinkCandidates: 0,
     byMix: Object.fromEntries(faultMixes.map((m) => [m, 0])) as Record<FaultMix, number>,
     requested: zeroKinds(),
     started: zeroKinds(),
@@ -194,14 +276,18 @@ function emptyTally(): FaultTally {
   };
 }
 
-/** The tally as a few readable lines. */
+/** The tally as a few readable lines; every count after the first line includes the shrink candidates. */
 export function formatTally(tally: FaultTally): string {
   const list = (record: Record<string, number>): string =>
     Object.entries(record)
       .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
       .join(', ') || 'none';
   return [
-    `scenarios simulated  ${tally.simulations.toLocaleString('en-US')} (by fault mix: ${list(tally.byMix)})`,
+    `scenarios checked    ${tally.generated.toLocaleString('en-US')} generated` +
+      (tally.shrinkCandidates === 0
+        ? ''
+        : `, ${tally.shrinkCandidates.toLocaleString('en-US')} more while shrinking the failure`) +
+      `; by fault mix: ${list(tally.byMix)}`,
     `faults that fired    ${list(tally.started)}`,
     `deaths by role       ${list(tally.deathsByRole)}`,
     `messages dropped     ${list(tally.drops)}; duplicated ${tally.duplicatedMessages.toLocaleString('en-US')}`,

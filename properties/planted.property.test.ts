@@ -15,6 +15,9 @@ describe('planted bugs are found and shrunk', () => {
   it.each(cases)('%s: found, shrunk to at most 2 faults and 8 nodes, and replayable', (bug, invariant) => {
     const result = checkProperties({ runs: 300, seed: 7, roles: () => rolesWithBug(bug) });
     expect(result.ok).toBe(false);
+    // The run stopped at its first failure: whether every fault kind took effect is not judged.
+    expect(result.ineffective).toEqual([]);
+    expect(result.tally.generated).toBe(result.runs);
     const counterexample = result.counterexample!;
     expect(counterexample.problem).toMatch(invariant);
     const { scenario, seed } = counterexample.generated;
@@ -24,7 +27,7 @@ describe('planted bugs are found and shrunk', () => {
     // The shrunk scenario replays: the same violation with the bug, none with the correct core.
     expect(runScenario(scenario, seed, { tracePath: null, roles: rolesWithBug(bug) }).ok).toBe(false);
     expect(runScenario(scenario, seed, { tracePath: null }).ok).toBe(true);
-    // And fast-check's path replays the failure directly.
+    // And fast-check's path replays the failure directly: that one scenario, not shrunk again.
     const replay = checkProperties({
       runs: 300,
       seed: result.seed,
@@ -32,5 +35,8 @@ describe('planted bugs are found and shrunk', () => {
       roles: () => rolesWithBug(bug),
     });
     expect(replay.ok).toBe(false);
+    expect(replay.runs).toBe(1);
+    expect(replay.counterexample?.generated).toEqual(counterexample.generated);
+    expect(replay.counterexample?.problem).toBe(counterexample.problem);
   });
 });

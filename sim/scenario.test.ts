@@ -66,7 +66,7 @@ describe('scenarios', () => {
       /^topology\.datacenters\[0\]\.frontends: must be between 1 and 256 \(got 0\)/,
       /^workload\.topics\[0\]\.name: "bad topic" does not match/,
       /^workload\.topics\[0\]\.viewers: must be an integer \(got "many"\)/,
-      /^roles\.bogus: unknown setting/,
+      /^roles\.bogus: unknown field/,
       /^roles\.renewEveryMs: must be shorter than roles\.leaseMs/,
       /^faults\[0\]\.node: unknown node "dc-z\/frontend-1"/,
       /^faults\[1\]\.between: a datacenter cannot be partitioned from itself/,
@@ -78,6 +78,64 @@ describe('scenarios', () => {
         issues.some((issue) => pattern.test(issue)),
         String(pattern),
       ).toBe(true);
+  });
+
+  it('refuses an unknown field at every depth, naming its path and the close match', () => {
+    // A misspelt optional field would otherwise be ignored and its default silently used: a
+    // killed node that never restarts, a latency left at the default.
+    const issues = issuesOf({
+      ...valid,
+      topology: { datacenters: [{ name: 'dc-a', frontends: 1, dispatchers: 1, frontend: 2 }] },
+      network: {
+        clent: {},
+        intraDc: { latency: { baseUS: 100 }, lossPerMilion: 5 },
+      },
+      workload: {
+        topics: [{ name: 't', viewrs: 3, viewers: 1, publishesPerSecond: 1 }],
+        topicz: [],
+        reconnectBackoffMs: { min: 1, max: 2, mean: 1 },
+      },
+      roles: { leaseMS: 6_000, frontendLimits: { connectionMax: 5 } },
+      faults: [
+        { kind: 'kill', atMs: 10, node: 'dc-a/frontend-1', restartAftrMs: 100 },
+        { kind: 'kill', atMs: 10, node: 'dc-a/frontend-1', dc: 'dc-a' },
+        { kind: 'jitter-storm', atMs: 1, durationMs: 5, extraLatency: { baseUs: 1, jiterUs: 2 } },
+      ],
+      randomFaults: { killPerMinute: 1, durationMs: { min: 1, max: 2, avg: 1 } },
+    });
+    const expected = [
+      /^topology\.datacenters\[0\]\.frontend: unknown field; did you mean frontends\?/,
+      /^network\.clent: unknown field; did you mean client\? \(known: client, intraDc, crossDc\)/,
+      /^network\.intraDc\.latency\.baseUS: unknown field; did you mean baseUs\?/,
+      /^network\.intraDc\.lossPerMilion: unknown field; did you mean lossPerMillion\?/,
+      /^workload\.topics\[0\]\.viewrs: unknown field; did you mean viewers\?/,
+      /^workload\.topicz: unknown field; did you mean topics\?/,
+      /^workload\.reconnectBackoffMs\.mean: unknown field \(known: min, max\)/,
+      /^roles\.leaseMS: unknown field; did you mean leaseMs\?/,
+      /^roles\.frontendLimits\.connectionMax: unknown field; did you mean connectionsMax\?/,
+      /^faults\[0\]\.restartAftrMs: unknown field; did you mean restartAfterMs\? \(known: kind, atMs, node, restartAfterMs\)/,
+      /^faults\[1\]\.dc: unknown field \(known: kind, atMs, node, restartAfterMs\)/,
+      /^faults\[2\]\.extraLatency\.jiterUs: unknown field; did you mean jitterUs\?/,
+      /^randomFaults\.killPerMinute: unknown field; did you mean killsPerMinute\?/,
+      /^randomFaults\.durationMs\.avg: unknown field \(known: min, max\)/,
+    ];
+    for (const pattern of expected)
+      expect(
+        issues.some((issue) => pattern.test(issue)),
+        `${String(pattern)} in:\n${issues.join('\n')}`,
+      ).toBe(true);
+    // Besides these, only the missing field that the misspelt one was meant to be.
+    expect(issues.filter((issue) => !expected.some((pattern) => pattern.test(issue)))).toEqual([
+      'network.intraDc.latency.baseUs: must be an integer (got nothing)',
+    ]);
+  });
+
+  it('roles.frontendLimits takes the named limits as positive integers', () => {
+    const scenario = parseScenario({ ...valid, roles: { frontendLimits: { connectionsMax: 50 } } }, 'x');
+    expect(scenario.roles.frontendLimits).toEqual({ connectionsMax: 50 });
+    expect(issuesOf({ ...valid, roles: { frontendLimits: { connectionsMax: 0 } } })).toEqual([
+      'roles.frontendLimits.connectionsMax: must be between 1 and 1000000000 (got 0)',
+    ]);
   });
 
   it('refuses what is not an object, and says so', () => {

@@ -1,13 +1,16 @@
 /**
  * A scenario is data: topology, network, workload, faults, duration and the delivery deadline. It
  * comes from a JSON file or a named scenario, and is validated field by field so a mistake is
- * reported by its path (`faults[2].node: unknown node "dc-z/frontend-1"`), never as a crash.
+ * reported by its path (`faults[2].node: unknown node "dc-z/frontend-1"`), never as a crash. A
+ * field the format does not have is refused at every depth, with its close match, since a
+ * misspelt optional field would otherwise be ignored and its default silently used.
  *
  * Durations are integer milliseconds (`...Ms`); latencies are integer microseconds (`...Us`)
  * because intra-datacenter hops are well under a millisecond. Probabilities are integers per
  * million (`...PerMillion`), so a scenario means the same thing on every machine.
  */
-import type { FrontendLimits } from '../core/index.ts';
+import { frontend, type FrontendLimits } from '../core/index.ts';
+import { closestName } from './closest-name.ts';
 
 /** A latency draw: `baseUs` plus an exponential tail of mean `jitterUs`, capped at `baseUs + 20 * jitterUs`. */
 export interface Latency {
@@ -168,7 +171,19 @@ export const defaultNetwork: Network = {
 export function parseScenario(value: unknown, source: string): Scenario {
   const issues: string[] = [];
   const v = new Validator(issues);
-  const root = v.object(value, '');
+  const root = v.object(value, '', [
+    'name',
+    'description',
+    'durationMs',
+    'deliveryDeadlineMs',
+    'subscribeGraceMs',
+    'topology',
+    'network',
+    'workload',
+    'roles',
+    'faults',
+    'randomFaults',
+  ]);
   if (root === null) throw new ScenarioError(source, issues);
 
   const name = v.string(root.name, 'name', /^[A-Za-z0-9_.-]+$/) ?? 'invalid';
@@ -177,12 +192,12 @@ export function parseScenario(value: unknown, source: string): Scenario {
   const subscribeGraceMs = v.int(root.subscribeGraceMs ?? 1_000, 'subscribeGraceMs', 0, 3_600_000) ?? 0;
   const description = v.string(root.description ?? '', 'description') ?? '';
 
-  const topologyValue = v.object(root.topology, 'topology');
+  const topologyValue = v.object(root.topology, 'topology', ['datacenters']);
   const dcsValue =
     topologyValue === null ? null : v.array(topologyValue.datacenters, 'topology.datacenters', 1, 16);
   const datacenters = (dcsValue ?? []).map((dc, i) => {
     const path = `topology.datacenters[${i}]`;
-    const o = v.object(dc, path) ?? {};
+    const o = v.object(dc, path, ['name', 'frontends', 'dispatchers']) ?? {};
     return {
       name: v.string(o.name, `${path}.name`, /^[a-z0-9-]+$/) ?? `dc-${i}`,
       frontends: v.int(o.frontends, `${path}.frontends`, 1, 256) ?? 1,
@@ -195,10 +210,10 @@ export function parseScenario(value: unknown, source: string): Scenario {
   const topology = { datacenters };
   const nodes = new Set(nodeIds({ topology }).map((node) => node.id));
 
-  const networkValue = v.object(root.network ?? {}, 'network') ?? {};
+  const networkValue = v.object(root.network ?? {}, 'network', ['client', 'intraDc', 'crossDc']) ?? {};
   const latency = (x: unknown, path: string, fallback: Latency): Latency => {
     if (x === undefined) return fallback;
-    const o = v.object(x, path) ?? {};
+    const o = v.object(x, path, ['baseUs', 'jitterUs']) ?? {};
     return {
       baseUs: v.int(o.baseUs, `${path}.baseUs`, 0, 60_000_000) ?? 0,
       jitterUs: v.int(o.jitterUs ?? 0, `${path}.jitterUs`, 0, 60_000_000) ?? 0,
@@ -206,7 +221,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
   };
   const link = (x: unknown, path: string, fallback: LinkClass): LinkClass => {
     if (x === undefined) return fallback;
-    const o = v.object(x, path) ?? {};
+    const o = v.object(x, path, ['latency', 'lossPerMillion', 'duplicatePerMillion', 'fifo']) ?? {};
     return {
       latency: latency(o.latency, `${path}.latency`, fallback.latency),
       lossPerMillion: v.int(o.lossPerMillion ?? 0, `${path}.lossPerMillion`, 0, 1_000_000) ?? 0,
@@ -216,7 +231,9 @@ export function parseScenario(value: unknown, source: string): Scenario {
     };
   };
   const clientValue =
-    networkValue.client === undefined ? {} : (v.object(networkValue.client, 'network.client') ?? {});
+    networkValue.client === undefined
+      ? {}
+      : (v.object(networkValue.client, 'network.client', ['latency']) ?? {});
   const network: Network = {
     client: {
       latency: latency(clientValue.latency, 'network.client.latency', defaultNetwork.client.latency),
@@ -225,10 +242,19 @@ export function parseScenario(value: unknown, source: string): Scenario {
     crossDc: link(networkValue.crossDc, 'network.crossDc', defaultNetwork.crossDc),
   };
 
-  const workloadValue = v.object(root.workload, 'workload') ?? {};
+  const workloadValue =
+    v.object(root.workload, 'workload', [
+      'topics',
+      'joinOverMs',
+      'publishFromMs',
+      'churnPerViewerPerMinute',
+      'rejoinAfterMs',
+      'reconnectBackoffMs',
+      'payloadBytes',
+    ]) ?? {};
   const topics = (v.array(workloadValue.topics, 'workload.topics', 1, 1_000) ?? []).map((t, i) => {
     const path = `workload.topics[${i}]`;
-    const o = v.object(t, path) ?? {};
+    const o = v.object(t, path, ['name', 'viewers', 'publishesPerSecond']) ?? {};
     return {
       name: v.string(o.name, `${path}.name`, /^[A-Za-z0-9_.:\-/]{1,128}$/) ?? `t${i}`,
       viewers: v.int(o.viewers, `${path}.viewers`, 0, 10_000_000) ?? 0,
@@ -238,8 +264,10 @@ export function parseScenario(value: unknown, source: string): Scenario {
   if (new Set(topics.map((t) => t.name)).size !== topics.length)
     issues.push('workload.topics: topic names must be unique');
   const backoff =
-    v.object(workloadValue.reconnectBackoffMs ?? { min: 100, max: 1_000 }, 'workload.reconnectBackoffMs') ??
-    {};
+    v.object(workloadValue.reconnectBackoffMs ?? { min: 100, max: 1_000 }, 'workload.reconnectBackoffMs', [
+      'min',
+      'max',
+    ]) ?? {};
   const workload: Workload = {
     topics,
     joinOverMs: v.int(workloadValue.joinOverMs ?? 1_000, 'workload.joinOverMs', 1, 3_600_000) ?? 1,
@@ -258,16 +286,15 @@ export function parseScenario(value: unknown, source: string): Scenario {
     issues.push('workload.reconnectBackoffMs: min must not exceed max');
   }
 
-  const rolesValue = v.object(root.roles ?? {}, 'roles') ?? {};
+  const rolesValue = v.object(root.roles ?? {}, 'roles', Object.keys(defaultRoles)) ?? {};
   const roles: RoleSettings = { ...defaultRoles };
   for (const key of Object.keys(rolesValue)) {
     if (key === 'frontendLimits') {
-      roles.frontendLimits = (v.object(rolesValue.frontendLimits, 'roles.frontendLimits') ??
-        {}) as Partial<FrontendLimits>;
-    } else if (key in defaultRoles) {
+      roles.frontendLimits = frontendLimits(v, rolesValue.frontendLimits, 'roles.frontendLimits');
+    } else if (Object.hasOwn(defaultRoles, key)) {
       (roles as unknown as Record<string, number>)[key] =
         v.int(rolesValue[key], `roles.${key}`, 1, 3_600_000) ?? 1;
-    } else issues.push(`roles.${key}: unknown setting (known: ${Object.keys(defaultRoles).join(', ')})`);
+    }
   }
   if (roles.renewEveryMs >= roles.leaseMs)
     issues.push('roles.renewEveryMs: must be shorter than roles.leaseMs');
@@ -285,7 +312,9 @@ export function parseScenario(value: unknown, source: string): Scenario {
   };
   const faults = (v.array(root.faults ?? [], 'faults', 0, 10_000) ?? []).map((f, i): Fault => {
     const path = `faults[${i}]`;
-    const o = v.object(f, path) ?? {};
+    const o = v.object(f, path, null) ?? {};
+    const kind = faultKinds.find((k) => k === o.kind);
+    if (kind !== undefined) v.fields(o, path, faultFields[kind]);
     const atMs = v.int(o.atMs, `${path}.atMs`, 0, durationMs) ?? 0;
     const optionalDc = o.dc === undefined ? {} : { dc: dc(o.dc, `${path}.dc`) };
     switch (o.kind) {
@@ -343,9 +372,18 @@ export function parseScenario(value: unknown, source: string): Scenario {
 
   let randomFaults: RandomFaults | null = null;
   if (root.randomFaults !== undefined && root.randomFaults !== null) {
-    const o = v.object(root.randomFaults, 'randomFaults') ?? {};
+    const o =
+      v.object(root.randomFaults, 'randomFaults', [
+        'killsPerMinute',
+        'partitionsPerMinute',
+        'isolationsPerMinute',
+        'jitterStormsPerMinute',
+        'lossBurstsPerMinute',
+        'durationMs',
+      ]) ?? {};
     const rate = (key: string): number => v.number(o[key] ?? 0, `randomFaults.${key}`, 0, 1_000) ?? 0;
-    const d = v.object(o.durationMs ?? { min: 500, max: 5_000 }, 'randomFaults.durationMs') ?? {};
+    const d =
+      v.object(o.durationMs ?? { min: 500, max: 5_000 }, 'randomFaults.durationMs', ['min', 'max']) ?? {};
     randomFaults = {
       killsPerMinute: rate('killsPerMinute'),
       partitionsPerMinute: rate('partitionsPerMinute'),
@@ -359,21 +397,6 @@ export function parseScenario(value: unknown, source: string): Scenario {
     };
   }
 
-  const known = [
-    'name',
-    'description',
-    'durationMs',
-    'deliveryDeadlineMs',
-    'subscribeGraceMs',
-    'topology',
-    'network',
-    'workload',
-    'roles',
-    'faults',
-    'randomFaults',
-  ];
-  for (const key of Object.keys(root))
-    if (!known.includes(key)) issues.push(`${key}: unknown field (known: ${known.join(', ')})`);
   if (issues.length > 0) throw new ScenarioError(source, issues);
   return {
     name,
@@ -390,6 +413,25 @@ export function parseScenario(value: unknown, source: string): Scenario {
   };
 }
 
+/** The fields each kind of fault takes. */
+const faultFields: Record<FaultKind, readonly string[]> = {
+  kill: ['kind', 'atMs', 'node', 'restartAfterMs'],
+  partition: ['kind', 'atMs', 'between', 'oneWay', 'repairAfterMs'],
+  isolate: ['kind', 'atMs', 'node', 'releaseAfterMs'],
+  'jitter-storm': ['kind', 'atMs', 'durationMs', 'extraLatency', 'dc'],
+  'loss-burst': ['kind', 'atMs', 'durationMs', 'lossPerMillion', 'dc'],
+};
+
+/** `roles.frontendLimits`: any of the frontend's named limits, each a positive integer. */
+function frontendLimits(v: Validator, x: unknown, path: string): Partial<FrontendLimits> {
+  const names = Object.keys(frontend.defaultFrontendLimits) as (keyof FrontendLimits)[];
+  const o = v.object(x, path, names) ?? {};
+  const limits: Partial<FrontendLimits> = {};
+  for (const name of names)
+    if (o[name] !== undefined) limits[name] = v.int(o[name], `${path}.${name}`, 1, 1_000_000_000) ?? 1;
+  return limits;
+}
+
 class Validator {
   constructor(private readonly issues: string[]) {}
 
@@ -398,10 +440,28 @@ class Validator {
     return null;
   }
 
-  object(x: unknown, path: string): Record<string, unknown> | null {
+  /**
+   * An object whose fields are all among `fields` (null: the caller checks them with `fields()`
+   * once it knows which apply). A misspelt field would otherwise be ignored and its default used.
+   */
+  object(x: unknown, path: string, fields: readonly string[] | null): Record<string, unknown> | null {
     if (typeof x !== 'object' || x === null || Array.isArray(x))
       return this.fail(path, `must be an object (got ${describe(x)})`);
-    return x as Record<string, unknown>;
+    const o = x as Record<string, unknown>;
+    if (fields !== null) this.fields(o, path, fields);
+    return o;
+  }
+
+  /** Each field of `o` not in `fields` is an issue, naming the close match when there is one. */
+  fields(o: Record<string, unknown>, path: string, fields: readonly string[]): void {
+    for (const key of Object.keys(o)) {
+      if (fields.includes(key)) continue;
+      const near = closestName(key, fields);
+      this.fail(
+        path === '' ? key : `${path}.${key}`,
+        `unknown field${near === null ? '' : `; did you mean ${near}?`} (known: ${fields.join(', ')})`,
+      );
+    }
   }
 
   array(x: unknown, path: string, min: number, max: number): unknown[] | null {

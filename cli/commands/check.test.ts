@@ -1,6 +1,6 @@
 // Goal: `stadium check` reports the fault counts on success, and on failure leaves a shrunk scenario
 // that `stadium sim` accepts, its trace, and fast-check's replay path; exit codes 0 / 1 / 2.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,8 @@ describe('stadium check', () => {
       /faults that fired\s+kill \d+, partition \d+, isolate \d+, jitter-storm \d+, loss-burst \d+/,
     );
     expect(run.stdout).toMatch(/deaths by role\s+frontend \d+/);
+    expect(run.stdout).toMatch(/^scenarios checked\s+60 generated; by fault mix: none \d+/m);
+    expect(run.stdout).toMatch(/^60 generated scenarios checked in \d+\.\d s$/m);
     expect(run.stdout).toContain('all properties hold');
   });
 
@@ -84,9 +86,100 @@ describe('stadium check', () => {
     expect(replay.stdout).toContain('FAILED: lease-release');
   });
 
+  // What a line of the output says after `label`.
+  const printed = (stdout: string, label: string): string => {
+    const line = stdout.split('\n').find((l) => l.includes(label));
+    expect(line, `a line with "${label}" in:\n${stdout}`).toBeDefined();
+    return line!.slice(line!.indexOf(label) + label.length).trim();
+  };
+  // The arguments of the `stadium ...` command printed after `label`.
+  const command = (stdout: string, label: string): string[] => {
+    const [name, ...args] = printed(stdout, label).split(/\s+/);
+    expect(name).toBe('stadium');
+    return args;
+  };
+  // The one failure a run reports.
+  const failure = (stdout: string): string | undefined => {
+    const failures = stdout.split('\n').filter((line) => line.startsWith('FAILED: '));
+    expect(failures, stdout).toHaveLength(1);
+    return failures[0];
+  };
+
+  for (const args of [
+    // The issue's case: both options shape the generated scenarios, and were dropped.
+    ['--runs', '50', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
+    // The README's example.
+    ['--runs', '300', '--seed', '7', '--plant-bug', 'no-dedupe'],
+  ]) {
+    it(`the commands a failure prints reproduce it, run as printed: check ${args.join(' ')}`, () => {
+      const run = stadium('check', ...args);
+      expect(run.code).toBe(1);
+      const problem = failure(run.stdout);
+      expect(problem).toMatch(/^FAILED: (forward-discipline|no-duplicates)/);
+      // The counts say one thing: the generated scenarios, and apart from them the shrink candidates.
+      const generated =
+        /^scenarios checked\s+(\d+) generated, \d+ more while shrinking the failure; by fault mix/m.exec(
+          run.stdout,
+        )?.[1];
+      expect(generated, run.stdout).toBeDefined();
+      expect(run.stdout).toMatch(new RegExp(`^${generated} generated scenarios? checked in`, 'm'));
+      const scenarioFile = join(dir, printed(run.stdout, 'the shrunk scenario:'));
+      const shrunk = readFileSync(scenarioFile, 'utf8');
+      for (const label of ['reproduce with:', 'replay the failure:']) {
+        rmSync(scenarioFile);
+        const again = stadium(...command(run.stdout, label));
+        expect(again.code, label).toBe(1);
+        expect(failure(again.stdout), label).toBe(problem);
+        expect(readFileSync(scenarioFile, 'utf8'), label).toBe(shrunk);
+      }
+    });
+  }
+
+  it('a --path that leads to no scenario with the options given: exit 2, one line saying why', () => {
+    // The path of the forward-twice failure above, without the options it needs.
+    const run = stadium('check', '--seed', '3', '--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:1');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:1 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
+    );
+    expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+    // The right options, but a last step past the end of its shrink candidates: nothing to check.
+    const past = stadium(
+      ...['check', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
+      ...['--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999'],
+    );
+    expect(past.code).toBe(2);
+    expect(past.stderr).toMatch(
+      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999 leads to no scenario with --seed 3/,
+    );
+  });
+
+  it('a seed beyond 32 bits runs as its low 32 bits, the seed fast-check takes, and says so', () => {
+    const large = stadium('check', '--runs', '8', '--seed', '99999999999', '--json');
+    expect(large.code).toBe(0);
+    expect(large.stderr).toContain(
+      "seed 99999999999 (fast-check's 32-bit seed 1215752191); reproduce with: stadium check --runs 8 --seed 99999999999",
+    );
+    const small = stadium('check', '--runs', '8', '--seed', '1215752191', '--json');
+    const [a, b] = [JSON.parse(large.stdout), JSON.parse(small.stdout)];
+    expect(a).toMatchObject({ seed: 99_999_999_999, fastCheckSeed: 1_215_752_191 });
+    expect(b).toMatchObject({ seed: 1_215_752_191, fastCheckSeed: 1_215_752_191 });
+    for (const key of ['faults', 'requested', 'drops']) expect(a[key], key).toEqual(b[key]);
+  });
+
   it('bad input: exit 2 with a clear line', () => {
     for (const [args, message] of [
       [['check', '--runs', 'many'], /--runs must be a whole number/],
+      [
+        ['check', '--seed', '99999999999999999999'],
+        /--seed must be an integer from -9007199254740991 to 9007199254740991, 2\^53 - 1 \(got "99999999999999999999"\)/,
+      ],
+      [['check', '--seed', '1e3'], /--seed must be an integer from/],
+      [
+        ['check', '--seed', '3', '--path', '99999999999'],
+        /--path must start with a scenario index below 10,000,000, the most --runs allows/,
+      ],
+      [['check', '--runs', '10000001'], /--runs must be a whole number from 1 to 10,000,000/],
       [['check', '--scenario-size', 'huge'], /--scenario-size must be small or large/],
       [['check', '--path', '1:2'], /give --seed too/],
       [['check', '--plant-bug', 'gremlins'], /--plant-bug must be one of no-dedupe/],

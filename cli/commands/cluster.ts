@@ -1,6 +1,7 @@
 /** `stadium cluster`: a local multi-process, multi-datacenter deployment of `stadium serve` nodes. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
 
 interface ClusterFlags {
@@ -127,5 +128,6 @@ Examples:
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      onStdoutClosed(stop);
     });
 }

@@ -85,6 +85,15 @@ describe('stadium replay, bad input: one line naming the problem, exit 2, no sta
       },
       /malformed\.jsonl, line 2: malformed JSON/,
     ],
+    [
+      'a scenario file where a trace belongs',
+      () => {
+        const file = join(dir, 'my-scenario.json');
+        writeFileSync(file, readFileSync(join(root, 'sim', 'scenarios', 'fault-free.json')));
+        return ['replay', file];
+      },
+      /my-scenario\.json is a scenario file, not a trace: simulate it and replay the run with stadium replay --scenario \S+my-scenario\.json --seed N \(or stadium sim --scenario \S+my-scenario\.json --replay\)/,
+    ],
     ['no trace and no scenario', () => ['replay'], /give a trace file, or --scenario/],
     ['a trace and a scenario', () => ['replay', trace, '--scenario', 'fault-free'], /not both/],
     [

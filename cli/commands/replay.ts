@@ -8,6 +8,7 @@
  * malformed trace.
  */
 import { randomInt } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { progressBar } from '../progress.ts';
 import { UsageError } from '../usage-error.ts';
@@ -34,7 +35,8 @@ or event, n/p next/previous violation, f follow the selected event, / filter, v 
 ? help, q quit.
 
 Without a terminal (piped), prints topology, faults, counters at the end and every violation
-with its causal chain. Exit codes: 0 shown, 2 bad input (missing or malformed trace).
+with its causal chain. Exit codes: 0 shown, 2 bad input (a missing or malformed trace, or a
+scenario file where a trace belongs: simulate it with --scenario FILE --seed N).
 
 Examples:
   stadium replay .stadium/runs/live-video-1.jsonl      replay a trace
@@ -54,10 +56,39 @@ async function replay(trace: string | undefined, options: ReplayOptions): Promis
   if (options.seed !== undefined && options.scenario === undefined) {
     throw new UsageError('--seed needs --scenario (a trace file already has its seed)');
   }
-  const path =
-    trace ?? (options.scenario !== undefined ? await simulate(options.scenario, options.seed) : undefined);
-  if (path === undefined) throw new UsageError('give a trace file, or --scenario NAME|FILE --seed N');
-  return replayTrace(path, { summary: options.summary === true });
+  if (trace !== undefined) {
+    try {
+      return await replayTrace(trace, { summary: options.summary === true });
+    } catch (error) {
+      if (error instanceof UsageError && isScenarioFile(trace)) {
+        throw new UsageError(
+          `${trace} is a scenario file, not a trace: simulate it and replay the run with ` +
+            `stadium replay --scenario ${trace} --seed N (or stadium sim --scenario ${trace} --replay)`,
+          'scenario-not-trace',
+        );
+      }
+      throw error;
+    }
+  }
+  if (options.scenario === undefined)
+    throw new UsageError('give a trace file, or --scenario NAME|FILE --seed N');
+  return replayTrace(await simulate(options.scenario, options.seed), { summary: options.summary === true });
+}
+
+/**
+ * Whether a file that is no trace holds a scenario instead (one JSON object with a scenario's
+ * fields and no record kind), the likely mix-up of a file name. Scenario files are small; a large
+ * file is not read whole to find out.
+ */
+function isScenarioFile(path: string): boolean {
+  try {
+    if (statSync(path).size > 16 * 1024 * 1024) return false;
+    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || 'k' in value) return false;
+    return ['topology', 'workload', 'faults'].some((field) => field in value);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -110,7 +141,7 @@ async function simulate(scenarioName: string, seedOption: string | undefined): P
   try {
     scenario = sim.loadScenario(scenarioName);
   } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message);
+    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
     throw error;
   }
   const seed = seedOption ?? String(randomInt(1, 2 ** 31));

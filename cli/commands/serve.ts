@@ -1,5 +1,6 @@
 /** `stadium serve`: run production roles (frontend, dispatcher, or both) on uWebSockets.js. */
 import type { Command } from 'commander';
+import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
 
 export function register(program: Command): void {
@@ -58,6 +59,7 @@ Examples:
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      onStdoutClosed(stop);
     });
 }
 

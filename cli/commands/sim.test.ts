@@ -101,8 +101,23 @@ describe('stadium sim', () => {
         workload: { topics: [] },
       }),
     );
+    const typo = join(dir, 'typo.json');
+    writeFileSync(
+      typo,
+      JSON.stringify({
+        name: 'typo',
+        durationMs: 5_000,
+        topology: { datacenters: [{ name: 'dc-a', frontends: 1, dispatchers: 1 }] },
+        workload: { topics: [{ name: 't', viewers: 2, publishesPerSecond: 1 }] },
+        faults: [{ kind: 'kill', atMs: 1_000, node: 'dc-a/frontend-1', restartAftrMs: 500 }],
+      }),
+    );
     const cases = [
       { args: ['sim', '--scenario', bad], expect: /durationMs: must be an integer \(got "soon"\)/ },
+      {
+        args: ['sim', '--scenario', typo, '--seed', '1'],
+        expect: /faults\[0\]\.restartAftrMs: unknown field; did you mean restartAfterMs\?/,
+      },
       { args: ['sim', '--scenario', 'nope'], expect: /no such scenario file, and no named scenario/ },
       { args: ['sim', '--seed', 'has space'], expect: /--seed must be/ },
       { args: ['sim', '--frobnicate'], expect: /unknown option '--frobnicate'/ },

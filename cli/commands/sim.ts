@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../usage-error.ts';
 import { progressBar } from '../progress.ts';
+import { endIfStdoutClosed } from '../stdout-closed.ts';
 import { plantedBugOption } from './check.ts';
 
 export function register(program: Command): void {
@@ -66,7 +67,7 @@ async function runSim(options: SimOptions): Promise<number> {
   try {
     scenario = sim.loadScenario(options.scenario);
   } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message);
+    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
     throw error;
   }
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
@@ -83,10 +84,16 @@ async function runSim(options: SimOptions): Promise<number> {
   const bar = progressBar(process.stderr, `simulating ${scenario.name}`);
   const report = sim.runScenario(scenario, seed, {
     tracePath,
-    onProgress: bar.update,
+    onProgress: (done, total) => {
+      endIfStdoutClosed();
+      bar.update(done, total);
+    },
     ...(bug === null ? {} : { roles: sim.rolesWithBug(bug) }),
   });
   bar.done();
+  // The verdict stands before it is printed, so a closed stdout still ends with it.
+  const code = report.ok ? 0 : 1;
+  process.exitCode = code;
   if (options.json === true) process.stdout.write(`${JSON.stringify({ ...report, reproduce })}\n`);
   else process.stdout.write(`${sim.formatReport(report)}\n`);
   if (options.json !== true && tracePath !== null)
@@ -95,5 +102,5 @@ async function runSim(options: SimOptions): Promise<number> {
   if (options.replay === true && options.json !== true && tracePath !== null && onTerminal) {
     await (await import('./replay.ts')).replayTrace(tracePath);
   }
-  return report.ok ? 0 : 1;
+  return code;
 }
