@@ -138,6 +138,42 @@ describe('replay screen', () => {
     await shows(`${formatTime(first)} /`);
   });
 
+  it('a burst of five ↑ in one write moves the selection five rows; five ↓ move it back', async () => {
+    // A terminal (or tmux, or a held key) delivers several keys in one chunk, faster than React
+    // renders; every key must act on the result of the one before it, not on the last frame.
+    open(100, 30);
+    await goTo('0.3s');
+    await shows('0.300000s /');
+    const selectedRow = (): number =>
+      frame()
+        .split('\n')
+        .findIndex((line) => line.startsWith('›'));
+    const start = selectedRow();
+    expect(start).toBeGreaterThan(8);
+    screen!.stdin.write(keys.up.repeat(5));
+    await vi.waitFor(() => expect(selectedRow()).toBe(start - 5), { timeout: 3000, interval: 5 });
+    screen!.stdin.write(keys.down.repeat(5));
+    await vi.waitFor(() => expect(selectedRow()).toBe(start), { timeout: 3000, interval: 5 });
+  });
+
+  it('keys of one burst build on each other: ↑↑f follows the record two rows up, ff opens and closes', async () => {
+    open(100, 30);
+    await goTo('0.04s');
+    await shows('0.040000s /');
+    const lines = frame().split('\n');
+    const row = lines.findIndex((line) => line.startsWith('›'));
+    const target = /(ev-\d+)/.exec(lines[row - 2]!)?.[1];
+    expect(target).toBeDefined();
+    screen!.stdin.write(`${keys.up}${keys.up}f`);
+    await shows(`Path of ${target}`);
+    screen!.stdin.write(keys.escape);
+    await shows('Events (↑↓ select, f follow)');
+    screen!.stdin.write('ff');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await shows('Events (↑↓ select, f follow)');
+    expect(frame()).not.toContain('Follow');
+  });
+
   it('shift+right and shift+left jump by a fiftieth of the run', async () => {
     open();
     await shows('0.000000s /');
