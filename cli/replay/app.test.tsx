@@ -90,9 +90,28 @@ describe('replay screen', () => {
     expect(text).toContain('Partitions: none');
     expect(text).toMatch(/K=+/);
     expect(text).toContain('!');
-    expect(text).toContain('published 0');
+    expect(text).toMatch(/^so far +published 0 /m);
     expect(text).toContain('Events');
     expect(text).toContain('q quit');
+  });
+
+  it('the counters read "so far" at the time shown, above the whole run\'s, which the report totals', async () => {
+    open(120, 40);
+    await goTo('0.2s');
+    const text = await shows('0.200000s /');
+    const at = index.stateAt(200_000).counters;
+    const all = index.stateAt(index.endT).counters;
+    expect(index.totals).toEqual(all);
+    const soFar = text.split('\n').find((line) => line.startsWith('so far'))!;
+    const whole = text.split('\n').find((line) => line.startsWith('whole run'))!;
+    const n = (value: number): string => value.toLocaleString('en-US');
+    expect(soFar).toMatch(new RegExp(`published ${n(at.published)} +delivered ${n(at.delivered)} `));
+    expect(whole).toMatch(new RegExp(`published ${n(all.published)} +delivered ${n(all.delivered)} `));
+    expect(whole).toContain(`lost ${n(all.lostExplained)} explained / ${n(all.lostUnexplained)} unexplained`);
+    expect(whole).toMatch(/violations 2$/);
+    // Each field of the two lines starts in the same column, so they read as a table.
+    expect(soFar.indexOf('delivered')).toBe(whole.indexOf('delivered'));
+    expect(soFar.indexOf('duplicates')).toBe(whole.indexOf('duplicates'));
   });
 
   it('at 80 ms the killed frontend is DOWN and the kill is in force; restarted, it holds nothing', async () => {

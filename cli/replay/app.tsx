@@ -3,8 +3,9 @@
 /**
  * The replay screen. From top to bottom: a header (scenario, seed, time, play state), one box per
  * datacenter with each node's state at the current time, the faults in force (partitions first),
- * a timeline with fault and violation markers, the counters, a pane (events around the current
- * time, or one followed event's path, or the violations, or help), and a footer with the keys.
+ * a timeline with fault and violation markers, the counters so far above the whole run's, a pane
+ * (events around the current time, or one followed event's path, or the violations, or help), and
+ * a footer with the keys.
  *
  * The current time `t` is the only position: the world shown is the one after every record at or
  * before `t`. Stepping moves to the previous or next time at which something happened. Everything
@@ -20,7 +21,7 @@ import { type Filter, parseFilter } from './filter.ts';
 import { describeFault, describeRecord, formatTime, parseTime } from './format.ts';
 import { type TraceRecord, eventOf } from './records.ts';
 import type { Entry, Followed, TraceIndex, View, Window } from './trace-index.ts';
-import { type NodeView, zeroCounters } from './replay-state.ts';
+import { type Counters, type NodeView, zeroCounters } from './replay-state.ts';
 
 /** Playback speeds, as simulated time per real time. */
 export const speeds = [0.001, 0.01, 0.1, 0.25, 0.5, 1, 2, 5, 10] as const;
@@ -464,6 +465,49 @@ function followReader(index: TraceIndex): (followed: Screen['followed']) => Row[
   };
 }
 
+/**
+ * The counters at the current time ("so far") above the same counters over the whole run (what the
+ * run's report totals), each field aligned with its pair; shorter labels when the width asks.
+ */
+function countersLines(soFar: Counters, total: Counters, width: number): [string, string] {
+  const n = (value: number): string => value.toLocaleString('en-US');
+  const forms: ((c: Counters) => string[])[] = [
+    (c) => [
+      `published ${n(c.published)}`,
+      `delivered ${n(c.delivered)}`,
+      `lost ${n(c.lostExplained)} explained / ${n(c.lostUnexplained)} unexplained`,
+      `duplicates ${n(c.duplicates)}`,
+      `violations ${n(c.violations)}`,
+    ],
+    (c) => [
+      `published ${n(c.published)}`,
+      `delivered ${n(c.delivered)}`,
+      `lost ${n(c.lostExplained)} expl / ${n(c.lostUnexplained)} unexpl`,
+      `dup ${n(c.duplicates)}`,
+      `viol ${n(c.violations)}`,
+    ],
+    (c) => [
+      `pub ${n(c.published)}`,
+      `deliv ${n(c.delivered)}`,
+      `lost ${n(c.lostExplained + c.lostUnexplained)} (${n(c.lostUnexplained)} unexpl)`,
+      `dup ${n(c.duplicates)}`,
+      `viol ${n(c.violations)}`,
+    ],
+  ];
+  let lines: [string, string] = ['', ''];
+  for (const [i, form] of forms.entries()) {
+    const heads = i === 0 ? ['so far (at ▲)', 'whole run'] : ['so far', 'whole run'];
+    const [a, b] = [form(soFar), form(total)];
+    const widths = a.map((field, j) => Math.max(field.length, b[j]!.length));
+    const headWidth = Math.max(...heads.map((head) => head.length));
+    const line = (head: string, fields: string[]): string =>
+      `${head.padEnd(headWidth)}  ${fields.map((field, j) => field.padEnd(widths[j]!)).join('  ')}`.trimEnd();
+    lines = [line(heads[0]!, a), line(heads[1]!, b)];
+    if (lines[0].length <= width && lines[1].length <= width) break;
+  }
+  return lines;
+}
+
 export function App(props: AppProps): ReactElement {
   const { index } = props;
   const { exit } = useApp();
@@ -479,7 +523,7 @@ export function App(props: AppProps): ReactElement {
   const width = props.width ?? size.columns;
   const height = props.height ?? size.rows;
 
-  // Rows: header, topology, faults, timeline (2), counters, pane, footer.
+  // Rows: header, topology, faults, timeline (2), counters (2), pane, footer.
   const wide = width >= 140;
   const perRow = Math.max(1, Math.min(index.datacenters.length, Math.floor(width / 24)));
   const boxRows = Math.ceil(index.datacenters.length / perRow);
@@ -488,7 +532,7 @@ export function App(props: AppProps): ReactElement {
     ...index.datacenters.map((dc) => index.nodes.filter((n) => n.dc === dc).length),
   );
   const fullTopology = boxRows * (nodesPerDc + 3);
-  const fixedRows = 6;
+  const fixedRows = 7;
   const compact = height - fixedRows - fullTopology < 8;
   const topologyRows = compact ? index.datacenters.length : fullTopology;
   const paneRows = Math.max(3, height - fixedRows - topologyRows);
@@ -570,12 +614,7 @@ export function App(props: AppProps): ReactElement {
       ? partitions.map((s) => `${describeFault(s.fault).replace('partition ', '')} (#${s.f})`).join(', ')
       : 'none'
   }${others.length ? `   Faults: ${others.map((s) => `${describeFault(s.fault)} (#${s.f})`).join(', ')}` : ''}`;
-  const c = view.counters;
-  const countersLong = `published ${c.published}  delivered ${c.delivered}  lost ${c.lostExplained} explained / ${c.lostUnexplained} unexplained  duplicates ${c.duplicates}  violations ${c.violations}/${index.violations.length}`;
-  const countersLine =
-    countersLong.length <= width
-      ? countersLong
-      : `published ${c.published} delivered ${c.delivered} lost ${c.lostExplained} expl/${c.lostUnexplained} unexpl dup ${c.duplicates} viol ${c.violations}/${index.violations.length}`;
+  const [soFarLine, totalLine] = countersLines(view.counters, index.totals, width);
   const [timeline, cursor] = timelineText(index, t, width);
 
   const eventsPane = (paneWidth: number): ReactElement => (
@@ -691,7 +730,8 @@ export function App(props: AppProps): ReactElement {
           </Text>
           <Text wrap="truncate">{timeline}</Text>
           <Text wrap="truncate">{cursor}</Text>
-          <Text wrap="truncate">{countersLine}</Text>
+          <Text wrap="truncate">{soFarLine}</Text>
+          <Text wrap="truncate">{totalLine}</Text>
           {pane === 'events' ? (
             eventsPane(width)
           ) : wide ? (
