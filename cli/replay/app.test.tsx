@@ -270,6 +270,37 @@ describe('replay screen', () => {
     await shows('Follow');
   });
 
+  it("the followed path wraps, so a drop's reason and a loss's cause are whole at 160 and at 80 columns", async () => {
+    // ev-4's frontend in dc-a is dead when it arrives (target-dead, fault #1), and dc-b's frontend
+    // swallows it (the planted unexplained loss): both reasons come at the end of long lines.
+    const drop = 'DROPPED +242us, target-dead (fault #1 kill dc-a/frontend-1)';
+    const loss = 'no fault on the path: the frontend received the event and sent nothing, UNEXPLAINED';
+    const unwrapped = (rows: string[]): string => rows.map((row) => row.trim()).join(' ');
+    open(160, 50);
+    await goTo('ev-4');
+    let text = await shows('Path of ev-4');
+    // Side by side from 140 columns: the follow pane is the right half.
+    const pane = text.split('\n').map((line) => line.slice(80));
+    expect(unwrapped(pane)).toContain(drop);
+    expect(unwrapped(pane)).toContain(loss);
+    screen!.unmount();
+    open(80, 24);
+    await goTo('ev-4');
+    text = await shows('Path of ev-4');
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    const seen = text.split('\n');
+    // Scroll to the end of the path, in one burst.
+    screen!.stdin.write(keys.down.repeat(40));
+    text = await shows(/Follow ev-4 .* \d+-(\d+)\/\1$/m);
+    seen.push(...text.split('\n'));
+    expect(unwrapped(seen)).toContain(drop);
+    expect(unwrapped(seen)).toContain(loss);
+    // Scrolling stops at the end: one ↑ after too many ↓ moves up one row at once.
+    const [, from, to, total] = /(\d+)-(\d+)\/(\d+)$/m.exec(text)!.map(Number);
+    await press(keys.up);
+    await shows(`${from! - 1}-${to! - 1}/${total}`);
+  });
+
   it('g with an event id jumps to its publish and follows it', async () => {
     open(100, 30);
     await goTo('ev-12');

@@ -18,7 +18,7 @@
 import { Box, type Key, Text, useApp, useInput, useStdout } from 'ink';
 import { type ReactElement, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { type Filter, parseFilter } from './filter.ts';
-import { describeFault, describeRecord, formatTime, parseTime } from './format.ts';
+import { describeFault, describeRecord, formatTime, parseTime, wrapText } from './format.ts';
 import { type TraceRecord, eventOf } from './records.ts';
 import type { Entry, Followed, TraceIndex, View, Window } from './trace-index.ts';
 import { type Counters, type NodeView, zeroCounters } from './replay-state.ts';
@@ -454,12 +454,18 @@ function windowReader(
   };
 }
 
-/** The followed path (and the violation's chain) as the follow pane's rows, remembering the last answer. */
-function followReader(index: TraceIndex): (followed: Screen['followed']) => Row[] {
+/**
+ * The followed path (and the violation's chain) as the follow pane's rows, remembering the last
+ * answer. Wrapped, not cut: a drop's reason and fault come at the end of its line.
+ */
+function followReader(index: TraceIndex, paneWidth: number): (followed: Screen['followed']) => Row[] {
   let last: { followed: Screen['followed']; rows: Row[] } | null = null;
   return (followed) => {
     if (last?.followed === followed) return last.rows;
-    const rows = followed ? followLines(index.follow(followed.e), followed.violation, index) : [];
+    const lines = followed ? followLines(index.follow(followed.e), followed.violation, index) : [];
+    const rows = lines.flatMap((line) =>
+      wrapText(line.text, paneWidth).map((text) => ({ text, bad: line.bad })),
+    );
     last = { followed, rows };
     return rows;
   };
@@ -540,7 +546,8 @@ export function App(props: AppProps): ReactElement {
   const afterRows = Math.min(3, Math.floor(listRows / 4));
 
   const windowAt = useMemo(() => windowReader(index, listRows, afterRows), [index, listRows, afterRows]);
-  const followRows = useMemo(() => followReader(index), [index]);
+  const followWidth = wide ? width - Math.floor(width / 2) : width;
+  const followRows = useMemo(() => followReader(index, followWidth), [index, followWidth]);
   const [screen, dispatch] = useReducer((current: Screen, action: Action): Screen => {
     try {
       return update({ index, windowAt, followRows, listRows }, current, action);
