@@ -144,9 +144,10 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
     let shown = await until('stadium replay  fixture seed 1');
     expect(shown).toContain('dc-a');
     expect(shown).toContain('Partitions: none');
-    expect(shown).toContain('q quit');
+    expect(shown).toContain('opened just before the first fault, at 0.070000s; Home or 0: the start');
     tmux('send-keys', '-t', session, 'n');
     shown = await until('Violation 1/2');
+    expect(shown).toContain('q quit');
     expect(shown).toContain('explained-loss');
     expect(shown).toContain('Chain:');
     expect(shown).toContain('delivered to nobody');

@@ -29,9 +29,11 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Keys: space play/pause, left/right step, shift+left/right jump, + and - speed, g go to a time
-or event, n/p next/previous violation, f follow the selected event, / filter, v violations,
-? help, q quit.
+Keys: space play/pause, left/right step, Home/0 and End the start and the end, shift+left/right
+jump, + and - speed, g go to a time or event, n/p next/previous violation, f follow the selected
+event, / filter, v violations, ? help, q quit.
+
+It opens just before the first fault (or, without faults, the first publish) and says so.
 
 Without a terminal (piped), prints topology, faults, counters at the end and every violation
 with its causal chain. Exit codes: 0 shown, 2 bad input (missing or malformed trace).

@@ -18,6 +18,8 @@ const keys = {
   shiftLeft: '\u001B[1;2D',
   up: '\u001B[A',
   down: '\u001B[B',
+  home: '\u001B[H',
+  end: '\u001B[F',
   enter: '\r',
   escape: '\u001B',
 };
@@ -81,11 +83,12 @@ async function goTo(time: string): Promise<void> {
 describe('replay screen', () => {
   it('fits 80x24: header, three datacenter boxes, timeline, counters, events, footer', async () => {
     open();
-    const text = await shows('stadium replay  fixture seed 1');
+    await shows('stadium replay  fixture seed 1');
+    await press(keys.home);
+    const text = await shows(`0.000000s / ${formatTime(index.endT)}`);
     const lines = text.split('\n');
     expect(lines.length).toBeLessThanOrEqual(24);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
-    expect(text).toContain(`0.000000s / ${formatTime(index.endT)}`);
     for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect(text).toContain(dc);
     expect(text).toContain('Partitions: none');
     expect(text).toMatch(/K=+/);
@@ -93,6 +96,44 @@ describe('replay screen', () => {
     expect(text).toMatch(/^so far +published 0 /m);
     expect(text).toContain('Events');
     expect(text).toContain('q quit');
+  });
+
+  it('opens just before the first fault and says so; Home and 0 go to the start, End to the end', async () => {
+    open();
+    const kill = formatTime(facts.faultTimes.kill[0]);
+    const before = formatTime(index.previousTime(facts.faultTimes.kill[0])!);
+    let text = await shows(`${before} / ${formatTime(index.endT)}`);
+    expect(text).toContain(`opened just before the first fault, at ${kill}; Home or 0: the start`);
+    // The world is still the one before the kill; → steps into it.
+    expect(text).not.toContain('DOWN');
+    expect(text).toContain('Partitions: none');
+    await press(keys.right);
+    text = await shows(`${kill} /`);
+    expect(text).toContain('Faults: kill dc-a/frontend-1 (#1)');
+    // The message goes with the first key.
+    expect(text).not.toContain('opened just before');
+    await press(keys.home);
+    await shows('0.000000s /');
+    await press(keys.end);
+    await shows(`${formatTime(index.endT)} / ${formatTime(index.endT)}`);
+    await press('0');
+    text = await shows('0.000000s /');
+    expect(text).toMatch(/^so far +published 0 /m);
+  });
+
+  it('without faults it opens just before the first publish', async () => {
+    const path = join(dir, 'no-faults.jsonl');
+    writeFixtureTrace(path, { seed: 2, faults: false, bugs: false });
+    const calm = new TraceIndex(path);
+    expect(calm.faults).toHaveLength(0);
+    screen = render(<App index={calm} width={80} height={24} />);
+    const first = calm.firstPublishTime()!;
+    const text = await shows(
+      `opened just before the first publish, at ${formatTime(first)}; Home or 0: the start`,
+    );
+    expect(text).toContain(`${formatTime(calm.previousTime(first)!)} /`);
+    expect(text).toMatch(/^so far +published 0 /m);
+    expect(text).toMatch(/^ \d+\.\d{6}s publish ev-0 /m);
   });
 
   it('the counters read "so far" at the time shown, above the whole run\'s, which the report totals', async () => {
@@ -146,6 +187,7 @@ describe('replay screen', () => {
 
   it('right and left step to the next and previous times something happened', async () => {
     open();
+    await press(keys.home);
     await shows('0.000000s /');
     const first = index.nextTime(0)!;
     const second = index.nextTime(first)!;
@@ -195,6 +237,7 @@ describe('replay screen', () => {
 
   it('shift+right and shift+left jump by a fiftieth of the run', async () => {
     open();
+    await press(keys.home);
     await shows('0.000000s /');
     const jump = Math.round(index.endT / 50);
     await press(keys.shiftRight, keys.shiftRight);
@@ -385,7 +428,8 @@ describe('replay screen', () => {
     Object.defineProperty(stdout, 'rows', { value: 40, configurable: true });
     stdout.emit('resize');
     await vi.waitFor(() => expect(frame().split('\n').length).toBeGreaterThan(30), { timeout: 3000 });
-    text = frame();
+    await press(keys.home);
+    text = await shows('0.000000s /');
     expect(text).toContain('space play  ←/→ step  shift+←/→ jump');
   });
 

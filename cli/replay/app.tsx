@@ -10,6 +10,8 @@
  * The current time `t` is the only position: the world shown is the one after every record at or
  * before `t`. Stepping moves to the previous or next time at which something happened. Everything
  * shown is read from the trace index for that time, so scrubbing never holds the trace in memory.
+ * The replay opens just before something happens (the first fault, or the first publish) and
+ * says so.
  *
  * Everything a key or a playback tick changes is one value, `Screen`, changed only by `update`:
  * a terminal delivers a burst of keys faster than React renders, and each key must act on the
@@ -46,6 +48,7 @@ const keysNarrow = '␣ play ←→ step ⇧←→ jump +- speed g goto n/p viol
 const helpLines = [
   'space        play / pause',
   '← →          step to the previous / next time something happened',
+  'Home/0  End  the start / the end of the run',
   'shift+← →    jump by 1/50 of the run',
   '+ -          playback speed (simulated time per real second)',
   'g            go to a time (12.5s, 300ms, 1200us, 50%) or an event id',
@@ -249,7 +252,7 @@ interface Screen {
   speed: number;
   filter: Filter | null;
   prompt: Prompt;
-  /** One line for the footer until the next key: an answer or an error. */
+  /** One line for the footer until the next key: an answer, an error, or where the replay opened. */
   message: string | null;
   pane: Pane;
   followed: { e: string; violation: number | null } | null;
@@ -275,21 +278,44 @@ interface Context {
   listRows: number;
 }
 
-const startScreen: Screen = {
-  t: 0,
-  playing: false,
-  speed: defaultSpeed,
-  filter: null,
-  prompt: null,
-  message: null,
-  pane: 'events',
-  followed: null,
-  violation: null,
-  selectedLine: null,
-  scroll: 0,
-  quit: false,
-  failure: null,
-};
+/**
+ * Where the replay opens: just before the first fault, or without faults just before the first
+ * publish, since until then a run shows only viewers joining. The world shown is still the one
+ * before it, its record is among the next ones listed, and → or play shows it happen. Says so, and
+ * how to go to the start.
+ */
+function openingScreen(index: TraceIndex): Screen {
+  const fault = index.faults[0];
+  const publish = index.firstPublishTime();
+  const [at, what] =
+    fault !== undefined
+      ? [fault.start, 'the first fault']
+      : publish !== null
+        ? [publish, 'the first publish']
+        : [0, ''];
+  let t = 0;
+  let failure: Error | null = null;
+  try {
+    t = at > 0 ? (index.previousTime(at) ?? 0) : 0;
+  } catch (error) {
+    failure = asError(error);
+  }
+  return {
+    t,
+    playing: false,
+    speed: defaultSpeed,
+    filter: null,
+    prompt: null,
+    message: at > 0 ? `opened just before ${what}, at ${formatTime(at)}; Home or 0: the start` : null,
+    pane: 'events',
+    followed: null,
+    violation: null,
+    selectedLine: null,
+    scroll: 0,
+    quit: false,
+    failure,
+  };
+}
 
 /** The records the events pane lists, and which of them is selected. */
 function selection(window: Window, selectedLine: number | null): { entries: Entry[]; selected: number } {
@@ -372,6 +398,8 @@ function update(context: Context, screen: Screen, action: Action): Screen {
     if (!s.playing && s.t >= index.endT) return { ...moveTo(index, s, 0), playing: true };
     return { ...s, playing: !s.playing };
   }
+  if (key.home || input === '0') return moveTo(index, { ...s, playing: false }, 0);
+  if (key.end) return moveTo(index, { ...s, playing: false }, index.endT);
   if (key.rightArrow || key.leftArrow) {
     const paused = { ...s, playing: false };
     const forward = key.rightArrow;
@@ -548,13 +576,17 @@ export function App(props: AppProps): ReactElement {
   const windowAt = useMemo(() => windowReader(index, listRows, afterRows), [index, listRows, afterRows]);
   const followWidth = wide ? width - Math.floor(width / 2) : width;
   const followRows = useMemo(() => followReader(index, followWidth), [index, followWidth]);
-  const [screen, dispatch] = useReducer((current: Screen, action: Action): Screen => {
-    try {
-      return update({ index, windowAt, followRows, listRows }, current, action);
-    } catch (error) {
-      return { ...current, failure: current.failure ?? asError(error) };
-    }
-  }, startScreen);
+  const [screen, dispatch] = useReducer(
+    (current: Screen, action: Action): Screen => {
+      try {
+        return update({ index, windowAt, followRows, listRows }, current, action);
+      } catch (error) {
+        return { ...current, failure: current.failure ?? asError(error) };
+      }
+    },
+    index,
+    openingScreen,
+  );
   const { t, playing, speed, filter, prompt, message, pane, violation, scroll } = screen;
 
   // A trace that cannot be read any more (changed on disk) ends the replay with its message: the

@@ -702,6 +702,11 @@ export class TraceIndex {
     return this.eventIds.has(e);
   }
 
+  /** When the first event was published, or null if the trace has no publish. */
+  firstPublishTime(): number | null {
+    return this.eventIds.size === 0 ? null : this.eventFirst.t.get(0);
+  }
+
   /** When an event was published, or null if the trace has no such event. */
   publishTime(e: string): number | null {
     const id = this.eventIds.get(e);
