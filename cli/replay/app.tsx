@@ -31,7 +31,7 @@ const defaultSpeed = 2;
 
 export interface AppProps {
   index: TraceIndex;
-  /** Fixed size (tests); otherwise the terminal's, following resizes. */
+  /** Fixed size (tests); otherwise the terminal's less one row, following resizes. */
   width?: number;
   height?: number;
   /** Real milliseconds between playback frames. */
@@ -555,7 +555,9 @@ export function App(props: AppProps): ReactElement {
     };
   }, [stdout]);
   const width = props.width ?? size.columns;
-  const height = props.height ?? size.rows;
+  // One row short of the terminal: ink redraws a frame as tall as the terminal by erasing the whole
+  // terminal, scrollback included, which would take the run's report (and the shell's history) with it.
+  const height = props.height ?? Math.max(1, size.rows - 1);
 
   // Rows: header, topology, faults, timeline (2), counters (2), pane, footer.
   const wide = width >= 140;
