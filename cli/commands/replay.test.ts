@@ -136,12 +136,27 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  /** Run `stadium replay FILE` in a fresh 100x30 terminal; the shell then prints its exit code. */
-  function start(file: string): void {
+  /**
+   * Run `stadium ARGS` (by default `replay FILE`) in a fresh terminal (100x30 unless told), after a
+   * line that says so and with its process id in `pid`; the shell then prints its exit code.
+   */
+  function start(file: string, args = `replay ${file}`, rows = 30): void {
     session = `stadium-replay-${process.pid}-${++sessions}`;
     // The child runs without the coverage instrumentation it would inherit, which only slows it down.
-    const command = `cd ${JSON.stringify(dir)} && env -u NODE_V8_COVERAGE ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} replay ${file}; echo "exit code $?"; sleep 120`;
-    const started = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', command]);
+    const stadiumCommand = `env -u NODE_V8_COVERAGE ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} ${args}`;
+    const run = `sh -c 'echo $$ > pid; exec ${stadiumCommand.replaceAll("'", "'\\''")}'`;
+    const command = `cd ${JSON.stringify(dir)} && echo "before the replay" && ${run}; echo "exit code $?"; sleep 120`;
+    const started = spawnSync('tmux', [
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '100',
+      '-y',
+      String(rows),
+      command,
+    ]);
     expect(started.status).toBe(0);
   }
   afterEach(() => {
@@ -153,9 +168,10 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
     let shown = await until('stadium replay  fixture seed 1');
     expect(shown).toContain('dc-a');
     expect(shown).toContain('Partitions: none');
-    expect(shown).toContain('q quit');
+    expect(shown).toContain('opened just before the first fault, at 0.070000s; Home or 0: the start');
     tmux('send-keys', '-t', session, 'n');
     shown = await until('Violation 1/2');
+    expect(shown).toContain('q quit');
     expect(shown).toContain('explained-loss');
     expect(shown).toContain('Chain:');
     expect(shown).toContain('delivered to nobody');
@@ -175,6 +191,35 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
     shown = await until('Events matching "e:ev-7"');
     tmux('send-keys', '-t', session, 'q');
     shown = await until('exit code 0');
+  }, 180_000);
+
+  it("stadium sim --replay: after q the terminal shows the run's report again, whole", async () => {
+    // The replay draws on the alternate screen and never erases the terminal: the report printed
+    // before it is there again when the person quits, the part that scrolled off a short terminal
+    // included (ink erases the scrollback too when a frame is as tall as the terminal).
+    start('', 'sim --scenario fault-free --seed 5 --replay', 20);
+    let shown = await until('opened just before the first publish');
+    expect(shown).toMatch(/^so far +published 0 /m);
+    expect(shown).toMatch(/^whole run +published [1-9]/m);
+    tmux('send-keys', '-t', session, 'Right');
+    await until('␣ play');
+    tmux('send-keys', '-t', session, 'q');
+    await until('exit code 0');
+    shown = tmux('capture-pane', '-p', '-S', '-', '-t', session);
+    expect(shown.split('\n')[0]).toBe('before the replay');
+    expect(shown).toContain('seed 5; reproduce with: stadium sim --scenario fault-free --seed 5');
+    expect(shown).toContain('scenario            fault-free (seed 5)');
+    expect(shown).toContain('replay it with: stadium replay .stadium/runs/fault-free-5.jsonl');
+    expect(shown).not.toContain('stadium replay  fault-free');
+  }, 180_000);
+
+  it('killed (SIGTERM) in the replay, it gives the terminal back as it was and exits 143', async () => {
+    start('fixture.jsonl');
+    await until('stadium replay  fixture seed 1');
+    process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGTERM');
+    const shown = await until('exit code 143');
+    expect(shown.split('\n')[0]).toBe('before the replay');
+    expect(shown).not.toContain('stadium replay  fixture');
   }, 180_000);
 
   it('a trace rewritten under it ends the replay with one clear line and exit code 2', async () => {

@@ -9,6 +9,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { progressBar } from '../progress.ts';
 import { UsageError } from '../usage-error.ts';
@@ -30,9 +31,11 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Keys: space play/pause, left/right step, shift+left/right jump, + and - speed, g go to a time
-or event, n/p next/previous violation, f follow the selected event, / filter, v violations,
-? help, q quit.
+Keys: space play/pause, left/right step, Home/0 and End the start and the end, shift+left/right
+jump, + and - speed, g go to a time or event, n/p next/previous violation, f follow the selected
+event, / filter, v violations, ? help, q quit (back to the terminal as it was).
+
+It opens just before the first fault (or, without faults, the first publish) and says so.
 
 Without a terminal (piped), prints topology, faults, counters at the end and every violation
 with its causal chain. Exit codes: 0 shown, 2 bad input (a missing or malformed trace, or a
@@ -93,7 +96,8 @@ function isScenarioFile(path: string): boolean {
 
 /**
  * Open the replay of a trace file: the terminal UI when stdin and stdout are terminals, the static
- * summary otherwise (or when `summary` is set). Resolves with the exit code once the person quits.
+ * summary otherwise (or when `summary` is set). Resolves with the exit code once the person quits,
+ * the terminal showing again what it showed before.
  * Other commands may use it too (`stadium sim` could open its run's trace after the report).
  */
 export async function replayTrace(path: string, options: { summary?: boolean } = {}): Promise<number> {
@@ -120,16 +124,30 @@ export async function replayTrace(path: string, options: { summary?: boolean } =
     import('react'),
     import('../replay/app.tsx'),
   ]);
-  const instance = render(createElement(App, { index }), { exitOnCtrlC: true });
+  // The replay draws on the terminal's alternate screen, as less and vim do: quitting gives the
+  // terminal back as it was, with the report `stadium sim --replay` printed before it still there.
+  // Killed (kill, a closed terminal) rather than quit: leave the alternate screen all the same.
+  let instance: ReturnType<typeof render> | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    instance?.unmount();
+    process.stdout.write(leaveAlternateScreen);
+    process.exit(128 + (constants.signals[signal] ?? 0));
+  };
+  const signals = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
+  for (const signal of signals) process.once(signal, onSignal);
+  process.stdout.write(enterAlternateScreen);
   try {
+    instance = render(createElement(App, { index }), { exitOnCtrlC: true });
     await instance.waitUntilExit();
-  } catch (error) {
-    // The screen ends mid-line; the error goes below it.
-    process.stdout.write('\n');
-    throw error;
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+    process.stdout.write(leaveAlternateScreen);
   }
   return 0;
 }
+
+const enterAlternateScreen = '\u001B[?1049h';
+const leaveAlternateScreen = '\u001B[?1049l';
 
 /** Run the simulator for (scenario, seed) and return the path of the trace it wrote. */
 async function simulate(scenarioName: string, seedOption: string | undefined): Promise<string> {

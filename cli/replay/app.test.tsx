@@ -18,6 +18,8 @@ const keys = {
   shiftLeft: '\u001B[1;2D',
   up: '\u001B[A',
   down: '\u001B[B',
+  home: '\u001B[H',
+  end: '\u001B[F',
   enter: '\r',
   escape: '\u001B',
 };
@@ -81,18 +83,76 @@ async function goTo(time: string): Promise<void> {
 describe('replay screen', () => {
   it('fits 80x24: header, three datacenter boxes, timeline, counters, events, footer', async () => {
     open();
-    const text = await shows('stadium replay  fixture seed 1');
+    await shows('stadium replay  fixture seed 1');
+    await press(keys.home);
+    const text = await shows(`0.000000s / ${formatTime(index.endT)}`);
     const lines = text.split('\n');
     expect(lines.length).toBeLessThanOrEqual(24);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
-    expect(text).toContain(`0.000000s / ${formatTime(index.endT)}`);
     for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect(text).toContain(dc);
     expect(text).toContain('Partitions: none');
     expect(text).toMatch(/K=+/);
     expect(text).toContain('!');
-    expect(text).toContain('published 0');
+    expect(text).toMatch(/^so far +published 0 /m);
     expect(text).toContain('Events');
     expect(text).toContain('q quit');
+  });
+
+  it('opens just before the first fault and says so; Home and 0 go to the start, End to the end', async () => {
+    open();
+    const kill = formatTime(facts.faultTimes.kill[0]);
+    const before = formatTime(index.previousTime(facts.faultTimes.kill[0])!);
+    let text = await shows(`${before} / ${formatTime(index.endT)}`);
+    expect(text).toContain(`opened just before the first fault, at ${kill}; Home or 0: the start`);
+    // The world is still the one before the kill; → steps into it.
+    expect(text).not.toContain('DOWN');
+    expect(text).toContain('Partitions: none');
+    await press(keys.right);
+    text = await shows(`${kill} /`);
+    expect(text).toContain('Faults: kill dc-a/frontend-1 (#1)');
+    // The message goes with the first key.
+    expect(text).not.toContain('opened just before');
+    await press(keys.home);
+    await shows('0.000000s /');
+    await press(keys.end);
+    await shows(`${formatTime(index.endT)} / ${formatTime(index.endT)}`);
+    await press('0');
+    text = await shows('0.000000s /');
+    expect(text).toMatch(/^so far +published 0 /m);
+  });
+
+  it('without faults it opens just before the first publish', async () => {
+    const path = join(dir, 'no-faults.jsonl');
+    writeFixtureTrace(path, { seed: 2, faults: false, bugs: false });
+    const calm = new TraceIndex(path);
+    expect(calm.faults).toHaveLength(0);
+    screen = render(<App index={calm} width={80} height={24} />);
+    const first = calm.firstPublishTime()!;
+    const text = await shows(
+      `opened just before the first publish, at ${formatTime(first)}; Home or 0: the start`,
+    );
+    expect(text).toContain(`${formatTime(calm.previousTime(first)!)} /`);
+    expect(text).toMatch(/^so far +published 0 /m);
+    expect(text).toMatch(/^ \d+\.\d{6}s publish ev-0 /m);
+  });
+
+  it('the counters read "so far" at the time shown, above the whole run\'s, which the report totals', async () => {
+    open(120, 40);
+    await goTo('0.2s');
+    const text = await shows('0.200000s /');
+    const at = index.stateAt(200_000).counters;
+    const all = index.stateAt(index.endT).counters;
+    expect(index.totals).toEqual(all);
+    const soFar = text.split('\n').find((line) => line.startsWith('so far'))!;
+    const whole = text.split('\n').find((line) => line.startsWith('whole run'))!;
+    const n = (value: number): string => value.toLocaleString('en-US');
+    expect(soFar).toMatch(new RegExp(`published ${n(at.published)} +delivered ${n(at.delivered)} `));
+    expect(whole).toMatch(new RegExp(`published ${n(all.published)} +delivered ${n(all.delivered)} `));
+    expect(whole).toContain(`lost ${n(all.lostExplained)} explained / ${n(all.lostUnexplained)} unexplained`);
+    expect(whole).toMatch(/violations 2$/);
+    // Each field of the two lines starts in the same column, so they read as a table.
+    expect(soFar.indexOf('delivered')).toBe(whole.indexOf('delivered'));
+    expect(soFar.indexOf('duplicates')).toBe(whole.indexOf('duplicates'));
   });
 
   it('at 80 ms the killed frontend is DOWN and the kill is in force; restarted, it holds nothing', async () => {
@@ -127,6 +187,7 @@ describe('replay screen', () => {
 
   it('right and left step to the next and previous times something happened', async () => {
     open();
+    await press(keys.home);
     await shows('0.000000s /');
     const first = index.nextTime(0)!;
     const second = index.nextTime(first)!;
@@ -138,8 +199,45 @@ describe('replay screen', () => {
     await shows(`${formatTime(first)} /`);
   });
 
+  it('a burst of five ↑ in one write moves the selection five rows; five ↓ move it back', async () => {
+    // A terminal (or tmux, or a held key) delivers several keys in one chunk, faster than React
+    // renders; every key must act on the result of the one before it, not on the last frame.
+    open(100, 30);
+    await goTo('0.3s');
+    await shows('0.300000s /');
+    const selectedRow = (): number =>
+      frame()
+        .split('\n')
+        .findIndex((line) => line.startsWith('›'));
+    const start = selectedRow();
+    expect(start).toBeGreaterThan(8);
+    screen!.stdin.write(keys.up.repeat(5));
+    await vi.waitFor(() => expect(selectedRow()).toBe(start - 5), { timeout: 3000, interval: 5 });
+    screen!.stdin.write(keys.down.repeat(5));
+    await vi.waitFor(() => expect(selectedRow()).toBe(start), { timeout: 3000, interval: 5 });
+  });
+
+  it('keys of one burst build on each other: ↑↑f follows the record two rows up, ff opens and closes', async () => {
+    open(100, 30);
+    await goTo('0.04s');
+    await shows('0.040000s /');
+    const lines = frame().split('\n');
+    const row = lines.findIndex((line) => line.startsWith('›'));
+    const target = /(ev-\d+)/.exec(lines[row - 2]!)?.[1];
+    expect(target).toBeDefined();
+    screen!.stdin.write(`${keys.up}${keys.up}f`);
+    await shows(`Path of ${target}`);
+    screen!.stdin.write(keys.escape);
+    await shows('Events (↑↓ select, f follow)');
+    screen!.stdin.write('ff');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await shows('Events (↑↓ select, f follow)');
+    expect(frame()).not.toContain('Follow');
+  });
+
   it('shift+right and shift+left jump by a fiftieth of the run', async () => {
     open();
+    await press(keys.home);
     await shows('0.000000s /');
     const jump = Math.round(index.endT / 50);
     await press(keys.shiftRight, keys.shiftRight);
@@ -213,6 +311,37 @@ describe('replay screen', () => {
     await shows('Events');
     await press(keys.up, keys.up, 'f');
     await shows('Follow');
+  });
+
+  it("the followed path wraps, so a drop's reason and a loss's cause are whole at 160 and at 80 columns", async () => {
+    // ev-4's frontend in dc-a is dead when it arrives (target-dead, fault #1), and dc-b's frontend
+    // swallows it (the planted unexplained loss): both reasons come at the end of long lines.
+    const drop = 'DROPPED +242us, target-dead (fault #1 kill dc-a/frontend-1)';
+    const loss = 'no fault on the path: the frontend received the event and sent nothing, UNEXPLAINED';
+    const unwrapped = (rows: string[]): string => rows.map((row) => row.trim()).join(' ');
+    open(160, 50);
+    await goTo('ev-4');
+    let text = await shows('Path of ev-4');
+    // Side by side from 140 columns: the follow pane is the right half.
+    const pane = text.split('\n').map((line) => line.slice(80));
+    expect(unwrapped(pane)).toContain(drop);
+    expect(unwrapped(pane)).toContain(loss);
+    screen!.unmount();
+    open(80, 24);
+    await goTo('ev-4');
+    text = await shows('Path of ev-4');
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    const seen = text.split('\n');
+    // Scroll to the end of the path, in one burst.
+    screen!.stdin.write(keys.down.repeat(40));
+    text = await shows(/Follow ev-4 .* \d+-(\d+)\/\1$/m);
+    seen.push(...text.split('\n'));
+    expect(unwrapped(seen)).toContain(drop);
+    expect(unwrapped(seen)).toContain(loss);
+    // Scrolling stops at the end: one ↑ after too many ↓ moves up one row at once.
+    const [, from, to, total] = /(\d+)-(\d+)\/(\d+)$/m.exec(text)!.map(Number);
+    await press(keys.up);
+    await shows(`${from! - 1}-${to! - 1}/${total}`);
   });
 
   it('g with an event id jumps to its publish and follows it', async () => {
@@ -299,7 +428,8 @@ describe('replay screen', () => {
     Object.defineProperty(stdout, 'rows', { value: 40, configurable: true });
     stdout.emit('resize');
     await vi.waitFor(() => expect(frame().split('\n').length).toBeGreaterThan(30), { timeout: 3000 });
-    text = frame();
+    await press(keys.home);
+    text = await shows('0.000000s /');
     expect(text).toContain('space play  ←/→ step  shift+←/→ jump');
   });
 

@@ -3,20 +3,27 @@
 /**
  * The replay screen. From top to bottom: a header (scenario, seed, time, play state), one box per
  * datacenter with each node's state at the current time, the faults in force (partitions first),
- * a timeline with fault and violation markers, the counters, a pane (events around the current
- * time, or one followed event's path, or the violations, or help), and a footer with the keys.
+ * a timeline with fault and violation markers, the counters so far above the whole run's, a pane
+ * (events around the current time, or one followed event's path, or the violations, or help), and
+ * a footer with the keys.
  *
  * The current time `t` is the only position: the world shown is the one after every record at or
  * before `t`. Stepping moves to the previous or next time at which something happened. Everything
  * shown is read from the trace index for that time, so scrubbing never holds the trace in memory.
+ * The replay opens just before something happens (the first fault, or the first publish) and
+ * says so.
+ *
+ * Everything a key or a playback tick changes is one value, `Screen`, changed only by `update`:
+ * a terminal delivers a burst of keys faster than React renders, and each key must act on the
+ * result of the one before it, never on the last frame drawn.
  */
 import { Box, type Key, Text, useApp, useInput, useStdout } from 'ink';
-import { type ReactElement, useEffect, useMemo, useRef, useState } from 'react';
+import { type ReactElement, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { type Filter, parseFilter } from './filter.ts';
-import { describeFault, describeRecord, formatTime, parseTime } from './format.ts';
+import { describeFault, describeRecord, formatTime, parseTime, wrapText } from './format.ts';
 import { type TraceRecord, eventOf } from './records.ts';
-import type { Entry, Followed, TraceIndex, View } from './trace-index.ts';
-import { type NodeView, zeroCounters } from './replay-state.ts';
+import type { Entry, Followed, TraceIndex, View, Window } from './trace-index.ts';
+import { type Counters, type NodeView, zeroCounters } from './replay-state.ts';
 
 /** Playback speeds, as simulated time per real time. */
 export const speeds = [0.001, 0.01, 0.1, 0.25, 0.5, 1, 2, 5, 10] as const;
@@ -24,7 +31,7 @@ const defaultSpeed = 2;
 
 export interface AppProps {
   index: TraceIndex;
-  /** Fixed size (tests); otherwise the terminal's, following resizes. */
+  /** Fixed size (tests); otherwise the terminal's less one row, following resizes. */
   width?: number;
   height?: number;
   /** Real milliseconds between playback frames. */
@@ -41,6 +48,7 @@ const keysNarrow = '␣ play ←→ step ⇧←→ jump +- speed g goto n/p viol
 const helpLines = [
   'space        play / pause',
   '← →          step to the previous / next time something happened',
+  'Home/0  End  the start / the end of the run',
   'shift+← →    jump by 1/50 of the run',
   '+ -          playback speed (simulated time per real second)',
   'g            go to a time (12.5s, 300ms, 1200us, 50%) or an event id',
@@ -67,6 +75,8 @@ const isBad = (record: TraceRecord): boolean =>
   record.k === 'role-drop' ||
   (record.k === 'node' && record.op === 'down') ||
   record.k === 'fault';
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /** `color: red` when something is wrong, nothing otherwise (ink's props take no explicit undefined). */
 const red = (bad: boolean): { color?: string } => (bad ? { color: 'red' } : {});
@@ -204,12 +214,11 @@ function EventLine(props: {
   );
 }
 
-function followLines(
-  followed: Followed,
-  violationIndex: number | null,
-  index: TraceIndex,
-): { text: string; bad: boolean }[] {
-  const lines: { text: string; bad: boolean }[] = [];
+/** One line of the follow pane; `bad` draws it red. */
+type Row = { text: string; bad: boolean };
+
+function followLines(followed: Followed, violationIndex: number | null, index: TraceIndex): Row[] {
+  const lines: Row[] = [];
   const violation = violationIndex === null ? undefined : index.violations[violationIndex];
   if (violation) {
     const v = violation.violation;
@@ -234,6 +243,305 @@ function followLines(
   return lines;
 }
 
+/** Everything a key or a playback tick can change. */
+interface Screen {
+  /** The current time, microseconds. */
+  t: number;
+  playing: boolean;
+  /** Index into `speeds`. */
+  speed: number;
+  filter: Filter | null;
+  prompt: Prompt;
+  /** One line for the footer until the next key: an answer, an error, or where the replay opened. */
+  message: string | null;
+  pane: Pane;
+  followed: { e: string; violation: number | null } | null;
+  /** The violation n/p last jumped to; any other move forgets it, so n/p then search from the time shown. */
+  violation: number | null;
+  /** The selected record by line; null (or a line no longer shown) selects the last one at or before `t`. */
+  selectedLine: number | null;
+  /** The first row of the followed path shown. */
+  scroll: number;
+  quit: boolean;
+  /** Reading the trace failed (it changed on disk): the replay ends with this error. */
+  failure: Error | null;
+}
+
+type Action = { kind: 'key'; input: string; key: Key } | { kind: 'tick'; tickMs: number };
+
+/** What `update` reads besides the screen: the trace, and what the panes show as they show it. */
+interface Context {
+  index: TraceIndex;
+  windowAt: (t: number, filter: Filter | null) => Window;
+  followRows: (followed: Screen['followed']) => Row[];
+  /** Rows of records, or of the followed path, a pane shows below its title. */
+  listRows: number;
+}
+
+/**
+ * Where the replay opens: just before the first fault, or without faults just before the first
+ * publish, since until then a run shows only viewers joining. The world shown is still the one
+ * before it, its record is among the next ones listed, and → or play shows it happen. Says so, and
+ * how to go to the start.
+ */
+function openingScreen(index: TraceIndex): Screen {
+  const fault = index.faults[0];
+  const publish = index.firstPublishTime();
+  const [at, what] =
+    fault !== undefined
+      ? [fault.start, 'the first fault']
+      : publish !== null
+        ? [publish, 'the first publish']
+        : [0, ''];
+  let t = 0;
+  let failure: Error | null = null;
+  try {
+    t = at > 0 ? (index.previousTime(at) ?? 0) : 0;
+  } catch (error) {
+    failure = asError(error);
+  }
+  return {
+    t,
+    playing: false,
+    speed: defaultSpeed,
+    filter: null,
+    prompt: null,
+    message: at > 0 ? `opened just before ${what}, at ${formatTime(at)}; Home or 0: the start` : null,
+    pane: 'events',
+    followed: null,
+    violation: null,
+    selectedLine: null,
+    scroll: 0,
+    quit: false,
+    failure,
+  };
+}
+
+/** The records the events pane lists, and which of them is selected. */
+function selection(window: Window, selectedLine: number | null): { entries: Entry[]; selected: number } {
+  const entries = [...window.before, ...window.after];
+  const found = selectedLine === null ? -1 : entries.findIndex((entry) => entry.line === selectedLine);
+  return { entries, selected: found >= 0 ? found : window.before.length - 1 };
+}
+
+const moveTo = (index: TraceIndex, screen: Screen, t: number): Screen => ({
+  ...screen,
+  t: Math.max(0, Math.min(index.endT, t)),
+  selectedLine: null,
+  violation: null,
+});
+
+function jumpToViolation(index: TraceIndex, screen: Screen, i: number): Screen {
+  const entry = index.violations[i]!;
+  return {
+    ...moveTo(index, screen, entry.t),
+    violation: i,
+    selectedLine: entry.line,
+    scroll: 0,
+    followed: { e: entry.violation.e ?? '', violation: i },
+    pane: 'follow',
+    message: null,
+  };
+}
+
+function confirmPrompt(index: TraceIndex, screen: Screen, prompt: NonNullable<Prompt>): Screen {
+  if (prompt.kind === 'filter') {
+    let filter: Filter | null;
+    try {
+      filter = parseFilter(prompt.text);
+    } catch (error) {
+      return { ...screen, message: (error as Error).message };
+    }
+    return { ...screen, filter, selectedLine: null, pane: 'events', message: null };
+  }
+  const text = prompt.text.trim();
+  const published = index.publishTime(text);
+  if (published !== null) {
+    return {
+      ...moveTo(index, screen, published),
+      followed: { e: text, violation: null },
+      pane: 'follow',
+      scroll: 0,
+      message: null,
+    };
+  }
+  const time = parseTime(text, index.endT);
+  if (time === null)
+    return { ...screen, message: `not a time or an event id: "${text}" (try 12.5s, 300ms, 1200us, 50%)` };
+  return { ...moveTo(index, screen, time), message: null };
+}
+
+/** The screen after one key or tick. Pure: the same screen and action give the same screen. */
+function update(context: Context, screen: Screen, action: Action): Screen {
+  const { index } = context;
+  if (action.kind === 'tick') {
+    if (!screen.playing || screen.t >= index.endT) return screen;
+    const step = Math.max(1, Math.round(speeds[screen.speed]! * action.tickMs * 1000));
+    const t = Math.min(index.endT, screen.t + step);
+    return { ...screen, t, playing: t < index.endT };
+  }
+  const { input, key } = action;
+  const prompt = screen.prompt;
+  if (prompt) {
+    if (key.return) return confirmPrompt(index, { ...screen, prompt: null }, prompt);
+    if (key.escape) return { ...screen, prompt: null };
+    if (key.backspace || key.delete)
+      return { ...screen, prompt: { ...prompt, text: prompt.text.slice(0, -1) } };
+    if (input && !key.ctrl && !key.meta)
+      return { ...screen, prompt: { ...prompt, text: prompt.text + input } };
+    return screen;
+  }
+  const s: Screen = { ...screen, message: null };
+  if (input === 'q') return { ...s, quit: true };
+  if (input === ' ') {
+    // At the end, play starts over from the beginning.
+    if (!s.playing && s.t >= index.endT) return { ...moveTo(index, s, 0), playing: true };
+    return { ...s, playing: !s.playing };
+  }
+  if (key.home || input === '0') return moveTo(index, { ...s, playing: false }, 0);
+  if (key.end) return moveTo(index, { ...s, playing: false }, index.endT);
+  if (key.rightArrow || key.leftArrow) {
+    const paused = { ...s, playing: false };
+    const forward = key.rightArrow;
+    if (key.shift) {
+      const jump = Math.max(1, Math.round(index.endT / 50));
+      return moveTo(index, paused, s.t + (forward ? jump : -jump));
+    }
+    const next = forward ? index.nextTime(s.t) : index.previousTime(s.t);
+    if (next === null)
+      return { ...paused, message: forward ? 'at the end of the trace' : 'at the start of the trace' };
+    return moveTo(index, paused, next);
+  }
+  if (input === '+' || input === '=') return { ...s, speed: Math.min(speeds.length - 1, s.speed + 1) };
+  if (input === '-' || input === '_') return { ...s, speed: Math.max(0, s.speed - 1) };
+  if (input === 'g' || input === '/') {
+    return {
+      ...s,
+      playing: false,
+      prompt: { kind: input === 'g' ? 'goto' : 'filter', text: input === '/' ? (s.filter?.text ?? '') : '' },
+    };
+  }
+  if (input === 'n' || input === 'p') {
+    const count = index.violations.length;
+    if (count === 0) return { ...s, message: 'no violations in this trace' };
+    let i: number;
+    if (s.violation === null) {
+      // From the current time: the first violation after it (n) or the last before it (p).
+      i =
+        input === 'n'
+          ? index.violations.findIndex((v) => v.t > s.t)
+          : index.violations.findLastIndex((v) => v.t < s.t);
+      if (i < 0) i = input === 'n' ? 0 : count - 1;
+    } else i = (s.violation + (input === 'n' ? 1 : count - 1)) % count;
+    return jumpToViolation(index, { ...s, playing: false }, i);
+  }
+  if (input === 'f') {
+    if (s.pane === 'follow') return { ...s, pane: 'events' };
+    const { entries, selected } = selection(context.windowAt(s.t, s.filter), s.selectedLine);
+    const entry = entries[selected];
+    const e = entry && eventOfEntry(entry);
+    if (!e) return { ...s, message: 'the selected record carries no event; select one with ↑/↓' };
+    return { ...s, followed: { e, violation: null }, scroll: 0, pane: 'follow' };
+  }
+  if (input === 'v') return { ...s, pane: s.pane === 'violations' ? 'events' : 'violations' };
+  if (input === '?') return { ...s, pane: s.pane === 'help' ? 'events' : 'help' };
+  if (key.escape) return { ...s, pane: 'events' };
+  if (key.upArrow || key.downArrow) {
+    const by = key.upArrow ? -1 : 1;
+    if (s.pane === 'follow') {
+      const last = Math.max(0, context.followRows(s.followed).length - context.listRows);
+      return { ...s, scroll: Math.max(0, Math.min(last, s.scroll + by)) };
+    }
+    const { entries, selected } = selection(context.windowAt(s.t, s.filter), s.selectedLine);
+    const entry = entries[Math.max(0, Math.min(entries.length - 1, selected + by))];
+    return entry ? { ...s, selectedLine: entry.line } : s;
+  }
+  return s;
+}
+
+/**
+ * The records around a time as the events pane lists them, remembering the last answer: rendering
+ * and the keys that read the selection ask for the same time in a row.
+ */
+function windowReader(
+  index: TraceIndex,
+  listRows: number,
+  afterRows: number,
+): (t: number, filter: Filter | null) => Window {
+  let last: { t: number; filter: Filter | null; window: Window } | null = null;
+  return (t, filter) => {
+    if (last?.t === t && last.filter === filter) return last.window;
+    const found = index.window(t, listRows - afterRows, listRows, filter);
+    // Fill the pane: when little happened before `t`, show more of what comes next.
+    const window = {
+      ...found,
+      after: found.after.slice(0, Math.max(afterRows, listRows - found.before.length)),
+    };
+    last = { t, filter, window };
+    return window;
+  };
+}
+
+/**
+ * The followed path (and the violation's chain) as the follow pane's rows, remembering the last
+ * answer. Wrapped, not cut: a drop's reason and fault come at the end of its line.
+ */
+function followReader(index: TraceIndex, paneWidth: number): (followed: Screen['followed']) => Row[] {
+  let last: { followed: Screen['followed']; rows: Row[] } | null = null;
+  return (followed) => {
+    if (last?.followed === followed) return last.rows;
+    const lines = followed ? followLines(index.follow(followed.e), followed.violation, index) : [];
+    const rows = lines.flatMap((line) =>
+      wrapText(line.text, paneWidth).map((text) => ({ text, bad: line.bad })),
+    );
+    last = { followed, rows };
+    return rows;
+  };
+}
+
+/**
+ * The counters at the current time ("so far") above the same counters over the whole run (what the
+ * run's report totals), each field aligned with its pair; shorter labels when the width asks.
+ */
+function countersLines(soFar: Counters, total: Counters, width: number): [string, string] {
+  const n = (value: number): string => value.toLocaleString('en-US');
+  const forms: ((c: Counters) => string[])[] = [
+    (c) => [
+      `published ${n(c.published)}`,
+      `delivered ${n(c.delivered)}`,
+      `lost ${n(c.lostExplained)} explained / ${n(c.lostUnexplained)} unexplained`,
+      `duplicates ${n(c.duplicates)}`,
+      `violations ${n(c.violations)}`,
+    ],
+    (c) => [
+      `published ${n(c.published)}`,
+      `delivered ${n(c.delivered)}`,
+      `lost ${n(c.lostExplained)} expl / ${n(c.lostUnexplained)} unexpl`,
+      `dup ${n(c.duplicates)}`,
+      `viol ${n(c.violations)}`,
+    ],
+    (c) => [
+      `pub ${n(c.published)}`,
+      `deliv ${n(c.delivered)}`,
+      `lost ${n(c.lostExplained + c.lostUnexplained)} (${n(c.lostUnexplained)} unexpl)`,
+      `dup ${n(c.duplicates)}`,
+      `viol ${n(c.violations)}`,
+    ],
+  ];
+  let lines: [string, string] = ['', ''];
+  for (const [i, form] of forms.entries()) {
+    const heads = i === 0 ? ['so far (at ▲)', 'whole run'] : ['so far', 'whole run'];
+    const [a, b] = [form(soFar), form(total)];
+    const widths = a.map((field, j) => Math.max(field.length, b[j]!.length));
+    const headWidth = Math.max(...heads.map((head) => head.length));
+    const line = (head: string, fields: string[]): string =>
+      `${head.padEnd(headWidth)}  ${fields.map((field, j) => field.padEnd(widths[j]!)).join('  ')}`.trimEnd();
+    lines = [line(heads[0]!, a), line(heads[1]!, b)];
+    if (lines[0].length <= width && lines[1].length <= width) break;
+  }
+  return lines;
+}
+
 export function App(props: AppProps): ReactElement {
   const { index } = props;
   const { exit } = useApp();
@@ -247,44 +555,11 @@ export function App(props: AppProps): ReactElement {
     };
   }, [stdout]);
   const width = props.width ?? size.columns;
-  const height = props.height ?? size.rows;
+  // One row short of the terminal: ink redraws a frame as tall as the terminal by erasing the whole
+  // terminal, scrollback included, which would take the run's report (and the shell's history) with it.
+  const height = props.height ?? Math.max(1, size.rows - 1);
 
-  // Keys can arrive faster than React commits, so handlers read the time and the prompt from refs.
-  const [t, setT] = useState(0);
-  const timeRef = useRef(0);
-  const setTime = (next: number): void => {
-    timeRef.current = next;
-    setT(next);
-  };
-  const [playing, setPlayingState] = useState(false);
-  // The playback timer checks this ref, so a pause takes effect before React re-renders.
-  const playingRef = useRef(false);
-  const setPlaying = (next: boolean): void => {
-    playingRef.current = next;
-    setPlayingState(next);
-  };
-  const [speed, setSpeed] = useState(defaultSpeed);
-  const [filter, setFilter] = useState<Filter | null>(null);
-  const [prompt, setPromptState] = useState<Prompt>(null);
-  const promptRef = useRef<Prompt>(null);
-  const setPrompt = (next: Prompt): void => {
-    promptRef.current = next;
-    setPromptState(next);
-  };
-  const [message, setMessage] = useState<string | null>(null);
-  const [pane, setPane] = useState<Pane>('events');
-  const [followed, setFollowed] = useState<{ e: string; violation: number | null } | null>(null);
-  // The violation n/p last jumped to; any other move forgets it, so n/p then search from the time shown.
-  const [violation, setViolationState] = useState<number | null>(null);
-  const violationRef = useRef<number | null>(null);
-  const setViolation = (next: number | null): void => {
-    violationRef.current = next;
-    setViolationState(next);
-  };
-  const [selectedLine, setSelectedLine] = useState<number | null>(null);
-  const [scroll, setScroll] = useState(0);
-
-  // Rows: header, topology, faults, timeline (2), counters, pane, footer.
+  // Rows: header, topology, faults, timeline (2), counters (2), pane, footer.
   const wide = width >= 140;
   const perRow = Math.max(1, Math.min(index.datacenters.length, Math.floor(width / 24)));
   const boxRows = Math.ceil(index.datacenters.length / perRow);
@@ -293,11 +568,28 @@ export function App(props: AppProps): ReactElement {
     ...index.datacenters.map((dc) => index.nodes.filter((n) => n.dc === dc).length),
   );
   const fullTopology = boxRows * (nodesPerDc + 3);
-  const compact = height - 6 - fullTopology < 8;
+  const fixedRows = 7;
+  const compact = height - fixedRows - fullTopology < 8;
   const topologyRows = compact ? index.datacenters.length : fullTopology;
-  const paneRows = Math.max(3, height - 6 - topologyRows);
+  const paneRows = Math.max(3, height - fixedRows - topologyRows);
   const listRows = paneRows - 1;
   const afterRows = Math.min(3, Math.floor(listRows / 4));
+
+  const windowAt = useMemo(() => windowReader(index, listRows, afterRows), [index, listRows, afterRows]);
+  const followWidth = wide ? width - Math.floor(width / 2) : width;
+  const followRows = useMemo(() => followReader(index, followWidth), [index, followWidth]);
+  const [screen, dispatch] = useReducer(
+    (current: Screen, action: Action): Screen => {
+      try {
+        return update({ index, windowAt, followRows, listRows }, current, action);
+      } catch (error) {
+        return { ...current, failure: current.failure ?? asError(error) };
+      }
+    },
+    index,
+    openingScreen,
+  );
+  const { t, playing, speed, filter, prompt, message, pane, violation, scroll } = screen;
 
   // A trace that cannot be read any more (changed on disk) ends the replay with its message: the
   // error is kept here during render and handed to ink's exit after it, never drawn as a stack.
@@ -306,231 +598,47 @@ export function App(props: AppProps): ReactElement {
     try {
       return read();
     } catch (error) {
-      failure.current ??= error instanceof Error ? error : new Error(String(error));
+      failure.current ??= asError(error);
       return fallback;
     }
   };
   useEffect(() => {
-    if (failure.current) exit(failure.current);
+    const error = failure.current ?? screen.failure;
+    if (error) exit(error);
+    else if (screen.quit) exit();
   });
 
-  const window = useMemo(
-    () =>
-      guarded(
-        () => {
-          const found = index.window(t, listRows - afterRows, listRows, filter);
-          // Fill the pane: when little happened before `t`, show more of what comes next.
-          return {
-            ...found,
-            after: found.after.slice(0, Math.max(afterRows, listRows - found.before.length)),
-          };
-        },
-        { view: { t, counters: zeroCounters(), nodes: [], faults: [] }, before: [], after: [] },
-      ),
-    [index, t, filter, listRows, afterRows],
-  );
-  const entries = useMemo(() => [...window.before, ...window.after], [window]);
-  const selected = useMemo(() => {
-    const found = selectedLine === null ? -1 : entries.findIndex((entry) => entry.line === selectedLine);
-    return found >= 0 ? found : window.before.length - 1;
-  }, [entries, selectedLine, window]);
-  const followedPath = useMemo(
-    () => (followed ? guarded(() => index.follow(followed.e), null) : null),
-    [index, followed],
-  );
+  const window = guarded(() => windowAt(t, filter), {
+    view: { t, counters: zeroCounters(), nodes: [], faults: [] },
+    before: [],
+    after: [],
+  });
+  const { entries, selected } = selection(window, screen.selectedLine);
+  const pathRows = guarded(() => followRows(screen.followed), []);
 
   useEffect(() => {
     if (!playing) return;
     const tickMs = props.tickMs ?? 100;
-    const timer = setInterval(() => {
-      if (!playingRef.current || timeRef.current >= index.endT) return;
-      const next = Math.min(
-        index.endT,
-        timeRef.current + Math.max(1, Math.round(speeds[speed]! * tickMs * 1000)),
-      );
-      if (next >= index.endT) setPlaying(false);
-      setTime(next);
-    }, tickMs);
+    const timer = setInterval(() => dispatch({ kind: 'tick', tickMs }), tickMs);
     return () => clearInterval(timer);
-  }, [playing, speed, index, props.tickMs]);
+  }, [playing, props.tickMs]);
 
-  const moveTo = (next: number): void => {
-    setTime(Math.max(0, Math.min(index.endT, next)));
-    setSelectedLine(null);
-    setViolation(null);
-  };
-
-  const jumpToViolation = (i: number): void => {
-    const entry = index.violations[i]!;
-    moveTo(entry.t);
-    setViolation(i);
-    setSelectedLine(entry.line);
-    setScroll(0);
-    const e = entry.violation.e;
-    setFollowed({ e: e ?? '', violation: i });
-    setPane('follow');
-    setMessage(null);
-  };
-
-  const confirmPrompt = (current: NonNullable<Prompt>): void => {
-    setPrompt(null);
-    if (current.kind === 'filter') {
-      try {
-        setFilter(parseFilter(current.text));
-        setSelectedLine(null);
-        setPane('events');
-        setMessage(null);
-      } catch (error) {
-        setMessage((error as Error).message);
-      }
-      return;
-    }
-    const text = current.text.trim();
-    const published = index.publishTime(text);
-    if (published !== null) {
-      moveTo(published);
-      setFollowed({ e: text, violation: null });
-      setPane('follow');
-      setScroll(0);
-      setMessage(null);
-      return;
-    }
-    const time = parseTime(text, index.endT);
-    if (time === null) setMessage(`not a time or an event id: "${text}" (try 12.5s, 300ms, 1200us, 50%)`);
-    else {
-      moveTo(time);
-      setMessage(null);
-    }
-  };
-
-  // Ink may deliver a key to the handler of the previous render, so it reads what it needs from here.
-  const latest = useRef({ entries, selected, pane, filter });
-  latest.current = { entries, selected, pane, filter };
-
-  const onKey = (input: string, key: Key): void => {
-    const prompt = promptRef.current;
-    const t = timeRef.current;
-    const { entries, selected, pane, filter } = latest.current;
-    const violation = violationRef.current;
-    if (prompt) {
-      if (key.return) confirmPrompt(prompt);
-      else if (key.escape) setPrompt(null);
-      else if (key.backspace || key.delete) setPrompt({ ...prompt, text: prompt.text.slice(0, -1) });
-      else if (input && !key.ctrl && !key.meta) setPrompt({ ...prompt, text: prompt.text + input });
-      return;
-    }
-    setMessage(null);
-    if (input === 'q') {
-      exit();
-      return;
-    }
-    if (input === ' ') {
-      // At the end, play starts over from the beginning.
-      if (!playingRef.current && t >= index.endT) moveTo(0);
-      setPlaying(!playingRef.current);
-      return;
-    }
-    if (key.rightArrow || key.leftArrow) {
-      setPlaying(false);
-      const forward = key.rightArrow;
-      if (key.shift) {
-        const jump = Math.max(1, Math.round(index.endT / 50));
-        moveTo(t + (forward ? jump : -jump));
-      } else {
-        const next = forward ? index.nextTime(t) : index.previousTime(t);
-        if (next === null) setMessage(forward ? 'at the end of the trace' : 'at the start of the trace');
-        else moveTo(next);
-      }
-      return;
-    }
-    if (input === '+' || input === '=') {
-      setSpeed((s) => Math.min(speeds.length - 1, s + 1));
-      return;
-    }
-    if (input === '-' || input === '_') {
-      setSpeed((s) => Math.max(0, s - 1));
-      return;
-    }
-    if (input === 'g' || input === '/') {
-      setPlaying(false);
-      setPrompt({ kind: input === 'g' ? 'goto' : 'filter', text: input === '/' ? (filter?.text ?? '') : '' });
-      return;
-    }
-    if (input === 'n' || input === 'p') {
-      if (index.violations.length === 0) {
-        setMessage('no violations in this trace');
-        return;
-      }
-      setPlaying(false);
-      const count = index.violations.length;
-      let i: number;
-      if (violation === null) {
-        // From the current time: the first violation after it (n) or the last before it (p).
-        i =
-          input === 'n'
-            ? index.violations.findIndex((v) => v.t > t)
-            : index.violations.findLastIndex((v) => v.t < t);
-        if (i < 0) i = input === 'n' ? 0 : count - 1;
-      } else i = (violation + (input === 'n' ? 1 : count - 1)) % count;
-      jumpToViolation(i);
-      return;
-    }
-    if (input === 'f') {
-      if (pane === 'follow') {
-        setPane('events');
-        return;
-      }
-      const entry = entries[selected];
-      const e = entry && eventOfEntry(entry);
-      if (!e) {
-        setMessage('the selected record carries no event; select one with ↑/↓');
-        return;
-      }
-      setFollowed({ e, violation: null });
-      setScroll(0);
-      setPane('follow');
-      return;
-    }
-    if (input === 'v') {
-      setPane((p) => (p === 'violations' ? 'events' : 'violations'));
-      return;
-    }
-    if (input === '?') {
-      setPane((p) => (p === 'help' ? 'events' : 'help'));
-      return;
-    }
-    if (key.escape) {
-      setPane('events');
-      return;
-    }
-    if (key.upArrow || key.downArrow) {
-      if (pane === 'follow') {
-        setScroll((s) => Math.max(0, s + (key.upArrow ? -1 : 1)));
-      } else {
-        const next = Math.max(0, Math.min(entries.length - 1, selected + (key.upArrow ? -1 : 1)));
-        const entry = entries[next];
-        if (entry) setSelectedLine(entry.line);
-      }
-    }
-  };
-
-  useInput((input, key) => {
-    try {
+  useInput(
+    useCallback((input: string, key: Key) => {
       // A fast typist or a terminal multiplexer can deliver several keys in one chunk ("50%\r"):
       // take them one at a time, so Enter confirms a prompt and "nn" moves two violations.
       if (input.length > 1 && !key.ctrl && !key.meta) {
         for (const char of input) {
-          onKey(char, {
+          const one = {
             ...key,
             return: char === '\r' || char === '\n',
             backspace: char === '\u007F' || char === '\b',
-          });
+          };
+          dispatch({ kind: 'key', input: char, key: one });
         }
-      } else onKey(input, key);
-    } catch (error) {
-      exit(error instanceof Error ? error : new Error(String(error)));
-    }
-  });
+      } else dispatch({ kind: 'key', input, key });
+    }, []),
+  );
 
   const view = window.view;
   const scenario = index.run.scenario as { name?: unknown } | null;
@@ -547,12 +655,7 @@ export function App(props: AppProps): ReactElement {
       ? partitions.map((s) => `${describeFault(s.fault).replace('partition ', '')} (#${s.f})`).join(', ')
       : 'none'
   }${others.length ? `   Faults: ${others.map((s) => `${describeFault(s.fault)} (#${s.f})`).join(', ')}` : ''}`;
-  const c = view.counters;
-  const countersLong = `published ${c.published}  delivered ${c.delivered}  lost ${c.lostExplained} explained / ${c.lostUnexplained} unexplained  duplicates ${c.duplicates}  violations ${c.violations}/${index.violations.length}`;
-  const countersLine =
-    countersLong.length <= width
-      ? countersLong
-      : `published ${c.published} delivered ${c.delivered} lost ${c.lostExplained} expl/${c.lostUnexplained} unexpl dup ${c.duplicates} viol ${c.violations}/${index.violations.length}`;
+  const [soFarLine, totalLine] = countersLines(view.counters, index.totals, width);
   const [timeline, cursor] = timelineText(index, t, width);
 
   const eventsPane = (paneWidth: number): ReactElement => (
@@ -608,12 +711,12 @@ export function App(props: AppProps): ReactElement {
         </Box>
       );
     }
-    const lines = followedPath && followed ? followLines(followedPath, followed.violation, index) : [];
+    const lines = pathRows;
     const first = Math.min(scroll, Math.max(0, lines.length - listRows));
     return (
       <Box flexDirection="column" width={paneWidth} height={paneRows}>
         <Text bold wrap="truncate">
-          Follow {followed?.e || '(no event)'} (↑↓ scroll, f/esc close)
+          Follow {screen.followed?.e || '(no event)'} (↑↓ scroll, f/esc close)
           {lines.length > listRows
             ? ` ${first + 1}-${Math.min(lines.length, first + listRows)}/${lines.length}`
             : ''}
@@ -668,7 +771,8 @@ export function App(props: AppProps): ReactElement {
           </Text>
           <Text wrap="truncate">{timeline}</Text>
           <Text wrap="truncate">{cursor}</Text>
-          <Text wrap="truncate">{countersLine}</Text>
+          <Text wrap="truncate">{soFarLine}</Text>
+          <Text wrap="truncate">{totalLine}</Text>
           {pane === 'events' ? (
             eventsPane(width)
           ) : wide ? (

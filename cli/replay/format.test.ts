@@ -1,7 +1,7 @@
 // Goal: times, faults and records read the same everywhere replay writes them, and a typed time is
 // understood in every unit the prompt offers. Method: each case by hand.
 import { describe, expect, it } from 'vitest';
-import { describeFault, describeRecord, formatDelay, formatTime, parseTime } from './format.ts';
+import { describeFault, describeRecord, formatDelay, formatTime, parseTime, wrapText } from './format.ts';
 import type { Fault, TraceRecord } from './records.ts';
 
 describe('format', () => {
@@ -88,5 +88,21 @@ describe('format', () => {
       ).toBe(text);
     }
     expect(describeRecord({ k: 'recv', t: 5, m: 9 }, undefined, faultName)).toBe('recv #9');
+  });
+
+  it('wraps a long line at spaces, rows after the first indented past its time', () => {
+    const step =
+      '  20.963126s dc-a/dispatcher-2 -> dc-c/dispatcher-1 cross-DC forward #28861: DROPPED +37.9ms, partition (fault #3 partition dc-a | dc-c)';
+    const rows = wrapText(step, 60);
+    for (const row of rows) expect(row.length).toBeLessThanOrEqual(60);
+    expect(rows.length).toBeGreaterThan(2);
+    expect(rows[0]).toBe('  20.963126s dc-a/dispatcher-2 -> dc-c/dispatcher-1 cross-DC');
+    for (const row of rows.slice(1)) expect(row).toMatch(/^ {13}\S/);
+    // Nothing is lost: the rows joined give the words back.
+    expect(rows.map((row) => row.trim()).join(' ')).toBe(step.trim());
+    expect(rows.at(-1)).toContain('partition dc-a | dc-c)');
+    // A line that fits, and a word longer than a row.
+    expect(wrapText('short', 60)).toEqual(['short']);
+    expect(wrapText('x'.repeat(25), 10)).toEqual(['x'.repeat(10), 'x'.repeat(10), 'x'.repeat(5)]);
   });
 });

@@ -99,3 +99,26 @@ export function describeRecord(
       return JSON.stringify(record);
   }
 }
+
+/**
+ * One line as rows of at most `width` characters, broken at spaces where it can (a word longer
+ * than a row is cut). Rows after the first are indented as far as the line's leading spaces and
+ * time (`  12.345678s `) reach, so a wrapped step still reads as one step.
+ */
+export function wrapText(text: string, width: number): string[] {
+  if (text.length <= width || width < 2) return [text];
+  const lead = /^ *(?:\d+\.\d{6}s )?/.exec(text)![0].length;
+  const indent = ' '.repeat(lead <= width / 2 ? lead : 0);
+  const rows: string[] = [];
+  let rest = text;
+  let kept = lead;
+  while (rest.length > width) {
+    let cut = rest.lastIndexOf(' ', width);
+    if (cut <= kept) cut = width;
+    rows.push(rest.slice(0, cut).trimEnd());
+    rest = indent + rest.slice(cut).trimStart();
+    kept = indent.length;
+  }
+  rows.push(rest);
+  return rows;
+}

@@ -205,6 +205,8 @@ export class TraceIndex {
   readonly lines: number;
   /** Time of the last record. */
   readonly endT: number;
+  /** The counters over the whole trace: what the run's report totals. */
+  readonly totals: Counters;
   readonly checkpoints: Checkpoint[] = [];
   readonly faults: FaultSpan[] = [];
   readonly violations: ViolationEntry[] = [];
@@ -256,6 +258,7 @@ export class TraceIndex {
       this.end = result.end;
       this.lines = result.lines;
       this.endT = result.endT;
+      this.totals = result.totals;
     } finally {
       closeSync(fd);
     }
@@ -296,7 +299,7 @@ export class TraceIndex {
   private build(
     fd: number,
     onProgress: IndexOptions['onProgress'],
-  ): { run: RunRecord; end: EndRecord | null; lines: number; endT: number } {
+  ): { run: RunRecord; end: EndRecord | null; lines: number; endT: number; totals: Counters } {
     let line = 0;
     let run: RunRecord | null = null;
     let end: EndRecord | null = null;
@@ -355,7 +358,7 @@ export class TraceIndex {
     if (!run) throw new UsageError(`trace ${this.path}: empty file (expected a \`run\` record on line 1)`);
     this.violations.sort((a, b) => a.t - b.t || a.line - b.line);
     state!.onMembership = null;
-    return { run, end, lines: line, endT: lastT };
+    return { run, end, lines: line, endT: lastT, totals: { ...state!.counters } };
   }
 
   /** Record what the index keeps from one record, before the state applies it. */
@@ -697,6 +700,11 @@ export class TraceIndex {
   /** Whether the trace holds an event with this id. */
   hasEvent(e: string): boolean {
     return this.eventIds.has(e);
+  }
+
+  /** When the first event was published, or null if the trace has no publish. */
+  firstPublishTime(): number | null {
+    return this.eventIds.size === 0 ? null : this.eventFirst.t.get(0);
   }
 
   /** When an event was published, or null if the trace has no such event. */
