@@ -61,12 +61,15 @@ export function layeringViolations(sources: Source[]): string[] {
   for (const { path, text } of sources) {
     const layer = path.split('/')[0] as Layer;
     if (!layers.includes(layer)) continue;
-    const isTest = /\.test\.tsx?$/.test(path);
+    // Tests, and the helpers only tests use (`test-*.ts`), may use dev packages and deep imports.
+    const isTest = isTestFile(path) || isTestSupport(path);
     for (const specifier of importsOf(text)) {
       if (specifier.startsWith('.')) {
         const target = join(path, '..', specifier);
         const targetLayer = target.split('/')[0] as Layer;
-        if (!layers.includes(targetLayer) || !allowed[layer].includes(targetLayer)) {
+        if (!isTest && isTestSupport(target)) {
+          violations.push(`${path}: only tests may import the test helper ${target}`);
+        } else if (!layers.includes(targetLayer) || !allowed[layer].includes(targetLayer)) {
           violations.push(`${path}: ${layer}/ must not import ${target}`);
         } else if (!isTest && targetLayer !== layer && target !== `${targetLayer}/index.ts`) {
           violations.push(`${path}: import ${targetLayer}/ through ${targetLayer}/index.ts, not ${target}`);
@@ -86,6 +89,15 @@ export function layeringViolations(sources: Source[]): string[] {
     }
   }
   return violations;
+}
+
+function isTestFile(path: string): boolean {
+  return /\.test\.tsx?$/.test(path);
+}
+
+/** A module only tests use: its name starts with `test-` (prod/test-server.ts, prod/test-gate.ts). */
+function isTestSupport(path: string): boolean {
+  return /(^|\/)test-[\w-]+\.tsx?$/.test(path);
 }
 
 function sourcesUnder(dir: string): Source[] {
@@ -112,6 +124,8 @@ describe('layering', () => {
       { path: 'sim/a.ts', text: "import { frontend } from '../core/frontend.ts';" },
       { path: 'core/h.ts', text: "const m = await import('../prod/index.ts');" },
       { path: 'core/i.ts', text: 'const x = process.env.X;' },
+      { path: 'prod/b.ts', text: "import { start } from './test-server.ts';" },
+      { path: 'prod/c.ts', text: "import WebSocket from 'ws';" },
     ];
     const found = layeringViolations(planted);
     for (const { path } of planted)
@@ -122,6 +136,8 @@ describe('layering', () => {
     expect(
       layeringViolations([
         { path: 'core/ok.ts', text: "// Date.now is banned here\nimport type { Ms } from './types.ts';" },
+        { path: 'prod/test-server.ts', text: "import WebSocket from 'ws';" },
+        { path: 'prod/x.test.ts', text: "import { start } from './test-server.ts';" },
       ]),
     ).toEqual([]);
   });
