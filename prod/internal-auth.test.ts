@@ -16,6 +16,7 @@ import {
   openWs,
   publish,
   start,
+  startPair,
   wsUrl,
 } from './test-server.ts';
 import { sleep, waitFor } from './wait-for.ts';
@@ -128,15 +129,8 @@ describe('node-to-node messages are never accepted unauthenticated', () => {
   });
 
   it('between the nodes of a deployment: without the shared token 401, with a wrong one 403', async () => {
-    const internalToken = 'between-nodes-0123456789';
-    const dispatcher = await start({ role: 'dispatcher', dc: 'dc-a', internalToken });
-    const frontend = await start({
-      role: 'frontend',
-      dc: 'dc-a',
-      dispatchers: dispatcher.url,
-      internalToken,
-    });
-    await forgeriesChangeNothing(frontend, dispatcher, [undefined, 'Bearer between-nodes-0123456789x']);
+    const { dispatcher, frontend, internalToken } = await startPair();
+    await forgeriesChangeNothing(frontend, dispatcher, [undefined, `Bearer ${internalToken}x`]);
   });
 
   it('a frontend or dispatcher refuses to start without an internal token, or with a short one', () => {

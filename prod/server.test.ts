@@ -24,6 +24,7 @@ import {
   publish,
   servers,
   start,
+  startPair,
   wsUrl,
 } from './test-server.ts';
 import { sleep, waitFor } from './wait-for.ts';
@@ -557,27 +558,8 @@ describe('operations', () => {
   });
 
   it('two processes in one: a frontend reaches its dispatcher over HTTP, and SIGTERM-style shutdown unregisters its topics', async () => {
-    const internalToken = 'between-nodes-0123456789';
-    const dispatcher = await start({ role: 'dispatcher', dc: 'dc-a', internalToken });
-    const frontend = await start({
-      role: 'frontend',
-      dc: 'dc-a',
-      dispatchers: dispatcher.url,
-      internalToken,
-    });
-    // Without the deployment's internal token nobody can inject node messages (a publish, say).
-    const forged = JSON.stringify({
-      source: 'http://evil',
-      message: { type: 'publish', requestId: 1, topic: 'live', payload: 'forged' },
-    });
-    const refused = await fetch(`${dispatcher.url}/internal/message`, { method: 'POST', body: forged });
-    expect(refused.status).toBe(401);
-    const wrong = await fetch(`${frontend.url}/internal/message`, {
-      method: 'POST',
-      body: forged,
-      headers: { authorization: 'Bearer guess' },
-    });
-    expect(wrong.status).toBe(403);
+    // (Forged node messages are refused: prod/internal-auth.test.ts.)
+    const { dispatcher, frontend } = await startPair();
     const stream = await openStream(`${frontend.url}/v1/stream?topic=live`);
     const ws = await openWs(wsUrl(frontend));
     ws.send({ type: 'subscribe', topic: 'live' });

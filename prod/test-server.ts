@@ -28,6 +28,16 @@ export async function start(flags: ServeFlags = {}): Promise<RunningServer> {
   return server;
 }
 
+/** A dispatcher and a frontend of one datacenter, as two servers that share an internal token. */
+export async function startPair(
+  dc = 'dc-a',
+): Promise<{ dispatcher: RunningServer; frontend: RunningServer; internalToken: string }> {
+  const internalToken = 'between-nodes-0123456789';
+  const dispatcher = await start({ role: 'dispatcher', dc, internalToken });
+  const frontend = await start({ role: 'frontend', dc, dispatchers: dispatcher.url, internalToken });
+  return { dispatcher, frontend, internalToken };
+}
+
 export async function publish(
   base: string,
   body: unknown,
