@@ -86,6 +86,20 @@ export class RawHttp {
     }
   }
 
+  /** Wait until the server closes the connection or `timeoutMs` passes; take all that came. */
+  async drain({ timeoutMs }: { timeoutMs: number }): Promise<{ bytes: Buffer; closed: boolean }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended && Date.now() < deadline) {
+      const timer = setTimeout(() => this.wake?.(), deadline - Date.now());
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+      clearTimeout(timer);
+    }
+    const bytes = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    return { bytes, closed: this.ended };
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -109,8 +123,11 @@ export class RawHttp {
       this.buffer = this.buffer.subarray(bodyStart + bodyBytes);
       return { status, headers, body, streaming };
     };
-    if (head || status < 200 || status === 204 || status === 304) return take(0);
     const length = headers['content-length'];
+    // After HEAD an answer has no body, except one that gives no length and closes: uWebSockets.js'
+    // own error pages ignore HEAD, and read to the close a correct answer is empty all the same.
+    const readToClose = length === undefined && headers.connection === 'close';
+    if ((head && !readToClose) || status < 200 || status === 204 || status === 304) return take(0);
     if (length !== undefined) {
       return this.buffer.length - bodyStart >= Number(length) ? take(Number(length)) : null;
     }
