@@ -105,4 +105,17 @@ describe('what uWebSockets.js answers itself (see "Behind a reverse proxy" in th
     expect(response.headers.connection).toBe('close');
     expect(response.body).toContain('<h1>HTTP Version Not Supported</h1>');
   });
+
+  it('no Host is a 400 page, a head over 4 KiB a 431 page', async () => {
+    const server = await start();
+    const statusOf = async (request: string): Promise<number> => {
+      const response = responseOf(await rawRequest(server.port, request, { timeoutMs }));
+      expect(response.body).toContain('uWebSockets/20 Server');
+      return response.status;
+    };
+    expect(await statusOf('GET /healthz HTTP/1.1\r\nAccept: */*\r\n\r\n')).toBe(400);
+    expect(await statusOf(`GET /healthz HTTP/1.1\r\nHost: s\r\nCookie: ${'c'.repeat(4_100)}\r\n\r\n`)).toBe(
+      431,
+    );
+  });
 });
