@@ -533,19 +533,23 @@ class Host {
 
   routes(): void {
     const app = this.app;
+    /** The methods each route takes, for `405` and its `Allow` header. */
     const known: Record<string, string> = {
-      '/healthz': 'GET',
-      '/metrics': 'GET',
+      '/healthz': 'GET, HEAD',
+      '/metrics': 'GET, HEAD',
       '/internal/message': 'POST',
     };
-    app.get('/healthz', (res) => {
-      const ex = exchange(res);
+    /** A GET route that answers HEAD too: the same status and headers, no body. */
+    const getAndHead = (pattern: string, handler: (ex: Exchange) => void): void => {
+      app.get(pattern, (res) => handler(exchange(res)));
+      app.head(pattern, (res) => handler(exchange(res, { head: true })));
+    };
+    getAndHead('/healthz', (ex) => {
       // Load balancers and `stadium cluster` read the status code: only `ok` is 200.
       const health = this.health();
       reply(ex, health.status === 'ok' ? 200 : 503, JSON.stringify(health));
     });
-    app.get('/metrics', (res) => {
-      const ex = exchange(res);
+    getAndHead('/metrics', (ex) => {
       void this.metrics.registry
         .metrics()
         .then((text) => reply(ex, 200, text, { 'Content-Type': this.metrics.registry.contentType }));
@@ -581,24 +585,32 @@ class Host {
       this.websocketRoute();
     }
     if (this.demoPage !== null) {
-      known['/'] = 'GET';
+      known['/'] = 'GET, HEAD';
       const page = this.demoPage;
-      app.get('/', (res) => reply(exchange(res), 200, page, { 'Content-Type': 'text/html; charset=utf-8' }));
+      getAndHead('/', (ex) => reply(ex, 200, page, { 'Content-Type': 'text/html; charset=utf-8' }));
     }
     app.any('/*', (res, req) => {
-      const ex = exchange(res);
+      const method = req.getCaseSensitiveMethod();
+      const ex = exchange(res, { head: method === 'HEAD' });
       const path = req.getUrl();
       const allowed = known[path];
+      // uWebSockets.js hands `/v1/ws` to the WebSocket route only with a valid upgrade request.
+      if (path === '/v1/ws' && method === 'GET' && allowed !== undefined) {
+        return this.fail(
+          ex,
+          httpError(
+            426,
+            'upgrade-required',
+            'GET /v1/ws is a WebSocket endpoint: ask for an upgrade (Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version: 13)',
+          ),
+          { Upgrade: 'websocket', Connection: 'Upgrade' },
+        );
+      }
       const error =
         allowed !== undefined
-          ? httpError(
-              405,
-              'method-not-allowed',
-              `${req.getCaseSensitiveMethod()} ${path} is not supported; use ${allowed}`,
-            )
+          ? httpError(405, 'method-not-allowed', `${method} ${path} is not supported; use ${allowed}`)
           : httpError(404, 'not-found', `no route ${path} on this ${this.config.role} node`);
-      this.metrics.httpErrors.inc({ code: error.code });
-      replyError(ex, error, allowed !== undefined ? { Allow: allowed } : {});
+      this.fail(ex, error, allowed !== undefined ? { Allow: allowed } : {});
     });
   }
 
