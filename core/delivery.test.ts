@@ -142,7 +142,8 @@ class Harness {
 
   private step(node: Node, input: dispatcher.DispatcherInput): Effect[] {
     if (node.role === 'dispatcher') return dispatcher.handle(node.state, input, this.now);
-    if (input.kind === 'store-reply') throw new Error('store reply to a non-dispatcher');
+    if (input.kind === 'store-reply' || input.kind === 'publish')
+      throw new Error(`${input.kind} to a non-dispatcher`);
     if (node.role === 'frontend') return frontend.handle(node.state, input, this.now);
     return store.handle(node.state, input, this.now);
   }
@@ -166,10 +167,13 @@ class Harness {
           }
           break;
         case 'notice':
+        case 'joined':
+        case 'left':
         case 'close':
         case 'drop':
         case 'lease':
         case 'published':
+        case 'publish-reply':
           break;
       }
     }

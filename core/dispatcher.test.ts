@@ -92,7 +92,7 @@ describe('dispatcher publish', () => {
     expect(code(publish(state, 0, { topic: 'a b' }))).toBe('bad-topic');
     expect(code(publish(state, 0, { payload: 'x'.repeat(13) }))).toBe('payload-too-large');
     expect(code(publish(state, 0, { id: 'has space' }))).toBe('bad-id');
-    expect(state.pendingStore.size).toBe(0);
+    expect(state.pendingStore.entries.size).toBe(0);
   });
 
   it("a publisher cannot choose an id in the servers' namespace, so it cannot take the next one assigned", () => {
@@ -210,7 +210,7 @@ describe('dispatcher cross-datacenter forwarding', () => {
     const first = of(publish(state, 0), 'send').find((e) => e.target.startsWith('dc-b'))!;
     const forwardId = (first.message as { forwardId: number }).forwardId;
     msg(state, { type: 'forward-ack', forwardId }, 10, first.target);
-    expect([...state.pendingForwards.values()].map((p) => p.dc)).toEqual(['dc-c']);
+    expect([...state.pendingForwards.entries.values()].map((p) => p.request.dc)).toEqual(['dc-c']);
     // The dc-c forward times out and its only dispatcher is suspected, yet it is still tried.
     handle(state, { kind: 'deadline' }, 100);
     expect(state.suspects.has('dc-c/d-1')).toBe(true);
@@ -300,10 +300,10 @@ describe('dispatcher lease writes', () => {
     msg(
       state,
       { type: 'subscribe', requestId: 4, frontend: 'f', topic: 't', leaseMs: 10, generation: 2 },
-      0,
+      1,
       'f',
     );
-    expect(handle(state, { kind: 'deadline' }, 50)).toMatchObject([
+    expect(handle(state, { kind: 'deadline' }, 51)).toMatchObject([
       { message: { type: 'lease-reply', requestId: 4, ok: false } },
     ]);
   });
@@ -328,12 +328,15 @@ describe('dispatcher lease writes', () => {
 });
 
 describe('dispatcher and store epochs', () => {
+  // One clock for the helpers below: a role's time never runs backwards.
+  let clock = 0;
+  const tick = (): number => ++clock;
   const lookupReply = (
     state: DispatcherState,
     requestId: number,
     epoch: number,
     epochAgeMs: number,
-    now = 1,
+    now = tick(),
     lapsed: string[] = [],
   ) =>
     handle(
@@ -350,7 +353,7 @@ describe('dispatcher and store epochs', () => {
       msg(
         state,
         { type: 'renew', requestId, frontend, topics: ['t'], leaseMs: 10, generation: 1 },
-        0,
+        tick(),
         frontend,
       ),
       'store-request',
@@ -363,14 +366,14 @@ describe('dispatcher and store epochs', () => {
         requestId,
         reply: { op: 'written', applied: 1, ignored: 0, epoch, epochAgeMs: 9_000 },
       },
-      1,
+      tick(),
     );
 
   it('a store epoch that grows makes it tell every frontend it knows to register again', () => {
     const state = make();
     written(state, lease(state, 'dc-a/f1', 1), 5);
     written(state, lease(state, 'dc-a/f2', 2), 5);
-    const [lookup] = of(publish(state), 'store-request');
+    const [lookup] = of(publish(state, tick()), 'store-request');
     // The store came back empty: a new, larger epoch.
     const effects = lookupReply(state, lookup!.requestId, 6, 40);
     const resets = of(effects, 'send').filter((e) => e.message.type === 'store-reset');
@@ -381,7 +384,7 @@ describe('dispatcher and store epochs', () => {
     expect(state.counters['store-epoch-changes']).toBe(1);
     // A late answer from the old epoch, and the same epoch again, change nothing.
     for (const epoch of [5, 6]) {
-      const [again] = of(publish(state), 'store-request');
+      const [again] = of(publish(state, tick()), 'store-request');
       const more = of(lookupReply(state, again!.requestId, epoch, 50), 'send');
       expect(more.filter((e) => e.message.type === 'store-reset')).toEqual([]);
     }
@@ -395,7 +398,7 @@ describe('dispatcher and store epochs', () => {
       storeRebuildWindowMs: 3_000,
     });
     const answer = (epochAgeMs: number) => {
-      const [lookup] = of(publish(state), 'store-request');
+      const [lookup] = of(publish(state, tick()), 'store-request');
       const reply = of(lookupReply(state, lookup!.requestId, 1, epochAgeMs), 'send').find(
         (e) => e.message.type === 'publish-reply',
       );
@@ -418,8 +421,8 @@ describe('dispatcher and store epochs', () => {
 
   it('a publish whose lookup found a lapsed frontend is answered with a frontend-lapsed warning', () => {
     const state = make();
-    const [lookup] = of(publish(state), 'store-request');
-    const effects = lookupReply(state, lookup!.requestId, 1, 60_000, 1, ['dc-a/f-frozen']);
+    const [lookup] = of(publish(state, tick()), 'store-request');
+    const effects = lookupReply(state, lookup!.requestId, 1, 60_000, tick(), ['dc-a/f-frozen']);
     const answer = of(effects, 'send').find((e) => e.message.type === 'publish-reply')?.message;
     expect(answer).toMatchObject({ result: { ok: true, warning: { code: 'frontend-lapsed' } } });
     // Only the live frontends get the event.

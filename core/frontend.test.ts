@@ -40,25 +40,34 @@ describe('frontend registration', () => {
     const state = connected('c1', 'c2');
     const first = client(state, 'c1', { type: 'subscribe', topic: 'live' });
     expect(sends(first)).toHaveLength(1);
-    expect(first[0]).toMatchObject({
-      kind: 'send',
-      message: { type: 'subscribe', topic: 'live', frontend: 'dc-a/fe-1', leaseMs: 3_000 },
-    });
-    expect(client(state, 'c2', { type: 'subscribe', topic: 'live' })).toEqual([]);
+    expect(first).toMatchObject([
+      { kind: 'joined', connection: 'c1', topic: 'live' },
+      { kind: 'send', message: { type: 'subscribe', topic: 'live', frontend: 'dc-a/fe-1', leaseMs: 3_000 } },
+    ]);
+    expect(client(state, 'c2', { type: 'subscribe', topic: 'live' })).toEqual([
+      { kind: 'joined', connection: 'c2', topic: 'live' },
+    ]);
+    // Already on it: nothing changes, nothing is said.
     expect(client(state, 'c2', { type: 'subscribe', topic: 'live' })).toEqual([]);
     expect(localTopics(state)).toEqual(['live']);
   });
 
   it('the last viewer leaving unregisters the topic with a newer generation', () => {
     const state = connected('c1', 'c2');
-    const sub = client(state, 'c1', { type: 'subscribe', topic: 'live' });
+    const sub = sends(client(state, 'c1', { type: 'subscribe', topic: 'live' }));
     client(state, 'c2', { type: 'subscribe', topic: 'live' });
+    expect(client(state, 'c1', { type: 'unsubscribe', topic: 'live' })).toEqual([
+      { kind: 'left', connection: 'c1', topic: 'live' },
+    ]);
+    // Unsubscribing from a topic it is not on says nothing.
     expect(client(state, 'c1', { type: 'unsubscribe', topic: 'live' })).toEqual([]);
     const unsub = client(state, 'c2', { type: 'disconnect' });
-    expect(unsub).toHaveLength(1);
+    expect(unsub).toMatchObject([
+      { kind: 'left', connection: 'c2', topic: 'live' },
+      { kind: 'send', message: { type: 'unsubscribe', topic: 'live' } },
+    ]);
     const subGen = (sub[0] as { message: { generation: number } }).message.generation;
-    expect(unsub[0]).toMatchObject({ message: { type: 'unsubscribe', topic: 'live' } });
-    expect((unsub[0] as { message: { generation: number } }).message.generation).toBeGreaterThan(subGen);
+    expect((unsub[1] as { message: { generation: number } }).message.generation).toBeGreaterThan(subGen);
     expect(localTopics(state)).toEqual([]);
   });
 
@@ -138,6 +147,7 @@ describe('frontend registration', () => {
     client(state, 'c', { type: 'connect' });
     client(state, 'c', { type: 'subscribe', topic: 'a' });
     expect(client(state, 'c', { type: 'subscribe', topic: 'b' })).toEqual([
+      { kind: 'joined', connection: 'c', topic: 'b' },
       { kind: 'drop', reason: 'pending-full', topic: 'b' },
     ]);
     expect(localTopics(state)).toEqual(['a', 'b']);
@@ -331,20 +341,12 @@ describe('frontend and store epochs', () => {
     const renewed = message(state, { type: 'store-reset', epoch: 2 }, 4);
     expect(renewals(renewed)).toEqual([]);
     // The store lost its data: a lease reply shows a larger epoch. Renew now, not at the timer.
-    state.pendingLeases.set(99, {
-      deadlineMs: 500,
-      attempts: 1,
-      message: {
-        type: 'renew',
-        requestId: 99,
-        frontend: 'dc-a/fe-1',
-        topics: ['live'],
-        leaseMs: 3_000,
-        generation: 9,
-      },
-    });
-    expect(renewals(message(state, leaseReply(99, 4), 5))).toEqual([['live', 'chat']]);
-    expect(deadline(state)).toBeLessThanOrEqual(5 + 1_000);
+    const tick = sends(handle(state, { kind: 'deadline' }, 1_000)).find(
+      (e) => e.kind === 'send' && e.message.type === 'renew',
+    );
+    const renewId = tick?.kind === 'send' && tick.message.type === 'renew' ? tick.message.requestId : -1;
+    expect(renewals(message(state, leaseReply(renewId, 4), 1_005))).toEqual([['live', 'chat']]);
+    expect(deadline(state)).toBeLessThanOrEqual(1_005 + 1_000);
     expect(state.counters['store-epoch-renewals']).toBe(1);
   });
 

@@ -2,13 +2,17 @@
  * The pure core: the three roles as synchronous state machines over plain data, and the
  * vocabulary they share. Nothing here does IO, reads a clock or draws a random number; hosts (the
  * simulator and the production shell) feed inputs, perform effects, and call back at `deadline()`.
+ *
+ * A host runs a role through its `Role` (`frontendRole`, `dispatcherRole`, `storeRole`); the other
+ * functions here are what hosts and tests read off a role's state, or the store's pure rules that
+ * production's embedded store applies directly.
  */
 export * from './types.ts';
 export * from './assert.ts';
 export * from './validation.ts';
-export * as frontend from './frontend.ts';
-export * as dispatcher from './dispatcher.ts';
-export * as store from './subscription-store.ts';
+export type { Role } from './role.ts';
+export { hashString } from './hash.ts';
+export { createFrontend, defaultFrontendLimits, frontendRole, localTopics } from './frontend.ts';
 export type {
   FrontendConfig,
   FrontendInput,
@@ -16,6 +20,12 @@ export type {
   FrontendOptions,
   FrontendState,
 } from './frontend.ts';
+export {
+  createDispatcher,
+  defaultDispatcherLimits,
+  dispatcherRole,
+  eventOfStoreRequest,
+} from './dispatcher.ts';
 export type {
   DispatcherConfig,
   DispatcherInput,
@@ -23,4 +33,14 @@ export type {
   DispatcherOptions,
   DispatcherState,
 } from './dispatcher.ts';
-export type { StoreInput, StoreLimits, StoreState, ApplyResult } from './subscription-store.ts';
+export {
+  apply as applyStoreRequest,
+  createStore,
+  defaultStoreLimits,
+  lapsedFrontends,
+  liveFrontends,
+  storeRole,
+  storeDeadline,
+  sweep as sweepStore,
+} from './subscription-store.ts';
+export type { ApplyResult, StoreInput, StoreLimits, StoreOptions, StoreState } from './subscription-store.ts';

@@ -41,6 +41,7 @@ import type {
   StoreRequest,
   Topic,
 } from './types.ts';
+import type { Role } from './role.ts';
 import { topicError } from './validation.ts';
 
 export interface StoreLimits {
@@ -250,6 +251,21 @@ export function handle(state: StoreState, input: StoreInput, now: Ms): Effect[] 
 export function deadline(state: Readonly<StoreState>): Ms | null {
   return state.sweepAtMs;
 }
+
+export { deadline as storeDeadline };
+
+export interface StoreOptions {
+  limits?: Partial<StoreLimits>;
+  /** Larger than any epoch a previous incarnation of this store had. */
+  epoch?: StoreEpoch;
+}
+
+/** The store as a role: what a host needs to run it as a node. */
+export const storeRole: Role<StoreState, StoreInput, StoreOptions> = {
+  create: (options) => createStore(options.limits, options.epoch),
+  handle,
+  deadline,
+};
 
 function writeLease(
   state: StoreState,

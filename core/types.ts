@@ -10,7 +10,9 @@
 
 /** Integer milliseconds. Core time is whatever the host says `now` is; it never reads a clock. */
 export type Ms = number;
-/** A node: `dc-a/frontend-1`, `dc-b/dispatcher-2`, or a host-made id for an external publisher. */
+/** Integer microseconds: the simulator's clock. Roles see `msOfUs(now)`. */
+export type Us = number;
+/** A node: `dc-a/frontend-1`, `dc-b/dispatcher-2`, or in production its base URL. */
 export type NodeId = string;
 export type DcId = string;
 /** A client connection, unique across the whole deployment (the host makes it so). */
@@ -19,6 +21,23 @@ export type Topic = string;
 export type EventId = string;
 /** Correlates a request with its reply; unique per sender incarnation. */
 export type RequestId = number;
+/** Names a publish from outside the node world, so its answer finds its way back; the host makes it unique. */
+export type PublishId = number;
+
+/** What an application asks to publish: the topic, the payload, and optionally its own event id. */
+export interface PublishRequest {
+  topic: Topic;
+  payload: string;
+  id?: EventId;
+}
+
+export function msOfUs(us: Us): Ms {
+  return Math.floor(us / 1000);
+}
+
+export function usOfMs(ms: Ms): Us {
+  return ms * 1000;
+}
 
 /** One published event, immutable from the moment a dispatcher accepts it. */
 export interface Event {
@@ -198,7 +217,13 @@ export type Effect =
    */
   | { kind: 'deliver'; connections: ConnectionId[]; event: Event; wholeTopic: boolean }
   | { kind: 'notice'; connection: ConnectionId; notice: Notice }
+  /** The connection now receives the topic's events (a subscribe or resume took effect). */
+  | { kind: 'joined'; connection: ConnectionId; topic: Topic }
+  /** The connection no longer receives the topic's events (an unsubscribe, or it disconnected). */
+  | { kind: 'left'; connection: ConnectionId; topic: Topic }
   | { kind: 'close'; connection: ConnectionId; reason: string }
+  /** The answer to a host's `publish` input. */
+  | { kind: 'publish-reply'; publishId: PublishId; result: PublishResult }
   /** Ask this datacenter's subscription store; the host answers with a `store-reply` input. */
   | { kind: 'store-request'; requestId: RequestId; request: StoreRequest }
   /** Something the role gave up on, with the reason: the weather, reported, never thrown. */

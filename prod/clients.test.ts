@@ -72,28 +72,29 @@ describe('Clients batches per event-loop iteration', () => {
     const { clients, log, ws, sse } = setup();
     ws('w1');
     sse('s1');
-    clients.mirrorTopics('w1', new Set(['live']));
+    clients.joined('w1', 'live');
     clients.deliver(['w1', 's1'], event('e1'), true);
     clients.deliver(['w1', 's1'], event('e2'), true);
-    expect(log).toEqual(['w1 subscribe live']);
+    expect(log).toEqual(['w1 subscribe live', 'w1 send {"type":"subscribed","topic":"live"}']);
     await nextIteration();
-    expect(log).toEqual(['w1 subscribe live', 'publish live e1', 'publish live e2', 's1 write e1,e2']);
+    expect(log.slice(2)).toEqual(['publish live e1', 'publish live e2', 's1 write e1,e2']);
   });
 
   it('queued publishes are made before a topic change, so a resume replay and a live event never both arrive', async () => {
     const { clients, log, ws } = setup();
     ws('w1');
     ws('w2');
-    clients.mirrorTopics('w1', new Set(['live']));
-    // e1 goes to the topic's viewers of the moment (w1); then w2 resumes: replayed e1, subscribed.
+    clients.joined('w1', 'live');
+    // e1 goes to the topic's viewers of the moment (w1); then w2 resumes: joined, then replayed e1.
     clients.deliver(['w1'], event('e1'), true);
+    clients.joined('w2', 'live');
     clients.deliver(['w2'], event('e1'), false);
-    clients.mirrorTopics('w2', new Set(['live']));
     await nextIteration();
-    expect(log.filter((line) => !line.startsWith('w1 subscribe'))).toEqual([
+    expect(log.filter((line) => !line.startsWith('w1 '))).toEqual([
       'publish live e1',
-      'w2 send {"type":"event","id":"e1","topic":"live","payload":"e1","publishedAtMs":1,"origin":"dc-a"}',
       'w2 subscribe live',
+      'w2 send {"type":"subscribed","topic":"live"}',
+      'w2 send {"type":"event","id":"e1","topic":"live","payload":"e1","publishedAtMs":1,"origin":"dc-a"}',
     ]);
   });
 
@@ -101,21 +102,35 @@ describe('Clients batches per event-loop iteration', () => {
     const { clients, log, ws } = setup();
     ws('w1');
     ws('w2');
-    clients.mirrorTopics('w1', new Set(['live']));
+    clients.joined('w1', 'live');
     clients.deliver(['w1'], event('e1'), true);
-    clients.mirrorTopics('w2', new Set(['live']));
+    clients.joined('w2', 'live');
     await nextIteration();
-    expect(log.slice(1)).toEqual(['publish live e1', 'w2 subscribe live']);
+    expect(log.slice(2)).toEqual([
+      'publish live e1',
+      'w2 subscribe live',
+      'w2 send {"type":"subscribed","topic":"live"}',
+    ]);
+  });
+
+  it('a WebSocket that leaves a topic still gets the events fanned out before it left', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    clients.joined('w1', 'live');
+    clients.deliver(['w1'], event('e1'), true);
+    clients.left('w1', 'live');
+    await nextIteration();
+    expect(log.slice(2)).toEqual(['publish live e1', 'w1 unsubscribe live']);
   });
 
   it('a direct write to a WebSocket comes after the live events queued before it', async () => {
     const { clients, log, ws } = setup();
     ws('w1');
-    clients.mirrorTopics('w1', new Set(['live']));
+    clients.joined('w1', 'live');
     clients.deliver(['w1'], event('e1'), true);
     clients.notice('w1', { code: 'published', message: 'published', topic: 'live', eventId: 'e1' });
     await nextIteration();
-    expect(log.slice(1).map((line) => line.slice(0, 24))).toEqual([
+    expect(log.slice(2).map((line) => line.slice(0, 24))).toEqual([
       'publish live e1',
       'w1 send {"type":"notice"',
     ]);

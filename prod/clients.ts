@@ -6,8 +6,8 @@
  * Rules
  * - Each event is formatted once per fan-out (one string per transport), not once per connection.
  * - A live fan-out (every viewer of a topic) reaches WebSockets through uWebSockets.js' own pub/sub:
- *   each WebSocket is subscribed there to exactly the topics the core holds for it (`mirrorTopics`,
- *   after every client action), so one `publish` in C++ replaces a JavaScript write per socket.
+ *   each WebSocket is subscribed there to exactly the topics the core holds for it (the core's
+ *   `joined` and `left` effects), so one `publish` in C++ replaces a JavaScript write per socket.
  *   Replays to one connection and notices are written here one by one.
  * - Both transports batch per event-loop iteration: the iteration's publishes are made together
  *   right after it (`setImmediate`), so uWebSockets.js writes each socket's frames of all of them at
@@ -33,7 +33,7 @@ import type { TopicGrant } from './auth.ts';
 import type { SlowClientPolicy } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { sseComment, sseEvent, sseNotice, sseRetry, wsEvent, wsNotice } from './wire.ts';
+import { sseComment, sseEvent, sseNotice, sseRetry, wsEvent, wsNotice, wsSubscribed } from './wire.ts';
 
 export interface SseConnection {
   kind: 'sse';
@@ -41,8 +41,6 @@ export interface SseConnection {
   res: HttpResponse;
   open: boolean;
   congestedBytes: number;
-  /** Set when a notice was written: lets the host tell whether an action was refused. */
-  noticed: boolean;
   /** Frames given in this event-loop iteration, written together after it; how many are events. */
   batch: string;
   batchFrames: number;
@@ -61,7 +59,6 @@ export interface WsConnection {
   id: ConnectionId;
   ws: WebSocket<WsData>;
   open: boolean;
-  noticed: boolean;
   /** Past the limit under policy `close`: closed once uWebSockets.js' fan-out loop is done. */
   closingSlow: boolean;
   /** Which topics it may join; null while its token is being verified. */
@@ -124,7 +121,6 @@ export class Clients {
       res,
       open: true,
       congestedBytes: 0,
-      noticed: false,
       batch: '',
       batchFrames: 0,
       batchEvents: 0,
@@ -150,7 +146,6 @@ export class Clients {
       id,
       ws,
       open: true,
-      noticed: false,
       closingSlow: false,
       grant,
       held: [],
@@ -196,19 +191,28 @@ export class Clients {
   notice(id: ConnectionId, notice: Notice): void {
     const conn = this.connections.get(id);
     if (conn === undefined || !conn.open) return;
-    conn.noticed = true;
     if (conn.kind === 'sse') this.batchSse(conn, sseNotice(notice), false);
     else this.writeWs(conn, wsNotice(notice));
   }
 
-  /** Subscribe a WebSocket in uWebSockets.js to exactly `topics`, the core's topics for it. */
-  mirrorTopics(id: ConnectionId, topics: ReadonlySet<Topic>): void {
+  /**
+   * The core put a connection on `topic`: a WebSocket joins it in uWebSockets.js' pub/sub too (after
+   * the publishes queued so far, which it must not get) and is told `subscribed`.
+   */
+  joined(id: ConnectionId, topic: Topic): void {
     const conn = this.connections.get(id);
     if (conn?.kind !== 'ws' || !conn.open) return;
     this.flushPublishes();
-    const mirrored = conn.ws.getTopics();
-    for (const topic of mirrored) if (!topics.has(topic)) conn.ws.unsubscribe(topic);
-    for (const topic of topics) if (!mirrored.includes(topic)) conn.ws.subscribe(topic);
+    conn.ws.subscribe(topic);
+    this.writeWs(conn, wsSubscribed(topic));
+  }
+
+  /** The core took a connection off `topic` (after the publishes queued so far, which it gets). */
+  left(id: ConnectionId, topic: Topic): void {
+    const conn = this.connections.get(id);
+    if (conn?.kind !== 'ws' || !conn.open) return;
+    this.flushPublishes();
+    conn.ws.unsubscribe(topic);
   }
 
   /**

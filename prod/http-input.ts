@@ -6,6 +6,7 @@
  */
 import { eventIdError, isEventId, publisherEventIdError, topicError } from '../core/index.ts';
 import type {
+  PublishRequest,
   Event,
   EventId,
   Message,
@@ -34,11 +35,8 @@ export function errorBody(error: HttpError, extra: Record<string, unknown> = {})
   return JSON.stringify({ error: error.message, code: error.code, ...extra });
 }
 
-export interface PublishRequest {
-  topic: Topic;
-  payload: string;
-  id?: EventId;
-}
+/** One event to publish, as the core takes it. */
+export type { PublishRequest } from '../core/index.ts';
 
 /** At most this many events in one batch publish. */
 export const publishBatchMax = 1_000;

@@ -2,7 +2,7 @@
  * The embedded store: the core's pure subscription store, fed the real clock. One process only;
  * dispatchers in other processes cannot see it (use Redis for those).
  */
-import { store } from '../core/index.ts';
+import { applyStoreRequest, createStore, storeDeadline, sweepStore } from '../core/index.ts';
 import type { StoreLimits, StoreReply, StoreRequest, StoreState } from '../core/index.ts';
 import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
@@ -16,14 +16,14 @@ export class MemoryStore implements SubscriptionStorePort {
     private readonly onLease: LeaseListener = () => {},
   ) {
     // A later process's store has a larger epoch: microseconds of the wall clock at its birth.
-    this.state = store.createStore(limits, Date.now() * 1000);
+    this.state = createStore(limits, Date.now() * 1000);
     // Sweeping is what bounds memory when frontends die without unsubscribing.
     this.timer = setInterval(() => this.sweep(), Math.min(this.state.limits.sweepEveryMs, 1_000));
     this.timer.unref();
   }
 
   request(request: StoreRequest): Promise<StoreReply> {
-    const { reply, changes } = store.apply(this.state, request, this.now());
+    const { reply, changes } = applyStoreRequest(this.state, request, this.now());
     for (const change of changes) this.onLease(change);
     return Promise.resolve(reply);
   }
@@ -39,9 +39,9 @@ export class MemoryStore implements SubscriptionStorePort {
 
   private sweep(): void {
     const now = this.now();
-    const due = store.deadline(this.state);
+    const due = storeDeadline(this.state);
     if (due === null || now < due) return;
-    for (const change of store.sweep(this.state, now)) this.onLease(change);
+    for (const change of sweepStore(this.state, now)) this.onLease(change);
   }
 
   /** The core wants a clock that never runs backwards. */

@@ -24,7 +24,7 @@
  *   every registration once Redis is back.
  */
 import { Redis } from 'ioredis';
-import { store, topicError } from '../core/index.ts';
+import { defaultStoreLimits, topicError } from '../core/index.ts';
 import type { LeaseChange, StoreLimits, StoreReply, StoreRequest } from '../core/index.ts';
 import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
@@ -248,7 +248,7 @@ export class RedisStore implements SubscriptionStorePort {
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
-    this.limits = { ...store.defaultStoreLimits, ...options.limits };
+    this.limits = { ...defaultStoreLimits, ...options.limits };
     this.onLease = options.onLease ?? (() => {});
     const onStatus = options.onStatus ?? (() => {});
     this.redis = new Redis(options.url, {

@@ -27,20 +27,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { assert, dispatcher, frontend, unreachable } from '../core/index.ts';
+import { assert, dispatcherRole, frontendRole, unreachable } from '../core/index.ts';
 import type {
   ClientAction,
   ConnectionId,
   DispatcherInput,
+  DispatcherOptions,
   DispatcherState,
   Effect,
   FrontendInput,
+  FrontendOptions,
   FrontendState,
   Message,
   MessageType,
   NodeId,
+  PublishId,
   PublishResult,
   PublishWarning,
+  Role,
   StoreRequest,
   Topic,
 } from '../core/index.ts';
@@ -78,7 +82,7 @@ import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { RedisStore } from './redis-store.ts';
 import type { SubscriptionStorePort } from './store-port.ts';
-import { wsError, wsSubscribed } from './wire.ts';
+import { wsError } from './wire.ts';
 
 export interface Health {
   /** `degraded`: a dispatcher whose store is down (publishes fail); `/healthz` answers 503 unless `ok`. */
@@ -118,7 +122,6 @@ const dispatcherMessages: ReadonlySet<MessageType> = new Set([
   'forward',
   'forward-ack',
 ]);
-const publisherPrefix = 'http-publish:';
 const noTopics: ReadonlySet<Topic> = new Set();
 /** How long a node-to-node POST may take; the core's own timeouts are shorter and decide. */
 const sendTimeoutMs = 2_000;
@@ -147,7 +150,29 @@ interface PendingBatch {
 
 const demoPagePath = join(import.meta.dirname, 'static', 'demo.html');
 
-export async function startServer(config: ServeConfig, logger?: Logger): Promise<RunningServer> {
+/** The role implementations a server runs: the core's, or (tests, chaos runs) a planted-bug copy. */
+export interface ServerRoles {
+  frontend: Role<FrontendState, FrontendInput, FrontendOptions>;
+  dispatcher: Role<DispatcherState, DispatcherInput, DispatcherOptions>;
+}
+
+export interface ServerHooks {
+  roles?: ServerRoles;
+  /**
+   * A core role threw (a failed assertion: our bug). By default the process exits with code 70
+   * (EX_SOFTWARE) for its supervisor to restart; tests may catch it instead.
+   */
+  onCoreFailure?: (error: unknown) => void;
+}
+
+/** Exit code of a process stopped by a failed core assertion. */
+export const coreFailureExitCode = 70;
+
+export async function startServer(
+  config: ServeConfig,
+  logger?: Logger,
+  hooks: ServerHooks = {},
+): Promise<RunningServer> {
   const app = App();
   const hasFrontend = config.role !== 'dispatcher';
   const hasDispatcher = config.role !== 'frontend';
@@ -155,7 +180,9 @@ export async function startServer(config: ServeConfig, logger?: Logger): Promise
   const nodeId = config.publicUrl ?? `http://${config.host}:${port}`;
   const url = `http://${config.host}:${port}`;
   const log = logger ?? createLogger(config.logLevel, { role: config.role, dc: config.dc, node: nodeId });
-  const host = new Host(app, config, nodeId, log);
+  const onCoreFailure = hooks.onCoreFailure ?? ((): never => process.exit(coreFailureExitCode));
+  const roles = hooks.roles ?? { frontend: frontendRole, dispatcher: dispatcherRole };
+  const host = new Host(app, config, nodeId, log, onCoreFailure, roles);
   host.routes();
   log.info('listening', {
     url,
@@ -181,7 +208,8 @@ class Host {
   private readonly clients: Clients;
   /** When each connection's subscribe token expires (only with `--jwt-secret`). */
   private readonly expiries = new Expiries((id) => this.tokenExpired(id));
-  private readonly publishers = new Map<NodeId, PendingPublish>();
+  /** Publishes awaiting the core's answer, by the id the host gave them. */
+  private readonly publishers = new Map<PublishId, PendingPublish>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly timers: Record<Work['role'], { timer: NodeJS.Timeout; atMs: number } | null> = {
     frontend: null,
@@ -189,6 +217,7 @@ class Host {
   };
   private readonly queue: Work[] = [];
   private draining = false;
+  private coreFailed = false;
   private lastNowMs = 0;
   private nextConnection = 1;
   private nextPublisher = 1;
@@ -209,6 +238,8 @@ class Host {
     private readonly config: ServeConfig,
     private readonly nodeId: NodeId,
     private readonly log: Logger,
+    private readonly onCoreFailure: (error: unknown) => void,
+    private readonly roles: ServerRoles,
   ) {
     this.jwtKey = jwtSecretKey(config.jwtSecret);
     // Role all talks to itself by direct calls, so its made-up token is never sent anywhere: its
@@ -252,7 +283,7 @@ class Host {
     const hasDispatcher = config.role !== 'frontend';
     this.store = hasDispatcher ? this.openStore() : null;
     this.dispatcherState = hasDispatcher
-      ? dispatcher.createDispatcher({
+      ? roles.dispatcher.create({
           nodeId,
           dc: config.dc,
           peers: config.peers,
@@ -264,7 +295,7 @@ class Host {
         })
       : null;
     this.frontendState = hasFrontend
-      ? frontend.createFrontend({
+      ? roles.frontend.create({
           nodeId,
           dc: config.dc,
           dispatchers: config.dispatchers.length > 0 ? config.dispatchers : [nodeId],
@@ -328,6 +359,8 @@ class Host {
   // ---------------------------------------------------------------- the core loop
 
   private feed(work: Work): void {
+    // After a failed core assertion nothing more is handled: the state may be corrupt.
+    if (this.coreFailed) return;
     this.queue.push(work);
     if (this.draining) return;
     this.draining = true;
@@ -338,12 +371,21 @@ class Host {
         try {
           effects =
             next.role === 'frontend'
-              ? frontend.handle(this.requireFrontend(), next.input, now)
-              : dispatcher.handle(this.requireDispatcher(), next.input, now);
+              ? this.roles.frontend.handle(this.requireFrontend(), next.input, now)
+              : this.roles.dispatcher.handle(this.requireDispatcher(), next.input, now);
         } catch (error) {
-          // An assertion in the core is our bug: report it loudly, keep serving everyone else.
-          this.log.error('core assertion failed', { role: next.role, error: String(error) });
-          continue;
+          // The core never throws on the weather: a throw is our bug, and the role's state may now
+          // be corrupt. Serving on from it could deliver to the wrong viewers, so the process stops
+          // loudly and its supervisor starts a fresh one (clients reconnect and resume).
+          this.log.error('core assertion failed: stopping', {
+            role: next.role,
+            input: next.input.kind,
+            error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          });
+          this.coreFailed = true;
+          this.queue.length = 0;
+          this.onCoreFailure(error);
+          return;
         }
         for (const effect of effects) {
           try {
@@ -352,12 +394,6 @@ class Host {
             // A host bug performing one effect must not cost the rest of the batch.
             this.log.error('effect failed', { role: next.role, effect: effect.kind, error: String(error) });
           }
-        }
-        // A WebSocket's topics in uWebSockets.js follow the core's after every client action, so a
-        // whole-topic `deliver` can be one publish there.
-        if (next.role === 'frontend' && next.input.kind === 'client') {
-          const { connection } = next.input;
-          this.clients.mirrorTopics(connection, this.frontendState?.connections.get(connection) ?? noTopics);
         }
       }
     } finally {
@@ -370,8 +406,8 @@ class Host {
   private arm(role: Work['role']): void {
     const due =
       role === 'frontend'
-        ? this.frontendState && frontend.deadline(this.frontendState)
-        : this.dispatcherState && dispatcher.deadline(this.dispatcherState);
+        ? this.frontendState && this.roles.frontend.deadline(this.frontendState)
+        : this.dispatcherState && this.roles.dispatcher.deadline(this.dispatcherState);
     const armed = this.timers[role];
     if (armed !== null && armed.atMs === due) return;
     if (armed !== null) clearTimeout(armed.timer);
@@ -419,6 +455,18 @@ class Host {
       case 'notice':
         this.clients.notice(effect.connection, effect.notice);
         return;
+      case 'joined':
+        // A WebSocket's topics in uWebSockets.js follow the core's, so a whole-topic `deliver` can
+        // be one publish there; and the client hears that its subscription took effect.
+        this.clients.joined(effect.connection, effect.topic);
+        return;
+      case 'left':
+        this.clients.left(effect.connection, effect.topic);
+        return;
+      case 'publish-reply':
+        this.metrics.publishes.inc({ result: effect.result.ok ? 'ok' : effect.result.code });
+        this.answerPublisher(effect.publishId, effect.result);
+        return;
       case 'close': {
         const conn = this.clients.get(effect.connection);
         if (conn !== undefined) this.clients.close(conn, 'end', effect.reason);
@@ -446,11 +494,6 @@ class Host {
   // ---------------------------------------------------------------- node-to-node
 
   private send(target: NodeId, message: Message): void {
-    if (target.startsWith(publisherPrefix)) {
-      assert(message.type === 'publish-reply', `only publish replies go to publishers, not ${message.type}`);
-      this.answerPublisher(target, message.result);
-      return;
-    }
     if (target === this.nodeId) {
       if (!this.receive(this.nodeId, message)) this.metrics.internalSends.inc({ outcome: 'no-role' });
       return;
@@ -696,12 +739,9 @@ class Host {
   }
 
   private startPublish(request: PublishRequest, pending: PendingPublish): void {
-    const requestId = this.nextPublisher++;
-    const source = `${publisherPrefix}${requestId}`;
-    this.publishers.set(source, pending);
-    const message: Message = { type: 'publish', requestId, topic: request.topic, payload: request.payload };
-    if (request.id !== undefined) message.id = request.id;
-    this.feed({ role: 'dispatcher', input: { kind: 'message', source, message } });
+    const publishId = this.nextPublisher++;
+    this.publishers.set(publishId, pending);
+    this.feed({ role: 'dispatcher', input: { kind: 'publish', publishId, request } });
   }
 
   /** One event of a batch is answered; the batch's reply goes once the last one is. */
@@ -717,10 +757,10 @@ class Host {
     reply(batch.ex, 200, JSON.stringify({ results: batch.results }), { 'Access-Control-Allow-Origin': '*' });
   }
 
-  private answerPublisher(source: NodeId, result: PublishResult): void {
-    const pending = this.publishers.get(source);
+  private answerPublisher(publishId: PublishId, result: PublishResult): void {
+    const pending = this.publishers.get(publishId);
     if (pending === undefined) return;
-    this.publishers.delete(source);
+    this.publishers.delete(publishId);
     if ('batch' in pending) {
       return this.settleBatchEvent(
         pending,
@@ -896,7 +936,6 @@ class Host {
       case 'resume': {
         const denied = grantError(grant, message.topics);
         if (denied !== null) return error(denied);
-        conn.noticed = false;
         if (message.type === 'resume') {
           this.clientAction(conn.id, {
             type: 'resume',
@@ -906,8 +945,6 @@ class Host {
         } else {
           for (const topic of message.topics) this.clientAction(conn.id, { type: 'subscribe', topic });
         }
-        if (!conn.noticed && conn.open)
-          for (const topic of message.topics) this.clients.send(conn, wsSubscribed(topic));
         return;
       }
       case 'unsubscribe':

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { frontend, type Effect, type FrontendState } from '../core/index.ts';
+import { createFrontend, frontendRole, localTopics, type Effect, type FrontendState } from '../core/index.ts';
 
 const limits = {
   connectionsMax: 3,
@@ -42,7 +42,7 @@ class Connect implements fc.Command<Model, Real> {
   constructor(readonly c: string) {}
   check = (): boolean => true;
   run(model: Model, real: Real): void {
-    const effects = frontend.handle(
+    const effects = frontendRole.handle(
       real.state,
       { kind: 'client', connection: this.c, action: { type: 'connect' } },
       model.now,
@@ -65,7 +65,7 @@ class Subscribe implements fc.Command<Model, Real> {
   ) {}
   check = (): boolean => true;
   run(model: Model, real: Real): void {
-    const effects = frontend.handle(
+    const effects = frontendRole.handle(
       real.state,
       { kind: 'client', connection: this.c, action: { type: 'subscribe', topic: this.topic } },
       model.now,
@@ -93,7 +93,11 @@ class Unsubscribe implements fc.Command<Model, Real> {
     const action = this.disconnect
       ? ({ type: 'disconnect' } as const)
       : ({ type: 'unsubscribe', topic: this.topic } as const);
-    const effects = frontend.handle(real.state, { kind: 'client', connection: this.c, action }, model.now);
+    const effects = frontendRole.handle(
+      real.state,
+      { kind: 'client', connection: this.c, action },
+      model.now,
+    );
     const topics = model.connections.get(this.c);
     if (topics === undefined) return assert.deepEqual(notices(effects), ['not-connected']);
     const leaving = this.disconnect ? [...topics] : topics.has(this.topic) ? [this.topic] : [];
@@ -117,7 +121,7 @@ class Deliver implements fc.Command<Model, Real> {
   check = (): boolean => true;
   run(model: Model, real: Real): void {
     const event = { id: this.id, topic: this.topic, origin: 'dc-a', publishedAtMs: model.now, payload: 'p' };
-    const effects = frontend.handle(
+    const effects = frontendRole.handle(
       real.state,
       { kind: 'message', source: 'd', message: { type: 'deliver', event } },
       model.now,
@@ -138,7 +142,7 @@ class Deliver implements fc.Command<Model, Real> {
       this.toString(),
     );
     assert.deepEqual(
-      frontend.localTopics(real.state).sort(),
+      localTopics(real.state).sort(),
       [...new Set([...model.connections.values()].flatMap((t) => [...t]))].sort(),
     );
   }
@@ -162,7 +166,7 @@ describe('frontend topic table against its model', () => {
         const setup = () => ({
           model: { now: 0, connections: new Map(), seen: new Map() } as Model,
           real: {
-            state: frontend.createFrontend({
+            state: createFrontend({
               nodeId: 'dc-a/frontend-1',
               dc: 'dc-a',
               dispatchers: ['d'],

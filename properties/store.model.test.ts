@@ -3,7 +3,14 @@
 // lookups, sweeps and time passing. Method: fast-check model-based commands against core/'s store.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { store, type StoreReply, type StoreState } from '../core/index.ts';
+import {
+  applyStoreRequest,
+  createStore,
+  storeDeadline,
+  sweepStore,
+  type StoreReply,
+  type StoreState,
+} from '../core/index.ts';
 import { strict as assert } from 'node:assert';
 
 const limits = {
@@ -89,7 +96,7 @@ class Add implements fc.Command<Model, Real> {
   check = (): boolean => true;
   run(model: Model, real: Real): void {
     const expected = modelWrite(model, this.topic, this.frontend, this.leaseMs, this.gen);
-    const { reply } = store.apply(
+    const { reply } = applyStoreRequest(
       real.state,
       { op: 'add', topic: this.topic, frontend: this.frontend, leaseMs: this.leaseMs, generation: this.gen },
       model.now,
@@ -113,7 +120,7 @@ class Remove implements fc.Command<Model, Real> {
       Object.assign(entry, { removedAt: model.now, exp: model.now, gen: this.gen });
       expected = 'applied';
     } else if (entry !== undefined && this.gen > entry.gen) entry.gen = this.gen;
-    const { reply } = store.apply(
+    const { reply } = applyStoreRequest(
       real.state,
       { op: 'remove', topic: this.topic, frontend: this.frontend, generation: this.gen },
       model.now,
@@ -127,7 +134,7 @@ class Lookup implements fc.Command<Model, Real> {
   constructor(readonly topic: string) {}
   check = (): boolean => true;
   run(model: Model, real: Real): void {
-    const { reply } = store.apply(real.state, { op: 'lookup', topic: this.topic }, model.now);
+    const { reply } = applyStoreRequest(real.state, { op: 'lookup', topic: this.topic }, model.now);
     assert.deepEqual(
       reply.op === 'frontends' ? { frontends: reply.frontends, lapsed: reply.lapsed } : reply,
       { frontends: modelLive(model, this.topic), lapsed: modelLapsed(model, this.topic) },
@@ -143,9 +150,9 @@ class Advance implements fc.Command<Model, Real> {
   run(model: Model, real: Real): void {
     model.now += this.ms;
     // The host calls the store at its deadline, as the simulator and the embedded store do.
-    const due = store.deadline(real.state);
+    const due = storeDeadline(real.state);
     if (due !== null && due <= model.now) {
-      const expired = store.sweep(real.state, model.now).map((c) => `${c.topic}/${c.frontend}`);
+      const expired = sweepStore(real.state, model.now).map((c) => `${c.topic}/${c.frontend}`);
       const expected: string[] = [];
       for (const [topic, map] of model.entries) {
         for (const [frontend, e] of map) {
@@ -194,7 +201,7 @@ describe('subscription store against its model', () => {
       fc.property(fc.commands(commands, { maxCommands: 60, size: 'large' }), (cmds) => {
         const setup = () => ({
           model: { now: 0, entries: new Map() } as Model,
-          real: { state: store.createStore(limits) },
+          real: { state: createStore(limits) },
         });
         fc.modelRun(setup, cmds);
       }),

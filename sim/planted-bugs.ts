@@ -2,7 +2,7 @@
  * Known bugs, planted in copies of the core's roles, that the checker and the property tests must
  * catch. Each is a small wrapper around the correct role, so the bug is exactly what its name says.
  */
-import { dispatcher as coreDispatcher, type Effect } from '../core/index.ts';
+import { eventOfStoreRequest, type Effect } from '../core/index.ts';
 import { coreRoles, type Roles } from './world.ts';
 
 export type PlantedBug =
@@ -38,7 +38,7 @@ export function rolesWithBug(bug: PlantedBug): Roles {
       const seen = new Map<string, Set<string>>();
       return withDispatcher((state, input, now) => {
         if (input.kind === 'store-reply' && input.reply.op === 'frontends') {
-          const event = coreDispatcher.eventOfStoreRequest(state, input.requestId);
+          const event = eventOfStoreRequest(state, input.requestId);
           if (event !== null) {
             const key = `${state.config.dc}/${event.topic}`;
             const cache = seen.get(key) ?? new Set<string>();

@@ -9,7 +9,7 @@
  * because intra-datacenter hops are well under a millisecond. Probabilities are integers per
  * million (`...PerMillion`), so a scenario means the same thing on every machine.
  */
-import { frontend, type FrontendLimits } from '../core/index.ts';
+import { defaultFrontendLimits, type FrontendLimits } from '../core/index.ts';
 import { closestName } from './closest-name.ts';
 
 /** A latency draw: `baseUs` plus an exponential tail of mean `jitterUs`, capped at `baseUs + 20 * jitterUs`. */
@@ -424,7 +424,7 @@ const faultFields: Record<FaultKind, readonly string[]> = {
 
 /** `roles.frontendLimits`: any of the frontend's named limits, each a positive integer. */
 function frontendLimits(v: Validator, x: unknown, path: string): Partial<FrontendLimits> {
-  const names = Object.keys(frontend.defaultFrontendLimits) as (keyof FrontendLimits)[];
+  const names = Object.keys(defaultFrontendLimits) as (keyof FrontendLimits)[];
   const o = v.object(x, path, names) ?? {};
   const limits: Partial<FrontendLimits> = {};
   for (const name of names)

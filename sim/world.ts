@@ -23,18 +23,22 @@
 import type {
   ClientAction,
   DispatcherInput,
+  DispatcherOptions,
   DispatcherState,
   Effect,
   Event,
   EventId,
   FrontendInput,
+  FrontendOptions,
   FrontendState,
   Message,
-  Ms,
+  PublishId,
+  Role,
   StoreInput,
+  StoreOptions,
   StoreState,
 } from '../core/index.ts';
-import { assert, dispatcher, frontend, store } from '../core/index.ts';
+import { assert, dispatcherRole, eventOfStoreRequest, frontendRole, storeRole } from '../core/index.ts';
 import { Checker, categoryOfDrop, describeFault } from './checker.ts';
 import { EventHeap, type Unscheduled } from './heap.ts';
 import { Rng } from './rng.ts';
@@ -46,32 +50,12 @@ import { TraceWriter } from './trace-writer.ts';
 
 /** The role implementations a run uses: the core's by default, a planted-bug copy in checker tests. */
 export interface Roles {
-  frontend: {
-    create: typeof frontend.createFrontend;
-    handle: (state: FrontendState, input: FrontendInput, now: Ms) => Effect[];
-    deadline: (state: Readonly<FrontendState>) => Ms | null;
-  };
-  dispatcher: {
-    create: typeof dispatcher.createDispatcher;
-    handle: (state: DispatcherState, input: DispatcherInput, now: Ms) => Effect[];
-    deadline: (state: Readonly<DispatcherState>) => Ms | null;
-  };
-  store: {
-    create: typeof store.createStore;
-    handle: (state: StoreState, input: StoreInput, now: Ms) => Effect[];
-    deadline: (state: Readonly<StoreState>) => Ms | null;
-  };
+  frontend: Role<FrontendState, FrontendInput, FrontendOptions>;
+  dispatcher: Role<DispatcherState, DispatcherInput, DispatcherOptions>;
+  store: Role<StoreState, StoreInput, StoreOptions>;
 }
 
-export const coreRoles: Roles = {
-  frontend: { create: frontend.createFrontend, handle: frontend.handle, deadline: frontend.deadline },
-  dispatcher: {
-    create: dispatcher.createDispatcher,
-    handle: dispatcher.handle,
-    deadline: dispatcher.deadline,
-  },
-  store: { create: store.createStore, handle: store.handle, deadline: store.deadline },
-};
+export const coreRoles: Roles = { frontend: frontendRole, dispatcher: dispatcherRole, store: storeRole };
 
 export interface WorldOptions {
   tracePath: string | null;
@@ -145,6 +129,8 @@ type Item =
       incarnation: number;
       message: Message;
       e: EventId | null;
+      /** Set for a publisher's publish: it arrives as the dispatcher's `publish` input. */
+      publishId?: PublishId;
     }
   | { at: number; seq: number; kind: 'deadline'; node: SimNode; token: number }
   | { at: number; seq: number; kind: 'client'; connection: number; action: ClientAction }
@@ -394,7 +380,7 @@ class World {
       });
     } else {
       // Each incarnation of a store begins a new, larger epoch: a restarted store has lost everything.
-      node.st = this.roles.store.create({}, node.incarnation + 1);
+      node.st = this.roles.store.create({ epoch: node.incarnation + 1 });
     }
     this.armDeadline(node);
   }
@@ -442,7 +428,7 @@ class World {
           this.send(node.id, node.dc, effect.target, effect.message, node);
           break;
         case 'store-request': {
-          const event = node.di === null ? null : dispatcher.eventOfStoreRequest(node.di, effect.requestId);
+          const event = node.di === null ? null : eventOfStoreRequest(node.di, effect.requestId);
           if (event !== null) this.storeRequestEvents.set(`${node.id}\u0000${effect.requestId}`, event.id);
           this.send(
             node.id,
@@ -457,6 +443,20 @@ class World {
           this.fanOut(node, effect.connections, effect.event);
           break;
         case 'notice':
+          break;
+        case 'joined':
+        case 'left':
+          this.membershipChanged(node, effect);
+          break;
+        case 'publish-reply':
+          // The answer travels back to the publisher of the dispatcher's datacenter.
+          this.send(
+            node.id,
+            node.dc,
+            `${node.dc}/publisher`,
+            { type: 'publish-reply', requestId: effect.publishId, result: effect.result },
+            node,
+          );
           break;
         case 'close': {
           const index = this.connectionIndex(effect.connection);
@@ -528,6 +528,7 @@ class World {
     targetId: string,
     message: Message,
     sourceNode: SimNode | null,
+    publishId?: PublishId,
   ): void {
     const target = this.nodes.get(targetId);
     const e = this.eventOf(source, targetId, message);
@@ -576,7 +577,17 @@ class World {
         at = Math.max(at, this.fifoArrival.get(key) ?? 0);
         this.fifoArrival.set(key, at);
       }
-      this.push({ at, kind: 'message', m, source, target, incarnation: target.incarnation, message, e });
+      this.push({
+        at,
+        kind: 'message',
+        m,
+        source,
+        target,
+        incarnation: target.incarnation,
+        message,
+        e,
+        ...(publishId === undefined ? {} : { publishId }),
+      });
     }
   }
 
@@ -593,6 +604,13 @@ class World {
     if (message.type === 'store-reply' && target.di !== null) {
       this.storeRequestEvents.delete(`${target.id}\u0000${message.requestId}`);
       this.feed(target, { kind: 'store-reply', requestId: message.requestId, reply: message.reply });
+    } else if (item.publishId !== undefined && message.type === 'publish') {
+      const { topic, payload, id } = message;
+      this.feed(target, {
+        kind: 'publish',
+        publishId: item.publishId,
+        request: id === undefined ? { topic, payload } : { topic, payload, id },
+      });
     } else {
       this.feed(target, { kind: 'message', source: item.source, message });
     }
@@ -854,70 +872,49 @@ class World {
       { kind: 'client', connection: connection.id, action },
       Math.floor(this.now / 1000),
     );
-    const refused = new Set<string>();
-    for (const effect of effects) {
-      if (
-        effect.kind === 'notice' &&
-        effect.connection === connection.id &&
-        effect.notice.code !== 'history-unavailable' &&
-        effect.notice.topic !== undefined
-      ) {
-        refused.add(effect.notice.topic);
-      }
-    }
     const closed = effects.some((effect) => effect.kind === 'close' && effect.connection === connection.id);
-    const viewer = this.viewers[connection.viewer] as Viewer;
-    switch (action.type) {
-      case 'connect':
-        if (!closed && !effects.some((effect) => effect.kind === 'notice')) {
-          connection.accepted = true;
-          node.connections.add(index);
-          this.result.connections.opened++;
-          this.checker.connectionOpened(index, connection.id, node.id);
-          this.write({
-            k: 'conn',
-            t: this.now,
-            c: connection.id,
-            node: node.id,
-            v: viewer.index,
-            op: 'open',
-          });
-        }
-        break;
-      case 'subscribe':
-      case 'resume':
-        for (const topic of action.type === 'subscribe' ? [action.topic] : action.topics) {
-          if (refused.has(topic) || !connection.accepted) continue;
-          this.checker.subscribed(index, topic, this.now);
-          this.write({
-            k: 'conn',
-            t: this.now,
-            c: connection.id,
-            node: node.id,
-            v: viewer.index,
-            op: 'sub',
-            topic,
-          });
-        }
-        break;
-      case 'unsubscribe':
-        this.checker.unsubscribed(index, action.topic);
-        this.write({
-          k: 'conn',
-          t: this.now,
-          c: connection.id,
-          node: node.id,
-          v: viewer.index,
-          op: 'unsub',
-          topic: action.topic,
-        });
-        break;
-      case 'publish':
-      case 'disconnect':
-        break;
+    if (action.type === 'connect' && !closed && !effects.some((effect) => effect.kind === 'notice')) {
+      const viewer = this.viewers[connection.viewer] as Viewer;
+      connection.accepted = true;
+      node.connections.add(index);
+      this.result.connections.opened++;
+      this.checker.connectionOpened(index, connection.id, node.id);
+      this.write({
+        k: 'conn',
+        t: this.now,
+        c: connection.id,
+        node: node.id,
+        v: viewer.index,
+        op: 'open',
+      });
     }
-    this.perform(node, effects);
+    // What the action changed about the connection is recorded before what the frontend then sent.
+    for (const effect of effects)
+      if (effect.kind === 'joined' || effect.kind === 'left') this.membershipChanged(node, effect);
+    this.perform(
+      node,
+      effects.filter((effect) => effect.kind !== 'joined' && effect.kind !== 'left'),
+    );
     this.armDeadline(node);
+  }
+
+  /** A connection joined or left a topic at its frontend: the checker and the trace hear of it. */
+  private membershipChanged(node: SimNode, effect: Extract<Effect, { kind: 'joined' | 'left' }>): void {
+    const index = this.connectionIndex(effect.connection);
+    assert(index !== null, `${node.id} changed the topics of an unknown connection ${effect.connection}`);
+    const connection = this.connections[index] as Connection;
+    assert(connection.accepted, `${effect.connection} changed topics before it was accepted`);
+    if (effect.kind === 'joined') this.checker.subscribed(index, effect.topic, this.now);
+    else this.checker.unsubscribed(index, effect.topic);
+    this.write({
+      k: 'conn',
+      t: this.now,
+      c: connection.id,
+      node: node.id,
+      v: connection.viewer,
+      op: effect.kind === 'joined' ? 'sub' : 'unsub',
+      topic: effect.topic,
+    });
   }
 
   private fanOut(node: SimNode, connectionIds: string[], event: Event): void {
@@ -1055,6 +1052,7 @@ class World {
         target.id,
         { type: 'publish', requestId: n, topic: topic.name, payload },
         null,
+        n,
       );
     }
     const next = this.now + this.workload.intervalUs(topic.publishesPerSecond);

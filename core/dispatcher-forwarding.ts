@@ -1,0 +1,113 @@
+/**
+ * Cross-datacenter forwarding: an event published here goes to one dispatcher of every peer
+ * datacenter, which acknowledges at once; without an ack the target is suspected and another one
+ * tried, under the same forward id. The rules are in `core/dispatcher.ts`'s theory of operation.
+ */
+import { assert, increment } from './assert.ts';
+import type { DispatcherState } from './dispatcher-state.ts';
+import { requestStore } from './dispatcher-store.ts';
+import { addPending, hasRoom, takeDue, takePending } from './pending.ts';
+import type { DcId, Effect, Event, Message, Ms, NodeId, RequestId } from './types.ts';
+import { topicError } from './validation.ts';
+
+/** Forward `event`, published here, to every peer datacenter. */
+export function forwardToPeers(state: DispatcherState, event: Event, now: Ms, effects: Effect[]): void {
+  assert(event.origin === state.config.dc, 'only the origin datacenter forwards');
+  for (const dc of Object.keys(state.config.peers)) forward(state, event, dc, 1, now, effects);
+}
+
+/** A peer forwarded an event: acknowledge it, then fan it out here (and never forward it again). */
+export function onForward(
+  state: DispatcherState,
+  source: NodeId,
+  message: Extract<Message, { type: 'forward' }>,
+  now: Ms,
+  effects: Effect[],
+): void {
+  // Acknowledge first: the ack says "this datacenter has it", whatever happens to the lookup.
+  effects.push({
+    kind: 'send',
+    target: source,
+    message: { type: 'forward-ack', forwardId: message.forwardId },
+  });
+  if (message.event.origin === state.config.dc || topicError(message.event.topic) !== null) {
+    increment(state.counters, 'forwards-refused');
+    return;
+  }
+  increment(state.counters, 'forwards-received');
+  requestStore(
+    state,
+    { op: 'lookup', topic: message.event.topic },
+    { kind: 'fan-out', event: message.event, publisher: null },
+    now,
+    effects,
+  );
+}
+
+export function onForwardAck(state: DispatcherState, forwardId: RequestId): void {
+  const pending = takePending(state.pendingForwards, forwardId);
+  if (pending === undefined) return;
+  state.suspects.delete(pending.target);
+  increment(state.counters, 'forwards-acked');
+}
+
+/** Forwards not acknowledged in time: suspect the target, and try another while attempts are left. */
+export function onForwardDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
+  for (const [forwardId, pending] of takeDue(state.pendingForwards, now)) {
+    increment(state.counters, 'forwards-timed-out');
+    state.suspects.set(pending.target, now + state.config.suspectMs);
+    if (pending.attempts >= state.config.forwardAttemptsMax) {
+      increment(state.counters, 'forwards-exhausted');
+      effects.push({
+        kind: 'drop',
+        reason: 'forward-exhausted',
+        eventId: pending.event.id,
+        topic: pending.event.topic,
+        dc: pending.dc,
+      });
+      continue;
+    }
+    forward(state, pending.event, pending.dc, pending.attempts + 1, now, effects, forwardId);
+  }
+  for (const [node, until] of state.suspects) if (until <= now) state.suspects.delete(node);
+}
+
+function forward(
+  state: DispatcherState,
+  event: Event,
+  dc: DcId,
+  attempts: number,
+  now: Ms,
+  effects: Effect[],
+  /** A retry keeps its first attempt's id, so a late ack for any attempt settles the forward. */
+  forwardId: RequestId = state.nextRequestId++,
+): void {
+  assert(attempts >= 1 && attempts <= state.config.forwardAttemptsMax, 'a forward attempt out of bounds');
+  if (!hasRoom(state.pendingForwards)) {
+    increment(state.counters, 'forwards-shed');
+    effects.push({ kind: 'drop', reason: 'pending-full', eventId: event.id, topic: event.topic, dc });
+    return;
+  }
+  const target = pickPeer(state, dc, now);
+  addPending(state.pendingForwards, forwardId, { event, dc, target, attempts }, now);
+  increment(state.counters, 'forwards-sent');
+  effects.push({ kind: 'send', target, message: { type: 'forward', forwardId, event } });
+}
+
+/** The next dispatcher of `dc` in rotation that is not suspected; a suspected one only when all are. */
+function pickPeer(state: DispatcherState, dc: DcId, now: Ms): NodeId {
+  const dispatchers = state.config.peers[dc];
+  assert(dispatchers !== undefined && dispatchers.length > 0, `no dispatchers known for ${dc}`);
+  const cursor = state.peerCursor.get(dc) ?? 0;
+  let chosen = cursor % dispatchers.length;
+  for (let offset = 0; offset < dispatchers.length; offset++) {
+    const index = (cursor + offset) % dispatchers.length;
+    const suspectUntil = state.suspects.get(dispatchers[index] as NodeId);
+    if (suspectUntil === undefined || suspectUntil <= now) {
+      chosen = index;
+      break;
+    }
+  }
+  state.peerCursor.set(dc, chosen + 1);
+  return dispatchers[chosen] as NodeId;
+}

@@ -1,0 +1,120 @@
+/**
+ * The dispatcher's configuration and state: what `core/dispatcher.ts` and its rules
+ * (`dispatcher-publish.ts`, `dispatcher-forwarding.ts`, `dispatcher-store.ts`) read and change.
+ * The theory of operation is in `core/dispatcher.ts`.
+ */
+import { assert } from './assert.ts';
+import { hashString } from './hash.ts';
+import { pendingTable, type PendingTable } from './pending.ts';
+import type { Counters, DcId, Event, Ms, NodeId, PublishId, RequestId, StoreEpoch } from './types.ts';
+
+export interface DispatcherLimits {
+  pendingRequestsMax: number;
+  pendingForwardsMax: number;
+  payloadBytesMax: number;
+  /** Frontends remembered for `store-reset`; past it the least recently heard from is forgotten. */
+  knownFrontendsMax: number;
+}
+
+export const defaultDispatcherLimits: DispatcherLimits = {
+  pendingRequestsMax: 100_000,
+  pendingForwardsMax: 100_000,
+  payloadBytesMax: 64 * 1024,
+  knownFrontendsMax: 10_000,
+};
+
+export interface DispatcherConfig {
+  nodeId: NodeId;
+  dc: DcId;
+  /** The dispatchers of every other datacenter. */
+  peers: Record<DcId, NodeId[]>;
+  /**
+   * Prefix of the ids this dispatcher assigns, after `serverEventIdMarker`; the host makes it
+   * unique per incarnation.
+   */
+  idPrefix: string;
+  storeRequestTimeoutMs: Ms;
+  forwardTimeoutMs: Ms;
+  forwardAttemptsMax: number;
+  suspectMs: Ms;
+  /** What a publisher is told to wait before retrying when the store is unavailable. */
+  retryAfterMs: Ms;
+  /** How long after a store epoch begins frontends may still be registering (a renewal period). */
+  storeRebuildWindowMs: Ms;
+  limits: DispatcherLimits;
+}
+
+export type DispatcherOptions = Pick<DispatcherConfig, 'nodeId' | 'dc' | 'idPrefix'> &
+  Partial<Omit<DispatcherConfig, 'limits'>> & { limits?: Partial<DispatcherLimits> };
+
+/** Who waits for a publish's answer: another node (a frontend relaying a client), or the host. */
+export type Publisher =
+  { kind: 'node'; source: NodeId; requestId: RequestId } | { kind: 'host'; publishId: PublishId };
+
+/** Why a store request was made, so its answer (or its timeout) goes where it belongs. */
+export type StorePurpose =
+  | { kind: 'fan-out'; event: Event; publisher: Publisher | null }
+  | { kind: 'lease'; source: NodeId; requestId: RequestId };
+
+export interface PendingForward {
+  event: Event;
+  dc: DcId;
+  target: NodeId;
+  attempts: number;
+}
+
+export interface DispatcherState {
+  readonly config: DispatcherConfig;
+  readonly pendingStore: PendingTable<StorePurpose>;
+  readonly pendingForwards: PendingTable<PendingForward>;
+  /** Peer dispatchers that missed an ack, until when they are passed over. */
+  readonly suspects: Map<NodeId, Ms>;
+  readonly peerCursor: Map<DcId, number>;
+  /** The largest store epoch seen; null before the first answer. */
+  storeEpoch: StoreEpoch | null;
+  /** Frontends that sent lease requests, least recently heard from first. */
+  readonly knownFrontends: Set<NodeId>;
+  nextRequestId: RequestId;
+  nextEventSeq: number;
+  /** The last `now` handled: time never runs backwards. */
+  lastNowMs: Ms;
+  readonly counters: Counters;
+}
+
+export function createDispatcher(options: DispatcherOptions): DispatcherState {
+  const config: DispatcherConfig = {
+    peers: {},
+    storeRequestTimeoutMs: 250,
+    forwardTimeoutMs: 500,
+    forwardAttemptsMax: 3,
+    suspectMs: 5_000,
+    retryAfterMs: 1_000,
+    storeRebuildWindowMs: 4_000,
+    ...options,
+    limits: { ...defaultDispatcherLimits, ...options.limits },
+  };
+  assert(!(config.dc in config.peers), 'a dispatcher must not list its own datacenter as a peer');
+  for (const [dc, dispatchers] of Object.entries(config.peers)) {
+    assert(dispatchers.length > 0, `peer datacenter ${dc} has no dispatchers`);
+  }
+  assert(config.forwardAttemptsMax >= 1, 'forwardAttemptsMax must be at least 1');
+  assert(config.limits.knownFrontendsMax >= 1, 'knownFrontendsMax must be at least 1');
+  assert(config.storeRebuildWindowMs >= 0, 'storeRebuildWindowMs must not be negative');
+  const peerCursor = new Map<DcId, number>();
+  for (const [dc, dispatchers] of Object.entries(config.peers)) {
+    peerCursor.set(dc, hashString(config.nodeId) % dispatchers.length);
+  }
+  return {
+    config,
+    pendingStore: pendingTable(config.storeRequestTimeoutMs, config.limits.pendingRequestsMax),
+    pendingForwards: pendingTable(config.forwardTimeoutMs, config.limits.pendingForwardsMax),
+    suspects: new Map(),
+    peerCursor,
+    storeEpoch: null,
+    knownFrontends: new Set(),
+    nextRequestId: 1,
+    nextEventSeq: 1,
+    lastNowMs: Number.NEGATIVE_INFINITY,
+    counters: {},
+  };
+}

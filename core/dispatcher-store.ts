@@ -1,0 +1,149 @@
+/**
+ * A dispatcher's side of its datacenter's subscription store: requests to it, bounded and timed
+ * out; lease writes on behalf of frontends; and the store's epoch, whose growth means every
+ * registration was lost. The rules are in `core/dispatcher.ts`'s theory of operation.
+ */
+import { assert, increment } from './assert.ts';
+import type { DispatcherState, StorePurpose } from './dispatcher-state.ts';
+import { addPending, hasRoom } from './pending.ts';
+import type {
+  Effect,
+  Message,
+  Ms,
+  NodeId,
+  RequestId,
+  StoreEpoch,
+  StoreReply,
+  StoreRequest,
+  Topic,
+} from './types.ts';
+
+/** Send a store request and remember why; false when the pending bound refuses it. */
+export function requestStore(
+  state: DispatcherState,
+  request: StoreRequest,
+  purpose: StorePurpose,
+  now: Ms,
+  effects: Effect[],
+): boolean {
+  if (!hasRoom(state.pendingStore)) {
+    increment(state.counters, 'store-requests-shed');
+    if (purpose.kind === 'fan-out') {
+      effects.push({
+        kind: 'drop',
+        reason: 'pending-full',
+        eventId: purpose.event.id,
+        topic: purpose.event.topic,
+        dc: state.config.dc,
+      });
+    }
+    return false;
+  }
+  const requestId = state.nextRequestId++;
+  addPending(state.pendingStore, requestId, purpose, now);
+  effects.push({ kind: 'store-request', requestId, request });
+  return true;
+}
+
+/** A frontend asks to subscribe, renew or unsubscribe: a store write, answered once the store answers. */
+export function onLeaseRequest(
+  state: DispatcherState,
+  source: NodeId,
+  message: Extract<Message, { type: 'subscribe' | 'renew' | 'unsubscribe' }>,
+  now: Ms,
+  effects: Effect[],
+): void {
+  const request: StoreRequest =
+    message.type === 'subscribe'
+      ? {
+          op: 'add',
+          topic: message.topic,
+          frontend: message.frontend,
+          leaseMs: message.leaseMs,
+          generation: message.generation,
+        }
+      : message.type === 'renew'
+        ? {
+            op: 'renew',
+            topics: message.topics,
+            frontend: message.frontend,
+            leaseMs: message.leaseMs,
+            generation: message.generation,
+          }
+        : {
+            op: 'remove',
+            topic: message.topic,
+            frontend: message.frontend,
+            generation: message.generation,
+          };
+  rememberFrontend(state, message.frontend);
+  const purpose: StorePurpose = { kind: 'lease', source, requestId: message.requestId };
+  if (!requestStore(state, request, purpose, now, effects)) {
+    effects.push(leaseReply(source, message.requestId, false, 'dispatcher overloaded'));
+  }
+}
+
+/** The store answered a lease write (or gave an answer that does not fit one). */
+export function onLeaseWritten(
+  purpose: Extract<StorePurpose, { kind: 'lease' }>,
+  reply: StoreReply,
+  effects: Effect[],
+): void {
+  effects.push(
+    reply.op === 'written'
+      ? leaseReply(purpose.source, purpose.requestId, true, undefined, reply.epoch, reply.regranted)
+      : leaseReply(
+          purpose.source,
+          purpose.requestId,
+          false,
+          reply.op === 'rejected' ? reply.message : 'store gave an unexpected answer',
+        ),
+  );
+}
+
+export function onLeaseTimedOut(purpose: Extract<StorePurpose, { kind: 'lease' }>, effects: Effect[]): void {
+  effects.push(leaseReply(purpose.source, purpose.requestId, false, 'store did not answer in time'));
+}
+
+/**
+ * A store answer carried `epoch`. An epoch larger than the last one seen means the store lost
+ * every registration: tell every known frontend to register again now. A smaller one is a late
+ * answer from before the loss.
+ */
+export function observeEpoch(state: DispatcherState, epoch: StoreEpoch, effects: Effect[]): void {
+  const previous = state.storeEpoch;
+  if (previous !== null && epoch <= previous) return;
+  state.storeEpoch = epoch;
+  if (previous === null) return;
+  increment(state.counters, 'store-epoch-changes');
+  increment(state.counters, 'store-resets-sent', state.knownFrontends.size);
+  for (const frontend of state.knownFrontends)
+    effects.push({ kind: 'send', target: frontend, message: { type: 'store-reset', epoch } });
+}
+
+/** Note a frontend that has leases here, most recent last, within `knownFrontendsMax`. */
+function rememberFrontend(state: DispatcherState, frontend: NodeId): void {
+  state.knownFrontends.delete(frontend);
+  state.knownFrontends.add(frontend);
+  if (state.knownFrontends.size > state.config.limits.knownFrontendsMax) {
+    const oldest = state.knownFrontends.values().next();
+    assert(!oldest.done, 'a set over its bound has a first element');
+    state.knownFrontends.delete(oldest.value);
+  }
+  assert(state.knownFrontends.size <= state.config.limits.knownFrontendsMax, 'known frontends over bound');
+}
+
+function leaseReply(
+  target: NodeId,
+  requestId: RequestId,
+  ok: boolean,
+  error?: string,
+  epoch?: StoreEpoch,
+  regranted?: Topic[],
+): Effect {
+  const message: Extract<Message, { type: 'lease-reply' }> = { type: 'lease-reply', requestId, ok };
+  if (error !== undefined) message.error = error;
+  if (epoch !== undefined) message.epoch = epoch;
+  if (regranted !== undefined && regranted.length > 0) message.regranted = regranted;
+  return { kind: 'send', target, message };
+}

@@ -1,0 +1,157 @@
+/**
+ * A frontend's registrations: the leases it holds on the topics it has viewers of, kept alive by
+ * renewals, repaired at once when the store lost them, and given up on with a `drop` when no
+ * dispatcher answers. The rules are in `core/frontend.ts`'s theory of operation.
+ */
+import { assert, increment } from './assert.ts';
+import type { FrontendState, LeaseMessage, PendingLease } from './frontend-state.ts';
+import { currentDispatcher, pendingRoom } from './frontend-state.ts';
+import { addPending, takeDue, takePending } from './pending.ts';
+import type { Effect, Message, Ms, StoreEpoch, Topic } from './types.ts';
+
+/** `topic` got its first local viewer: ask for a lease, and make sure renewals run. */
+export function register(state: FrontendState, topic: Topic, now: Ms, effects: Effect[]): void {
+  const message = {
+    type: 'subscribe',
+    requestId: state.nextRequestId++,
+    frontend: state.config.nodeId,
+    topic,
+    leaseMs: state.config.leaseMs,
+    generation: state.nextGeneration++,
+  } as const;
+  sendLeaseRequest(state, message, 1, now, effects);
+  if (state.renewAtMs === null) state.renewAtMs = now + state.config.renewEveryMs;
+}
+
+/** `topic` lost its last local viewer: give its lease back, and stop renewing when none is left. */
+export function unregister(state: FrontendState, topic: Topic, now: Ms, effects: Effect[]): void {
+  assert(!state.topics.has(topic), `unregistering ${topic}, which still has viewers`);
+  const message = {
+    type: 'unsubscribe',
+    requestId: state.nextRequestId++,
+    frontend: state.config.nodeId,
+    topic,
+    generation: state.nextGeneration++,
+  } as const;
+  sendLeaseRequest(state, message, 1, now, effects);
+  if (state.topics.size === 0) state.renewAtMs = null;
+}
+
+export function onLeaseReply(
+  state: FrontendState,
+  message: Extract<Message, { type: 'lease-reply' }>,
+  now: Ms,
+  effects: Effect[],
+): void {
+  const pending = takePending(state.pendingLeases, message.requestId);
+  if (pending === undefined) return;
+  if (message.ok) increment(state.counters, 'lease-requests-answered');
+  else retryLeaseRequest(state, pending, now, effects);
+  for (const topic of message.regranted ?? []) registrationLapsed(state, topic, effects);
+  // A first epoch is just learnt; a larger one means the store forgot this frontend's leases.
+  if (message.epoch !== undefined)
+    onStoreEpoch(state, message.epoch, state.storeEpoch !== null, now, effects);
+}
+
+/**
+ * The store's epoch is `epoch`. If it is newer than the one this frontend knows and `lost` says
+ * leases were lost with the old one, renew every topic now, and restart the renewal timer.
+ */
+export function onStoreEpoch(
+  state: FrontendState,
+  epoch: StoreEpoch,
+  lost: boolean,
+  now: Ms,
+  effects: Effect[],
+): void {
+  if (state.storeEpoch !== null && epoch <= state.storeEpoch) return;
+  state.storeEpoch = epoch;
+  if (!lost || state.topics.size === 0) return;
+  increment(state.counters, 'store-epoch-renewals');
+  renewAll(state, now, effects);
+  state.renewAtMs = now + state.config.renewEveryMs;
+}
+
+/** Lease requests that timed out are retried elsewhere; every renewal period, every topic is renewed. */
+export function onLeaseDeadline(state: FrontendState, now: Ms, effects: Effect[]): void {
+  for (const [, pending] of takeDue(state.pendingLeases, now)) {
+    increment(state.counters, 'lease-requests-timed-out');
+    retryLeaseRequest(state, pending, now, effects);
+  }
+}
+
+export function onRenewDeadline(state: FrontendState, now: Ms, effects: Effect[]): void {
+  if (state.renewAtMs === null || state.renewAtMs > now) return;
+  renewAll(state, now, effects);
+  state.renewAtMs = state.topics.size > 0 ? now + state.config.renewEveryMs : null;
+  assert(state.renewAtMs === null || state.renewAtMs > now, 'the renewal timer must move forward');
+}
+
+function renewAll(state: FrontendState, now: Ms, effects: Effect[]): void {
+  const topics = [...state.topics.keys()];
+  const batch = state.config.limits.topicsPerRenewMax;
+  for (let start = 0; start < topics.length; start += batch) {
+    const message = {
+      type: 'renew',
+      requestId: state.nextRequestId++,
+      frontend: state.config.nodeId,
+      topics: topics.slice(start, start + batch),
+      leaseMs: state.config.leaseMs,
+      generation: state.nextGeneration++,
+    } as const;
+    assert(message.topics.length > 0 && message.topics.length <= batch, 'a renewal batch out of bounds');
+    sendLeaseRequest(state, message, 1, now, effects);
+  }
+  increment(state.counters, 'renewals');
+}
+
+/** Tell the viewers of `topic` that events may have passed them by while it was unregistered. */
+function registrationLapsed(state: FrontendState, topic: Topic, effects: Effect[]): void {
+  const viewers = state.topics.get(topic);
+  if (viewers === undefined) return;
+  increment(state.counters, 'registrations-lapsed');
+  const message = `this frontend's registration for "${topic}" had lapsed (it was frozen or cut off, or the store lost it) and was just made again: events published meanwhile did not reach you`;
+  for (const connection of viewers)
+    effects.push({ kind: 'notice', connection, notice: { code: 'registration-lapsed', message, topic } });
+}
+
+function sendLeaseRequest(
+  state: FrontendState,
+  message: LeaseMessage,
+  attempts: number,
+  now: Ms,
+  effects: Effect[],
+): void {
+  if (!pendingRoom(state)) {
+    // The next renewal repairs a lost subscribe; an unsent unsubscribe lets the lease expire.
+    increment(state.counters, 'lease-requests-shed');
+    effects.push({ kind: 'drop', reason: 'pending-full', ...leaseTopic(message) });
+    return;
+  }
+  addPending(state.pendingLeases, message.requestId, { message, attempts }, now);
+  effects.push({ kind: 'send', target: currentDispatcher(state), message });
+}
+
+function retryLeaseRequest(state: FrontendState, request: PendingLease, now: Ms, effects: Effect[]): void {
+  state.dispatcherIndex = (state.dispatcherIndex + 1) % state.config.dispatchers.length;
+  const { message } = request;
+  if (request.attempts >= state.config.leaseAttemptsMax) {
+    increment(state.counters, 'lease-requests-exhausted');
+    effects.push({ kind: 'drop', reason: 'lease-request-exhausted', ...leaseTopic(message) });
+    return;
+  }
+  // A subscribe or renewal for topics that lost their last viewer meanwhile is moot: the unsubscribe
+  // is already out, and a late re-grant would only keep a useless lease alive.
+  let retry: LeaseMessage = { ...message, requestId: state.nextRequestId++ };
+  if (retry.type === 'subscribe' && !state.topics.has(retry.topic)) return;
+  if (retry.type === 'renew') {
+    retry = { ...retry, topics: retry.topics.filter((topic) => state.topics.has(topic)) };
+    if (retry.topics.length === 0) return;
+  }
+  increment(state.counters, 'lease-requests-retried');
+  sendLeaseRequest(state, retry, request.attempts + 1, now, effects);
+}
+
+function leaseTopic(message: LeaseMessage): { topic?: Topic } {
+  return message.type === 'renew' ? {} : { topic: message.topic };
+}

@@ -1,0 +1,146 @@
+/**
+ * The frontend's configuration and state: what `core/frontend.ts` and its rules
+ * (`frontend-clients.ts`, `frontend-leases.ts`, `frontend-history.ts`) read and change. The theory
+ * of operation is in `core/frontend.ts`.
+ */
+import { assert } from './assert.ts';
+import { hashString } from './hash.ts';
+import { hasRoom, pendingTable, type PendingTable } from './pending.ts';
+import type {
+  ConnectionId,
+  Counters,
+  DcId,
+  Event,
+  EventId,
+  Generation,
+  Message,
+  Ms,
+  NodeId,
+  StoreEpoch,
+  Topic,
+} from './types.ts';
+
+export interface FrontendLimits {
+  connectionsMax: number;
+  topicsPerConnectionMax: number;
+  payloadBytesMax: number;
+  historyEventsPerTopicMax: number;
+  historyTopicsMax: number;
+  /** Lease requests and publishes awaiting a reply, together. */
+  pendingRequestsMax: number;
+  topicsPerRenewMax: number;
+}
+
+export const defaultFrontendLimits: FrontendLimits = {
+  connectionsMax: 100_000,
+  topicsPerConnectionMax: 64,
+  payloadBytesMax: 64 * 1024,
+  historyEventsPerTopicMax: 256,
+  historyTopicsMax: 10_000,
+  pendingRequestsMax: 4_096,
+  topicsPerRenewMax: 500,
+};
+
+export interface FrontendConfig {
+  nodeId: NodeId;
+  dc: DcId;
+  /** The dispatchers of this frontend's datacenter; lease requests rotate over them on failure. */
+  dispatchers: NodeId[];
+  leaseMs: Ms;
+  renewEveryMs: Ms;
+  leaseRequestTimeoutMs: Ms;
+  leaseAttemptsMax: number;
+  publishTimeoutMs: Ms;
+  /** First lease generation; the host makes it larger than any a previous incarnation used. */
+  generationStart: Generation;
+  limits: FrontendLimits;
+}
+
+export type FrontendOptions = Pick<FrontendConfig, 'nodeId' | 'dc' | 'dispatchers'> &
+  Partial<Omit<FrontendConfig, 'limits'>> & { limits?: Partial<FrontendLimits> };
+
+export type LeaseMessage = Extract<Message, { type: 'subscribe' | 'renew' | 'unsubscribe' }>;
+
+export interface PendingLease {
+  message: LeaseMessage;
+  attempts: number;
+}
+
+export interface PendingPublish {
+  connection: ConnectionId;
+  topic: Topic;
+}
+
+export interface History {
+  events: Event[];
+  ids: Set<EventId>;
+}
+
+export interface FrontendState {
+  readonly config: FrontendConfig;
+  readonly connections: Map<ConnectionId, Set<Topic>>;
+  readonly topics: Map<Topic, Set<ConnectionId>>;
+  readonly history: Map<Topic, History>;
+  readonly pendingLeases: PendingTable<PendingLease>;
+  readonly pendingPublishes: PendingTable<PendingPublish>;
+  nextRequestId: number;
+  nextGeneration: Generation;
+  /** The largest store epoch this frontend has registered under (or been told of); null at first. */
+  storeEpoch: StoreEpoch | null;
+  dispatcherIndex: number;
+  renewAtMs: Ms | null;
+  /** The last `now` handled: time never runs backwards. */
+  lastNowMs: Ms;
+  readonly counters: Counters;
+}
+
+export function createFrontend(options: FrontendOptions): FrontendState {
+  const leaseMs = options.leaseMs ?? 10_000;
+  const config: FrontendConfig = {
+    leaseMs,
+    renewEveryMs: Math.max(1, Math.floor(leaseMs / 3)),
+    leaseRequestTimeoutMs: 500,
+    leaseAttemptsMax: 3,
+    publishTimeoutMs: 2_000,
+    generationStart: 0,
+    ...options,
+    limits: { ...defaultFrontendLimits, ...options.limits },
+  };
+  assert(config.dispatchers.length > 0, 'a frontend needs at least one dispatcher');
+  assert(config.renewEveryMs < config.leaseMs, 'renewEveryMs must be shorter than leaseMs');
+  assert(config.leaseAttemptsMax >= 1, 'leaseAttemptsMax must be at least 1');
+  assert(config.limits.topicsPerRenewMax >= 1, 'topicsPerRenewMax must be at least 1');
+  const { pendingRequestsMax } = config.limits;
+  return {
+    config,
+    connections: new Map(),
+    topics: new Map(),
+    history: new Map(),
+    pendingLeases: pendingTable(config.leaseRequestTimeoutMs, pendingRequestsMax),
+    pendingPublishes: pendingTable(config.publishTimeoutMs, pendingRequestsMax),
+    nextRequestId: 1,
+    nextGeneration: config.generationStart,
+    storeEpoch: null,
+    // Spread frontends over dispatchers without coordination.
+    dispatcherIndex: hashString(config.nodeId) % config.dispatchers.length,
+    renewAtMs: null,
+    lastNowMs: Number.NEGATIVE_INFINITY,
+    counters: {},
+  };
+}
+
+export function currentDispatcher(state: FrontendState): NodeId {
+  const dispatcher = state.config.dispatchers[state.dispatcherIndex];
+  assert(dispatcher !== undefined, 'dispatcher index out of range');
+  return dispatcher;
+}
+
+/** Whether one more request may wait for a reply: lease requests and publishes share the bound. */
+export function pendingRoom(state: FrontendState): boolean {
+  const pending = state.pendingLeases.entries.size + state.pendingPublishes.entries.size;
+  return (
+    pending < state.config.limits.pendingRequestsMax &&
+    hasRoom(state.pendingLeases) &&
+    hasRoom(state.pendingPublishes)
+  );
+}
