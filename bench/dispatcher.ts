@@ -4,6 +4,7 @@
  * them. Each event of a batch is still its own publish: validated, stamped, looked up in the store
  * (a Redis round trip with Redis) and answered.
  */
+import { randomBytes } from 'node:crypto';
 import { createHistogram, merge, summarize } from './histogram.ts';
 import type { LatencySummary } from './histogram.ts';
 import { forkBench } from './processes.ts';
@@ -28,7 +29,15 @@ export async function benchDispatcher(
   store: { kind: 'memory' } | { kind: 'redis'; url: string; prefix: string },
   options: { concurrency: number; batch: number; warmupMs: number; windowMs: number },
 ): Promise<DispatcherCase> {
-  const flags = ['--role', 'dispatcher', '--dc', 'bench'];
+  // A lone dispatcher still needs the internal token every multi-node role requires; no node uses it.
+  const flags = [
+    '--role',
+    'dispatcher',
+    '--dc',
+    'bench',
+    '--internal-token',
+    randomBytes(16).toString('hex'),
+  ];
   if (store.kind === 'redis') flags.push('--store', store.url, '--redis-prefix', store.prefix);
   const target = await startStadium(flags, `stadium serve --role dispatcher (${store.kind})`);
   const publisher = forkBench('publisher.ts', 'publisher (dispatcher)');

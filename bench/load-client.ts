@@ -14,6 +14,7 @@ import { io } from 'socket.io-client';
 import type { Socket as IoSocket } from 'socket.io-client';
 import { createHistogram, record, toSparse } from './histogram.ts';
 import type { Histogram } from './histogram.ts';
+import { exitSoon, serveRequests } from './protocol.ts';
 import type { ClientReport, ClientRequest, OpenReply, Transport } from './protocol.ts';
 import { ChunkedDecoder, parseResponseHead, SseParser, stampOf } from './sse-parser.ts';
 import { clientFrame, FrameReader, opcodes, stampInBytes, upgradeRequest } from './ws-reader.ts';
@@ -273,32 +274,20 @@ function report(rid: number): ClientReport {
   };
 }
 
-function reply(message: object): void {
-  process.send?.(message);
-}
-
-process.on('message', (request: ClientRequest) => {
-  switch (request.type) {
-    case 'open':
-      void openMany(request).then(reply);
-      return;
-    case 'reset':
-      histogram = createHistogram();
-      events = 0;
-      unstamped = 0;
-      resetAtMs = now();
-      reply({ rid: request.rid });
-      return;
-    case 'report':
-      reply(report(request.rid));
-      return;
-    case 'close':
-      for (const handle of handles) handle.close();
-      handles.clear();
-      reply({ rid: request.rid });
-      setTimeout(() => process.exit(0), 50).unref();
-      return;
-  }
+serveRequests<ClientRequest>({
+  open: (request) => openMany(request),
+  reset: () => {
+    histogram = createHistogram();
+    events = 0;
+    unstamped = 0;
+    resetAtMs = now();
+    return {};
+  },
+  report: (request) => report(request.rid),
+  close: () => {
+    for (const handle of handles) handle.close();
+    handles.clear();
+    exitSoon();
+    return {};
+  },
 });
-// The parent went away (finished, or crashed): never linger.
-process.on('disconnect', () => process.exit(0));

@@ -87,3 +87,30 @@ export interface ServerReady {
   type: 'ready';
   port: number;
 }
+
+type Handlers<R extends { type: string; rid: number }> = {
+  [K in R['type']]: (request: Extract<R, { type: K }>) => object | Promise<object>;
+};
+
+/**
+ * A child's side of the protocol: one handler per request type returns the reply (at once or
+ * later); it goes back to the parent with the request's `rid`, or, if the handler failed, as
+ * `{rid, error}`. A child whose parent went away (finished, or crashed) never lingers.
+ */
+export function serveRequests<R extends { type: string; rid: number }>(handlers: Handlers<R>): void {
+  process.on('message', (request: R) => {
+    const handler = handlers[request.type as R['type']] as (request: R) => object | Promise<object>;
+    Promise.resolve()
+      .then(() => handler(request))
+      .then(
+        (body) => process.send?.({ ...body, rid: request.rid }),
+        (error: unknown) => process.send?.({ rid: request.rid, error: String(error) }),
+      );
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** End this child shortly, once its last reply has been sent. */
+export function exitSoon(): void {
+  setTimeout(() => process.exit(0), 50).unref();
+}

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { createHistogram, record, toSparse } from './histogram.ts';
 import type { Histogram } from './histogram.ts';
+import { exitSoon, serveRequests } from './protocol.ts';
 import type { PublisherReport, PublisherRequest } from './protocol.ts';
 import { ResponseReader, stampPayload } from './sse-parser.ts';
 
@@ -162,39 +163,27 @@ function report(rid: number): PublisherReport {
   };
 }
 
-const reply = (message: object): void => {
-  process.send?.(message);
-};
-
-process.on('message', (request: PublisherRequest) => {
-  switch (request.type) {
-    case 'start':
-      start(request).then(
-        () => reply({ rid: request.rid }),
-        (error: unknown) => reply({ rid: request.rid, error: String(error) }),
-      );
-      return;
-    case 'reset':
-      sent = ok = failed = behind = 0;
-      firstError = null;
-      histogram = createHistogram();
-      resetAtMs = now();
-      reply({ rid: request.rid });
-      return;
-    case 'report':
-      reply(report(request.rid));
-      return;
-    case 'stop':
-      // Send nothing more, and let what is in flight be answered: the server publishes it anyway,
-      // and the parent waits for exactly what was published to reach the clients.
-      stopped = true;
-      if (ticker !== null) clearInterval(ticker);
-      void waitUntil(() => inFlight <= 0, stopWaitMs).then(() => {
-        for (const socket of sockets) socket.destroy();
-        reply(report(request.rid));
-        setTimeout(() => process.exit(0), 50).unref();
-      });
-      return;
-  }
+serveRequests<PublisherRequest>({
+  start: async (request) => {
+    await start(request);
+    return {};
+  },
+  reset: () => {
+    sent = ok = failed = behind = 0;
+    firstError = null;
+    histogram = createHistogram();
+    resetAtMs = now();
+    return {};
+  },
+  report: (request) => report(request.rid),
+  stop: async (request) => {
+    // Send nothing more, and let what is in flight be answered: the server publishes it anyway,
+    // and the parent waits for exactly what was published to reach the clients.
+    stopped = true;
+    if (ticker !== null) clearInterval(ticker);
+    await waitUntil(() => inFlight <= 0, stopWaitMs);
+    for (const socket of sockets) socket.destroy();
+    exitSoon();
+    return report(request.rid);
+  },
 });
-process.on('disconnect', () => process.exit(0));

@@ -42,13 +42,13 @@
  * `dispatcher-forwarding.ts`, the store and leases in `dispatcher-store.ts`, state in
  * `dispatcher-state.ts`.
  */
-import { assert, increment, unreachable } from './assert.ts';
+import { increment, unreachable } from './assert.ts';
 import { onForward, onForwardAck, onForwardDeadline } from './dispatcher-forwarding.ts';
 import { onLookupReply, onLookupTimedOut, onPublish } from './dispatcher-publish.ts';
 import { createDispatcher, type DispatcherOptions, type DispatcherState } from './dispatcher-state.ts';
 import { observeEpoch, onLeaseRequest, onLeaseTimedOut, onLeaseWritten } from './dispatcher-store.ts';
 import { earliest, nextPendingDeadline, takeDue, takePending } from './pending.ts';
-import type { Role } from './role.ts';
+import { assertDeadlineAdvanced, enterHandle, type Role } from './role.ts';
 import type {
   Effect,
   Event,
@@ -78,8 +78,7 @@ export type DispatcherInput =
 
 /** Feed one input; perform every returned effect before the next call. `now` never decreases. */
 export function handle(state: DispatcherState, input: DispatcherInput, now: Ms): Effect[] {
-  assert(now >= state.lastNowMs, `time went backwards: ${now} after ${state.lastNowMs}`);
-  state.lastNowMs = now;
+  enterHandle(state, now);
   const effects: Effect[] = [];
   switch (input.kind) {
     case 'message':
@@ -97,8 +96,7 @@ export function handle(state: DispatcherState, input: DispatcherInput, now: Ms):
     default:
       unreachable(input);
   }
-  const due = deadline(state);
-  assert(due === null || due > now || input.kind !== 'deadline', 'a deadline handled must move forward');
+  if (input.kind === 'deadline') assertDeadlineAdvanced(deadline(state), now);
   return effects;
 }
 

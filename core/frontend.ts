@@ -40,7 +40,7 @@ import { onDeliver } from './frontend-history.ts';
 import { onLeaseDeadline, onLeaseReply, onRenewDeadline, onStoreEpoch } from './frontend-leases.ts';
 import { createFrontend, type FrontendOptions, type FrontendState } from './frontend-state.ts';
 import { earliest, nextPendingDeadline } from './pending.ts';
-import type { Role } from './role.ts';
+import { assertDeadlineAdvanced, enterHandle, type Role } from './role.ts';
 import type { ClientAction, ConnectionId, Effect, Message, Ms, NodeId, Topic } from './types.ts';
 
 export { createFrontend, defaultFrontendLimits } from './frontend-state.ts';
@@ -53,8 +53,7 @@ export type FrontendInput =
 
 /** Feed one input; perform every returned effect before the next call. `now` never decreases. */
 export function handle(state: FrontendState, input: FrontendInput, now: Ms): Effect[] {
-  assert(now >= state.lastNowMs, `time went backwards: ${now} after ${state.lastNowMs}`);
-  state.lastNowMs = now;
+  enterHandle(state, now);
   const effects: Effect[] = [];
   switch (input.kind) {
     case 'client':
@@ -70,8 +69,7 @@ export function handle(state: FrontendState, input: FrontendInput, now: Ms): Eff
     default:
       unreachable(input);
   }
-  const due = deadline(state);
-  assert(due === null || due > now || input.kind !== 'deadline', 'a deadline handled must move forward');
+  if (input.kind === 'deadline') assertDeadlineAdvanced(deadline(state), now);
   return effects;
 }
 
