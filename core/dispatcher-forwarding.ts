@@ -67,6 +67,7 @@ export function onForwardDeadline(state: DispatcherState, now: Ms, effects: Effe
       });
       continue;
     }
+    increment(state.counters, 'forwards-retried');
     forward(state, pending.event, pending.dc, pending.attempts + 1, now, effects, forwardId);
   }
   for (const [node, until] of state.suspects) if (until <= now) state.suspects.delete(node);
@@ -105,8 +106,10 @@ function pickPeer(state: DispatcherState, dc: DcId, now: Ms): NodeId {
     const suspectUntil = state.suspects.get(dispatchers[index] as NodeId);
     if (suspectUntil === undefined || suspectUntil <= now) {
       chosen = index;
+      if (offset > 0) increment(state.counters, 'suspects-passed-over');
       break;
     }
+    if (offset === dispatchers.length - 1) increment(state.counters, 'every-peer-suspected');
   }
   state.peerCursor.set(dc, chosen + 1);
   return dispatchers[chosen] as NodeId;

@@ -112,6 +112,7 @@ export function onLeaseTimedOut(purpose: Extract<StorePurpose, { kind: 'lease' }
  */
 export function observeEpoch(state: DispatcherState, epoch: StoreEpoch, effects: Effect[]): void {
   const previous = state.storeEpoch;
+  if (previous !== null && epoch < previous) increment(state.counters, 'store-replies-of-an-old-epoch');
   if (previous !== null && epoch <= previous) return;
   state.storeEpoch = epoch;
   if (previous === null) return;
@@ -129,6 +130,7 @@ function rememberFrontend(state: DispatcherState, frontend: NodeId): void {
     const oldest = state.knownFrontends.values().next();
     assert(!oldest.done, 'a set over its bound has a first element');
     state.knownFrontends.delete(oldest.value);
+    increment(state.counters, 'known-frontends-forgotten');
   }
   assert(state.knownFrontends.size <= state.config.limits.knownFrontendsMax, 'known frontends over bound');
 }

@@ -83,6 +83,7 @@ export function onClient(
       }
       const requestId = state.nextRequestId++;
       addPending(state.pendingPublishes, requestId, { connection, topic: action.topic }, now);
+      increment(state.counters, 'client-publishes');
       effects.push({
         kind: 'send',
         target: currentDispatcher(state),
@@ -159,7 +160,7 @@ function subscribe(
   now: Ms,
   effects: Effect[],
 ): void {
-  if (topics.has(topic)) return;
+  if (topics.has(topic)) return increment(state.counters, 'subscribes-already-joined');
   topics.add(topic);
   effects.push({ kind: 'joined', connection, topic });
   let viewers = state.topics.get(topic);

@@ -48,6 +48,7 @@ function remember(state: FrontendState, event: Event): boolean {
     if (state.history.size >= historyTopicsMax) {
       const oldest = state.history.keys().next();
       if (!oldest.done) state.history.delete(oldest.value);
+      increment(state.counters, 'history-topics-evicted');
     }
   }
   state.history.set(event.topic, history);
@@ -56,6 +57,7 @@ function remember(state: FrontendState, event: Event): boolean {
   if (history.events.length > historyEventsPerTopicMax) {
     const evicted = history.events.shift();
     assert(evicted !== undefined, 'history shrank below its bound');
+    increment(state.counters, 'history-events-evicted');
     history.ids.delete(evicted.id);
   }
   assert(history.events.length === history.ids.size, 'history ids and events disagree');
@@ -103,6 +105,7 @@ export function replay(
     for (const event of missed) {
       assert(event.topic === topic && event.id !== lastEventId, 'a replay hands back only what came after');
       effects.push({ kind: 'deliver', connections: [connection], event, wholeTopic: false });
+      increment(state.counters, 'events-replayed');
     }
   }
   increment(state.counters, 'resumes-replayed');

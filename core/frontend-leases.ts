@@ -90,6 +90,7 @@ export function onRenewDeadline(state: FrontendState, now: Ms, effects: Effect[]
 function renewAll(state: FrontendState, now: Ms, effects: Effect[]): void {
   const topics = [...state.topics.keys()];
   const batch = state.config.limits.topicsPerRenewMax;
+  if (topics.length > batch) increment(state.counters, 'renewals-split');
   for (let start = 0; start < topics.length; start += batch) {
     const message = {
       type: 'renew',
@@ -143,10 +144,11 @@ function retryLeaseRequest(state: FrontendState, request: PendingLease, now: Ms,
   // A subscribe or renewal for topics that lost their last viewer meanwhile is moot: the unsubscribe
   // is already out, and a late re-grant would only keep a useless lease alive.
   let retry: LeaseMessage = { ...message, requestId: state.nextRequestId++ };
-  if (retry.type === 'subscribe' && !state.topics.has(retry.topic)) return;
+  const moot = (): void => increment(state.counters, 'lease-retries-moot');
+  if (retry.type === 'subscribe' && !state.topics.has(retry.topic)) return moot();
   if (retry.type === 'renew') {
     retry = { ...retry, topics: retry.topics.filter((topic) => state.topics.has(topic)) };
-    if (retry.topics.length === 0) return;
+    if (retry.topics.length === 0) return moot();
   }
   increment(state.counters, 'lease-requests-retried');
   sendLeaseRequest(state, retry, request.attempts + 1, now, effects);

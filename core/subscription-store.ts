@@ -131,6 +131,7 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
         if (error !== null) return rejected(state, 'bad-request', error);
       }
       const leaseMs = Math.min(request.leaseMs, state.limits.leaseMsMax);
+      if (leaseMs < request.leaseMs) increment(state.counters, 'leases-cut-to-max');
       const changes: LeaseChange[] = [];
       let ignored = 0;
       let full = false;
@@ -155,6 +156,7 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (lease === undefined || request.generation < lease.generation || lease.removedAtMs !== null) {
         if (lease !== undefined && request.generation > lease.generation)
           lease.generation = request.generation;
+        increment(state.counters, 'removes-ignored');
         return { reply: { op: 'written', applied: 0, ignored: 1, ...epoch }, changes: [] };
       }
       lease.removedAtMs = now;
@@ -209,7 +211,10 @@ export function sweep(state: StoreState, now: Ms): LeaseChange[] {
   for (const [topic, leases] of state.topics) {
     for (const [frontend, lease] of leases) {
       if (lease.removedAtMs !== null) {
-        if (now >= lease.removedAtMs + state.limits.tombstoneMs) deleteLease(state, topic, leases, frontend);
+        if (now >= lease.removedAtMs + state.limits.tombstoneMs) {
+          deleteLease(state, topic, leases, frontend);
+          increment(state.counters, 'tombstones-forgotten');
+        }
         continue;
       }
       if (now < lease.expiresAtMs) continue;
@@ -217,7 +222,10 @@ export function sweep(state: StoreState, now: Ms): LeaseChange[] {
         lease.lapseReported = true;
         changes.push({ change: 'expired', topic, frontend, expiresAtMs: lease.expiresAtMs });
       }
-      if (now >= lease.expiresAtMs + state.limits.lapsedKeepMs) deleteLease(state, topic, leases, frontend);
+      if (now >= lease.expiresAtMs + state.limits.lapsedKeepMs) {
+        deleteLease(state, topic, leases, frontend);
+        increment(state.counters, 'lapsed-forgotten');
+      }
     }
   }
   increment(state.counters, 'leases-expired', changes.length);
@@ -278,8 +286,20 @@ function writeLease(
   let leases = state.topics.get(topic);
   const existing = leases?.get(frontend);
   if (existing !== undefined) {
-    if (generation < existing.generation) return null;
+    if (generation < existing.generation) {
+      // A tombstone refusing an older write is what keeps a late renewal from reviving a lease.
+      increment(
+        state.counters,
+        existing.removedAtMs === null ? 'writes-older-generation' : 'writes-refused-by-tombstone',
+      );
+      return null;
+    }
     const wasLive = now < existing.expiresAtMs && existing.removedAtMs === null;
+    if (!wasLive)
+      increment(
+        state.counters,
+        existing.removedAtMs === null ? 'lapsed-leases-regranted' : 'tombstones-overwritten',
+      );
     existing.expiresAtMs = expiresAtMs;
     existing.generation = generation;
     existing.removedAtMs = null;
