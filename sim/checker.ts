@@ -369,6 +369,7 @@ export class Checker {
 
   /** A dispatcher sent `frontend` an event: it must hold a live lease on the topic. */
   deliverSent(dispatcher: string, frontend: string, event: Event, t: number): void {
+    this.step(event.id, t, `${dispatcher} sent it to ${frontend}`);
     const dc = this.settings.dcOf(dispatcher);
     const lease = this.leases.get(`${dc}\u0000${event.topic}\u0000${frontend}`);
     const deadUs = lease === undefined ? null : (lease.deadUs ?? lease.expUs);
@@ -383,11 +384,11 @@ export class Checker {
         node: dispatcher,
       });
     }
-    this.step(event.id, t, `${dispatcher} sent it to ${frontend}`);
   }
 
   /** A frontend handed an event to these connections (before the client link). */
   fannedOut(frontend: string, event: Event, connections: readonly number[], t: number): void {
+    this.step(event.id, t, `${frontend} fanned it out to ${connections.length} connection(s)`);
     const subscribed = this.subscribersAt(frontend, event.topic);
     for (const index of connections) {
       const connection = this.connections[index];
@@ -401,7 +402,6 @@ export class Checker {
         );
       }
     }
-    this.step(event.id, t, `${frontend} fanned it out to ${connections.length} connection(s)`);
   }
 
   /** These connections received an event, all at time `t` (one client-bound batch). */

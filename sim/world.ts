@@ -942,7 +942,6 @@ class World {
       received.push(index);
       (this.viewers[connection.viewer] as Viewer).lastEventId = event.id;
     }
-    this.checker.receivedBatch(received, event, this.now);
     if (lost > 0)
       this.write({
         k: 'client-drop',
@@ -963,6 +962,7 @@ class World {
       ...this.recipients(node, event.topic, received),
     });
     this.checker.step(event.id, this.now, `${received.length} connection(s) of ${node.id} received it`);
+    this.checker.receivedBatch(received, event, this.now);
   }
 
   /** The shortest way to name a batch's recipients relative to the topic's subscribers there. */
