@@ -22,6 +22,7 @@
  * the events in flight plus one bit per (event, connection) for duplicate detection.
  */
 import type { Event, EventId, Topic } from '../core/index.ts';
+import { describeFault } from './describe-fault.ts';
 import { Histogram } from './histogram.ts';
 import type { Fault } from './scenario.ts';
 import type { InvariantName, NetworkDropReason, Violation } from './trace.ts';
@@ -601,21 +602,6 @@ function faultTouches(
       return fault.dc === undefined || fault.dc === dc || fault.dc === origin ? 'jitter-storm' : null;
     case 'loss-burst':
       return fault.dc === undefined || fault.dc === dc || fault.dc === origin ? 'loss-burst' : null;
-  }
-}
-
-export function describeFault(fault: Fault): string {
-  switch (fault.kind) {
-    case 'kill':
-      return `kill ${fault.node}${fault.restartAfterMs === undefined ? '' : `, restart after ${fault.restartAfterMs} ms`}`;
-    case 'partition':
-      return `partition ${fault.between[0]} ${fault.oneWay === true ? '->' : '|'} ${fault.between[1]} for ${fault.repairAfterMs} ms`;
-    case 'isolate':
-      return `isolate ${fault.node} for ${fault.releaseAfterMs} ms`;
-    case 'jitter-storm':
-      return `jitter storm${fault.dc === undefined ? '' : ` in ${fault.dc}`} (+${fault.extraLatency.baseUs} µs, jitter ${fault.extraLatency.jitterUs} µs) for ${fault.durationMs} ms`;
-    case 'loss-burst':
-      return `loss burst${fault.dc === undefined ? '' : ` in ${fault.dc}`} (${fault.lossPerMillion} per million) for ${fault.durationMs} ms`;
   }
 }
 

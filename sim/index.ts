@@ -32,11 +32,10 @@ export type {
 } from './scenario.ts';
 export type { InvariantName, NetworkDropReason, TraceKind, TraceRecord, Violation } from './trace.ts';
 export { traceVersion } from './trace.ts';
-export { coreRoles, describeFault } from './world.ts';
+export { coreRoles } from './world.ts';
+export { describeFault } from './describe-fault.ts';
 export type { Roles } from './world.ts';
 export { formatReport } from './format.ts';
-export { smallScenario } from './fixtures.ts';
-export type { SmallScenarioOptions } from './fixtures.ts';
-export { EventHeap } from './heap.ts';
+export { bareHeapLoop } from './heap.ts';
 export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
 export type { PlantedBug } from './planted-bugs.ts';

@@ -39,7 +39,7 @@ import type {
   StoreState,
 } from '../core/index.ts';
 import { assert, dispatcherRole, eventOfStoreRequest, frontendRole, storeRole } from '../core/index.ts';
-import { Checker, categoryOfDrop, describeFault } from './checker.ts';
+import { Checker, categoryOfDrop } from './checker.ts';
 import { EventHeap, type Unscheduled } from './heap.ts';
 import { Rng } from './rng.ts';
 import type { Fault, FaultKind, LinkClass, Scenario } from './scenario.ts';
@@ -1192,5 +1192,3 @@ function drawRandomFaults(scenario: Scenario, rng: Rng): Fault[] {
     faults.push({ kind: 'loss-burst', atMs, durationMs: duration(), lossPerMillion: 200_000 });
   return faults;
 }
-
-export { describeFault };

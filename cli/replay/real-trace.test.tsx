@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { smallScenario } from '../../sim/fixtures.ts';
+import { smallScenario } from '../../sim/test-fixtures.ts';
 import { runScenario, type Report } from '../../sim/index.ts';
 import { coreRoles, type Roles } from '../../sim/world.ts';
 import { App } from './app.tsx';
