@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { smallScenario } from './test-fixtures.ts';
 import { rolesWithBug } from './planted-bugs.ts';
 import { runScenario, type Report } from './run.ts';
-import type { InvariantName } from './trace.ts';
+import type { InvariantName } from './checkers/index.ts';
 
 function violationsOf(report: Report, invariant: InvariantName) {
   return report.violations.filter((v) => v.invariant === invariant);

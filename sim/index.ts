@@ -30,7 +30,9 @@ export type {
   TopicLoad,
   Workload,
 } from './scenario.ts';
-export type { InvariantName, NetworkDropReason, TraceKind, TraceRecord, Violation } from './trace.ts';
+export type { TraceKind, TraceRecord } from './trace.ts';
+export type { InvariantName, Violation } from './checkers/index.ts';
+export type { NetworkDropReason } from './facts.ts';
 export { traceVersion } from './trace.ts';
 export { coreRoles } from './world.ts';
 export { describeFault } from './describe-fault.ts';

@@ -1,52 +1,182 @@
 /**
- * Writes trace records as JSON Lines and hashes them as they go: the sha256 of the bytes is the
- * run's `traceHash`, whether or not a file is written (property runs hash without writing).
+ * The trace writer: one record per fact, and one per checker output, in the order they come. It
+ * reads the world's facts and the checkers' outputs and nothing else; to name a batch's recipients
+ * compactly it keeps its own subscriptions projection, built from the same facts the reader will
+ * build it from.
+ *
+ * Subscribe it to the facts before the checkers, so a fact's record always precedes what the
+ * checkers conclude from it. The last record, `end`, is written at the checkers' summary.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { TraceRecord } from './trace.ts';
+import { unreachable } from '../core/index.ts';
+import type { CheckerOutput } from './checkers/index.ts';
+import type { Fact } from './facts.ts';
+import { encodeRecipients } from './recipients.ts';
+import { Subscriptions } from './subscriptions.ts';
+import { traceVersion, type TraceRecord } from './trace.ts';
+import { TraceFile } from './trace-file.ts';
 
-const flushBytes = 1 << 20;
+const connectionOps = {
+  opened: 'open',
+  refused: 'refused',
+  closed: 'close',
+  joined: 'sub',
+  left: 'unsub',
+} as const;
 
 export class TraceWriter {
-  private readonly hash: Hash = createHash('sha256');
-  private readonly fd: number | null;
-  private chunk = '';
-  lines = 0;
-  bytes = 0;
+  private readonly file: TraceFile;
+  private readonly subscriptions = new Subscriptions();
 
-  constructor(readonly path: string | null) {
-    if (path === null) {
-      this.fd = null;
-    } else {
-      mkdirSync(dirname(path), { recursive: true });
-      this.fd = openSync(path, 'w');
+  constructor(path: string | null) {
+    this.file = new TraceFile(path);
+  }
+
+  get lines(): number {
+    return this.file.lines;
+  }
+
+  get bytes(): number {
+    return this.file.bytes;
+  }
+
+  /** Flush, close the file, and return the hex sha256 of the trace. */
+  close(): string {
+    return this.file.close();
+  }
+
+  fact(fact: Fact): void {
+    this.subscriptions.apply(fact);
+    const record = this.recordOf(fact);
+    if (record !== null) this.file.write(record);
+  }
+
+  output(output: CheckerOutput): void {
+    switch (output.kind) {
+      case 'violation':
+        return this.file.write({ k: 'violation', t: output.violation.t, violation: output.violation });
+      case 'loss': {
+        const { t, e, node, n, explained, cause, f } = output.group;
+        return this.file.write({
+          k: 'loss',
+          t,
+          e,
+          node,
+          n,
+          explained,
+          cause,
+          ...(f === undefined ? {} : { f }),
+        });
+      }
+      case 'summary': {
+        const { t, items, summary } = output;
+        const { published, delivered, lost, violationCounts } = summary;
+        return this.file.write({
+          k: 'end',
+          t,
+          report: { items, published, delivered, lost, violations: violationCounts },
+        });
+      }
+      default:
+        return unreachable(output);
     }
   }
 
-  write(record: TraceRecord): void {
-    this.chunk += JSON.stringify(record) + '\n';
-    this.lines++;
-    if (this.chunk.length >= flushBytes) this.flush();
-  }
-
-  /** Flush, close the file, and return the hex sha256 of everything written. */
-  close(): string {
-    this.flush();
-    if (this.fd !== null) closeSync(this.fd);
-    return this.hash.digest('hex');
-  }
-
-  private flush(): void {
-    if (this.chunk.length === 0) return;
-    const buffer = Buffer.from(this.chunk, 'utf8');
-    this.chunk = '';
-    this.hash.update(buffer);
-    this.bytes += buffer.length;
-    if (this.fd !== null) {
-      let offset = 0;
-      while (offset < buffer.length) offset += writeSync(this.fd, buffer, offset);
+  private recordOf(fact: Fact): TraceRecord | null {
+    switch (fact.kind) {
+      case 'run':
+        return {
+          k: 'run',
+          t: 0,
+          version: traceVersion,
+          scenario: fact.scenario,
+          seed: fact.seed,
+          nodes: fact.nodes,
+        };
+      case 'fault':
+        return { k: 'fault', t: fact.t, f: fact.f, phase: fact.phase, fault: fact.fault };
+      case 'node':
+        return { k: 'node', t: fact.t, node: fact.node, op: fact.op };
+      case 'published': {
+        const { id, topic, origin } = fact.event;
+        return { k: 'publish', t: fact.t, e: id, topic, origin, node: fact.node, bytes: fact.bytes };
+      }
+      case 'sent': {
+        const { m, from, to, type, e, topic } = fact.message;
+        return {
+          k: 'send',
+          t: fact.t,
+          m,
+          from,
+          to,
+          type,
+          ...(e === undefined ? {} : { e }),
+          ...(topic === undefined ? {} : { topic }),
+        };
+      }
+      case 'received':
+        return { k: 'recv', t: fact.t, m: fact.message.m };
+      case 'dropped':
+        return {
+          k: 'drop',
+          t: fact.t,
+          m: fact.message.m,
+          why: fact.why,
+          ...(fact.f === undefined ? {} : { f: fact.f }),
+        };
+      case 'role-drop':
+        return {
+          k: 'role-drop',
+          t: fact.t,
+          node: fact.node,
+          why: fact.reason,
+          ...(fact.e === undefined ? {} : { e: fact.e }),
+          ...(fact.topic === undefined ? {} : { topic: fact.topic }),
+          ...(fact.dc === undefined ? {} : { dc: fact.dc }),
+        };
+      case 'fanned-out':
+        return null;
+      case 'batch-received': {
+        const { node, event, connections } = fact;
+        const subscribers = this.subscriptions.at(node, event.topic) ?? new Set<number>();
+        return {
+          k: 'deliver',
+          t: fact.t,
+          node,
+          e: event.id,
+          topic: event.topic,
+          n: connections.length,
+          ...encodeRecipients(subscribers, connections, (c) => this.subscriptions.idOf(c)),
+        };
+      }
+      case 'batch-lost':
+        return { k: 'client-drop', t: fact.t, node: fact.node, e: fact.e, n: fact.n, why: fact.why };
+      case 'connection':
+        return {
+          k: 'conn',
+          t: fact.t,
+          c: fact.id,
+          node: fact.node,
+          v: fact.viewer,
+          op: connectionOps[fact.op],
+          ...(fact.op === 'joined' || fact.op === 'left' ? { topic: fact.topic } : {}),
+        };
+      case 'lease': {
+        const { t, dc, topic, frontend, change, expUs } = fact;
+        return {
+          k: 'lease',
+          t,
+          dc,
+          topic,
+          fe: frontend,
+          change,
+          ...(expUs === undefined ? {} : { exp: expUs }),
+        };
+      }
+      case 'due':
+      case 'end':
+        return null;
+      default:
+        return unreachable(fact);
     }
   }
 }

@@ -13,18 +13,11 @@
  * The first line is always `run` (the scenario, seed and topology), the last `end` (the report).
  */
 import type { DropReason, EventId, LeaseChange, MessageType, Topic } from '../core/index.ts';
+import type { Violation } from './checkers/index.ts';
+import type { NetworkDropReason, TopologyNode } from './facts.ts';
 import type { Fault } from './scenario.ts';
 
 export const traceVersion = 1;
-
-/** Why the network or the world lost something. */
-export type NetworkDropReason =
-  | 'loss' // the link's random loss, or a loss burst when `f` names one
-  | 'partition' // datacenters partitioned (`f` names the fault)
-  | 'isolated' // source or target isolated (`f`)
-  | 'target-dead' // target was down when the message arrived, or died with it in flight
-  | 'source-dead' // a client-bound batch whose frontend died before it arrived
-  | 'connection-closed'; // a client-bound batch whose connection closed before it arrived
 
 export type TraceRecord =
   | {
@@ -33,7 +26,7 @@ export type TraceRecord =
       version: number;
       scenario: unknown;
       seed: string;
-      nodes: { id: string; dc: string; role: 'frontend' | 'dispatcher' | 'store' }[];
+      nodes: TopologyNode[];
     }
   /** A fault starts (`phase: 'start'`) or ends (`'end'`: restart, repair, release). `f` numbers faults from 1. */
   | { k: 'fault'; t: number; f: number; phase: 'start' | 'end'; fault: Fault }
@@ -103,26 +96,3 @@ export type TraceRecord =
   | { k: 'end'; t: number; report: unknown };
 
 export type TraceKind = TraceRecord['k'];
-
-export type InvariantName =
-  | 'integrity'
-  | 'no-misdelivery'
-  | 'no-duplicates'
-  | 'explained-loss'
-  | 'fault-free-liveness'
-  | 'lease-hygiene'
-  | 'lease-release'
-  | 'forward-discipline';
-
-/** One broken invariant, with what a person needs to find it in the trace. */
-export interface Violation {
-  invariant: InvariantName;
-  /** Simulated microseconds. */
-  t: number;
-  message: string;
-  e?: EventId;
-  connection?: string;
-  node?: string;
-  /** The event's causal chain, one line a step, from publish to where it went wrong. */
-  chain: string[];
-}

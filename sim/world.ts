@@ -38,15 +38,26 @@ import type {
   StoreOptions,
   StoreState,
 } from '../core/index.ts';
-import { assert, dispatcherRole, eventOfStoreRequest, frontendRole, storeRole } from '../core/index.ts';
-import { Checker, categoryOfDrop } from './checker.ts';
+import {
+  assert,
+  dispatcherRole,
+  eventOfStoreRequest,
+  frontendRole,
+  storeRole,
+  unreachable,
+} from '../core/index.ts';
+import {
+  stampOf,
+  type EventStamp,
+  type Fact,
+  type FactSink,
+  type MessageFacts,
+  type NetworkDropReason,
+} from './facts.ts';
 import { EventHeap, type Unscheduled } from './heap.ts';
 import { Rng } from './rng.ts';
 import type { Fault, FaultKind, LinkClass, Scenario } from './scenario.ts';
 import { faultKinds, nodeIds } from './scenario.ts';
-import type { NetworkDropReason, TraceRecord, Violation } from './trace.ts';
-import { traceVersion } from './trace.ts';
-import { TraceWriter } from './trace-writer.ts';
 
 /** The role implementations a run uses: the core's by default, a planted-bug copy in checker tests. */
 export interface Roles {
@@ -58,16 +69,14 @@ export interface Roles {
 export const coreRoles: Roles = { frontend: frontendRole, dispatcher: dispatcherRole, store: storeRole };
 
 export interface WorldOptions {
-  tracePath: string | null;
+  /** Who hears the facts, in this order. */
+  facts: FactSink[];
   roles?: Roles;
   /** Called every few thousand items with simulated progress. */
   onProgress?: (doneMs: number, totalMs: number) => void;
 }
 
 export interface WorldResult {
-  traceHash: string;
-  traceLines: number;
-  traceBytes: number;
   items: number;
   simulatedUs: number;
   faults: Record<FaultKind, number>;
@@ -75,7 +84,6 @@ export interface WorldResult {
   messages: { sent: number; dropped: Record<string, number>; duplicated: number };
   publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
   connections: { opened: number; refused: number; reconnects: number };
-  checker: ReturnType<Checker['result']>;
 }
 
 type NodeRole = 'frontend' | 'dispatcher' | 'store';
@@ -123,12 +131,11 @@ type Item =
       at: number;
       seq: number;
       kind: 'message';
-      m: number;
+      facts: MessageFacts;
       source: string;
       target: SimNode;
       incarnation: number;
       message: Message;
-      e: EventId | null;
       /** Set for a publisher's publish: it arrives as the dispatcher's `publish` input. */
       publishId?: PublishId;
     }
@@ -140,7 +147,7 @@ type Item =
       kind: 'batch';
       node: SimNode;
       incarnation: number;
-      event: Event;
+      event: EventStamp;
       connections: number[];
     }
   | {
@@ -153,7 +160,7 @@ type Item =
   | { at: number; seq: number; kind: 'publish'; topic: number }
   | { at: number; seq: number; kind: 'publish-reply'; message: Message }
   | { at: number; seq: number; kind: 'fault'; f: number; phase: 'start' | 'end' }
-  | { at: number; seq: number; kind: 'finalize'; e: EventId };
+  | { at: number; seq: number; kind: 'due'; e: EventId };
 
 const progressEvery = 1 << 14;
 
@@ -164,8 +171,6 @@ export function runWorld(scenario: Scenario, seed: string, options: WorldOptions
 class World {
   private readonly roles: Roles;
   private readonly heap = new EventHeap<Item>();
-  private readonly trace: TraceWriter;
-  private readonly checker: Checker;
   private readonly network: Rng;
   private readonly faultRng: Rng;
   private readonly workload: Rng;
@@ -187,10 +192,7 @@ class World {
   private readonly stopPublishingUs: number;
   private now = 0;
   private nextMessage = 1;
-  private readonly result: Omit<
-    WorldResult,
-    'traceHash' | 'traceLines' | 'traceBytes' | 'items' | 'simulatedUs' | 'checker'
-  >;
+  private readonly result: Omit<WorldResult, 'items' | 'simulatedUs'>;
 
   constructor(
     private readonly scenario: Scenario,
@@ -201,25 +203,11 @@ class World {
     this.network = new Rng(seed, 'network');
     this.faultRng = new Rng(seed, 'faults');
     this.workload = new Rng(seed, 'workload');
-    this.trace = new TraceWriter(options.tracePath);
     this.stopPublishingUs = scenario.durationMs * 1000;
     this.endUs = (scenario.durationMs + scenario.deliveryDeadlineMs) * 1000;
-    const dcOf = (node: string): string => node.slice(0, node.indexOf('/'));
     this.faults = [...scenario.faults, ...drawRandomFaults(scenario, this.faultRng)].sort(
       (a, b) => a.atMs - b.atMs,
     );
-    const linkLoss = scenario.network.intraDc.lossPerMillion + scenario.network.crossDc.lossPerMillion;
-    this.checker = new Checker({
-      subscribeGraceUs: scenario.subscribeGraceMs * 1000,
-      deliveryDeadlineUs: scenario.deliveryDeadlineMs * 1000,
-      leaseStalenessUs: scenario.roles.storeRequestTimeoutMs * 1000 + 1000,
-      leaseUs: scenario.roles.leaseMs * 1000,
-      forwardTimeoutUs: scenario.roles.forwardTimeoutMs * 1000,
-      faultFree: this.faults.length === 0 && linkLoss === 0,
-      dcOf,
-    });
-    this.checker.onViolation = (violation: Violation): void =>
-      this.write({ k: 'violation', t: this.now, violation });
     this.result = {
       faults: Object.fromEntries(faultKinds.map((kind) => [kind, 0])) as Record<FaultKind, number>,
       faultSchedule: this.faults,
@@ -231,7 +219,7 @@ class World {
 
   run(): WorldResult {
     const nodes = nodeIds(this.scenario);
-    this.write({ k: 'run', t: 0, version: traceVersion, scenario: this.scenario, seed: this.seed, nodes });
+    this.emit({ kind: 'run', t: 0, scenario: this.scenario, seed: this.seed, nodes, faults: this.faults });
     for (const { id, dc, role } of nodes) {
       const node: SimNode = {
         id,
@@ -269,36 +257,16 @@ class World {
       if (++items % progressEvery === 0) this.options.onProgress?.(Math.floor(this.now / 1000), totalMs);
     }
     this.now = this.endUs;
-    const checker = this.checker.result();
-    this.write({
-      k: 'end',
-      t: this.now,
-      report: {
-        items,
-        published: checker.published,
-        delivered: checker.delivered,
-        lost: checker.lost,
-        violations: checker.violationCounts,
-      },
-    });
-    const traceHash = this.trace.close();
-    return {
-      ...this.result,
-      traceHash,
-      traceLines: this.trace.lines,
-      traceBytes: this.trace.bytes,
-      items,
-      simulatedUs: this.now,
-      checker,
-    };
+    this.emit({ kind: 'end', t: this.now, items });
+    return { ...this.result, items, simulatedUs: this.now };
   }
 
   private push(item: Unscheduled<Item>): void {
     this.heap.push(item);
   }
 
-  private write(record: TraceRecord): void {
-    this.trace.write(record);
+  private emit(fact: Fact): void {
+    for (const sink of this.options.facts) sink(fact);
   }
 
   private dispatch(item: Item): void {
@@ -328,20 +296,8 @@ class World {
         return;
       case 'fault':
         return this.fault(item.f, item.phase);
-      case 'finalize':
-        for (const group of this.checker.finalize(item.e, this.now)) {
-          this.write({
-            k: 'loss',
-            t: this.now,
-            e: item.e,
-            node: group.node,
-            n: group.n,
-            explained: group.explained,
-            cause: group.cause,
-            ...(group.f === undefined ? {} : { f: group.f }),
-          });
-        }
-        return;
+      case 'due':
+        return this.emit({ kind: 'due', t: this.now, e: item.e });
     }
   }
 
@@ -464,54 +420,39 @@ class World {
           break;
         }
         case 'drop':
-          this.write({
-            k: 'role-drop',
+          this.emit({
+            kind: 'role-drop',
             t: this.now,
             node: node.id,
-            why: effect.reason,
+            reason: effect.reason,
             ...(effect.eventId === undefined ? {} : { e: effect.eventId }),
             ...(effect.topic === undefined ? {} : { topic: effect.topic }),
             ...(effect.dc === undefined ? {} : { dc: effect.dc }),
           });
-          if (effect.eventId !== undefined)
-            this.checker.step(
-              effect.eventId,
-              this.now,
-              `${node.id} gave up: ${effect.reason}${effect.dc === undefined ? '' : ` for ${effect.dc}`}`,
-            );
           break;
         case 'lease': {
           const lease = effect.lease;
-          const exp = lease.expiresAtMs === undefined ? null : lease.expiresAtMs * 1000;
-          this.write({
-            k: 'lease',
+          this.emit({
+            kind: 'lease',
             t: this.now,
             dc: node.dc,
             topic: lease.topic,
-            fe: lease.frontend,
+            frontend: lease.frontend,
             change: lease.change,
-            ...(exp === null ? {} : { exp }),
+            ...(lease.expiresAtMs === undefined ? {} : { expUs: lease.expiresAtMs * 1000 }),
           });
-          this.checker.leaseChanged(node.dc, lease.topic, lease.frontend, lease.change, exp, this.now);
           break;
         }
         case 'published': {
           const event = effect.event;
-          this.write({
-            k: 'publish',
+          this.emit({
+            kind: 'published',
             t: this.now,
-            e: event.id,
-            topic: event.topic,
-            origin: event.origin,
             node: node.id,
+            event: stampOf(event),
             bytes: event.payload.length,
           });
-          this.checker.published(event, this.now, node.id);
-          this.push({
-            at: this.now + this.scenario.deliveryDeadlineMs * 1000,
-            kind: 'finalize',
-            e: event.id,
-          });
+          this.push({ at: this.now + this.scenario.deliveryDeadlineMs * 1000, kind: 'due', e: event.id });
           break;
         }
         default:
@@ -531,28 +472,11 @@ class World {
     publishId?: PublishId,
   ): void {
     const target = this.nodes.get(targetId);
-    const e = this.eventOf(source, targetId, message);
-    const m = this.nextMessage++;
+    const facts = this.messageFacts(source, targetId, target, message);
     this.result.messages.sent++;
-    const topic = message.type === 'deliver' || message.type === 'forward' ? message.event.topic : undefined;
-    this.write({
-      k: 'send',
-      t: this.now,
-      m,
-      from: source,
-      to: targetId,
-      type: message.type,
-      ...(e === null ? {} : { e }),
-      ...(topic === undefined ? {} : { topic }),
-    });
-    if (message.type === 'deliver' && e !== null)
-      this.checker.deliverSent(source, targetId, message.event, this.now);
-    if (e !== null && message.type === 'forward') {
-      this.checker.step(e, this.now, `${source} forwarded it to ${targetId}`);
-      this.checker.forwardSent(source, e, this.dcOfSource(targetId), message.forwardId, this.now);
-    }
     if (target === undefined) {
       // Replies to publishers leave the node world.
+      this.emit({ kind: 'sent', t: this.now, message: facts, copies: 1 });
       if (message.type === 'publish-reply')
         this.push({
           at: this.now + this.latency(this.scenario.network.intraDc, sourceDc, sourceDc),
@@ -562,14 +486,19 @@ class World {
       return;
     }
     const blocked = this.blocked(sourceNode, sourceDc, target);
-    if (blocked !== null) return this.drop(m, source, target, message, e, blocked.why, blocked.f);
+    if (blocked !== null) {
+      this.emit({ kind: 'sent', t: this.now, message: facts, copies: 1 });
+      return this.drop(facts, blocked.why, blocked.f);
+    }
     const link = sourceDc === target.dc ? this.scenario.network.intraDc : this.scenario.network.crossDc;
     const burst = this.burstLoss(sourceDc, target.dc);
     if (this.network.chance(link.lossPerMillion + burst.perMillion)) {
-      return this.drop(m, source, target, message, e, 'loss', burst.perMillion > 0 ? burst.f : undefined);
+      this.emit({ kind: 'sent', t: this.now, message: facts, copies: 1 });
+      return this.drop(facts, 'loss', burst.perMillion > 0 ? burst.f : undefined);
     }
     const copies = this.network.chance(link.duplicatePerMillion) ? 2 : 1;
     if (copies === 2) this.result.messages.duplicated++;
+    this.emit({ kind: 'sent', t: this.now, message: facts, copies });
     for (let copy = 0; copy < copies; copy++) {
       let at = this.now + this.latency(link, sourceDc, target.dc);
       if (link.fifo) {
@@ -580,12 +509,11 @@ class World {
       this.push({
         at,
         kind: 'message',
-        m,
+        facts,
         source,
         target,
         incarnation: target.incarnation,
         message,
-        e,
         ...(publishId === undefined ? {} : { publishId }),
       });
     }
@@ -594,13 +522,11 @@ class World {
   private arrive(item: Extract<Item, { kind: 'message' }>): void {
     const { target, message } = item;
     if (!target.alive || target.incarnation !== item.incarnation) {
-      return this.drop(item.m, item.source, target, message, item.e, 'target-dead', undefined);
+      return this.drop(item.facts, 'target-dead', undefined);
     }
     const blocked = this.blocked(this.nodes.get(item.source) ?? null, this.dcOfSource(item.source), target);
-    if (blocked !== null)
-      return this.drop(item.m, item.source, target, message, item.e, blocked.why, blocked.f);
-    this.write({ k: 'recv', t: this.now, m: item.m });
-    if (message.type === 'forward-ack') this.checker.forwardAcked(target.id, message.forwardId);
+    if (blocked !== null) return this.drop(item.facts, blocked.why, blocked.f);
+    this.emit({ kind: 'received', t: this.now, message: item.facts });
     if (message.type === 'store-reply' && target.di !== null) {
       this.storeRequestEvents.delete(`${target.id}\u0000${message.requestId}`);
       this.feed(target, { kind: 'store-reply', requestId: message.requestId, reply: message.reply });
@@ -616,69 +542,56 @@ class World {
     }
   }
 
-  private drop(
-    m: number,
-    source: string,
-    target: SimNode,
-    message: Message,
-    e: EventId | null,
-    why: NetworkDropReason,
-    f: number | undefined,
-  ): void {
+  private drop(facts: MessageFacts, why: NetworkDropReason, f: number | undefined): void {
     this.result.messages.dropped[why] = (this.result.messages.dropped[why] ?? 0) + 1;
-    this.write({ k: 'drop', t: this.now, m, why, ...(f === undefined ? {} : { f }) });
-    const cause = f === undefined ? why : `${why}, fault #${f}`;
-    const category =
-      why === 'loss' && f === undefined
-        ? 'message-loss'
-        : why === 'target-dead'
-          ? `${target.role}-death`
-          : categoryOfDrop(why);
-    const where = { ...(f === undefined ? {} : { f }) };
+    this.emit({ kind: 'dropped', t: this.now, message: facts, why, ...(f === undefined ? {} : { f }) });
+  }
+
+  /** A message as the facts name it: its number, ends and type, and the event or lease it is about. */
+  private messageFacts(
+    source: string,
+    targetId: string,
+    target: SimNode | undefined,
+    message: Message,
+  ): MessageFacts {
+    const e = this.eventOf(source, targetId, message);
+    const topic = message.type === 'deliver' || message.type === 'forward' ? message.event.topic : undefined;
+    const forwardId =
+      message.type === 'forward' || message.type === 'forward-ack' ? message.forwardId : undefined;
+    const leaseOf = this.leaseOf(target, message);
+    return {
+      m: this.nextMessage++,
+      from: source,
+      to: targetId,
+      type: message.type,
+      ...(e === null ? {} : { e }),
+      ...(topic === undefined ? {} : { topic }),
+      ...(forwardId === undefined ? {} : { forwardId }),
+      ...(leaseOf === undefined ? {} : { leaseOf }),
+    };
+  }
+
+  /** The frontend whose lease a message writes or answers. */
+  private leaseOf(target: SimNode | undefined, message: Message): string | undefined {
     switch (message.type) {
-      case 'deliver':
-        if (e !== null)
-          this.checker.eventDropped(e, this.now, category, `deliver to ${target.id} dropped (${cause})`, {
-            node: target.id,
-            ...where,
-          });
-        break;
-      case 'forward':
-        if (e !== null)
-          this.checker.eventDropped(e, this.now, category, `forward to ${target.id} dropped (${cause})`, {
-            dc: target.dc,
-            ...where,
-          });
-        break;
-      case 'store-request':
-      case 'store-reply':
-        if (e !== null) {
-          this.checker.eventDropped(
-            e,
-            this.now,
-            category,
-            `${message.type} between ${source} and ${target.id} dropped (${cause})`,
-            { dc: target.dc, ...where },
-          );
-        } else {
-          const request = message.type === 'store-request' ? message.request : null;
-          if (request !== null && request.op !== 'lookup')
-            this.checker.leaseMessageDropped(request.frontend, this.now, why, f);
-        }
-        break;
       case 'subscribe':
       case 'renew':
       case 'unsubscribe':
-        this.checker.leaseMessageDropped(message.frontend, this.now, why, f);
-        break;
+        return message.frontend;
+      case 'store-request':
+        return message.request.op === 'lookup' ? undefined : message.request.frontend;
       case 'lease-reply':
       case 'store-reset':
-        if (target.role === 'frontend') this.checker.leaseMessageDropped(target.id, this.now, why, f);
-        break;
+        return target?.role === 'frontend' ? target.id : undefined;
       case 'publish':
       case 'publish-reply':
+      case 'deliver':
+      case 'forward':
       case 'forward-ack':
-        break;
+      case 'store-reply':
+        return undefined;
+      default:
+        return unreachable(message);
     }
   }
 
@@ -878,14 +791,14 @@ class World {
       connection.accepted = true;
       node.connections.add(index);
       this.result.connections.opened++;
-      this.checker.connectionOpened(index, connection.id, node.id);
-      this.write({
-        k: 'conn',
+      this.emit({
+        kind: 'connection',
+        op: 'opened',
         t: this.now,
-        c: connection.id,
+        c: index,
+        id: connection.id,
         node: node.id,
-        v: viewer.index,
-        op: 'open',
+        viewer: viewer.index,
       });
     }
     // What the action changed about the connection is recorded before what the frontend then sent.
@@ -898,21 +811,20 @@ class World {
     this.armDeadline(node);
   }
 
-  /** A connection joined or left a topic at its frontend: the checker and the trace hear of it. */
+  /** A connection joined or left a topic at its frontend. */
   private membershipChanged(node: SimNode, effect: Extract<Effect, { kind: 'joined' | 'left' }>): void {
     const index = this.connectionIndex(effect.connection);
     assert(index !== null, `${node.id} changed the topics of an unknown connection ${effect.connection}`);
     const connection = this.connections[index] as Connection;
     assert(connection.accepted, `${effect.connection} changed topics before it was accepted`);
-    if (effect.kind === 'joined') this.checker.subscribed(index, effect.topic, this.now);
-    else this.checker.unsubscribed(index, effect.topic);
-    this.write({
-      k: 'conn',
+    this.emit({
+      kind: 'connection',
+      op: effect.kind,
       t: this.now,
-      c: connection.id,
+      c: index,
+      id: connection.id,
       node: node.id,
-      v: connection.viewer,
-      op: effect.kind === 'joined' ? 'sub' : 'unsub',
+      viewer: connection.viewer,
       topic: effect.topic,
     });
   }
@@ -923,9 +835,10 @@ class World {
       const index = this.connectionIndex(id);
       if (index !== null) indices.push(index);
     }
-    this.checker.fannedOut(node.id, event, indices, this.now);
+    const stamp = stampOf(event);
+    this.emit({ kind: 'fanned-out', t: this.now, node: node.id, event: stamp, connections: indices });
     const at = this.now + this.latency(this.scenario.network.client, node.dc, node.dc);
-    this.push({ at, kind: 'batch', node, incarnation: node.incarnation, event, connections: indices });
+    this.push({ at, kind: 'batch', node, incarnation: node.incarnation, event: stamp, connections: indices });
   }
 
   private batchArrives(item: Extract<Item, { kind: 'batch' }>): void {
@@ -943,8 +856,8 @@ class World {
       (this.viewers[connection.viewer] as Viewer).lastEventId = event.id;
     }
     if (lost > 0)
-      this.write({
-        k: 'client-drop',
+      this.emit({
+        kind: 'batch-lost',
         t: this.now,
         node: node.id,
         e: event.id,
@@ -952,34 +865,7 @@ class World {
         why: sourceGone ? 'source-dead' : 'connection-closed',
       });
     if (received.length === 0) return;
-    this.write({
-      k: 'deliver',
-      t: this.now,
-      node: node.id,
-      e: event.id,
-      topic: event.topic,
-      n: received.length,
-      ...this.recipients(node, event.topic, received),
-    });
-    this.checker.step(event.id, this.now, `${received.length} connection(s) of ${node.id} received it`);
-    this.checker.receivedBatch(received, event, this.now);
-  }
-
-  /** The shortest way to name a batch's recipients relative to the topic's subscribers there. */
-  private recipients(
-    node: SimNode,
-    topic: string,
-    received: number[],
-  ): { c?: string[]; add?: string[]; omit?: string[] } {
-    const subscribers = this.checker.subscribersAt(node.id, topic) ?? new Set<number>();
-    if (subscribers.size === received.length && received.every((index) => subscribers.has(index))) return {};
-    const receivedSet = new Set(received);
-    const add = received.filter((index) => !subscribers.has(index));
-    const omit = [...subscribers].filter((index) => !receivedSet.has(index));
-    const ids = (indices: number[]): string[] =>
-      indices.map((index) => (this.connections[index] as Connection).id);
-    if (received.length <= add.length + omit.length) return { c: ids(received) };
-    return { ...(add.length > 0 ? { add: ids(add) } : {}), ...(omit.length > 0 ? { omit: ids(omit) } : {}) };
+    this.emit({ kind: 'batch-received', t: this.now, node: node.id, event, connections: received });
   }
 
   private connectionIndex(id: string): number | null {
@@ -994,24 +880,25 @@ class World {
     connection.node.connections.delete(index);
     const viewer = this.viewers[connection.viewer] as Viewer;
     if (connection.accepted) {
-      this.checker.connectionClosed(index);
-      this.write({
-        k: 'conn',
+      this.emit({
+        kind: 'connection',
+        op: 'closed',
         t: this.now,
-        c: connection.id,
+        c: index,
+        id: connection.id,
         node: connection.node.id,
-        v: viewer.index,
-        op: 'close',
+        viewer: viewer.index,
       });
     } else {
       this.result.connections.refused++;
-      this.write({
-        k: 'conn',
-        t: this.now,
-        c: connection.id,
-        node: connection.node.id,
-        v: viewer.index,
+      this.emit({
+        kind: 'connection',
         op: 'refused',
+        t: this.now,
+        c: index,
+        id: connection.id,
+        node: connection.node.id,
+        viewer: viewer.index,
       });
     }
     if (viewer.connection !== index || this.now >= this.stopPublishingUs) return;
@@ -1064,13 +951,8 @@ class World {
   private fault(f: number, phase: 'start' | 'end'): void {
     const fault = this.faults[f - 1];
     assert(fault !== undefined, `unknown fault #${f}`);
-    this.write({ k: 'fault', t: this.now, f, phase, fault });
-    if (phase === 'start') {
-      this.result.faults[fault.kind]++;
-      this.checker.faultStarted(f, fault, this.now);
-    } else {
-      this.checker.faultEnded(f, this.now);
-    }
+    this.emit({ kind: 'fault', t: this.now, f, phase, fault });
+    if (phase === 'start') this.result.faults[fault.kind]++;
     const endAfterMs = ((): number | undefined => {
       switch (fault.kind) {
         case 'kill':
@@ -1132,14 +1014,14 @@ class World {
     node.fe = null;
     node.di = null;
     node.st = null;
-    this.write({ k: 'node', t: this.now, node: node.id, op: 'down' });
+    this.emit({ kind: 'node', t: this.now, node: node.id, op: 'down' });
     for (const index of [...node.connections]) this.closeConnection(index, 'lost');
   }
 
   private restart(node: SimNode): void {
     if (node.alive) return;
     node.alive = true;
-    this.write({ k: 'node', t: this.now, node: node.id, op: 'up' });
+    this.emit({ kind: 'node', t: this.now, node: node.id, op: 'up' });
     this.start(node);
   }
 }
