@@ -2,6 +2,7 @@
  * How a fault reads in a sentence: the checker's loss explanations and the replay UI use the same
  * words, so a cause in the report and in the trace viewer match.
  */
+import { unreachable } from '../core/index.ts';
 import type { Fault } from './scenario.ts';
 
 export function describeFault(fault: Fault): string {
@@ -16,5 +17,7 @@ export function describeFault(fault: Fault): string {
       return `jitter storm${fault.dc === undefined ? '' : ` in ${fault.dc}`} (+${fault.extraLatency.baseUs} µs, jitter ${fault.extraLatency.jitterUs} µs) for ${fault.durationMs} ms`;
     case 'loss-burst':
       return `loss burst${fault.dc === undefined ? '' : ` in ${fault.dc}`} (${fault.lossPerMillion} per million) for ${fault.durationMs} ms`;
+    default:
+      return unreachable(fault);
   }
 }

@@ -6,11 +6,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { msOfUs, usOfMs, type Us } from '../core/index.ts';
 import { Checkers, type DeliveryCounts, type InvariantName, type Violation } from './checkers/index.ts';
 import type { Histogram } from './histogram.ts';
 import { parseScenario, ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
 import { TraceWriter } from './trace-writer.ts';
-import { runWorld, type Roles } from './world.ts';
+import { runWorld, type Roles } from './world/index.ts';
 
 export const scenariosDir = join(import.meta.dirname, 'scenarios');
 
@@ -115,7 +116,7 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     messages: world.messages,
     publishes: world.publishes,
     connections: world.connections,
-    simulatedMs: Math.round(world.simulatedUs / 1000),
+    simulatedMs: msOfUs(world.simulatedUs),
     wallMs,
     eventsPerSecond: Math.round((world.items / wallMs) * 1000),
     violationCounts,
@@ -125,7 +126,8 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
 }
 
 function latency(histogram: Histogram): LatencySummary {
-  const ms = (us: number): number => Math.round(us) / 1000;
+  // Milliseconds with three decimals: the histograms hold microseconds.
+  const ms = (us: Us): number => Math.round(us) / usOfMs(1);
   return {
     p50: ms(histogram.quantile(0.5)),
     p90: ms(histogram.quantile(0.9)),

@@ -7,7 +7,7 @@
  * leaves all its topics. Sets and maps keep insertion order, so a topic's subscribers at a frontend
  * are listed in the order they joined, as the frontend lists them.
  */
-import { assert, type ConnectionId, type NodeId, type Topic, type Us } from '../core/index.ts';
+import { assert, unreachable, type ConnectionId, type NodeId, type Topic, type Us } from '../core/index.ts';
 import type { Fact } from './facts.ts';
 
 export interface SubscribedConnection {
@@ -46,6 +46,8 @@ export class Subscriptions {
         return this.join(fact.c, fact.topic, fact.t);
       case 'left':
         return this.leave(fact.c, fact.topic);
+      default:
+        return unreachable(fact);
     }
   }
 

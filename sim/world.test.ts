@@ -8,7 +8,7 @@ import type { Fault, Scenario } from './scenario.ts';
 import { smallScenario } from './test-fixtures.ts';
 import { runScenario, withoutAmbientNondeterminism, type Report } from './run.ts';
 import type { TraceRecord } from './trace.ts';
-import { coreRoles } from './world.ts';
+import { coreRoles } from './world/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-world-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

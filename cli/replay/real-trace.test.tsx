@@ -9,7 +9,7 @@ import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { smallScenario } from '../../sim/test-fixtures.ts';
 import { runScenario, type Report } from '../../sim/index.ts';
-import { coreRoles, type Roles } from '../../sim/world.ts';
+import { coreRoles, type Roles } from '../../sim/index.ts';
 import { App } from './app.tsx';
 import { formatTime } from './format.ts';
 import { summaryText } from './summary.ts';

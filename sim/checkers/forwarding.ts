@@ -8,7 +8,7 @@
  * An attempt is known by the forward id its acknowledgement echoes; an acknowledgement counts when
  * it is received, not when it is sent.
  */
-import type { DcId, EventId, NodeId, RequestId, Us } from '../../core/index.ts';
+import { usOfMs, type DcId, type EventId, type NodeId, type RequestId, type Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import type { Topology } from '../topology.ts';
 import type { ViolationLog } from './violations.ts';
@@ -45,12 +45,13 @@ export class ForwardingChecker {
     this.attempts.set(`${dispatcher}\u0000${forwardId}`, key);
     const previous = this.forwards.get(key);
     // Roles keep time in whole milliseconds, so a timeout may fire up to 1 ms early in microseconds.
-    const earliestRetryUs = previous === undefined ? 0 : previous.lastSentUs + this.forwardTimeoutUs - 1000;
+    const earliestRetryUs =
+      previous === undefined ? 0 : previous.lastSentUs + this.forwardTimeoutUs - usOfMs(1);
     if (previous !== undefined && (previous.acked || t < earliestRetryUs)) {
       this.disciplineErrors++;
       const why = previous.acked
         ? 'after the datacenter had acknowledged it'
-        : `${((t - previous.lastSentUs) / 1000).toFixed(3)} ms after the previous attempt, before it could time out`;
+        : `${((t - previous.lastSentUs) / usOfMs(1)).toFixed(3)} ms after the previous attempt, before it could time out`;
       this.violations.report(
         'forward-discipline',
         t,
