@@ -64,8 +64,13 @@ export class Network {
    * and its reply are known to be about that event.
    */
   send(source: Endpoint, target: Endpoint, message: Message, lookupFor?: EventId): void {
-    if (message.type === 'store-request' && lookupFor !== undefined)
-      this.lookups.set(`${source.id}\u0000${message.requestId}`, lookupFor);
+    if (message.type === 'store-request') {
+      // Request ids start again at 1 when a dispatcher restarts: a new request replaces whatever an
+      // earlier incarnation's request of the same id (its reply never came) was about.
+      const key = `${source.id}\u0000${message.requestId}`;
+      if (lookupFor === undefined) this.lookups.delete(key);
+      else this.lookups.set(key, lookupFor);
+    }
     const facts = this.factsOf(source, target, message);
     const now = this.agenda.now;
     this.counts.sent++;
