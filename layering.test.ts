@@ -42,7 +42,7 @@ const innerBoundaries: { from: RegExp; to: RegExp; why: string }[] = [
     why: 'the world judges nothing: it never imports the checkers',
   },
   {
-    from: /^sim\/trace-reader\.ts$/,
+    from: /^sim\/(trace-reader|check-trace)\.ts$/,
     to: /^sim\/(world\/|run\.ts$)/,
     why: 'the trace reader reads facts from a file, never from the world',
   },

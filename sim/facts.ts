@@ -38,25 +38,22 @@ export interface TopologyNode {
 }
 
 /**
- * An event as the facts carry it: what identifies it and a digest of what it says (topic, origin
- * and payload), so integrity can be judged without keeping or writing payloads.
+ * An event as the facts carry it: its id, its topic, and a digest of everything it says (topic,
+ * origin and payload), so integrity can be judged byte for byte without keeping or writing payloads.
  */
 export interface EventStamp {
   id: EventId;
   topic: Topic;
-  origin: DcId;
-  /** FNV-1a of topic, origin and payload, 8 hex digits: any one changed character changes it. */
+  /**
+   * FNV-1a of topic, origin and payload, 8 hex digits. Each step of FNV-1a is a bijection, so any
+   * single changed character changes it; other changes escape it with odds of 1 in 2^32.
+   */
   digest: string;
 }
 
 export function stampOf(event: Event): EventStamp {
   const digest = hashString(`${event.topic}\u0000${event.origin}\u0000${event.payload}`);
-  return {
-    id: event.id,
-    topic: event.topic,
-    origin: event.origin,
-    digest: digest.toString(16).padStart(8, '0'),
-  };
+  return { id: event.id, topic: event.topic, digest: digest.toString(16).padStart(8, '0') };
 }
 
 /** Why the network or a client link lost something. */
@@ -97,7 +94,7 @@ export type Fact =
   | { kind: 'fault'; t: Us; f: number; phase: 'start' | 'end'; fault: Fault }
   | { kind: 'node'; t: Us; node: NodeId; op: 'down' | 'up' }
   /** A dispatcher accepted a publish and stamped the event; `bytes` is the payload's length. */
-  | { kind: 'published'; t: Us; node: NodeId; event: EventStamp; bytes: number }
+  | { kind: 'published'; t: Us; node: NodeId; event: EventStamp; origin: DcId; bytes: number }
   /** A message left its source; `copies` is how many received-or-dropped facts will follow for `m`. */
   | { kind: 'sent'; t: Us; message: MessageFacts; copies: 1 | 2 }
   | { kind: 'received'; t: Us; message: MessageFacts }
@@ -105,9 +102,9 @@ export type Fact =
   | { kind: 'dropped'; t: Us; message: MessageFacts; why: NetworkDropReason; f?: number }
   /** A role gave up on something (the core's `drop` effect). */
   | { kind: 'role-drop'; t: Us; node: NodeId; reason: DropReason; e?: EventId; topic?: Topic; dc?: DcId }
-  /** A frontend handed an event to these connections (before the client link). */
-  | { kind: 'fanned-out'; t: Us; node: NodeId; event: EventStamp; connections: readonly number[] }
-  /** These connections received a client-bound batch, all at once. */
+  /** A frontend handed event `e` of `topic` to these connections (a set: the order means nothing), before the client link. */
+  | { kind: 'fanned-out'; t: Us; node: NodeId; e: EventId; topic: Topic; connections: readonly number[] }
+  /** These connections (a set) received a client-bound batch, all at once. */
   | { kind: 'batch-received'; t: Us; node: NodeId; event: EventStamp; connections: readonly number[] }
   /** `n` connections of a batch never got it: its frontend died, or their connection closed. */
   | { kind: 'batch-lost'; t: Us; node: NodeId; e: EventId; n: number; why: NetworkDropReason }

@@ -1,6 +1,7 @@
 /**
- * The simulated world: a seeded discrete-event runtime that runs the pure core under faults,
- * writes a trace, and checks the delivery invariants as it goes.
+ * The simulator: a seeded discrete-event world that runs the pure core under faults and emits what
+ * happens as facts; checkers that judge the delivery invariants from those facts; and the trace, a
+ * file of the facts that the trace reader turns back into facts for the same checkers.
  */
 export {
   loadScenario,
@@ -10,6 +11,7 @@ export {
   withoutAmbientNondeterminism,
 } from './run.ts';
 export type { LatencySummary, Report, RunOptions } from './run.ts';
+export { formatReport } from './format.ts';
 export {
   parseScenario,
   ScenarioError,
@@ -30,14 +32,32 @@ export type {
   TopicLoad,
   Workload,
 } from './scenario.ts';
-export type { TraceKind, TraceRecord } from './trace.ts';
-export type { InvariantName, Violation } from './checkers/index.ts';
-export type { NetworkDropReason } from './facts.ts';
-export { traceVersion } from './trace.ts';
-export { coreRoles } from './world/index.ts';
 export { describeFault } from './describe-fault.ts';
+export { coreRoles, bareHeapLoop } from './world/index.ts';
 export type { Roles } from './world/index.ts';
-export { formatReport } from './format.ts';
-export { bareHeapLoop } from './world/index.ts';
 export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
 export type { PlantedBug } from './planted-bugs.ts';
+export type {
+  ConnectionOp,
+  EventStamp,
+  Fact,
+  FactKind,
+  FactSink,
+  MessageFacts,
+  NetworkDropReason,
+  NodeRole,
+  TopologyNode,
+} from './facts.ts';
+export { Checkers, violationsKeptPerInvariant } from './checkers/index.ts';
+export type {
+  CheckerOutput,
+  CheckerSummary,
+  DeliveryCounts,
+  InvariantName,
+  LossGroup,
+  Violation,
+} from './checkers/index.ts';
+export { traceVersion } from './trace.ts';
+export type { TraceKind, TraceRecord } from './trace.ts';
+export { FactDecoder, readTraceFacts, readTraceRecords, TraceError } from './trace-reader.ts';
+export { checkTrace } from './check-trace.ts';

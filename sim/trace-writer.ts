@@ -7,10 +7,10 @@
  * Subscribe it to the facts before the checkers, so a fact's record always precedes what the
  * checkers conclude from it. The last record, `end`, is written at the checkers' summary.
  */
-import { unreachable } from '../core/index.ts';
+import { unreachable, type NodeId, type Topic } from '../core/index.ts';
 import type { CheckerOutput } from './checkers/index.ts';
 import type { Fact } from './facts.ts';
-import { encodeRecipients } from './recipients.ts';
+import { RecipientEncoder, type Recipients } from './recipients.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { traceVersion, type TraceRecord } from './trace.ts';
 import { TraceFile } from './trace-file.ts';
@@ -26,6 +26,7 @@ const connectionOps = {
 export class TraceWriter {
   private readonly file: TraceFile;
   private readonly subscriptions = new Subscriptions();
+  private readonly encoder = new RecipientEncoder();
 
   constructor(path: string | null) {
     this.file = new TraceFile(path);
@@ -83,25 +84,20 @@ export class TraceWriter {
 
   private recordOf(fact: Fact): TraceRecord | null {
     switch (fact.kind) {
-      case 'run':
-        return {
-          k: 'run',
-          t: 0,
-          version: traceVersion,
-          scenario: fact.scenario,
-          seed: fact.seed,
-          nodes: fact.nodes,
-        };
+      case 'run': {
+        const { scenario, seed, nodes, faults } = fact;
+        return { k: 'run', t: 0, version: traceVersion, scenario, seed, nodes, faults };
+      }
       case 'fault':
         return { k: 'fault', t: fact.t, f: fact.f, phase: fact.phase, fault: fact.fault };
       case 'node':
         return { k: 'node', t: fact.t, node: fact.node, op: fact.op };
       case 'published': {
-        const { id, topic, origin } = fact.event;
-        return { k: 'publish', t: fact.t, e: id, topic, origin, node: fact.node, bytes: fact.bytes };
+        const { t, node, event, origin, bytes } = fact;
+        return { k: 'publish', t, e: event.id, topic: event.topic, origin, node, bytes, d: event.digest };
       }
       case 'sent': {
-        const { m, from, to, type, e, topic } = fact.message;
+        const { m, from, to, type, e, topic, forwardId, leaseOf } = fact.message;
         return {
           k: 'send',
           t: fact.t,
@@ -111,18 +107,17 @@ export class TraceWriter {
           type,
           ...(e === undefined ? {} : { e }),
           ...(topic === undefined ? {} : { topic }),
+          ...(forwardId === undefined ? {} : { r: forwardId }),
+          ...(leaseOf === undefined ? {} : { fe: leaseOf }),
+          ...(fact.copies === 2 ? { copies: 2 } : {}),
         };
       }
       case 'received':
         return { k: 'recv', t: fact.t, m: fact.message.m };
-      case 'dropped':
-        return {
-          k: 'drop',
-          t: fact.t,
-          m: fact.message.m,
-          why: fact.why,
-          ...(fact.f === undefined ? {} : { f: fact.f }),
-        };
+      case 'dropped': {
+        const { t, message, why, f } = fact;
+        return { k: 'drop', t, m: message.m, why, ...(f === undefined ? {} : { f }) };
+      }
       case 'role-drop':
         return {
           k: 'role-drop',
@@ -133,19 +128,30 @@ export class TraceWriter {
           ...(fact.topic === undefined ? {} : { topic: fact.topic }),
           ...(fact.dc === undefined ? {} : { dc: fact.dc }),
         };
-      case 'fanned-out':
-        return null;
+      case 'fanned-out': {
+        const { t, node, e, topic, connections } = fact;
+        return {
+          k: 'fanout',
+          t,
+          node,
+          e,
+          topic,
+          n: connections.length,
+          ...this.recipients(node, topic, connections),
+        };
+      }
       case 'batch-received': {
-        const { node, event, connections } = fact;
-        const subscribers = this.subscriptions.at(node, event.topic) ?? new Set<number>();
+        const { t, node, event, connections } = fact;
+        const { id: e, topic, digest: d } = event;
         return {
           k: 'deliver',
-          t: fact.t,
+          t,
           node,
-          e: event.id,
-          topic: event.topic,
+          e,
+          topic,
           n: connections.length,
-          ...encodeRecipients(subscribers, connections, (c) => this.subscriptions.idOf(c)),
+          d,
+          ...this.recipients(node, topic, connections),
         };
       }
       case 'batch-lost':
@@ -173,10 +179,16 @@ export class TraceWriter {
         };
       }
       case 'due':
+        return { k: 'due', t: fact.t, e: fact.e };
       case 'end':
         return null;
       default:
         return unreachable(fact);
     }
+  }
+
+  private recipients(node: NodeId, topic: Topic, connections: readonly number[]): Recipients {
+    const subscribers = this.subscriptions.at(node, topic) ?? new Set<number>();
+    return this.encoder.encode(subscribers, connections, (c) => this.subscriptions.idOf(c));
   }
 }

@@ -8,7 +8,7 @@
  * `finalized`. Memory stays proportional to the events published plus one bit per (event,
  * connection) that received it.
  */
-import { unreachable, type EventId, type NodeId, type Us } from '../../core/index.ts';
+import { unreachable, type DcId, type EventId, type NodeId, type Us } from '../../core/index.ts';
 import type { EventStamp, Fact } from '../facts.ts';
 import { Bitset } from './bitset.ts';
 import { fmt } from './time.ts';
@@ -19,6 +19,7 @@ const chainStepsMax = 80;
 export interface TrackedEvent {
   /** As first published: a publisher-chosen id reused later does not redefine the event. */
   stamp: EventStamp;
+  origin: DcId;
   publishUs: Us;
   dispatcher: NodeId;
   received: Bitset;
@@ -44,7 +45,7 @@ export class EventRegistry {
   apply(fact: Fact): void {
     switch (fact.kind) {
       case 'published': {
-        const { event, node, t } = fact;
+        const { event, origin, node, t } = fact;
         if (this.events.has(event.id)) {
           this.step(event.id, t, `${node} accepted a publish that reused id ${event.id}`);
           return;
@@ -52,12 +53,13 @@ export class EventRegistry {
         this.published++;
         this.events.set(event.id, {
           stamp: event,
+          origin,
           publishUs: t,
           dispatcher: node,
           received: new Bitset(),
           lost: null,
           finalized: false,
-          chain: [`${fmt(t)} published on "${event.topic}" by ${node} (origin ${event.origin})`],
+          chain: [`${fmt(t)} published on "${event.topic}" by ${node} (origin ${origin})`],
         });
         return;
       }
@@ -82,11 +84,7 @@ export class EventRegistry {
           );
         return;
       case 'fanned-out':
-        this.step(
-          fact.event.id,
-          fact.t,
-          `${fact.node} fanned it out to ${fact.connections.length} connection(s)`,
-        );
+        this.step(fact.e, fact.t, `${fact.node} fanned it out to ${fact.connections.length} connection(s)`);
         return;
       case 'batch-received':
         this.step(

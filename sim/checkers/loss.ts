@@ -189,7 +189,7 @@ export class LossChecker {
 
   /** The loss category a fault stands for on this event's path to `frontend`, or null when it is not on the path. */
   private onPath(fault: Fault, frontend: NodeId, dc: DcId, tracked: TrackedEvent): string | null {
-    const origin = tracked.stamp.origin;
+    const origin = tracked.origin;
     switch (fault.kind) {
       case 'kill':
       case 'isolate': {

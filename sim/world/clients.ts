@@ -197,14 +197,15 @@ export class Clients {
       const index = this.indexById.get(id);
       if (index !== undefined) indices.push(index);
     }
-    const stamp = stampOf(event);
     this.agenda.emit({
       kind: 'fanned-out',
       t: this.agenda.now,
       node: node.id,
-      event: stamp,
+      e: event.id,
+      topic: event.topic,
       connections: indices,
     });
+    const stamp = stampOf(event);
     const at = this.agenda.now + this.network.clientLatency(node.dc);
     this.agenda.schedule({
       at,

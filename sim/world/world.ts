@@ -239,6 +239,7 @@ class World implements Agenda {
             t,
             node: node.id,
             event: stampOf(event),
+            origin: event.origin,
             bytes: event.payload.length,
           });
           this.schedule({ at: t + usOfMs(this.scenario.deliveryDeadlineMs), kind: 'due', e: event.id });
