@@ -29,6 +29,32 @@ const packagesAllowed: Record<Layer, RegExp> = {
   bench: /^(ws|eventsource|ioredis|socket\.io|socket\.io-client|@socket\.io\/redis-adapter|uWebSockets\.js)$/,
 };
 
+/**
+ * Boundaries inside sim/, for code other than tests: the world emits facts and judges nothing, the
+ * checkers judge facts from wherever they come, and the trace reader turns a file back into facts
+ * without a world. (run.ts wires the world, so importing it counts as importing the world.)
+ */
+const innerBoundaries: { from: RegExp; to: RegExp; why: string }[] = [
+  { from: /^sim\/checkers\//, to: /^sim\/(world\/|run\.ts$)/, why: 'the checkers never import the world' },
+  {
+    from: /^sim\/world\//,
+    to: /^sim\/checkers\//,
+    why: 'the world judges nothing: it never imports the checkers',
+  },
+  {
+    from: /^sim\/(trace-reader|check-trace)\.ts$/,
+    to: /^sim\/(world\/|run\.ts$)/,
+    why: 'the trace reader reads facts from a file, never from the world',
+  },
+];
+
+/** sim/'s folders (sim/world/, sim/checkers/): the rest of sim/ imports each through its index.ts. */
+function throughFolderIndex(path: string, target: string): string | null {
+  const folder = /^(sim\/[\w-]+)\//.exec(target)?.[1];
+  if (folder === undefined || path.startsWith(`${folder}/`) || target === `${folder}/index.ts`) return null;
+  return `${path}: import ${folder}/ through ${folder}/index.ts, not ${target}`;
+}
+
 const bannedInCore: [RegExp, string][] = [
   [/\bDate\.now\b|\bnew Date\(/, 'reads the real clock'],
   [/\bperformance\.now\b/, 'reads the real clock'],
@@ -73,6 +99,11 @@ export function layeringViolations(sources: Source[]): string[] {
           violations.push(`${path}: ${layer}/ must not import ${target}`);
         } else if (!isTest && targetLayer !== layer && target !== `${targetLayer}/index.ts`) {
           violations.push(`${path}: import ${targetLayer}/ through ${targetLayer}/index.ts, not ${target}`);
+        } else if (!isTest && targetLayer === layer) {
+          for (const { from, to, why } of innerBoundaries)
+            if (from.test(path) && to.test(target)) violations.push(`${path}: ${why} (${target})`);
+          const deep = throughFolderIndex(path, target);
+          if (deep !== null) violations.push(deep);
         }
       } else if (specifier.startsWith('node:')) {
         if (layer === 'core') violations.push(`${path}: core/ must not import ${specifier}`);
@@ -126,6 +157,11 @@ describe('layering', () => {
       { path: 'core/i.ts', text: 'const x = process.env.X;' },
       { path: 'prod/b.ts', text: "import { start } from './test-server.ts';" },
       { path: 'prod/c.ts', text: "import WebSocket from 'ws';" },
+      { path: 'sim/checkers/a.ts', text: "import { runWorld } from '../world/index.ts';" },
+      { path: 'sim/checkers/b.ts', text: "import { runScenario } from '../run.ts';" },
+      { path: 'sim/world/a.ts', text: "import { Checkers } from '../checkers/index.ts';" },
+      { path: 'sim/trace-reader.ts', text: "import { runWorld } from './world/index.ts';" },
+      { path: 'sim/b.ts', text: "import { Nodes } from './world/nodes.ts';" },
     ];
     const found = layeringViolations(planted);
     for (const { path } of planted)
@@ -138,6 +174,10 @@ describe('layering', () => {
         { path: 'core/ok.ts', text: "// Date.now is banned here\nimport type { Ms } from './types.ts';" },
         { path: 'prod/test-server.ts', text: "import WebSocket from 'ws';" },
         { path: 'prod/x.test.ts', text: "import { start } from './test-server.ts';" },
+        { path: 'sim/world/c.ts', text: "import { Nodes } from './nodes.ts';" },
+        { path: 'sim/run.ts', text: "import { runWorld } from './world/index.ts';" },
+        { path: 'sim/checkers/c.ts', text: "import type { Fact } from '../facts.ts';" },
+        { path: 'sim/checkers/d.test.ts', text: "import { runScenario } from '../run.ts';" },
       ]),
     ).toEqual([]);
   });

@@ -14,9 +14,9 @@ import {
   plantedBugs,
   rolesWithBug,
   runScenario,
-  smallScenario,
   type Report,
 } from '../sim/index.ts';
+import { smallScenario } from '../sim/test-fixtures.ts';
 
 type Fingerprint = Record<string, unknown>;
 

@@ -1,6 +1,7 @@
 /**
- * The simulated world: a seeded discrete-event runtime that runs the pure core under faults,
- * writes a trace, and checks the delivery invariants as it goes.
+ * The simulator: a seeded discrete-event world that runs the pure core under faults and emits what
+ * happens as facts; checkers that judge the delivery invariants from those facts; and the trace, a
+ * file of the facts that the trace reader turns back into facts for the same checkers.
  */
 export {
   loadScenario,
@@ -10,6 +11,7 @@ export {
   withoutAmbientNondeterminism,
 } from './run.ts';
 export type { LatencySummary, Report, RunOptions } from './run.ts';
+export { formatReport } from './format.ts';
 export {
   parseScenario,
   ScenarioError,
@@ -30,13 +32,32 @@ export type {
   TopicLoad,
   Workload,
 } from './scenario.ts';
-export type { InvariantName, NetworkDropReason, TraceKind, TraceRecord, Violation } from './trace.ts';
-export { traceVersion } from './trace.ts';
-export { coreRoles, describeFault } from './world.ts';
-export type { Roles } from './world.ts';
-export { formatReport } from './format.ts';
-export { smallScenario } from './fixtures.ts';
-export type { SmallScenarioOptions } from './fixtures.ts';
-export { EventHeap } from './heap.ts';
+export { describeFault } from './describe-fault.ts';
+export { coreRoles, bareHeapLoop } from './world/index.ts';
+export type { Roles } from './world/index.ts';
 export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
 export type { PlantedBug } from './planted-bugs.ts';
+export type {
+  ConnectionOp,
+  EventStamp,
+  Fact,
+  FactKind,
+  FactSink,
+  MessageFacts,
+  NetworkDropReason,
+  NodeRole,
+  TopologyNode,
+} from './facts.ts';
+export { Checkers, violationsKeptPerInvariant } from './checkers/index.ts';
+export type {
+  CheckerOutput,
+  CheckerSummary,
+  DeliveryCounts,
+  InvariantName,
+  LossGroup,
+  Violation,
+} from './checkers/index.ts';
+export { traceVersion } from './trace.ts';
+export type { TraceKind, TraceRecord } from './trace.ts';
+export { FactDecoder, readTraceFacts, readTraceRecords, TraceError } from './trace-reader.ts';
+export { checkTrace } from './check-trace.ts';

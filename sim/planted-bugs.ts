@@ -2,8 +2,8 @@
  * Known bugs, planted in copies of the core's roles, that the checker and the property tests must
  * catch. Each is a small wrapper around the correct role, so the bug is exactly what its name says.
  */
-import { eventOfStoreRequest, type Effect } from '../core/index.ts';
-import { coreRoles, type Roles } from './world.ts';
+import { eventOfStoreRequest, unreachable, type Effect } from '../core/index.ts';
+import { coreRoles, type Roles } from './world/index.ts';
 
 export type PlantedBug =
   | 'no-dedupe'
@@ -98,6 +98,8 @@ export function rolesWithBug(bug: PlantedBug): Roles {
           ),
       );
     }
+    default:
+      return unreachable(bug);
   }
 }
 

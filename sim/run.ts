@@ -1,14 +1,17 @@
 /**
  * One simulator run from the outside: load a scenario, run it with ambient nondeterminism banned,
- * and turn what the world and the checker saw into a report.
+ * and turn what the world did and what the checkers found into a report. This is where the three
+ * meet: the world emits its facts to the trace writer, then to the checkers; the checkers' outputs
+ * go to the trace writer too.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DeliveryCounts } from './checker.ts';
+import { msOfUs, usOfMs, type Us } from '../core/index.ts';
+import { Checkers, type DeliveryCounts, type InvariantName, type Violation } from './checkers/index.ts';
 import type { Histogram } from './histogram.ts';
 import { parseScenario, ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
-import type { InvariantName, Violation } from './trace.ts';
-import { runWorld, type Roles } from './world.ts';
+import { TraceWriter } from './trace-writer.ts';
+import { runWorld, type Roles } from './world/index.ts';
 
 export const scenariosDir = join(import.meta.dirname, 'scenarios');
 
@@ -84,23 +87,26 @@ export interface RunOptions {
 /** Run `scenario` with `seed`; a pure function of the two, except for `wallMs` and `eventsPerSecond`. */
 export function runScenario(scenario: Scenario, seed: string, options: RunOptions): Report {
   const started = performance.now();
+  const trace = new TraceWriter(options.tracePath);
+  const checkers = new Checkers((output) => trace.output(output));
   const world = withoutAmbientNondeterminism(() =>
     runWorld(scenario, seed, {
-      tracePath: options.tracePath,
+      facts: [(fact) => trace.fact(fact), (fact) => checkers.apply(fact)],
       ...(options.roles === undefined ? {} : { roles: options.roles }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     }),
   );
+  const traceHash = trace.close();
   const wallMs = Math.max(1, Math.round(performance.now() - started));
-  const { latency: histograms, violationCounts, violations, ...counts } = world.checker;
+  const { latency: histograms, violationCounts, violations, ...counts } = checkers.summary();
   const violationTotal = Object.values(violationCounts).reduce((a, b) => a + b, 0);
   return {
     scenario: scenario.name,
     seed,
-    traceHash: world.traceHash,
+    traceHash,
     tracePath: options.tracePath,
-    traceBytes: world.traceBytes,
-    traceLines: world.traceLines,
+    traceBytes: trace.bytes,
+    traceLines: trace.lines,
     events: world.items,
     ...counts,
     latencyMs: latency(histograms.overall),
@@ -110,7 +116,7 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     messages: world.messages,
     publishes: world.publishes,
     connections: world.connections,
-    simulatedMs: Math.round(world.simulatedUs / 1000),
+    simulatedMs: msOfUs(world.simulatedUs),
     wallMs,
     eventsPerSecond: Math.round((world.items / wallMs) * 1000),
     violationCounts,
@@ -120,7 +126,8 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
 }
 
 function latency(histogram: Histogram): LatencySummary {
-  const ms = (us: number): number => Math.round(us) / 1000;
+  // Milliseconds with three decimals: the histograms hold microseconds.
+  const ms = (us: Us): number => Math.round(us) / usOfMs(1);
   return {
     p50: ms(histogram.quantile(0.5)),
     p90: ms(histogram.quantile(0.9)),

@@ -1,52 +1,194 @@
 /**
- * Writes trace records as JSON Lines and hashes them as they go: the sha256 of the bytes is the
- * run's `traceHash`, whether or not a file is written (property runs hash without writing).
+ * The trace writer: one record per fact, and one per checker output, in the order they come. It
+ * reads the world's facts and the checkers' outputs and nothing else; to name a batch's recipients
+ * compactly it keeps its own subscriptions projection, built from the same facts the reader will
+ * build it from.
+ *
+ * Subscribe it to the facts before the checkers, so a fact's record always precedes what the
+ * checkers conclude from it. The last record, `end`, is written at the checkers' summary.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { TraceRecord } from './trace.ts';
+import { unreachable, type NodeId, type Topic } from '../core/index.ts';
+import type { CheckerOutput } from './checkers/index.ts';
+import type { Fact } from './facts.ts';
+import { RecipientEncoder, type Recipients } from './recipients.ts';
+import { Subscriptions } from './subscriptions.ts';
+import { traceVersion, type TraceRecord } from './trace.ts';
+import { TraceFile } from './trace-file.ts';
 
-const flushBytes = 1 << 20;
+const connectionOps = {
+  opened: 'open',
+  refused: 'refused',
+  closed: 'close',
+  joined: 'sub',
+  left: 'unsub',
+} as const;
 
 export class TraceWriter {
-  private readonly hash: Hash = createHash('sha256');
-  private readonly fd: number | null;
-  private chunk = '';
-  lines = 0;
-  bytes = 0;
+  private readonly file: TraceFile;
+  private readonly subscriptions = new Subscriptions();
+  private readonly encoder = new RecipientEncoder();
 
-  constructor(readonly path: string | null) {
-    if (path === null) {
-      this.fd = null;
-    } else {
-      mkdirSync(dirname(path), { recursive: true });
-      this.fd = openSync(path, 'w');
-    }
+  constructor(path: string | null) {
+    this.file = new TraceFile(path);
   }
 
-  write(record: TraceRecord): void {
-    this.chunk += JSON.stringify(record) + '\n';
-    this.lines++;
-    if (this.chunk.length >= flushBytes) this.flush();
+  get lines(): number {
+    return this.file.lines;
   }
 
-  /** Flush, close the file, and return the hex sha256 of everything written. */
+  get bytes(): number {
+    return this.file.bytes;
+  }
+
+  /** Flush, close the file, and return the hex sha256 of the trace. */
   close(): string {
-    this.flush();
-    if (this.fd !== null) closeSync(this.fd);
-    return this.hash.digest('hex');
+    return this.file.close();
   }
 
-  private flush(): void {
-    if (this.chunk.length === 0) return;
-    const buffer = Buffer.from(this.chunk, 'utf8');
-    this.chunk = '';
-    this.hash.update(buffer);
-    this.bytes += buffer.length;
-    if (this.fd !== null) {
-      let offset = 0;
-      while (offset < buffer.length) offset += writeSync(this.fd, buffer, offset);
+  fact(fact: Fact): void {
+    this.subscriptions.apply(fact);
+    const record = this.recordOf(fact);
+    if (record !== null) this.file.write(record);
+  }
+
+  output(output: CheckerOutput): void {
+    switch (output.kind) {
+      case 'violation':
+        return this.file.write({ k: 'violation', t: output.violation.t, violation: output.violation });
+      case 'loss': {
+        const { t, e, node, n, explained, cause, f } = output.group;
+        return this.file.write({
+          k: 'loss',
+          t,
+          e,
+          node,
+          n,
+          explained,
+          cause,
+          ...(f === undefined ? {} : { f }),
+        });
+      }
+      case 'summary': {
+        const { t, items, summary } = output;
+        const { published, delivered, lost, violationCounts } = summary;
+        return this.file.write({
+          k: 'end',
+          t,
+          report: { items, published, delivered, lost, violations: violationCounts },
+        });
+      }
+      default:
+        return unreachable(output);
     }
+  }
+
+  private recordOf(fact: Fact): TraceRecord | null {
+    switch (fact.kind) {
+      case 'run': {
+        const { scenario, seed, nodes, faults } = fact;
+        return { k: 'run', t: 0, version: traceVersion, scenario, seed, nodes, faults };
+      }
+      case 'fault':
+        return { k: 'fault', t: fact.t, f: fact.f, phase: fact.phase, fault: fact.fault };
+      case 'node':
+        return { k: 'node', t: fact.t, node: fact.node, op: fact.op };
+      case 'published': {
+        const { t, node, event, origin, bytes } = fact;
+        return { k: 'publish', t, e: event.id, topic: event.topic, origin, node, bytes, d: event.digest };
+      }
+      case 'sent': {
+        const { m, from, to, type, e, topic, forwardId, leaseOf } = fact.message;
+        return {
+          k: 'send',
+          t: fact.t,
+          m,
+          from,
+          to,
+          type,
+          ...(e === undefined ? {} : { e }),
+          ...(topic === undefined ? {} : { topic }),
+          ...(forwardId === undefined ? {} : { r: forwardId }),
+          ...(leaseOf === undefined ? {} : { fe: leaseOf }),
+          ...(fact.copies === 2 ? { copies: 2 } : {}),
+        };
+      }
+      case 'received':
+        return { k: 'recv', t: fact.t, m: fact.message.m };
+      case 'dropped': {
+        const { t, message, why, f } = fact;
+        return { k: 'drop', t, m: message.m, why, ...(f === undefined ? {} : { f }) };
+      }
+      case 'role-drop':
+        return {
+          k: 'role-drop',
+          t: fact.t,
+          node: fact.node,
+          why: fact.reason,
+          ...(fact.e === undefined ? {} : { e: fact.e }),
+          ...(fact.topic === undefined ? {} : { topic: fact.topic }),
+          ...(fact.dc === undefined ? {} : { dc: fact.dc }),
+        };
+      case 'fanned-out': {
+        const { t, node, e, topic, connections } = fact;
+        return {
+          k: 'fanout',
+          t,
+          node,
+          e,
+          topic,
+          n: connections.length,
+          ...this.recipients(node, topic, connections),
+        };
+      }
+      case 'batch-received': {
+        const { t, node, event, connections } = fact;
+        const { id: e, topic, digest: d } = event;
+        return {
+          k: 'deliver',
+          t,
+          node,
+          e,
+          topic,
+          n: connections.length,
+          d,
+          ...this.recipients(node, topic, connections),
+        };
+      }
+      case 'batch-lost':
+        return { k: 'client-drop', t: fact.t, node: fact.node, e: fact.e, n: fact.n, why: fact.why };
+      case 'connection':
+        return {
+          k: 'conn',
+          t: fact.t,
+          c: fact.id,
+          node: fact.node,
+          v: fact.viewer,
+          op: connectionOps[fact.op],
+          ...(fact.op === 'joined' || fact.op === 'left' ? { topic: fact.topic } : {}),
+        };
+      case 'lease': {
+        const { t, dc, topic, frontend, change, expUs } = fact;
+        return {
+          k: 'lease',
+          t,
+          dc,
+          topic,
+          fe: frontend,
+          change,
+          ...(expUs === undefined ? {} : { exp: expUs }),
+        };
+      }
+      case 'due':
+        return { k: 'due', t: fact.t, e: fact.e };
+      case 'end':
+        return null;
+      default:
+        return unreachable(fact);
+    }
+  }
+
+  private recipients(node: NodeId, topic: Topic, connections: readonly number[]): Recipients {
+    const subscribers = this.subscriptions.at(node, topic) ?? new Set<number>();
+    return this.encoder.encode(subscribers, connections, (c) => this.subscriptions.idOf(c));
   }
 }

@@ -1,30 +1,33 @@
 /**
- * The trace: one JSON object per line, in the order things happened, with enough to replay a run
- * and to explain every loss. Times `t` are integer simulated microseconds.
+ * The trace: one JSON object per line, in the order things happened. It is a faithful
+ * serialization of the run's facts (sim/facts.ts) — every fact is one record, and the trace reader
+ * turns the records back into the same facts, so the checkers can judge a trace file exactly as they
+ * judged the live run — followed at each point by what the checkers concluded (`violation`, `loss`,
+ * and the `end` report), which a re-check recomputes rather than reads. Times `t` are integer
+ * simulated microseconds.
  *
- * Compactness rules, so the flagship's trace stays well under 100 MB:
- * - a fan-out to many connections is one `deliver` record. Its recipients are the connections the
- *   trace's `conn` records say are subscribed to the topic at that frontend at that moment, plus
- *   `add` and minus `omit` when those are given (a viewer joined or left while the batch was in
- *   flight); when listing them is shorter, `c` lists the recipients outright instead;
- * - a message is one `send` record with a sequence number `m`; its fate is a `recv` or a `drop`
- *   naming that number.
+ * Compactness rules, so the flagship's trace stays in tens of megabytes:
+ * - a fan-out (`fanout`, when the frontend hands the event over) and a batch's receipt (`deliver`,
+ *   when the client link delivers it) name their connections relative to the topic's subscribers at
+ *   that frontend at that moment, as the `conn` records before them say: no list means exactly the
+ *   subscribers; otherwise those minus `omit`, plus `add`; when listing them is shorter, `c` lists
+ *   them outright (sim/recipients.ts). This names a set, not an order;
+ * - a message is one `send` record with a number `m`; each copy's fate is a `recv` or a `drop`
+ *   naming that number (`copies: 2` when the network duplicated it);
+ * - events carry no payload: a `d` digest of topic, origin and payload on `publish` and `deliver`
+ *   lets integrity be judged.
  *
- * The first line is always `run` (the scenario, seed and topology), the last `end` (the report).
+ * The first line is always `run` (the scenario, seed, topology and the whole fault schedule), the
+ * last `end` (the report).
  */
-import type { DropReason, EventId, LeaseChange, MessageType, Topic } from '../core/index.ts';
+import type { DropReason, EventId, LeaseChange, MessageType, NodeId, Topic } from '../core/index.ts';
+import type { Violation } from './checkers/index.ts';
+import type { NetworkDropReason, TopologyNode } from './facts.ts';
+import type { Recipients } from './recipients.ts';
 import type { Fault } from './scenario.ts';
 
-export const traceVersion = 1;
-
-/** Why the network or the world lost something. */
-export type NetworkDropReason =
-  | 'loss' // the link's random loss, or a loss burst when `f` names one
-  | 'partition' // datacenters partitioned (`f` names the fault)
-  | 'isolated' // source or target isolated (`f`)
-  | 'target-dead' // target was down when the message arrived, or died with it in flight
-  | 'source-dead' // a client-bound batch whose frontend died before it arrived
-  | 'connection-closed'; // a client-bound batch whose connection closed before it arrived
+/** 2: facts made faithful (digests, fan-outs, deadlines, forward ids, lease owners, copies, the fault schedule). */
+export const traceVersion = 2;
 
 export type TraceRecord =
   | {
@@ -33,13 +36,28 @@ export type TraceRecord =
       version: number;
       scenario: unknown;
       seed: string;
-      nodes: { id: string; dc: string; role: 'frontend' | 'dispatcher' | 'store' }[];
+      nodes: TopologyNode[];
+      /** Every fault of the run, random ones drawn, in the order `f` numbers them (written since version 2). */
+      faults?: Fault[];
     }
   /** A fault starts (`phase: 'start'`) or ends (`'end'`: restart, repair, release). `f` numbers faults from 1. */
   | { k: 'fault'; t: number; f: number; phase: 'start' | 'end'; fault: Fault }
-  /** A dispatcher accepted a publish and stamped the event. */
-  | { k: 'publish'; t: number; e: EventId; topic: Topic; origin: string; node: string; bytes: number }
-  /** A node sent a message; `e` is the event it carries or serves (store lookups too), `r` its request id. */
+  /** A dispatcher accepted a publish and stamped the event; `d` is its digest (written since version 2). */
+  | {
+      k: 'publish';
+      t: number;
+      e: EventId;
+      topic: Topic;
+      origin: string;
+      node: string;
+      bytes: number;
+      d?: string;
+    }
+  /**
+   * A message left `from` for `to` (a node, or a datacenter's publisher `<dc>/publisher`). `e`: the
+   * event it carries or serves (store lookups too); `topic`: the carried event's; `r`: a forward's id
+   * (forward and forward-ack); `fe`: the frontend whose lease it writes or answers.
+   */
   | {
       k: 'send';
       t: number;
@@ -49,26 +67,21 @@ export type TraceRecord =
       type: MessageType;
       e?: EventId;
       topic?: Topic;
+      r?: number;
+      fe?: NodeId;
+      copies?: 2;
     }
   | { k: 'recv'; t: number; m: number }
   | { k: 'drop'; t: number; m: number; why: NetworkDropReason; f?: number }
   /** A role gave up on something (core `drop` effect). */
   | { k: 'role-drop'; t: number; node: string; why: DropReason; e?: EventId; topic?: Topic; dc?: string }
-  /** Connections received an event (at the client, after the frontend-to-client link). `n` is how many. */
-  | {
-      k: 'deliver';
-      t: number;
-      node: string;
-      e: EventId;
-      topic: Topic;
-      n: number;
-      c?: string[];
-      add?: string[];
-      omit?: string[];
-    }
+  /** A frontend handed an event to `n` connections (before the client link). */
+  | ({ k: 'fanout'; t: number; node: string; e: EventId; topic: Topic; n: number } & Recipients)
+  /** `n` connections received an event (at the client, after the frontend-to-client link); `d` its digest (written since version 2). */
+  | ({ k: 'deliver'; t: number; node: string; e: EventId; topic: Topic; n: number; d?: string } & Recipients)
   /** A client-bound batch lost on the way (frontend died, connection closed). */
   | { k: 'client-drop'; t: number; node: string; e: EventId; n: number; why: NetworkDropReason }
-  /** A client action as the frontend processed it. `v` is the simulated viewer behind the connection. */
+  /** A connection as its frontend processed it. `v` is the simulated viewer behind the connection. */
   | {
       k: 'conn';
       t: number;
@@ -88,7 +101,9 @@ export type TraceRecord =
       exp?: number;
     }
   | { k: 'node'; t: number; node: string; op: 'down' | 'up' }
-  /** Expected deliveries of one event that did not arrive by the deadline, grouped by frontend and cause. */
+  /** An event's delivery deadline passed. */
+  | { k: 'due'; t: number; e: EventId }
+  /** Checkers: expected deliveries of one event that did not arrive by the deadline, grouped by frontend and cause. */
   | {
       k: 'loss';
       t: number;
@@ -99,30 +114,12 @@ export type TraceRecord =
       cause: string;
       f?: number;
     }
+  /** Checkers: a broken invariant, with the event's causal chain. */
   | { k: 'violation'; t: number; violation: Violation }
+  /**
+   * Checkers: the report at the end: `items` (the heap items the world processed), `published`,
+   * `delivered`, `lost` and the `violations` counted per invariant.
+   */
   | { k: 'end'; t: number; report: unknown };
 
 export type TraceKind = TraceRecord['k'];
-
-export type InvariantName =
-  | 'integrity'
-  | 'no-misdelivery'
-  | 'no-duplicates'
-  | 'explained-loss'
-  | 'fault-free-liveness'
-  | 'lease-hygiene'
-  | 'lease-release'
-  | 'forward-discipline';
-
-/** One broken invariant, with what a person needs to find it in the trace. */
-export interface Violation {
-  invariant: InvariantName;
-  /** Simulated microseconds. */
-  t: number;
-  message: string;
-  e?: EventId;
-  connection?: string;
-  node?: string;
-  /** The event's causal chain, one line a step, from publish to where it went wrong. */
-  chain: string[];
-}

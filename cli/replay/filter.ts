@@ -52,6 +52,7 @@ function nodesOf(record: TraceRecord, send: SendInfo | undefined): (string | nul
     case 'publish':
     case 'role-drop':
     case 'deliver':
+    case 'fanout':
     case 'client-drop':
     case 'conn':
     case 'node':
@@ -73,6 +74,7 @@ function nodesOf(record: TraceRecord, send: SendInfo | undefined): (string | nul
       return fault.dc ? [`${fault.dc}/`] : [];
     }
     case 'run':
+    case 'due':
     case 'end':
       return [];
   }

@@ -83,6 +83,10 @@ export function describeRecord(
       return `${record.node} gave up: ${record.why}${record.e ? ` ${record.e}` : ''}${record.topic ? ` ${record.topic}` : ''}`;
     case 'deliver':
       return `deliver ${record.e} to ${record.n} conn at ${record.node}`;
+    case 'fanout':
+      return `fanout ${record.e} to ${record.n} conn at ${record.node}`;
+    case 'due':
+      return `due ${record.e}`;
     case 'client-drop':
       return `CLIENT-DROP ${record.e} ${record.n} conn at ${record.node}: ${record.why}`;
     case 'conn':

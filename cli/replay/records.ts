@@ -23,6 +23,8 @@ const shapes: Record<TraceKind, Record<string, string>> = {
   drop: { m: 'n', why: 's', f: 'n?' },
   'role-drop': { node: 's', why: 's', e: 's?', topic: 's?', dc: 's?' },
   deliver: { node: 's', e: 's', topic: 's', n: 'n', c: 'a?', add: 'a?', omit: 'a?' },
+  fanout: { node: 's', e: 's', topic: 's', n: 'n', c: 'a?', add: 'a?', omit: 'a?' },
+  due: { e: 's' },
   'client-drop': { node: 's', e: 's', n: 'n', why: 's' },
   conn: { c: 's', node: 's', v: 'n', op: 's', topic: 's?' },
   lease: { dc: 's', topic: 's', fe: 's', change: 's', exp: 'n?' },

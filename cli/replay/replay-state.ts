@@ -120,6 +120,8 @@ export class ReplayState {
       case 'drop':
       case 'role-drop':
       case 'client-drop':
+      case 'fanout':
+      case 'due':
       case 'end':
         return;
       case 'fault':

@@ -821,6 +821,8 @@ export class TraceIndex {
         case 'lease':
         case 'node':
         case 'fault':
+        case 'fanout':
+        case 'due':
         case 'run':
         case 'end':
           break;

@@ -2,10 +2,10 @@
 // reported under the invariant it breaks, naming the event, the connection and the causal chain.
 // Method: run small scenarios with a buggy role (sim/planted-bugs.ts) and read the report.
 import { describe, expect, it } from 'vitest';
-import { smallScenario } from './fixtures.ts';
+import { smallScenario } from './test-fixtures.ts';
 import { rolesWithBug } from './planted-bugs.ts';
 import { runScenario, type Report } from './run.ts';
-import type { InvariantName } from './trace.ts';
+import type { InvariantName } from './checkers/index.ts';
 
 function violationsOf(report: Report, invariant: InvariantName) {
   return report.violations.filter((v) => v.invariant === invariant);

@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Fault, Scenario } from './scenario.ts';
-import { smallScenario } from './fixtures.ts';
-import { runScenario, withoutAmbientNondeterminism, type Report } from './run.ts';
-import type { TraceRecord } from './trace.ts';
-import { coreRoles } from './world.ts';
+import type { Fault, Scenario } from '../scenario.ts';
+import { smallScenario } from '../test-fixtures.ts';
+import { runScenario, withoutAmbientNondeterminism, type Report } from '../run.ts';
+import type { TraceRecord } from '../trace.ts';
+import { coreRoles } from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-world-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,0 +1,119 @@
+/**
+ * The delivery checker: what connections receive.
+ *
+ * - integrity: every received event was published, with the same topic, origin and payload (the
+ *   digests of the published and the received event agree);
+ * - no misdelivery: a frontend hands an event only to connections subscribed to its topic there,
+ *   judged at the fan-out against the subscriptions projection;
+ * - no duplicates: a connection receives each event id at most once.
+ *
+ * It also counts what was delivered (late when the loss checker had already counted it lost) and
+ * the publish-to-receipt latency, overall and by whether the connection is in the event's origin
+ * datacenter.
+ */
+import type { DcId, Us } from '../../core/index.ts';
+import type { Fact } from '../facts.ts';
+import { Histogram } from '../histogram.ts';
+import type { Subscriptions } from '../subscriptions.ts';
+import type { Topology } from '../topology.ts';
+import type { EventRegistry } from './events.ts';
+import type { ViolationLog } from './violations.ts';
+
+export class DeliveryChecker {
+  delivered = 0;
+  late = 0;
+  duplicates = 0;
+  misdeliveries = 0;
+  integrityErrors = 0;
+  readonly latency = { overall: new Histogram(), sameDc: new Histogram(), crossDc: new Histogram() };
+  /** Each opened connection's datacenter, so a receipt's latency class costs no lookup. */
+  private readonly dcOfConnection: DcId[] = [];
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly subscriptions: Subscriptions,
+    private readonly events: EventRegistry,
+    private readonly violations: ViolationLog,
+  ) {}
+
+  apply(fact: Fact): void {
+    if (fact.kind === 'connection' && fact.op === 'opened') {
+      this.dcOfConnection[fact.c] = this.topology.dcOf(fact.node);
+    } else if (fact.kind === 'fanned-out') {
+      this.fannedOut(fact);
+    } else if (fact.kind === 'batch-received') {
+      this.received(fact);
+    }
+  }
+
+  private fannedOut({ node, e, topic, connections, t }: Extract<Fact, { kind: 'fanned-out' }>): void {
+    const subscribed = this.subscriptions.at(node, topic);
+    const wrong: string[] = [];
+    for (const c of connections) {
+      const connection = this.subscriptions.get(c);
+      // A connection that never opened has no id: the frontend invented it (a bug of its own).
+      if (connection === undefined || connection.frontend !== node || subscribed?.has(c) !== true)
+        wrong.push(connection?.id ?? `connection #${c}`);
+    }
+    for (const id of inIdOrder(wrong)) {
+      this.misdeliveries++;
+      this.violations.report(
+        'no-misdelivery',
+        t,
+        `${node} sent event ${e} of "${topic}" to ${id}, which is not subscribed to it there`,
+        { e, connection: id, node },
+      );
+    }
+  }
+
+  private received({ event, connections, t }: Extract<Fact, { kind: 'batch-received' }>): void {
+    const tracked = this.events.get(event.id);
+    if (tracked === undefined || tracked.stamp.digest !== event.digest) {
+      for (const id of inIdOrder(connections.map((c) => this.subscriptions.idOf(c)))) {
+        this.integrityErrors++;
+        this.violations.report(
+          'integrity',
+          t,
+          tracked === undefined
+            ? `${id} received event ${event.id}, which was never published`
+            : `${id} received event ${event.id} altered from what was published`,
+          { e: event.id, connection: id },
+        );
+      }
+      return;
+    }
+    let sameDc = 0;
+    let crossDc = 0;
+    const again: string[] = [];
+    for (const c of connections) {
+      if (tracked.received.testAndSet(c)) {
+        again.push(this.subscriptions.idOf(c));
+        continue;
+      }
+      if (this.dcOfConnection[c] === tracked.origin) sameDc++;
+      else crossDc++;
+      if (tracked.lost?.has(c) === true) this.late++;
+    }
+    for (const id of inIdOrder(again)) {
+      this.duplicates++;
+      this.violations.report('no-duplicates', t, `${id} received event ${event.id} a second time`, {
+        e: event.id,
+        connection: id,
+      });
+    }
+    const latencyUs: Us = t - tracked.publishUs;
+    this.delivered += sameDc + crossDc;
+    this.latency.overall.record(latencyUs, sameDc + crossDc);
+    if (sameDc > 0) this.latency.sameDc.record(latencyUs, sameDc);
+    if (crossDc > 0) this.latency.crossDc.record(latencyUs, crossDc);
+  }
+}
+
+/**
+ * A fan-out or a batch names a set of connections; its violations are reported in the order of the
+ * connections' ids, so which of them are kept in detail never depends on how the set was listed
+ * (live, or decoded from a trace).
+ */
+function inIdOrder(ids: string[]): string[] {
+  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}

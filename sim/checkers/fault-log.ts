@@ -1,0 +1,54 @@
+/**
+ * What went wrong and when, as the checkers that explain things need it: each fault's span in time,
+ * and each frontend's lost lease messages (a subscribe, renewal or unsubscribe, its store write or
+ * its answer). A lease that lapsed, or a viewer its frontend never registered, is explained only by
+ * one of these on the frontend's own path.
+ */
+import type { NodeId, Us } from '../../core/index.ts';
+import type { Fact, NetworkDropReason } from '../facts.ts';
+import type { Fault } from '../scenario.ts';
+
+export interface FaultSpan {
+  f: number;
+  fault: Fault;
+  startUs: Us;
+  /** Null while the fault lasts (a kill without restart lasts to the end). */
+  endUs: Us | null;
+}
+
+export interface LeaseMessageDrop {
+  t: Us;
+  why: NetworkDropReason;
+  f?: number;
+}
+
+/** Lost lease messages remembered per frontend: enough to cover a lease's length, in a bounded list. */
+const leaseDropsPerFrontendMax = 16;
+
+export class FaultLog {
+  readonly spans: FaultSpan[] = [];
+  private readonly leaseDrops = new Map<NodeId, LeaseMessageDrop[]>();
+
+  apply(fact: Fact): void {
+    if (fact.kind === 'fault') {
+      if (fact.phase === 'start') {
+        this.spans.push({ f: fact.f, fault: fact.fault, startUs: fact.t, endUs: null });
+      } else {
+        const span = this.spans.find((s) => s.f === fact.f && s.endUs === null);
+        if (span !== undefined) span.endUs = fact.t;
+      }
+    } else if (fact.kind === 'dropped') {
+      // A message about an event is that event's loss; only one about no event is a lease's.
+      const { e, leaseOf } = fact.message;
+      if (e !== undefined || leaseOf === undefined) return;
+      let drops = this.leaseDrops.get(leaseOf);
+      if (drops === undefined) this.leaseDrops.set(leaseOf, (drops = []));
+      drops.push({ t: fact.t, why: fact.why, ...(fact.f === undefined ? {} : { f: fact.f }) });
+      if (drops.length > leaseDropsPerFrontendMax) drops.shift();
+    }
+  }
+
+  leaseDropsOf(frontend: NodeId): readonly LeaseMessageDrop[] {
+    return this.leaseDrops.get(frontend) ?? [];
+  }
+}

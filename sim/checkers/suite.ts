@@ -1,0 +1,163 @@
+/**
+ * Every checker of a run, fed one fact at a time, in one order: first the projections the checkers
+ * share (who is subscribed where, the faults so far, the event registry and its causal chains),
+ * then the checkers, one per invariant family (delivery, leases, forwarding, loss). So a checker
+ * always judges a fact against projections that already include it, and a violation's chain ends
+ * with the step that revealed it.
+ *
+ * What the checkers conclude is their own output stream: each detailed violation, each group of
+ * lost deliveries at an event's deadline, and at the `end` fact the summary. The trace writer
+ * subscribes to it; `summary()` gives the same summary to whoever ran the checkers.
+ *
+ * The settings come from the `run` fact (the scenario and its whole fault schedule), so the same
+ * checkers judge a live run and a trace read back from a file.
+ */
+import { assert, usOfMs, type Us } from '../../core/index.ts';
+import type { Fact } from '../facts.ts';
+import type { Histogram } from '../histogram.ts';
+import { Subscriptions } from '../subscriptions.ts';
+import { Topology } from '../topology.ts';
+import { DeliveryChecker } from './delivery.ts';
+import { EventRegistry } from './events.ts';
+import { FaultLog } from './fault-log.ts';
+import { ForwardingChecker } from './forwarding.ts';
+import { LeaseChecker } from './leases.ts';
+import { LossChecker, type LossGroup } from './loss.ts';
+import { ViolationLog, type InvariantName, type Violation } from './violations.ts';
+
+/** What the checkers counted, as the run's report carries it. */
+export interface DeliveryCounts {
+  published: number;
+  expected: number;
+  delivered: number;
+  late: number;
+  lost: { explained: number; unexplained: number; byCause: Record<string, number> };
+  duplicates: number;
+  misdeliveries: number;
+  integrityErrors: number;
+  leaseHygieneErrors: number;
+  leaseReleaseErrors: number;
+  forwardDisciplineErrors: number;
+}
+
+export interface CheckerSummary extends DeliveryCounts {
+  violationCounts: Record<InvariantName, number>;
+  violations: Violation[];
+  latency: { overall: Histogram; sameDc: Histogram; crossDc: Histogram };
+}
+
+export type CheckerOutput =
+  | { kind: 'violation'; violation: Violation }
+  | { kind: 'loss'; group: LossGroup }
+  /** At the run's `end` fact: `t` and `items` are the end fact's. */
+  | { kind: 'summary'; t: Us; items: number; summary: CheckerSummary };
+
+export type CheckerOutputSink = (output: CheckerOutput) => void;
+
+export class Checkers {
+  private running: RunningCheckers | null = null;
+
+  constructor(private readonly onOutput: CheckerOutputSink = () => {}) {}
+
+  apply(fact: Fact): void {
+    if (fact.kind === 'run') {
+      assert(this.running === null, 'a second run fact');
+      this.running = new RunningCheckers(fact, this.onOutput);
+      return;
+    }
+    assert(this.running !== null, `a ${fact.kind} fact before the run fact`);
+    this.running.apply(fact);
+  }
+
+  summary(): CheckerSummary {
+    assert(this.running !== null, 'no run to summarise');
+    return this.running.summary();
+  }
+}
+
+class RunningCheckers {
+  private readonly subscriptions = new Subscriptions();
+  private readonly faults = new FaultLog();
+  private readonly events = new EventRegistry();
+  private readonly violations: ViolationLog;
+  private readonly delivery: DeliveryChecker;
+  private readonly leases: LeaseChecker;
+  private readonly forwarding: ForwardingChecker;
+  private readonly loss: LossChecker;
+
+  constructor(
+    run: Extract<Fact, { kind: 'run' }>,
+    private readonly onOutput: CheckerOutputSink,
+  ) {
+    const { scenario } = run;
+    const topology = new Topology(run.nodes);
+    const network = scenario.network;
+    const subscribeGraceUs = usOfMs(scenario.subscribeGraceMs);
+    const leaseUs = usOfMs(scenario.roles.leaseMs);
+    this.violations = new ViolationLog(
+      (e) => this.events.chainOf(e),
+      (violation) => onOutput({ kind: 'violation', violation }),
+    );
+    this.delivery = new DeliveryChecker(topology, this.subscriptions, this.events, this.violations);
+    this.leases = new LeaseChecker(
+      // A dispatcher may act on a lookup answered up to one store request timeout (and a tick) ago.
+      { leaseUs, subscribeGraceUs, leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1) },
+      topology,
+      this.subscriptions,
+      this.faults,
+      this.violations,
+    );
+    this.forwarding = new ForwardingChecker(
+      usOfMs(scenario.roles.forwardTimeoutMs),
+      topology,
+      this.violations,
+    );
+    this.loss = new LossChecker(
+      {
+        subscribeGraceUs,
+        leaseUs,
+        faultFree:
+          run.faults.length === 0 && network.intraDc.lossPerMillion + network.crossDc.lossPerMillion === 0,
+      },
+      topology,
+      this.subscriptions,
+      this.events,
+      this.faults,
+      this.violations,
+      (group) => onOutput({ kind: 'loss', group }),
+    );
+  }
+
+  apply(fact: Fact): void {
+    this.subscriptions.apply(fact);
+    this.faults.apply(fact);
+    this.events.apply(fact);
+    this.delivery.apply(fact);
+    this.leases.apply(fact);
+    this.forwarding.apply(fact);
+    this.loss.apply(fact);
+    if (fact.kind === 'end')
+      this.onOutput({ kind: 'summary', t: fact.t, items: fact.items, summary: this.summary() });
+  }
+
+  /** Today's report shape, key for key (the `--json` report spreads it). */
+  summary(): CheckerSummary {
+    const { delivery, leases, forwarding, loss, violations } = this;
+    return {
+      published: this.events.published,
+      expected: loss.expected,
+      delivered: delivery.delivered,
+      late: delivery.late,
+      lost: loss.lost,
+      duplicates: delivery.duplicates,
+      misdeliveries: delivery.misdeliveries,
+      integrityErrors: delivery.integrityErrors,
+      leaseHygieneErrors: leases.hygieneErrors,
+      leaseReleaseErrors: leases.releaseErrors,
+      forwardDisciplineErrors: forwarding.disciplineErrors,
+      violationCounts: violations.counts,
+      violations: violations.kept,
+      latency: delivery.latency,
+    };
+  }
+}

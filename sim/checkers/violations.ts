@@ -1,0 +1,64 @@
+/**
+ * The checkers' verdicts: every broken invariant is counted, and the first few of each are kept in
+ * detail with the causal chain of the event involved. All checkers report into one log, so the
+ * detailed violations come out in the order they were found, whichever checker found them.
+ */
+import type { EventId, Us } from '../../core/index.ts';
+
+export type InvariantName =
+  | 'integrity'
+  | 'no-misdelivery'
+  | 'no-duplicates'
+  | 'explained-loss'
+  | 'fault-free-liveness'
+  | 'lease-hygiene'
+  | 'lease-release'
+  | 'forward-discipline';
+
+/** One broken invariant, with what a person needs to find it in the trace. */
+export interface Violation {
+  invariant: InvariantName;
+  t: Us;
+  message: string;
+  e?: EventId;
+  connection?: string;
+  node?: string;
+  /** The event's causal chain, one line a step, from publish to where it went wrong. */
+  chain: string[];
+}
+
+/** Detailed violations kept per invariant; beyond it they are only counted. */
+export const violationsKeptPerInvariant = 20;
+
+export class ViolationLog {
+  readonly counts: Record<InvariantName, number> = {
+    integrity: 0,
+    'no-misdelivery': 0,
+    'no-duplicates': 0,
+    'explained-loss': 0,
+    'fault-free-liveness': 0,
+    'lease-hygiene': 0,
+    'lease-release': 0,
+    'forward-discipline': 0,
+  };
+  readonly kept: Violation[] = [];
+
+  constructor(
+    private readonly chainOf: (e: EventId) => readonly string[],
+    private readonly onKept: (violation: Violation) => void,
+  ) {}
+
+  report(
+    invariant: InvariantName,
+    t: Us,
+    message: string,
+    where: { e?: EventId; connection?: string; node?: string },
+  ): void {
+    this.counts[invariant]++;
+    if (this.counts[invariant] > violationsKeptPerInvariant) return;
+    const chain = where.e === undefined ? [] : [...this.chainOf(where.e)];
+    const violation: Violation = { invariant, t, message, ...where, chain };
+    this.kept.push(violation);
+    this.onKept(violation);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The facts of a run: one stream, in the order things happened. The world emits each fact once;
+ * the trace writer serialises it as a record and the checkers judge the invariants from it; the
+ * trace reader turns a trace back into the same facts, so a trace file can be judged again by the
+ * same checkers.
+ *
+ * A fact says what happened, never what it means for an invariant: a drop names its reason, its
+ * fault and the message it lost, not the loss category it stands for; a fan-out names its
+ * recipients, not whether they were subscribed. Times `t` are simulated microseconds.
+ *
+ * Connections are named by `c`, a small dense number the source of the facts assigns (the world in
+ * the order connections are made, the trace reader in the order it first meets them), so a
+ * checker can keep one bit per (event, connection); their id is given by the `connection` facts.
+ */
+import {
+  hashString,
+  type ConnectionId,
+  type DcId,
+  type DropReason,
+  type Event,
+  type EventId,
+  type LeaseChange,
+  type MessageType,
+  type NodeId,
+  type RequestId,
+  type Topic,
+  type Us,
+} from '../core/index.ts';
+import type { Fault, Scenario } from './scenario.ts';
+
+export type NodeRole = 'frontend' | 'dispatcher' | 'store';
+
+/** One node of the topology: `<dc>/frontend-N`, `<dc>/dispatcher-N`, `<dc>/store`. */
+export interface TopologyNode {
+  id: NodeId;
+  dc: DcId;
+  role: NodeRole;
+}
+
+/**
+ * An event as the facts carry it: its id, its topic, and a digest of everything it says (topic,
+ * origin and payload), so integrity can be judged byte for byte without keeping or writing payloads.
+ */
+export interface EventStamp {
+  id: EventId;
+  topic: Topic;
+  /**
+   * FNV-1a of topic, origin and payload, 8 hex digits. Each step of FNV-1a is a bijection, so any
+   * single changed character changes it; other changes escape it with odds of 1 in 2^32.
+   */
+  digest: string;
+}
+
+export function stampOf(event: Event): EventStamp {
+  const digest = hashString(`${event.topic}\u0000${event.origin}\u0000${event.payload}`);
+  return { id: event.id, topic: event.topic, digest: digest.toString(16).padStart(8, '0') };
+}
+
+/** Why the network or a client link lost something. */
+export type NetworkDropReason =
+  | 'loss' // the link's random loss, or a loss burst when `f` names one
+  | 'partition' // datacenters partitioned (`f` names the fault)
+  | 'isolated' // source or target isolated (`f`)
+  | 'target-dead' // target was down when the message arrived, or died with it in flight
+  | 'source-dead' // a client-bound batch whose frontend died before it arrived
+  | 'connection-closed'; // a client-bound batch whose connection closed before it arrived
+
+/**
+ * A message between two endpoints (nodes, or a datacenter's publisher), as every fact about it
+ * names it: its number `m`, its ends, its type, and what it carries or serves.
+ */
+export interface MessageFacts {
+  m: number;
+  /** A node id, or a publisher's address `<dc>/publisher`. */
+  from: string;
+  to: string;
+  type: MessageType;
+  /** The event it carries (deliver, forward) or serves (a store lookup and its reply). */
+  e?: EventId;
+  /** The topic of the event it carries. */
+  topic?: Topic;
+  /** A forward's id, on the forward and on its acknowledgement. */
+  forwardId?: RequestId;
+  /** The frontend whose lease it writes or answers (subscribe, renew, unsubscribe, their store writes, lease-reply, store-reset). */
+  leaseOf?: NodeId;
+}
+
+export type ConnectionOp = 'opened' | 'refused' | 'closed' | 'joined' | 'left';
+
+export type Fact =
+  /** First of every run: the scenario, the seed, the nodes and the whole fault schedule (random faults drawn). */
+  | { kind: 'run'; t: Us; scenario: Scenario; seed: string; nodes: TopologyNode[]; faults: Fault[] }
+  /** A fault starts, or ends (restart, repair, release). `f` numbers the schedule from 1. */
+  | { kind: 'fault'; t: Us; f: number; phase: 'start' | 'end'; fault: Fault }
+  | { kind: 'node'; t: Us; node: NodeId; op: 'down' | 'up' }
+  /** A dispatcher accepted a publish and stamped the event; `bytes` is the payload's length. */
+  | { kind: 'published'; t: Us; node: NodeId; event: EventStamp; origin: DcId; bytes: number }
+  /** A message left its source; `copies` is how many received-or-dropped facts will follow for `m`. */
+  | { kind: 'sent'; t: Us; message: MessageFacts; copies: 1 | 2 }
+  | { kind: 'received'; t: Us; message: MessageFacts }
+  /** A message lost, as it was sent or as it arrived; `f` names the fault when one caused it. */
+  | { kind: 'dropped'; t: Us; message: MessageFacts; why: NetworkDropReason; f?: number }
+  /** A role gave up on something (the core's `drop` effect). */
+  | { kind: 'role-drop'; t: Us; node: NodeId; reason: DropReason; e?: EventId; topic?: Topic; dc?: DcId }
+  /** A frontend handed event `e` of `topic` to these connections (a set: the order means nothing), before the client link. */
+  | { kind: 'fanned-out'; t: Us; node: NodeId; e: EventId; topic: Topic; connections: readonly number[] }
+  /** These connections (a set) received a client-bound batch, all at once. */
+  | { kind: 'batch-received'; t: Us; node: NodeId; event: EventStamp; connections: readonly number[] }
+  /** `n` connections of a batch never got it: its frontend died, or their connection closed. */
+  | { kind: 'batch-lost'; t: Us; node: NodeId; e: EventId; n: number; why: NetworkDropReason }
+  /** A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer behind it. */
+  | {
+      kind: 'connection';
+      op: 'opened' | 'refused' | 'closed';
+      t: Us;
+      c: number;
+      id: ConnectionId;
+      node: NodeId;
+      viewer: number;
+    }
+  /** A connection began or stopped receiving a topic's events at its frontend. */
+  | {
+      kind: 'connection';
+      op: 'joined' | 'left';
+      t: Us;
+      c: number;
+      id: ConnectionId;
+      node: NodeId;
+      viewer: number;
+      topic: Topic;
+    }
+  /** A store changed a lease; `expUs` for granted and renewed. */
+  | {
+      kind: 'lease';
+      t: Us;
+      dc: DcId;
+      topic: Topic;
+      frontend: NodeId;
+      change: LeaseChange['change'];
+      expUs?: Us;
+    }
+  /** An event's delivery deadline passed: what has not arrived by now is lost. */
+  | { kind: 'due'; t: Us; e: EventId }
+  /** Last of every run; `items` is how many heap items the world processed. */
+  | { kind: 'end'; t: Us; items: number };
+
+export type FactKind = Fact['kind'];
+
+/** Whoever reads the stream: the trace writer, the checkers. */
+export type FactSink = (fact: Fact) => void;
