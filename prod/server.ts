@@ -78,6 +78,7 @@ import type { WsConnection, WsData } from './clients.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
 import { MemoryStore } from './memory-store.ts';
+import { monotonicClock } from './monotonic-clock.ts';
 import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { RedisStore } from './redis-store.ts';
@@ -218,7 +219,8 @@ class Host {
   private readonly queue: Work[] = [];
   private draining = false;
   private coreFailed = false;
-  private lastNowMs = 0;
+  /** The core's clock: wall time that never runs backwards. */
+  private readonly now = monotonicClock();
   private nextConnection = 1;
   private nextPublisher = 1;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -421,12 +423,6 @@ class Host {
       Math.max(1, due - Date.now()),
     );
     this.timers[role] = { timer, atMs: due };
-  }
-
-  /** The core's clock: wall time that never runs backwards. */
-  private now(): number {
-    this.lastNowMs = Math.max(this.lastNowMs, Date.now());
-    return this.lastNowMs;
   }
 
   private requireFrontend(): FrontendState {
