@@ -2,7 +2,7 @@
  * What a frontend's routes tell the core about their connections. SSE streams and WebSockets share
  * one numbering (`<node>#<n>`), and what their clients do becomes `client` inputs to the frontend.
  */
-import type { ClientAction, ConnectionId, NodeId } from '../core/index.ts';
+import type { ClientAction, ConnectionId, EventId, NodeId, Topic } from '../core/index.ts';
 import type { Clients } from './clients.ts';
 import type { Work } from './host-loop.ts';
 import type { TokenExpiry } from './token-expiry.ts';
@@ -21,6 +21,15 @@ export class ClientInputs {
 
   act(connection: ConnectionId, action: ClientAction): void {
     this.feed({ role: 'frontend', input: { kind: 'client', connection, action } });
+  }
+
+  /** Join `topics`: one `resume` of them all after `lastEventId` when there is one, else a `subscribe` each. */
+  join(connection: ConnectionId, topics: Topic[], lastEventId: EventId | null): void {
+    if (lastEventId !== null) {
+      this.act(connection, { type: 'resume', topics, lastEventId });
+      return;
+    }
+    for (const topic of topics) this.act(connection, { type: 'subscribe', topic });
   }
 }
 

@@ -13,7 +13,11 @@ import { exchange, replyError } from './http-reply.ts';
 import type { Exchange } from './http-reply.ts';
 import type { HttpError } from './http-input.ts';
 import type { Metrics } from './metrics.ts';
+import { shuttingDownError } from './shutdown.ts';
 import type { Lifecycle } from './shutdown.ts';
+
+/** Publishes and streams may be asked for from any page (the demo page, a browser app). */
+export const corsHeaders: Readonly<Record<string, string>> = { 'Access-Control-Allow-Origin': '*' };
 
 export class HttpRoutes {
   /** The methods each path takes, for `405` and its `Allow` header; each family adds its own. */
@@ -42,8 +46,10 @@ export class HttpRoutes {
     replyError(ex, error, headers, {}, closeConnection);
   }
 
-  /** Once shutdown began, new work is refused. */
-  get shuttingDown(): boolean {
-    return this.lifecycle.shuttingDown;
+  /** Once shutdown began, new work is refused with `503 shutting-down`: true when it was. */
+  refusedForShutdown(ex: Exchange, headers: Record<string, string> = {}): boolean {
+    if (!this.lifecycle.shuttingDown) return false;
+    this.fail(ex, shuttingDownError, headers);
+    return true;
   }
 }

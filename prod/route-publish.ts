@@ -15,9 +15,11 @@ import { checkPublishToken } from './auth.ts';
 import { exchange, readBody, reply, replyError } from './http-reply.ts';
 import type { Exchange } from './http-reply.ts';
 import { bearerToken, httpError, isHttpError, parsePublishBody, publishErrorStatus } from './http-input.ts';
-import type { PublishRequest } from './http-input.ts';
+import type { HttpError, PublishRequest } from './http-input.ts';
 import type { Work } from './host-loop.ts';
+import { corsHeaders as cors } from './http-routes.ts';
 import type { HttpRoutes } from './http-routes.ts';
+import { shuttingDownError } from './shutdown.ts';
 
 /** A publish awaiting the core's answer: an HTTP request of its own, or one event of a batch. */
 type PendingPublish = { ex: Exchange } | { batch: PendingBatch; index: number };
@@ -33,8 +35,6 @@ interface PendingBatch {
   results: (BatchResult | null)[];
   left: number;
 }
-
-const cors = { 'Access-Control-Allow-Origin': '*' };
 
 export class Publishes {
   /** Publishes awaiting the core's answer, by the id the host gave them. */
@@ -100,27 +100,14 @@ export class Publishes {
   refuseAll(): void {
     for (const [publishId, pending] of this.pending) {
       this.pending.delete(publishId);
-      if ('batch' in pending) {
-        this.settleBatchEvent(pending, {
-          status: 503,
-          code: 'shutting-down',
-          error: 'this node is shutting down',
-        });
-        continue;
-      }
-      replyError(pending.ex, httpError(503, 'shutting-down', 'this node is shutting down'), {
-        'Retry-After': '1',
-      });
+      if ('batch' in pending) this.settleBatchEvent(pending, batchFailure(shuttingDownError));
+      else replyError(pending.ex, shuttingDownError, { 'Retry-After': '1' });
     }
   }
 
   private onPublish(ex: Exchange, authorization: string, contentLength: string): void {
     const { http } = this;
-    if (http.shuttingDown)
-      return http.fail(ex, httpError(503, 'shutting-down', 'this node is shutting down'), {
-        'Retry-After': '1',
-        ...cors,
-      });
+    if (http.refusedForShutdown(ex, { 'Retry-After': '1', ...cors })) return;
     const authError = checkPublishToken(http.config.publishToken, bearerToken(authorization));
     if (authError !== null) return http.fail(ex, authError, cors);
     const tooLarge = httpError(
@@ -140,9 +127,7 @@ export class Publishes {
         // Every event of a batch is its own publish; the reply waits for all of them.
         const batch: PendingBatch = { ex, results: [], left: 0 };
         for (const item of parsed.items) {
-          batch.results.push(
-            isHttpError(item) ? { status: item.status, code: item.code, error: item.message } : null,
-          );
+          batch.results.push(isHttpError(item) ? batchFailure(item) : null);
           if (!isHttpError(item)) batch.left++;
         }
         if (batch.left === 0) return this.finishBatch(batch);
@@ -172,6 +157,11 @@ export class Publishes {
   private finishBatch(batch: PendingBatch): void {
     reply(batch.ex, 200, JSON.stringify({ results: batch.results }), cors);
   }
+}
+
+/** A batch event that was not published, as the batch's results name it. */
+function batchFailure(error: HttpError): BatchResult {
+  return { status: error.status, code: error.code, error: error.message };
 }
 
 /** The 200 body of one published event: its id, and a warning when it may not reach every viewer. */

@@ -14,10 +14,9 @@ import type { ViewerParts } from './client-inputs.ts';
 import type { Clients } from './clients.ts';
 import { exchange } from './http-reply.ts';
 import type { Exchange } from './http-reply.ts';
-import { bearerToken, httpError, isHttpError, parseStreamQuery } from './http-input.ts';
+import { bearerToken, isHttpError, parseStreamQuery } from './http-input.ts';
+import { corsHeaders as cors } from './http-routes.ts';
 import type { HttpRoutes } from './http-routes.ts';
-
-const cors = { 'Access-Control-Allow-Origin': '*' };
 
 export function streamRoute(http: HttpRoutes, viewers: ViewerParts): void {
   http.allowed.set('/v1/stream', 'GET');
@@ -41,8 +40,7 @@ function onStream(
   lastEventIdHeader: string,
   authorization: string,
 ): void {
-  if (http.shuttingDown)
-    return http.fail(ex, httpError(503, 'shutting-down', 'this node is shutting down'), cors);
+  if (http.refusedForShutdown(ex, cors)) return;
   const parsed = parseStreamQuery(query, lastEventIdHeader, http.config.topicsPerConnectionMax);
   if (isHttpError(parsed)) return http.fail(ex, parsed, cors);
   const open = (grant: TopicGrant): void => {
@@ -54,16 +52,8 @@ function onStream(
     ex.onAbort = sseAborted(clients, conn.id);
     inputs.act(conn.id, { type: 'connect' });
     if (!conn.open) return;
-    if (grant.expiresAtMs !== null) expiry.set(conn.id, grant.expiresAtMs);
-    if (parsed.lastEventId !== null) {
-      inputs.act(conn.id, {
-        type: 'resume',
-        topics: parsed.topics,
-        lastEventId: parsed.lastEventId,
-      });
-    } else {
-      for (const topic of parsed.topics) inputs.act(conn.id, { type: 'subscribe', topic });
-    }
+    expiry.set(conn.id, grant.expiresAtMs);
+    inputs.join(conn.id, parsed.topics, parsed.lastEventId);
   };
   if (jwtKey === null) return open(openGrant);
   void subscribeGrant(jwtKey, parsed.token ?? bearerToken(authorization)).then((grant) => {

@@ -68,9 +68,7 @@ export class WebSocketRoute {
         const ex = exchange(res);
         const token =
           new URLSearchParams(req.getQuery()).get('token') ?? bearerToken(req.getHeader('authorization'));
-        if (http.shuttingDown) {
-          return http.fail(ex, httpError(503, 'shutting-down', 'this node is shutting down'));
-        }
+        if (http.refusedForShutdown(ex)) return;
         const missing = jwtKey === null ? null : subscribeTokenMissing(token);
         if (missing !== null) return http.fail(ex, missing);
         const data: WsData = {
@@ -98,9 +96,7 @@ export class WebSocketRoute {
         if (conn === undefined || conn.kind !== 'ws' || !conn.open) return;
         if (conn.grant === null) {
           if (conn.held.length >= heldMessagesMax) {
-            this.metrics.httpErrors.inc({ code: 'too-early' });
-            clients.send(conn, wsError(429, 'too-early', 'wait for the token to be checked'));
-            return;
+            return this.refuse(conn, httpError(429, 'too-early', 'wait for the token to be checked'));
           }
           // uWebSockets.js reuses the message's memory after this callback returns: copy it.
           conn.held.push(message.slice(0));
@@ -118,13 +114,12 @@ export class WebSocketRoute {
     const conn = clients.get(id);
     if (conn === undefined || conn.kind !== 'ws' || !conn.open) return;
     if (isHttpError(grant)) {
-      this.metrics.httpErrors.inc({ code: grant.code });
-      clients.send(conn, wsError(grant.status, grant.code, grant.message));
+      this.refuse(conn, grant);
       clients.close(conn, 'end', grant.code);
       return;
     }
     conn.grant = grant;
-    if (grant.expiresAtMs !== null) expiry.set(conn.id, grant.expiresAtMs);
+    expiry.set(conn.id, grant.expiresAtMs);
     for (const message of conn.held.splice(0)) {
       if (!conn.open) return;
       this.onMessage(conn, grant, message);
@@ -133,12 +128,9 @@ export class WebSocketRoute {
 
   private onMessage(conn: WsConnection, grant: TopicGrant, data: ArrayBuffer): void {
     const { clients, inputs, jwtKey } = this.viewers;
-    const error = (e: HttpError): void => {
-      this.metrics.httpErrors.inc({ code: e.code });
-      clients.send(conn, wsError(e.status, e.code, e.message));
-    };
     if (data.byteLength > this.messageBytesMax) {
-      return error(
+      return this.refuse(
+        conn,
         httpError(
           413,
           'payload-too-large',
@@ -150,21 +142,13 @@ export class WebSocketRoute {
       Buffer.from(data).toString('utf8'),
       this.http.config.topicsPerConnectionMax,
     );
-    if (isHttpError(message)) return error(message);
+    if (isHttpError(message)) return this.refuse(conn, message);
     switch (message.type) {
       case 'subscribe':
       case 'resume': {
         const denied = grantError(grant, message.topics);
-        if (denied !== null) return error(denied);
-        if (message.type === 'resume') {
-          inputs.act(conn.id, {
-            type: 'resume',
-            topics: message.topics,
-            lastEventId: message.lastEventId,
-          });
-        } else {
-          for (const topic of message.topics) inputs.act(conn.id, { type: 'subscribe', topic });
-        }
+        if (denied !== null) return this.refuse(conn, denied);
+        inputs.join(conn.id, message.topics, message.type === 'resume' ? message.lastEventId : null);
         return;
       }
       case 'unsubscribe':
@@ -173,7 +157,7 @@ export class WebSocketRoute {
       case 'publish': {
         // The publish token guards every way in, not only POST /v1/publish.
         const denied = checkPublishToken(this.http.config.publishToken, message.token);
-        if (denied !== null) return error(denied);
+        if (denied !== null) return this.refuse(conn, denied);
         inputs.act(conn.id, { type: 'publish', topic: message.topic, payload: message.payload });
         return;
       }
@@ -188,6 +172,12 @@ export class WebSocketRoute {
     }
   }
 
+  /** One `error` message for what the client sent (counted by its code); the socket stays open. */
+  private refuse(conn: WsConnection, error: HttpError): void {
+    this.metrics.httpErrors.inc({ code: error.code });
+    this.viewers.clients.send(conn, wsError(error.status, error.code, error.message));
+  }
+
   /**
    * A WebSocket sent a fresh subscribe token: it replaces the grant (and the connection's expiry)
    * if it is valid and allows every topic the connection is on; otherwise the old one stands.
@@ -195,22 +185,18 @@ export class WebSocketRoute {
   private onRefresh(conn: WsConnection, fresh: TopicGrant | HttpError): void {
     const { clients, expiry, jwtKey } = this.viewers;
     if (!conn.open) return;
-    const refuse = (e: HttpError): void => {
-      this.metrics.httpErrors.inc({ code: e.code });
-      clients.send(conn, wsError(e.status, e.code, e.message));
-    };
     if (jwtKey === null)
-      return refuse(httpError(400, 'bad-request', 'this server takes no subscribe tokens'));
-    if (isHttpError(fresh)) return refuse(fresh);
+      return this.refuse(conn, httpError(400, 'bad-request', 'this server takes no subscribe tokens'));
+    if (isHttpError(fresh)) return this.refuse(conn, fresh);
     const denied = grantError(fresh, [...this.topicsOf(conn.id)]);
     if (denied !== null) {
-      return refuse(
+      return this.refuse(
+        conn,
         httpError(403, 'forbidden', `${denied.message}, which this connection is on: unsubscribe first`),
       );
     }
     conn.grant = fresh;
-    if (fresh.expiresAtMs === null) expiry.forget(conn.id);
-    else expiry.set(conn.id, fresh.expiresAtMs);
+    expiry.set(conn.id, fresh.expiresAtMs);
     clients.send(conn, JSON.stringify({ type: 'refreshed', expiresAtMs: fresh.expiresAtMs }));
   }
 }

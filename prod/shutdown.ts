@@ -12,6 +12,8 @@
 import { us_listen_socket_close } from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Clients } from './clients.ts';
+import { httpError } from './http-input.ts';
+import type { HttpError } from './http-input.ts';
 import type { HostLoop } from './host-loop.ts';
 import type { InFlight } from './in-flight.ts';
 import type { Logger } from './log.ts';
@@ -23,6 +25,9 @@ import type { TokenExpiry } from './token-expiry.ts';
 export interface Lifecycle {
   shuttingDown: boolean;
 }
+
+/** The one answer to work refused because the node is stopping (`Retry-After` where retrying elsewhere helps). */
+export const shuttingDownError: HttpError = httpError(503, 'shutting-down', 'this node is shutting down');
 
 export interface ShutdownParts {
   app: TemplatedApp;

@@ -18,9 +18,10 @@ export class TokenExpiry {
     private readonly metrics: Metrics,
   ) {}
 
-  /** `id`'s token expires at `atMs`, replacing what was set before. */
-  set(id: ConnectionId, atMs: number): void {
-    this.expiries.set(id, atMs);
+  /** `id`'s token expires at `atMs` (null: never), replacing what was set before. */
+  set(id: ConnectionId, atMs: number | null): void {
+    if (atMs === null) this.expiries.delete(id);
+    else this.expiries.set(id, atMs);
   }
 
   /** `id` is gone, or its token no longer expires. */
