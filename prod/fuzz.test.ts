@@ -1,15 +1,18 @@
 // Goal: malformed HTTP requests, WebSocket messages and WebSocket frames never crash the server,
 // every answer of a Stadium route to them is JSON (a 4xx naming the problem), and the server still
 // delivers afterwards.
-// Method: a server in this process (role all, memory store) gets cases drawn by one seeded
-// generator (prod/test-fuzz.ts, which lists what uWebSockets.js' parser answers by itself), each on
-// a connection of its own, many at once. A request only the parser sees is watched for a moment,
+// Method: a server in this process (role all, memory store) gets cases drawn by seeded generators
+// (prod/test-fuzz-*.ts; prod/test-fuzz-http.ts lists what uWebSockets.js' parser answers by itself),
+// each on a connection of its own, many at once. A request only the parser sees is watched for a moment,
 // then hung up on. STADIUM_FUZZ_SEED and STADIUM_FUZZ_SCALE run other or more cases.
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from './server.ts';
-import { FuzzRng, httpCase, wsFrame, wsFrameCase, wsMessageCase } from './test-fuzz.ts';
-import type { HttpCase } from './test-fuzz.ts';
+import { httpCase } from './test-fuzz-http.ts';
+import type { HttpCase } from './test-fuzz-http.ts';
+import { FuzzRng } from './test-fuzz-rng.ts';
+import { wsMessageCase } from './test-fuzz-ws.ts';
+import { wsFrame, wsFrameCase } from './test-fuzz-ws-frames.ts';
 import { RawHttp } from './test-http.ts';
 import type { RawOutcome, RawResponse } from './test-http.ts';
 import { cleanups, closeTestServers, openStream, openWs, publish, start, wsUrl } from './test-server.ts';

@@ -110,14 +110,8 @@ export function parseStreamQuery(
 ): StreamRequest | HttpError {
   const params = new URLSearchParams(query);
   const topics = [...new Set(params.getAll('topic').flatMap((t) => t.split(',')))];
-  if (topics.length === 0) return httpError(400, 'missing-topic', 'name at least one topic: ?topic=T');
-  if (topics.length > topicsMax) {
-    return httpError(400, 'too-many-topics', `a connection may join at most ${topicsMax} topics`);
-  }
-  for (const topic of topics) {
-    const problem = topicError(topic);
-    if (problem !== null) return httpError(400, 'bad-topic', problem);
-  }
+  const badTopics = topicsError(topics, topicsMax, 'name at least one topic: ?topic=T');
+  if (badTopics !== null) return badTopics;
   const lastEventIdText = lastEventIdHeader !== '' ? lastEventIdHeader : (params.get('lastEventId') ?? '');
   let lastEventId: EventId | null = null;
   if (lastEventIdText !== '') {
@@ -126,6 +120,19 @@ export function parseStreamQuery(
     lastEventId = lastEventIdText;
   }
   return { topics, lastEventId, token: params.get('token') };
+}
+
+/** The topics one request joins: at least one (else `missing`), at most `topicsMax`, each valid. */
+function topicsError(topics: readonly unknown[], topicsMax: number, missing: string): HttpError | null {
+  if (topics.length === 0) return httpError(400, 'missing-topic', missing);
+  if (topics.length > topicsMax) {
+    return httpError(400, 'too-many-topics', `a connection may join at most ${topicsMax} topics`);
+  }
+  for (const topic of topics) {
+    const problem = topicError(topic);
+    if (problem !== null) return httpError(400, 'bad-topic', problem);
+  }
+  return null;
 }
 
 /** What a WebSocket client may send. */
@@ -158,15 +165,7 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
           ? message.topics
           : [message.topics]
         : [message.topic];
-    if (list.length === 0) return httpError(400, 'missing-topic', 'name at least one topic');
-    if (list.length > topicsMax) {
-      return httpError(400, 'too-many-topics', `a connection may join at most ${topicsMax} topics`);
-    }
-    for (const topic of list) {
-      const problem = topicError(topic);
-      if (problem !== null) return httpError(400, 'bad-topic', problem);
-    }
-    return list as Topic[];
+    return topicsError(list, topicsMax, 'name at least one topic') ?? (list as Topic[]);
   };
   switch (message.type) {
     case 'subscribe':

@@ -6,13 +6,10 @@
 // on every frontend, a publish every 5 ms; the fault is injected for real (SIGKILL and an empty
 // restart of Redis; SIGSTOP/SIGCONT of a frontend past its lease). Its command line is checked alone.
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  lossWindowDefaults,
-  LossWindowUsageError,
-  measureLossWindow,
-  parseLossWindowArgs,
-} from './loss-window.ts';
-import type { LossFault, LossWindowResult } from './loss-window.ts';
+import { LossWindowUsageError, parseLossWindowArgs } from './loss-window.ts';
+import type { LossFault } from './loss-window-fault.ts';
+import { lossWindowDefaults, measureLossWindow } from './loss-window-measure.ts';
+import type { LossWindowResult } from './loss-window-measure.ts';
 import { redisServerGate } from './test-gate.ts';
 
 const gate = redisServerGate();

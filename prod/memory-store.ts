@@ -4,12 +4,14 @@
  */
 import { applyStoreRequest, createStore, storeDeadline, sweepStore } from '../core/index.ts';
 import type { StoreLimits, StoreReply, StoreRequest, StoreState } from '../core/index.ts';
+import { monotonicClock } from './monotonic-clock.ts';
 import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
 export class MemoryStore implements SubscriptionStorePort {
   private readonly state: StoreState;
   private readonly timer: NodeJS.Timeout;
-  private lastNowMs = 0;
+  /** The core's store wants a clock that never runs backwards. */
+  private readonly now = monotonicClock();
 
   constructor(
     limits: Partial<StoreLimits> = {},
@@ -42,11 +44,5 @@ export class MemoryStore implements SubscriptionStorePort {
     const due = storeDeadline(this.state);
     if (due === null || now < due) return;
     for (const change of sweepStore(this.state, now)) this.onLease(change);
-  }
-
-  /** The core wants a clock that never runs backwards. */
-  private now(): number {
-    this.lastNowMs = Math.max(this.lastNowMs, Date.now());
-    return this.lastNowMs;
   }
 }

@@ -1,0 +1,111 @@
+/**
+ * Node-to-node messages over HTTP, both ways. Node ids are base URLs.
+ *
+ * - Out: a `send` to another node is `POST <target>/internal/message` with `{source, message}` over
+ *   keep-alive, carrying the deployment's internal token. A failed or slow POST is dropped (and
+ *   counted): the core notices the missing reply and times out by itself. A send to this very node
+ *   is a direct call into the host loop.
+ * - In: `POST /internal/message` can deliver, subscribe and unsubscribe on any topic, so a request
+ *   without the internal token is refused before its body is read; an accepted message goes to the
+ *   role that handles its type, and a node without that role answers `404 wrong-role`.
+ * - Role all talks to itself by direct calls only, so when no token is given it makes one up that
+ *   it never sends anywhere: its `/internal/` endpoint refuses everyone.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Message, NodeId } from '../core/index.ts';
+import { checkBearerToken } from './auth.ts';
+import { exchange, readBody, reply } from './http-reply.ts';
+import type { Exchange } from './http-reply.ts';
+import { bearerToken, httpError, isHttpError, parseInternalMessage } from './http-input.ts';
+import type { HttpRoutes } from './http-routes.ts';
+import type { InFlight } from './in-flight.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+/** How long a node-to-node POST may take; the core's own timeouts are shorter and decide. */
+const sendTimeoutMs = 2_000;
+
+/** Hands a message to the role of this node that handles its type; false when there is none. */
+export type Receive = (source: NodeId, message: Message) => boolean;
+
+export class PeerTransport {
+  /** Required on every `/internal/` request: the deployment's, or (role all) one made up here. */
+  private readonly token: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly nodeId: NodeId,
+    internalToken: string | null,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly inFlight: InFlight,
+    private readonly receive: Receive,
+  ) {
+    this.token = internalToken ?? randomBytes(32).toString('hex');
+    this.headers = { 'content-type': 'application/json', authorization: `Bearer ${this.token}` };
+  }
+
+  send(target: NodeId, message: Message): void {
+    if (target === this.nodeId) {
+      if (!this.receive(this.nodeId, message)) this.metrics.internalSends.inc({ outcome: 'no-role' });
+      return;
+    }
+    const body = JSON.stringify({ source: this.nodeId, message });
+    const sent = fetch(`${target}/internal/message`, {
+      method: 'POST',
+      headers: this.headers,
+      body,
+      signal: AbortSignal.timeout(sendTimeoutMs),
+    }).then(
+      async (response) => {
+        await response.arrayBuffer();
+        this.metrics.internalSends.inc({ outcome: response.ok ? 'ok' : 'refused' });
+      },
+      (error: unknown) => {
+        // The weather: the core notices the missing reply and times out by itself.
+        this.metrics.internalSends.inc({ outcome: 'failed' });
+        this.log.debug('send failed', { target, type: message.type, error: String(error) });
+      },
+    );
+    this.inFlight.track(sent);
+  }
+
+  /** `POST /internal/message`: messages from other nodes. */
+  route(http: HttpRoutes): void {
+    http.allowed.set('/internal/message', 'POST');
+    http.app.post('/internal/message', (res, req) =>
+      this.onMessage(http, exchange(res), req.getHeader('authorization')),
+    );
+  }
+
+  private onMessage(http: HttpRoutes, ex: Exchange, authorization: string): void {
+    const denied = checkBearerToken(
+      this.token,
+      bearerToken(authorization),
+      "node-to-node requests need this deployment's internal token",
+    );
+    if (denied !== null) return http.fail(ex, denied);
+    readBody(
+      ex,
+      http.bodyBytesMax,
+      (body) => {
+        const parsed = parseInternalMessage(body);
+        if (isHttpError(parsed)) return http.fail(ex, parsed);
+        if (!this.receive(parsed.source, parsed.message)) {
+          return http.fail(
+            ex,
+            httpError(404, 'wrong-role', `a ${http.config.role} node does not take ${parsed.message.type}`),
+          );
+        }
+        reply(ex, 202, '{"ok":true}');
+      },
+      () =>
+        http.fail(
+          ex,
+          httpError(413, 'payload-too-large', `message over ${http.bodyBytesMax} bytes`),
+          {},
+          true,
+        ),
+    );
+  }
+}
