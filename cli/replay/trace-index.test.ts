@@ -1,7 +1,8 @@
 // Goal: the trace index shows exactly what a full scan of the trace would, holds no parsed records,
 // and turns every kind of broken trace into one message naming the file and the line.
-// Method: a fixture trace with small checkpoint spacing, compared at seeded random times with a naive
-// scan that keeps every record; broken traces written by hand; one real simulator run.
+// Method: a real simulator run with faults and planted bugs (test-traces.ts), indexed with small
+// checkpoint spacing and compared at seeded random times with a naive scan that keeps every record;
+// broken traces written by hand; the flagship frontend-death scenario.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,22 +11,22 @@ import { loadScenario, runScenario } from '../../sim/index.ts';
 import { UsageError } from '../usage-error.ts';
 import { parseFilter, matches } from './filter.ts';
 import type { SendInfo } from './format.ts';
-import { type FixtureFacts, writeFixtureTrace } from './fixtures.ts';
 import type { TraceRecord } from './records.ts';
 import { ReplayState } from './replay-state.ts';
 import { summaryText } from './summary.ts';
+import { faultyTimesUs, type TestTrace, writeTestTrace } from './test-traces.ts';
 import { TraceIndex } from './trace-index.ts';
 
 let dir: string;
 let path: string;
-let facts: FixtureFacts;
+let trace: TestTrace;
 let records: TraceRecord[];
 let index: TraceIndex;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'stadium-replay-'));
-  path = join(dir, 'fixture.jsonl');
-  facts = writeFixtureTrace(path, { seed: 3 });
+  trace = writeTestTrace(dir, 'faulty');
+  path = trace.path;
   records = readFileSync(path, 'utf8')
     .trim()
     .split('\n')
@@ -57,24 +58,51 @@ function fullScan(t: number): ReplayState {
   return state;
 }
 
+/** A connection that subscribed to a topic and stayed long enough to receive deliveries. */
+function subscribedConnection(): string {
+  const subscribed = records.filter((r) => r.k === 'conn' && r.op === 'sub');
+  return (subscribed[subscribed.length >> 1] as Extract<TraceRecord, { k: 'conn' }>).c;
+}
+
 function seeded(seed: number): () => number {
   let s = seed;
   return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 describe('trace index', () => {
-  it('indexes the whole fixture: lines, faults, violations, checkpoints', () => {
+  it('indexes the whole trace: lines, faults, violations, checkpoints', () => {
     expect(index.lines).toBe(records.length);
+    expect(index.lines).toBe(trace.report.traceLines);
     expect(index.end).not.toBeNull();
     expect(index.faults.map((f) => f.fault.kind)).toEqual(['kill', 'partition']);
-    expect(index.violations.map((v) => v.violation.invariant)).toEqual(['explained-loss', 'no-duplicates']);
+    expect(index.faults.map((f) => [f.start, f.end])).toEqual([faultyTimesUs.kill, faultyTimesUs.partition]);
+    expect(index.violations).toHaveLength(trace.report.violations.length);
+    expect(new Set(index.violations.map((v) => v.violation.invariant))).toEqual(
+      new Set(['explained-loss', 'no-duplicates']),
+    );
     expect(index.checkpoints.length).toBeGreaterThan(records.length / 37 - 1);
     expect(index.datacenters).toEqual(['dc-a', 'dc-b', 'dc-c']);
   });
 
+  it('counts what the report counts, duplicates included, although the trace holds only the first violations', () => {
+    const report = trace.report;
+    // The checker writes 20 violations per invariant and only counts the rest.
+    expect(report.duplicates).toBeGreaterThan(20);
+    expect(index.violations.filter((v) => v.violation.invariant === 'no-duplicates')).toHaveLength(20);
+    expect(index.totals).toEqual({
+      published: report.published,
+      delivered: report.delivered,
+      lostExplained: report.lost.explained,
+      lostUnexplained: report.lost.unexplained,
+      duplicates: report.duplicates,
+      violations: report.violations.length,
+    });
+    expect(index.stateAt(index.endT).counters).toEqual(index.totals);
+  });
+
   it('the state at 40 random times equals a full scan (nodes, counters, faults in force)', () => {
     const random = seeded(11);
-    const times = [0, facts.faultTimes.kill[0], facts.faultTimes.partition[0], index.endT];
+    const times = [0, faultyTimesUs.kill[0], faultyTimesUs.partition[0], index.endT];
     for (let i = 0; i < 36; i++) times.push(Math.floor(random() * index.endT));
     for (const t of times) {
       const expected = fullScan(t);
@@ -130,11 +158,13 @@ describe('trace index', () => {
     const random = seeded(5);
     // Checkpoints further apart than the longest message flight, so every recv finds its send.
     const spaced = new TraceIndex(path, { checkpointEvery: 200 });
+    const publishes = records.filter((r) => r.k === 'publish');
     const filters = [
       null,
       parseFilter('node:dc-a/frontend-2'),
       parseFilter('topic:likes-2'),
-      parseFilter('e:ev-7'),
+      parseFilter(`e:${publishes[publishes.length >> 1]!.e}`),
+      parseFilter(`conn:${subscribedConnection()}`),
     ];
     for (let i = 0; i < 20; i++) {
       const t = Math.floor(random() * index.endT);
@@ -169,7 +199,7 @@ describe('trace index', () => {
   });
 
   it('a connection filter finds the deliveries that reached it without listing it', () => {
-    const window = index.window(index.endT, 50, 0, parseFilter('conn:c-5'), 1000);
+    const window = index.window(index.endT, 50, 0, parseFilter(`conn:${subscribedConnection()}`), 1000);
     const kinds = new Set(window.before.map((entry) => entry.record.k));
     expect(kinds.has('deliver')).toBe(true);
     expect(kinds.has('conn')).toBe(true);
@@ -191,26 +221,26 @@ describe('trace index', () => {
   });
 
   it('follows an event from publish through lookup, forward and frontends to where it was lost', () => {
-    const [lost] = facts.buggyEvents;
-    const followed = index.follow(lost!);
+    const lost = index.violations.find((v) => v.violation.invariant === 'explained-loss')!.violation.e!;
+    const followed = index.follow(lost);
     const text = followed.steps.map((s) => s.text).join('\n');
     expect(text).toMatch(/^published on likes-/);
     expect(text).toContain('store lookup');
     expect(text).toContain('cross-DC forward');
-    expect(text).toMatch(/delivered to \d+ connections: c-/);
+    expect(text).toMatch(/delivered to \d+ connections?: dc-/);
     expect(text).toContain('UNEXPLAINED');
-    expect(followed.violations).toHaveLength(1);
+    expect(followed.violations.map((v) => v.violation.invariant)).toEqual(['explained-loss']);
     // An event published during the partition has a forward dropped with its reason and fault.
     const during = records.find(
       (r): r is Extract<TraceRecord, { k: 'publish' }> =>
-        r.k === 'publish' && r.t > facts.faultTimes.partition[0] && r.origin === 'dc-a',
+        r.k === 'publish' && r.t > faultyTimesUs.partition[0] && r.origin === 'dc-a',
     )!;
     const partitioned = index
       .follow(during.e)
       .steps.map((s) => s.text)
       .join('\n');
     expect(partitioned).toMatch(
-      /cross-DC forward #\d+: DROPPED \+[\d.]+ms, partition \(fault #2 partition dc-a \| dc-b\)/,
+      /cross-DC forward #\d+: DROPPED \+[\d.]+(us|ms), partition \(fault #2 partition dc-a \| dc-b\)/,
     );
     expect(index.follow('no-such-event').found).toBe(false);
   });
@@ -226,9 +256,16 @@ describe('trace index', () => {
   it('holds no parsed records: its per-record memory is a small fraction of the trace', () => {
     const held = index.held();
     expect(held.structural).toBeLessThan(index.lines / 4);
-    expect(held.events).toBe(40);
+    expect(held.events).toBe(trace.report.published);
     expect(held.checkpoints).toBe(index.checkpoints.length);
-    expect(held.strings).toBeLessThan(200);
+    // Strings are the names in connection, lease and node changes, each kept once.
+    const names = new Set<string>();
+    for (const r of records) {
+      if (r.k === 'conn') for (const name of [r.c, r.node, r.topic]) if (name !== undefined) names.add(name);
+      if (r.k === 'lease') for (const name of [r.dc, r.topic, r.fe]) names.add(name);
+      if (r.k === 'node') names.add(r.node);
+    }
+    expect(held.strings).toBe(names.size);
   });
 });
 
