@@ -13,7 +13,11 @@
  * - `calm`: the same world without faults, bugs or duplication.
  *
  * Each run takes well under a second; a test file writes the traces it needs once.
+ *
+ * Beside them, the naive reading every index test compares with: all records parsed, applied one
+ * by one, duplicates counted from every (event, connection) pair ever seen.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   parseScenario,
@@ -23,6 +27,8 @@ import {
   type Roles,
   type Scenario,
 } from '../../sim/index.ts';
+import type { RunRecord, TraceRecord } from './records.ts';
+import { ReplayState } from './replay-state.ts';
 
 export type TestTraceKind = 'faulty' | 'calm';
 
@@ -109,4 +115,59 @@ export function writeTestTrace(dir: string, kind: TestTraceKind, seed = '1'): Te
     kind === 'faulty' ? { tracePath: path, roles: buggyRoles() } : { tracePath: path },
   );
   return { path, scenario, report };
+}
+
+/** Every record of a (small) trace, parsed. */
+export function readRecords(path: string): TraceRecord[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as TraceRecord);
+}
+
+/** The world as a naive reader sees it: every record applied in order, nothing forgotten. */
+export class NaiveReplay {
+  readonly state: ReplayState;
+  /** Records applied. */
+  applied = 0;
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(private readonly records: readonly TraceRecord[]) {
+    this.state = new ReplayState((records[0] as RunRecord).nodes);
+  }
+
+  /** Apply the next record; duplicates are the recipients that already had the event. */
+  next(): TraceRecord {
+    const record = this.records[this.applied++]!;
+    let duplicates = 0;
+    if (record.k === 'deliver') {
+      const received = this.seen.get(record.e) ?? new Set<string>();
+      this.seen.set(record.e, received);
+      for (const c of this.state.recipients(record)) {
+        if (received.has(c)) duplicates++;
+        received.add(c);
+      }
+    }
+    this.state.apply(record, duplicates);
+    return record;
+  }
+
+  /** Apply records until `count` have been applied. */
+  until(count: number): ReplayState {
+    while (this.applied < count) this.next();
+    return this.state;
+  }
+}
+
+/** The naive answer: every record at or before `t` applied to a fresh state. */
+export function naiveStateAt(records: readonly TraceRecord[], t: number): ReplayState {
+  const naive = new NaiveReplay(records);
+  while (naive.applied < records.length && records[naive.applied]!.t <= t) naive.next();
+  return naive.state;
+}
+
+/** A seeded generator of numbers in [0, 1), so random times are the same every run. */
+export function seeded(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
