@@ -112,6 +112,16 @@ describe('broken traces', () => {
       `${run}\n{"k":"fault","t":1,"f":3,"phase":"end","fault":{"kind":"kill","node":"a"}}\n`,
       /line 2: fault #3 ends but never started/,
     ],
+    [
+      'unknown fault kind',
+      `${run}\n{"k":"fault","t":1,"f":1,"phase":"start","fault":{"kind":"meteor"}}\n`,
+      /line 2: fault: `fault.kind` must be one of kill, partition, isolate, jitter-storm, loss-burst \(got "meteor"\)/,
+    ],
+    [
+      'unknown connection change',
+      `${run}\n{"k":"conn","t":1,"c":"c-1","node":"a","v":1,"op":"teleport"}\n`,
+      /line 2: conn: field `op` must be one of open, close, sub, unsub, refused \(got "teleport"\)/,
+    ],
     ['a second run', `${run}\n${run}\n`, /line 2: a second `run` record/],
     [
       'after the end',
