@@ -28,7 +28,10 @@ export interface Followed {
   violations: ViolationEntry[];
 }
 
-/** How a follow step names a message type. */
+/**
+ * How a follow step names a message type. The type is the trace's text (records.ts checks only that
+ * it is a string), so a type without a label here shows as itself rather than failing.
+ */
 function hopLabel(type: string): string {
   switch (type) {
     case 'store-request':
