@@ -1,33 +1,30 @@
 // Goal: the replay screen shows what the trace says at the chosen time, and every key does what the
 // footer promises. Method: a real simulator run (test-traces.ts: kill of dc-a/frontend-1 2-3 s,
 // partition dc-a|dc-b 3.5-4.5 s, planted bugs giving explained-loss and no-duplicates violations)
-// rendered with ink-testing-library; keys written to stdin, visible text asserted against the index.
+// rendered with ink-testing-library (test-screen.tsx); keys written to stdin, visible text asserted
+// against the index. How the screen uses its size: app-layout.test.tsx.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { render } from 'ink-testing-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { App } from './app.tsx';
 import { formatTime } from './format.ts';
+import {
+  closeScreen,
+  frame,
+  goTo,
+  keys,
+  openScreen,
+  press,
+  renderScreen,
+  shows,
+  write,
+} from './test-screen.tsx';
 import { faultyTimesUs, writeTestTrace } from './test-traces.ts';
 import { TraceIndex } from './trace-index.ts';
 
-const keys = {
-  right: '\u001B[C',
-  left: '\u001B[D',
-  shiftRight: '\u001B[1;2C',
-  shiftLeft: '\u001B[1;2D',
-  up: '\u001B[A',
-  down: '\u001B[B',
-  home: '\u001B[H',
-  end: '\u001B[F',
-  enter: '\r',
-  escape: '\u001B',
-};
-
 let dir: string;
 let index: TraceIndex;
-let screen: ReturnType<typeof render> | null = null;
 const [killUs, restartUs] = faultyTimesUs.kill;
 const [partitionUs, repairUs] = faultyTimesUs.partition;
 
@@ -36,23 +33,7 @@ beforeAll(() => {
   index = new TraceIndex(writeTestTrace(dir, 'faulty').path, { checkpointEvery: 64 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => {
-  screen?.unmount();
-  screen = null;
-});
-
-function open(width = 80, height = 24, tickMs?: number): ReturnType<typeof render> {
-  screen = render(
-    tickMs === undefined ? (
-      <App index={index} width={width} height={height} />
-    ) : (
-      <App index={index} width={width} height={height} tickMs={tickMs} />
-    ),
-  );
-  return screen;
-}
-
-const frame = (): string => screen?.lastFrame() ?? '';
+afterEach(closeScreen);
 
 /** A frontend's line in its datacenter box at time `t`, as the index has it. */
 function frontendLine(id: string, t: number): string {
@@ -71,54 +52,9 @@ function middleEvent(): { e: string; t: number } {
   return { e: (publish as { e: string }).e, t: publish.t };
 }
 
-/** Wait until the screen shows `text` (rendering follows input asynchronously). */
-async function shows(text: string | RegExp): Promise<string> {
-  await vi.waitFor(
-    () => {
-      if (typeof text === 'string') expect(frame()).toContain(text);
-      else expect(frame()).toMatch(text);
-    },
-    { timeout: 3000, interval: 5 },
-  );
-  return frame();
-}
-
-async function press(...sequence: string[]): Promise<void> {
-  for (const key of sequence) {
-    screen!.stdin.write(key);
-    // Let ink parse the key and React commit before the next one.
-    await new Promise((resolve) => setTimeout(resolve, 15));
-  }
-}
-
-async function goTo(time: string): Promise<void> {
-  await press('g');
-  await shows('Go to');
-  await press(time, keys.enter);
-}
-
 describe('replay screen', () => {
-  it('fits 80x24: header, three datacenter boxes, timeline, counters, events, footer', async () => {
-    open();
-    await shows('stadium replay  faulty seed 1');
-    await press(keys.home);
-    const text = await shows(`0.000000s / ${formatTime(index.endT)}`);
-    const lines = text.split('\n');
-    expect(lines.length).toBeLessThanOrEqual(24);
-    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
-    for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect(text).toContain(dc);
-    expect(text).toContain('Partitions: none');
-    // The kill and the partition in force, violations (!) marked over them.
-    expect(text).toMatch(/K[=!]*=/);
-    expect(text).toMatch(/P[=!]*=/);
-    expect(text).toContain('!');
-    expect(text).toMatch(/^so far +published 0 /m);
-    expect(text).toContain('Events');
-    expect(text).toContain('q quit');
-  });
-
   it('opens just before the first fault and says so; Home and 0 go to the start, End to the end', async () => {
-    open();
+    openScreen(index);
     const kill = formatTime(killUs);
     const before = formatTime(index.previousTime(killUs)!);
     let text = await shows(`${before} / ${formatTime(index.endT)}`);
@@ -143,7 +79,7 @@ describe('replay screen', () => {
   it('without faults it opens just before the first publish', async () => {
     const calm = new TraceIndex(writeTestTrace(dir, 'calm').path);
     expect(calm.faults).toHaveLength(0);
-    screen = render(<App index={calm} width={80} height={24} />);
+    renderScreen(<App index={calm} width={80} height={24} />);
     const first = calm.firstPublishTime()!;
     const text = await shows(
       `opened just before the first publish, at ${formatTime(first)}; Home or 0: the start`,
@@ -153,28 +89,8 @@ describe('replay screen', () => {
     expect(text).toMatch(/^ \d+\.\d{6}s publish ~dc-\S+ likes-/m);
   });
 
-  it('the counters read "so far" at the time shown, above the whole run\'s, which the report totals', async () => {
-    open(120, 40);
-    await goTo('3s');
-    const text = await shows('3.000000s /');
-    const at = index.stateAt(3_000_000).counters;
-    const all = index.stateAt(index.endT).counters;
-    expect(index.totals).toEqual(all);
-    const soFar = text.split('\n').find((line) => line.startsWith('so far'))!;
-    const whole = text.split('\n').find((line) => line.startsWith('whole run'))!;
-    const n = (value: number): string => value.toLocaleString('en-US');
-    expect(soFar).toMatch(new RegExp(`published ${n(at.published)} +delivered ${n(at.delivered)} `));
-    expect(whole).toMatch(new RegExp(`published ${n(all.published)} +delivered ${n(all.delivered)} `));
-    expect(whole).toContain(`lost ${n(all.lostExplained)} explained / ${n(all.lostUnexplained)} unexplained`);
-    expect(whole).toMatch(new RegExp(`duplicates ${n(all.duplicates)} +violations ${n(all.violations)}$`));
-    expect(all.duplicates).toBeGreaterThan(0);
-    // Each field of the two lines starts in the same column, so they read as a table.
-    expect(soFar.indexOf('delivered')).toBe(whole.indexOf('delivered'));
-    expect(soFar.indexOf('duplicates')).toBe(whole.indexOf('duplicates'));
-  });
-
   it('while killed the frontend is DOWN and the kill is in force; restarted, it holds nothing', async () => {
-    open();
+    openScreen(index);
     const before = index.stateAt(killUs - 1).nodeViews();
     await goTo('2.5s');
     const text = await shows('2.500000s /');
@@ -193,7 +109,7 @@ describe('replay screen', () => {
   });
 
   it('during the partition both datacenters say so; after it has healed, none does', async () => {
-    open();
+    openScreen(index);
     await goTo('4');
     let text = await shows('4.000000s /');
     expect(text).toContain('Partitions: dc-a | dc-b (#2)');
@@ -209,7 +125,7 @@ describe('replay screen', () => {
   });
 
   it('right and left step to the next and previous times something happened', async () => {
-    open();
+    openScreen(index);
     await press(keys.home);
     await shows('0.000000s /');
     const first = index.nextTime(0)!;
@@ -225,7 +141,7 @@ describe('replay screen', () => {
   it('a burst of five ↑ in one write moves the selection five rows; five ↓ move it back', async () => {
     // A terminal (or tmux, or a held key) delivers several keys in one chunk, faster than React
     // renders; every key must act on the result of the one before it, not on the last frame.
-    open(100, 30);
+    openScreen(index, 100, 30);
     await goTo('3s');
     await shows('3.000000s /');
     const selectedRow = (): number =>
@@ -234,14 +150,14 @@ describe('replay screen', () => {
         .findIndex((line) => line.startsWith('›'));
     const start = selectedRow();
     expect(start).toBeGreaterThan(8);
-    screen!.stdin.write(keys.up.repeat(5));
+    write(keys.up.repeat(5));
     await vi.waitFor(() => expect(selectedRow()).toBe(start - 5), { timeout: 3000, interval: 5 });
-    screen!.stdin.write(keys.down.repeat(5));
+    write(keys.down.repeat(5));
     await vi.waitFor(() => expect(selectedRow()).toBe(start), { timeout: 3000, interval: 5 });
   });
 
   it('keys of one burst build on each other: ↑↑f follows the record two rows up, ff opens and closes', async () => {
-    open(100, 30);
+    openScreen(index, 100, 30);
     // At a publish's time the records listed last are its publish and the sends that carry it.
     const { t } = middleEvent();
     await goTo(formatTime(t));
@@ -250,18 +166,18 @@ describe('replay screen', () => {
     const row = lines.findIndex((line) => line.startsWith('›'));
     const target = /(~\S+)/.exec(lines[row - 2]!)?.[1];
     expect(target).toBeDefined();
-    screen!.stdin.write(`${keys.up}${keys.up}f`);
+    write(`${keys.up}${keys.up}f`);
     await shows(`Path of ${target}`);
-    screen!.stdin.write(keys.escape);
+    write(keys.escape);
     await shows('Events (↑↓ select, f follow)');
-    screen!.stdin.write('ff');
+    write('ff');
     await new Promise((resolve) => setTimeout(resolve, 100));
     await shows('Events (↑↓ select, f follow)');
     expect(frame()).not.toContain('Follow');
   });
 
   it('shift+right and shift+left jump by a fiftieth of the run', async () => {
-    open();
+    openScreen(index);
     await press(keys.home);
     await shows('0.000000s /');
     const jump = Math.round(index.endT / 50);
@@ -272,7 +188,7 @@ describe('replay screen', () => {
   });
 
   it('space plays and pauses; + and - change the speed', async () => {
-    open(80, 24, 10);
+    openScreen(index, 80, 24, 10);
     const opening = formatTime(index.previousTime(killUs)!);
     await shows(`${opening} /`);
     await shows('paused 0.1x');
@@ -298,7 +214,7 @@ describe('replay screen', () => {
 
   it('/ filters the events by event id, and an unknown prefix is explained', async () => {
     // Wide enough for a message line to show the event it carries.
-    open(130, 30);
+    openScreen(index, 130, 30);
     const { e, t } = middleEvent();
     await goTo(formatTime(t + 100_000));
     await shows(`${formatTime(t + 100_000)} /`);
@@ -315,7 +231,7 @@ describe('replay screen', () => {
   });
 
   it('/ filters by node, including recvs and drops of its messages and the faults that touch it', async () => {
-    open(100, 30);
+    openScreen(index, 100, 30);
     await goTo('4s');
     await press('/', 'node:dc-a/frontend-1', keys.enter);
     const text = await shows('Events matching "node:dc-a/frontend-1"');
@@ -328,7 +244,7 @@ describe('replay screen', () => {
   });
 
   it('f follows the selected event: publish, lookup, forward, deliveries', async () => {
-    open(100, 30);
+    openScreen(index, 100, 30);
     const { e, t } = middleEvent();
     await goTo(formatTime(t));
     await shows(`${formatTime(t)} /`);
@@ -347,52 +263,8 @@ describe('replay screen', () => {
     await shows('Follow');
   });
 
-  it("the followed path wraps, so a drop's reason and a loss's cause are whole at 160 and at 80 columns", async () => {
-    // A forward dropped by the partition names its fault, and an event a planted bug skipped is
-    // reported lost, unexplained: both reasons come at the end of long lines.
-    const reasonOf = (e: string, pattern: RegExp): string => {
-      const step = index.follow(e).steps.find((s) => pattern.test(s.text))!;
-      return step.text.slice(step.text.indexOf(':') + 2);
-    };
-    const dropped = index
-      .window(partitionUs, 0, 400)
-      .after.find((entry) => entry.record.k === 'drop' && entry.send?.type === 'forward')!.send!.e!;
-    const lost = index.violations.find((v) => v.violation.invariant === 'explained-loss')!.violation.e!;
-    const drop = reasonOf(dropped, /DROPPED/);
-    const loss = reasonOf(lost, /^LOST/);
-    expect(drop).toMatch(/^DROPPED \+\d+\S*, partition \(fault #2 partition dc-a \| dc-b\)$/);
-    expect(loss).toMatch(/UNEXPLAINED$/);
-    const unwrapped = (rows: string[]): string => rows.map((row) => row.trim()).join(' ');
-    open(160, 50);
-    for (const [e, reason] of [
-      [dropped, drop],
-      [lost, loss],
-    ] as const) {
-      await goTo(e);
-      const text = await shows(`Path of ${e}`);
-      // Side by side from 140 columns: the follow pane is the right half.
-      const pane = text.split('\n').map((line) => line.slice(80));
-      expect(unwrapped(pane)).toContain(reason);
-    }
-    screen!.unmount();
-    open(80, 24);
-    await goTo(lost);
-    let text = await shows(`Path of ${lost}`);
-    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
-    const seen = text.split('\n');
-    // Scroll to the end of the path, in one burst.
-    screen!.stdin.write(keys.down.repeat(80));
-    text = await shows(/Follow \S+ .* \d+-(\d+)\/\1$/m);
-    seen.push(...text.split('\n'));
-    expect(unwrapped(seen)).toContain(loss);
-    // Scrolling stops at the end: one ↑ after too many ↓ moves up one row at once.
-    const [, from, to, total] = /(\d+)-(\d+)\/(\d+)$/m.exec(text)!.map(Number);
-    await press(keys.up);
-    await shows(`${from! - 1}-${to! - 1}/${total}`);
-  });
-
   it('g with an event id jumps to its publish and follows it', async () => {
-    open(100, 30);
+    openScreen(index, 100, 30);
     const { e, t } = middleEvent();
     await goTo(e);
     const text = await shows(`Path of ${e}`);
@@ -402,7 +274,7 @@ describe('replay screen', () => {
   it('n and p jump between violations, selecting the event and showing the chain', async () => {
     const count = index.violations.length;
     const [first, second] = index.violations.map((entry) => entry.violation);
-    open(120, 40);
+    openScreen(index, 120, 40);
     // From the start, n goes to the first violation (from where the replay opens, to the next one).
     await press(keys.home, 'n');
     let text = await shows(`Violation 1/${count}`);
@@ -430,7 +302,7 @@ describe('replay screen', () => {
     const i = times.findIndex((t, j) => j > 0 && t > times[j - 1]!) - 1;
     const between = formatTime(Math.floor((times[i]! + times[i + 1]!) / 2));
     const count = times.length;
-    open();
+    openScreen(index);
     await press(keys.home, 'n');
     await shows(`Violation 1/${count}`);
     await goTo(between);
@@ -444,7 +316,7 @@ describe('replay screen', () => {
   });
 
   it('space at the end of the run plays it again from the start', async () => {
-    open(80, 24, 10);
+    openScreen(index, 80, 24, 10);
     await goTo('100%');
     await shows(`${formatTime(index.endT)} / ${formatTime(index.endT)}`);
     await press(' ');
@@ -453,7 +325,7 @@ describe('replay screen', () => {
   });
 
   it('? shows the help, esc goes back to the events', async () => {
-    open();
+    openScreen(index);
     await press('?');
     const text = await shows('Keys');
     expect(text).toContain('play / pause');
@@ -462,49 +334,5 @@ describe('replay screen', () => {
     expect(text).toContain('! violation');
     await press(keys.escape);
     await shows('Events');
-  });
-
-  it('a terminal too small for boxes gets one line per datacenter, naming the nodes that are down', async () => {
-    open(64, 18);
-    await goTo('2.5s');
-    const text = await shows('2.500000s /');
-    const connections = index
-      .stateAt(2_500_000)
-      .nodeViews()
-      .filter((node) => node.dc === 'dc-b' && node.role === 'frontend')
-      .reduce((sum, node) => sum + node.connections, 0);
-    expect(text).toContain('dc-a: DOWN frontend-1 · frontends 1/2 up');
-    expect(text).toContain(`dc-b: frontends 2/2 up ${connections}c`);
-    expect(text.split('\n').length).toBeLessThanOrEqual(18);
-    expect(text).toContain('Events');
-  });
-
-  it("follows the terminal's size and redraws when it is resized", async () => {
-    screen = render(<App index={index} />);
-    const stdout = screen.stdout as unknown as { columns: number; rows: number; emit(event: string): void };
-    // ink-testing-library's terminal is 100 columns with no rows: the screen assumes 24.
-    let text = await shows('Events');
-    expect(text.split('\n').length).toBeLessThanOrEqual(24);
-    Object.defineProperty(stdout, 'columns', { value: 150, configurable: true });
-    Object.defineProperty(stdout, 'rows', { value: 40, configurable: true });
-    stdout.emit('resize');
-    await vi.waitFor(() => expect(frame().split('\n').length).toBeGreaterThan(30), { timeout: 3000 });
-    await press(keys.home);
-    text = await shows('0.000000s /');
-    expect(text).toContain('space play  ←/→ step  shift+←/→ jump');
-  });
-
-  it('uses more space when there is more: side-by-side panes and more event lines', async () => {
-    open(80, 24);
-    const small = (await shows('Events')).split('\n').filter((l) => /^[ ›]\d+\.\d{6}s /.test(l)).length;
-    screen!.unmount();
-    open(150, 40);
-    await goTo('3s');
-    const large = (await shows('3.000000s /')).split('\n').filter((l) => /^[ ›]\d+\.\d{6}s /.test(l)).length;
-    expect(large).toBeGreaterThan(small);
-    await press(keys.home, 'n');
-    const both = await shows(`Violation 1/${index.violations.length}`);
-    expect(both).toContain('Events');
-    expect(both).toContain('frontend-1 up');
   });
 });
