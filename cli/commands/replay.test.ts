@@ -7,20 +7,22 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeFixtureTrace } from '../replay/fixtures.ts';
 import { type CommandResult, runStadium } from '../run-stadium.ts';
 import { formatTime } from '../replay/format.ts';
+import { type TestTrace, writeTestTrace } from '../replay/test-traces.ts';
 import { TraceIndex } from '../replay/trace-index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'stadium.js');
 let dir: string;
+let written: TestTrace;
+/** A real simulator run's trace, with a kill, a partition and planted bugs (see test-traces.ts). */
 let trace: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'stadium-replay-cli-'));
-  trace = join(dir, 'fixture.jsonl');
-  writeFixtureTrace(trace, { seed: 1 });
+  written = writeTestTrace(dir, 'faulty');
+  trace = written.path;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -31,15 +33,17 @@ describe('stadium replay, piped', () => {
     const { code: status, stdout, stderr } = stadium('replay', trace);
     expect(stderr).toBe('');
     expect(status).toBe(0);
-    expect(stdout).toContain('scenario fixture, seed 1');
+    const report = written.report;
+    expect(stdout).toContain('scenario faulty, seed 1');
     expect(stdout).toContain('dc-a: frontend-1, frontend-2, dispatcher-1, dispatcher-2, store');
     expect(stdout).toContain('kill dc-a/frontend-1');
     expect(stdout).toContain('partition dc-a | dc-b');
-    expect(stdout).toMatch(
-      /At the end \(0\.330000s\): published 40, delivered \d+, lost \d+ explained \/ 4 unexplained/,
+    expect(stdout).toContain(
+      `At the end (7.000000s): published ${report.published}, delivered ${report.delivered}, ` +
+        `lost ${report.lost.explained} explained / ${report.lost.unexplained} unexplained`,
     );
-    expect(stdout).toContain('Violations (2):');
-    expect(stdout).toContain('dc-b/frontend-2 delivered to nobody: 4 subscribed connections missed ev-4');
+    expect(stdout).toContain(`Violations (${report.violations.length}):`);
+    expect(stdout).toContain(report.violations[0]!.chain[0]!);
   });
 
   it('--scenario runs the simulator, writes its trace, then replays it', () => {
@@ -164,31 +168,33 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
   });
 
   it('draws the replay, jumps to a violation with n, shows its chain, takes typed prompts, and quits with q', async () => {
-    start('fixture.jsonl');
-    let shown = await until('stadium replay  fixture seed 1');
+    const index = new TraceIndex(trace);
+    // n goes to the first violation after the time the replay opens at, just before the kill.
+    const next = index.violations.findIndex((entry) => entry.t > index.previousTime(2_000_000)!);
+    const violation = index.violations[next]!;
+    start(trace);
+    let shown = await until('stadium replay  faulty seed 1');
     expect(shown).toContain('dc-a');
     expect(shown).toContain('Partitions: none');
-    expect(shown).toContain('opened just before the first fault, at 0.070000s; Home or 0: the start');
+    expect(shown).toContain('opened just before the first fault, at 2.000000s; Home or 0: the start');
     tmux('send-keys', '-t', session, 'n');
-    shown = await until('Violation 1/2');
+    shown = await until(`Violation ${next + 1}/${index.violations.length}`);
     expect(shown).toContain('q quit');
-    expect(shown).toContain('explained-loss');
+    expect(shown).toContain(violation.violation.invariant);
     expect(shown).toContain('Chain:');
-    expect(shown).toContain('delivered to nobody');
-    expect(shown).toMatch(/0\.140000s \/ 0\.330000s/);
+    expect(shown).toContain(`${formatTime(violation.t)} / 7.000000s`);
     tmux('send-keys', '-t', session, 'Right');
-    const index = new TraceIndex(trace);
-    shown = await until(`${formatTime(index.nextTime(index.violations[0]!.t)!)} / 0.330000s`);
+    shown = await until(`${formatTime(index.nextTime(violation.t)!)} / 7.000000s`);
     // A terminal delivers a typed line and its Enter in one chunk; the prompt must still take it.
     tmux('send-keys', '-t', session, 'g');
     await until('Go to');
-    tmux('send-keys', '-t', session, '0.2s', 'Enter');
-    shown = await until('0.200000s / 0.330000s');
-    expect(shown).toContain('Partitions: none');
+    tmux('send-keys', '-t', session, '4s', 'Enter');
+    shown = await until('4.000000s / 7.000000s');
+    expect(shown).toContain('Partitions: dc-a | dc-b (#2)');
     tmux('send-keys', '-t', session, '/');
     await until('Filter');
-    tmux('send-keys', '-t', session, 'e:ev-7', 'Enter');
-    shown = await until('Events matching "e:ev-7"');
+    tmux('send-keys', '-t', session, 'topic:likes-2', 'Enter');
+    shown = await until('Events matching "topic:likes-2"');
     tmux('send-keys', '-t', session, 'q');
     shown = await until('exit code 0');
   }, 180_000);
@@ -214,19 +220,19 @@ describe.skipIf(!hasTmux)('stadium replay on a real terminal (tmux)', () => {
   }, 180_000);
 
   it('killed (SIGTERM) in the replay, it gives the terminal back as it was and exits 143', async () => {
-    start('fixture.jsonl');
-    await until('stadium replay  fixture seed 1');
+    start(trace);
+    await until('stadium replay  faulty seed 1');
     process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGTERM');
     const shown = await until('exit code 143');
     expect(shown.split('\n')[0]).toBe('before the replay');
-    expect(shown).not.toContain('stadium replay  fixture');
+    expect(shown).not.toContain('stadium replay  faulty');
   }, 180_000);
 
   it('a trace rewritten under it ends the replay with one clear line and exit code 2', async () => {
     const copy = join(dir, 'copy.jsonl');
     writeFileSync(copy, readFileSync(trace));
     start('copy.jsonl');
-    await until('stadium replay  fixture seed 1');
+    await until('stadium replay  faulty seed 1');
     writeFileSync(copy, readFileSync(trace, 'utf8').split('\n').slice(0, 200).join('\n'));
     tmux('send-keys', '-t', session, 'Right');
     const shown = await until('exit code 2');

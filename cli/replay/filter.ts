@@ -2,6 +2,7 @@
  * The event pane's filter: space-separated terms that must all match. `node:ID` (a node id, or a
  * datacenter name for all its nodes), `topic:T`, `conn:C`, `e:ID`; a bare word matches any of them.
  */
+import { unreachable } from '../../core/index.ts';
 import type { SendInfo } from './format.ts';
 import { type TraceRecord, eventOf } from './records.ts';
 import type { ReplayState } from './replay-state.ts';
@@ -77,6 +78,8 @@ function nodesOf(record: TraceRecord, send: SendInfo | undefined): (string | nul
     case 'due':
     case 'end':
       return [];
+    default:
+      return unreachable(record);
   }
 }
 
@@ -124,6 +127,8 @@ function termMatches(
         eventOfRecord(record, send) === term.value ||
         connMatches(record, term.value, state)
       );
+    default:
+      return unreachable(term.field);
   }
 }
 

@@ -1,4 +1,5 @@
 /** How replay writes times, faults and records as text: shared by the terminal UI and the static summary. */
+import { unreachable } from '../../core/index.ts';
 import type { Fault, TraceRecord } from './records.ts';
 
 /** Simulated microseconds as seconds with microsecond precision: `12.345678s`. */
@@ -44,7 +45,7 @@ export function describeFault(fault: Fault): string {
     case 'loss-burst':
       return `loss burst${fault.dc ? ` in ${fault.dc}` : ''} (${fault.lossPerMillion}/M)`;
     default:
-      return String((fault as { kind: unknown }).kind);
+      return unreachable(fault);
   }
 }
 
@@ -100,7 +101,7 @@ export function describeRecord(
     case 'violation':
       return `VIOLATION ${record.violation.invariant}: ${record.violation.message}`;
     default:
-      return JSON.stringify(record);
+      return unreachable(record);
   }
 }
 

@@ -2,7 +2,7 @@
  * How fast replay opens a large trace and how much memory its index keeps. Not a test: numbers
  * depend on the machine. Run it with
  *
- *   npx tsx cli/replay/index-benchmark.ts                 # generates a 1,000,000-line fixture trace
+ *   npx tsx cli/replay/index-benchmark.ts                 # simulates a trace of about 1,000,000 lines
  *   npx tsx cli/replay/index-benchmark.ts TRACE.jsonl     # or measures an existing trace
  *   node --expose-gc --import tsx cli/replay/index-benchmark.ts --compare   # settled heap, and the
  *                                                         # heap all parsed records would take
@@ -10,37 +10,44 @@
  * It reports the wall time to index, the resident set size and heap before and after, what the
  * index holds (checkpoints, structural entries, events), and the time of typical views: the
  * window at random times (scrubbing), a step, and following one event.
+ *
+ * The generated trace is the flagship scenario (live-video, seed 1) run for 225 s instead of 30:
+ * its faults in the first half minute, then steady fan-out to 10,000 viewers, about 1,000,000
+ * lines. Simulating it takes about a minute; it is kept in .stadium/ for the next run.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { fixtureRecords, writeFixtureTrace } from './fixtures.ts';
+import { loadScenario, parseScenario, runScenario } from '../../sim/index.ts';
 import { TraceIndex } from './trace-index.ts';
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-function generate(path: string, lines: number): void {
-  // Size the fixture from a small sample's records per publish.
-  const shape = {
-    frontends: 4,
-    dispatchers: 2,
-    viewers: 3000,
-    topics: ['t-1', 't-2', 't-3', 't-4', 't-5', 't-6'],
-  };
-  let sample = 0;
-  fixtureRecords({ ...shape, publishes: 4000, publishEveryUs: 2000 }, () => sample++);
-  const publishes = Math.round((lines / sample) * 4000);
-  const started = performance.now();
-  const facts = writeFixtureTrace(path, { ...shape, publishes, publishEveryUs: 2000 });
-  console.log(
-    `generated ${path}: ${facts.records} lines, ${mb(statSync(path).size)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+function generate(path: string): void {
+  const flagship = loadScenario('live-video');
+  const scenario = parseScenario(
+    { ...flagship, name: 'live-video-225s', durationMs: 225_000 },
+    'the benchmark scenario',
   );
+  const started = performance.now();
+  const report = runScenario(scenario, '1', { tracePath: path });
+  console.log(
+    `simulated ${path}: ${report.traceLines} lines, ${mb(statSync(path).size)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
+/** The event published nearest the middle of the run: one with a full path to follow. */
+function middleEvent(index: TraceIndex): string {
+  const { after } = index.window(index.endT / 2, 0, 1000);
+  const publish = after.find((entry) => entry.record.k === 'publish')?.record;
+  if (publish?.k !== 'publish') throw new Error('no publish in the middle of the trace');
+  return publish.e;
 }
 
 function main(): void {
   const args = process.argv.slice(2);
   const compare = args.includes('--compare');
   const given = args.find((arg) => !arg.startsWith('--'));
-  const path = given ?? '.stadium/bench-1m.jsonl';
-  if (!given && !existsSync(path)) generate(path, 1_060_000);
+  const path = given ?? '.stadium/bench-live-video-225s.jsonl';
+  if (!given && !existsSync(path)) generate(path);
   global.gc?.();
   const before = process.memoryUsage();
   const started = performance.now();
@@ -68,10 +75,11 @@ function main(): void {
   console.log(`step to the next time: ${((performance.now() - windowStarted) / 20).toFixed(1)} ms each`);
   const middle = index.stateAt(index.endT / 2);
   void middle;
+  const e = middleEvent(index);
   windowStarted = performance.now();
-  const followed = index.follow('ev-100');
+  const followed = index.follow(e);
   console.log(
-    `follow ev-100: ${followed.steps.length} steps in ${(performance.now() - windowStarted).toFixed(1)} ms`,
+    `follow ${e}: ${followed.steps.length} steps in ${(performance.now() - windowStarted).toFixed(1)} ms`,
   );
   const end = process.memoryUsage();
   console.log(`after scrubbing: RSS ${mb(end.rss)}, heap used ${mb(end.heapUsed)}`);

@@ -3,9 +3,11 @@
  * parsed line is one of them.
  *
  * Validation is shallow on purpose: it checks what replay relies on (kind, integer time, the
- * fields each kind needs and their types), fast enough for a million lines.
+ * fields each kind needs and their types, and the value of every field replay switches on),
+ * fast enough for a million lines. So a switch over those values is exhaustive, and a value no
+ * case handles is a bug of ours, not a strange file.
  */
-import type { TraceKind, TraceRecord } from '../../sim/index.ts';
+import { type TraceKind, type TraceRecord, faultKinds } from '../../sim/index.ts';
 
 export type { Fault, InvariantName, TraceKind, TraceRecord, Violation } from '../../sim/index.ts';
 export type RunRecord = Extract<TraceRecord, { k: 'run' }>;
@@ -35,6 +37,17 @@ const shapes: Record<TraceKind, Record<string, string>> = {
 };
 
 export const traceKinds = Object.keys(shapes) as TraceKind[];
+
+type FieldOf<K extends TraceKind, F extends string> =
+  Extract<TraceRecord, { k: K }> extends Record<F, infer V> ? V : never;
+
+/** The values a field replay switches on may take. */
+const choices: Partial<Record<TraceKind, Record<string, readonly string[]>>> = {
+  fault: { phase: ['start', 'end'] satisfies FieldOf<'fault', 'phase'>[] },
+  conn: { op: ['open', 'close', 'sub', 'unsub', 'refused'] satisfies FieldOf<'conn', 'op'>[] },
+  lease: { change: ['granted', 'renewed', 'removed', 'expired'] satisfies FieldOf<'lease', 'change'>[] },
+  node: { op: ['down', 'up'] satisfies FieldOf<'node', 'op'>[] },
+};
 
 function typeOk(value: unknown, spec: string): boolean {
   if (value === undefined) return spec.endsWith('?');
@@ -76,14 +89,22 @@ export function recordProblem(value: unknown): string | null {
       return `${kind}: field \`${field}\` is missing or has the wrong type (${JSON.stringify(record[field]) ?? 'missing'})`;
     }
   }
+  for (const [field, allowed] of Object.entries(choices[kind as TraceKind] ?? {})) {
+    if (!allowed.includes(record[field] as string)) {
+      return `${kind}: field \`${field}\` must be one of ${allowed.join(', ')} (got ${JSON.stringify(record[field])})`;
+    }
+  }
   if (kind === 'violation') {
     const violation = record['violation'] as Record<string, unknown>;
     if (typeof violation['invariant'] !== 'string' || !Array.isArray(violation['chain'])) {
       return 'violation: `violation` needs an `invariant` and a `chain`';
     }
   }
-  if (kind === 'fault' && typeof (record['fault'] as Record<string, unknown>)['kind'] !== 'string') {
-    return 'fault: `fault.kind` is missing';
+  if (kind === 'fault') {
+    const faultKind = (record['fault'] as Record<string, unknown>)['kind'];
+    if (!faultKinds.includes(faultKind as (typeof faultKinds)[number])) {
+      return `fault: \`fault.kind\` must be one of ${faultKinds.join(', ')} (got ${JSON.stringify(faultKind)})`;
+    }
   }
   return null;
 }

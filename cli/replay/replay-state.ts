@@ -19,6 +19,7 @@
  * The structural part (connections, subscriptions, leases, liveness) is rebuilt from a compact log
  * when the index restores a checkpoint; counters and faults in force come from the checkpoint.
  */
+import { unreachable } from '../../core/index.ts';
 import type { Fault, TraceNode, TraceRecord } from './records.ts';
 
 export interface Counters {
@@ -151,6 +152,8 @@ export class ReplayState {
       case 'node':
         this.liveness(record.node, record.op);
         return;
+      default:
+        unreachable(record);
     }
   }
 

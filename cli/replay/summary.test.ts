@@ -1,0 +1,52 @@
+// Goal: without a terminal, replay prints what a person needs from a run: its topology, its faults,
+// the counters and node states at the end, and every violation with the checker's causal chain.
+// Method: a real simulator run with faults and planted bugs (test-traces.ts), its summary read.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatTime } from './format.ts';
+import { summaryText } from './summary.ts';
+import { type TestTrace, writeTestTrace } from './test-traces.ts';
+import { TraceIndex } from './trace-index.ts';
+
+let dir: string;
+let trace: TestTrace;
+let text: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'stadium-replay-summary-'));
+  trace = writeTestTrace(dir, 'faulty');
+  text = summaryText(new TraceIndex(trace.path));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the static summary', () => {
+  it('names the run, its topology and its faults with their times', () => {
+    expect(text).toContain(`scenario faulty, seed 1`);
+    expect(text).toContain('dc-a: frontend-1, frontend-2, dispatcher-1, dispatcher-2, store');
+    expect(text).toContain('#1 2.000000s until 3.000000s: kill dc-a/frontend-1');
+    expect(text).toContain('#2 3.500000s until 4.500000s: partition dc-a | dc-b');
+  });
+
+  it("gives the counters at the end as the run's report totals them, and each node's state", () => {
+    const report = trace.report;
+    expect(text).toContain(
+      `At the end (${formatTime(report.simulatedMs * 1000)}): published ${report.published}, delivered ${report.delivered}, ` +
+        `lost ${report.lost.explained} explained / ${report.lost.unexplained} unexplained, ` +
+        `duplicates ${report.duplicates}, violations ${report.violations.length}`,
+    );
+    expect(text).toMatch(/^ {2}dc-a\/frontend-1: up, \d+ connections, \d+ topics, \d+ leases$/m);
+    expect(text).toMatch(/^ {2}dc-b\/store: up, \d+ leases$/m);
+  });
+
+  it('lists every violation with its chain', () => {
+    const violations = trace.report.violations;
+    expect(violations.length).toBeGreaterThan(20);
+    expect(text).toContain(`Violations (${violations.length}):`);
+    for (const [i, v] of violations.entries()) {
+      expect(text).toContain(`  ${i + 1}. ${formatTime(v.t)} ${v.invariant}`);
+      for (const step of v.chain) expect(text).toContain(`       ${step}`);
+    }
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * Traces for replay's tests, written by real simulator runs: what replay reads in the tests is what
+ * the simulator writes, so a change of the trace format breaks replay's tests, not only its users.
+ *
+ * Two small scenarios, three datacenters of two frontends and two dispatchers each:
+ * - `faulty`: `dc-a/frontend-1` killed at 2 s and restarted at 3 s (its viewers reconnect to
+ *   frontend-2), a symmetric partition dc-a | dc-b from 3.5 s to 4.5 s (cross-DC forwards dropped
+ *   with their fault), viewers that churn (subscriptions change while deliveries are in flight),
+ *   and two planted bugs: dispatchers that skip every seventh delivery to a `frontend-1` (unexplained
+ *   losses, `explained-loss` violations) and frontends that forget event ids on intra-DC links that
+ *   duplicate 10% of their messages (more duplicate deliveries than the checker writes violations
+ *   for: it keeps 20 per invariant, the rest only counted);
+ * - `calm`: the same world without faults, bugs or duplication.
+ *
+ * Each run takes well under a second; a test file writes the traces it needs once.
+ *
+ * Beside them, the naive reading every index test compares with: all records parsed, applied one
+ * by one, duplicates counted from every (event, connection) pair ever seen.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  parseScenario,
+  rolesWithBug,
+  runScenario,
+  type Report,
+  type Roles,
+  type Scenario,
+} from '../../sim/index.ts';
+import type { RunRecord, TraceRecord } from './records.ts';
+import { ReplayState } from './replay-state.ts';
+
+export type TestTraceKind = 'faulty' | 'calm';
+
+export interface TestTrace {
+  path: string;
+  scenario: Scenario;
+  report: Report;
+}
+
+/** When the faulty scenario's faults start and end, in microseconds (the trace's unit). */
+export const faultyTimesUs = {
+  kill: [2_000_000, 3_000_000],
+  partition: [3_500_000, 4_500_000],
+} as const;
+
+export function testScenario(kind: TestTraceKind): Scenario {
+  const faulty = kind === 'faulty';
+  const link = (baseUs: number, jitterUs: number, duplicatePerMillion: number): unknown => ({
+    latency: { baseUs, jitterUs },
+    lossPerMillion: 0,
+    duplicatePerMillion,
+    fifo: false,
+  });
+  return parseScenario(
+    {
+      name: kind,
+      durationMs: 6_000,
+      deliveryDeadlineMs: 1_000,
+      subscribeGraceMs: 500,
+      topology: {
+        datacenters: ['dc-a', 'dc-b', 'dc-c'].map((name) => ({ name, frontends: 2, dispatchers: 2 })),
+      },
+      network: {
+        client: { latency: { baseUs: 2_000, jitterUs: 1_000 } },
+        intraDc: link(200, 100, faulty ? 100_000 : 0),
+        crossDc: link(20_000, 5_000, 0),
+      },
+      workload: {
+        topics: [
+          { name: 'likes-1', viewers: 24, publishesPerSecond: 5 },
+          { name: 'likes-2', viewers: 8, publishesPerSecond: 2 },
+        ],
+        joinOverMs: 300,
+        publishFromMs: 800,
+        churnPerViewerPerMinute: faulty ? 2 : 0,
+        rejoinAfterMs: 1_000,
+        reconnectBackoffMs: { min: 50, max: 300 },
+        payloadBytes: 32,
+      },
+      faults: faulty
+        ? [
+            {
+              kind: 'kill',
+              atMs: faultyTimesUs.kill[0] / 1000,
+              node: 'dc-a/frontend-1',
+              restartAfterMs: (faultyTimesUs.kill[1] - faultyTimesUs.kill[0]) / 1000,
+            },
+            {
+              kind: 'partition',
+              atMs: faultyTimesUs.partition[0] / 1000,
+              between: ['dc-a', 'dc-b'],
+              repairAfterMs: (faultyTimesUs.partition[1] - faultyTimesUs.partition[0]) / 1000,
+            },
+          ]
+        : [],
+      randomFaults: null,
+    },
+    `replay test scenario ${kind}`,
+  );
+}
+
+/** The faulty scenario's two planted bugs: one in the dispatcher, one in the frontend. */
+function buggyRoles(): Roles {
+  return { ...rolesWithBug('skip-frontend'), frontend: rolesWithBug('no-dedupe').frontend };
+}
+
+/** Run the scenario of `kind` with `seed` and write its trace to `dir/<kind>-<seed>.jsonl`. */
+export function writeTestTrace(dir: string, kind: TestTraceKind, seed = '1'): TestTrace {
+  const scenario = testScenario(kind);
+  const path = join(dir, `${kind}-${seed}.jsonl`);
+  const report = runScenario(
+    scenario,
+    seed,
+    kind === 'faulty' ? { tracePath: path, roles: buggyRoles() } : { tracePath: path },
+  );
+  return { path, scenario, report };
+}
+
+/** Every record of a (small) trace, parsed. */
+export function readRecords(path: string): TraceRecord[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as TraceRecord);
+}
+
+/** The world as a naive reader sees it: every record applied in order, nothing forgotten. */
+export class NaiveReplay {
+  readonly state: ReplayState;
+  /** Records applied. */
+  applied = 0;
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(private readonly records: readonly TraceRecord[]) {
+    this.state = new ReplayState((records[0] as RunRecord).nodes);
+  }
+
+  /** Apply the next record; duplicates are the recipients that already had the event. */
+  next(): TraceRecord {
+    const record = this.records[this.applied++]!;
+    let duplicates = 0;
+    if (record.k === 'deliver') {
+      const received = this.seen.get(record.e) ?? new Set<string>();
+      this.seen.set(record.e, received);
+      for (const c of this.state.recipients(record)) {
+        if (received.has(c)) duplicates++;
+        received.add(c);
+      }
+    }
+    this.state.apply(record, duplicates);
+    return record;
+  }
+
+  /** Apply records until `count` have been applied. */
+  until(count: number): ReplayState {
+    while (this.applied < count) this.next();
+    return this.state;
+  }
+}
+
+/** The naive answer: every record at or before `t` applied to a fresh state. */
+export function naiveStateAt(records: readonly TraceRecord[], t: number): ReplayState {
+  const naive = new NaiveReplay(records);
+  while (naive.applied < records.length && records[naive.applied]!.t <= t) naive.next();
+  return naive.state;
+}
+
+/** A seeded generator of numbers in [0, 1), so random times are the same every run. */
+export function seeded(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
