@@ -167,6 +167,7 @@ class Harness {
           }
           break;
         case 'notice':
+        case 'connected':
         case 'joined':
         case 'left':
         case 'close':

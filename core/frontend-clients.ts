@@ -39,6 +39,7 @@ export function onClient(
     }
     state.connections.set(connection, new Set());
     increment(state.counters, 'connections-opened');
+    effects.push({ kind: 'connected', connection });
     return;
   }
   const topics = state.connections.get(connection);

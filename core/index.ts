@@ -11,6 +11,8 @@ export * from './types.ts';
 export * from './assert.ts';
 export * from './validation.ts';
 export type { Role } from './role.ts';
+export { coreRoles } from './roles.ts';
+export type { CoreRoles } from './roles.ts';
 export { hashString } from './hash.ts';
 export { createFrontend, defaultFrontendLimits, frontendRole, localTopics } from './frontend.ts';
 export type {

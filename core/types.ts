@@ -217,6 +217,8 @@ export type Effect =
    */
   | { kind: 'deliver'; connections: ConnectionId[]; event: Event; wholeTopic: boolean }
   | { kind: 'notice'; connection: ConnectionId; notice: Notice }
+  /** The frontend took the connection (its `connect` was accepted). */
+  | { kind: 'connected'; connection: ConnectionId }
   /** The connection now receives the topic's events (a subscribe or resume took effect). */
   | { kind: 'joined'; connection: ConnectionId; topic: Topic }
   /** The connection no longer receives the topic's events (an unsubscribe, or it disconnected). */

@@ -21,12 +21,11 @@
  */
 import { assert, unreachable } from '../core/index.ts';
 import type {
+  CoreRoles,
   DispatcherInput,
-  DispatcherOptions,
   DispatcherState,
   Effect,
   FrontendInput,
-  FrontendOptions,
   FrontendState,
   Message,
   MessageType,
@@ -34,7 +33,6 @@ import type {
   PublishId,
   PublishResult,
   RequestId,
-  Role,
   StoreRequest,
 } from '../core/index.ts';
 import type { Clients } from './clients.ts';
@@ -44,10 +42,7 @@ import { monotonicClock } from './monotonic-clock.ts';
 import type { Lifecycle } from './shutdown.ts';
 
 /** The role implementations a server runs: the core's, or (tests, chaos runs) a planted-bug copy. */
-export interface ServerRoles {
-  frontend: Role<FrontendState, FrontendInput, FrontendOptions>;
-  dispatcher: Role<DispatcherState, DispatcherInput, DispatcherOptions>;
-}
+export type ServerRoles = Pick<CoreRoles, 'frontend' | 'dispatcher'>;
 
 /** One input for one role. */
 export type Work =
@@ -220,6 +215,9 @@ export class HostLoop {
         return;
       case 'notice':
         clients.notice(effect.connection, effect.notice);
+        return;
+      case 'connected':
+        // The transport is open already; nothing to do until the client acts.
         return;
       case 'joined':
         // A WebSocket's topics in uWebSockets.js follow the core's, so a whole-topic `deliver` can

@@ -21,7 +21,7 @@
  */
 import { App, us_socket_local_port } from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { assert, dispatcherRole, frontendRole } from '../core/index.ts';
+import { assert, coreRoles } from '../core/index.ts';
 import type { NodeId, Topic } from '../core/index.ts';
 import { jwtSecretKey } from './auth.ts';
 import { ClientInputs } from './client-inputs.ts';
@@ -87,7 +87,7 @@ export async function startServer(
   const url = `http://${config.host}:${port}`;
   const log = logger ?? createLogger(config.logLevel, { role: config.role, dc: config.dc, node: nodeId });
   const onCoreFailure = hooks.onCoreFailure ?? ((): never => process.exit(coreFailureExitCode));
-  const roles = hooks.roles ?? { frontend: frontendRole, dispatcher: dispatcherRole };
+  const roles = hooks.roles ?? coreRoles;
   const startedAtMs = Date.now();
   const lifecycle: Lifecycle = { shuttingDown: false };
   const inFlight = new InFlight();

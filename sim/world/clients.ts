@@ -7,7 +7,7 @@
  * - A client link is a TCP connection: in order, never lost while it lives; only its latency varies.
  *   A client action reaches the frontend's role as a `client` input. A connection is open from its
  *   `connect` until it is refused, closed by its frontend, or lost with its frontend; it counts as
- *   opened once the frontend accepted the `connect` (neither closed it nor answered with a notice).
+ *   opened once the frontend accepted the `connect` (its `connected` effect).
  * - What a connection receives is one batch per fan-out: it arrives after one client-link latency,
  *   to every listed connection still open, unless the frontend died first.
  * - Churn: a viewer leaves its first topic at the scenario's rate and rejoins after
@@ -143,8 +143,7 @@ export class Clients {
       return this.close(index, connection.accepted ? 'lost' : 'refused');
     }
     const effects = this.nodes.handleClient(node, connection.id, action);
-    const closed = effects.some((effect) => effect.kind === 'close' && effect.connection === connection.id);
-    if (action.type === 'connect' && !closed && !effects.some((effect) => effect.kind === 'notice')) {
+    if (effects.some((effect) => effect.kind === 'connected' && effect.connection === connection.id)) {
       connection.accepted = true;
       this.heldBy(node.id).add(index);
       this.counts.opened++;

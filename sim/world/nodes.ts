@@ -14,27 +14,22 @@
  */
 import {
   assert,
-  dispatcherRole,
-  frontendRole,
+  coreRoles,
   msOfUs,
-  storeRole,
   unreachable,
   usOfMs,
   type ClientAction,
   type ConnectionId,
+  type CoreRoles,
   type DcId,
   type DispatcherInput,
-  type DispatcherOptions,
   type DispatcherState,
   type Effect,
   type FrontendInput,
-  type FrontendOptions,
   type FrontendState,
   type Message,
   type NodeId,
-  type Role,
   type StoreInput,
-  type StoreOptions,
   type StoreState,
   type Us,
 } from '../../core/index.ts';
@@ -44,13 +39,9 @@ import type { Agenda, Item } from './agenda.ts';
 import type { Endpoint } from './network.ts';
 
 /** The role implementations a run uses: the core's by default, a planted-bug copy in checker tests. */
-export interface Roles {
-  frontend: Role<FrontendState, FrontendInput, FrontendOptions>;
-  dispatcher: Role<DispatcherState, DispatcherInput, DispatcherOptions>;
-  store: Role<StoreState, StoreInput, StoreOptions>;
-}
+export type Roles = CoreRoles;
 
-export const coreRoles: Roles = { frontend: frontendRole, dispatcher: dispatcherRole, store: storeRole };
+export { coreRoles };
 
 interface NodeBase {
   id: NodeId;

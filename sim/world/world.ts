@@ -196,6 +196,8 @@ class World implements Agenda {
           this.clients.fanOut(node, effect.connections, effect.event);
           break;
         case 'notice':
+        case 'connected':
+          // Clients read these where their action is handled (clients.ts).
           break;
         case 'joined':
         case 'left':
