@@ -51,7 +51,7 @@ class Connect implements fc.Command<Model, Real> {
     else if (model.connections.size >= limits.connectionsMax)
       assert.deepEqual(notices(effects), ['frontend-full']);
     else {
-      assert.deepEqual(effects, []);
+      assert.deepEqual(effects, [{ kind: 'connected', connection: this.c }]);
       model.connections.set(this.c, new Set());
     }
   }
