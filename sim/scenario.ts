@@ -9,7 +9,12 @@
  * because intra-datacenter hops are well under a millisecond. Probabilities are integers per
  * million (`...PerMillion`), so a scenario means the same thing on every machine.
  */
-import { defaultFrontendLimits, type FrontendLimits } from '../core/index.ts';
+import {
+  defaultFrontendLimits,
+  defaultStoreLimits,
+  type FrontendLimits,
+  type StoreLimits,
+} from '../core/index.ts';
 import { Validator } from './field-validator.ts';
 
 /** A latency draw: `baseUs` plus an exponential tail of mean `jitterUs`, capped at `baseUs + 20 * jitterUs`. */
@@ -38,6 +43,12 @@ export interface TopicLoad {
   viewers: number;
   /** Publishes per second on this topic, spread evenly over the datacenters as origins. */
   publishesPerSecond: number;
+  /**
+   * With `quietMs` > 0 the topic publishes in bursts: `burstMs` of publishing, then `quietMs` of
+   * silence, from `publishFromMs` on (a topic quiet for longer than a lease). 0: steady.
+   */
+  burstMs: number;
+  quietMs: number;
 }
 
 export interface Workload {
@@ -49,6 +60,13 @@ export interface Workload {
   /** Each viewer leaves its topic at this rate and rejoins after `rejoinAfterMs`. 0 disables churn. */
   churnPerViewerPerMinute: number;
   rejoinAfterMs: number;
+  /** Each viewer disconnects for good at this rate (per minute); 0: viewers stay. */
+  leavePerViewerPerMinute: number;
+  /**
+   * Each viewer drops its connection at this rate (per minute) and reconnects after the backoff,
+   * to another frontend of its datacenter, resuming from the last event it received. 0: never.
+   */
+  reconnectPerViewerPerMinute: number;
   /** A viewer whose connection drops reconnects to a frontend of its datacenter after a jittered backoff. */
   reconnectBackoffMs: { min: number; max: number };
   payloadBytes: number;
@@ -92,6 +110,8 @@ export interface RoleSettings {
   forwardAttemptsMax: number;
   suspectMs: number;
   frontendLimits: Partial<FrontendLimits>;
+  /** The store's named limits (topics, frontends per topic, lease and tombstone lengths...). */
+  storeLimits: Partial<StoreLimits>;
 }
 
 export interface Scenario {
@@ -149,6 +169,7 @@ export const defaultRoles: RoleSettings = {
   forwardAttemptsMax: 3,
   suspectMs: 5_000,
   frontendLimits: {},
+  storeLimits: {},
 };
 
 const defaultLink = (baseUs: number, jitterUs: number): LinkClass => ({
@@ -249,17 +270,24 @@ export function parseScenario(value: unknown, source: string): Scenario {
       'publishFromMs',
       'churnPerViewerPerMinute',
       'rejoinAfterMs',
+      'leavePerViewerPerMinute',
+      'reconnectPerViewerPerMinute',
       'reconnectBackoffMs',
       'payloadBytes',
     ]) ?? {};
   const topics = (v.array(workloadValue.topics, 'workload.topics', 1, 1_000) ?? []).map((t, i) => {
     const path = `workload.topics[${i}]`;
-    const o = v.object(t, path, ['name', 'viewers', 'publishesPerSecond']) ?? {};
-    return {
+    const o = v.object(t, path, ['name', 'viewers', 'publishesPerSecond', 'burstMs', 'quietMs']) ?? {};
+    const load = {
       name: v.string(o.name, `${path}.name`, /^[A-Za-z0-9_.:\-/]{1,128}$/) ?? `t${i}`,
       viewers: v.int(o.viewers, `${path}.viewers`, 0, 10_000_000) ?? 0,
       publishesPerSecond: v.number(o.publishesPerSecond, `${path}.publishesPerSecond`, 0, 1_000_000) ?? 0,
+      burstMs: v.int(o.burstMs ?? 0, `${path}.burstMs`, 0, 24 * 3_600_000) ?? 0,
+      quietMs: v.int(o.quietMs ?? 0, `${path}.quietMs`, 0, 24 * 3_600_000) ?? 0,
     };
+    if (load.quietMs > 0 && load.burstMs === 0)
+      issues.push(`${path}.burstMs: a topic with quietMs publishes in bursts: give burstMs too`);
+    return load;
   });
   if (new Set(topics.map((t) => t.name)).size !== topics.length)
     issues.push('workload.topics: topic names must be unique');
@@ -276,6 +304,15 @@ export function parseScenario(value: unknown, source: string): Scenario {
     churnPerViewerPerMinute:
       v.number(workloadValue.churnPerViewerPerMinute ?? 0, 'workload.churnPerViewerPerMinute', 0, 600) ?? 0,
     rejoinAfterMs: v.int(workloadValue.rejoinAfterMs ?? 2_000, 'workload.rejoinAfterMs', 0, 3_600_000) ?? 0,
+    leavePerViewerPerMinute:
+      v.number(workloadValue.leavePerViewerPerMinute ?? 0, 'workload.leavePerViewerPerMinute', 0, 600) ?? 0,
+    reconnectPerViewerPerMinute:
+      v.number(
+        workloadValue.reconnectPerViewerPerMinute ?? 0,
+        'workload.reconnectPerViewerPerMinute',
+        0,
+        600,
+      ) ?? 0,
     reconnectBackoffMs: {
       min: v.int(backoff.min, 'workload.reconnectBackoffMs.min', 0, 3_600_000) ?? 0,
       max: v.int(backoff.max, 'workload.reconnectBackoffMs.max', 0, 3_600_000) ?? 0,
@@ -291,6 +328,8 @@ export function parseScenario(value: unknown, source: string): Scenario {
   for (const key of Object.keys(rolesValue)) {
     if (key === 'frontendLimits') {
       roles.frontendLimits = frontendLimits(v, rolesValue.frontendLimits, 'roles.frontendLimits');
+    } else if (key === 'storeLimits') {
+      roles.storeLimits = storeLimits(v, rolesValue.storeLimits, 'roles.storeLimits');
     } else if (Object.hasOwn(defaultRoles, key)) {
       (roles as unknown as Record<string, number>)[key] =
         v.int(rolesValue[key], `roles.${key}`, 1, 3_600_000) ?? 1;
@@ -421,6 +460,19 @@ const faultFields: Record<FaultKind, readonly string[]> = {
   'jitter-storm': ['kind', 'atMs', 'durationMs', 'extraLatency', 'dc'],
   'loss-burst': ['kind', 'atMs', 'durationMs', 'lossPerMillion', 'dc'],
 };
+
+/** `roles.storeLimits`: any of the store's named limits; counts at least 1, durations at least 0. */
+function storeLimits(v: Validator, x: unknown, path: string): Partial<StoreLimits> {
+  const names = Object.keys(defaultStoreLimits) as (keyof StoreLimits)[];
+  const o = v.object(x, path, names) ?? {};
+  const limits: Partial<StoreLimits> = {};
+  const counts: readonly string[] = ['topicsMax', 'frontendsPerTopicMax', 'leaseMsMax', 'sweepEveryMs'];
+  for (const name of names) {
+    if (o[name] === undefined) continue;
+    limits[name] = v.int(o[name], `${path}.${name}`, counts.includes(name) ? 1 : 0, 1_000_000_000) ?? 1;
+  }
+  return limits;
+}
 
 /** `roles.frontendLimits`: any of the frontend's named limits, each a positive integer. */
 function frontendLimits(v: Validator, x: unknown, path: string): Partial<FrontendLimits> {

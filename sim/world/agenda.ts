@@ -9,7 +9,11 @@ import type { Unscheduled } from './heap.ts';
 import type { Endpoint } from './network.ts';
 import type { FrontendNode, SimNode } from './nodes.ts';
 
-export type ViewerStep = 'join' | 'reconnect' | 'leave' | 'rejoin';
+/**
+ * `leave`/`rejoin`: churn on the viewer's first topic; `quit`: it disconnects for good; `drop`: it
+ * disconnects and will reconnect and resume.
+ */
+export type ViewerStep = 'join' | 'reconnect' | 'leave' | 'rejoin' | 'quit' | 'drop';
 
 export type Item =
   /** A message arrives at its target (network.ts). */

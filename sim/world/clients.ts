@@ -14,6 +14,10 @@
  *   `rejoinAfterMs`. A viewer whose connection fails reconnects after a jittered backoff to another
  *   frontend of its datacenter (it does not know which are alive) and resumes from the last event
  *   it received. Nobody reconnects once publishing has stopped.
+ * - A viewer may also end its connection itself: for good (`leavePerViewerPerMinute`), or to
+ *   reconnect and resume (`reconnectPerViewerPerMinute`). It sends `disconnect` and the connection
+ *   closes when the frontend has handled it. Each feature draws from the workload stream only when
+ *   its rate is above zero, so a scenario without it runs exactly as before.
  */
 import {
   assert,
@@ -60,6 +64,8 @@ interface Viewer {
   lastEventId: EventId | null;
   /** Left its first topic (churn) and not yet back. */
   away: boolean;
+  /** Disconnected for good: it never reconnects. */
+  gone: boolean;
 }
 
 export class Clients {
@@ -98,20 +104,33 @@ export class Clients {
         lastFrontend: null,
         lastEventId: null,
         away: false,
+        gone: false,
       };
       this.viewers.push(viewer);
       const at = this.workload.int(0, usOfMs(this.scenario.workload.joinOverMs) - 1);
       this.agenda.schedule({ at, kind: 'viewer', viewer: index, what: 'join' });
       this.scheduleChurn(viewer);
+      this.scheduleStep(viewer, 'quit', this.scenario.workload.leavePerViewerPerMinute);
+      this.scheduleStep(viewer, 'drop', this.scenario.workload.reconnectPerViewerPerMinute);
     }
   }
 
   onViewer({ viewer: index, what }: Extract<Item, { kind: 'viewer' }>): void {
     const viewer = this.viewer(index);
+    if (viewer.gone) return;
     switch (what) {
       case 'join':
       case 'reconnect':
         return this.connect(viewer);
+      case 'quit':
+      case 'drop': {
+        const connection = this.connections[viewer.connection];
+        if (what === 'quit') viewer.gone = true;
+        else this.scheduleStep(viewer, 'drop', this.scenario.workload.reconnectPerViewerPerMinute);
+        // Not connected right now (between a failure and its reconnect): a drop has nothing to end.
+        if (connection !== undefined && connection.open) this.send(connection, { type: 'disconnect' });
+        return;
+      }
       case 'leave': {
         const connection = this.connections[viewer.connection];
         if (connection === undefined || !connection.open || viewer.away) return this.scheduleChurn(viewer);
@@ -165,6 +184,8 @@ export class Clients {
       effects.filter((effect) => effect.kind !== 'joined' && effect.kind !== 'left'),
     );
     this.nodes.armDeadline(node);
+    // A viewer that disconnected ends its side as soon as the frontend has it: nothing reaches it after.
+    if (action.type === 'disconnect') this.close(index, 'ended');
   }
 
   /** A connection joined or left a topic at its frontend (the frontend's `joined`/`left` effect). */
@@ -287,8 +308,11 @@ export class Clients {
     this.agenda.schedule({ at, kind: 'client', connection: connection.index, action });
   }
 
-  /** A connection ends: refused at connect, lost with its frontend, or closed by the frontend. */
-  private close(index: number, how: 'refused' | 'lost'): void {
+  /**
+   * A connection ends: refused at connect, lost with its frontend, closed by the frontend, or
+   * ended by its viewer (who reconnects unless it is gone for good).
+   */
+  private close(index: number, how: 'refused' | 'lost' | 'ended'): void {
     const connection = this.connection(index);
     if (!connection.open) return;
     connection.open = false;
@@ -318,7 +342,7 @@ export class Clients {
         viewer: viewer.index,
       });
     }
-    if (viewer.connection !== index || t >= this.stopPublishingUs) return;
+    if (viewer.connection !== index || viewer.gone || t >= this.stopPublishingUs) return;
     const { min, max } = this.scenario.workload.reconnectBackoffMs;
     this.counts.reconnects++;
     this.agenda.schedule({
@@ -335,6 +359,13 @@ export class Clients {
     const at = this.agenda.now + this.workload.intervalUs(rate / 60);
     if (at < this.stopPublishingUs)
       this.agenda.schedule({ at, kind: 'viewer', viewer: viewer.index, what: 'leave' });
+  }
+
+  /** Schedule a viewer's next `quit` or `drop` at `perMinute`, while publishing goes on. */
+  private scheduleStep(viewer: Viewer, what: 'quit' | 'drop', perMinute: number): void {
+    if (perMinute <= 0) return;
+    const at = this.agenda.now + this.workload.intervalUs(perMinute / 60);
+    if (at < this.stopPublishingUs) this.agenda.schedule({ at, kind: 'viewer', viewer: viewer.index, what });
   }
 
   private heldBy(frontend: NodeId): Set<number> {

@@ -246,7 +246,7 @@ export class Nodes {
       }
       case 'store':
         // Each incarnation of a store begins a new, larger epoch: a restarted store has lost everything.
-        node.state = this.roles.store.create({ epoch: node.incarnation + 1 });
+        node.state = this.roles.store.create({ epoch: node.incarnation + 1, limits: settings.storeLimits });
         break;
       default:
         unreachable(node);

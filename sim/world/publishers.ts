@@ -11,7 +11,7 @@
  */
 import { assert, usOfMs, type DcId, type Message, type PublishId, type Us } from '../../core/index.ts';
 import type { Rng } from '../rng.ts';
-import type { Scenario } from '../scenario.ts';
+import type { Scenario, TopicLoad } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
 import type { Network } from './network.ts';
 import { isAlive, type Nodes } from './nodes.ts';
@@ -51,9 +51,11 @@ export class Publishers {
     assert(topic !== undefined, `no topic #${topicIndex}`);
     this.cursor[topicIndex] = topicIndex;
     if (topic.publishesPerSecond <= 0) return;
-    const at =
-      usOfMs(this.scenario.workload.publishFromMs) + this.workload.intervalUs(topic.publishesPerSecond);
-    this.agenda.schedule({ at, kind: 'publish', topic: topicIndex });
+    const at = this.inBurst(
+      topic,
+      usOfMs(this.scenario.workload.publishFromMs) + this.workload.intervalUs(topic.publishesPerSecond),
+    );
+    if (at < this.stopPublishingUs) this.agenda.schedule({ at, kind: 'publish', topic: topicIndex });
   }
 
   onPublish({ topic: topicIndex }: Extract<Item, { kind: 'publish' }>): void {
@@ -84,7 +86,7 @@ export class Publishers {
         payload,
       });
     }
-    const next = this.agenda.now + this.workload.intervalUs(topic.publishesPerSecond);
+    const next = this.inBurst(topic, this.agenda.now + this.workload.intervalUs(topic.publishesPerSecond));
     if (next < this.stopPublishingUs) this.agenda.schedule({ at: next, kind: 'publish', topic: topicIndex });
   }
 
@@ -102,6 +104,19 @@ export class Publishers {
     if (!result.ok) this.counts.refused++;
     else if (result.warning === undefined) this.counts.answered++;
     else this.counts.warned++;
+  }
+
+  /**
+   * A topic that publishes in bursts is silent for `quietMs` after each `burstMs`: a publish due in
+   * a quiet stretch waits for the next burst. A steady topic (`quietMs` 0) publishes when due.
+   */
+  private inBurst(topic: TopicLoad, atUs: Us): Us {
+    if (topic.quietMs <= 0) return atUs;
+    const fromUs = usOfMs(this.scenario.workload.publishFromMs);
+    const cycleUs = usOfMs(topic.burstMs + topic.quietMs);
+    const intoCycle = (atUs - fromUs) % cycleUs;
+    if (intoCycle < usOfMs(topic.burstMs)) return atUs;
+    return atUs - intoCycle + cycleUs;
   }
 
   private of(dc: DcId): Publisher {
