@@ -61,3 +61,4 @@ export { traceVersion } from './trace.ts';
 export type { TraceKind, TraceRecord } from './trace.ts';
 export { FactDecoder, readTraceFacts, readTraceRecords, TraceError } from './trace-reader.ts';
 export { checkTrace } from './check-trace.ts';
+export { settleMs } from './settle.ts';

@@ -11,7 +11,7 @@ import { Checkers, type DeliveryCounts, type InvariantName, type Violation } fro
 import type { Histogram } from './histogram.ts';
 import { parseScenario, ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
 import { TraceWriter } from './trace-writer.ts';
-import { runWorld, type Roles } from './world/index.ts';
+import { runWorld, type RoleCounters, type Roles } from './world/index.ts';
 
 export const scenariosDir = join(import.meta.dirname, 'scenarios');
 
@@ -70,6 +70,8 @@ export interface Report extends DeliveryCounts {
   /** `warned`: answered OK with a warning that some viewers may have been missed. */
   publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
   connections: { opened: number; refused: number; reconnects: number };
+  /** Every role's decision-point counters, summed over its nodes (what `stadium check`'s marks count). */
+  counters: RoleCounters;
   simulatedMs: number;
   wallMs: number;
   eventsPerSecond: number;
@@ -116,6 +118,7 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     messages: world.messages,
     publishes: world.publishes,
     connections: world.connections,
+    counters: world.counters,
     simulatedMs: msOfUs(world.simulatedUs),
     wallMs,
     eventsPerSecond: Math.round((world.items / wallMs) * 1000),

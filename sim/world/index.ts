@@ -6,5 +6,5 @@
 export { runWorld } from './world.ts';
 export type { WorldOptions, WorldResult } from './world.ts';
 export { coreRoles } from './nodes.ts';
-export type { Roles } from './nodes.ts';
+export type { RoleCounters, Roles } from './nodes.ts';
 export { bareHeapLoop } from './heap.ts';

@@ -75,7 +75,12 @@ export function isAlive(node: SimNode): boolean {
 /** What the world does with a node's effects. */
 export type Perform = (node: SimNode, effects: Effect[]) => void;
 
+/** Every role's decision-point counters, summed over every node and incarnation of the run. */
+export type RoleCounters = Record<SimNode['role'], Record<string, number>>;
+
 export class Nodes {
+  /** What dead incarnations counted; the live ones are read at the end. */
+  private readonly countedByDead: RoleCounters = { frontend: {}, dispatcher: {}, store: {} };
   private readonly byId = new Map<NodeId, SimNode>();
   private readonly frontends = new Map<DcId, FrontendNode[]>();
   private readonly dispatchers = new Map<DcId, DispatcherNode[]>();
@@ -186,13 +191,24 @@ export class Nodes {
 
   /** Take a node down; false if it already was. */
   kill(node: SimNode): boolean {
-    if (!isAlive(node)) return false;
+    if (node.state === null) return false;
+    addCounters(this.countedByDead[node.role], node.state.counters);
     node.incarnation++;
     node.token++;
     node.deadlineUs = null;
     node.state = null;
     this.agenda.emit({ kind: 'node', t: this.agenda.now, node: node.id, op: 'down' });
     return true;
+  }
+
+  /** The roles' counters: every dead incarnation's and every live node's, by role. */
+  counters(): RoleCounters {
+    const sum: RoleCounters = { frontend: {}, dispatcher: {}, store: {} };
+    for (const role of ['frontend', 'dispatcher', 'store'] as const)
+      addCounters(sum[role], this.countedByDead[role]);
+    for (const node of this.byId.values())
+      if (node.state !== null) addCounters(sum[node.role], node.state.counters);
+    return sum;
   }
 
   /** Bring a node back with fresh state; false if it was up. */
@@ -298,4 +314,8 @@ function add<N>(map: Map<DcId, N[]>, dc: DcId, node: N): void {
   const list = map.get(dc);
   if (list === undefined) map.set(dc, [node]);
   else list.push(node);
+}
+
+function addCounters(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [name, n] of Object.entries(from)) into[name] = (into[name] ?? 0) + n;
 }

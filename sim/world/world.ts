@@ -35,7 +35,7 @@ import { Clients } from './clients.ts';
 import { Faults } from './faults.ts';
 import { EventHeap, type Unscheduled } from './heap.ts';
 import { Network, type Endpoint } from './network.ts';
-import { coreRoles, Nodes, type Roles, type SimNode } from './nodes.ts';
+import { coreRoles, Nodes, type RoleCounters, type Roles, type SimNode } from './nodes.ts';
 import { Publishers } from './publishers.ts';
 
 export interface WorldOptions {
@@ -55,6 +55,8 @@ export interface WorldResult {
   messages: { sent: number; dropped: Record<string, number>; duplicated: number };
   publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
   connections: { opened: number; refused: number; reconnects: number };
+  /** The roles' decision-point counters, summed over nodes and incarnations (coverage marks). */
+  counters: RoleCounters;
 }
 
 const progressEvery = 1 << 14;
@@ -143,6 +145,7 @@ class World implements Agenda {
       messages: this.network.counts,
       publishes: this.publishers.counts,
       connections: this.clients.counts,
+      counters: this.nodes.counters(),
     };
   }
 
