@@ -9,39 +9,9 @@
  * replays it only with the same seed, size and roles. The number of runs plays no part.
  */
 import fc from 'fast-check';
-import {
-  faultKinds,
-  runScenario,
-  type FaultKind,
-  type Report,
-  type Roles,
-  type Violation,
-} from '../sim/index.ts';
-import {
-  faultMixes,
-  scenarioArbitrary,
-  type FaultMix,
-  type GeneratedScenario,
-  type ScenarioSize,
-} from './arbitraries.ts';
-
-export interface FaultTally {
-  /** Generated scenarios checked: until the first failure, and that one. */
-  generated: number;
-  /** Scenarios checked after the first failure, while shrinking it. */
-  shrinkCandidates: number;
-  /** The counts from here on are over every scenario checked, shrink candidates included. */
-  byMix: Record<FaultMix, number>;
-  /** Faults scheduled in the generated scenarios, by kind. */
-  requested: Record<FaultKind, number>;
-  /** Faults that started during a run, by kind. */
-  started: Record<FaultKind, number>;
-  deathsByRole: { frontend: number; dispatcher: number; store: number };
-  /** Messages dropped, by reason (partition, isolated, loss, target-dead...). */
-  drops: Record<string, number>;
-  duplicatedMessages: number;
-  deliveries: number;
-}
+import { runScenario, type FaultKind, type Report, type Roles, type Violation } from '../sim/index.ts';
+import { scenarioArbitrary, type GeneratedScenario, type ScenarioSize } from './arbitraries.ts';
+import { emptyTally, ineffectiveKinds, record, type FaultTally } from './tally.ts';
 
 export interface Counterexample {
   generated: GeneratedScenario;
@@ -89,15 +59,6 @@ export class ReplayPathError extends Error {
     super(`path ${path} does not lead to a scenario of this seed, size and roles`);
   }
 }
-
-/** Whether a fault kind's effect shows in the tally. */
-const tookEffect: Record<FaultKind, (tally: FaultTally) => boolean> = {
-  kill: (t) => t.started.kill > 0,
-  partition: (t) => (t.drops.partition ?? 0) > 0,
-  isolate: (t) => (t.drops.isolated ?? 0) > 0,
-  'jitter-storm': (t) => t.started['jitter-storm'] > 0,
-  'loss-burst': (t) => (t.drops.loss ?? 0) > 0,
-};
 
 export function checkProperties(options: CheckOptions): CheckResult {
   const started = performance.now();
@@ -199,11 +160,6 @@ function replay(property: fc.IProperty<[GeneratedScenario]>, seed: number, path:
   };
 }
 
-/** Fault kinds that scenarios asked for but that never showed their effect in the whole run. */
-export function ineffectiveKinds(tally: FaultTally): FaultKind[] {
-  return faultKinds.filter((kind) => tally.requested[kind] > 0 && !tookEffect[kind](tally));
-}
-
 function simulate(generated: GeneratedScenario, roles: (() => Roles) | undefined): Report {
   return runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
 }
@@ -236,61 +192,4 @@ function problemOf(report: Report): string | null {
 
 function rolesOption(roles: (() => Roles) | undefined): { roles?: Roles } {
   return roles === undefined ? {} : { roles: roles() };
-}
-
-function record(tally: FaultTally, generated: GeneratedScenario, report: Report, shrinking: boolean): void {
-  if (shrinking) tally.shrinkCandidates++;
-  else tally.generated++;
-  tally.byMix[generated.mix]++;
-  for (const fault of generated.scenario.faults) {
-    tally.requested[fault.kind]++;
-    if (fault.kind === 'kill') {
-      const role = fault.node.includes('/frontend-')
-        ? 'frontend'
-        : fault.node.includes('/dispatcher-')
-          ? 'dispatcher'
-          : 'store';
-      tally.deathsByRole[role]++;
-    }
-  }
-  for (const kind of faultKinds) tally.started[kind] += report.faults[kind];
-  for (const [why, n] of Object.entries(report.messages.dropped))
-    tally.drops[why] = (tally.drops[why] ?? 0) + n;
-  tally.duplicatedMessages += report.messages.duplicated;
-  tally.deliveries += report.delivered;
-}
-
-function emptyTally(): FaultTally {
-  const zeroKinds = (): Record<FaultKind, number> =>
-    Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
-  return {
-    generated: 0,
-    shrinkCandidates: 0,
-    byMix: Object.fromEntries(faultMixes.map((m) => [m, 0])) as Record<FaultMix, number>,
-    requested: zeroKinds(),
-    started: zeroKinds(),
-    deathsByRole: { frontend: 0, dispatcher: 0, store: 0 },
-    drops: {},
-    duplicatedMessages: 0,
-    deliveries: 0,
-  };
-}
-
-/** The tally as a few readable lines; every count after the first line includes the shrink candidates. */
-export function formatTally(tally: FaultTally): string {
-  const list = (record: Record<string, number>): string =>
-    Object.entries(record)
-      .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
-      .join(', ') || 'none';
-  return [
-    `scenarios checked    ${tally.generated.toLocaleString('en-US')} generated` +
-      (tally.shrinkCandidates === 0
-        ? ''
-        : `, ${tally.shrinkCandidates.toLocaleString('en-US')} more while shrinking the failure`) +
-      `; by fault mix: ${list(tally.byMix)}`,
-    `faults that fired    ${list(tally.started)}`,
-    `deaths by role       ${list(tally.deathsByRole)}`,
-    `messages dropped     ${list(tally.drops)}; duplicated ${tally.duplicatedMessages.toLocaleString('en-US')}`,
-    `deliveries checked   ${tally.deliveries.toLocaleString('en-US')}`,
-  ].join('\n');
 }

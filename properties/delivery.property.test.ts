@@ -3,7 +3,8 @@
 // Method: fast-check over the simulator with a fixed seed; `npm run properties:long` runs 10,000.
 import { describe, expect, it } from 'vitest';
 import { faultKinds } from '../sim/index.ts';
-import { checkProperties, formatTally, ineffectiveKinds } from './check.ts';
+import { checkProperties } from './check.ts';
+import { formatTally, ineffectiveKinds } from './tally.ts';
 
 const runs = Number(process.env.STADIUM_PROPERTY_RUNS ?? 400);
 

@@ -1,0 +1,101 @@
+/**
+ * What a property run saw, summed over its scenarios: fault mixes, faults asked for and fired,
+ * deaths by role, dropped and duplicated messages, deliveries. Every count is a sum of per-scenario
+ * contributions, so tallies of disjoint parts of a run add up to the tally of the whole.
+ */
+import { faultKinds, type FaultKind, type Report } from '../sim/index.ts';
+import { faultMixes, type FaultMix, type GeneratedScenario } from './arbitraries.ts';
+
+export interface FaultTally {
+  /** Generated scenarios checked: until the first failure, and that one. */
+  generated: number;
+  /** Scenarios checked after the first failure, while shrinking it. */
+  shrinkCandidates: number;
+  /** The counts from here on are over every scenario checked, shrink candidates included. */
+  byMix: Record<FaultMix, number>;
+  /** Faults scheduled in the generated scenarios, by kind. */
+  requested: Record<FaultKind, number>;
+  /** Faults that started during a run, by kind. */
+  started: Record<FaultKind, number>;
+  deathsByRole: { frontend: number; dispatcher: number; store: number };
+  /** Messages dropped, by reason (partition, isolated, loss, target-dead...). */
+  drops: Record<string, number>;
+  duplicatedMessages: number;
+  deliveries: number;
+}
+
+/** Whether a fault kind's effect shows in the tally. */
+const tookEffect: Record<FaultKind, (tally: FaultTally) => boolean> = {
+  kill: (t) => t.started.kill > 0,
+  partition: (t) => (t.drops.partition ?? 0) > 0,
+  isolate: (t) => (t.drops.isolated ?? 0) > 0,
+  'jitter-storm': (t) => t.started['jitter-storm'] > 0,
+  'loss-burst': (t) => (t.drops.loss ?? 0) > 0,
+};
+
+/** Fault kinds that scenarios asked for but that never showed their effect in the whole run. */
+export function ineffectiveKinds(tally: FaultTally): FaultKind[] {
+  return faultKinds.filter((kind) => tally.requested[kind] > 0 && !tookEffect[kind](tally));
+}
+
+export function record(
+  tally: FaultTally,
+  generated: GeneratedScenario,
+  report: Report,
+  shrinking: boolean,
+): void {
+  if (shrinking) tally.shrinkCandidates++;
+  else tally.generated++;
+  tally.byMix[generated.mix]++;
+  for (const fault of generated.scenario.faults) {
+    tally.requested[fault.kind]++;
+    if (fault.kind === 'kill') {
+      const role = fault.node.includes('/frontend-')
+        ? 'frontend'
+        : fault.node.includes('/dispatcher-')
+          ? 'dispatcher'
+          : 'store';
+      tally.deathsByRole[role]++;
+    }
+  }
+  for (const kind of faultKinds) tally.started[kind] += report.faults[kind];
+  for (const [why, n] of Object.entries(report.messages.dropped))
+    tally.drops[why] = (tally.drops[why] ?? 0) + n;
+  tally.duplicatedMessages += report.messages.duplicated;
+  tally.deliveries += report.delivered;
+}
+
+export function emptyTally(): FaultTally {
+  const zeroKinds = (): Record<FaultKind, number> =>
+    Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
+  return {
+    generated: 0,
+    shrinkCandidates: 0,
+    byMix: Object.fromEntries(faultMixes.map((m) => [m, 0])) as Record<FaultMix, number>,
+    requested: zeroKinds(),
+    started: zeroKinds(),
+    deathsByRole: { frontend: 0, dispatcher: 0, store: 0 },
+    drops: {},
+    duplicatedMessages: 0,
+    deliveries: 0,
+  };
+}
+
+/** The tally as a few readable lines; every count after the first line includes the shrink candidates. */
+export function formatTally(tally: FaultTally): string {
+  const list = (record: Record<string, number>): string =>
+    Object.entries(record)
+      .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+      .join(', ') || 'none';
+  return [
+    `scenarios checked    ${tally.generated.toLocaleString('en-US')} generated` +
+      (tally.shrinkCandidates === 0
+        ? ''
+        : `, ${tally.shrinkCandidates.toLocaleString('en-US')} more while shrinking the failure`) +
+      `; by fault mix: ${list(tally.byMix)}`,
+    `faults that fired    ${list(tally.started)}`,
+    `deaths by role       ${list(tally.deathsByRole)}`,
+    `messages dropped     ${list(tally.drops)}; duplicated ${tally.duplicatedMessages.toLocaleString('en-US')}`,
+    `deliveries checked   ${tally.deliveries.toLocaleString('en-US')}`,
+  ].join('\n');
+}
