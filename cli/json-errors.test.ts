@@ -30,6 +30,11 @@ const cases: [string[], string, RegExp][] = [
     /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:1 leads to no scenario with --seed 3/,
   ],
   [
+    ['check', '--json', '--merge', badScenario],
+    'bad-result',
+    /not a stadium check result file: "format" must be/,
+  ],
+  [
     ['check', '--json', '--scenario-size'],
     'option-missing-argument',
     /--scenario-size <size>' argument missing/,

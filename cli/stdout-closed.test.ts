@@ -60,10 +60,12 @@ describe('a closed stdout ends the command quietly', () => {
     expect(violated.code).toBe(1);
   });
 
-  it('stadium check: ends at its first line, exit 0', async () => {
-    const run = await withClosedStdout('check', '--runs', '1000', '--seed', '1');
-    quiet(run.stderr);
-    expect(run.code).toBe(0);
+  it('stadium check: ends at its first line, exit 0, in one thread or on worker threads', async () => {
+    for (const workers of ['1', '2']) {
+      const run = await withClosedStdout('check', '--runs', '1000', '--seed', '1', '--workers', workers);
+      quiet(run.stderr);
+      expect(run.code, `--workers ${workers}`).toBe(0);
+    }
   });
 
   it('stadium cluster --json: stops its processes before it ends, exit 0', async () => {

@@ -1,40 +1,34 @@
 /**
  * The property run behind `stadium check` and the property tests: for every generated scenario,
- * every invariant of the checker holds (fault-free liveness only where the run has no faults), the
- * run is deterministic, and across the whole run every kind of fault that was asked for really
- * took effect. A failure is shrunk by fast-check to a minimal scenario.
+ * every invariant of the checker holds (fault-free liveness only where the run has no faults) and
+ * the run is deterministic; across a whole run, every kind of fault that was asked for really took
+ * effect and every coverage mark fired (properties/marks.ts). A failure is shrunk by fast-check to
+ * a minimal scenario.
  *
- * Which scenario a run generates depends on the seed, its index, the scenario size and (while
- * shrinking) on which candidates fail, so on the roles too (a planted bug): a failure's `path`
- * replays it only with the same seed, size and roles. The number of runs plays no part.
+ * A run is its scenario indexes 0 .. runs-1, judged in ranges (check-range.ts) by this thread, by
+ * worker threads (check-workers.ts) or by shards on other machines (shard.ts). Its outcome is the
+ * ranges summed up to the first failure, and that failure shrunk in one thread
+ * (counterexample.ts): the same for any way of cutting the run.
+ *
+ * Which scenario a run generates depends on the seed, its index and the scenario size; while
+ * shrinking, on which candidates fail, so on the roles too (a planted bug). The number of runs
+ * plays no part.
  */
-import fc from 'fast-check';
-import { runScenario, type FaultKind, type Report, type Roles, type Violation } from '../sim/index.ts';
-import { scenarioArbitrary, type GeneratedScenario, type ScenarioSize } from './arbitraries.ts';
-import { emptyTally, ineffectiveKinds, record, type FaultTally } from './tally.ts';
-
-export interface Counterexample {
-  generated: GeneratedScenario;
-  violations: Violation[];
-  problem: string;
-  /** fast-check's replay key: `--seed <seed> --path <path>` reproduces the failure. */
-  path: string;
-  shrinks: number;
-}
-
-export interface CheckResult {
-  ok: boolean;
-  runs: number;
-  seed: number;
-  durationMs: number;
-  tally: FaultTally;
-  /**
-   * Fault kinds that were requested but never took effect (a run with any of these fails); none
-   * when a property failed (the run stopped early) or when replaying one scenario by its path.
-   */
-  ineffective: FaultKind[];
-  counterexample: Counterexample | null;
-}
+import type { FaultKind, PlantedBug } from '../sim/index.ts';
+import type { ScenarioSize } from './arbitraries.ts';
+import { checkRange, type RangeResult } from './check-range.ts';
+import { replayPath, shrinkFailure, type Counterexample } from './counterexample.ts';
+import {
+  emptyMarkCounts,
+  marks,
+  marksJudgedFromRuns,
+  unreachedMarks,
+  type Mark,
+  type MarkCounts,
+} from './marks.ts';
+import type { RunContext } from './scenario-check.ts';
+import { shardRange, type Shard } from './shard-range.ts';
+import { emptyTally, ineffectiveKinds, type FaultTally } from './tally.ts';
 
 export interface CheckOptions {
   runs: number;
@@ -45,151 +39,155 @@ export interface CheckOptions {
    * roles (`runs` is then ignored). A path that leads nowhere with these throws a ReplayPathError.
    */
   path?: string;
-  /** Fresh role implementations per simulation (a planted bug); the core's by default. */
-  roles?: () => Roles;
+  /** Check only this shard's slice of the run's indexes (see shard-range.ts). */
+  shard?: Shard;
+  /** Run copies of the roles with this planted bug; the core's roles when absent. */
+  bug?: PlantedBug | null;
   /** Check determinism (two runs, one traceHash) on every n-th scenario. */
   determinismEvery?: number;
-  onProgress?: (runsDone: number, tally: FaultTally) => void;
+  /** The coverage marks a whole run must reach; `marks` by default. */
+  marks?: readonly Mark[];
+  /** Called as scenarios are judged: how many so far (shrink candidates too), and the faults seen. */
+  onProgress?: (scenariosDone: number, faultsStarted: number) => void;
 }
 
-/** A `path` that does not lead to a scenario of this seed, size and roles: it came from another run. */
-export class ReplayPathError extends Error {
-  override name = 'ReplayPathError';
-  constructor(readonly path: string) {
-    super(`path ${path} does not lead to a scenario of this seed, size and roles`);
-  }
+export interface CheckResult {
+  ok: boolean;
+  /** Generated scenarios checked: all of the range, or up to and including the first failure. */
+  runs: number;
+  seed: number;
+  /** The indexes asked for: [0, runs) for a whole run, a shard's slice, or a path's first segment. */
+  range: { from: number; to: number };
+  /** Whether the indexes are a whole run: only then are fault kinds and marks judged. */
+  whole: boolean;
+  durationMs: number;
+  /** The threads that judged the scenarios: 1 for this one, else the worker threads. */
+  workers: number;
+  tally: FaultTally;
+  /** Every declared mark's count over the generated scenarios (not the shrink candidates). */
+  marks: MarkCounts;
+  /**
+   * Fault kinds that were requested but never took effect (a run with any of these fails); none
+   * when a property failed (the run stopped early) or when the indexes are not a whole run.
+   */
+  ineffective: FaultKind[];
+  /** Declared marks that never fired in a whole run that held (listed below `marksJudgedFromRuns` too). */
+  unreachedMarks: string[];
+  /** Whether unreached marks fail the run: a whole run that held, of `marksJudgedFromRuns` or more. */
+  marksJudged: boolean;
+  counterexample: Counterexample | null;
 }
 
+/** The run's context, for this thread or a worker's. */
+export function contextOf(options: CheckOptions): RunContext {
+  return {
+    seed: options.seed,
+    size: options.size ?? 'small',
+    bug: options.bug ?? null,
+    determinismEvery: options.determinismEvery ?? 10,
+    marks: options.marks ?? marks,
+  };
+}
+
+/** The indexes a run checks: all of them, or its shard's. */
+export function rangeOf(options: CheckOptions): { from: number; to: number } {
+  return options.shard === undefined
+    ? { from: 0, to: options.runs }
+    : shardRange(options.runs, options.shard);
+}
+
+/** Check the properties in this thread. */
 export function checkProperties(options: CheckOptions): CheckResult {
   const started = performance.now();
-  const tally = emptyTally();
-  const determinismEvery = options.determinismEvery ?? 10;
-  let runsDone = 0;
-  let lastProblem = '';
-  let failed = false;
-  const property = fc.property(scenarioArbitrary(options.size ?? 'small'), (generated) => {
-    // Replaying a path, fast-check goes on from a scenario that holds to the shrink candidates
-    // after it; only the scenario at the path is the one asked for.
-    if (options.path !== undefined && runsDone > 0) return true;
-    const report = simulate(generated, options.roles);
-    record(tally, generated, report, failed);
-    const problem = problemWith(generated, report, options.roles, runsDone % determinismEvery === 0);
-    runsDone++;
-    options.onProgress?.(runsDone, tally);
-    if (problem !== null) {
-      lastProblem = problem;
-      failed = true;
-    }
-    return problem === null;
-  });
-  const found =
-    options.path === undefined
-      ? search(property, options.seed, options.runs)
-      : replay(property, options.seed, options.path);
-  let counterexample: Counterexample | null = null;
-  if (found.failure !== null) {
-    const { generated, path, shrinks } = found.failure;
-    // Run the shrunk case once more to report exactly its violations.
-    const report = runScenario(generated.scenario, generated.seed, {
-      tracePath: null,
-      ...rolesOption(options.roles),
-    });
-    counterexample = {
-      generated,
-      violations: report.violations,
-      problem: problemOf(report) ?? lastProblem,
-      path,
-      shrinks,
-    };
-  }
-  // Whether every fault kind asked for took effect is a judgement over a whole run: a run that
-  // stopped at its first failure, or a replay of one scenario, cannot make it.
-  const ineffective = found.failure === null && options.path === undefined ? ineffectiveKinds(tally) : [];
+  const context = contextOf(options);
+  let done = 0;
+  let faults = 0;
+  const onScenario = (faultsStarted: number): void => {
+    faults += faultsStarted;
+    options.onProgress?.(++done, faults);
+  };
+  if (options.path !== undefined) return replay(context, options.path, started, onScenario);
+  const { from, to } = rangeOf(options);
+  const range = checkRange(context, from, to, onScenario);
+  return finishRun(context, options, range, { started, workers: 1, onCandidate: () => onScenario(0) });
+}
+
+/** A run's outcome from its combined range: its failure shrunk in this thread, then the verdict. */
+export function finishRun(
+  context: RunContext,
+  options: CheckOptions,
+  range: RangeResult,
+  how: { started: number; workers: number; onCandidate: () => void },
+): CheckResult {
+  const tally = range.tally;
+  const counterexample =
+    range.failure === null ? null : shrinkFailure(context, range.failure, tally, how.onCandidate);
   return {
-    ok: found.failure === null && ineffective.length === 0,
-    runs: found.runs,
-    seed: options.seed,
-    durationMs: Math.round(performance.now() - started),
+    ...verdictOf({
+      declared: context.marks,
+      whole: options.shard === undefined || options.shard.count === 1,
+      failed: counterexample !== null,
+      tally,
+      marks: range.marks,
+    }),
+    seed: context.seed,
+    range: { from: range.from, to: range.to },
+    durationMs: Math.round(performance.now() - how.started),
+    workers: how.workers,
     tally,
-    ineffective,
+    marks: range.marks,
     counterexample,
   };
 }
 
-/** What a search or a replay found: how many scenarios it generated, and the failure it shrank to. */
-interface Found {
-  runs: number;
-  failure: { generated: GeneratedScenario; path: string; shrinks: number } | null;
-}
-
-/** Generate `runs` scenarios from `seed`; shrink the first that fails. */
-function search(property: fc.IProperty<[GeneratedScenario]>, seed: number, runs: number): Found {
-  const details = fc.check(property, { seed, numRuns: runs });
+/** What a run's counts say about it, beyond its failure: the judgements made over a whole run. */
+export function verdictOf(run: {
+  declared: readonly Mark[];
+  whole: boolean;
+  failed: boolean;
+  tally: FaultTally;
+  marks: MarkCounts;
+}): Pick<CheckResult, 'ok' | 'runs' | 'whole' | 'ineffective' | 'unreachedMarks' | 'marksJudged'> {
+  const runs = run.tally.generated;
+  // Judgements over a whole run: a run that stopped at its first failure, or a slice, cannot make them.
+  const judged = run.whole && !run.failed;
+  const ineffective = judged ? ineffectiveKinds(run.tally) : [];
+  const unreached = judged ? unreachedMarks(run.declared, run.marks) : [];
+  const marksJudged = judged && runs >= marksJudgedFromRuns;
   return {
-    runs: details.numRuns,
-    failure:
-      details.failed && details.counterexample !== null
-        ? {
-            generated: details.counterexample[0],
-            path: details.counterexamplePath ?? '',
-            shrinks: details.numShrinks,
-          }
-        : null,
+    ok: !run.failed && ineffective.length === 0 && !(marksJudged && unreached.length > 0),
+    runs,
+    whole: run.whole,
+    ineffective,
+    unreachedMarks: unreached,
+    marksJudged,
   };
 }
 
-/** Check the one scenario at `path`, the end of a failing run's shrinking: it is not shrunk again. */
-function replay(property: fc.IProperty<[GeneratedScenario]>, seed: number, path: string): Found {
-  let details;
-  try {
-    details = fc.check(property, { seed, path, numRuns: 1, endOnFailure: true });
-  } catch (error) {
-    // fast-check walks the path before it runs anything, and says so in plain words.
-    if (error instanceof Error && error.message.startsWith('Unable to replay'))
-      throw new ReplayPathError(path);
-    throw error;
-  }
-  // A last step past the end of its shrink candidates leaves fast-check nothing to run.
-  if (details.numRuns === 0) throw new ReplayPathError(path);
+function replay(
+  context: RunContext,
+  path: string,
+  started: number,
+  onScenario: (faultsStarted: number) => void,
+): CheckResult {
+  const tally = emptyTally();
+  const counts = emptyMarkCounts(context.marks);
+  const counterexample = replayPath(context, path, tally, counts);
+  onScenario(0);
+  const index = Number(path.split(':')[0]);
   return {
+    ok: counterexample === null,
     runs: 1,
-    failure:
-      details.failed && details.counterexample !== null
-        ? { generated: details.counterexample[0], path, shrinks: 0 }
-        : null,
+    seed: context.seed,
+    range: { from: index, to: index + 1 },
+    whole: false,
+    durationMs: Math.round(performance.now() - started),
+    workers: 1,
+    tally,
+    marks: counts,
+    ineffective: [],
+    unreachedMarks: [],
+    marksJudged: false,
+    counterexample,
   };
-}
-
-function simulate(generated: GeneratedScenario, roles: (() => Roles) | undefined): Report {
-  return runScenario(generated.scenario, generated.seed, { tracePath: null, ...rolesOption(roles) });
-}
-
-/** What is wrong with a simulated scenario, or null when every property holds. */
-function problemWith(
-  generated: GeneratedScenario,
-  report: Report,
-  roles: (() => Roles) | undefined,
-  checkDeterminism: boolean,
-): string | null {
-  const problem = problemOf(report);
-  if (problem !== null) return problem;
-  if (checkDeterminism) {
-    const again = simulate(generated, roles);
-    if (again.traceHash !== report.traceHash)
-      return `not deterministic: traceHash ${report.traceHash} then ${again.traceHash}`;
-  }
-  return null;
-}
-
-function problemOf(report: Report): string | null {
-  if (report.ok) return null;
-  const counts = Object.entries(report.violationCounts)
-    .filter(([, n]) => n > 0)
-    .map(([name, n]) => `${name} ${n}`)
-    .join(', ');
-  return `${counts}: ${report.violations[0]?.message ?? ''}`;
-}
-
-function rolesOption(roles: (() => Roles) | undefined): { roles?: Roles } {
-  return roles === undefined ? {} : { roles: roles() };
 }

@@ -13,7 +13,7 @@ const cases: [PlantedBug, RegExp][] = [
 
 describe('planted bugs are found and shrunk', () => {
   it.each(cases)('%s: found, shrunk to at most 2 faults and 8 nodes, and replayable', (bug, invariant) => {
-    const result = checkProperties({ runs: 300, seed: 7, roles: () => rolesWithBug(bug) });
+    const result = checkProperties({ runs: 300, seed: 7, bug });
     expect(result.ok).toBe(false);
     // The run stopped at its first failure: whether every fault kind took effect is not judged.
     expect(result.ineffective).toEqual([]);
@@ -32,7 +32,7 @@ describe('planted bugs are found and shrunk', () => {
       runs: 300,
       seed: result.seed,
       path: counterexample.path,
-      roles: () => rolesWithBug(bug),
+      bug,
     });
     expect(replay.ok).toBe(false);
     expect(replay.runs).toBe(1);

@@ -38,10 +38,11 @@ export function ineffectiveKinds(tally: FaultTally): FaultKind[] {
   return faultKinds.filter((kind) => tally.requested[kind] > 0 && !tookEffect[kind](tally));
 }
 
+/** Count one checked scenario; `report` is null when its simulation threw. */
 export function record(
   tally: FaultTally,
   generated: GeneratedScenario,
-  report: Report,
+  report: Report | null,
   shrinking: boolean,
 ): void {
   if (shrinking) tally.shrinkCandidates++;
@@ -58,11 +59,28 @@ export function record(
       tally.deathsByRole[role]++;
     }
   }
+  if (report === null) return;
   for (const kind of faultKinds) tally.started[kind] += report.faults[kind];
   for (const [why, n] of Object.entries(report.messages.dropped))
     tally.drops[why] = (tally.drops[why] ?? 0) + n;
   tally.duplicatedMessages += report.messages.duplicated;
   tally.deliveries += report.delivered;
+}
+
+/** Add `more` into `tally`: the tally of two disjoint sets of scenarios. */
+export function addTally(tally: FaultTally, more: FaultTally): void {
+  const add = <K extends string>(into: Record<K, number>, from: Record<K, number>): void => {
+    for (const [key, n] of Object.entries(from) as [K, number][]) into[key] = (into[key] ?? 0) + n;
+  };
+  tally.generated += more.generated;
+  tally.shrinkCandidates += more.shrinkCandidates;
+  add(tally.byMix, more.byMix);
+  add(tally.requested, more.requested);
+  add(tally.started, more.started);
+  add(tally.deathsByRole, more.deathsByRole);
+  add(tally.drops, more.drops);
+  tally.duplicatedMessages += more.duplicatedMessages;
+  tally.deliveries += more.deliveries;
 }
 
 export function emptyTally(): FaultTally {

@@ -20,16 +20,29 @@ describe('stadium check', () => {
     );
     expect(run.stdout).toMatch(/deaths by role\s+frontend \d+/);
     expect(run.stdout).toMatch(/^scenarios checked\s+60 generated; by fault mix: none \d+/m);
-    expect(run.stdout).toMatch(/^60 generated scenarios checked in \d+\.\d s$/m);
+    expect(run.stdout).toMatch(
+      /^60 generated scenarios checked in \d+\.\d s \(\d+ scenarios\/s, \d+ workers?\)$/m,
+    );
+    // The coverage marks, one line each; a run this short only warns about those that never fired.
+    expect(run.stdout).toMatch(/^mark\s+scenarios\s+count\s+counter$/m);
+    expect(run.stdout).toMatch(/^forward-retried\s+\d+\s+[\d,]+\s+dispatcher forwards-retried$/m);
+    expect(run.stdout).not.toMatch(/FAILED: coverage marks/);
     expect(run.stdout).toContain('all properties hold');
   });
 
-  it('--json prints only one object with runs, seed, duration and fault counts', () => {
-    const run = stadium('check', '--runs', '30', '--seed', '4', '--json');
+  it('--json prints only one object with runs, seed, duration, rate, fault and mark counts', () => {
+    const run = stadium('check', '--runs', '30', '--seed', '4', '--json', '--workers', '2');
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout);
-    expect(summary).toMatchObject({ ok: true, runs: 30, seed: 4, counterexample: null });
+    expect(summary).toMatchObject({ ok: true, runs: 30, seed: 4, counterexample: null, workers: 2 });
     expect(summary.durationMs).toEqual(expect.any(Number));
+    expect(summary.scenariosPerSecond).toBeGreaterThan(0);
+    expect(summary.marks['forward-retried']).toEqual({
+      count: expect.any(Number),
+      scenarios: expect.any(Number),
+    });
+    expect(Object.keys(summary.marks)).toContain('store-full');
+    expect(summary.marksJudged).toBe(false);
     expect(Object.keys(summary.faults).sort()).toEqual([
       'isolate',
       'jitter-storm',
@@ -85,6 +98,23 @@ describe('stadium check', () => {
     expect(replay.code).toBe(1);
     expect(replay.stdout).toContain('FAILED: lease-release');
   });
+
+  it('the same seed on 1 worker or 2: the same verdict, counterexample and counts', () => {
+    // The failure is at scenario 97, so both workers' chunks before it add up to the counts.
+    const args = ['check', '--runs', '300', '--seed', '7', '--plant-bug', 'unsubscribe-lost', '--json'];
+    const [one, two] = ['1', '2'].map((workers) => stadium(...args, '--workers', workers));
+    expect([one!.code, two!.code]).toEqual([1, 1]);
+    const [a, b] = [JSON.parse(one!.stdout), JSON.parse(two!.stdout)];
+    expect([a.workers, b.workers]).toEqual([1, 2]);
+    expect(a.counterexample.path).toMatch(/^97:/);
+    expect(a.runs).toBe(98);
+    const timing = ['durationMs', 'scenariosPerSecond', 'workers'];
+    const withoutTiming = (o: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(o).filter(([key]) => !timing.includes(key)));
+    expect(withoutTiming(b)).toEqual(withoutTiming(a));
+    // In the same order too, so the text output is the same.
+    expect(JSON.stringify(withoutTiming(b))).toBe(JSON.stringify(withoutTiming(a)));
+  }, 180_000);
 
   // What a line of the output says after `label`.
   const printed = (stdout: string, label: string): string => {
@@ -183,6 +213,8 @@ describe('stadium check', () => {
       [['check', '--scenario-size', 'huge'], /--scenario-size must be small or large/],
       [['check', '--path', '1:2'], /give --seed too/],
       [['check', '--plant-bug', 'gremlins'], /--plant-bug must be one of no-dedupe/],
+      [['check', '--workers', '0'], /--workers must be a whole number from 1 to 1024 \(got "0"\)/],
+      [['check', '--workers', 'all'], /--workers must be a whole number/],
     ] as const) {
       const run = stadium(...args);
       expect(run.code, args.join(' ')).toBe(2);

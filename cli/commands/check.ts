@@ -1,11 +1,15 @@
 /**
- * `stadium check`: property runs of the delivery invariants over generated failure scenarios. On
- * failure it writes the shrunk scenario as a file `stadium sim --scenario` accepts, and its trace.
+ * `stadium check`: property runs of the delivery invariants over generated failure scenarios, on
+ * every core, or one shard of a run on each of several machines, merged afterwards. On failure it
+ * writes the shrunk scenario as a file `stadium sim --scenario` accepts, and its trace.
  */
 import { randomInt } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { RunIdentity } from '../../properties/index.ts';
+import { printCheck, shapingOptions } from '../check-output.ts';
 import { progressBar } from '../progress.ts';
 import { endIfStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
@@ -18,6 +22,10 @@ interface CheckCommandOptions {
   json?: boolean;
   out: string;
   plantBug?: string;
+  workers?: string;
+  shard?: string;
+  result?: string;
+  merge?: string[];
 }
 
 export function register(program: Command): void {
@@ -36,42 +44,75 @@ export function register(program: Command): void {
       "check the one scenario at fast-check's path, printed by a failing run with the options it needs",
     )
     .option('--scenario-size <size>', 'small (2-3 datacenters, tens of viewers) or large', 'small')
-    .option('--json', 'print one JSON object on stdout (runs, seed, duration, fault counts, counterexample)')
+    .option(
+      '--json',
+      'print one JSON object on stdout (runs, seed, duration, scenarios/s, fault and mark counts, counterexample)',
+    )
     .option('--out <dir>', 'where a failing run writes its shrunk scenario', '.stadium/counterexamples')
     .option(
       '--plant-bug <name>',
       'run a copy of the roles with a known bug, to see a failure found and shrunk (see stadium sim --help)',
+    )
+    .option(
+      '--workers <n>',
+      `worker threads judging scenarios (default: every core, ${availableParallelism()} here)`,
+    )
+    .option('--shard <i/n>', "check only shard i of n of the run's scenarios (needs --seed); see --result")
+    .option('--result <file>', 'also write the outcome as a JSON result file, for --merge')
+    .option(
+      '--merge <files...>',
+      "merge the result files of every shard of one run into the run's one outcome",
     )
     .addHelpText(
       'after',
       `
 Every generated scenario must keep every invariant (integrity, no misdelivery, no duplicates,
 explained loss, lease hygiene, lease release, forward discipline; fault-free liveness when it has
-no faults) and be deterministic; every fault kind asked for must take effect somewhere in the run
-(judged when no property failed: a failing run stops at its first failure, then shrinks it). The
-summary counts the generated scenarios apart from the shrink candidates tried after a failure.
+no faults) and be deterministic. Over the whole run (judged when no property failed: a failing run
+stops at its first failure, then shrinks it), every fault kind asked for must take effect, and
+every coverage mark (a decision point of the core the run must reach: a tombstone refusing a
+write, a full store, a retried forward...; the table lists them) must fire in a run of 1,000
+scenarios or more; a shorter run only warns. The summary counts the generated scenarios apart
+from the shrink candidates tried after a failure.
+
+The verdict, the counts and the counterexample depend on --seed, --runs, --scenario-size and
+--plant-bug, never on --workers, nor on how a run is cut into shards: scenario i of a seed is the
+same wherever it is judged, and a failure is shrunk from the first failing scenario in one thread.
 
 A failing run prints the command that replays its shrunk scenario by fast-check's path: the same
 --seed, --scenario-size and --plant-bug (they decide which scenarios are generated), and --path.
 With --path only that scenario is checked, so --runs plays no part.
 
-Exit codes: 0 all hold, 1 a property failed (the shrunk scenario is written), 2 bad input
-(including a --path that leads to no scenario with the seed and options given).
+Shards: --shard i/n checks the i-th of n contiguous slices of the run's scenario indexes (as
+vitest --shard cuts its files) and --result FILE writes its outcome; --merge with every shard's
+file prints the one verdict, counts and counterexample of the run, as if it had run unsharded.
+Every shard needs the same --seed, --runs, --scenario-size and --plant-bug. Fault kinds and marks
+are judged by the merge.
+
+Exit codes: 0 all hold, 1 a property failed (the shrunk scenario is written), a fault kind never
+took effect or a mark never fired, 2 bad input (including a --path that leads to no scenario with
+the seed and options given, and result files that do not make one run).
 
 Examples:
-  stadium check --runs 1000 --seed 42
+  stadium check --runs 1000 --seed 42                 on every core
+  stadium check --runs 1000 --seed 42 --workers 1     in one thread: the same verdict and counts
   stadium check --runs 200 --scenario-size large
   stadium check --runs 300 --seed 7 --plant-bug no-dedupe   watch a planted bug get caught
   stadium check --seed 5 --plant-bug forward-twice --path 0:0:0:1:1:1:1:1:1:1:1
                                                      replay a failure as a failing run prints it
-  stadium check --runs 100 --json | jq .faults`,
+  stadium check --runs 100 --json | jq .marks
+  stadium check --runs 3000 --seed 42 --shard 2/3 --result results/2.json
+                                                     one machine's third of a run
+  stadium check --merge results/*.json               the run's outcome from every shard's result`,
     )
-    .action(async (options: CheckCommandOptions) => {
-      process.exitCode = await runCheck(options);
+    .action(async (options: CheckCommandOptions, command: Command) => {
+      process.exitCode =
+        options.merge === undefined ? await runCheck(options) : await runMerge(options, command);
     });
 }
 
 const runsMax = 10_000_000;
+const workersMax = 1024;
 
 async function runCheck(options: CheckCommandOptions): Promise<number> {
   const runs = Number(options.runs);
@@ -86,9 +127,16 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     throw new UsageError(
       `--seed must be an integer from -9007199254740991 to 9007199254740991, 2^53 - 1 (got "${options.seed}")`,
     );
-  if (options.scenarioSize !== 'small' && options.scenarioSize !== 'large') {
-    throw new UsageError(`--scenario-size must be small or large (got "${options.scenarioSize}")`);
-  }
+  const scenarioSize = options.scenarioSize;
+  if (scenarioSize !== 'small' && scenarioSize !== 'large')
+    throw new UsageError(`--scenario-size must be small or large (got "${scenarioSize}")`);
+  if (options.result !== undefined && !existsSync(dirname(resolve(options.result))))
+    throw new UsageError(`--result ${options.result}: no such directory ${dirname(options.result)}`);
+  const workers = options.workers === undefined ? availableParallelism() : Number(options.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > workersMax)
+    throw new UsageError(
+      `--workers must be a whole number from 1 to ${workersMax} (got "${options.workers}")`,
+    );
   if (options.path !== undefined && options.seed === undefined)
     throw new UsageError('--path replays a failure of one seed: give --seed too');
   if (options.path !== undefined && !/^\d+(:\d+)*$/.test(options.path))
@@ -99,35 +147,47 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
       `--path must start with a scenario index below ${runsMax.toLocaleString('en-US')}, the most --runs allows (got "${options.path}")`,
       'bad-path',
     );
-  const { checkProperties, formatTally, ReplayPathError } = await import('../../properties/index.ts');
+  const properties = await import('../../properties/index.ts');
+  if (options.path !== undefined && (options.shard !== undefined || options.result !== undefined))
+    throw new UsageError('--path replays one scenario: it takes no --shard or --result');
+  if (options.shard !== undefined) {
+    const problem = properties.shardError(options.shard, runs);
+    if (problem !== null) throw new UsageError(problem);
+    if (options.seed === undefined)
+      throw new UsageError("--shard checks a slice of one seed's run: give every shard the same --seed");
+  }
+  const shard = options.shard === undefined ? null : properties.parseShard(options.shard);
   const sim = await import('../../sim/index.ts');
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
   const seed = options.seed === undefined ? randomInt(1, 2 ** 31) : Number(options.seed);
   // fast-check's seeds are 32-bit integers; it reduces a larger one to its low 32 bits, as here.
   const fastCheckSeed = seed | 0;
-  // Every option that decides which scenarios are generated: a command that reproduces a run carries each.
-  const shaping = `--seed ${seed}${options.scenarioSize === 'large' ? ' --scenario-size large' : ''}${bug === null ? '' : ` --plant-bug ${bug}`}`;
+  const identity: RunIdentity = { seed, fastCheckSeed, runs, scenarioSize, plantBug: bug };
+  const shaping = shapingOptions(identity);
   const hints = options.json === true ? process.stderr : process.stdout;
   hints.write(
-    `seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}${fastCheckSeed === seed ? '' : ` (fast-check's 32-bit seed ${fastCheckSeed})`}; reproduce with: stadium check ${options.path === undefined ? `--runs ${runs} ${shaping}` : `${shaping} --path ${options.path}`}\n`,
+    `seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}${fastCheckSeed === seed ? '' : ` (fast-check's 32-bit seed ${fastCheckSeed})`}; reproduce with: stadium check ${options.path === undefined ? `--runs ${runs} ${shaping}${shard === null ? '' : ` --shard ${options.shard}`}` : `${shaping} --path ${options.path}`}\n`,
   );
+  const range = shard === null ? { from: 0, to: runs } : properties.shardRange(runs, shard);
+  const total = options.path === undefined ? range.to - range.from : 1;
   const bar = progressBar(process.stderr, 'checking');
   let result;
   try {
-    result = checkProperties({
+    result = await properties.checkPropertiesInParallel({
       runs,
       seed: fastCheckSeed,
-      size: options.scenarioSize,
+      size: scenarioSize,
+      workers,
+      bug,
       ...(options.path === undefined ? {} : { path: options.path }),
-      ...(bug === null ? {} : { roles: () => sim.rolesWithBug(bug) }),
-      onProgress: (done, tally) => {
+      ...(shard === null ? {} : { shard }),
+      onProgress: (done, faults) => {
         endIfStdoutClosed();
-        const faults = Object.values(tally.started).reduce((a, b) => a + b, 0);
-        bar.update(Math.min(done, runs), runs, `${done} scenarios, ${faults} faults seen`);
+        bar.update(Math.min(done, total), total, `${done} scenarios, ${faults} faults seen`);
       },
     });
   } catch (error) {
-    if (!(error instanceof ReplayPathError)) throw error;
+    if (!(error instanceof properties.ReplayPathError)) throw error;
     throw new UsageError(
       `--path ${error.path} leads to no scenario with ${shaping}: a path replays only with the --seed, ` +
         '--scenario-size and --plant-bug of the run that printed it',
@@ -136,82 +196,75 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   } finally {
     bar.done();
   }
-
-  let counterexample: Record<string, unknown> | null = null;
-  if (result.counterexample !== null) {
-    const { generated, path, problem, shrinks, violations } = result.counterexample;
-    mkdirSync(options.out, { recursive: true });
-    const file = join(options.out, `check-${seed}.json`);
-    writeFileSync(file, `${JSON.stringify({ ...generated.scenario, name: `check-${seed}` }, null, 2)}\n`);
-    const tracePath = `.stadium/runs/check-${seed}-${generated.seed}.jsonl`;
-    sim.runScenario({ ...generated.scenario, name: `check-${seed}` }, generated.seed, {
-      tracePath,
-      ...(bug === null ? {} : { roles: sim.rolesWithBug(bug) }),
-    });
-    counterexample = {
-      problem,
-      seed,
-      path,
-      shrinks,
-      scenarioFile: file,
-      scenarioSeed: generated.seed,
-      trace: tracePath,
-      faults: generated.scenario.faults,
-      violations,
-      reproduce: `stadium sim --scenario ${file} --seed ${generated.seed}${bug === null ? '' : ` --plant-bug ${bug}`}`,
-      replayPath: `stadium check ${shaping} --path ${path}`,
-      replay: `stadium replay ${tracePath}`,
-    };
+  if (options.result !== undefined) {
+    const file = properties.shardResultOf(identity, shard ?? { index: 1, count: 1 }, result);
+    writeResult(options.result, `${JSON.stringify(file)}\n`);
   }
-
-  // The verdict stands before it is printed, so a closed stdout still ends with it.
-  const code = result.ok ? 0 : 1;
-  process.exitCode = code;
-  const summary = {
-    ok: result.ok,
-    runs: result.runs,
-    shrinkCandidates: result.tally.shrinkCandidates,
-    seed,
-    fastCheckSeed,
-    durationMs: result.durationMs,
-    faults: result.tally.started,
-    requested: result.tally.requested,
-    deathsByRole: result.tally.deathsByRole,
-    drops: result.tally.drops,
-    ineffective: result.ineffective,
-    counterexample,
+  const run = {
+    identity,
+    shard,
+    merged: null,
+    path: options.path ?? null,
+    out: options.out,
+    marks: properties.marks,
   };
-  if (options.json === true) {
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return code;
-  }
-  const out = process.stdout;
-  out.write(`${formatTally(result.tally)}\n`);
-  out.write(
-    `${result.runs.toLocaleString('en-US')} generated scenario${result.runs === 1 ? '' : 's'} checked in ${(result.durationMs / 1000).toFixed(1)} s\n`,
+  return printCheck(result, run, options.json === true);
+}
+
+/** `--merge`: the outcome of a run from its shards' result files. */
+async function runMerge(options: CheckCommandOptions, command: Command): Promise<number> {
+  const given = ['seed', 'path', 'shard', 'result', 'plantBug', 'runs', 'scenarioSize', 'workers'].filter(
+    (name) => command.getOptionValueSource(name) === 'cli',
   );
-  if (result.ineffective.length > 0) {
-    out.write(
-      `FAILED: these fault kinds were asked for but never took effect: ${result.ineffective.join(', ')}\n`,
+  if (given.length > 0)
+    throw new UsageError(
+      `--merge takes the run's options from its result files: drop ${given.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
     );
+  const properties = await import('../../properties/index.ts');
+  const files = (options.merge ?? []).map((name) => ({ name, value: readJson(name) }));
+  let merged;
+  try {
+    merged = properties.mergeShardResults(files, properties.marks);
+  } catch (error) {
+    if (error instanceof properties.ShardResultError) throw new UsageError(error.message, 'bad-result');
+    throw error;
   }
-  if (counterexample !== null) {
-    out.write(`FAILED: ${String(counterexample.problem)}\n`);
-    out.write(
-      `  shrunk ${String(counterexample.shrinks)} times to ${result.counterexample?.generated.scenario.faults.length ?? 0} fault(s)\n`,
-    );
-    out.write(`  replay the failure:  ${String(counterexample.replayPath)}\n`);
-    out.write(`  the shrunk scenario: ${String(counterexample.scenarioFile)}\n`);
-    out.write(`  run it:              ${String(counterexample.reproduce)}\n`);
-    out.write(`  step through it:     ${String(counterexample.replay)}\n`);
-  } else if (result.ok) {
-    out.write(
-      options.path === undefined
-        ? 'all properties hold\n'
-        : `the scenario at --path ${options.path} keeps every property\n`,
-    );
+  const { identity, shards, result } = merged;
+  const hints = options.json === true ? process.stderr : process.stdout;
+  hints.write(
+    `merged ${shards} shard${shards === 1 ? '' : 's'} of seed ${identity.seed}; reproduce with: stadium check --runs ${identity.runs} ${shapingOptions(identity)}\n`,
+  );
+  const run = {
+    identity,
+    shard: null,
+    merged: shards,
+    path: null,
+    out: options.out,
+    marks: properties.marks,
+  };
+  return printCheck(result, run, options.json === true);
+}
+
+function readJson(name: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(name, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--merge: cannot read ${name}: ${(error as Error).message}`, 'bad-result');
   }
-  return code;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--merge: ${name} is not JSON: ${(error as Error).message}`, 'bad-result');
+  }
+}
+
+function writeResult(name: string, text: string): void {
+  try {
+    writeFileSync(name, text);
+  } catch (error) {
+    throw new UsageError(`--result: cannot write ${name}: ${(error as Error).message}`);
+  }
 }
 
 /** The planted bug named by `--plant-bug`, or null; an unknown name is a usage error listing the known ones. */

@@ -1,0 +1,200 @@
+/**
+ * Coverage marks, the "sometimes" assertions: decision points of the core that a default property
+ * run must reach. An invariant says what must never happen; a mark says what must happen at least
+ * once in a thousand generated scenarios. Without marks a generator that stopped reaching a full
+ * store or a lapsed lease would leave every invariant holding, vacuously, over the easy paths.
+ *
+ * Each mark is one of the core's decision-point counters (`increment(state.counters, ...)` in
+ * core/), read from the report's `counters`, which sums them per role over every node and
+ * incarnation. A mark fired in a scenario when its counter is above zero there.
+ *
+ * Rules: marks are judged only over a whole run that kept every property (a failing run stops
+ * early, and a shard sees a slice), and only from `marksJudgedFromRuns` scenarios on: a shorter
+ * run may miss a rare mark by chance, so it warns instead of failing.
+ */
+import type { Report } from '../sim/index.ts';
+
+export type MarkRole = keyof Report['counters'];
+
+export interface Mark {
+  /** Kebab-case, as printed and as keyed in `--json`. */
+  name: string;
+  role: MarkRole;
+  /** The counter's name in that role's counters. */
+  counter: string;
+  /** What it means that the mark fired, in a few words. */
+  says: string;
+}
+
+/** How often a mark fired: its counter summed over the scenarios, and the scenarios it fired in. */
+export interface MarkCount {
+  count: number;
+  scenarios: number;
+}
+export type MarkCounts = Record<string, MarkCount>;
+
+/** A run of fewer scenarios only warns about marks that did not fire. */
+export const marksJudgedFromRuns = 1_000;
+
+/** The decision points a default `stadium check` must reach (README, Property checks, lists them). */
+export const marks: readonly Mark[] = [
+  // The subscription store.
+  {
+    name: 'tombstone-refused-write',
+    role: 'store',
+    counter: 'writes-refused-by-tombstone',
+    says: 'a tombstone refused an older write, so a late renewal did not revive a removed lease',
+  },
+  {
+    name: 'tombstone-overwritten',
+    role: 'store',
+    counter: 'tombstones-overwritten',
+    says: 'a newer write replaced a tombstone: a frontend subscribed again after leaving',
+  },
+  { name: 'store-full', role: 'store', counter: 'rejected-full', says: 'the store answered full' },
+  { name: 'lease-expired', role: 'store', counter: 'leases-expired', says: 'a lease expired unrenewed' },
+  {
+    name: 'lapsed-lease-regranted',
+    role: 'store',
+    counter: 'lapsed-leases-regranted',
+    says: 'a renewal came after its lease had lapsed and was granted afresh',
+  },
+  // The frontend.
+  {
+    name: 'renewal-split',
+    role: 'frontend',
+    counter: 'renewals-split',
+    says: 'a renewal had more topics than one request holds and went out in batches',
+  },
+  {
+    name: 'lease-request-retried',
+    role: 'frontend',
+    counter: 'lease-requests-retried',
+    says: 'a subscribe or renewal went unanswered and was retried at another dispatcher',
+  },
+  {
+    name: 'registration-lapsed',
+    role: 'frontend',
+    counter: 'registrations-lapsed',
+    says: "a frontend learnt its registration had lapsed and told the topic's viewers",
+  },
+  {
+    name: 'store-epoch-renewal',
+    role: 'frontend',
+    counter: 'store-epoch-renewals',
+    says: 'a frontend renewed every topic because the store had lost its leases',
+  },
+  {
+    name: 'duplicate-dropped',
+    role: 'frontend',
+    counter: 'duplicate-events',
+    says: 'a frontend recognised an event it had delivered and dropped it',
+  },
+  {
+    name: 'history-evicted',
+    role: 'frontend',
+    counter: 'history-events-evicted',
+    says: "an event left a frontend's bounded history",
+  },
+  {
+    name: 'resume-replayed',
+    role: 'frontend',
+    counter: 'resumes-replayed',
+    says: 'a resuming viewer got what it missed from the history',
+  },
+  {
+    name: 'resume-gap-notice',
+    role: 'frontend',
+    counter: 'resumes-without-history',
+    says: 'a resume fell back to a gap notice: the history no longer held its last event',
+  },
+  // The dispatcher.
+  {
+    name: 'forward-retried',
+    role: 'dispatcher',
+    counter: 'forwards-retried',
+    says: 'a forward to a peer datacenter went unacknowledged and was retried',
+  },
+  {
+    name: 'forward-exhausted',
+    role: 'dispatcher',
+    counter: 'forwards-exhausted',
+    says: 'a forward ran out of attempts',
+  },
+  {
+    name: 'every-peer-suspected',
+    role: 'dispatcher',
+    counter: 'every-peer-suspected',
+    says: 'every dispatcher of a peer datacenter was suspected, and one was tried anyway',
+  },
+  {
+    name: 'store-timeout',
+    role: 'dispatcher',
+    counter: 'store-timeouts',
+    says: 'a store request went unanswered in time',
+  },
+  {
+    name: 'store-epoch-change',
+    role: 'dispatcher',
+    counter: 'store-epoch-changes',
+    says: 'a dispatcher saw its store come back empty, under a new epoch',
+  },
+  {
+    name: 'publish-warned',
+    role: 'dispatcher',
+    counter: 'publishes-warned-store-rebuilding',
+    says: 'a publish was answered with a warning that the store was rebuilding',
+  },
+];
+
+export function emptyMarkCounts(declared: readonly Mark[]): MarkCounts {
+  return Object.fromEntries(declared.map((mark) => [mark.name, { count: 0, scenarios: 0 }]));
+}
+
+/** Add one scenario's counters to `counts`. */
+export function countMarks(
+  declared: readonly Mark[],
+  counters: Report['counters'],
+  counts: MarkCounts,
+): void {
+  for (const mark of declared) {
+    const n = counters[mark.role][mark.counter] ?? 0;
+    const sum = counts[mark.name];
+    if (sum === undefined || n === 0) continue;
+    sum.count += n;
+    sum.scenarios++;
+  }
+}
+
+/** Add `more` into `counts`: the marks of two disjoint sets of scenarios. */
+export function addMarkCounts(counts: MarkCounts, more: MarkCounts): void {
+  for (const [name, { count, scenarios }] of Object.entries(more)) {
+    const sum = counts[name];
+    if (sum === undefined) continue;
+    sum.count += count;
+    sum.scenarios += scenarios;
+  }
+}
+
+/** The declared marks that never fired, by name. */
+export function unreachedMarks(declared: readonly Mark[], counts: MarkCounts): string[] {
+  return declared.filter((mark) => (counts[mark.name]?.count ?? 0) === 0).map((mark) => mark.name);
+}
+
+/** One line a mark: its name, the scenarios it fired in, its count, and the counter it reads. */
+export function formatMarks(declared: readonly Mark[], counts: MarkCounts): string {
+  const nameWidth = Math.max(4, ...declared.map((mark) => mark.name.length));
+  const rows = declared.map((mark) => {
+    const { count, scenarios } = counts[mark.name] ?? { count: 0, scenarios: 0 };
+    return [
+      mark.name.padEnd(nameWidth),
+      scenarios.toLocaleString('en-US').padStart(9),
+      count.toLocaleString('en-US').padStart(11),
+      `  ${mark.role} ${mark.counter}${count === 0 ? '   NEVER' : ''}`,
+    ].join('');
+  });
+  return [
+    `${'mark'.padEnd(nameWidth)}${'scenarios'.padStart(9)}${'count'.padStart(11)}  counter`,
+    ...rows,
+  ].join('\n');
+}
