@@ -64,7 +64,9 @@ export async function printCheck(result: CheckResult, run: CheckRun, json: boole
   }
   const { formatMarks, formatTally, marksJudgedFromRuns } = await import('../properties/index.ts');
   const out = process.stdout;
-  out.write(`${formatTally(result.tally)}\n\n${formatMarks(run.marks, result.marks)}\n\n`);
+  out.write(`${formatTally(result.tally)}\n\n`);
+  // One replayed scenario says nothing about coverage.
+  if (run.path === null) out.write(`${formatMarks(run.marks, result.marks)}\n\n`);
   const threads =
     run.merged !== null
       ? `${run.merged} shards, the longest`

@@ -266,7 +266,8 @@ function readCounterexample(x: unknown, index: number, bad: (what: string) => ne
     faultMixes.find((m) => m === g.mix) ?? bad('"counterexample.generated.mix" must be a fault mix');
   const seed = typeof g.seed === 'string' ? g.seed : bad('"counterexample.generated.seed" must be a string');
   return {
-    generated: { scenario, seed, mix },
+    // Fields of a generated scenario this reader does not check are kept as the shard wrote them.
+    generated: { ...g, scenario, seed, mix },
     violations: readViolations(c.violations, bad),
     problem: typeof c.problem === 'string' ? c.problem : bad('"counterexample.problem" must be a string'),
     path,
