@@ -61,7 +61,7 @@ export interface CheckResult {
   /** Whether the indexes are a whole run: only then are fault kinds and marks judged. */
   whole: boolean;
   durationMs: number;
-  /** The threads that judged the scenarios: 1 for this one, else the worker threads. */
+  /** The threads that judged the scenarios: this one, and `workers - 1` worker threads. */
   workers: number;
   tally: FaultTally;
   /** Every declared mark's count over the generated scenarios (not the shrink candidates). */

@@ -55,7 +55,7 @@ export function register(program: Command): void {
     )
     .option(
       '--workers <n>',
-      `worker threads judging scenarios (default: every core, ${availableParallelism()} here)`,
+      `threads judging scenarios: the main one and n-1 worker threads (default: every core, ${availableParallelism()} here)`,
     )
     .option('--shard <i/n>', "check only shard i of n of the run's scenarios (needs --seed); see --result")
     .option('--result <file>', 'also write the outcome as a JSON result file, for --merge')
