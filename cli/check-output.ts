@@ -67,12 +67,13 @@ export async function printCheck(result: CheckResult, run: CheckRun, json: boole
   out.write(`${formatTally(result.tally)}\n\n`);
   // One replayed scenario says nothing about coverage.
   if (run.path === null) out.write(`${formatMarks(run.marks, result.marks)}\n\n`);
-  const threads =
-    run.merged !== null
-      ? `${run.merged} shards, the longest`
-      : `${result.workers} worker${result.workers === 1 ? '' : 's'}`;
+  const rate = `${scenariosPerSecond.toLocaleString('en-US')} scenarios/s`;
+  const how =
+    run.merged === null
+      ? ` (${rate}, ${result.workers} worker${result.workers === 1 ? '' : 's'})`
+      : `, the longest of ${run.merged} shards (${rate} with the shards side by side)`;
   out.write(
-    `${result.runs.toLocaleString('en-US')} generated scenario${result.runs === 1 ? '' : 's'} checked in ${seconds.toFixed(1)} s (${scenariosPerSecond.toLocaleString('en-US')} scenarios/s, ${threads})\n`,
+    `${result.runs.toLocaleString('en-US')} generated scenario${result.runs === 1 ? '' : 's'} checked in ${seconds.toFixed(1)} s${how}\n`,
   );
   if (run.shard !== null && run.shard.count > 1)
     out.write(
