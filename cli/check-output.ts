@@ -71,7 +71,9 @@ export async function printCheck(result: CheckResult, run: CheckRun, json: boole
   const how =
     run.merged === null
       ? ` (${rate}, ${result.workers} worker${result.workers === 1 ? '' : 's'})`
-      : `, the longest of ${run.merged} shards (${rate} with the shards side by side)`;
+      : run.merged === 1
+        ? ` in one shard (${rate})`
+        : `, the longest of ${run.merged} shards (${rate} with the shards side by side)`;
   out.write(
     `${result.runs.toLocaleString('en-US')} generated scenario${result.runs === 1 ? '' : 's'} checked in ${seconds.toFixed(1)} s${how}\n`,
   );
