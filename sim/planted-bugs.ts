@@ -31,6 +31,7 @@ export function rolesWithBug(bug: PlantedBug): Roles {
       // The frontend forgets every event id before each input.
       return withFrontend((state, input, now) => {
         state.history.clear();
+        state.seen.clear();
         return coreRoles.frontend.handle(state, input, now);
       });
     case 'leases-ignored': {
