@@ -136,21 +136,32 @@ describe('stadium check', () => {
   }
 
   it('a --path that leads to no scenario with the options given: exit 2, one line saying why', () => {
-    // The path of the forward-twice failure above, without the options it needs.
-    const run = stadium('check', '--seed', '3', '--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:1');
+    // A path whose steps run past the shrink candidates there are: nothing to check.
+    const run = stadium('check', '--seed', '3', '--path', '1:0:999999');
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(
-      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:1 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
+      /--path 1:0:999999 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
     );
     expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
-    // The right options, but a last step past the end of its shrink candidates: nothing to check.
+    // With the options of a real failure, a last step past the end of its shrink candidates.
+    const found = stadium(
+      'check',
+      '--seed',
+      '3',
+      '--scenario-size',
+      'large',
+      '--plant-bug',
+      'forward-twice',
+      '--json',
+    );
+    const path: string = JSON.parse(found.stdout).counterexample.path;
     const past = stadium(
       ...['check', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
-      ...['--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999'],
+      ...['--path', path.replace(/\d+$/, '999999')],
     );
     expect(past.code).toBe(2);
     expect(past.stderr).toMatch(
-      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999 leads to no scenario with --seed 3/,
+      /leads to no scenario with --seed 3 --scenario-size large --plant-bug forward-twice/,
     );
   });
 
