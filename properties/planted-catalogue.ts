@@ -35,6 +35,7 @@ export const catalogue: CatalogueEntry[] = [
   },
   { bug: 'lease-shorter-than-renewal', invariant: /lease-release|explained-loss/, nodesMax: 8 },
   { bug: 'expiry-ignored', invariant: /lease-hygiene/, nodesMax: 8 },
+  { bug: 'late-retries', invariant: /timely-retry/, nodesMax: 8 },
   {
     bug: 'tombstone-forgotten',
     invariant: /lease-release|lease-without-viewers/,

@@ -149,4 +149,18 @@ describe('checker, against planted bugs', () => {
     );
     expect(report.liveness.convergedAfterMs).toBeGreaterThan(0);
   });
+
+  it('a dispatcher whose timer fires late is caught retrying forwards late', () => {
+    const scenario = smallScenario({
+      faults: [{ kind: 'partition', atMs: 3_000, between: ['dc-a', 'dc-b'], repairAfterMs: 2_000 }],
+    });
+    const correct = runScenario(scenario, '5', { tracePath: null });
+    expect(correct.violations).toEqual([]);
+    expect(correct.counters.dispatcher['forwards-retried']).toBeGreaterThan(0);
+    const report = runScenario(scenario, '5', { tracePath: null, roles: rolesWithBug('late-retries') });
+    expect(report.forwardTimelinessErrors).toBeGreaterThan(0);
+    expect(violationsOf(report, 'timely-retry')[0]!.message).toMatch(
+      /forwarded event .* to dc-[ab] at [\d.]+s without an acknowledgement, and by [\d.]+s had neither retried nor given up \(due at [\d.]+s\)/,
+    );
+  });
 });

@@ -21,7 +21,8 @@ export type PlantedBug =
   | 'reuse-event-ids'
   | 'lease-shorter-than-renewal'
   | 'expiry-ignored'
-  | 'renewals-stop-after-failure';
+  | 'renewals-stop-after-failure'
+  | 'late-retries';
 
 export const plantedBugs: readonly PlantedBug[] = [
   'no-dedupe',
@@ -40,6 +41,7 @@ export const plantedBugs: readonly PlantedBug[] = [
   'lease-shorter-than-renewal',
   'expiry-ignored',
   'renewals-stop-after-failure',
+  'late-retries',
 ];
 
 /** Fresh role implementations carrying `bug` (each call has its own hidden state). */
@@ -265,6 +267,19 @@ export function rolesWithBug(bug: PlantedBug): Roles {
           : effects;
       });
     }
+    case 'late-retries':
+      // The dispatcher arms its timer half a forward timeout after the deadline it computed, so
+      // forward retries (and store timeouts) are handled late.
+      return {
+        ...coreRoles,
+        dispatcher: {
+          ...coreRoles.dispatcher,
+          deadline: (state) => {
+            const due = coreRoles.dispatcher.deadline(state);
+            return due === null ? null : due + Math.floor(state.config.forwardTimeoutMs / 2);
+          },
+        },
+      };
     default:
       return unreachable(bug);
   }

@@ -43,6 +43,7 @@ export interface DeliveryCounts {
   leaseReleaseErrors: number;
   leaseWithoutViewersErrors: number;
   forwardDisciplineErrors: number;
+  forwardTimelinessErrors: number;
   liveness: LivenessSummary;
 }
 
@@ -191,6 +192,7 @@ class RunningCheckers {
       leaseReleaseErrors: leases.releaseErrors,
       leaseWithoutViewersErrors: leases.withoutViewersErrors,
       forwardDisciplineErrors: forwarding.disciplineErrors,
+      forwardTimelinessErrors: forwarding.timelinessErrors,
       liveness: loss.liveness,
       violationCounts: violations.counts,
       violations: violations.kept,

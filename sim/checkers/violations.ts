@@ -14,6 +14,7 @@ export type InvariantName =
   | 'lease-hygiene'
   | 'lease-release'
   | 'forward-discipline'
+  | 'timely-retry'
   | 'lease-without-viewers'
   | 'liveness-after-heal'
   | 'runaway';
@@ -43,6 +44,7 @@ export class ViolationLog {
     'lease-hygiene': 0,
     'lease-release': 0,
     'forward-discipline': 0,
+    'timely-retry': 0,
     'lease-without-viewers': 0,
     'liveness-after-heal': 0,
     runaway: 0,
