@@ -2,7 +2,15 @@
  * Known bugs, planted in copies of the core's roles, that the checker and the property tests must
  * catch. Each is a small wrapper around the correct role, so the bug is exactly what its name says.
  */
-import { eventOfStoreRequest, liveFrontends, unreachable, type Effect } from '../core/index.ts';
+import {
+  eventOfStoreRequest,
+  liveFrontends,
+  unreachable,
+  type Effect,
+  type NodeId,
+  type StoreState,
+  type Topic,
+} from '../core/index.ts';
 import { coreRoles, type Roles } from './world/index.ts';
 
 export type PlantedBug =
@@ -177,21 +185,12 @@ export function rolesWithBug(bug: PlantedBug): Roles {
     case 'prefix-lookup':
       // The store's lookup scans topic names by prefix (as `KEYS topic:T*` would), so "live" also
       // finds the frontends of "live:1".
-      return withStore((state, input, now) => {
-        const effects = coreRoles.store.handle(state, input, now);
-        if (input.kind !== 'message' || input.message.type !== 'store-request') return effects;
-        const { request } = input.message;
-        if (request.op !== 'lookup') return effects;
-        return effects.map((effect) => {
-          if (effect.kind !== 'send' || effect.message.type !== 'store-reply') return effect;
-          const { reply } = effect.message;
-          if (reply.op !== 'frontends') return effect;
-          const found = new Set(reply.frontends);
-          for (const topic of state.topics.keys())
-            if (topic.startsWith(request.topic))
-              for (const frontend of liveFrontends(state, topic, now)) found.add(frontend);
-          return { ...effect, message: { ...effect.message, reply: { ...reply, frontends: [...found] } } };
-        });
+      return withLookupAnswer((state, topic, frontends, now) => {
+        const found = new Set(frontends);
+        for (const other of state.topics.keys())
+          if (other.startsWith(topic))
+            for (const frontend of liveFrontends(state, other, now)) found.add(frontend);
+        return [...found];
       });
     case 'tombstone-forgotten':
       // The store deletes a lease on unsubscribe instead of keeping a tombstone, so a renewal
@@ -239,21 +238,11 @@ export function rolesWithBug(bug: PlantedBug): Roles {
     case 'expiry-ignored':
       // The store's lookup forgets to compare a lease's expiry with the time: a lapsed lease is live
       // until the sweep reports it.
-      return withStore((state, input, now) => {
-        const effects = coreRoles.store.handle(state, input, now);
-        if (input.kind !== 'message' || input.message.type !== 'store-request') return effects;
-        const { request } = input.message;
-        if (request.op !== 'lookup') return effects;
-        return effects.map((effect) => {
-          if (effect.kind !== 'send' || effect.message.type !== 'store-reply') return effect;
-          const { reply } = effect.message;
-          if (reply.op !== 'frontends') return effect;
-          const all = [...(state.topics.get(request.topic) ?? [])]
-            .filter(([, lease]) => lease.removedAtMs === null && !lease.lapseReported)
-            .map(([frontend]) => frontend);
-          return { ...effect, message: { ...effect.message, reply: { ...reply, frontends: all } } };
-        });
-      });
+      return withLookupAnswer((state, topic) =>
+        [...(state.topics.get(topic) ?? [])]
+          .filter(([, lease]) => lease.removedAtMs === null && !lease.lapseReported)
+          .map(([frontend]) => frontend),
+      );
     case 'renewals-stop-after-failure': {
       // Once a lease request is given up, the frontend never renews again: the renewal timer is not
       // re-armed on that path.
@@ -295,6 +284,25 @@ function withDispatcher(handle: Roles['dispatcher']['handle']): Roles {
 
 function withStore(handle: Roles['store']['handle']): Roles {
   return { ...coreRoles, store: { ...coreRoles.store, handle } };
+}
+
+/** A store whose lookups answer `answer(...)` instead of the live frontends the core found. */
+function withLookupAnswer(
+  answer: (state: StoreState, topic: Topic, frontends: NodeId[], now: number) => NodeId[],
+): Roles {
+  return withStore((state, input, now) => {
+    const effects = coreRoles.store.handle(state, input, now);
+    if (input.kind !== 'message' || input.message.type !== 'store-request') return effects;
+    const { request } = input.message;
+    if (request.op !== 'lookup') return effects;
+    return effects.map((effect) => {
+      if (effect.kind !== 'send' || effect.message.type !== 'store-reply') return effect;
+      const { reply } = effect.message;
+      if (reply.op !== 'frontends') return effect;
+      const frontends = answer(state, request.topic, reply.frontends, now);
+      return { ...effect, message: { ...effect.message, reply: { ...reply, frontends } } };
+    });
+  });
 }
 
 function mapDeliver(effects: Effect[], f: (e: Extract<Effect, { kind: 'deliver' }>) => Effect): Effect[] {

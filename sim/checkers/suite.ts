@@ -12,11 +12,11 @@
  * The settings come from the `run` fact (the scenario and its whole fault schedule), so the same
  * checkers judge a live run and a trace read back from a file.
  */
-import { assert, unreachable, usOfMs, type Us } from '../../core/index.ts';
+import { assert, usOfMs, type Us } from '../../core/index.ts';
 import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
-import type { Fault, Scenario } from '../scenario.ts';
-import { settleMs } from '../settle.ts';
+import type { Scenario } from '../scenario.ts';
+import { healedAt, settleMs } from '../settle.ts';
 import type { Histogram } from '../histogram.ts';
 import { Subscriptions } from '../subscriptions.ts';
 import { Topology } from '../topology.ts';
@@ -214,31 +214,4 @@ export function withoutViewersUs(scenario: Scenario): Us {
     usOfMs(roles.leaseAttemptsMax * roles.leaseRequestTimeoutMs + roles.storeRequestTimeoutMs) +
     4 * slowestHopUs
   );
-}
-
-/** When the last fault of a schedule ends (kills restart, partitions repair...), or null if one never does. */
-export function healedAt(faults: readonly Fault[]): Us | null {
-  let healedMs = 0;
-  for (const fault of faults) {
-    const lastsMs = faultLastsMs(fault);
-    if (lastsMs === null) return null;
-    healedMs = Math.max(healedMs, fault.atMs + lastsMs);
-  }
-  return usOfMs(healedMs);
-}
-
-function faultLastsMs(fault: Fault): number | null {
-  switch (fault.kind) {
-    case 'kill':
-      return fault.restartAfterMs ?? null;
-    case 'partition':
-      return fault.repairAfterMs;
-    case 'isolate':
-      return fault.releaseAfterMs;
-    case 'jitter-storm':
-    case 'loss-burst':
-      return fault.durationMs;
-    default:
-      return unreachable(fault);
-  }
 }
