@@ -1,25 +1,34 @@
 /**
- * A frontend's memory of recent events, per topic: it drops duplicates by event id (a retried
- * publish, a duplicated message, a forward that arrived twice) and lets a reconnecting client
- * `resume` with what it missed while the events are still held. Bounded by
- * `historyEventsPerTopicMax` events for at most `historyTopicsMax` topics, the least recently used
- * topic forgotten first.
+ * A frontend's memory of recent events. Two memories, with two bounds:
+ *
+ * - the ids seen in the last `dedupeWindowMs` (at most `dedupeIdsMax` of them) drop duplicates by
+ *   event id — a duplicated message, a forward a dispatcher retried after its acknowledgement was
+ *   lost. The window is set by time, not by the history's size: a topic with a one-event history
+ *   still drops a retry that arrives after newer events. An id the history still holds is a
+ *   duplicate too, however old.
+ * - the history, per topic, lets a reconnecting client `resume` with what it missed while the
+ *   events are still held. Bounded by `historyEventsPerTopicMax` events for at most
+ *   `historyTopicsMax` topics, the least recently used topic forgotten first.
  */
 import { assert, increment } from './assert.ts';
 import type { FrontendState } from './frontend-state.ts';
-import type { ConnectionId, Effect, Event, EventId, Topic } from './types.ts';
+import type { ConnectionId, Effect, Event, EventId, Ms, Topic } from './types.ts';
 import { eventIdError, topicError } from './validation.ts';
 
 /** A dispatcher delivered `event`: to every local viewer of its topic, unless it was seen already. */
-export function onDeliver(state: FrontendState, event: Event, effects: Effect[]): void {
+export function onDeliver(state: FrontendState, event: Event, now: Ms, effects: Effect[]): void {
   if (topicError(event.topic) !== null || eventIdError(event.id) !== null) {
     increment(state.counters, 'malformed-events');
     return;
   }
-  if (!remember(state, event)) {
+  const held = state.history.get(event.topic)?.ids.has(event.id) === true;
+  // Both memories are asked (an id past the window may still be held, one evicted from the history
+  // still be in the window); the window learns the id either way.
+  if (!firstSight(state, event.id, now) || held) {
     increment(state.counters, 'duplicate-events');
     return;
   }
+  remember(state, event);
   const viewers = state.topics.get(event.topic);
   if (viewers === undefined || viewers.size === 0) {
     increment(state.counters, 'events-without-viewers');
@@ -35,12 +44,30 @@ export function onDeliver(state: FrontendState, event: Event, effects: Effect[])
   effects.push({ kind: 'deliver', connections, event, wholeTopic: true });
 }
 
-/** Record `event` in its topic's history; false when it was already there (a duplicate). */
-function remember(state: FrontendState, event: Event): boolean {
+/**
+ * Whether `id` is seen for the first time within the dedupe window; it is remembered from now on.
+ * Ids older than the window are forgotten first, then the oldest beyond `dedupeIdsMax`.
+ */
+function firstSight(state: FrontendState, id: EventId, now: Ms): boolean {
+  const { seen } = state;
+  const forgetBefore = now - state.config.dedupeWindowMs;
+  for (const [oldId, seenAtMs] of seen) {
+    if (seenAtMs >= forgetBefore && seen.size < state.config.limits.dedupeIdsMax) break;
+    if (seenAtMs >= forgetBefore) increment(state.counters, 'dedupe-ids-evicted');
+    seen.delete(oldId);
+  }
+  if (seen.has(id)) return false;
+  seen.set(id, now);
+  assert(seen.size <= state.config.limits.dedupeIdsMax, 'the dedupe memory outgrew its bound');
+  return true;
+}
+
+/** Record `event`, seen for the first time, in its topic's history. */
+function remember(state: FrontendState, event: Event): void {
   const { historyEventsPerTopicMax, historyTopicsMax } = state.config.limits;
   let history = state.history.get(event.topic);
   if (history !== undefined) {
-    if (history.ids.has(event.id)) return false;
+    assert(!history.ids.has(event.id), 'an event already in the history passed dedupe');
     // Move to the back: the least recently used topic is the one evicted.
     state.history.delete(event.topic);
   } else {
@@ -61,7 +88,6 @@ function remember(state: FrontendState, event: Event): boolean {
     history.ids.delete(evicted.id);
   }
   assert(history.events.length === history.ids.size, 'history ids and events disagree');
-  return true;
 }
 
 /**

@@ -29,6 +29,8 @@ export interface FrontendLimits {
   /** Lease requests and publishes awaiting a reply, together. */
   pendingRequestsMax: number;
   topicsPerRenewMax: number;
+  /** Event ids remembered for dedupe, across all topics; beyond it the oldest is forgotten early. */
+  dedupeIdsMax: number;
 }
 
 export const defaultFrontendLimits: FrontendLimits = {
@@ -39,6 +41,7 @@ export const defaultFrontendLimits: FrontendLimits = {
   historyTopicsMax: 10_000,
   pendingRequestsMax: 4_096,
   topicsPerRenewMax: 500,
+  dedupeIdsMax: 200_000,
 };
 
 export interface FrontendConfig {
@@ -51,6 +54,12 @@ export interface FrontendConfig {
   leaseRequestTimeoutMs: Ms;
   leaseAttemptsMax: number;
   publishTimeoutMs: Ms;
+  /**
+   * How long an event id is remembered to drop its duplicates, however small the history: it must
+   * outlast a dispatcher's forward retries (`forwardTimeoutMs` x `forwardAttemptsMax`) and the
+   * network's latency, or a retried forward reaches the viewers a second time.
+   */
+  dedupeWindowMs: Ms;
   /** First lease generation; the host makes it larger than any a previous incarnation used. */
   generationStart: Generation;
   limits: FrontendLimits;
@@ -76,11 +85,15 @@ export interface History {
   ids: Set<EventId>;
 }
 
+/** Event ids seen, each with when it was first seen: insertion order is time order. */
+export type SeenIds = Map<EventId, Ms>;
+
 export interface FrontendState {
   readonly config: FrontendConfig;
   readonly connections: Map<ConnectionId, Set<Topic>>;
   readonly topics: Map<Topic, Set<ConnectionId>>;
   readonly history: Map<Topic, History>;
+  readonly seen: SeenIds;
   readonly pendingLeases: PendingTable<PendingLease>;
   readonly pendingPublishes: PendingTable<PendingPublish>;
   nextRequestId: number;
@@ -102,6 +115,7 @@ export function createFrontend(options: FrontendOptions): FrontendState {
     leaseRequestTimeoutMs: 500,
     leaseAttemptsMax: 3,
     publishTimeoutMs: 2_000,
+    dedupeWindowMs: 30_000,
     generationStart: 0,
     ...options,
     limits: { ...defaultFrontendLimits, ...options.limits },
@@ -110,12 +124,15 @@ export function createFrontend(options: FrontendOptions): FrontendState {
   assert(config.renewEveryMs < config.leaseMs, 'renewEveryMs must be shorter than leaseMs');
   assert(config.leaseAttemptsMax >= 1, 'leaseAttemptsMax must be at least 1');
   assert(config.limits.topicsPerRenewMax >= 1, 'topicsPerRenewMax must be at least 1');
+  assert(config.dedupeWindowMs >= 0, 'dedupeWindowMs must not be negative');
+  assert(config.limits.dedupeIdsMax >= 1, 'dedupeIdsMax must be at least 1');
   const { pendingRequestsMax } = config.limits;
   return {
     config,
     connections: new Map(),
     topics: new Map(),
     history: new Map(),
+    seen: new Map(),
     pendingLeases: pendingTable(config.leaseRequestTimeoutMs, pendingRequestsMax),
     pendingPublishes: pendingTable(config.publishTimeoutMs, pendingRequestsMax),
     nextRequestId: 1,

@@ -182,6 +182,39 @@ describe('frontend delivery', () => {
     expect(message(state, { type: 'deliver', event: event('e1') })).toEqual([]);
   });
 
+  it('a retried forward arriving after newer events is dropped, however small the history', () => {
+    const state = fe({ historyEventsPerTopicMax: 1 });
+    client(state, 'c1', { type: 'connect' });
+    client(state, 'c1', { type: 'subscribe', topic: 'live' });
+    message(state, { type: 'deliver', event: event('e1') }, 0);
+    message(state, { type: 'deliver', event: event('e2') }, 100);
+    // e1 has left the one-event history, but not the dedupe window.
+    expect(message(state, { type: 'deliver', event: event('e1') }, 1_600)).toEqual([]);
+    expect(state.counters['duplicate-events']).toBe(1);
+  });
+
+  it('the dedupe memory forgets ids older than its window, and the oldest beyond its bound', () => {
+    const state = createFrontend({
+      nodeId: 'dc-a/fe-1',
+      dc: 'dc-a',
+      dispatchers: ['dc-a/d-1'],
+      dedupeWindowMs: 1_000,
+      limits: { dedupeIdsMax: 2, historyEventsPerTopicMax: 1 },
+    });
+    for (const [id, now] of [
+      ['e1', 0],
+      ['e2', 10],
+      ['e3', 20],
+    ] as const)
+      message(state, { type: 'deliver', event: event(id) }, now);
+    expect([...state.seen.keys()]).toEqual(['e2', 'e3']);
+    expect(state.counters['dedupe-ids-evicted']).toBe(1);
+    message(state, { type: 'deliver', event: event('e4') }, 1_015);
+    expect([...state.seen.keys()]).toEqual(['e3', 'e4']);
+    message(state, { type: 'deliver', event: event('e5') }, 2_100);
+    expect([...state.seen.keys()]).toEqual(['e5']);
+  });
+
   it('history is bounded per topic and in topics; the oldest is forgotten', () => {
     const state = fe({ historyEventsPerTopicMax: 2, historyTopicsMax: 2 });
     for (const id of ['e1', 'e2', 'e3']) message(state, { type: 'deliver', event: event(id) });

@@ -97,7 +97,7 @@ export function localTopics(state: Readonly<FrontendState>): Topic[] {
 function onMessage(state: FrontendState, message: Message, now: Ms, effects: Effect[]): void {
   switch (message.type) {
     case 'deliver':
-      onDeliver(state, message.event, effects);
+      onDeliver(state, message.event, now, effects);
       return;
     case 'lease-reply':
       onLeaseReply(state, message, now, effects);

@@ -106,7 +106,10 @@ describe('subscription store', () => {
     const store = createStore({ topicsMax: 1, frontendsPerTopicMax: 2 });
     apply(store, add('a', 'fe-1'), 0);
     apply(store, add('a', 'fe-2'), 0);
-    expect(apply(store, add('a', 'fe-3'), 0).reply).toMatchObject({ op: 'rejected', reason: 'full' });
+    const refusal = apply(store, add('a', 'fe-3'), 0);
+    expect(refusal.reply).toMatchObject({ op: 'rejected', reason: 'full' });
+    // The refusal is a change the host reports, so a checker can tell why fe-3 holds no lease.
+    expect(refusal.changes).toEqual([{ change: 'refused', topic: 'a', frontend: 'fe-3' }]);
     expect(apply(store, add('b', 'fe-1'), 0).reply).toMatchObject({ op: 'rejected', reason: 'full' });
     expect(liveFrontends(store, 'a', 1)).toEqual(['fe-1', 'fe-2']);
     expect(liveFrontends(store, 'b', 1)).toEqual([]);
@@ -115,12 +118,14 @@ describe('subscription store', () => {
 
   it('a renewal that partly fits applies what fits', () => {
     const store = createStore({ topicsMax: 1 });
-    const { reply } = apply(
+    const { reply, changes } = apply(
       store,
       { op: 'renew', topics: ['a', 'b'], frontend: 'fe-1', leaseMs: 10, generation: 1 },
       0,
     );
     expect(reply).toMatchObject({ op: 'written', applied: 1, ignored: 0 });
+    expect(changes.map((c) => `${c.change} ${c.topic}`)).toEqual(['granted a', 'refused b']);
+    expect(store.counters['renewals-partly-refused']).toBe(1);
   });
 
   it('leases longer than leaseMsMax are cut to it', () => {

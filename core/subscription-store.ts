@@ -134,17 +134,21 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (leaseMs < request.leaseMs) increment(state.counters, 'leases-cut-to-max');
       const changes: LeaseChange[] = [];
       let ignored = 0;
-      let full = false;
+      const refused: LeaseChange[] = [];
       for (const topic of topics) {
         const change = writeLease(state, topic, request.frontend, now + leaseMs, request.generation, now);
-        if (change === 'full') full = true;
+        if (change === 'full') refused.push({ change: 'refused', topic, frontend: request.frontend });
         else if (change === null) ignored++;
         else changes.push(change);
       }
-      if (full && changes.length === 0) return rejected(state, 'full', fullMessage(state));
+      if (refused.length > 0 && changes.length === 0)
+        return { ...rejected(state, 'full', fullMessage(state)), changes: refused };
       scheduleSweep(state, now);
       increment(state.counters, 'writes');
       const written = { op: 'written', applied: changes.length, ignored, ...epoch } as const;
+      // A renewal that found room for some topics and none for others is written; the rest refused.
+      if (refused.length > 0) increment(state.counters, 'renewals-partly-refused');
+      changes.push(...refused);
       if (request.op === 'add') return { reply: written, changes };
       const regranted = changes.flatMap((c) => (c.change === 'granted' ? [c.topic] : []));
       return { reply: { ...written, regranted }, changes };

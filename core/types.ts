@@ -200,7 +200,8 @@ export type DropReason =
 
 /** A change of a lease in a store, reported so traces and metrics can follow lease hygiene. */
 export interface LeaseChange {
-  change: 'granted' | 'renewed' | 'removed' | 'expired';
+  /** `refused`: the store was full and wrote nothing; the frontend holds no lease on the topic. */
+  change: 'granted' | 'renewed' | 'removed' | 'expired' | 'refused';
   topic: Topic;
   frontend: NodeId;
   /** For granted and renewed: when the lease dies unless renewed again. */

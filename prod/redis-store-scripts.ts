@@ -54,7 +54,8 @@ end
  * KEYS: epoch, topics, seq, topic keys...
  * ARGV: frontend, leaseMs, generation, topicsMax, perTopicMax, ttlMs (seq and epoch), tombstoneMs,
  * lapsedKeepMs, topic names...
- * Returns { full, applied, ignored, changes, epoch id, epoch age }.
+ * Returns { full, applied, ignored, changes (flat: granted|renewed|refused, topic, expires), epoch id,
+ * epoch age }.
  */
 export const writeScript = `${prelude}
 local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[6]))
@@ -108,6 +109,9 @@ for i = 4, #KEYS do
     end
     if refuse then
       full = 1
+      table.insert(out, 'refused')
+      table.insert(out, topic)
+      table.insert(out, '0')
     else
       local seq = redis.call('INCR', KEYS[3])
       -- Outlives every lease numbered from it, and dies with an abandoned prefix.

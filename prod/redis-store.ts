@@ -139,12 +139,12 @@ export class RedisStore implements SubscriptionStorePort {
           ...topics,
         )) as [number, number, number, string[], string, number];
         for (let i = 0; i + 2 < flat.length; i += 3) {
-          const change: LeaseChange = {
-            change: flat[i] as 'granted' | 'renewed',
-            topic: flat[i + 1] as string,
-            frontend: request.frontend,
-            expiresAtMs: Number(flat[i + 2]),
-          };
+          const kind = flat[i] as 'granted' | 'renewed' | 'refused';
+          const topic = flat[i + 1] as string;
+          const change: LeaseChange =
+            kind === 'refused'
+              ? { change: kind, topic, frontend: request.frontend }
+              : { change: kind, topic, frontend: request.frontend, expiresAtMs: Number(flat[i + 2]) };
           this.onLease(change);
         }
         if (full === 1 && applied === 0) {

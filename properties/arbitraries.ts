@@ -1,14 +1,23 @@
 /**
- * Generators of failure scenarios. A generated value is plain data — topology, workload, an
- * explicit typed fault schedule, and the seed of the residual randomness (latency draws) — so
- * fast-check's shrinking removes faults, shortens partitions and drops nodes, and the shrunk
- * value is a scenario `stadium sim` accepts as it is.
+ * Generators of failure scenarios, with swarm testing: each run draws its own mix of features —
+ * churn (and subscribe/unsubscribe races), viewers leaving for good, viewers dropping and resuming
+ * elsewhere, topics quiet for longer than a lease, topic names sharing prefixes, tight store,
+ * history and frontend limits, 1 to 5 datacenters, reordering-heavy networks — besides its fault
+ * mix, as TigerBeetle's and FoundationDB's simulators do, so that rare combinations are reached
+ * instead of averaged away. A feature off draws nothing it would use, and each switch shrinks to
+ * off.
+ *
+ * A generated value is plain data — topology, workload, an explicit typed fault schedule, and the
+ * seed of the residual randomness — so fast-check's shrinking removes faults, shortens them and
+ * drops nodes, features and viewers, and the shrunk value is a scenario `stadium sim` accepts.
+ * Every fault heals (kills restart) by `healByMs`, leaving the run a quiet tail in which liveness
+ * after heal is judged.
  *
  * Fault targets are drawn as plain numbers and resolved against the topology (`target % nodes`),
  * so removing a datacenter or a frontend while shrinking keeps every fault valid.
  */
 import fc from 'fast-check';
-import { nodeIds, parseScenario, type Fault, type FaultKind, type Scenario } from '../sim/index.ts';
+import { nodeIds, parseScenario, settleMs, type Fault, type FaultKind, type Scenario } from '../sim/index.ts';
 
 /** Which fault kinds a run may draw: some runs only partitions, some only deaths, some everything. */
 export type FaultMix = 'none' | 'deaths' | 'partitions' | 'network' | 'everything';
@@ -22,6 +31,22 @@ const kindsOf: Record<FaultMix, readonly FaultKind[]> = {
   everything: ['kill', 'partition', 'isolate', 'jitter-storm', 'loss-burst'],
 };
 
+/** The workload and limit features a run may switch on; each is drawn per run. */
+export const swarmFeatures = [
+  'churn',
+  'races',
+  'leave',
+  'reconnect',
+  'quiet',
+  'prefixes',
+  'tight-store',
+  'tight-history',
+  'tight-frontend',
+  'reorder',
+  'loss',
+] as const;
+export type SwarmFeature = (typeof swarmFeatures)[number];
+
 export type ScenarioSize = 'small' | 'large';
 
 export interface GeneratedScenario {
@@ -29,6 +54,8 @@ export interface GeneratedScenario {
   /** Seed of the residual randomness (latency, loss, workload draws). */
   seed: string;
   mix: FaultMix;
+  /** The features this run switched on. */
+  features: SwarmFeature[];
 }
 
 interface RawFault {
@@ -38,30 +65,43 @@ interface RawFault {
   other: number;
   lastsMs: number;
   oneWay: boolean;
-  restarts: boolean;
   scoped: boolean;
 }
 
 const limits = {
-  small: { dcs: 3, frontends: 3, dispatchers: 2, topics: 2, viewers: 30, faults: 5, durationMs: 8_000 },
-  large: { dcs: 4, frontends: 4, dispatchers: 3, topics: 4, viewers: 200, faults: 10, durationMs: 20_000 },
+  small: { dcs: 3, frontends: 3, dispatchers: 2, topics: 3, viewers: 30, faults: 5, activeMs: 6_000 },
+  large: { dcs: 5, frontends: 4, dispatchers: 3, topics: 5, viewers: 150, faults: 10, activeMs: 14_000 },
 } as const;
+
+/** Topic names that share prefixes, so a lookup by prefix (a bug) would find the wrong topic. */
+const prefixNames = ['live', 'live:1', 'live/1', 'live.1', 'liv', 'live-', 'live:10'];
+
+/** When publishing starts: every viewer has joined and registered by then. */
+const publishFromMs = 1_500;
+/** How long the run publishes after every fault healed and the world settled, to judge liveness. */
+const liveTailMs = 2_500;
 
 export function scenarioArbitrary(size: ScenarioSize = 'small'): fc.Arbitrary<GeneratedScenario> {
   const l = limits[size];
   const rawFault: fc.Arbitrary<RawFault> = fc.record({
     kind: fc.constantFrom<FaultKind>('kill', 'partition', 'isolate', 'jitter-storm', 'loss-burst'),
-    atMs: fc.integer({ min: 1_000, max: l.durationMs }),
+    atMs: fc.integer({ min: 1_000, max: l.activeMs }),
     target: fc.nat(1_000),
     other: fc.nat(1_000),
-    lastsMs: fc.integer({ min: 100, max: 6_000 }),
+    lastsMs: fc.integer({ min: 100, max: 5_000 }),
     oneWay: fc.boolean(),
-    restarts: fc.boolean(),
     scoped: fc.boolean(),
   });
+  const swarm = fc.record(
+    Object.fromEntries(swarmFeatures.map((feature) => [feature, fc.boolean()])) as Record<
+      SwarmFeature,
+      fc.Arbitrary<boolean>
+    >,
+  );
   return fc
     .record({
       mix: fc.constantFrom(...faultMixes),
+      swarm,
       seed: fc.nat(1_000_000).map(String),
       datacenters: fc.array(
         fc.record({
@@ -74,60 +114,120 @@ export function scenarioArbitrary(size: ScenarioSize = 'small'): fc.Arbitrary<Ge
         fc.record({
           viewers: fc.integer({ min: 1, max: l.viewers }),
           publishesPerSecond: fc.integer({ min: 1, max: 20 }),
+          burstMs: fc.integer({ min: 200, max: 1_500 }),
         }),
         { minLength: 1, maxLength: l.topics },
       ),
-      durationMs: fc.integer({ min: 4_000, max: l.durationMs }),
-      churnPerViewerPerMinute: fc.constantFrom(0, 0, 2, 10),
-      rejoinAfterMs: fc.integer({ min: 200, max: 8_000 }),
-      lossPerMillion: fc.constantFrom(0, 0, 5_000, 30_000),
-      duplicatePerMillion: fc.constantFrom(0, 0, 20_000, 100_000),
+      leaseMs: fc.integer({ min: 1_200, max: 5_000 }),
+      // Timeouts outlast the slowest fault-free round trip (see `reorder` below): without a fault,
+      // a timeout is a configuration mistake, not weather.
+      leaseRequestTimeoutMs: fc.integer({ min: 200, max: 400 }),
+      storeRequestTimeoutMs: fc.integer({ min: 100, max: 200 }),
+      forwardTimeoutMs: fc.integer({ min: 500, max: 800 }),
+      activeMs: fc.integer({ min: 3_000, max: l.activeMs }),
+      churnPerViewerPerMinute: fc.integer({ min: 1, max: 30 }),
+      rejoinAfterMs: fc.integer({ min: 200, max: 6_000 }),
+      raceRejoinAfterMs: fc.integer({ min: 0, max: 60 }),
+      leavePerViewerPerMinute: fc.integer({ min: 1, max: 10 }),
+      reconnectPerViewerPerMinute: fc.integer({ min: 1, max: 12 }),
+      storeTopicsMax: fc.integer({ min: 1, max: 3 }),
+      storeFrontendsPerTopicMax: fc.integer({ min: 1, max: 3 }),
+      storeTombstoneMs: fc.integer({ min: 50, max: 3_000 }),
+      storeLapsedKeepMs: fc.integer({ min: 0, max: 3_000 }),
+      historyEventsPerTopicMax: fc.integer({ min: 1, max: 6 }),
+      historyTopicsMax: fc.integer({ min: 1, max: 3 }),
+      topicsPerRenewMax: fc.integer({ min: 1, max: 2 }),
+      connectionsMax: fc.integer({ min: 2, max: 40 }),
+      topicsPerConnectionMax: fc.integer({ min: 1, max: 2 }),
+      jitterUs: fc.integer({ min: 1_000, max: 2_000 }),
+      lossPerMillion: fc.constantFrom(5_000, 30_000),
+      duplicatePerMillion: fc.constantFrom(0, 20_000, 100_000),
       faults: fc.array(rawFault, { maxLength: l.faults }),
     })
     .map((g): GeneratedScenario => {
+      const on = (feature: SwarmFeature): boolean => g.swarm[feature];
+      const features = swarmFeatures.filter(on);
       const datacenters = g.datacenters.map((dc, i) => ({
         name: `dc-${String.fromCharCode(97 + i)}`,
         ...dc,
       }));
-      const kinds = kindsOf[g.mix];
-      const networkFaults = g.mix === 'network' || g.mix === 'everything';
+      const leaseMs = g.leaseMs;
+      const roles = {
+        leaseMs,
+        renewEveryMs: Math.max(1, Math.floor(leaseMs / 3)),
+        leaseRequestTimeoutMs: g.leaseRequestTimeoutMs,
+        storeRequestTimeoutMs: g.storeRequestTimeoutMs,
+        forwardTimeoutMs: g.forwardTimeoutMs,
+        frontendLimits: {
+          ...(on('tight-history')
+            ? { historyEventsPerTopicMax: g.historyEventsPerTopicMax, historyTopicsMax: g.historyTopicsMax }
+            : {}),
+          ...(on('tight-frontend')
+            ? {
+                topicsPerRenewMax: g.topicsPerRenewMax,
+                connectionsMax: g.connectionsMax,
+                topicsPerConnectionMax: g.topicsPerConnectionMax,
+              }
+            : {}),
+        },
+        storeLimits: on('tight-store')
+          ? {
+              topicsMax: g.storeTopicsMax,
+              frontendsPerTopicMax: g.storeFrontendsPerTopicMax,
+              tombstoneMs: g.storeTombstoneMs,
+              lapsedKeepMs: g.storeLapsedKeepMs,
+            }
+          : {},
+      };
+      // Faults happen in the active stretch; then everything heals and the world settles.
+      const healByMs = publishFromMs + g.activeMs;
+      const loss = on('loss') ? g.lossPerMillion : 0;
+      const duplicates = on('loss') ? g.duplicatePerMillion : 0;
+      // Reordering-heavy: jitter ten times the base latency and more, yet every hop stays under
+      // base + 20 x jitter (40 ms inside a datacenter, 220 ms across), within the timeouts above.
+      const jitter = on('reorder') ? g.jitterUs : 100;
       const value = {
         name: `generated-${g.mix}`,
-        description: `generated by stadium check (${g.mix} faults)`,
-        durationMs: g.durationMs,
+        description: `generated by stadium check (${g.mix} faults; ${features.join(', ') || 'no features'})`,
+        durationMs: healByMs,
         deliveryDeadlineMs: 2_000,
         subscribeGraceMs: 1_000,
         topology: { datacenters },
         network: {
           client: { latency: { baseUs: 2_000, jitterUs: 1_000 } },
-          intraDc: link(
-            200,
-            100,
-            networkFaults ? g.lossPerMillion : 0,
-            networkFaults ? g.duplicatePerMillion : 0,
-          ),
-          crossDc: link(
-            20_000,
-            5_000,
-            networkFaults ? g.lossPerMillion : 0,
-            networkFaults ? g.duplicatePerMillion : 0,
-          ),
+          intraDc: link(200, jitter, loss, duplicates),
+          crossDc: link(20_000, on('reorder') ? g.jitterUs * 5 : 5_000, loss, duplicates),
         },
         workload: {
-          topics: g.topics.map((t, i) => ({ name: `topic-${i}`, ...t })),
+          topics: g.topics.map((t, i) => ({
+            name: on('prefixes') ? (prefixNames[i % prefixNames.length] as string) : `topic-${i}`,
+            viewers: t.viewers,
+            publishesPerSecond: t.publishesPerSecond,
+            // A quiet topic is silent for longer than a lease between its bursts.
+            ...(on('quiet') && i % 2 === 0 ? { burstMs: t.burstMs, quietMs: leaseMs + 500 } : {}),
+          })),
           joinOverMs: 500,
-          publishFromMs: 1_500,
-          churnPerViewerPerMinute: g.churnPerViewerPerMinute,
-          rejoinAfterMs: g.rejoinAfterMs,
+          publishFromMs,
+          churnPerViewerPerMinute: on('churn') ? g.churnPerViewerPerMinute : 0,
+          rejoinAfterMs: on('races') ? g.raceRejoinAfterMs : g.rejoinAfterMs,
+          leavePerViewerPerMinute: on('leave') ? g.leavePerViewerPerMinute : 0,
+          reconnectPerViewerPerMinute: on('reconnect') ? g.reconnectPerViewerPerMinute : 0,
           reconnectBackoffMs: { min: 50, max: 500 },
           payloadBytes: 48,
         },
+        roles,
         faults: g.faults
-          .filter((f) => kinds.includes(f.kind))
-          .map((f) => resolveFault(f, { topology: { datacenters } }, g.durationMs))
+          .filter((f) => kindsOf[g.mix].includes(f.kind))
+          .map((f) => resolveFault(f, { topology: { datacenters } }, healByMs))
           .filter((f): f is Fault => f !== null),
       };
-      return { scenario: parseScenario(value, 'generated scenario'), seed: g.seed, mix: g.mix };
+      const draft = parseScenario(value, 'generated scenario');
+      // The run goes on past the heal for the world to settle and then to publish for a while.
+      const scenario = parseScenario(
+        { ...value, durationMs: healByMs + settleMs(draft) + liveTailMs },
+        'generated scenario',
+      );
+      return { scenario, seed: g.seed, mix: g.mix, features };
     });
 }
 
@@ -140,36 +240,32 @@ function link(
   return { latency: { baseUs, jitterUs }, lossPerMillion, duplicatePerMillion, fifo: false };
 }
 
-/** A raw fault made concrete against the topology, or null when the topology cannot host it. */
-function resolveFault(raw: RawFault, topology: Pick<Scenario, 'topology'>, durationMs: number): Fault | null {
+/**
+ * A raw fault made concrete against the topology and healed by `healByMs`, or null when the
+ * topology cannot host it. Generated kills always restart: liveness after heal needs every node back.
+ */
+function resolveFault(raw: RawFault, topology: Pick<Scenario, 'topology'>, healByMs: number): Fault | null {
   const nodes = nodeIds(topology).map((n) => n.id);
   const dcs = topology.topology.datacenters.map((dc) => dc.name);
-  const atMs = Math.min(raw.atMs, durationMs);
+  const atMs = Math.min(raw.atMs, healByMs - 100);
+  const lastsMs = Math.max(1, Math.min(raw.lastsMs, healByMs - atMs));
   const node = nodes[raw.target % nodes.length] as string;
   const dc = dcs[raw.target % dcs.length] as string;
   switch (raw.kind) {
     case 'kill':
-      return raw.restarts
-        ? { kind: 'kill', atMs, node, restartAfterMs: raw.lastsMs }
-        : { kind: 'kill', atMs, node };
+      return { kind: 'kill', atMs, node, restartAfterMs: lastsMs };
     case 'partition': {
       if (dcs.length < 2) return null;
       const other = dcs.filter((name) => name !== dc)[raw.other % (dcs.length - 1)] as string;
-      return {
-        kind: 'partition',
-        atMs,
-        between: [dc, other],
-        oneWay: raw.oneWay,
-        repairAfterMs: raw.lastsMs,
-      };
+      return { kind: 'partition', atMs, between: [dc, other], oneWay: raw.oneWay, repairAfterMs: lastsMs };
     }
     case 'isolate':
-      return { kind: 'isolate', atMs, node, releaseAfterMs: raw.lastsMs };
+      return { kind: 'isolate', atMs, node, releaseAfterMs: lastsMs };
     case 'jitter-storm':
       return {
         kind: 'jitter-storm',
         atMs,
-        durationMs: raw.lastsMs,
+        durationMs: lastsMs,
         extraLatency: {
           baseUs: 10_000 + (raw.other % 10) * 20_000,
           jitterUs: 20_000 + (raw.other % 7) * 40_000,
@@ -180,7 +276,7 @@ function resolveFault(raw: RawFault, topology: Pick<Scenario, 'topology'>, durat
       return {
         kind: 'loss-burst',
         atMs,
-        durationMs: raw.lastsMs,
+        durationMs: lastsMs,
         lossPerMillion: 50_000 + (raw.other % 10) * 80_000,
         ...(raw.scoped ? { dc } : {}),
       };

@@ -12,13 +12,17 @@ const limits = {
   topicsPerConnectionMax: 2,
   historyEventsPerTopicMax: 4,
   historyTopicsMax: 8,
+  dedupeIdsMax: 5,
 };
+const dedupeWindowMs = 1_000;
 
 interface Model {
   now: number;
   connections: Map<string, Set<string>>;
-  /** Event ids each topic has seen within the history bound, oldest first. */
-  seen: Map<string, string[]>;
+  /** Event ids seen within the dedupe window and bound, each with when, oldest first. */
+  seen: Map<string, number>;
+  /** Event ids each topic's history holds, oldest first. */
+  history: Map<string, string[]>;
 }
 
 interface Real {
@@ -126,13 +130,16 @@ class Deliver implements fc.Command<Model, Real> {
       { kind: 'message', source: 'd', message: { type: 'deliver', event } },
       model.now,
     );
-    const seen = model.seen.get(this.topic) ?? [];
-    const duplicate = seen.includes(this.id);
+    for (const [id, at] of model.seen)
+      if (at < model.now - dedupeWindowMs || model.seen.size >= limits.dedupeIdsMax) model.seen.delete(id);
+    const held = model.history.get(this.topic) ?? [];
+    const duplicate = model.seen.has(this.id) || held.includes(this.id);
+    if (!model.seen.has(this.id)) model.seen.set(this.id, model.now);
     if (!duplicate) {
-      model.seen.delete(this.topic);
-      model.seen.set(this.topic, [...seen, this.id].slice(-limits.historyEventsPerTopicMax));
-      if (model.seen.size > limits.historyTopicsMax)
-        model.seen.delete(model.seen.keys().next().value as string);
+      model.history.delete(this.topic);
+      model.history.set(this.topic, [...held, this.id].slice(-limits.historyEventsPerTopicMax));
+      if (model.history.size > limits.historyTopicsMax)
+        model.history.delete(model.history.keys().next().value as string);
     }
     const viewers = viewersOf(model, this.topic);
     const delivered = effects.flatMap((e) => (e.kind === 'deliver' ? e.connections : []));
@@ -149,6 +156,15 @@ class Deliver implements fc.Command<Model, Real> {
   toString = (): string => `deliver(${this.id} on ${this.topic})`;
 }
 
+class Tick implements fc.Command<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = (): boolean => true;
+  run(model: Model): void {
+    model.now += this.ms;
+  }
+  toString = (): string => `tick(${this.ms})`;
+}
+
 describe('frontend topic table against its model', () => {
   it('any sequence of client actions and deliveries agrees with the model', () => {
     const c = fc.constantFrom('c1', 'c2', 'c3', 'c4');
@@ -157,19 +173,22 @@ describe('frontend topic table against its model', () => {
       c.map((x) => new Connect(x)),
       fc.tuple(c, topic).map(([x, t]) => new Subscribe(x, t)),
       fc.tuple(c, topic, fc.boolean()).map(([x, t, d]) => new Unsubscribe(x, t, d)),
-      // Deliveries weigh double and reuse few ids, so duplicates just past the history bound happen.
+      // Time passes, so ids leave the dedupe window; deliveries weigh double and reuse few ids, so
+      // duplicates just inside and past the window and its bound happen.
+      fc.integer({ min: 1, max: 600 }).map((ms) => new Tick(ms)),
       fc.tuple(fc.integer({ min: 1, max: 6 }), topic).map(([n, t]) => new Deliver(`e${n}`, t)),
       fc.tuple(fc.integer({ min: 1, max: 6 }), topic).map(([n, t]) => new Deliver(`e${n}`, t)),
     ];
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 80, size: 'large' }), (cmds) => {
         const setup = () => ({
-          model: { now: 0, connections: new Map(), seen: new Map() } as Model,
+          model: { now: 0, connections: new Map(), seen: new Map(), history: new Map() } as Model,
           real: {
             state: createFrontend({
               nodeId: 'dc-a/frontend-1',
               dc: 'dc-a',
               dispatchers: ['d'],
+              dedupeWindowMs,
               limits,
             }),
           },

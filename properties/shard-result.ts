@@ -9,7 +9,7 @@
  * file that breaks either, or is not a result at all, is refused with a message that names it.
  */
 import { parseScenario, plantedBugs, type PlantedBug, type Violation } from '../sim/index.ts';
-import { faultMixes, type ScenarioSize } from './arbitraries.ts';
+import { faultMixes, swarmFeatures, type ScenarioSize } from './arbitraries.ts';
 import { combineRanges, type RangeFailure, type RangeResult } from './check-range.ts';
 import { verdictOf, type CheckResult } from './check.ts';
 import type { Counterexample } from './counterexample.ts';
@@ -265,9 +265,16 @@ function readCounterexample(x: unknown, index: number, bad: (what: string) => ne
   const mix =
     faultMixes.find((m) => m === g.mix) ?? bad('"counterexample.generated.mix" must be a fault mix');
   const seed = typeof g.seed === 'string' ? g.seed : bad('"counterexample.generated.seed" must be a string');
+  const features = Array.isArray(g.features)
+    ? g.features.map(
+        (f) =>
+          swarmFeatures.find((known) => known === f) ??
+          bad(`"counterexample.generated.features" has no feature ${JSON.stringify(f)}`),
+      )
+    : bad('"counterexample.generated.features" must be an array');
   return {
     // Fields of a generated scenario this reader does not check are kept as the shard wrote them.
-    generated: { ...g, scenario, seed, mix },
+    generated: { ...g, scenario, seed, mix, features },
     violations: readViolations(c.violations, bad),
     problem: typeof c.problem === 'string' ? c.problem : bad('"counterexample.problem" must be a string'),
     path,

@@ -11,7 +11,7 @@ import { Checkers, type CheckerSummary } from './checkers/index.ts';
 import { checkTrace } from './check-trace.ts';
 import type { Fact } from './facts.ts';
 import type { Histogram } from './histogram.ts';
-import { plantedBugs, rolesWithBug } from './planted-bugs.ts';
+import { plantedBugs, rolesWithBug, type PlantedBug } from './planted-bugs.ts';
 import {
   loadScenario,
   namedScenarios,
@@ -118,13 +118,24 @@ describe('re-checking a trace', () => {
     },
   );
 
+  const caughtByPlanted: PlantedBug[] = [
+    'no-dedupe',
+    'leases-ignored',
+    'wrong-topic',
+    'corrupt-payload',
+    'forward-twice',
+    'skip-frontend',
+    'expiry-ignored',
+    'lease-shorter-than-renewal',
+  ];
   it.each(plantedBugs)('planted bug %s: the same violations, detail for detail', (bug) => {
     const path = tracePath();
     const report = runScenario(planted, '7', { tracePath: path, roles: rolesWithBug(bug) });
     const summary = expectSameJudgement(report, path);
     expect(summary.violations).toEqual(report.violations);
-    // Each bug but the one this scenario's churn is too slow to reveal is caught in it.
-    if (bug !== 'unsubscribe-lost') expect(report.violations.length).toBeGreaterThan(0);
+    // The first bugs of the catalogue but the one this scenario's churn is too slow to reveal are
+    // caught in it; the later ones need the generator's situations (the property runs find them).
+    if (caughtByPlanted.includes(bug)) expect(report.violations.length).toBeGreaterThan(0);
   });
 
   it('a lossy, duplicating, faulted run: the same losses, explained by the same causes', () => {

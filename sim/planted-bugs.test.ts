@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { smallScenario } from './test-fixtures.ts';
 import { rolesWithBug } from './planted-bugs.ts';
 import { runScenario, type Report } from './run.ts';
+import { itemBudget } from './budget.ts';
 import type { InvariantName } from './checkers/index.ts';
 
 function violationsOf(report: Report, invariant: InvariantName) {
@@ -93,9 +94,73 @@ describe('checker, against planted bugs', () => {
     const loss = violationsOf(report, 'explained-loss');
     expect(report.lost.unexplained).toBeGreaterThan(0);
     expect(loss[0]!.message).toMatch(
-      /never reached \d+ connection\(s\) of dc-[ab]\/frontend-1 .* no fault was on its path/,
+      /never reached \d+ connection\(s\) of dc-[ab]\/frontend-1 .* nothing on its path explains it/,
     );
     expect(violationsOf(report, 'fault-free-liveness').length).toBeGreaterThan(0);
     expect(loss[0]!.chain.some((step) => step.includes('published'))).toBe(true);
+  });
+
+  it('dispatchers that relay forwards to each other run away, and the run stops at its budget', () => {
+    const scenario = smallScenario({
+      datacenters: 4,
+      frontends: 1,
+      dispatchers: 1,
+      viewers: 6,
+      durationMs: 4_000,
+    });
+    expect(runScenario(scenario, '2', { tracePath: null }).violations).toEqual([]);
+    const report = runScenario(scenario, '2', { tracePath: null, roles: rolesWithBug('relay-forever') });
+    const found = violationsOf(report, 'runaway');
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toMatch(/stopped at [\d,]+ items, its budget/);
+    expect(report.events).toBe(itemBudget(scenario));
+  });
+
+  it('a frontend that renews topics it has no viewers of is caught by lease accounting', () => {
+    const scenario = smallScenario({ churnPerViewerPerMinute: 30, rejoinAfterMs: 4_000, viewers: 6 });
+    expect(runScenario(scenario, '3', { tracePath: null }).violations).toEqual([]);
+    const report = runScenario(scenario, '3', {
+      tracePath: null,
+      roles: rolesWithBug('renews-without-viewers'),
+    });
+    const found = violationsOf(report, 'lease-without-viewers');
+    expect(report.leaseWithoutViewersErrors).toBeGreaterThan(0);
+    expect(found[0]!.message).toMatch(
+      /store (renewed|granted) dc-[ab]\/frontend-\d's lease on .*, but .* (has had no viewer of it since|never had)/,
+    );
+  });
+
+  it('a frontend that stops renewing after a failed lease request breaks liveness after heal', () => {
+    // The store is cut off long enough for a lease request to be given up; then everything heals.
+    const scenario = smallScenario({
+      durationMs: 14_000,
+      faults: [{ kind: 'isolate', atMs: 3_000, node: 'dc-b/store', releaseAfterMs: 2_000 }],
+    });
+    const correct = runScenario(scenario, '4', { tracePath: null });
+    expect(correct.violations).toEqual([]);
+    expect(correct.liveness.eventsChecked).toBeGreaterThan(0);
+    const report = runScenario(scenario, '4', {
+      tracePath: null,
+      roles: rolesWithBug('renewals-stop-after-failure'),
+    });
+    const found = violationsOf(report, 'liveness-after-heal');
+    expect(found[0]!.message).toMatch(
+      /after every fault had healed \(5\.000000s\) and the world had settled, never reached/,
+    );
+    expect(report.liveness.convergedAfterMs).toBeGreaterThan(0);
+  });
+
+  it('a dispatcher whose timer fires late is caught retrying forwards late', () => {
+    const scenario = smallScenario({
+      faults: [{ kind: 'partition', atMs: 3_000, between: ['dc-a', 'dc-b'], repairAfterMs: 2_000 }],
+    });
+    const correct = runScenario(scenario, '5', { tracePath: null });
+    expect(correct.violations).toEqual([]);
+    expect(correct.counters.dispatcher['forwards-retried']).toBeGreaterThan(0);
+    const report = runScenario(scenario, '5', { tracePath: null, roles: rolesWithBug('late-retries') });
+    expect(report.forwardTimelinessErrors).toBeGreaterThan(0);
+    expect(violationsOf(report, 'timely-retry')[0]!.message).toMatch(
+      /forwarded event .* to dc-[ab] at [\d.]+s without an acknowledgement, and by [\d.]+s had neither retried nor given up \(due at [\d.]+s\)/,
+    );
   });
 });

@@ -2,7 +2,15 @@
  * Known bugs, planted in copies of the core's roles, that the checker and the property tests must
  * catch. Each is a small wrapper around the correct role, so the bug is exactly what its name says.
  */
-import { eventOfStoreRequest, unreachable, type Effect } from '../core/index.ts';
+import {
+  eventOfStoreRequest,
+  liveFrontends,
+  unreachable,
+  type Effect,
+  type NodeId,
+  type StoreState,
+  type Topic,
+} from '../core/index.ts';
 import { coreRoles, type Roles } from './world/index.ts';
 
 export type PlantedBug =
@@ -12,7 +20,17 @@ export type PlantedBug =
   | 'corrupt-payload'
   | 'forward-twice'
   | 'unsubscribe-lost'
-  | 'skip-frontend';
+  | 'skip-frontend'
+  | 'relay-forever'
+  | 'renews-without-viewers'
+  | 'unsubscribe-on-first-leave'
+  | 'prefix-lookup'
+  | 'tombstone-forgotten'
+  | 'reuse-event-ids'
+  | 'lease-shorter-than-renewal'
+  | 'expiry-ignored'
+  | 'renewals-stop-after-failure'
+  | 'late-retries';
 
 export const plantedBugs: readonly PlantedBug[] = [
   'no-dedupe',
@@ -22,6 +40,16 @@ export const plantedBugs: readonly PlantedBug[] = [
   'forward-twice',
   'unsubscribe-lost',
   'skip-frontend',
+  'relay-forever',
+  'renews-without-viewers',
+  'unsubscribe-on-first-leave',
+  'prefix-lookup',
+  'tombstone-forgotten',
+  'reuse-event-ids',
+  'lease-shorter-than-renewal',
+  'expiry-ignored',
+  'renewals-stop-after-failure',
+  'late-retries',
 ];
 
 /** Fresh role implementations carrying `bug` (each call has its own hidden state). */
@@ -31,6 +59,7 @@ export function rolesWithBug(bug: PlantedBug): Roles {
       // The frontend forgets every event id before each input.
       return withFrontend((state, input, now) => {
         state.history.clear();
+        state.seen.clear();
         return coreRoles.frontend.handle(state, input, now);
       });
     case 'leases-ignored': {
@@ -98,6 +127,148 @@ export function rolesWithBug(bug: PlantedBug): Roles {
           ),
       );
     }
+    case 'relay-forever':
+      // A dispatcher passes on every forward it receives to its other peers, as gossip would: with
+      // three datacenters or more, two of them relay each event back and forth without end.
+      return withDispatcher((state, input, now) => {
+        const effects = coreRoles.dispatcher.handle(state, input, now);
+        if (input.kind !== 'message' || input.message.type !== 'forward') return effects;
+        const { event } = input.message;
+        for (const [dc, peers] of Object.entries(state.config.peers))
+          if (dc !== event.origin && peers[0] !== undefined)
+            effects.push({
+              kind: 'send',
+              target: peers[0],
+              message: { type: 'forward', forwardId: state.nextRequestId++, event },
+            });
+        return effects;
+      });
+    case 'renews-without-viewers':
+      // The frontend builds its renewals from the topics it has history of, not the ones it has
+      // viewers of: a topic whose viewers all left is renewed for as long as its history lasts.
+      return withFrontend((state, input, now) =>
+        coreRoles.frontend.handle(state, input, now).map((effect) =>
+          effect.kind === 'send' && effect.message.type === 'renew'
+            ? {
+                ...effect,
+                message: {
+                  ...effect.message,
+                  topics: [...new Set([...effect.message.topics, ...state.history.keys()])],
+                },
+              }
+            : effect,
+        ),
+      );
+    case 'unsubscribe-on-first-leave':
+      // The frontend unsubscribes a topic when any viewer leaves it, not only its last one.
+      return withFrontend((state, input, now) => {
+        const before = input.kind === 'client' ? new Set(state.connections.get(input.connection)) : null;
+        const effects = coreRoles.frontend.handle(state, input, now);
+        if (before === null || input.kind !== 'client') return effects;
+        const after = state.connections.get(input.connection);
+        for (const topic of before) {
+          if (after?.has(topic) === true || !state.topics.has(topic)) continue;
+          effects.push({
+            kind: 'send',
+            target: state.config.dispatchers[state.dispatcherIndex] as string,
+            message: {
+              type: 'unsubscribe',
+              requestId: state.nextRequestId++,
+              frontend: state.config.nodeId,
+              topic,
+              generation: state.nextGeneration++,
+            },
+          });
+        }
+        return effects;
+      });
+    case 'prefix-lookup':
+      // The store's lookup scans topic names by prefix (as `KEYS topic:T*` would), so "live" also
+      // finds the frontends of "live:1".
+      return withLookupAnswer((state, topic, frontends, now) => {
+        const found = new Set(frontends);
+        for (const other of state.topics.keys())
+          if (other.startsWith(topic))
+            for (const frontend of liveFrontends(state, other, now)) found.add(frontend);
+        return [...found];
+      });
+    case 'tombstone-forgotten':
+      // The store deletes a lease on unsubscribe instead of keeping a tombstone, so a renewal
+      // reordered behind the unsubscribe brings the lease back to life.
+      return withStore((state, input, now) => {
+        const effects = coreRoles.store.handle(state, input, now);
+        if (input.kind !== 'message' || input.message.type !== 'store-request') return effects;
+        const { request } = input.message;
+        if (request.op !== 'remove') return effects;
+        const leases = state.topics.get(request.topic);
+        const lease = leases?.get(request.frontend);
+        if (leases !== undefined && lease !== undefined && lease.removedAtMs !== null) {
+          leases.delete(request.frontend);
+          state.leaseCount--;
+          if (leases.size === 0) state.topics.delete(request.topic);
+        }
+        return effects;
+      });
+    case 'reuse-event-ids':
+      // A dispatcher numbers its events from its node id alone, forgetting its incarnation: after a
+      // restart its new events reuse the ids of the ones it published before.
+      return {
+        ...coreRoles,
+        dispatcher: {
+          ...coreRoles.dispatcher,
+          create: (options) =>
+            coreRoles.dispatcher.create({ ...options, idPrefix: options.idPrefix.replace(/\.\d+:$/, '.0:') }),
+        },
+      };
+    case 'lease-shorter-than-renewal':
+      // The frontend asks for leases half as long as its renewal period, so each lapses before it is renewed.
+      return withFrontend((state, input, now) =>
+        coreRoles.frontend.handle(state, input, now).map((effect) =>
+          effect.kind === 'send' && (effect.message.type === 'subscribe' || effect.message.type === 'renew')
+            ? {
+                ...effect,
+                message: {
+                  ...effect.message,
+                  leaseMs: Math.max(1, Math.floor(state.config.renewEveryMs / 2)),
+                },
+              }
+            : effect,
+        ),
+      );
+    case 'expiry-ignored':
+      // The store's lookup forgets to compare a lease's expiry with the time: a lapsed lease is live
+      // until the sweep reports it.
+      return withLookupAnswer((state, topic) =>
+        [...(state.topics.get(topic) ?? [])]
+          .filter(([, lease]) => lease.removedAtMs === null && !lease.lapseReported)
+          .map(([frontend]) => frontend),
+      );
+    case 'renewals-stop-after-failure': {
+      // Once a lease request is given up, the frontend never renews again: the renewal timer is not
+      // re-armed on that path.
+      const stopped = new WeakSet<object>();
+      return withFrontend((state, input, now) => {
+        const effects = coreRoles.frontend.handle(state, input, now);
+        if (effects.some((e) => e.kind === 'drop' && e.reason === 'lease-request-exhausted'))
+          stopped.add(state);
+        return stopped.has(state)
+          ? effects.filter((e) => !(e.kind === 'send' && e.message.type === 'renew'))
+          : effects;
+      });
+    }
+    case 'late-retries':
+      // The dispatcher arms its timer half a forward timeout after the deadline it computed, so
+      // forward retries (and store timeouts) are handled late.
+      return {
+        ...coreRoles,
+        dispatcher: {
+          ...coreRoles.dispatcher,
+          deadline: (state) => {
+            const due = coreRoles.dispatcher.deadline(state);
+            return due === null ? null : due + Math.floor(state.config.forwardTimeoutMs / 2);
+          },
+        },
+      };
     default:
       return unreachable(bug);
   }
@@ -109,6 +280,29 @@ function withFrontend(handle: Roles['frontend']['handle']): Roles {
 
 function withDispatcher(handle: Roles['dispatcher']['handle']): Roles {
   return { ...coreRoles, dispatcher: { ...coreRoles.dispatcher, handle } };
+}
+
+function withStore(handle: Roles['store']['handle']): Roles {
+  return { ...coreRoles, store: { ...coreRoles.store, handle } };
+}
+
+/** A store whose lookups answer `answer(...)` instead of the live frontends the core found. */
+function withLookupAnswer(
+  answer: (state: StoreState, topic: Topic, frontends: NodeId[], now: number) => NodeId[],
+): Roles {
+  return withStore((state, input, now) => {
+    const effects = coreRoles.store.handle(state, input, now);
+    if (input.kind !== 'message' || input.message.type !== 'store-request') return effects;
+    const { request } = input.message;
+    if (request.op !== 'lookup') return effects;
+    return effects.map((effect) => {
+      if (effect.kind !== 'send' || effect.message.type !== 'store-reply') return effect;
+      const { reply } = effect.message;
+      if (reply.op !== 'frontends') return effect;
+      const frontends = answer(state, request.topic, reply.frontends, now);
+      return { ...effect, message: { ...effect.message, reply: { ...reply, frontends } } };
+    });
+  });
 }
 
 function mapDeliver(effects: Effect[], f: (e: Extract<Effect, { kind: 'deliver' }>) => Effect): Effect[] {

@@ -5,8 +5,8 @@
  * connection has reconnected (the longest backoff) and been subscribed for the grace period that
  * makes it count. From then on nothing may be lost: that is liveness after heal.
  */
-import type { Ms } from '../core/index.ts';
-import type { Scenario } from './scenario.ts';
+import { unreachable, usOfMs, type Ms, type Us } from '../core/index.ts';
+import type { Fault, Scenario } from './scenario.ts';
 
 export function settleMs(scenario: Pick<Scenario, 'roles' | 'workload' | 'subscribeGraceMs'>): Ms {
   const { roles, workload } = scenario;
@@ -14,4 +14,32 @@ export function settleMs(scenario: Pick<Scenario, 'roles' | 'workload' | 'subscr
     roles.renewEveryMs + roles.leaseAttemptsMax * roles.leaseRequestTimeoutMs + roles.storeRequestTimeoutMs;
   const reconnect = workload.reconnectBackoffMs.max;
   return Math.max(registration, reconnect) + scenario.subscribeGraceMs;
+}
+
+/** When the last fault of a schedule ends (kills restart, partitions repair...), or null if one never does. */
+export function healedAt(faults: readonly Fault[]): Us | null {
+  let healedMs = 0;
+  for (const fault of faults) {
+    const lastsMs = faultDurationMs(fault);
+    if (lastsMs === undefined) return null;
+    healedMs = Math.max(healedMs, fault.atMs + lastsMs);
+  }
+  return usOfMs(healedMs);
+}
+
+/** How long a fault lasts until its restart, repair or release; undefined for a kill that never restarts. */
+export function faultDurationMs(fault: Fault): Ms | undefined {
+  switch (fault.kind) {
+    case 'kill':
+      return fault.restartAfterMs;
+    case 'partition':
+      return fault.repairAfterMs;
+    case 'isolate':
+      return fault.releaseAfterMs;
+    case 'jitter-storm':
+    case 'loss-burst':
+      return fault.durationMs;
+    default:
+      return unreachable(fault);
+  }
 }

@@ -24,6 +24,8 @@ export class Subscriptions {
   private readonly byFrontend = new Map<NodeId, Map<Topic, Set<number>>>();
   /** Topic -> connection -> since when it has been subscribed there without interruption. */
   private readonly byTopic = new Map<Topic, Map<number, Us>>();
+  /** `frontend, topic` -> when its last viewer there left (absent while it has one, or never had). */
+  private readonly emptiedAt = new Map<string, Us>();
 
   /** Follow one fact; every fact but `connection` leaves the projection as it is. */
   apply(fact: Fact): void {
@@ -38,14 +40,14 @@ export class Subscriptions {
         return;
       case 'closed': {
         const connection = this.connection(fact.c);
-        for (const topic of [...connection.topics.keys()]) this.leave(fact.c, topic);
+        for (const topic of [...connection.topics.keys()]) this.leave(fact.c, topic, fact.t);
         connection.open = false;
         return;
       }
       case 'joined':
         return this.join(fact.c, fact.topic, fact.t);
       case 'left':
-        return this.leave(fact.c, fact.topic);
+        return this.leave(fact.c, fact.topic, fact.t);
       default:
         return unreachable(fact);
     }
@@ -73,6 +75,15 @@ export class Subscriptions {
     return this.byTopic.get(topic);
   }
 
+  /**
+   * When `frontend` last had a viewer of `topic`: `now` while it has one, the moment the last one
+   * left, or null if it never had one.
+   */
+  lastViewerAt(frontend: NodeId, topic: Topic, now: Us): Us | null {
+    if ((this.at(frontend, topic)?.size ?? 0) > 0) return now;
+    return this.emptiedAt.get(`${frontend}\u0000${topic}`) ?? null;
+  }
+
   private join(c: number, topic: Topic, t: Us): void {
     const connection = this.connection(c);
     if (connection.topics.has(topic)) return;
@@ -87,10 +98,12 @@ export class Subscriptions {
     all.set(c, t);
   }
 
-  private leave(c: number, topic: Topic): void {
+  private leave(c: number, topic: Topic, t: Us): void {
     const connection = this.connection(c);
     if (!connection.topics.delete(topic)) return;
-    this.byFrontend.get(connection.frontend)?.get(topic)?.delete(c);
+    const here = this.byFrontend.get(connection.frontend)?.get(topic);
+    here?.delete(c);
+    if (here?.size === 0) this.emptiedAt.set(`${connection.frontend}\u0000${topic}`, t);
     this.byTopic.get(topic)?.delete(c);
   }
 

@@ -77,12 +77,12 @@ describe('stadium check --shard and --merge', () => {
   it(
     'shards merged with a planted bug: the first failure, shrunk as the unsharded run shrinks it',
     () => {
-      // Scenario 18 fails first, in shard 2 of [0, 10), [10, 20), [20, 30).
-      const args = ['--runs', '30', '--seed', '3', '--plant-bug', 'unsubscribe-lost'];
+      // Scenario 38 fails first, in shard 2 of [0, 20), [20, 40), [40, 60).
+      const args = ['--runs', '60', '--seed', '2', '--plant-bug', 'expiry-ignored'];
       const whole = stadium('check', ...args, '--workers', '1', '--json');
       const wholeText = stadium('check', ...args, '--workers', '1');
       expect(whole.code).toBe(1);
-      expect(JSON.parse(whole.stdout).counterexample.path).toMatch(/^18:/);
+      expect(JSON.parse(whole.stdout).counterexample.path).toMatch(/^38:/);
       const { shards, json, text: merged } = shardedThenMerged('fails', args);
       expect(shards[0]!.code).toBe(0);
       expect(shards[1]!.code).toBe(1);

@@ -100,14 +100,14 @@ describe('stadium check', () => {
   });
 
   it('the same seed on 1 worker or 2: the same verdict, counterexample and counts', () => {
-    // The failure is at scenario 97, so both workers' chunks before it add up to the counts.
-    const args = ['check', '--runs', '300', '--seed', '7', '--plant-bug', 'unsubscribe-lost', '--json'];
+    // The failure is at scenario 38, so both threads' chunks before it add up to the counts.
+    const args = ['check', '--runs', '120', '--seed', '2', '--plant-bug', 'expiry-ignored', '--json'];
     const [one, two] = ['1', '2'].map((workers) => stadium(...args, '--workers', workers));
     expect([one!.code, two!.code]).toEqual([1, 1]);
     const [a, b] = [JSON.parse(one!.stdout), JSON.parse(two!.stdout)];
     expect([a.workers, b.workers]).toEqual([1, 2]);
-    expect(a.counterexample.path).toMatch(/^97:/);
-    expect(a.runs).toBe(98);
+    expect(a.counterexample.path).toMatch(/^38:/);
+    expect(a.runs).toBe(39);
     const timing = ['durationMs', 'scenariosPerSecond', 'workers'];
     const withoutTiming = (o: Record<string, unknown>) =>
       Object.fromEntries(Object.entries(o).filter(([key]) => !timing.includes(key)));
@@ -166,21 +166,32 @@ describe('stadium check', () => {
   }
 
   it('a --path that leads to no scenario with the options given: exit 2, one line saying why', () => {
-    // The path of the forward-twice failure above, without the options it needs.
-    const run = stadium('check', '--seed', '3', '--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:1');
+    // A path whose steps run past the shrink candidates there are: nothing to check.
+    const run = stadium('check', '--seed', '3', '--path', '1:0:999999');
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(
-      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:1 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
+      /--path 1:0:999999 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
     );
     expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
-    // The right options, but a last step past the end of its shrink candidates: nothing to check.
+    // With the options of a real failure, a last step past the end of its shrink candidates.
+    const found = stadium(
+      'check',
+      '--seed',
+      '3',
+      '--scenario-size',
+      'large',
+      '--plant-bug',
+      'forward-twice',
+      '--json',
+    );
+    const path: string = JSON.parse(found.stdout).counterexample.path;
     const past = stadium(
       ...['check', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
-      ...['--path', '1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999'],
+      ...['--path', path.replace(/\d+$/, '999999')],
     );
     expect(past.code).toBe(2);
     expect(past.stderr).toMatch(
-      /--path 1:0:0:1:1:1:1:1:1:1:1:1:1:1:999999 leads to no scenario with --seed 3/,
+      /leads to no scenario with --seed 3 --scenario-size large --plant-bug forward-twice/,
     );
   });
 

@@ -97,8 +97,9 @@ Examples:
   stadium check --runs 1000 --seed 42                 on every core
   stadium check --runs 1000 --seed 42 --workers 1     in one thread: the same verdict and counts
   stadium check --runs 200 --scenario-size large
-  stadium check --runs 300 --seed 7 --plant-bug no-dedupe   watch a planted bug get caught
-  stadium check --seed 5 --plant-bug forward-twice --path 0:0:0:1:1:1:1:1:1:1:1
+  stadium check --runs 1000 --seed 1 --plant-bug prefix-lookup   watch a planted bug get caught
+  stadium check --seed 5 --plant-bug forward-twice \
+    --path 0:0:0:0:0:0:0:0:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1
                                                      replay a failure as a failing run prints it
   stadium check --runs 100 --json | jq .marks
   stadium check --runs 3000 --seed 42 --shard 2/3 --result results/2.json

@@ -45,7 +45,9 @@ type FieldOf<K extends TraceKind, F extends string> =
 const choices: Partial<Record<TraceKind, Record<string, readonly string[]>>> = {
   fault: { phase: ['start', 'end'] satisfies FieldOf<'fault', 'phase'>[] },
   conn: { op: ['open', 'close', 'sub', 'unsub', 'refused'] satisfies FieldOf<'conn', 'op'>[] },
-  lease: { change: ['granted', 'renewed', 'removed', 'expired'] satisfies FieldOf<'lease', 'change'>[] },
+  lease: {
+    change: ['granted', 'renewed', 'removed', 'expired', 'refused'] satisfies FieldOf<'lease', 'change'>[],
+  },
   node: { op: ['down', 'up'] satisfies FieldOf<'node', 'op'>[] },
 };
 

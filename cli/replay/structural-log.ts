@@ -53,6 +53,8 @@ export class StructuralLog {
       case 'conn':
         return this.push(record.op, record.c, record.node, record.topic);
       case 'lease':
+        // A refused lease was never held: it changes nothing the screen shows.
+        if (record.change === 'refused') return;
         return this.push(record.change, record.dc, record.topic, record.fe, record.exp);
       case 'node':
         return this.push(record.op, record.node, record.node, undefined);

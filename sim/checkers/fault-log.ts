@@ -22,12 +22,16 @@ export interface LeaseMessageDrop {
   f?: number;
 }
 
-/** Lost lease messages remembered per frontend: enough to cover a lease's length, in a bounded list. */
-const leaseDropsPerFrontendMax = 16;
-
 export class FaultLog {
   readonly spans: FaultSpan[] = [];
   private readonly leaseDrops = new Map<NodeId, LeaseMessageDrop[]>();
+
+  /**
+   * @param keepUs how long a lost lease message is remembered: as far back as any explanation may
+   * look (a lease and the subscribe grace before a lookup, which is at most a delivery deadline
+   * before the loss is judged).
+   */
+  constructor(private readonly keepUs: Us) {}
 
   apply(fact: Fact): void {
     if (fact.kind === 'fault') {
@@ -44,11 +48,18 @@ export class FaultLog {
       let drops = this.leaseDrops.get(leaseOf);
       if (drops === undefined) this.leaseDrops.set(leaseOf, (drops = []));
       drops.push({ t: fact.t, why: fact.why, ...(fact.f === undefined ? {} : { f: fact.f }) });
-      if (drops.length > leaseDropsPerFrontendMax) drops.shift();
+      forgetBefore(drops, fact.t - this.keepUs);
     }
   }
 
   leaseDropsOf(frontend: NodeId): readonly LeaseMessageDrop[] {
     return this.leaseDrops.get(frontend) ?? [];
   }
+}
+
+/** Drop the entries of a time-ordered list older than `t`. */
+export function forgetBefore<T extends { t: Us }>(list: T[], t: Us): void {
+  let old = 0;
+  while (old < list.length && (list[old] as T).t < t) old++;
+  if (old > 0) list.splice(0, old);
 }

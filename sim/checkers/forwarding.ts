@@ -1,9 +1,14 @@
 /**
- * The forwarding checker: cross-datacenter traffic stays one copy per event per datacenter.
+ * The forwarding checker: cross-datacenter traffic stays one copy per event per datacenter, and a
+ * forward that was due to be retried is retried on time.
  *
  * - forward discipline: a dispatcher forwards an event to a peer datacenter again only after the
  *   previous attempt went unacknowledged for `forwardTimeoutMs`, and never once one was
  *   acknowledged. Frontends dedupe, so viewers never see a breach: only this checker does.
+ * - timely retry: an attempt not acknowledged within `forwardTimeoutMs` is followed, at that
+ *   deadline (give or take the millisecond roles round time to), by the next attempt or by the
+ *   dispatcher giving up (`forward-exhausted`) — unless the dispatcher died first. A retry handled
+ *   seconds after its deadline would otherwise pass as a loss explained by the drop it repaired late.
  *
  * An attempt is known by the forward id its acknowledgement echoes; an acknowledgement counts when
  * it is received, not when it is sent.
@@ -11,6 +16,7 @@
 import { usOfMs, type DcId, type EventId, type NodeId, type RequestId, type Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import type { Topology } from '../topology.ts';
+import { fmt } from './time.ts';
 import type { ViolationLog } from './violations.ts';
 
 interface Forwarded {
@@ -18,8 +24,27 @@ interface Forwarded {
   acked: boolean;
 }
 
+/** An attempt awaiting its acknowledgement, its next attempt, or its dispatcher giving up. */
+interface Awaited {
+  dispatcher: NodeId;
+  forwardId: RequestId;
+  e: EventId;
+  dc: DcId;
+  sentUs: Us;
+  settled: boolean;
+}
+
+/** Roles keep time in whole milliseconds: a deadline may be handled up to this late in microseconds. */
+const roundingUs = usOfMs(1);
+
 export class ForwardingChecker {
   disciplineErrors = 0;
+  timelinessErrors = 0;
+  /** Attempts in the order they were sent, which is the order they fall due (one timeout for all). */
+  private readonly awaited: Awaited[] = [];
+  private awaitedHead = 0;
+  /** `dispatcher, forward id` -> its latest attempt still awaited. */
+  private readonly awaitedById = new Map<string, Awaited>();
   /** `dispatcher, event, peer dc` -> the last attempt and whether any was acknowledged. */
   private readonly forwards = new Map<string, Forwarded>();
   /** `dispatcher, forward id` -> the key of `forwards` it belongs to. */
@@ -32,12 +57,69 @@ export class ForwardingChecker {
   ) {}
 
   apply(fact: Fact): void {
+    this.judgeOverdue(fact.t);
+    if (fact.kind === 'role-drop' && fact.reason === 'forward-exhausted') {
+      for (const attempt of this.awaitedById.values())
+        if (attempt.dispatcher === fact.node && attempt.e === fact.e && attempt.dc === fact.dc)
+          this.settle(attempt);
+      return;
+    }
+    if (fact.kind === 'node' && fact.op === 'down') {
+      for (const attempt of this.awaitedById.values())
+        if (attempt.dispatcher === fact.node) this.settle(attempt);
+      return;
+    }
     if (fact.kind !== 'sent' && fact.kind !== 'received') return;
     const { type, e, from, to, forwardId } = fact.message;
     if (forwardId === undefined) return;
-    if (fact.kind === 'sent' && type === 'forward' && e !== undefined)
-      this.sent(from, e, this.topology.dcOf(to), forwardId, fact.t);
-    else if (fact.kind === 'received' && type === 'forward-ack') this.acked(to, forwardId);
+    if (fact.kind === 'sent' && type === 'forward' && e !== undefined) {
+      const dc = this.topology.dcOf(to);
+      this.sent(from, e, dc, forwardId, fact.t);
+      this.await(from, forwardId, e, dc, fact.t);
+    } else if (fact.kind === 'received' && type === 'forward-ack') {
+      this.acked(to, forwardId);
+      const attempt = this.awaitedById.get(`${to}\u0000${forwardId}`);
+      if (attempt !== undefined) this.settle(attempt);
+    }
+  }
+
+  /** Every attempt whose deadline (and its rounding) passed before `now` must have been settled. */
+  private judgeOverdue(now: Us): void {
+    while (this.awaitedHead < this.awaited.length) {
+      const attempt = this.awaited[this.awaitedHead] as Awaited;
+      const dueUs = attempt.sentUs + this.forwardTimeoutUs;
+      if (dueUs + roundingUs >= now) break;
+      this.awaitedHead++;
+      if (attempt.settled) continue;
+      this.settle(attempt);
+      this.timelinessErrors++;
+      this.violations.report(
+        'timely-retry',
+        now,
+        `${attempt.dispatcher} forwarded event ${attempt.e} to ${attempt.dc} at ${fmt(attempt.sentUs)} without an acknowledgement, and by ${fmt(now)} had neither retried nor given up (due at ${fmt(dueUs)})`,
+        { e: attempt.e, node: attempt.dispatcher },
+      );
+    }
+    // The queue's settled front is let go now and then, so it holds only what may still fall due.
+    if (this.awaitedHead > 1_024 && this.awaitedHead * 2 > this.awaited.length) {
+      this.awaited.splice(0, this.awaitedHead);
+      this.awaitedHead = 0;
+    }
+  }
+
+  private await(dispatcher: NodeId, forwardId: RequestId, e: EventId, dc: DcId, t: Us): void {
+    const key = `${dispatcher}\u0000${forwardId}`;
+    const previous = this.awaitedById.get(key);
+    if (previous !== undefined) this.settle(previous);
+    const attempt: Awaited = { dispatcher, forwardId, e, dc, sentUs: t, settled: false };
+    this.awaited.push(attempt);
+    this.awaitedById.set(key, attempt);
+  }
+
+  private settle(attempt: Awaited): void {
+    attempt.settled = true;
+    const key = `${attempt.dispatcher}\u0000${attempt.forwardId}`;
+    if (this.awaitedById.get(key) === attempt) this.awaitedById.delete(key);
   }
 
   private sent(dispatcher: NodeId, e: EventId, dc: DcId, forwardId: RequestId, t: Us): void {

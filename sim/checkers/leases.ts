@@ -1,23 +1,28 @@
 /**
  * The lease checker: dispatchers respect the subscription store's leases, and frontends keep them
- * tidy.
+ * tidy — both ways.
  *
  * - lease hygiene: a dispatcher sends a frontend an event only while that frontend holds a lease on
  *   the topic in the dispatcher's datacenter, allowing one store round trip of staleness (the
  *   dispatcher acts on the answer of a lookup made a moment earlier);
  * - lease release: a lease ends by removal when its frontend's last viewer leaves. One that expires
- *   instead (the frontend stopped renewing without unsubscribing) must have a fault on that
- *   frontend's lease path: the frontend itself, its datacenter's dispatchers and store, a storm or
- *   burst there, or one of its lease messages lost.
+ *   instead (the frontend stopped renewing without unsubscribing) must have a cause on that
+ *   frontend's lease path while the lease ran down: the frontend, its datacenter's dispatchers or
+ *   store down or cut off, a jitter storm there, or one of its own lease messages lost;
+ * - lease without viewers: a store grants or renews a frontend's lease on a topic only while the
+ *   frontend has a viewer of it, or had one within `withoutViewersUs` (a request's retries and the
+ *   store write behind it, over the slowest fault-free hops) — or a jitter storm in its datacenter
+ *   held a request back for longer.
  *
  * A lease is followed from the store's own `lease` facts; a store that dies takes every lease of its
- * datacenter with it at that moment.
+ * datacenter with it at that moment. The loss checker asks it who held a live lease when a store
+ * answered a lookup, and whether a store refused a frontend's lease (it was full).
  */
-import type { DcId, EventId, NodeId, Topic, Us } from '../../core/index.ts';
+import { unreachable, type DcId, type EventId, type NodeId, type Topic, type Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import type { Subscriptions } from '../subscriptions.ts';
 import type { Topology } from '../topology.ts';
-import type { FaultLog } from './fault-log.ts';
+import { forgetBefore, type FaultLog } from './fault-log.ts';
 import { fmt } from './time.ts';
 import type { ViolationLog } from './violations.ts';
 
@@ -26,6 +31,10 @@ export interface LeaseSettings {
   subscribeGraceUs: Us;
   /** How long after a lease ends a dispatcher may still act on a lookup that saw it live. */
   leaseStalenessUs: Us;
+  /** How long after its last viewer left a frontend's lease may still be granted or renewed. */
+  withoutViewersUs: Us;
+  /** How long a refusal is remembered to explain a loss (see FaultLog). */
+  keepUs: Us;
 }
 
 interface Lease {
@@ -37,8 +46,11 @@ interface Lease {
 export class LeaseChecker {
   hygieneErrors = 0;
   releaseErrors = 0;
-  /** `dc, topic, frontend` -> the lease. */
-  private readonly leases = new Map<string, Lease>();
+  withoutViewersErrors = 0;
+  /** `dc, topic` -> frontend -> its lease. */
+  private readonly leases = new Map<string, Map<NodeId, Lease>>();
+  /** `dc, topic, frontend` -> when the store refused the frontend's lease (it was full), oldest first. */
+  private readonly refusals = new Map<string, { t: Us }[]>();
 
   constructor(
     private readonly settings: LeaseSettings,
@@ -62,28 +74,87 @@ export class LeaseChecker {
     }
   }
 
+  /** The frontends holding a live lease on `topic` in `dc` at `t` (now, or a moment ago). */
+  liveAt(dc: DcId, topic: Topic, t: Us): NodeId[] {
+    const live: NodeId[] = [];
+    for (const [frontend, lease] of this.leases.get(`${dc}\u0000${topic}`) ?? [])
+      if (lease.deadUs === null && lease.expUs > t) live.push(frontend);
+    return live;
+  }
+
+  /** Whether `dc`'s store refused `frontend`'s lease on `topic` (it was full) within [from, to]. */
+  refusedWithin(dc: DcId, topic: Topic, frontend: NodeId, from: Us, to: Us): boolean {
+    const refusals = this.refusals.get(`${dc}\u0000${topic}\u0000${frontend}`) ?? [];
+    return refusals.some(({ t }) => t >= from && t <= to);
+  }
+
   private storeDied(dc: DcId, t: Us): void {
-    for (const [key, lease] of this.leases)
-      if (key.startsWith(`${dc}\u0000`) && lease.deadUs === null) lease.deadUs = t;
+    for (const [key, leases] of this.leases)
+      if (key.startsWith(`${dc}\u0000`))
+        for (const lease of leases.values()) if (lease.deadUs === null) lease.deadUs = t;
   }
 
   private changed({ dc, topic, frontend, change, expUs, t }: Extract<Fact, { kind: 'lease' }>): void {
-    const key = `${dc}\u0000${topic}\u0000${frontend}`;
-    if (change === 'expired') this.checkRelease(dc, topic, frontend, expUs ?? t, t);
-    if (change === 'granted' || change === 'renewed') {
-      this.leases.set(key, { expUs: expUs ?? t, deadUs: null });
-    } else {
-      const lease = this.leases.get(key);
-      if (lease !== undefined && lease.deadUs === null)
-        lease.deadUs = change === 'expired' ? Math.min(t, lease.expUs) : t;
+    const key = `${dc}\u0000${topic}`;
+    let leases = this.leases.get(key);
+    if (leases === undefined) this.leases.set(key, (leases = new Map()));
+    const lease = leases.get(frontend);
+    switch (change) {
+      case 'granted':
+      case 'renewed':
+        this.checkViewers(dc, topic, frontend, change, t);
+        leases.set(frontend, { expUs: expUs ?? t, deadUs: null });
+        return;
+      case 'expired':
+        this.checkRelease(dc, topic, frontend, expUs ?? t, t);
+        if (lease !== undefined && lease.deadUs === null) lease.deadUs = Math.min(t, lease.expUs);
+        return;
+      case 'removed':
+        if (lease !== undefined && lease.deadUs === null) lease.deadUs = t;
+        return;
+      case 'refused': {
+        const refusalKey = `${key}\u0000${frontend}`;
+        let times = this.refusals.get(refusalKey);
+        if (times === undefined) this.refusals.set(refusalKey, (times = []));
+        times.push({ t });
+        forgetBefore(times, t - this.settings.keepUs);
+        return;
+      }
+      default:
+        return unreachable(change);
     }
   }
 
-  /** A lease expired instead of being removed: right only if a fault on the frontend's lease path got in the way. */
+  /** A lease granted or renewed: its frontend must have (had, a moment ago) a viewer of the topic. */
+  private checkViewers(dc: DcId, topic: Topic, frontend: NodeId, change: string, t: Us): void {
+    const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, t);
+    if (lastViewerUs !== null && t - lastViewerUs <= this.settings.withoutViewersUs) return;
+    // A storm in the datacenter may hold a request back for longer than any fault-free bound.
+    const from = lastViewerUs ?? 0;
+    if (
+      this.faults.spans.some(
+        (s) => overlaps(s, from, t) && s.fault.kind === 'jitter-storm' && inDc(s.fault, dc),
+      )
+    )
+      return;
+    this.withoutViewersErrors++;
+    const since =
+      lastViewerUs === null
+        ? 'never had a viewer of it'
+        : `has had no viewer of it since ${fmt(lastViewerUs)}`;
+    this.violations.report(
+      'lease-without-viewers',
+      t,
+      `${dc}'s store ${change} ${frontend}'s lease on "${topic}", but ${frontend} ${since}`,
+      { node: frontend },
+    );
+  }
+
+  /** A lease expired instead of being removed: right only if something on the frontend's lease path got in the way. */
   private checkRelease(dc: DcId, topic: Topic, frontend: NodeId, expUs: Us, t: Us): void {
     const from = expUs - this.settings.leaseUs - this.settings.subscribeGraceUs;
     for (const span of this.faults.spans) {
-      if (span.startUs > expUs || (span.endUs !== null && span.endUs < from)) continue;
+      if (!overlaps(span, from, expUs)) continue;
       const fault = span.fault;
       if (fault.kind === 'kill' || fault.kind === 'isolate') {
         if (
@@ -91,7 +162,7 @@ export class LeaseChecker {
           (this.topology.dcOf(fault.node) === dc && this.topology.roleOf(fault.node) !== 'frontend')
         )
           return;
-      } else if (fault.kind !== 'partition' && (fault.dc === undefined || fault.dc === dc)) return;
+      } else if (fault.kind === 'jitter-storm' && inDc(fault, dc)) return;
     }
     for (const drop of this.faults.leaseDropsOf(frontend)) if (drop.t >= from && drop.t <= expUs) return;
     const viewers = this.subscriptions.at(frontend, topic)?.size ?? 0;
@@ -107,7 +178,7 @@ export class LeaseChecker {
   /** A dispatcher sent `frontend` an event: it must hold a live lease on the topic. */
   private deliverSent(dispatcher: NodeId, frontend: NodeId, e: EventId, topic: Topic, t: Us): void {
     const dc = this.topology.dcOf(dispatcher);
-    const lease = this.leases.get(`${dc}\u0000${topic}\u0000${frontend}`);
+    const lease = this.leases.get(`${dc}\u0000${topic}`)?.get(frontend);
     const deadUs = lease === undefined ? null : (lease.deadUs ?? lease.expUs);
     if (lease === undefined || (deadUs !== null && t > deadUs + this.settings.leaseStalenessUs)) {
       this.hygieneErrors++;
@@ -121,4 +192,14 @@ export class LeaseChecker {
       });
     }
   }
+}
+
+/** Whether a fault's span overlaps [from, to]. */
+export function overlaps(span: { startUs: Us; endUs: Us | null }, from: Us, to: Us): boolean {
+  return span.startUs <= to && (span.endUs === null || span.endUs >= from);
+}
+
+/** Whether a storm or burst reaches `dc` (one without a datacenter reaches every one). */
+export function inDc(fault: { dc?: DcId }, dc: DcId): boolean {
+  return fault.dc === undefined || fault.dc === dc;
 }

@@ -13,7 +13,10 @@
  * checkers judge a live run and a trace read back from a file.
  */
 import { assert, usOfMs, type Us } from '../../core/index.ts';
+import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
+import type { Scenario } from '../scenario.ts';
+import { healedAt, settleMs } from '../settle.ts';
 import type { Histogram } from '../histogram.ts';
 import { Subscriptions } from '../subscriptions.ts';
 import { Topology } from '../topology.ts';
@@ -22,7 +25,8 @@ import { EventRegistry } from './events.ts';
 import { FaultLog } from './fault-log.ts';
 import { ForwardingChecker } from './forwarding.ts';
 import { LeaseChecker } from './leases.ts';
-import { LossChecker, type LossGroup } from './loss.ts';
+import { Explainer } from './explain.ts';
+import { LossChecker, type LivenessSummary, type LossGroup } from './loss.ts';
 import { ViolationLog, type InvariantName, type Violation } from './violations.ts';
 
 /** What the checkers counted, as the run's report carries it. */
@@ -37,7 +41,10 @@ export interface DeliveryCounts {
   integrityErrors: number;
   leaseHygieneErrors: number;
   leaseReleaseErrors: number;
+  leaseWithoutViewersErrors: number;
   forwardDisciplineErrors: number;
+  forwardTimelinessErrors: number;
+  liveness: LivenessSummary;
 }
 
 export interface CheckerSummary extends DeliveryCounts {
@@ -77,23 +84,30 @@ export class Checkers {
 
 class RunningCheckers {
   private readonly subscriptions = new Subscriptions();
-  private readonly faults = new FaultLog();
+  private readonly faults: FaultLog;
   private readonly events = new EventRegistry();
   private readonly violations: ViolationLog;
   private readonly delivery: DeliveryChecker;
   private readonly leases: LeaseChecker;
   private readonly forwarding: ForwardingChecker;
+  private readonly explainer: Explainer;
   private readonly loss: LossChecker;
+  private readonly itemBudget: number;
 
   constructor(
     run: Extract<Fact, { kind: 'run' }>,
     private readonly onOutput: CheckerOutputSink,
   ) {
     const { scenario } = run;
+    this.itemBudget = itemBudget(scenario);
     const topology = new Topology(run.nodes);
     const network = scenario.network;
     const subscribeGraceUs = usOfMs(scenario.subscribeGraceMs);
     const leaseUs = usOfMs(scenario.roles.leaseMs);
+    // As far back as an explanation may look: a lease and the grace before a lookup, itself at most
+    // a delivery deadline before the loss is judged.
+    const keepUs = leaseUs + subscribeGraceUs + usOfMs(scenario.deliveryDeadlineMs);
+    this.faults = new FaultLog(keepUs);
     this.violations = new ViolationLog(
       (e) => this.events.chainOf(e),
       (violation) => onOutput({ kind: 'violation', violation }),
@@ -101,7 +115,13 @@ class RunningCheckers {
     this.delivery = new DeliveryChecker(topology, this.subscriptions, this.events, this.violations);
     this.leases = new LeaseChecker(
       // A dispatcher may act on a lookup answered up to one store request timeout (and a tick) ago.
-      { leaseUs, subscribeGraceUs, leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1) },
+      {
+        leaseUs,
+        subscribeGraceUs,
+        leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1),
+        withoutViewersUs: withoutViewersUs(scenario),
+        keepUs,
+      },
       topology,
       this.subscriptions,
       this.faults,
@@ -112,17 +132,25 @@ class RunningCheckers {
       topology,
       this.violations,
     );
+    this.explainer = new Explainer(
+      { leaseUs, subscribeGraceUs },
+      topology,
+      this.events,
+      this.faults,
+      this.leases,
+    );
+    const healedUs = healedAt(run.faults);
     this.loss = new LossChecker(
       {
         subscribeGraceUs,
-        leaseUs,
         faultFree:
           run.faults.length === 0 && network.intraDc.lossPerMillion + network.crossDc.lossPerMillion === 0,
+        healedUs,
+        liveFromUs: healedUs === null ? null : healedUs + usOfMs(settleMs(scenario)),
       },
-      topology,
       this.subscriptions,
       this.events,
-      this.faults,
+      this.explainer,
       this.violations,
       (group) => onOutput({ kind: 'loss', group }),
     );
@@ -135,7 +163,15 @@ class RunningCheckers {
     this.delivery.apply(fact);
     this.leases.apply(fact);
     this.forwarding.apply(fact);
+    this.explainer.apply(fact);
     this.loss.apply(fact);
+    if (fact.kind === 'end' && fact.items >= this.itemBudget)
+      this.violations.report(
+        'runaway',
+        fact.t,
+        `the run stopped at ${fact.items.toLocaleString('en-US')} items, its budget (${runawayFactor}x a fault-free estimate of the scenario's work): something keeps relaying or retrying`,
+        {},
+      );
     if (fact.kind === 'end')
       this.onOutput({ kind: 'summary', t: fact.t, items: fact.items, summary: this.summary() });
   }
@@ -154,10 +190,28 @@ class RunningCheckers {
       integrityErrors: delivery.integrityErrors,
       leaseHygieneErrors: leases.hygieneErrors,
       leaseReleaseErrors: leases.releaseErrors,
+      leaseWithoutViewersErrors: leases.withoutViewersErrors,
       forwardDisciplineErrors: forwarding.disciplineErrors,
+      forwardTimelinessErrors: forwarding.timelinessErrors,
+      liveness: loss.liveness,
       violationCounts: violations.counts,
       violations: violations.kept,
       latency: delivery.latency,
     };
   }
+}
+
+/**
+ * How long after a frontend's last viewer of a topic left its lease on the topic may still be
+ * granted or renewed: a request sent while it had one may be retried `leaseAttemptsMax` times, each
+ * after `leaseRequestTimeoutMs`, and wait behind a store request's timeout, over hops each as slow
+ * as a fault-free link can be (its base plus twenty jitters), a network duplicate included.
+ */
+export function withoutViewersUs(scenario: Scenario): Us {
+  const { roles, network } = scenario;
+  const slowestHopUs = network.intraDc.latency.baseUs + 20 * network.intraDc.latency.jitterUs;
+  return (
+    usOfMs(roles.leaseAttemptsMax * roles.leaseRequestTimeoutMs + roles.storeRequestTimeoutMs) +
+    4 * slowestHopUs
+  );
 }

@@ -13,7 +13,11 @@ export type InvariantName =
   | 'fault-free-liveness'
   | 'lease-hygiene'
   | 'lease-release'
-  | 'forward-discipline';
+  | 'forward-discipline'
+  | 'timely-retry'
+  | 'lease-without-viewers'
+  | 'liveness-after-heal'
+  | 'runaway';
 
 /** One broken invariant, with what a person needs to find it in the trace. */
 export interface Violation {
@@ -40,6 +44,10 @@ export class ViolationLog {
     'lease-hygiene': 0,
     'lease-release': 0,
     'forward-discipline': 0,
+    'timely-retry': 0,
+    'lease-without-viewers': 0,
+    'liveness-after-heal': 0,
+    runaway: 0,
   };
   readonly kept: Violation[] = [];
 

@@ -13,6 +13,7 @@ import type { Agenda, Item } from './agenda.ts';
 import type { Clients } from './clients.ts';
 import type { Network } from './network.ts';
 import type { Nodes } from './nodes.ts';
+import { faultDurationMs } from '../settle.ts';
 
 export class Faults {
   /** The whole schedule, random faults drawn, in time order; fault `f` is `schedule[f - 1]`. */
@@ -43,7 +44,7 @@ export class Faults {
     this.agenda.emit({ kind: 'fault', t: this.agenda.now, f, phase, fault });
     if (phase === 'start') {
       this.counts[fault.kind]++;
-      const lastsMs = durationMs(fault);
+      const lastsMs = faultDurationMs(fault);
       if (lastsMs !== undefined)
         this.agenda.schedule({ at: this.agenda.now + usOfMs(lastsMs), kind: 'fault', f, phase: 'end' });
     }
@@ -76,23 +77,6 @@ export class Faults {
       default:
         return unreachable(fault);
     }
-  }
-}
-
-/** How long a fault lasts until its restart, repair or release; undefined for a kill that never restarts. */
-function durationMs(fault: Fault): Ms | undefined {
-  switch (fault.kind) {
-    case 'kill':
-      return fault.restartAfterMs;
-    case 'partition':
-      return fault.repairAfterMs;
-    case 'isolate':
-      return fault.releaseAfterMs;
-    case 'jitter-storm':
-    case 'loss-burst':
-      return fault.durationMs;
-    default:
-      return unreachable(fault);
   }
 }
 

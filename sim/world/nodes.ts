@@ -168,6 +168,16 @@ export class Nodes {
   onDeadline(item: Extract<Item, { kind: 'deadline' }>): void {
     const { node } = item;
     if (item.token !== node.token || !isAlive(node)) return;
+    // The host calls the role back exactly when its deadline falls due: never before it (the role
+    // would find nothing due), and never after it (a retry would be late) - the callback is
+    // re-armed after every input, so it always stands for the role's current deadline.
+    assert(item.at === node.deadlineUs, `${node.id}'s deadline callback is not the one armed`);
+    const due = this.deadlineOf(node);
+    // Roles keep whole milliseconds: a deadline in the millisecond already begun is handled at once.
+    assert(
+      due !== null && usOfMs(due) <= item.at && item.at < usOfMs(due + 1),
+      `${node.id} called back at ${item.at} µs, not at its deadline (${due} ms)`,
+    );
     node.deadlineUs = null;
     this.feed(node, { kind: 'deadline' });
   }
@@ -176,6 +186,8 @@ export class Nodes {
   armDeadline(node: SimNode, afterDeadline = false): void {
     const ms = this.deadlineOf(node);
     if (ms === null) {
+      // Cancel a callback still scheduled: the role has nothing due any more.
+      if (node.deadlineUs !== null) node.token++;
       node.deadlineUs = null;
       return;
     }

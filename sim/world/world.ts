@@ -27,6 +27,7 @@ import {
   type Ms,
   type Us,
 } from '../../core/index.ts';
+import { itemBudget } from '../budget.ts';
 import { stampOf, type Fact, type FactSink } from '../facts.ts';
 import { Rng } from '../rng.ts';
 import { nodeIds, type Fault, type FaultKind, type Scenario } from '../scenario.ts';
@@ -126,9 +127,11 @@ class World implements Agenda {
 
     let items = 0;
     const totalMs = msOfUs(this.endUs);
+    // A run past its budget stops here; the checkers call it a runaway from the `end` fact.
+    const budget = itemBudget(scenario);
     for (;;) {
       const item = this.heap.peek();
-      if (item === undefined || item.at > this.endUs) break;
+      if (item === undefined || item.at > this.endUs || items >= budget) break;
       this.heap.pop();
       assert(item.at >= this.nowUs, 'time went backwards');
       this.nowUs = item.at;

@@ -1,0 +1,229 @@
+/**
+ * Why an expected delivery did not happen: a cause on the event's own path, at the moment it
+ * mattered — never weather somewhere in the datacenter seconds earlier. Tried in this order for
+ * an event `e` that did not reach viewers at frontend F in datacenter d:
+ *
+ * 1. A message of `e` itself dropped on its way to F or into d: the deliver to F, the forward to
+ *    d, the store lookup in d or its answer.
+ * 2. A fault on `e`'s path while it was in flight, from its publish to its deadline: F, the
+ *    dispatcher that accepted it, d's dispatchers or store down or cut off; a partition between its
+ *    origin and d; a jitter storm in either, which can hold a message past the deadline.
+ * 3. F held no live lease on the topic when d's store answered `e`'s lookup, and something on F's
+ *    lease path explains it within a lease (and the subscribe grace) before that lookup: the store
+ *    refused F's lease (it was full), one of F's own lease messages was dropped, or F, d's store or
+ *    dispatchers were down or cut off, or a jitter storm in d held its lease traffic back.
+ *
+ * A loss burst explains nothing by itself: the messages it dropped are named by step 1 or step 3.
+ * What is kept per event (its drops, its lookups) is forgotten at its deadline.
+ */
+import { unreachable, type DcId, type EventId, type NodeId, type Us } from '../../core/index.ts';
+import { describeFault } from '../describe-fault.ts';
+import type { Fact, NetworkDropReason } from '../facts.ts';
+import type { Fault } from '../scenario.ts';
+import type { Topology } from '../topology.ts';
+import { describeEventDrop, type EventRegistry, type TrackedEvent } from './events.ts';
+import type { FaultLog } from './fault-log.ts';
+import { inDc, overlaps, type LeaseChecker } from './leases.ts';
+
+export interface Explanation {
+  category: string;
+  text: string;
+  f?: number;
+}
+
+export interface ExplainSettings {
+  leaseUs: Us;
+  subscribeGraceUs: Us;
+}
+
+/** A dropped message of an event, kept until the event's deadline in case it explains a loss. */
+interface DropNote extends Explanation {
+  /** The frontend it was going to (a deliver), or the datacenter (a forward, a store message). */
+  node?: NodeId;
+  dc?: DcId;
+}
+
+/** The lookups a datacenter's store answered for one event: when, and who held a live lease then. */
+interface Lookups {
+  firstUs: Us;
+  lastUs: Us;
+  live: Set<NodeId>;
+}
+
+export class Explainer {
+  private readonly drops = new Map<EventId, DropNote[]>();
+  private readonly lookups = new Map<EventId, Map<DcId, Lookups>>();
+
+  constructor(
+    private readonly settings: ExplainSettings,
+    private readonly topology: Topology,
+    private readonly events: EventRegistry,
+    private readonly faults: FaultLog,
+    private readonly leases: LeaseChecker,
+  ) {}
+
+  apply(fact: Fact): void {
+    if (fact.kind === 'dropped') this.dropped(fact);
+    else if (fact.kind === 'received') {
+      const { type, e, to } = fact.message;
+      if (type !== 'store-request' || e === undefined || this.topology.roleOf(to) !== 'store') return;
+      const tracked = this.events.get(e);
+      if (tracked === undefined || tracked.finalized) return;
+      const topic = tracked.stamp.topic;
+      const dc = this.topology.dcOf(to);
+      let byDc = this.lookups.get(e);
+      if (byDc === undefined) this.lookups.set(e, (byDc = new Map()));
+      let lookups = byDc.get(dc);
+      if (lookups === undefined)
+        byDc.set(dc, (lookups = { firstUs: fact.t, lastUs: fact.t, live: new Set() }));
+      lookups.lastUs = fact.t;
+      for (const frontend of this.leases.liveAt(dc, topic, fact.t)) lookups.live.add(frontend);
+    }
+  }
+
+  /** The event's deadline passed: what was kept to explain its losses is no longer needed. */
+  forget(e: EventId): void {
+    this.drops.delete(e);
+    this.lookups.delete(e);
+  }
+
+  /** The cause that explains why `frontend` missed the event, or null if there is none. */
+  explain(tracked: TrackedEvent, frontend: NodeId, now: Us): Explanation | null {
+    const dc = this.topology.dcOf(frontend);
+    for (const note of this.drops.get(tracked.stamp.id) ?? [])
+      if (note.node === frontend || note.dc === dc) return withoutPlace(note);
+    for (const span of this.faults.spans) {
+      if (!overlaps(span, tracked.publishUs, now)) continue;
+      const category = this.onEventPath(span.fault, frontend, dc, tracked);
+      if (category !== null)
+        return { category, text: `${describeFault(span.fault)} (fault #${span.f})`, f: span.f };
+    }
+    const lookups = this.lookups.get(tracked.stamp.id)?.get(dc);
+    if (lookups !== undefined && !lookups.live.has(frontend))
+      return this.leaseCause(tracked, frontend, dc, lookups);
+    return null;
+  }
+
+  private dropped(fact: Extract<Fact, { kind: 'dropped' }>): void {
+    const text = describeEventDrop(fact);
+    const { e, type, to } = fact.message;
+    if (text === null || e === undefined) return;
+    const tracked = this.events.get(e);
+    if (tracked === undefined || tracked.finalized) return;
+    const where = type === 'deliver' ? { node: to } : { dc: this.topology.dcOf(to) };
+    const category =
+      fact.why === 'target-dead' ? `${this.topology.roleOf(to)}-death` : categoryOfDrop(fact.why, fact.f);
+    let notes = this.drops.get(e);
+    if (notes === undefined) this.drops.set(e, (notes = []));
+    notes.push({ category, text, ...where, ...(fact.f === undefined ? {} : { f: fact.f }) });
+  }
+
+  /** Why `frontend` held no live lease when `dc`'s store answered the event's lookup, or null. */
+  private leaseCause(
+    tracked: TrackedEvent,
+    frontend: NodeId,
+    dc: DcId,
+    lookups: Lookups,
+  ): Explanation | null {
+    const from = lookups.firstUs - this.settings.leaseUs - this.settings.subscribeGraceUs;
+    const to = lookups.lastUs;
+    const topic = tracked.stamp.topic;
+    if (this.leases.refusedWithin(dc, topic, frontend, from, to))
+      return {
+        category: 'store-full',
+        text: `${dc}'s store refused ${frontend}'s lease on "${topic}": it was full`,
+      };
+    for (const drop of this.faults.leaseDropsOf(frontend)) {
+      if (drop.t >= from && drop.t <= to)
+        return {
+          category: categoryOfDrop(drop.why, drop.f),
+          text: `a lease message of ${frontend} was dropped (${drop.why}) before the lookup`,
+          ...(drop.f === undefined ? {} : { f: drop.f }),
+        };
+    }
+    for (const span of this.faults.spans) {
+      if (!overlaps(span, from, to)) continue;
+      const category = this.onLeasePath(span.fault, frontend, dc);
+      if (category !== null)
+        return {
+          category,
+          text: `${describeFault(span.fault)} (fault #${span.f}) kept ${frontend}'s lease from the lookup`,
+          f: span.f,
+        };
+    }
+    return null;
+  }
+
+  /** The loss category a fault stands for on the event's path to `frontend`, or null when it is not on it. */
+  private onEventPath(fault: Fault, frontend: NodeId, dc: DcId, tracked: TrackedEvent): string | null {
+    const origin = tracked.origin;
+    switch (fault.kind) {
+      case 'kill':
+      case 'isolate': {
+        const node = fault.node;
+        const role = this.topology.roleOf(node);
+        const onPath =
+          node === frontend ||
+          node === tracked.dispatcher ||
+          (this.topology.dcOf(node) === dc && role !== 'frontend');
+        if (!onPath) return null;
+        return fault.kind === 'kill' ? `${role}-death` : `${role}-isolation`;
+      }
+      case 'partition':
+        return dc !== origin && fault.between.includes(dc) && fault.between.includes(origin)
+          ? 'partition'
+          : null;
+      case 'jitter-storm':
+        return inDc(fault, dc) || inDc(fault, origin) ? fault.kind : null;
+      case 'loss-burst':
+        return null;
+      default:
+        return unreachable(fault);
+    }
+  }
+
+  /** The loss category a fault stands for on `frontend`'s lease path in `dc`, or null when it is not on it. */
+  private onLeasePath(fault: Fault, frontend: NodeId, dc: DcId): string | null {
+    switch (fault.kind) {
+      case 'kill':
+      case 'isolate': {
+        const role = this.topology.roleOf(fault.node);
+        const onPath =
+          fault.node === frontend || (this.topology.dcOf(fault.node) === dc && role !== 'frontend');
+        if (!onPath) return null;
+        return fault.kind === 'kill' ? `${role}-death` : `${role}-isolation`;
+      }
+      case 'jitter-storm':
+        return inDc(fault, dc) ? fault.kind : null;
+      case 'partition':
+      case 'loss-burst':
+        return null;
+      default:
+        return unreachable(fault);
+    }
+  }
+}
+
+function withoutPlace(note: DropNote): Explanation {
+  return { category: note.category, text: note.text, ...(note.f === undefined ? {} : { f: note.f }) };
+}
+
+/** The loss category of a dropped message (a dead target is named by its role where that is known). */
+export function categoryOfDrop(why: NetworkDropReason, f: number | undefined): string {
+  switch (why) {
+    case 'loss':
+      // The link's own random loss, unless a loss burst caused it.
+      return f === undefined ? 'message-loss' : 'loss-burst';
+    case 'partition':
+      return 'partition';
+    case 'isolated':
+      return 'isolation';
+    case 'target-dead':
+    case 'source-dead':
+      return 'node-death';
+    case 'connection-closed':
+      return 'connection-closed';
+    default:
+      return unreachable(why);
+  }
+}
