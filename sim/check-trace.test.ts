@@ -226,11 +226,14 @@ describe('the trace reader', () => {
     ]);
     expect(() => checkTrace(older)).toThrow(/:1: trace version 1; this reader reads version 2/);
     const cut = rewrite((all) => [...all.slice(0, 200), (all[200] as string).slice(0, 20)]);
-    expect(() => checkTrace(cut)).toThrow(/:201: not JSON/);
+    expect(() => checkTrace(cut)).toThrow(/:201: malformed JSON/);
     const unended = rewrite((all) => all.slice(0, -1));
     expect(() => checkTrace(unended)).toThrow(TraceError);
     expect(() => checkTrace(unended)).toThrow(/no end record/);
-    const orphan = rewrite((all) => [...all.slice(0, 2), '{"k":"recv","t":5,"m":999999}', ...all.slice(2)]);
+    const orphan = rewrite((all) => {
+      const { t } = JSON.parse(all[1] as string) as { t: number };
+      return [...all.slice(0, 2), `{"k":"recv","t":${t},"m":999999}`, ...all.slice(2)];
+    });
     expect(() => checkTrace(orphan)).toThrow(/:3: the fate of message #999999, which is not in flight/);
   });
 });

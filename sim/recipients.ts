@@ -55,12 +55,15 @@ export class RecipientEncoder {
   }
 }
 
-/** The connections a record names, given the subscribers there and a way from id to connection. */
-export function decodeRecipients(
-  subscribers: ReadonlySet<number>,
+/**
+ * The connections a record names, given the subscribers there and a way from id to connection: the
+ * trace reader names them by number, replay by id (`indexOf` the identity).
+ */
+export function decodeRecipients<C>(
+  subscribers: ReadonlySet<C>,
   recipients: Recipients,
-  indexOf: (id: ConnectionId) => number,
-): number[] {
+  indexOf: (id: ConnectionId) => C,
+): C[] {
   if (recipients.c !== undefined) return recipients.c.map(indexOf);
   const omit = new Set((recipients.omit ?? []).map(indexOf));
   const kept = [...subscribers].filter((c) => !omit.has(c));
