@@ -125,6 +125,17 @@ describe('re-checking a trace', () => {
     expect(summary.violations).toEqual(report.violations);
     // Each bug but the one this scenario's churn is too slow to reveal is caught in it.
     if (bug !== 'unsubscribe-lost') expect(report.violations.length).toBeGreaterThan(0);
+    // The running totals (what replay shows as it steps) end at the report's.
+    const checkers = new Checkers();
+    for (const fact of readTraceFacts(path)) checkers.apply(fact);
+    expect(checkers.totals()).toEqual({
+      published: report.published,
+      delivered: report.delivered,
+      duplicates: report.duplicates,
+      lostExplained: report.lost.explained,
+      lostUnexplained: report.lost.unexplained,
+      violations: Object.values(report.violationCounts).reduce((a, b) => a + b, 0),
+    });
   });
 
   it('a lossy, duplicating, faulted run: the same losses, explained by the same causes', () => {

@@ -52,6 +52,7 @@ export { Checkers, violationsKeptPerInvariant } from './checkers/index.ts';
 export type {
   CheckerOutput,
   CheckerSummary,
+  CheckerTotals,
   DeliveryCounts,
   InvariantName,
   LossGroup,

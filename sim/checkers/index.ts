@@ -3,7 +3,13 @@
  * reads the facts of a run (live, or read back from a trace) and reports what it finds.
  */
 export { Checkers } from './suite.ts';
-export type { CheckerOutput, CheckerOutputSink, CheckerSummary, DeliveryCounts } from './suite.ts';
+export type {
+  CheckerOutput,
+  CheckerOutputSink,
+  CheckerSummary,
+  CheckerTotals,
+  DeliveryCounts,
+} from './suite.ts';
 export type { LossGroup } from './loss.ts';
 export { violationsKeptPerInvariant } from './violations.ts';
 export type { InvariantName, Violation } from './violations.ts';

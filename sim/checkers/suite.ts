@@ -46,6 +46,20 @@ export interface CheckerSummary extends DeliveryCounts {
   latency: { overall: Histogram; sameDc: Histogram; crossDc: Histogram };
 }
 
+/**
+ * The running totals, as replay shows them while it steps through a trace: cheap enough to read
+ * after every fact.
+ */
+export interface CheckerTotals {
+  published: number;
+  delivered: number;
+  duplicates: number;
+  lostExplained: number;
+  lostUnexplained: number;
+  /** Every violation of every invariant, counted (not only the ones kept in detail). */
+  violations: number;
+}
+
 export type CheckerOutput =
   | { kind: 'violation'; violation: Violation }
   | { kind: 'loss'; group: LossGroup }
@@ -72,6 +86,20 @@ export class Checkers {
   summary(): CheckerSummary {
     assert(this.running !== null, 'no run to summarise');
     return this.running.summary();
+  }
+
+  /** The totals so far (all zero before the run fact). */
+  totals(): CheckerTotals {
+    return (
+      this.running?.totals() ?? {
+        published: 0,
+        delivered: 0,
+        duplicates: 0,
+        lostExplained: 0,
+        lostUnexplained: 0,
+        violations: 0,
+      }
+    );
   }
 }
 
@@ -138,6 +166,20 @@ class RunningCheckers {
     this.loss.apply(fact);
     if (fact.kind === 'end')
       this.onOutput({ kind: 'summary', t: fact.t, items: fact.items, summary: this.summary() });
+  }
+
+  totals(): CheckerTotals {
+    const counts = this.violations.counts;
+    let violations = 0;
+    for (const invariant in counts) violations += counts[invariant as InvariantName];
+    return {
+      published: this.events.published,
+      delivered: this.delivery.delivered,
+      duplicates: this.delivery.duplicates,
+      lostExplained: this.loss.lost.explained,
+      lostUnexplained: this.loss.lost.unexplained,
+      violations,
+    };
   }
 
   /** Today's report shape, key for key (the `--json` report spreads it). */
