@@ -65,7 +65,13 @@ export function decodeRecipients<C>(
   indexOf: (id: ConnectionId) => C,
 ): C[] {
   if (recipients.c !== undefined) return recipients.c.map(indexOf);
-  const omit = new Set((recipients.omit ?? []).map(indexOf));
-  const kept = [...subscribers].filter((c) => !omit.has(c));
-  return recipients.add === undefined ? kept : [...kept, ...recipients.add.map(indexOf)];
+  let kept: C[];
+  if (recipients.omit === undefined) kept = Array.from(subscribers);
+  else {
+    const omit = new Set(recipients.omit.map(indexOf));
+    kept = [];
+    for (const c of subscribers) if (!omit.has(c)) kept.push(c);
+  }
+  for (const id of recipients.add ?? []) kept.push(indexOf(id));
+  return kept;
 }

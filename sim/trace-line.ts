@@ -83,9 +83,32 @@ const choices: Partial<Record<TraceKind, Record<string, readonly unknown[]>>> = 
   node: { op: ['down', 'up'] satisfies FieldOf<'node', 'op'>[] },
 };
 
-function typeOk(value: unknown, spec: string): boolean {
-  if (value === undefined) return spec.endsWith('?');
-  switch (spec.endsWith('?') ? spec.slice(0, -1) : spec) {
+/** One kind's rules, compiled once: checking a line allocates nothing unless it is broken. */
+interface KindRules {
+  fields: { field: string; type: string; optional: boolean }[];
+  choices: { field: string; allowed: ReadonlySet<unknown>; list: readonly unknown[] }[];
+}
+
+const rulesOf = new Map<string, KindRules>(
+  traceKinds.map((kind) => [
+    kind,
+    {
+      fields: Object.entries(shapes[kind]).map(([field, spec]) => ({
+        field,
+        type: spec.replace('?', ''),
+        optional: spec.endsWith('?'),
+      })),
+      choices: Object.entries(choices[kind] ?? {}).map(([field, list]) => ({
+        field,
+        allowed: new Set(list),
+        list,
+      })),
+    },
+  ]),
+);
+
+function typeOk(value: unknown, type: string): boolean {
+  switch (type) {
     case 's':
       return typeof value === 'string';
     case 'n':
@@ -108,11 +131,11 @@ function typeOk(value: unknown, spec: string): boolean {
  * that a person can find it in the line the caller names.
  */
 export function parseTraceLine(text: string): TraceRecord {
-  if (text.trim() === '') throw new TraceFormatError('empty line');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
+    if (text.trim() === '') throw new TraceFormatError('empty line');
     throw new TraceFormatError(`malformed JSON (${(error as Error).message})`);
   }
   const problem = recordProblem(value);
@@ -125,18 +148,19 @@ function recordProblem(value: unknown): string | null {
   const record = value as Record<string, unknown>;
   const kind = record['k'];
   if (typeof kind !== 'string') return 'no record kind `k`';
-  const shape = Object.hasOwn(shapes, kind) ? shapes[kind as TraceKind] : undefined;
-  if (shape === undefined) return `unknown record kind ${JSON.stringify(kind)}`;
+  const rules = rulesOf.get(kind);
+  if (rules === undefined) return `unknown record kind ${JSON.stringify(kind)}`;
   const t = record['t'];
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 0)
     return `${kind}: time \`t\` must be a non-negative integer (microseconds), got ${JSON.stringify(t)}`;
-  for (const [field, spec] of Object.entries(shape)) {
-    if (!typeOk(record[field], spec))
-      return `${kind}: field \`${field}\` is missing or has the wrong type (${JSON.stringify(record[field]) ?? 'missing'})`;
+  for (const { field, type, optional } of rules.fields) {
+    const value = record[field];
+    if (value === undefined ? !optional : !typeOk(value, type))
+      return `${kind}: field \`${field}\` is missing or has the wrong type (${JSON.stringify(value) ?? 'missing'})`;
   }
-  for (const [field, allowed] of Object.entries(choices[kind as TraceKind] ?? {})) {
-    if (!allowed.includes(record[field]))
-      return `${kind}: field \`${field}\` must be one of ${allowed.filter((a) => a !== undefined).join(', ')} (got ${JSON.stringify(record[field])})`;
+  for (const { field, allowed, list } of rules.choices) {
+    if (!allowed.has(record[field]))
+      return `${kind}: field \`${field}\` must be one of ${list.filter((a) => a !== undefined).join(', ')} (got ${JSON.stringify(record[field])})`;
   }
   if (kind === 'run') {
     for (const node of record['nodes'] as unknown[]) {
