@@ -51,6 +51,7 @@ export type {
 export { Checkers, violationsKeptPerInvariant } from './checkers/index.ts';
 export type {
   CheckerOutput,
+  CheckersHeld,
   CheckerSummary,
   CheckerTotals,
   DeliveryCounts,

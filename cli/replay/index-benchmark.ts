@@ -16,7 +16,7 @@
  * lines. Simulating it takes about a minute; it is kept in .stadium/ for the next run.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { loadScenario, parseScenario, runScenario } from '../../sim/index.ts';
+import { loadScenario, parseScenario, parseTraceLine, runScenario } from '../../sim/index.ts';
 import { TraceIndex } from './trace-index.ts';
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -90,7 +90,7 @@ function main(): void {
     const records = readFileSync(path, 'utf8')
       .split('\n')
       .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as unknown);
+      .map((line) => parseTraceLine(line));
     global.gc?.();
     console.log(
       `for comparison, ${records.length} parsed records hold ${mb(process.memoryUsage().heapUsed - base)} of heap`,
