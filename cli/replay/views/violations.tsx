@@ -24,7 +24,7 @@ export function ViolationsPane(props: {
   return (
     <Box flexDirection="column" width={props.width} height={props.height}>
       <Text bold wrap="truncate">
-        {`Violations (${violations.length}${counted > violations.length ? ` in detail, of ${counted} counted` : ''})  n/p jump`}
+        {`Violations (${violations.length}${counted > violations.length ? ` in detail, of ${counted.toLocaleString('en-US')} counted` : ''})  n/p jump`}
       </Text>
       {violations.length === 0 ? <Text>none</Text> : null}
       {violations.slice(first, first + listRows).map((entry, i) => (
