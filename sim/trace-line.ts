@@ -47,7 +47,7 @@ export const traceKinds = Object.keys(shapes) as TraceKind[];
 type FieldOf<K extends TraceKind, F extends string> =
   Extract<TraceRecord, { k: K }> extends Record<F, infer V> ? V : never;
 
-// Records (rather than lists) so that a value added to one of these unions must be added here too.
+// Records rather than lists, so that a value added to one of these unions must be added here too.
 const messageTypes: Record<MessageType, true> = {
   publish: true,
   'publish-reply': true,
@@ -72,15 +72,24 @@ const networkDropReasons: Record<NetworkDropReason, true> = {
 };
 const nodeRoles: Record<NodeRole, true> = { frontend: true, dispatcher: true, store: true };
 
+/** Every value of a field's union, as a record so that a value added to the union must be added here. */
+function valuesOf<K extends TraceKind, F extends string>(
+  all: Record<FieldOf<K, F> & string, true>,
+): string[] {
+  return Object.keys(all);
+}
+
 /** The values a field a reader switches on may take. */
 const choices: Partial<Record<TraceKind, Record<string, readonly unknown[]>>> = {
-  fault: { phase: ['start', 'end'] satisfies FieldOf<'fault', 'phase'>[] },
+  fault: { phase: valuesOf<'fault', 'phase'>({ start: true, end: true }) },
   send: { type: Object.keys(messageTypes), copies: [undefined, 2] },
   drop: { why: Object.keys(networkDropReasons) },
   'client-drop': { why: Object.keys(networkDropReasons) },
-  conn: { op: ['open', 'close', 'sub', 'unsub', 'refused'] satisfies FieldOf<'conn', 'op'>[] },
-  lease: { change: ['granted', 'renewed', 'removed', 'expired'] satisfies FieldOf<'lease', 'change'>[] },
-  node: { op: ['down', 'up'] satisfies FieldOf<'node', 'op'>[] },
+  conn: { op: valuesOf<'conn', 'op'>({ open: true, close: true, sub: true, unsub: true, refused: true }) },
+  lease: {
+    change: valuesOf<'lease', 'change'>({ granted: true, renewed: true, removed: true, expired: true }),
+  },
+  node: { op: valuesOf<'node', 'op'>({ down: true, up: true }) },
 };
 
 /** One kind's rules, compiled once: checking a line allocates nothing unless it is broken. */
