@@ -1,7 +1,7 @@
 /**
  * The static summary replay prints when there is no terminal to draw on (output piped or
- * redirected): topology, faults, counters and node states at the end, and every violation with its
- * causal chain. Plain text, no colours, so it reads the same in a CI log.
+ * redirected): topology, faults, counters and node states at the end, and every violation the
+ * checkers keep in detail with its causal chain. Plain text, no colours, so it reads the same in a CI log.
  */
 import { describeFault } from '../../sim/index.ts';
 import { formatTime } from './format.ts';
