@@ -49,6 +49,11 @@ export function summaryText(index: TraceIndex): string {
     `At the end (${formatTime(index.endT)}): published ${c.published}, delivered ${c.delivered}, ` +
       `lost ${c.lostExplained} explained / ${c.lostUnexplained} unexplained, duplicates ${c.duplicates}, violations ${c.violations}`,
   );
+  const late = index.checkersHeld().pastRetention;
+  if (late > 0)
+    out.push(
+      `  (${late} record(s) came after their event's retention in the checkers and were judged against a forgotten history: a repeat among them is not counted as a duplicate)`,
+    );
   for (const node of state.nodeViews()) out.push(`  ${node.id}: ${describeNode(node)}`);
   const counted = index.totals.violations;
   const kept = index.violations.length;
