@@ -65,6 +65,15 @@ const bannedInCore: [RegExp, string][] = [
   [/\brequire\(/, 'loads a module at run time'],
 ];
 
+/**
+ * Replay is a viewer of the simulator's trace: it reads every line through the sim's trace reader
+ * (`TraceReader`, `parseTraceLine`) and parses none itself, so what a line holds and means is
+ * decided in one place.
+ */
+const bannedInReplay: [RegExp, string][] = [
+  [/\bJSON\.parse\b/, "parses text itself: read trace lines with the sim's TraceReader or parseTraceLine"],
+];
+
 interface Source {
   path: string;
   text: string;
@@ -118,6 +127,13 @@ export function layeringViolations(sources: Source[]): string[] {
         if (found) violations.push(`${path}: core/ ${why} (${found[0]})`);
       }
     }
+    if (path.startsWith('cli/replay/') && !isTest) {
+      const code = stripComments(text);
+      for (const [pattern, why] of bannedInReplay) {
+        const found = code.match(pattern);
+        if (found) violations.push(`${path}: cli/replay/ ${why} (${found[0]})`);
+      }
+    }
   }
   return violations;
 }
@@ -162,6 +178,8 @@ describe('layering', () => {
       { path: 'sim/world/a.ts', text: "import { Checkers } from '../checkers/index.ts';" },
       { path: 'sim/trace-reader.ts', text: "import { runWorld } from './world/index.ts';" },
       { path: 'sim/b.ts', text: "import { Nodes } from './world/nodes.ts';" },
+      { path: 'cli/replay/a.ts', text: 'const record = JSON.parse(line) as TraceRecord;' },
+      { path: 'cli/replay/views/b.tsx', text: 'export const v = JSON.parse(text);' },
     ];
     const found = layeringViolations(planted);
     for (const { path } of planted)
@@ -178,6 +196,9 @@ describe('layering', () => {
         { path: 'sim/run.ts', text: "import { runWorld } from './world/index.ts';" },
         { path: 'sim/checkers/c.ts', text: "import type { Fact } from '../facts.ts';" },
         { path: 'sim/checkers/d.test.ts', text: "import { runScenario } from '../run.ts';" },
+        { path: 'cli/replay/e.ts', text: '// no JSON.parse here: parseTraceLine(line)' },
+        { path: 'cli/replay/f.test.ts', text: 'const report = JSON.parse(stdout);' },
+        { path: 'cli/commands/g.ts', text: 'const scenario = JSON.parse(text);' },
       ]),
     ).toEqual([]);
   });

@@ -51,7 +51,9 @@ export type {
 export { Checkers, violationsKeptPerInvariant } from './checkers/index.ts';
 export type {
   CheckerOutput,
+  CheckersHeld,
   CheckerSummary,
+  CheckerTotals,
   DeliveryCounts,
   InvariantName,
   LossGroup,
@@ -59,6 +61,10 @@ export type {
 } from './checkers/index.ts';
 export { traceVersion } from './trace.ts';
 export type { TraceKind, TraceRecord } from './trace.ts';
-export { FactDecoder, readTraceFacts, readTraceRecords, TraceError } from './trace-reader.ts';
+export { decodeRecipients } from './recipients.ts';
+export type { Recipients } from './recipients.ts';
+export { readTraceFacts, TraceError, TraceReader } from './trace-reader.ts';
+export type { TraceLine } from './trace-reader.ts';
+export { eventOfRecord, parseTraceLine, TraceFormatError, traceKinds } from './trace-line.ts';
 export { checkTrace } from './check-trace.ts';
 export { settleMs } from './settle.ts';

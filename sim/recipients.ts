@@ -55,14 +55,23 @@ export class RecipientEncoder {
   }
 }
 
-/** The connections a record names, given the subscribers there and a way from id to connection. */
-export function decodeRecipients(
-  subscribers: ReadonlySet<number>,
+/**
+ * The connections a record names, given the subscribers there and a way from id to connection: the
+ * trace reader names them by number, replay by id (`indexOf` the identity).
+ */
+export function decodeRecipients<C>(
+  subscribers: ReadonlySet<C>,
   recipients: Recipients,
-  indexOf: (id: ConnectionId) => number,
-): number[] {
+  indexOf: (id: ConnectionId) => C,
+): C[] {
   if (recipients.c !== undefined) return recipients.c.map(indexOf);
-  const omit = new Set((recipients.omit ?? []).map(indexOf));
-  const kept = [...subscribers].filter((c) => !omit.has(c));
-  return recipients.add === undefined ? kept : [...kept, ...recipients.add.map(indexOf)];
+  let kept: C[];
+  if (recipients.omit === undefined) kept = Array.from(subscribers);
+  else {
+    const omit = new Set(recipients.omit.map(indexOf));
+    kept = [];
+    for (const c of subscribers) if (!omit.has(c)) kept.push(c);
+  }
+  for (const id of recipients.add ?? []) kept.push(indexOf(id));
+  return kept;
 }

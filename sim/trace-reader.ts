@@ -3,14 +3,18 @@
  * trace exactly as they judged the live run (sim/check-trace.ts), and replay can follow the same
  * facts.
  *
- * - It streams: the file is read a chunk at a time and never held whole; what it keeps is what the
- *   format refers back to — each connection's number (in the order it first meets their ids), the
- *   subscriptions projection that recipient lists are relative to, and each message in flight until
- *   every copy's fate (`recv` or `drop`) has been read.
+ * - A `TraceReader` takes a trace's lines in order, one at a time, and gives each line's record
+ *   (checked by trace-line.ts) and the fact it serializes. Whoever holds the lines feeds it: the
+ *   file reader below, or replay's index, which reads the file itself to keep byte offsets.
+ * - It streams: what it keeps is what the format refers back to — each connection's number (in
+ *   the order it first meets their ids), the subscriptions projection that recipient lists are
+ *   relative to, the faults in force, and each message in flight until every copy's fate (`recv` or
+ *   `drop`) has been read.
  * - Records of what the checkers concluded (`violation`, `loss`) are not facts: a re-check computes
  *   them again. The `end` record becomes the `end` fact (the count of heap items it carries).
  * - It reads only this version of the format: older traces lack what the checkers need (digests,
- *   fan-outs, deadlines). A record that breaks the format is a TraceError naming the file and line.
+ *   fan-outs, deadlines). A record that breaks the format, alone or where it stands, is a
+ *   TraceError naming the file and the line.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
@@ -19,7 +23,8 @@ import type { ConnectionOp, Fact, MessageFacts } from './facts.ts';
 import { decodeRecipients, type Recipients } from './recipients.ts';
 import { parseScenario, ScenarioError } from './scenario.ts';
 import { Subscriptions } from './subscriptions.ts';
-import { traceVersion, type TraceKind, type TraceRecord } from './trace.ts';
+import { parseTraceLine, TraceFormatError } from './trace-line.ts';
+import { traceVersion, type TraceRecord } from './trace.ts';
 
 /** A trace that cannot be read: the file, the line (1-based; 0 when it is about the whole file) and why. */
 export class TraceError extends Error {
@@ -33,63 +38,48 @@ export class TraceError extends Error {
   }
 }
 
-/** A record that breaks the format, before the reader knows where it is. */
-class FormatError extends Error {}
-
 const chunkBytes = 1 << 20;
 
-const recordKinds: ReadonlySet<string> = new Set<TraceKind>([
-  'run',
-  'fault',
-  'publish',
-  'send',
-  'recv',
-  'drop',
-  'role-drop',
-  'fanout',
-  'deliver',
-  'client-drop',
-  'conn',
-  'lease',
-  'node',
-  'due',
-  'loss',
-  'violation',
-  'end',
-]);
+/** One line read: its record, and the fact it serializes (null for a record of what the checkers concluded). */
+export interface TraceLine {
+  record: TraceRecord;
+  fact: Fact | null;
+}
 
-/** Every record of a trace file, in order, with its line number. */
-export function* readTraceRecords(path: string): Generator<{ line: number; record: TraceRecord }> {
-  let line = 0;
-  for (const text of linesOf(path)) {
-    line++;
-    if (text === '') continue;
-    let value: unknown;
+/** Reads the lines of one trace, in order, into records and facts. */
+export class TraceReader {
+  private readonly decoder = new FactDecoder();
+  /** Lines read so far: the number of the last one. */
+  line = 0;
+
+  constructor(readonly path: string) {}
+
+  /**
+   * The next line's record and fact. `complete` is false for a last line the file ends without a
+   * newline (a trace cut short while it was written). Throws a TraceError naming the line.
+   */
+  read(text: string, complete = true): TraceLine {
+    this.line++;
     try {
-      value = JSON.parse(text);
+      const record = parseTraceLine(text);
+      return { record, fact: this.decoder.decode(record) };
     } catch (error) {
-      throw new TraceError(path, line, `not JSON (${(error as Error).message}); is the trace cut short?`);
+      if (!(error instanceof TraceFormatError)) throw error;
+      const cut = !complete && error.message.startsWith('malformed JSON');
+      throw new TraceError(
+        this.path,
+        this.line,
+        cut ? 'truncated: the file ends in the middle of a record' : error.message,
+      );
     }
-    const record = value as Partial<TraceRecord> | null;
-    if (typeof record !== 'object' || record === null || !recordKinds.has(record.k as string))
-      throw new TraceError(path, line, 'not a trace record (no known `k`)');
-    if (typeof record.t !== 'number' || !Number.isInteger(record.t))
-      throw new TraceError(path, line, `a ${record.k} record without an integer time \`t\``);
-    yield { line, record: record as TraceRecord };
   }
 }
 
 /** Every fact of a trace file, in order. */
 export function* readTraceFacts(path: string): Generator<Fact> {
-  const decoder = new FactDecoder();
-  for (const { line, record } of readTraceRecords(path)) {
-    let fact: Fact | null;
-    try {
-      fact = decoder.decode(record);
-    } catch (error) {
-      if (error instanceof FormatError) throw new TraceError(path, line, error.message);
-      throw error;
-    }
+  const reader = new TraceReader(path);
+  for (const [text, complete] of linesOf(path)) {
+    const { fact } = reader.read(text, complete);
     if (fact !== null) yield fact;
   }
 }
@@ -103,19 +93,28 @@ const connectionOps: Record<Extract<TraceRecord, { k: 'conn' }>['op'], Connectio
 };
 
 /** Turns the records of one trace, in order, back into facts. */
-export class FactDecoder {
+class FactDecoder {
   private readonly subscriptions = new Subscriptions();
   private readonly connections = new Map<ConnectionId, number>();
   private readonly opened = new Set<number>();
   private readonly inFlight = new Map<number, { message: MessageFacts; fates: number }>();
+  /** Faults started and not yet ended. */
+  private readonly inForce = new Set<number>();
   private started = false;
   private ended = false;
+  private lastT = 0;
 
-  /** The fact a record serializes, or null for a record of what the checkers concluded. */
+  /**
+   * The fact a record serializes, or null for a record of what the checkers concluded. Throws a
+   * TraceFormatError for a record that cannot stand where it is.
+   */
   decode(record: TraceRecord): Fact | null {
     if (!this.started && record.k !== 'run')
-      throw new FormatError(`a ${record.k} record before the run record`);
-    if (this.ended) throw new FormatError(`a ${record.k} record after the end record`);
+      throw new TraceFormatError(`the first record must be \`run\`, found \`${record.k}\``);
+    if (this.ended) throw new TraceFormatError(`a ${record.k} record after the \`end\` record`);
+    if (record.t < this.lastT)
+      throw new TraceFormatError(`time goes backwards (${record.t} after ${this.lastT})`);
+    this.lastT = record.t;
     const fact = this.factOf(record);
     if (fact !== null) this.subscriptions.apply(fact);
     return fact;
@@ -125,17 +124,17 @@ export class FactDecoder {
     const { t } = record;
     switch (record.k) {
       case 'run': {
-        if (this.started) throw new FormatError('a second run record');
+        if (this.started) throw new TraceFormatError('a second `run` record');
         this.started = true;
         if (record.version !== traceVersion)
-          throw new FormatError(
+          throw new TraceFormatError(
             `trace version ${String(record.version)}; this reader reads version ${traceVersion} (run the scenario again to write one)`,
           );
         let scenario;
         try {
           scenario = parseScenario(record.scenario, 'the run record');
         } catch (error) {
-          if (error instanceof ScenarioError) throw new FormatError(error.message);
+          if (error instanceof ScenarioError) throw new TraceFormatError(error.message);
           throw error;
         }
         return {
@@ -147,8 +146,12 @@ export class FactDecoder {
           faults: need(record.faults, 'faults'),
         };
       }
-      case 'fault':
-        return { kind: 'fault', t, f: record.f, phase: record.phase, fault: record.fault };
+      case 'fault': {
+        const { f, phase, fault } = record;
+        if (phase === 'start') this.inForce.add(f);
+        else if (!this.inForce.delete(f)) throw new TraceFormatError(`fault #${f} ends but never started`);
+        return { kind: 'fault', t, f, phase, fault };
+      }
       case 'node':
         return { kind: 'node', t, node: record.node, op: record.op };
       case 'publish': {
@@ -168,7 +171,7 @@ export class FactDecoder {
           ...(fe === undefined ? {} : { leaseOf: fe }),
         };
         const copies = record.copies === 2 ? 2 : 1;
-        if (this.inFlight.has(m)) throw new FormatError(`message #${m} sent twice`);
+        if (this.inFlight.has(m)) throw new TraceFormatError(`message #${m} sent twice`);
         this.inFlight.set(m, { message, fates: copies });
         return { kind: 'sent', t, message, copies };
       }
@@ -219,7 +222,7 @@ export class FactDecoder {
       case 'end': {
         this.ended = true;
         const items = (record.report as { items?: unknown } | null)?.items;
-        if (typeof items !== 'number') throw new FormatError('an end record without report.items');
+        if (typeof items !== 'number') throw new TraceFormatError('an end record without report.items');
         return { kind: 'end', t, items };
       }
       case 'loss':
@@ -237,7 +240,7 @@ export class FactDecoder {
     if (c === undefined) this.connections.set(id, (c = this.connections.size));
     if (op === 'opened') this.opened.add(c);
     else if (op !== 'refused' && !this.opened.has(c))
-      throw new FormatError(`connection ${id} ${op} before it opened`);
+      throw new TraceFormatError(`connection ${id} ${op} before it opened`);
     if (op === 'joined' || op === 'left')
       return { kind: 'connection', op, t, c, id, node, viewer, topic: need(record.topic, 'topic') };
     return { kind: 'connection', op, t, c, id, node, viewer };
@@ -253,26 +256,26 @@ export class FactDecoder {
       return c;
     });
     if (connections.length !== record.n)
-      throw new FormatError(`names ${connections.length} connections, but says n: ${record.n}`);
+      throw new TraceFormatError(`names ${connections.length} connections, but says n: ${record.n}`);
     return connections;
   }
 
   /** The message a `recv` or `drop` is about, forgotten once all its copies have a fate. */
   private fateOf(m: number): MessageFacts {
     const entry = this.inFlight.get(m);
-    if (entry === undefined) throw new FormatError(`the fate of message #${m}, which is not in flight`);
+    if (entry === undefined) throw new TraceFormatError(`the fate of message #${m}, which is not in flight`);
     if (--entry.fates === 0) this.inFlight.delete(m);
     return entry.message;
   }
 }
 
 function need<T>(value: T | undefined, field: string): T {
-  if (value === undefined) throw new FormatError(`no \`${field}\``);
+  if (value === undefined) throw new TraceFormatError(`no \`${field}\``);
   return value;
 }
 
-/** The lines of a file, read a chunk at a time. */
-function* linesOf(path: string): Generator<string> {
+/** The lines of a file, read a chunk at a time, each with whether a newline ends it. */
+function* linesOf(path: string): Generator<[text: string, complete: boolean]> {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -288,10 +291,10 @@ function* linesOf(path: string): Generator<string> {
       if (read === 0) break;
       const lines = (rest + text.write(buffer.subarray(0, read))).split('\n');
       rest = lines.pop() ?? '';
-      yield* lines;
+      for (const line of lines) yield [line, true];
     }
     rest += text.end();
-    if (rest !== '') yield rest;
+    if (rest !== '') yield [rest, false];
   } finally {
     closeSync(fd);
   }

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../sim/index.ts';
 import { type CommandResult, runStadium } from '../run-stadium.ts';
 import { formatTime } from '../replay/format.ts';
 import { type TestTrace, writeTestTrace } from '../replay/test-traces.ts';
@@ -27,6 +28,8 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const stadium = (...args: string[]): CommandResult => runStadium(dir, ...args);
+/** The run record of a real trace, for traces broken after it. */
+const runLine = (): string => readFileSync(trace, 'utf8').split('\n')[0]!;
 
 describe('stadium replay, piped', () => {
   it('prints the static summary: topology, faults, counters at the end, violations with chains; exit 0', () => {
@@ -42,7 +45,7 @@ describe('stadium replay, piped', () => {
       `At the end (7.000000s): published ${report.published}, delivered ${report.delivered}, ` +
         `lost ${report.lost.explained} explained / ${report.lost.unexplained} unexplained`,
     );
-    expect(stdout).toContain(`Violations (${report.violations.length}):`);
+    expect(stdout).toContain(`Violations (${report.violations.length}, the first of`);
     expect(stdout).toContain(report.violations[0]!.chain[0]!);
   });
 
@@ -69,10 +72,7 @@ describe('stadium replay, bad input: one line naming the problem, exit 2, no sta
       'a truncated trace',
       () => {
         const file = join(dir, 'truncated.jsonl');
-        writeFileSync(
-          file,
-          '{"k":"run","t":0,"version":1,"scenario":{},"seed":"1","nodes":[]}\n{"k":"recv","t":',
-        );
+        writeFileSync(file, `${runLine()}\n{"k":"recv","t":`);
         return ['replay', file];
       },
       /truncated\.jsonl, line 2: truncated/,
@@ -81,13 +81,19 @@ describe('stadium replay, bad input: one line naming the problem, exit 2, no sta
       'a malformed line',
       () => {
         const file = join(dir, 'malformed.jsonl');
-        writeFileSync(
-          file,
-          '{"k":"run","t":0,"version":1,"scenario":{},"seed":"1","nodes":[]}\n{"k":"recv"\n',
-        );
+        writeFileSync(file, `${runLine()}\n{"k":"recv"\n`);
         return ['replay', file];
       },
       /malformed\.jsonl, line 2: malformed JSON/,
+    ],
+    [
+      'a trace of an older version',
+      () => {
+        const file = join(dir, 'older.jsonl');
+        writeFileSync(file, `${JSON.stringify({ ...(JSON.parse(runLine()) as object), version: 1 })}\n`);
+        return ['replay', file];
+      },
+      /older\.jsonl, line 1: trace version 1; this reader reads version 2 \(run the scenario again to write one\)/,
     ],
     [
       'a scenario file where a trace belongs',
@@ -116,6 +122,48 @@ describe('stadium replay, bad input: one line naming the problem, exit 2, no sta
       expect(stderr).not.toMatch(/\n\s+at /);
     });
   }
+});
+
+describe('stadium replay shows the violations `stadium sim --json` reports: it re-checks the trace', () => {
+  const bugs = ['no-dedupe', 'wrong-topic', 'corrupt-payload', 'forward-twice', 'skip-frontend'] as const;
+  it.each(bugs)('planted bug %s on dc-partition', (bug) => {
+    const path = join(dir, `planted-${bug}.jsonl`);
+    const run = stadium(
+      'sim',
+      '--scenario',
+      'dc-partition',
+      '--seed',
+      '1',
+      '--plant-bug',
+      bug,
+      '--json',
+      '--trace',
+      path,
+    );
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as Report;
+    const counted = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
+    expect(counted).toBeGreaterThan(0);
+    const expectSame = (index: TraceIndex): void => {
+      expect(index.violations.map((entry) => entry.violation)).toEqual(report.violations);
+      expect(index.checked.violationCounts).toEqual(report.violationCounts);
+      expect(index.totals).toEqual({
+        published: report.published,
+        delivered: report.delivered,
+        duplicates: report.duplicates,
+        lostExplained: report.lost.explained,
+        lostUnexplained: report.lost.unexplained,
+        violations: counted,
+      });
+    };
+    expectSame(new TraceIndex(path));
+    // Without the conclusions the run wrote into the trace, the re-check finds them all again.
+    const facts = join(dir, `planted-${bug}-facts-only.jsonl`);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    writeFileSync(facts, lines.filter((line) => !/^\{"k":"(violation|loss)"/.test(line)).join('\n'));
+    expect(readFileSync(facts, 'utf8').length).toBeLessThan(readFileSync(path, 'utf8').length);
+    expectSame(new TraceIndex(facts));
+  });
 });
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;

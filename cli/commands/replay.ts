@@ -37,9 +37,11 @@ event, / filter, v violations, ? help, q quit (back to the terminal as it was).
 
 It opens just before the first fault (or, without faults, the first publish) and says so.
 
-Without a terminal (piped), prints topology, faults, counters at the end and every violation
-with its causal chain. Exit codes: 0 shown, 2 bad input (a missing or malformed trace, or a
-scenario file where a trace belongs: simulate it with --scenario FILE --seed N).
+Replay re-checks the trace with the simulator's checkers: its violations and counters are the
+ones stadium sim reports. Without a terminal (piped), prints topology, faults, counters at the
+end and every violation the checkers keep in detail with its causal chain. Exit codes: 0 shown,
+2 bad input (a missing or malformed trace, or a scenario file where a trace belongs: simulate
+it with --scenario FILE --seed N).
 
 Examples:
   stadium replay .stadium/runs/live-video-1.jsonl      replay a trace

@@ -22,6 +22,7 @@ import {
 } from './test-screen.tsx';
 import { faultyTimesUs, writeTestTrace } from './test-traces.ts';
 import { TraceIndex } from './trace-index.ts';
+import { countersLines } from './views/counters.tsx';
 
 let dir: string;
 let index: TraceIndex;
@@ -72,6 +73,26 @@ describe('the replay screen at each size', () => {
     // Each field of the two lines starts in the same column, so they read as a table.
     expect(soFar.indexOf('delivered')).toBe(whole.indexOf('delivered'));
     expect(soFar.indexOf('duplicates')).toBe(whole.indexOf('duplicates'));
+  });
+
+  it('the counters keep every field whole at 80 columns, in thousands when the numbers are large', () => {
+    const large = {
+      published: 443,
+      delivered: 104_557,
+      duplicates: 11_501,
+      lostExplained: 15_573,
+      lostUnexplained: 0,
+      violations: 11_501,
+    };
+    const [soFar, whole] = countersLines({ ...large, delivered: 8_285, violations: 82 }, large, 80);
+    expect(soFar.length).toBeLessThanOrEqual(80);
+    expect(whole.length).toBeLessThanOrEqual(80);
+    expect(soFar).toMatch(/^so far +pub 443 +deliv 8,285 .* viol 82$/);
+    expect(whole).toMatch(
+      /^whole run +pub 443 +deliv 105k +lost 15\.6k \(0 unexpl\) +dup 11\.5k +viol 11\.5k$/,
+    );
+    // Wider, the numbers are whole.
+    expect(countersLines(large, large, 120)[1]).toContain('viol 11,501');
   });
 
   it("the followed path wraps, so a drop's reason and a loss's cause are whole at 160 and at 80 columns", async () => {

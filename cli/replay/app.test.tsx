@@ -291,7 +291,9 @@ describe('replay screen', () => {
     await press('n');
     await shows(`Violation 1/${count}`);
     await press('v');
-    text = await shows(`Violations (${count})`);
+    text = await shows(
+      `Violations (${count} in detail, of ${index.totals.violations.toLocaleString('en-US')} counted)`,
+    );
     expect(text).toContain(`1. ${formatTime(first!.t)} ${first!.invariant} ${first!.e}`);
     expect(text).toContain(`2. ${formatTime(second!.t)} ${second!.invariant} ${second!.e}`);
   });

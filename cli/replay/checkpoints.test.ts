@@ -7,19 +7,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TraceRecord } from './records.ts';
-import { NaiveReplay, readRecords, seeded, writeTestTrace } from './test-traces.ts';
+import { NaiveReplay, readTrace, type ReadTrace, seeded, writeTestTrace } from './test-traces.ts';
 import { TraceIndex } from './trace-index.ts';
 
 let dir: string;
 let path: string;
-let records: TraceRecord[];
+let read: ReadTrace;
 let index: TraceIndex;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'stadium-replay-checkpoints-'));
   path = writeTestTrace(dir, 'faulty').path;
-  records = readRecords(path);
+  read = readTrace(path);
   index = new TraceIndex(path, { checkpointEvery: 37 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +29,7 @@ describe('checkpoints', () => {
     expect(withStructures.held().structures).toBeGreaterThan(3);
     expect(index.held().structures).toBe(0);
     const frontends = index.nodes.filter((node) => node.role === 'frontend').map((node) => node.id);
-    const naive = new NaiveReplay(records);
+    const naive = new NaiveReplay(read);
     for (const [k, checkpoint] of index.checkpoints.entries()) {
       const expected = naive.until(checkpoint.records);
       for (const restored of [index.restore(k), withStructures.restore(k)]) {

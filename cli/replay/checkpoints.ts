@@ -11,7 +11,7 @@
  * a checkpoint whenever `structureEvery` entries have been logged since the last ones kept.
  */
 import type { FaultSpans } from './fault-spans.ts';
-import type { TraceNode } from './records.ts';
+import type { TopologyNode } from '../../sim/index.ts';
 import { type Counters, ReplayState, type Structure } from './replay-state.ts';
 import type { StringTable } from './string-table.ts';
 import type { StructuralLog } from './structural-log.ts';
@@ -83,7 +83,7 @@ export class Checkpoints {
    * The full state at checkpoint `k`: the structure kept at or before it, the structural log
    * replayed from there, counters and faults from the checkpoint.
    */
-  restore(k: number, nodes: readonly TraceNode[]): ReplayState {
+  restore(k: number, nodes: readonly TopologyNode[]): ReplayState {
     const { log, strings, faults } = this.options;
     const checkpoint = this.list[k]!;
     const base = this.structures.findLast((kept) => kept.k <= k);

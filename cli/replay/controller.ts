@@ -20,7 +20,7 @@ import type { Key } from 'ink';
 import { unreachable } from '../../core/index.ts';
 import { type Filter, parseFilter } from './filter.ts';
 import { formatTime, parseTime } from './format.ts';
-import { eventOf } from './records.ts';
+import { eventOfRecord } from '../../sim/index.ts';
 import type { FollowReader, FollowTarget, WindowReader } from './screen-readers.ts';
 import type { Entry, TraceIndex, Window } from './trace-index.ts';
 
@@ -307,7 +307,7 @@ function follow(context: Context, s: Screen): Screen {
   const { entries, selected } = selection(context.windowAt(s.t, s.filter), s.selectedLine);
   const entry = entries[selected];
   const record = entry?.record;
-  const e = record?.k === 'recv' || record?.k === 'drop' ? entry?.send?.e : record && eventOf(record);
+  const e = record?.k === 'recv' || record?.k === 'drop' ? entry?.send?.e : record && eventOfRecord(record);
   if (!e) return { ...s, message: 'the selected record carries no event; select one with ↑/↓' };
   return { ...s, followed: { e, violation: null }, scroll: 0, pane: 'follow' };
 }

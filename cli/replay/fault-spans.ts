@@ -4,8 +4,7 @@
  * and every drop or loss that names one by number need them at hand.
  */
 import { assert } from '../../core/index.ts';
-import { describeFault } from './format.ts';
-import type { Fault, TraceRecord } from './records.ts';
+import { describeFault, type Fault, type TraceRecord } from '../../sim/index.ts';
 
 export interface FaultSpan {
   f: number;
@@ -20,21 +19,17 @@ export class FaultSpans {
   readonly list: FaultSpan[] = [];
   private readonly byNumber = new Map<number, FaultSpan>();
 
-  /**
-   * Note a `fault` record on line `line`. Returns false for the end of a fault that never started
-   * (the caller names the line).
-   */
-  note(record: Extract<TraceRecord, { k: 'fault' }>, line: number): boolean {
+  /** Note a `fault` record on line `line` (the trace reader has seen that a fault ends only after it started). */
+  note(record: Extract<TraceRecord, { k: 'fault' }>, line: number): void {
     if (record.phase === 'start') {
       const span: FaultSpan = { f: record.f, fault: record.fault, start: record.t, end: null, line };
       this.list.push(span);
       this.byNumber.set(record.f, span);
-      return true;
+      return;
     }
     const span = this.byNumber.get(record.f);
-    if (!span) return false;
+    assert(span !== undefined, `fault #${record.f} ends but never started`);
     span.end = record.t;
-    return true;
   }
 
   /** The fault numbered `f`; it started (checkpoints and states only name faults that did). */
@@ -47,6 +42,6 @@ export class FaultSpans {
   /** `fault #2 partition dc-a | dc-b`, or `fault #2` for a number the trace never started. */
   name(f: number): string {
     const span = this.byNumber.get(f);
-    return span ? `fault #${f} ${describeFault(span.fault)}` : `fault #${f}`;
+    return span ? `fault #${f} ${describeFault(span.fault, { durations: false })}` : `fault #${f}`;
   }
 }

@@ -4,7 +4,7 @@
  */
 import { unreachable } from '../../core/index.ts';
 import type { SendInfo } from './format.ts';
-import { type TraceRecord, eventOf } from './records.ts';
+import { eventOfRecord, type TraceRecord } from '../../sim/index.ts';
 import type { ReplayState } from './replay-state.ts';
 
 type Field = 'node' | 'topic' | 'conn' | 'e';
@@ -87,8 +87,8 @@ function topicOf(record: TraceRecord): string | undefined {
   return 'topic' in record ? record.topic : undefined;
 }
 
-function eventOfRecord(record: TraceRecord, send: SendInfo | undefined): string | undefined {
-  return record.k === 'recv' || record.k === 'drop' ? send?.e : eventOf(record);
+function eventOf(record: TraceRecord, send: SendInfo | undefined): string | undefined {
+  return record.k === 'recv' || record.k === 'drop' ? send?.e : eventOfRecord(record);
 }
 
 function nodeMatches(id: string | null | undefined, value: string): boolean {
@@ -119,12 +119,12 @@ function termMatches(
     case 'conn':
       return connMatches(record, term.value, state);
     case 'e':
-      return eventOfRecord(record, send) === term.value;
+      return eventOf(record, send) === term.value;
     case 'any':
       return (
         nodesOf(record, send).some((id) => nodeMatches(id, term.value)) ||
         topicOf(record) === term.value ||
-        eventOfRecord(record, send) === term.value ||
+        eventOf(record, send) === term.value ||
         connMatches(record, term.value, state)
       );
     default:

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TraceRecord } from './records.ts';
+import type { TraceRecord } from '../../sim/index.ts';
 import { faultyTimesUs, readRecords, writeTestTrace } from './test-traces.ts';
 import { TraceIndex } from './trace-index.ts';
 

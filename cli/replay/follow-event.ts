@@ -7,7 +7,7 @@
  * that while a message that carries it has no fate yet (at most four checkpoints' worth of records
  * or 10 simulated seconds more).
  */
-import { unreachable } from '../../core/index.ts';
+import { unreachable, type MessageType } from '../../core/index.ts';
 import { formatDelay } from './format.ts';
 import type { ViolationEntry } from './index-pass.ts';
 import type { TraceIndex } from './trace-index.ts';
@@ -28,11 +28,8 @@ export interface Followed {
   violations: ViolationEntry[];
 }
 
-/**
- * How a follow step names a message type. The type is the trace's text (records.ts checks only that
- * it is a string), so a type without a label here shows as itself rather than failing.
- */
-function hopLabel(type: string): string {
+/** How a follow step names a message type: the hops of an event in words, any other type as itself. */
+function hopLabel(type: MessageType): string {
   switch (type) {
     case 'store-request':
       return 'store lookup';
@@ -42,8 +39,17 @@ function hopLabel(type: string): string {
       return 'cross-DC forward';
     case 'deliver':
       return 'to frontend';
-    default:
+    case 'forward-ack':
+    case 'publish':
+    case 'publish-reply':
+    case 'subscribe':
+    case 'renew':
+    case 'unsubscribe':
+    case 'lease-reply':
+    case 'store-reset':
       return type;
+    default:
+      return unreachable(type);
   }
 }
 

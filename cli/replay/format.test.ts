@@ -1,8 +1,8 @@
-// Goal: times, faults and records read the same everywhere replay writes them, and a typed time is
+// Goal: times and records read the same everywhere replay writes them (faults in the sim's words), and a typed time is
 // understood in every unit the prompt offers. Method: each case by hand.
 import { describe, expect, it } from 'vitest';
-import { describeFault, describeRecord, formatDelay, formatTime, parseTime, wrapText } from './format.ts';
-import type { Fault, TraceRecord } from './records.ts';
+import type { TraceRecord } from '../../sim/index.ts';
+import { describeRecord, formatDelay, formatTime, parseTime, wrapText } from './format.ts';
 
 describe('format', () => {
   it('writes simulated microseconds as seconds with six decimals', () => {
@@ -28,30 +28,6 @@ describe('format', () => {
     expect(parseTime('soon', 0)).toBeNull();
     expect(parseTime('-3s', 0)).toBeNull();
     expect(parseTime('', 0)).toBeNull();
-  });
-
-  it('names every kind of fault', () => {
-    const faults: [Fault, string][] = [
-      [{ kind: 'kill', atMs: 1, node: 'dc-a/frontend-1' }, 'kill dc-a/frontend-1'],
-      [{ kind: 'partition', atMs: 1, between: ['dc-a', 'dc-b'], repairAfterMs: 5 }, 'partition dc-a | dc-b'],
-      [
-        { kind: 'partition', atMs: 1, between: ['dc-a', 'dc-b'], oneWay: true, repairAfterMs: 5 },
-        'partition dc-a -> dc-b (one-way)',
-      ],
-      [{ kind: 'isolate', atMs: 1, node: 'dc-b/store', releaseAfterMs: 5 }, 'isolate dc-b/store'],
-      [
-        {
-          kind: 'jitter-storm',
-          atMs: 1,
-          durationMs: 5,
-          extraLatency: { baseUs: 900, jitterUs: 10 },
-          dc: 'dc-c',
-        },
-        'jitter storm in dc-c (+900us)',
-      ],
-      [{ kind: 'loss-burst', atMs: 1, durationMs: 5, lossPerMillion: 2000 }, 'loss burst (2000/M)'],
-    ];
-    for (const [fault, text] of faults) expect(describeFault(fault)).toBe(text);
   });
 
   it('writes one line per record kind, naming drops with their reason and fault', () => {
@@ -81,6 +57,33 @@ describe('format', () => {
         'LOSS ev-1 2 at ?: no fault (UNEXPLAINED)',
       ],
       [{ k: 'end', t: 5, report: {} }, 'end of run'],
+      // A fault in the sim's words (sim/describe-fault.ts), without the duration the timeline shows.
+      [
+        {
+          k: 'fault',
+          t: 5,
+          f: 2,
+          phase: 'start',
+          fault: {
+            kind: 'jitter-storm',
+            atMs: 0,
+            durationMs: 5,
+            extraLatency: { baseUs: 900, jitterUs: 10 },
+            dc: 'dc-c',
+          },
+        },
+        'FAULT #2 starts: jitter storm in dc-c (+900 µs, jitter 10 µs)',
+      ],
+      [
+        {
+          k: 'fault',
+          t: 5,
+          f: 3,
+          phase: 'end',
+          fault: { kind: 'kill', atMs: 0, node: 'dc-a/frontend-1', restartAfterMs: 9 },
+        },
+        'FAULT #3 ends: kill dc-a/frontend-1',
+      ],
     ];
     for (const [record, text] of cases) {
       expect(

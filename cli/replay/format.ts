@@ -1,6 +1,6 @@
 /** How replay writes times, faults and records as text: shared by the terminal UI and the static summary. */
 import { unreachable } from '../../core/index.ts';
-import type { Fault, TraceRecord } from './records.ts';
+import { describeFault, type TraceRecord } from '../../sim/index.ts';
 
 /** Simulated microseconds as seconds with microsecond precision: `12.345678s`. */
 export function formatTime(us: number): string {
@@ -30,25 +30,6 @@ export function parseTime(text: string, endUs: number): number | null {
   return Math.round(value * usPerUnit);
 }
 
-export function describeFault(fault: Fault): string {
-  switch (fault.kind) {
-    case 'kill':
-      return `kill ${fault.node}`;
-    case 'partition':
-      return fault.oneWay
-        ? `partition ${fault.between[0]} -> ${fault.between[1]} (one-way)`
-        : `partition ${fault.between[0]} | ${fault.between[1]}`;
-    case 'isolate':
-      return `isolate ${fault.node}`;
-    case 'jitter-storm':
-      return `jitter storm${fault.dc ? ` in ${fault.dc}` : ''} (+${fault.extraLatency.baseUs}us)`;
-    case 'loss-burst':
-      return `loss burst${fault.dc ? ` in ${fault.dc}` : ''} (${fault.lossPerMillion}/M)`;
-    default:
-      return unreachable(fault);
-  }
-}
-
 /** The send a `recv` or `drop` names, when the reader has seen it. */
 export interface SendInfo {
   from: string;
@@ -71,7 +52,7 @@ export function describeRecord(
     case 'end':
       return 'end of run';
     case 'fault':
-      return `FAULT #${record.f} ${record.phase === 'start' ? 'starts' : 'ends'}: ${describeFault(record.fault)}`;
+      return `FAULT #${record.f} ${record.phase === 'start' ? 'starts' : 'ends'}: ${describeFault(record.fault, { durations: false })}`;
     case 'publish':
       return `publish ${record.e} ${record.topic} at ${record.node} (${record.bytes} B)`;
     case 'send':

@@ -7,16 +7,18 @@
  *   node --expose-gc --import tsx cli/replay/index-benchmark.ts --compare   # settled heap, and the
  *                                                         # heap all parsed records would take
  *
- * It reports the wall time to index, the resident set size and heap before and after, what the
- * index holds (checkpoints, structural entries, events), and the time of typical views: the
- * window at random times (scrubbing), a step, and following one event.
+ * It reports the wall and CPU time to index (the pass re-checks the trace with the sim's
+ * checkers), the resident set size (and its peak) and heap before and after, what the index holds
+ * (checkpoints, structural entries, events) and what the checkers held per event at the end, and
+ * the time of typical views: the window at random times (scrubbing), a step, and following one
+ * event.
  *
  * The generated trace is the flagship scenario (live-video, seed 1) run for 225 s instead of 30:
- * its faults in the first half minute, then steady fan-out to 10,000 viewers, about 1,000,000
- * lines. Simulating it takes about a minute; it is kept in .stadium/ for the next run.
+ * its faults in the first half minute, then steady fan-out to 10,000 viewers, about 1,230,000
+ * lines. Simulating it takes a minute or two; it is kept in .stadium/ for the next run.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { loadScenario, parseScenario, runScenario } from '../../sim/index.ts';
+import { loadScenario, parseScenario, parseTraceLine, runScenario } from '../../sim/index.ts';
 import { TraceIndex } from './trace-index.ts';
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -50,17 +52,22 @@ function main(): void {
   if (!given && !existsSync(path)) generate(path);
   global.gc?.();
   const before = process.memoryUsage();
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const index = new TraceIndex(path);
   const openMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   global.gc?.();
   const after = process.memoryUsage();
   console.log(
-    `opened ${index.lines} lines (${mb(index.sizeBytes)}) in ${(openMs / 1000).toFixed(2)} s; ` +
-      `RSS ${mb(before.rss)} -> ${mb(after.rss)}, heap used ${mb(before.heapUsed)} -> ${mb(after.heapUsed)}` +
+    `opened ${index.lines} lines (${mb(index.sizeBytes)}) in ${(openMs / 1000).toFixed(2)} s ` +
+      `(CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s); ` +
+      `RSS ${mb(before.rss)} -> ${mb(after.rss)} (peak ${mb(process.resourceUsage().maxRSS * 1024)}), ` +
+      `heap used ${mb(before.heapUsed)} -> ${mb(after.heapUsed)}` +
       `${global.gc ? '' : ' (run with node --expose-gc for settled heap numbers)'}`,
   );
   console.log('index holds', index.held(), `typed arrays ~${mb(index.heldBytes())}`, '(no parsed records)');
+  console.log('the checkers held at the end (each event whole only for its retention)', index.checkersHeld());
   // Deterministic "random" positions, so two runs measure the same views.
   let seed = 7;
   const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -90,7 +97,7 @@ function main(): void {
     const records = readFileSync(path, 'utf8')
       .split('\n')
       .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as unknown);
+      .map((line) => parseTraceLine(line));
     global.gc?.();
     console.log(
       `for comparison, ${records.length} parsed records hold ${mb(process.memoryUsage().heapUsed - base)} of heap`,

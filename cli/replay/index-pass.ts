@@ -1,34 +1,50 @@
 /**
- * The pass that opens a trace: one streaming read of the file, a chunk at a time, that validates
- * every line and keeps what later views need, never the records themselves:
+ * The pass that opens a trace: one streaming read of the file, a chunk at a time. Every line goes
+ * through the sim's trace reader, which checks it and turns it back into the fact it serializes,
+ * and every fact goes to the sim's checkers, which judge the trace again as they judged the run.
+ * The pass keeps what later views need, never the records themselves:
  * - a checkpoint every `checkpointEvery` records (checkpoints.ts);
  * - the structural log of every `conn`, `lease` and `node` record (structural-log.ts), names
  *   interned (string-table.ts);
- * - the faults with their spans, the violations, and per event where its records lie
- *   (event-table.ts);
- * - the lines of deliveries that repeated an event to a connection, and how many (duplicates.ts):
- *   the checker writes only its first violations, so duplicates are recounted here.
+ * - the faults with their spans, and per event where its records lie (event-table.ts);
+ * - what the checkers concluded: the violations they keep in detail (the run's report lists the
+ *   same), each at the line of the record that revealed it, and their running totals, as the
+ *   difference from what a record obviously adds wherever there is one (replay-state.ts).
  *
- * Every problem with the file becomes a UsageError naming the file and the line.
+ * The checkers forget each event's details once it is past its retention, so the pass holds
+ * bounded memory on a trace of millions of lines. Every problem with the file becomes a UsageError
+ * naming the file and the line.
  */
+import { assert } from '../../core/index.ts';
+import {
+  Checkers,
+  eventOfRecord,
+  TraceError,
+  TraceReader,
+  type CheckersHeld,
+  type CheckerSummary,
+  type CheckerTotals,
+  type TraceLine,
+  type TraceRecord,
+  type Violation,
+} from '../../sim/index.ts';
 import { UsageError } from '../usage-error.ts';
 import { Checkpoints } from './checkpoints.ts';
-import { DuplicateTracker } from './duplicates.ts';
 import { EventTable } from './event-table.ts';
 import { FaultSpans } from './fault-spans.ts';
 import {
-  type EndRecord,
-  type RunRecord,
-  type TraceNode,
-  type TraceRecord,
-  type Violation,
-  eventOf,
-  recordProblem,
-} from './records.ts';
-import { type Counters, ReplayState } from './replay-state.ts';
+  type CounterCorrection,
+  type Counters,
+  ReplayState,
+  assumedCounts,
+  zeroCounters,
+} from './replay-state.ts';
 import { StringTable } from './string-table.ts';
 import { StructuralLog } from './structural-log.ts';
 import type { TraceFile } from './trace-file.ts';
+
+export type RunRecord = Extract<TraceRecord, { k: 'run' }>;
+export type EndRecord = Extract<TraceRecord, { k: 'end' }>;
 
 export interface IndexOptions {
   checkpointEvery?: number;
@@ -40,9 +56,9 @@ export interface IndexOptions {
 }
 
 export interface ViolationEntry {
-  /** The line of the `violation` record (written when the checker noticed). */
+  /** The line of the record whose fact revealed it to the checkers. */
   line: number;
-  /** When it went wrong: the violation's own time, which may precede its record. */
+  /** When it went wrong: the violation's own time. */
   t: number;
   violation: Violation;
 }
@@ -63,16 +79,38 @@ export interface IndexedTrace {
   log: StructuralLog;
   events: EventTable;
   faults: FaultSpans;
-  /** By time, then line. */
+  /** The violations the checkers keep in detail, by time, then line. */
   violations: ViolationEntry[];
-  /** Lines of `deliver` records some of whose recipients already had the event, and how many. */
-  duplicateLines: Map<number, number>;
+  /** Per line, where the checkers counted otherwise than a record obviously adds. */
+  corrections: Map<number, CounterCorrection>;
+  /** What the re-check concluded over the whole trace (the run's report, when the trace is whole). */
+  checked: CheckerSummary;
+  /** What the checkers held per event when the pass ended. */
+  checkersHeld: CheckersHeld;
 }
 
-/** How long deliveries of an event are compared for duplicates: twice the scenario's delivery deadline, or 10 s. */
-function keepFor(run: RunRecord): number {
-  const deadline = (run.scenario as { deliveryDeadlineMs?: unknown } | null)?.deliveryDeadlineMs;
-  return typeof deadline === 'number' && deadline > 0 ? deadline * 2000 : 10_000_000;
+/** The checkers' change of totals for one record, less what the record obviously adds; null when nothing is left. */
+function correctionOf(
+  record: TraceRecord,
+  before: CheckerTotals,
+  after: CheckerTotals,
+): CounterCorrection | null {
+  const assumed = assumedCounts(record);
+  const correction: Counters = {
+    published: after.published - before.published - assumed.published,
+    delivered: after.delivered - before.delivered - assumed.delivered,
+    duplicates: after.duplicates - before.duplicates,
+    lostExplained: after.lostExplained - before.lostExplained,
+    lostUnexplained: after.lostUnexplained - before.lostUnexplained,
+    violations: after.violations - before.violations,
+  };
+  for (const name in correction) if (correction[name as keyof Counters] !== 0) return correction;
+  return null;
+}
+
+function sameCounts(a: Counters, b: Counters): boolean {
+  for (const name in a) if (a[name as keyof Counters] !== b[name as keyof Counters]) return false;
+  return true;
 }
 
 /** Index a trace file; throws a UsageError naming the line for any problem with it. */
@@ -90,26 +128,27 @@ export function indexTrace(file: TraceFile, options: IndexOptions = {}): Indexed
     strings,
     faults,
   });
-  const duplicateLines = new Map<number, number>();
+  const corrections = new Map<number, CounterCorrection>();
   const onProgress = options.onProgress;
+  const reader = new TraceReader(file.path);
+  let line = 0;
+  const checkers = new Checkers((output) => {
+    if (output.kind === 'violation')
+      violations.push({ line, t: output.violation.t, violation: output.violation });
+  });
 
   /** Keep what the index needs of one record, before the state applies it. */
-  const note = (record: TraceRecord, line: number, offset: number): void => {
+  const note = (record: TraceRecord, offset: number): void => {
     if (record.k === 'conn' || record.k === 'lease' || record.k === 'node') log.append(record);
-    else if (record.k === 'violation')
-      violations.push({ line, t: record.violation.t, violation: record.violation });
-    else if (record.k === 'fault' && !faults.note(record, line)) {
-      file.fail(line, `fault #${record.f} ends but never started`);
-    }
-    const e = eventOf(record);
+    else if (record.k === 'fault') faults.note(record, line);
+    const e = eventOfRecord(record);
     if (e !== undefined) events.note(e, record.k === 'publish', offset, record.t);
   };
 
-  let line = 0;
   let run: RunRecord | null = null;
   let end: EndRecord | null = null;
   let state: ReplayState | null = null;
-  let duplicates: DuplicateTracker | null = null;
+  let totals: CheckerTotals = zeroCounters();
   let lastT = 0;
   let reported = 0;
   file.lines(0, chunkBytes, (text, offset, complete) => {
@@ -118,53 +157,48 @@ export function indexTrace(file: TraceFile, options: IndexOptions = {}): Indexed
       reported = offset;
       onProgress(offset, file.sizeBytes);
     }
-    if (end) file.fail(line, 'a record after the `end` record');
-    let value: unknown;
+    let read: TraceLine;
     try {
-      value = JSON.parse(text);
+      read = reader.read(text, complete);
     } catch (error) {
-      if (!complete) file.fail(line, 'truncated: the file ends in the middle of a record');
-      file.fail(line, text.trim() === '' ? 'empty line' : `malformed JSON (${(error as Error).message})`);
+      if (error instanceof TraceError) file.fail(error.line, error.reason);
+      throw error;
     }
-    const problem = recordProblem(value);
-    if (problem) file.fail(line, problem);
-    const record = value as TraceRecord;
-    if (line === 1) {
-      if (record.k !== 'run') file.fail(line, `the first record must be \`run\`, found \`${record.k}\``);
-      for (const node of record.nodes as unknown[]) {
-        const n = node as Partial<TraceNode> | null;
-        if (
-          typeof n?.id !== 'string' ||
-          typeof n.dc !== 'string' ||
-          !['frontend', 'dispatcher', 'store'].includes(n.role as string)
-        ) {
-          file.fail(line, `run: malformed node ${JSON.stringify(node)}`);
-        }
-      }
+    const { record, fact } = read;
+    if (record.k === 'run') {
       run = record;
       state = new ReplayState(record.nodes);
-      duplicates = new DuplicateTracker(state, keepFor(record));
-    } else if (record.k === 'run') {
-      file.fail(line, 'a second `run` record');
     }
-    if (record.t < lastT) file.fail(line, `time goes backwards (${record.t} after ${lastT})`);
+    assert(state !== null, 'the reader lets only a run record come first');
     lastT = record.t;
-    note(record, line, offset);
-    duplicates!.advance(record.t);
-    const repeated = record.k === 'deliver' ? duplicates!.duplicates(record, state!) : 0;
-    if (repeated > 0) duplicateLines.set(line, repeated);
-    state!.apply(record, repeated);
+    note(record, offset);
+    let correction: CounterCorrection | null = null;
+    if (fact !== null) {
+      try {
+        checkers.apply(fact);
+      } catch (error) {
+        // A trace the reader accepts may still say something no run could (a batch for a connection
+        // nothing opened): the checkers' own assertions then name it.
+        file.fail(line, `the checkers cannot judge this record: ${(error as Error).message}`);
+      }
+      const after = checkers.totals();
+      correction = correctionOf(record, totals, after);
+      totals = after;
+    }
+    if (correction !== null) corrections.set(line, correction);
+    state.apply(record, correction ?? undefined);
     if (record.k === 'end') end = record;
-    if (state!.records % checkpointEvery === 0 || line === 1) {
-      checkpoints.take(state!, offset + Buffer.byteLength(text) + 1, line + 1);
+    if (state.records % checkpointEvery === 0 || line === 1) {
+      assert(sameCounts(state.counters, totals), `the counters at line ${line} are not the checkers'`);
+      checkpoints.take(state, offset + Buffer.byteLength(text) + 1, line + 1);
     }
     return true;
   });
-  if (!run || !state)
+  if (run === null || state === null)
     throw new UsageError(`trace ${file.path}: empty file (expected a \`run\` record on line 1)`);
-  violations.sort((a, b) => a.t - b.t || a.line - b.line);
   const final: ReplayState = state;
-  final.onMembership = null;
+  assert(sameCounts(final.counters, totals), "the counters at the end are not the checkers'");
+  violations.sort((a, b) => a.t - b.t || a.line - b.line);
   return {
     run,
     end,
@@ -178,6 +212,8 @@ export function indexTrace(file: TraceFile, options: IndexOptions = {}): Indexed
     events,
     faults,
     violations,
-    duplicateLines,
+    corrections,
+    checked: checkers.summary(),
+    checkersHeld: checkers.held(),
   };
 }

@@ -4,7 +4,7 @@
  * the pane), the faults in force, the timeline (2 rows), the counters (2 rows), the pane and the
  * footer. From 140 columns, a pane other than the records shows beside them, each half the width.
  */
-import type { TraceNode } from './records.ts';
+import type { TopologyNode } from '../../sim/index.ts';
 
 export interface Layout {
   width: number;
@@ -33,7 +33,7 @@ export function boxesPerRow(datacenters: number, width: number): number {
 
 export function layoutFor(
   datacenters: readonly string[],
-  nodes: readonly TraceNode[],
+  nodes: readonly TopologyNode[],
   width: number,
   height: number,
 ): Layout {

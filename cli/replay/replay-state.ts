@@ -11,40 +11,52 @@
  *   its leases (a later `close` or `expired` for something already gone is ignored);
  * - a lease lives from `granted` (or `renewed`) until `removed` or `expired`;
  * - `fault` records open and close faults by their number `f`;
- * - a `deliver` counts `n - duplicates` as delivered and `duplicates` as duplicates, where the
- *   index's duplicate tracker (which sees every delivery) says how many of its recipients already
- *   had the event: the checker's own definition, and exact, unlike counting `no-duplicates`
- *   violations (the checker writes only the first few per invariant).
+ * - the counters are the sim's checkers' own (their running totals as the index's re-check
+ *   reached each record), kept compactly: a `publish` counts one published and a `deliver` its
+ *   `n` delivered, and where the checkers counted otherwise (a duplicate, an altered event, a
+ *   loss at a deadline, any violation) the index hands `apply` the difference for that line. The
+ *   `loss` and `violation` records the run wrote are not counted: the re-check's conclusions are.
  *
  * The structural part (connections, subscriptions, leases, liveness) is rebuilt from a compact log
  * when the index restores a checkpoint; counters and faults in force come from the checkpoint.
  */
 import { unreachable } from '../../core/index.ts';
-import type { Fault, TraceNode, TraceRecord } from './records.ts';
+import {
+  decodeRecipients,
+  type CheckerTotals,
+  type Fault,
+  type TopologyNode,
+  type TraceRecord,
+} from '../../sim/index.ts';
 
-export interface Counters {
-  published: number;
-  delivered: number;
-  lostExplained: number;
-  lostUnexplained: number;
-  duplicates: number;
-  violations: number;
-}
+/** What the counters pane shows: the checkers' running totals. */
+export type Counters = CheckerTotals;
+
+/** For each record whose counts the checkers changed otherwise than `apply` assumes: the difference. */
+export type CounterCorrection = Readonly<Counters>;
 
 export const zeroCounters = (): Counters => ({
   published: 0,
   delivered: 0,
+  duplicates: 0,
   lostExplained: 0,
   lostUnexplained: 0,
-  duplicates: 0,
   violations: 0,
 });
+
+/** The counts a record adds when the checkers agree with the obvious: one published, `n` delivered. */
+export function assumedCounts(record: TraceRecord): { published: number; delivered: number } {
+  return {
+    published: record.k === 'publish' ? 1 : 0,
+    delivered: record.k === 'deliver' ? record.n : 0,
+  };
+}
 
 /** What a node box shows. `leases`: for a frontend, the leases its store holds for it; for a store, all it holds. */
 export interface NodeView {
   id: string;
   dc: string;
-  role: TraceNode['role'];
+  role: TopologyNode['role'];
   alive: boolean;
   connections: number;
   topics: number;
@@ -72,7 +84,7 @@ export interface Structure {
 }
 
 export class ReplayState {
-  readonly nodes: readonly TraceNode[];
+  readonly nodes: readonly TopologyNode[];
   readonly nodeIndex: ReadonlyMap<string, number>;
   /** Number of records applied, counting the `run` line. */
   records = 0;
@@ -87,13 +99,11 @@ export class ReplayState {
   private readonly connections = new Map<string, Connection>();
   /** node index -> topic -> subscribed connections, in subscription order. */
   private readonly subscribers: Map<string, Set<string>>[];
-  /** Told of every change of a (frontend, topic) subscriber set, as it happens (the duplicate tracker listens). */
-  onMembership: ((node: string, topic: string, c: string, added: boolean) => void) | null = null;
   /** dc -> `topic\u0000frontend` -> expiry (µs, or -1 when the record gave none). */
   private readonly leases = new Map<string, Map<string, number>>();
   private readonly storeOf = new Map<string, number>();
 
-  constructor(nodes: readonly TraceNode[]) {
+  constructor(nodes: readonly TopologyNode[]) {
     this.nodes = nodes;
     const index = new Map<string, number>();
     nodes.forEach((node, i) => {
@@ -108,40 +118,37 @@ export class ReplayState {
   }
 
   /**
-   * Apply one record; the caller guarantees records come in trace order. `duplicates`: for a
-   * `deliver`, how many of its recipients had already received the event.
+   * Apply one record; the caller guarantees records come in trace order. `correction`: where the
+   * checkers counted this record otherwise than `assumedCounts`, the difference (from the index).
    */
-  apply(record: TraceRecord, duplicates = 0): void {
+  apply(record: TraceRecord, correction?: CounterCorrection): void {
     this.records++;
     this.t = record.t;
+    const assumed = assumedCounts(record);
+    this.counters.published += assumed.published;
+    this.counters.delivered += assumed.delivered;
+    if (correction !== undefined) {
+      const counters = this.counters;
+      for (const name in correction) counters[name as keyof Counters] += correction[name as keyof Counters];
+    }
     switch (record.k) {
       case 'run':
+      case 'publish':
       case 'send':
       case 'recv':
       case 'drop':
       case 'role-drop':
       case 'client-drop':
       case 'fanout':
+      case 'deliver':
       case 'due':
+      case 'loss':
+      case 'violation':
       case 'end':
         return;
       case 'fault':
         if (record.phase === 'start') this.faults.set(record.f, record.fault);
         else this.faults.delete(record.f);
-        return;
-      case 'publish':
-        this.counters.published++;
-        return;
-      case 'deliver':
-        this.counters.delivered += record.n - duplicates;
-        this.counters.duplicates += duplicates;
-        return;
-      case 'loss':
-        if (record.explained) this.counters.lostExplained += record.n;
-        else this.counters.lostUnexplained += record.n;
-        return;
-      case 'violation':
-        this.counters.violations++;
         return;
       case 'conn':
         this.connection(record.op, record.c, record.node, record.topic);
@@ -184,7 +191,6 @@ export class ReplayState {
       if (!set) table.set(topic, (set = new Set()));
       if (set.has(c)) return;
       set.add(c);
-      this.onMembership?.(this.nodes[connection.node]!.id, topic, c, true);
     } else {
       connection.topics.delete(topic);
       this.unsubscribe(connection.node, topic, c);
@@ -196,7 +202,6 @@ export class ReplayState {
     const set = table.get(topic);
     if (!set?.delete(c)) return;
     if (set.size === 0) table.delete(topic);
-    this.onMembership?.(this.nodes[node]!.id, topic, c, false);
   }
 
   private dropConnection(c: string, connection: Connection): void {
@@ -206,6 +211,8 @@ export class ReplayState {
   }
 
   lease(dc: string, topic: string, fe: string, change: string, exp: number | undefined): void {
+    // A refused lease was never held: it ends none that is.
+    if (change === 'refused') return;
     let table = this.leases.get(dc);
     if (!table) this.leases.set(dc, (table = new Map()));
     const key = `${topic}\u0000${fe}`;
@@ -258,15 +265,13 @@ export class ReplayState {
   }
 
   /**
-   * The connections a `deliver` reached: its `c` when given; otherwise those subscribed to the topic
-   * at that frontend now, plus `add`, minus `omit` (viewers who joined or left while it was in flight).
+   * The connections a `deliver` reached, as the sim's trace reader names them: its `c` when given;
+   * otherwise those subscribed to the topic at that frontend now, minus `omit`, plus `add`.
    */
   recipients(record: Extract<TraceRecord, { k: 'deliver' }>): string[] {
-    if (record.c) return record.c;
-    const omit = new Set(record.omit ?? []);
-    const out = this.subscribersOf(record.node, record.topic).filter((c) => !omit.has(c));
-    for (const c of record.add ?? []) if (!out.includes(c)) out.push(c);
-    return out;
+    const node = this.nodeIndex.get(record.node);
+    const subscribers = node === undefined ? undefined : this.subscribers[node]!.get(record.topic);
+    return decodeRecipients(subscribers ?? new Set<string>(), record, (id) => id);
   }
 
   /** Where a connection is and what it is subscribed to, or undefined once closed. */
@@ -318,7 +323,7 @@ export class ReplayState {
 
   /** A state whose structural part is `structure` (counters and faults are the caller's to set). */
   static fromStructure(
-    nodes: readonly TraceNode[],
+    nodes: readonly TopologyNode[],
     structure: Structure,
     text: (id: number) => string,
   ): ReplayState {

@@ -10,7 +10,7 @@
  */
 import { unreachable } from '../../core/index.ts';
 import { Column } from './column.ts';
-import type { TraceRecord } from './records.ts';
+import type { TraceRecord } from '../../sim/index.ts';
 import type { ReplayState } from './replay-state.ts';
 import type { StringTable } from './string-table.ts';
 

@@ -1,7 +1,7 @@
 // Goal: without a terminal, replay prints what a person needs from a run: its topology, its faults,
 // the counters and node states at the end, and every violation with the checker's causal chain.
 // Method: a real simulator run with faults and planted bugs (test-traces.ts), its summary read.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ describe('the static summary', () => {
     expect(text).toContain(
       `At the end (${formatTime(report.simulatedMs * 1000)}): published ${report.published}, delivered ${report.delivered}, ` +
         `lost ${report.lost.explained} explained / ${report.lost.unexplained} unexplained, ` +
-        `duplicates ${report.duplicates}, violations ${report.violations.length}`,
+        `duplicates ${report.duplicates}, violations ${Object.values(report.violationCounts).reduce((a, b) => a + b, 0)}`,
     );
     expect(text).toMatch(/^ {2}dc-a\/frontend-1: up, \d+ connections, \d+ topics, \d+ leases$/m);
     expect(text).toMatch(/^ {2}dc-b\/store: up, \d+ leases$/m);
@@ -43,10 +43,37 @@ describe('the static summary', () => {
   it('lists every violation with its chain', () => {
     const violations = trace.report.violations;
     expect(violations.length).toBeGreaterThan(20);
-    expect(text).toContain(`Violations (${violations.length}):`);
+    const counted = Object.values(trace.report.violationCounts).reduce((a, b) => a + b, 0);
+    expect(counted).toBeGreaterThan(violations.length);
+    expect(text).toContain(
+      `Violations (${violations.length}, the first of ${counted} the checkers counted):`,
+    );
     for (const [i, v] of violations.entries()) {
       expect(text).toContain(`  ${i + 1}. ${formatTime(v.t)} ${v.invariant}`);
       for (const step of v.chain) expect(text).toContain(`       ${step}`);
     }
+  });
+
+  it("says so when records came after their event's retention in the checkers", () => {
+    expect(text).not.toContain("after their event's retention");
+    // The faulty trace with one connection receiving its first event again at the very end.
+    const lines = readFileSync(trace.path, 'utf8').trimEnd().split('\n');
+    const end = JSON.parse(lines.at(-1)!) as { t: number };
+    const first = JSON.parse(lines.find((line) => line.startsWith('{"k":"deliver"'))!) as { c?: string[] };
+    const late = {
+      ...first,
+      t: end.t,
+      n: 1,
+      c: [lines.find((line) => line.includes('"op":"open"'))!.match(/"c":"([^"]+)"/)![1]],
+    };
+    delete (late as { add?: unknown }).add;
+    delete (late as { omit?: unknown }).omit;
+    const path = join(dir, 'late.jsonl');
+    writeFileSync(path, `${[...lines.slice(0, -1), JSON.stringify(late), lines.at(-1)].join('\n')}\n`);
+    const index = new TraceIndex(path);
+    expect(index.checkersHeld().pastRetention).toBe(1);
+    expect(summaryText(index)).toContain(
+      "(1 record(s) came after their event's retention in the checkers and were judged against a forgotten history",
+    );
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The static summary replay prints when there is no terminal to draw on (output piped or
- * redirected): topology, faults, counters and node states at the end, and every violation with its
- * causal chain. Plain text, no colours, so it reads the same in a CI log.
+ * redirected): topology, faults, counters and node states at the end, and every violation the
+ * checkers keep in detail with its causal chain. Plain text, no colours, so it reads the same in a CI log.
  */
-import { describeFault, formatTime } from './format.ts';
+import { describeFault } from '../../sim/index.ts';
+import { formatTime } from './format.ts';
 import type { TraceIndex } from './trace-index.ts';
 
 const describeNode = (node: {
@@ -36,7 +37,9 @@ export function summaryText(index: TraceIndex): string {
   out.push('', `Faults (${index.faults.length}):`);
   for (const span of index.faults) {
     const until = span.end === null ? 'never ends' : `until ${formatTime(span.end)}`;
-    out.push(`  #${span.f} ${formatTime(span.start)} ${until}: ${describeFault(span.fault)}`);
+    out.push(
+      `  #${span.f} ${formatTime(span.start)} ${until}: ${describeFault(span.fault, { durations: false })}`,
+    );
   }
   if (index.faults.length === 0) out.push('  none');
   const state = index.stateAt(index.endT);
@@ -46,8 +49,19 @@ export function summaryText(index: TraceIndex): string {
     `At the end (${formatTime(index.endT)}): published ${c.published}, delivered ${c.delivered}, ` +
       `lost ${c.lostExplained} explained / ${c.lostUnexplained} unexplained, duplicates ${c.duplicates}, violations ${c.violations}`,
   );
+  const late = index.checkersHeld().pastRetention;
+  if (late > 0)
+    out.push(
+      `  (${late} record(s) came after their event's retention in the checkers and were judged against a forgotten history: a repeat among them is not counted as a duplicate)`,
+    );
   for (const node of state.nodeViews()) out.push(`  ${node.id}: ${describeNode(node)}`);
-  out.push('', `Violations (${index.violations.length}):`);
+  const counted = index.totals.violations;
+  const kept = index.violations.length;
+  // The checkers count every violation and keep the first of each invariant in detail.
+  out.push(
+    '',
+    `Violations (${kept}${counted > kept ? `, the first of ${counted} the checkers counted` : ''}):`,
+  );
   index.violations.forEach((entry, i) => {
     const v = entry.violation;
     const where = [v.e, v.connection, v.node].filter((x) => x !== undefined).join(' ');

@@ -14,20 +14,25 @@
  *
  * Each run takes well under a second; a test file writes the traces it needs once.
  *
- * Beside them, the naive reading every index test compares with: all records parsed, applied one
- * by one, duplicates counted from every (event, connection) pair ever seen.
+ * Beside them, the naive reading every index test compares with: all records read at once by the
+ * sim's trace reader, applied one by one, and the counters after each the totals of checkers that
+ * judge every fact and forget nothing.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  Checkers,
   parseScenario,
   rolesWithBug,
   runScenario,
+  TraceReader,
+  type Fact,
   type Report,
   type Roles,
   type Scenario,
+  type TraceRecord,
 } from '../../sim/index.ts';
-import type { RunRecord, TraceRecord } from './records.ts';
+import type { RunRecord } from './index-pass.ts';
 import { ReplayState } from './replay-state.ts';
 
 export type TestTraceKind = 'faulty' | 'calm';
@@ -117,12 +122,26 @@ export function writeTestTrace(dir: string, kind: TestTraceKind, seed = '1'): Te
   return { path, scenario, report };
 }
 
-/** Every record of a (small) trace, parsed. */
+/** Every line of a (small) trace, read by the sim's trace reader: its record and its fact. */
+export interface ReadTrace {
+  records: TraceRecord[];
+  facts: (Fact | null)[];
+}
+
+export function readTrace(path: string): ReadTrace {
+  const reader = new TraceReader(path);
+  const trace: ReadTrace = { records: [], facts: [] };
+  for (const line of readFileSync(path, 'utf8').trimEnd().split('\n')) {
+    const { record, fact } = reader.read(line);
+    trace.records.push(record);
+    trace.facts.push(fact);
+  }
+  return trace;
+}
+
+/** Every record of a (small) trace. */
 export function readRecords(path: string): TraceRecord[] {
-  return readFileSync(path, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as TraceRecord);
+  return readTrace(path).records;
 }
 
 /** The world as a naive reader sees it: every record applied in order, nothing forgotten. */
@@ -130,25 +149,20 @@ export class NaiveReplay {
   readonly state: ReplayState;
   /** Records applied. */
   applied = 0;
-  private readonly seen = new Map<string, Set<string>>();
+  private readonly checkers = new Checkers(() => {}, { retainEventsForever: true });
 
-  constructor(private readonly records: readonly TraceRecord[]) {
-    this.state = new ReplayState((records[0] as RunRecord).nodes);
+  constructor(private readonly trace: ReadTrace) {
+    this.state = new ReplayState((trace.records[0] as RunRecord).nodes);
   }
 
-  /** Apply the next record; duplicates are the recipients that already had the event. */
+  /** Apply the next record; the counters are then the checkers' totals. */
   next(): TraceRecord {
-    const record = this.records[this.applied++]!;
-    let duplicates = 0;
-    if (record.k === 'deliver') {
-      const received = this.seen.get(record.e) ?? new Set<string>();
-      this.seen.set(record.e, received);
-      for (const c of this.state.recipients(record)) {
-        if (received.has(c)) duplicates++;
-        received.add(c);
-      }
-    }
-    this.state.apply(record, duplicates);
+    const i = this.applied++;
+    const record = this.trace.records[i]!;
+    const fact = this.trace.facts[i];
+    if (fact) this.checkers.apply(fact);
+    this.state.apply(record);
+    this.state.counters = this.checkers.totals();
     return record;
   }
 
@@ -160,9 +174,9 @@ export class NaiveReplay {
 }
 
 /** The naive answer: every record at or before `t` applied to a fresh state. */
-export function naiveStateAt(records: readonly TraceRecord[], t: number): ReplayState {
-  const naive = new NaiveReplay(records);
-  while (naive.applied < records.length && records[naive.applied]!.t <= t) naive.next();
+export function naiveStateAt(trace: ReadTrace, t: number): ReplayState {
+  const naive = new NaiveReplay(trace);
+  while (naive.applied < trace.records.length && trace.records[naive.applied]!.t <= t) naive.next();
   return naive.state;
 }
 

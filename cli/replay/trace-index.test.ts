@@ -6,11 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TraceRecord } from './records.ts';
+import type { TraceRecord } from '../../sim/index.ts';
 import {
   faultyTimesUs,
   naiveStateAt,
-  readRecords,
+  readTrace,
+  type ReadTrace,
   seeded,
   type TestTrace,
   writeTestTrace,
@@ -19,13 +20,15 @@ import { TraceIndex } from './trace-index.ts';
 
 let dir: string;
 let trace: TestTrace;
+let read: ReadTrace;
 let records: TraceRecord[];
 let index: TraceIndex;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'stadium-replay-index-'));
   trace = writeTestTrace(dir, 'faulty');
-  records = readRecords(trace.path);
+  read = readTrace(trace.path);
+  records = read.records;
   index = new TraceIndex(trace.path, { checkpointEvery: 37 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +39,7 @@ describe('trace index', () => {
     const times = [0, faultyTimesUs.kill[0], faultyTimesUs.partition[0], index.endT];
     for (let i = 0; i < 36; i++) times.push(Math.floor(random() * index.endT));
     for (const t of times) {
-      const expected = naiveStateAt(records, t);
+      const expected = naiveStateAt(read, t);
       const actual = index.stateAt(t);
       expect(actual.nodeViews(), `nodes at ${t}`).toEqual(expected.nodeViews());
       expect(actual.counters, `counters at ${t}`).toEqual(expected.counters);

@@ -2,19 +2,34 @@
  * The trace index: what lets replay open a trace of millions of lines in seconds and scrub it
  * without holding its records in memory.
  *
- * Opening a trace is one streaming pass over the file (index-pass.ts) that validates every line
- * and keeps checkpoints, a compact structural log, the faults, the violations and where each
- * event's records lie. Any view (the world at time T, the records around T in trace-window.ts, one
+ * Opening a trace is one streaming pass over the file (index-pass.ts) that reads every line with
+ * the sim's trace reader, re-checks the trace with the sim's checkers, and keeps checkpoints, a
+ * compact structural log, the faults, the checkers' violations and counts, and where each event's
+ * records lie. Any view (the world at time T, the records around T in trace-window.ts, one
  * event's path in follow-event.ts) restores the nearest checkpoint at or before it and re-reads
  * only the lines from there.
  */
+import {
+  parseTraceLine,
+  TraceFormatError,
+  type CheckersHeld,
+  type CheckerSummary,
+  type TopologyNode,
+  type TraceRecord,
+} from '../../sim/index.ts';
 import type { Filter } from './filter.ts';
 import { type Followed, followEvent } from './follow-event.ts';
 import type { FaultSpan } from './fault-spans.ts';
-import { type IndexOptions, type IndexedTrace, type ViolationEntry, indexTrace } from './index-pass.ts';
+import {
+  type EndRecord,
+  type IndexOptions,
+  type IndexedTrace,
+  type RunRecord,
+  type ViolationEntry,
+  indexTrace,
+} from './index-pass.ts';
 import type { Checkpoint } from './checkpoints.ts';
 import type { EventSpan } from './event-table.ts';
-import type { EndRecord, RunRecord, TraceNode, TraceRecord } from './records.ts';
 import type { Counters, ReplayState } from './replay-state.ts';
 import { TraceFile } from './trace-file.ts';
 import { type Window, traceWindow } from './trace-window.ts';
@@ -22,7 +37,7 @@ import { type Window, traceWindow } from './trace-window.ts';
 export type { Checkpoint } from './checkpoints.ts';
 export type { FaultSpan } from './fault-spans.ts';
 export type { Followed, FollowStep } from './follow-event.ts';
-export type { IndexOptions, ViolationEntry } from './index-pass.ts';
+export type { EndRecord, IndexOptions, RunRecord, ViolationEntry } from './index-pass.ts';
 export type { Entry, View, Window } from './trace-window.ts';
 
 /** Sees a record, its line and its byte offset; true applies it and goes on, false stops (the record unapplied). */
@@ -33,7 +48,7 @@ export class TraceIndex {
   readonly sizeBytes: number;
   readonly run: RunRecord;
   readonly end: EndRecord | null;
-  readonly nodes: readonly TraceNode[];
+  readonly nodes: readonly TopologyNode[];
   readonly datacenters: readonly string[];
   /** Number of lines (records) in the trace. */
   readonly lines: number;
@@ -44,8 +59,10 @@ export class TraceIndex {
   readonly checkpoints: readonly Checkpoint[];
   /** In the order they started. */
   readonly faults: readonly FaultSpan[];
-  /** By time. */
+  /** The violations the checkers keep in detail (as the run's report lists them), by time. */
   readonly violations: readonly ViolationEntry[];
+  /** What re-checking the whole trace concluded: the run's report, when the trace is whole. */
+  readonly checked: CheckerSummary;
   readonly checkpointEvery: number;
   private readonly file: TraceFile;
   private readonly indexed: IndexedTrace;
@@ -64,6 +81,7 @@ export class TraceIndex {
     this.checkpoints = this.indexed.checkpoints.list;
     this.faults = this.indexed.faults.list;
     this.violations = this.indexed.violations;
+    this.checked = this.indexed.checked;
     this.checkpointEvery = this.indexed.checkpointEvery;
     this.nodes = this.run.nodes;
     this.datacenters = [...new Set(this.nodes.map((node) => node.dc))];
@@ -86,18 +104,23 @@ export class TraceIndex {
     structural: number;
     strings: number;
     events: number;
-    duplicateLines: number;
+    corrections: number;
     structures: number;
   } {
-    const { checkpoints, log, strings, events, duplicateLines } = this.indexed;
+    const { checkpoints, log, strings, events, corrections } = this.indexed;
     return {
       checkpoints: checkpoints.list.length,
       structural: log.length,
       strings: strings.size,
       events: events.size,
-      duplicateLines: duplicateLines.size,
+      corrections: corrections.size,
       structures: checkpoints.structuresKept,
     };
+  }
+
+  /** What the checkers held per event when the pass ended (their memory is given back after it). */
+  checkersHeld(): CheckersHeld {
+    return this.indexed.checkersHeld;
   }
 
   /** `fault #2 partition dc-a | dc-b`: how records that name a fault by number show it. */
@@ -138,7 +161,7 @@ export class TraceIndex {
     only?: { wanted: (text: string) => boolean; untilLine: number },
   ): void {
     const checkpoint = this.checkpoints[k]!;
-    const duplicateLines = this.indexed.duplicateLines;
+    const corrections = this.indexed.corrections;
     let line = checkpoint.line - 1;
     this.file.lines(checkpoint.offset, 1 << 16, (text, offset) => {
       line++;
@@ -148,12 +171,13 @@ export class TraceIndex {
       }
       let record: TraceRecord;
       try {
-        record = JSON.parse(text) as TraceRecord;
-      } catch {
-        this.file.fail(line, 'malformed JSON (the file changed since it was opened)');
+        record = parseTraceLine(text);
+      } catch (error) {
+        if (!(error instanceof TraceFormatError)) throw error;
+        this.file.fail(line, `${error.message} (the file changed since it was opened)`);
       }
       if (!visit(record, line, offset)) return false;
-      state?.apply(record, record.k === 'deliver' ? (duplicateLines.get(line) ?? 0) : 0);
+      state?.apply(record, corrections.get(line));
       return true;
     });
   }

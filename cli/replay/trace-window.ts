@@ -10,7 +10,7 @@
 import { type Filter, matches, needsState } from './filter.ts';
 import type { FaultSpan } from './fault-spans.ts';
 import type { SendInfo } from './format.ts';
-import type { TraceRecord } from './records.ts';
+import type { TraceRecord } from '../../sim/index.ts';
 import type { Counters, NodeView, ReplayState } from './replay-state.ts';
 import type { TraceIndex } from './trace-index.ts';
 

@@ -11,7 +11,8 @@
  *   seconds after its deadline would otherwise pass as a loss explained by the drop it repaired late.
  *
  * An attempt is known by the forward id its acknowledgement echoes; an acknowledgement counts when
- * it is received, not when it is sent.
+ * it is received, not when it is sent. An event's attempts are forgotten when the event is past its
+ * retention (events.ts): a retry comes within `forwardAttemptsMax` timeouts, well before.
  */
 import { usOfMs, type DcId, type EventId, type NodeId, type RequestId, type Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
@@ -49,6 +50,8 @@ export class ForwardingChecker {
   private readonly forwards = new Map<string, Forwarded>();
   /** `dispatcher, forward id` -> the key of `forwards` it belongs to. */
   private readonly attempts = new Map<string, string>();
+  /** Event -> its keys in `forwards` and `attempts` (which never collide: a forward's has two separators, an attempt's one). */
+  private readonly keysOf = new Map<EventId, string[]>();
 
   constructor(
     private readonly forwardTimeoutUs: Us,
@@ -122,10 +125,29 @@ export class ForwardingChecker {
     if (this.awaitedById.get(key) === attempt) this.awaitedById.delete(key);
   }
 
+  /** Attempts kept, for tests of the retention. */
+  get held(): number {
+    return this.attempts.size;
+  }
+
+  /** The event is past its retention: forget its attempts. */
+  forget(e: EventId): void {
+    for (const key of this.keysOf.get(e) ?? []) {
+      this.forwards.delete(key);
+      this.attempts.delete(key);
+    }
+    this.keysOf.delete(e);
+  }
+
   private sent(dispatcher: NodeId, e: EventId, dc: DcId, forwardId: RequestId, t: Us): void {
     const key = `${dispatcher}\u0000${e}\u0000${dc}`;
-    this.attempts.set(`${dispatcher}\u0000${forwardId}`, key);
+    const attempt = `${dispatcher}\u0000${forwardId}`;
+    this.attempts.set(attempt, key);
+    let keys = this.keysOf.get(e);
+    if (keys === undefined) this.keysOf.set(e, (keys = []));
+    keys.push(attempt);
     const previous = this.forwards.get(key);
+    if (previous === undefined) keys.push(key);
     // Roles keep time in whole milliseconds, so a timeout may fire up to 1 ms early in microseconds.
     const earliestRetryUs =
       previous === undefined ? 0 : previous.lastSentUs + this.forwardTimeoutUs - usOfMs(1);

@@ -2,8 +2,16 @@
  * The invariant checkers, one per family (delivery, leases, forwarding, loss), behind one suite that
  * reads the facts of a run (live, or read back from a trace) and reports what it finds.
  */
-export { Checkers } from './suite.ts';
-export type { CheckerOutput, CheckerOutputSink, CheckerSummary, DeliveryCounts } from './suite.ts';
+export { Checkers, eventRetentionUs } from './suite.ts';
+export type {
+  CheckerOptions,
+  CheckerOutput,
+  CheckerOutputSink,
+  CheckersHeld,
+  CheckerSummary,
+  CheckerTotals,
+  DeliveryCounts,
+} from './suite.ts';
 export type { LossGroup } from './loss.ts';
 export { violationsKeptPerInvariant } from './violations.ts';
 export type { InvariantName, Violation } from './violations.ts';

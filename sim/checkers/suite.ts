@@ -10,18 +10,20 @@
  * subscribes to it; `summary()` gives the same summary to whoever ran the checkers.
  *
  * The settings come from the `run` fact (the scenario and its whole fault schedule), so the same
- * checkers judge a live run and a trace read back from a file.
+ * checkers judge a live run and a trace read back from a file. Each event is followed whole for a
+ * named retention after its deadline and then forgotten but for its identity (events.ts), so memory
+ * stays bounded however long the run or the trace.
  */
 import { assert, usOfMs, type Us } from '../../core/index.ts';
 import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
+import type { Histogram } from '../histogram.ts';
 import type { Scenario } from '../scenario.ts';
 import { healedAt, settleMs } from '../settle.ts';
-import type { Histogram } from '../histogram.ts';
 import { Subscriptions } from '../subscriptions.ts';
 import { Topology } from '../topology.ts';
 import { DeliveryChecker } from './delivery.ts';
-import { EventRegistry } from './events.ts';
+import { EventRegistry, type EventsHeld } from './events.ts';
 import { FaultLog } from './fault-log.ts';
 import { ForwardingChecker } from './forwarding.ts';
 import { LeaseChecker } from './leases.ts';
@@ -53,6 +55,20 @@ export interface CheckerSummary extends DeliveryCounts {
   latency: { overall: Histogram; sameDc: Histogram; crossDc: Histogram };
 }
 
+/**
+ * The running totals, as replay shows them while it steps through a trace: cheap enough to read
+ * after every fact.
+ */
+export interface CheckerTotals {
+  published: number;
+  delivered: number;
+  duplicates: number;
+  lostExplained: number;
+  lostUnexplained: number;
+  /** Every violation of every invariant, counted (not only the ones kept in detail). */
+  violations: number;
+}
+
 export type CheckerOutput =
   | { kind: 'violation'; violation: Violation }
   | { kind: 'loss'; group: LossGroup }
@@ -61,15 +77,39 @@ export type CheckerOutput =
 
 export type CheckerOutputSink = (output: CheckerOutput) => void;
 
+export interface CheckerOptions {
+  /** Keep every event whole to the end instead of for its retention: the reference a test compares with. */
+  retainEventsForever?: boolean;
+}
+
+/** What the checkers hold per event, for tests and benchmarks of the retention. */
+export interface CheckersHeld extends EventsHeld {
+  /** Forward attempts remembered. */
+  forwardAttempts: number;
+}
+
+/**
+ * How long after its deadline an event is followed whole: one more deadline (the last retries of a
+ * forward or a lookup that began just before it) and the settle window (a viewer that lost its
+ * connection reconnects and resumes with what it missed).
+ */
+export function eventRetentionUs(scenario: Scenario): Us {
+  return usOfMs(scenario.deliveryDeadlineMs + settleMs(scenario));
+}
+
 export class Checkers {
   private running: RunningCheckers | null = null;
 
-  constructor(private readonly onOutput: CheckerOutputSink = () => {}) {}
+  constructor(
+    private readonly onOutput: CheckerOutputSink = () => {},
+    private readonly options: CheckerOptions = {},
+  ) {}
 
   apply(fact: Fact): void {
     if (fact.kind === 'run') {
       assert(this.running === null, 'a second run fact');
-      this.running = new RunningCheckers(fact, this.onOutput);
+      const retentionUs = this.options.retainEventsForever === true ? null : eventRetentionUs(fact.scenario);
+      this.running = new RunningCheckers(fact, retentionUs, this.onOutput);
       return;
     }
     assert(this.running !== null, `a ${fact.kind} fact before the run fact`);
@@ -80,12 +120,31 @@ export class Checkers {
     assert(this.running !== null, 'no run to summarise');
     return this.running.summary();
   }
+
+  held(): CheckersHeld {
+    assert(this.running !== null, 'no run to measure');
+    return this.running.held();
+  }
+
+  /** The totals so far (all zero before the run fact). */
+  totals(): CheckerTotals {
+    return (
+      this.running?.totals() ?? {
+        published: 0,
+        delivered: 0,
+        duplicates: 0,
+        lostExplained: 0,
+        lostUnexplained: 0,
+        violations: 0,
+      }
+    );
+  }
 }
 
 class RunningCheckers {
   private readonly subscriptions = new Subscriptions();
   private readonly faults: FaultLog;
-  private readonly events = new EventRegistry();
+  private readonly events: EventRegistry;
   private readonly violations: ViolationLog;
   private readonly delivery: DeliveryChecker;
   private readonly leases: LeaseChecker;
@@ -96,10 +155,12 @@ class RunningCheckers {
 
   constructor(
     run: Extract<Fact, { kind: 'run' }>,
+    retentionUs: Us | null,
     private readonly onOutput: CheckerOutputSink,
   ) {
     const { scenario } = run;
     this.itemBudget = itemBudget(scenario);
+    this.events = new EventRegistry(retentionUs);
     const topology = new Topology(run.nodes);
     const network = scenario.network;
     const subscribeGraceUs = usOfMs(scenario.subscribeGraceMs);
@@ -157,6 +218,7 @@ class RunningCheckers {
   }
 
   apply(fact: Fact): void {
+    for (const e of this.events.retire(fact.t)) this.forwarding.forget(e);
     this.subscriptions.apply(fact);
     this.faults.apply(fact);
     this.events.apply(fact);
@@ -174,6 +236,24 @@ class RunningCheckers {
       );
     if (fact.kind === 'end')
       this.onOutput({ kind: 'summary', t: fact.t, items: fact.items, summary: this.summary() });
+  }
+
+  held(): CheckersHeld {
+    return { ...this.events.held(), forwardAttempts: this.forwarding.held };
+  }
+
+  totals(): CheckerTotals {
+    const counts = this.violations.counts;
+    let violations = 0;
+    for (const invariant in counts) violations += counts[invariant as InvariantName];
+    return {
+      published: this.events.published,
+      delivered: this.delivery.delivered,
+      duplicates: this.delivery.duplicates,
+      lostExplained: this.loss.lost.explained,
+      lostUnexplained: this.loss.lost.unexplained,
+      violations,
+    };
   }
 
   /** Today's report shape, key for key (the `--json` report spreads it). */

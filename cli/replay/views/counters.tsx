@@ -3,7 +3,7 @@
 /**
  * Two rows: the counters at the time shown ("so far") above the same counters over the whole run
  * (what the run's report totals), each field aligned with its pair; shorter labels when the width
- * asks.
+ * asks, and at the narrowest numbers of five digits and more in thousands (`11.5k`) or millions.
  */
 import { Text } from 'ink';
 import type { ReactElement } from 'react';
@@ -21,6 +21,12 @@ export function CountersView(props: { soFar: Counters; total: Counters; width: n
 
 export function countersLines(soFar: Counters, total: Counters, width: number): [string, string] {
   const n = (value: number): string => value.toLocaleString('en-US');
+  const short = (value: number): string =>
+    value < 10_000
+      ? n(value)
+      : value < 1_000_000
+        ? `${+(value / 1000).toFixed(value < 100_000 ? 1 : 0)}k`
+        : `${+(value / 1_000_000).toFixed(1)}M`;
   const forms: ((c: Counters) => string[])[] = [
     (c) => [
       `published ${n(c.published)}`,
@@ -42,6 +48,13 @@ export function countersLines(soFar: Counters, total: Counters, width: number): 
       `lost ${n(c.lostExplained + c.lostUnexplained)} (${n(c.lostUnexplained)} unexpl)`,
       `dup ${n(c.duplicates)}`,
       `viol ${n(c.violations)}`,
+    ],
+    (c) => [
+      `pub ${short(c.published)}`,
+      `deliv ${short(c.delivered)}`,
+      `lost ${short(c.lostExplained + c.lostUnexplained)} (${short(c.lostUnexplained)} unexpl)`,
+      `dup ${short(c.duplicates)}`,
+      `viol ${short(c.violations)}`,
     ],
   ];
   let lines: [string, string] = ['', ''];

@@ -9,7 +9,7 @@ import { Box, Text } from 'ink';
 import type { ReactElement } from 'react';
 import type { Filter } from '../filter.ts';
 import { describeRecord, formatTime } from '../format.ts';
-import type { TraceRecord } from '../records.ts';
+import type { TraceRecord } from '../../../sim/index.ts';
 import type { Entry, TraceIndex } from '../trace-index.ts';
 import { red } from './style.ts';
 

@@ -9,7 +9,7 @@ import { Text } from 'ink';
 import type { ReactElement } from 'react';
 import { unreachable } from '../../../core/index.ts';
 import { formatTime } from '../format.ts';
-import type { Fault } from '../records.ts';
+import type { Fault } from '../../../sim/index.ts';
 import type { TraceIndex } from '../trace-index.ts';
 
 export function Timeline(props: { index: TraceIndex; t: number; width: number }): ReactElement {

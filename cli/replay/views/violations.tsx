@@ -1,6 +1,10 @@
 /* @jsxRuntime automatic */
 /* @jsxImportSource react */
-/** The violations pane: every violation of the trace by time, the one n/p last jumped to centred and marked. */
+/**
+ * The violations pane: the violations the checkers keep in detail (the first of each invariant, as
+ * the run's report lists them), by time, the one n/p last jumped to centred and marked; the title
+ * says how many they counted in all when that is more.
+ */
 import { Box, Text } from 'ink';
 import type { ReactElement } from 'react';
 import { formatTime } from '../format.ts';
@@ -13,17 +17,19 @@ export function ViolationsPane(props: {
   height: number;
 }): ReactElement {
   const { violations } = props.index;
+  const counted = props.index.totals.violations;
   const listRows = props.height - 1;
   const current = props.current ?? -1;
   const first = Math.max(0, Math.min(current - Math.floor(listRows / 2), violations.length - listRows));
   return (
     <Box flexDirection="column" width={props.width} height={props.height}>
       <Text bold wrap="truncate">
-        Violations ({violations.length}) n/p jump
+        {`Violations (${violations.length}${counted > violations.length ? ` in detail, of ${counted.toLocaleString('en-US')} counted` : ''})  n/p jump`}
       </Text>
       {violations.length === 0 ? <Text>none</Text> : null}
       {violations.slice(first, first + listRows).map((entry, i) => (
-        <Text key={entry.line} wrap="truncate" inverse={first + i === current} color="red">
+        // One record can reveal several violations: the position, not the line, tells them apart.
+        <Text key={first + i} wrap="truncate" inverse={first + i === current} color="red">
           {`${first + i + 1}. ${formatTime(entry.t)} ${entry.violation.invariant} ${entry.violation.e ?? ''}: ${entry.violation.message}`}
         </Text>
       ))}

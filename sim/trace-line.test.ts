@@ -1,0 +1,153 @@
+// Goal: every line the trace writer writes reads back as its record, and every kind of broken line
+// is refused with a reason that names what is wrong; what a record means where it stands is judged
+// by the reader, by line.
+// Method: a faulted run's trace read line by line; then broken lines and broken sequences written
+// by hand.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runScenario } from './run.ts';
+import { smallScenario } from './test-fixtures.ts';
+import { parseTraceLine, TraceFormatError, traceKinds } from './trace-line.ts';
+import { TraceError, TraceReader } from './trace-reader.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'stadium-trace-line-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function faultedTrace(): string[] {
+  const path = join(dir, 'faulted.jsonl');
+  runScenario(
+    smallScenario({
+      durationMs: 4_000,
+      duplicatePerMillion: 20_000,
+      lossPerMillion: 5_000,
+      churnPerViewerPerMinute: 6,
+      faults: [{ kind: 'kill', atMs: 1_500, node: 'dc-a/frontend-1', restartAfterMs: 1_000 }],
+    }),
+    '3',
+    { tracePath: path },
+  );
+  return readFileSync(path, 'utf8').trimEnd().split('\n');
+}
+
+describe('a trace line', () => {
+  it('every line the writer writes is its record, and a run shows most kinds', () => {
+    const lines = faultedTrace();
+    const kinds = new Set<string>();
+    for (const line of lines) {
+      const record = parseTraceLine(line);
+      expect(record).toEqual(JSON.parse(line));
+      kinds.add(record.k);
+    }
+    for (const kind of traceKinds.filter((k) => !['violation', 'role-drop', 'client-drop'].includes(k)))
+      expect(kinds.has(kind), kind).toBe(true);
+  });
+
+  const broken: [string, string, RegExp][] = [
+    ['empty', '', /^empty line$/],
+    ['not JSON', '{"k":"recv"', /^malformed JSON/],
+    ['not an object', '[1]', /^not a JSON object$/],
+    ['no kind', '{"t":1}', /^no record kind `k`$/],
+    ['unknown kind', '{"k":"teleport","t":2}', /^unknown record kind "teleport"$/],
+    ['fractional time', '{"k":"recv","t":1.5,"m":1}', /^recv: time `t` must be a non-negative integer/],
+    ['negative time', '{"k":"recv","t":-1,"m":1}', /^recv: time `t` must be a non-negative integer/],
+    [
+      'missing field',
+      '{"k":"deliver","t":1,"node":"a","e":"x","topic":"t"}',
+      /^deliver: field `n` is missing or has the wrong type \(missing\)/,
+    ],
+    ['wrong type', '{"k":"recv","t":1,"m":"1"}', /^recv: field `m` is missing or has the wrong type \("1"\)/],
+    [
+      'unknown message type',
+      '{"k":"send","t":1,"m":1,"from":"a","to":"b","type":"telegram"}',
+      /^send: field `type` must be one of publish, .* \(got "telegram"\)/,
+    ],
+    [
+      'three copies',
+      '{"k":"send","t":1,"m":1,"from":"a","to":"b","type":"deliver","copies":3}',
+      /^send: field `copies` must be one of 2 \(got 3\)/,
+    ],
+    [
+      'unknown drop reason',
+      '{"k":"drop","t":1,"m":1,"why":"gremlins"}',
+      /^drop: field `why` must be one of loss,/,
+    ],
+    [
+      'unknown connection change',
+      '{"k":"conn","t":1,"c":"c-1","node":"a","v":1,"op":"teleport"}',
+      /^conn: field `op` must be one of open, close, sub, unsub, refused \(got "teleport"\)/,
+    ],
+    [
+      'unknown fault kind',
+      '{"k":"fault","t":1,"f":1,"phase":"start","fault":{"kind":"meteor"}}',
+      /^fault: `fault.kind` must be one of kill, partition, isolate, jitter-storm, loss-burst \(got "meteor"\)/,
+    ],
+    [
+      'malformed node',
+      '{"k":"run","t":0,"version":2,"seed":"1","nodes":[{"id":"a","dc":"x","role":"janitor"}]}',
+      /^run: malformed node/,
+    ],
+    [
+      'violation without chain',
+      '{"k":"violation","t":1,"violation":{"invariant":"x","message":"m"}}',
+      /needs an/,
+    ],
+  ];
+  for (const [name, line, reason] of broken) {
+    it(`refuses a line: ${name}`, () => {
+      expect(() => parseTraceLine(line)).toThrow(TraceFormatError);
+      expect(() => parseTraceLine(line)).toThrow(reason);
+    });
+  }
+});
+
+describe('a line where it stands', () => {
+  const lines = faultedTrace();
+  const run = lines[0]!;
+  const read = (texts: string[], lastComplete = true): void => {
+    const reader = new TraceReader('t.jsonl');
+    texts.forEach((text, i) => reader.read(text, lastComplete || i < texts.length - 1));
+  };
+  const cases: [string, string[], RegExp][] = [
+    [
+      'not run first',
+      ['{"k":"node","t":1,"node":"a","op":"up"}'],
+      /:1: the first record must be `run`, found `node`/,
+    ],
+    ['a second run', [run, run], /:2: a second `run` record/],
+    [
+      'backwards',
+      [run, '{"k":"node","t":9,"node":"a","op":"down"}', '{"k":"node","t":8,"node":"a","op":"up"}'],
+      /:3: time goes backwards \(8 after 9\)/,
+    ],
+    [
+      'a fault that ends unstarted',
+      [run, '{"k":"fault","t":1,"f":3,"phase":"end","fault":{"kind":"kill","node":"a"}}'],
+      /:2: fault #3 ends but never started/,
+    ],
+    [
+      'after the end',
+      [run, '{"k":"end","t":1,"report":{"items":1}}', '{"k":"recv","t":2,"m":1}'],
+      /:3: a recv record after the `end` record/,
+    ],
+    [
+      'an orphan fate',
+      [run, '{"k":"recv","t":2,"m":1}'],
+      /:2: the fate of message #1, which is not in flight/,
+    ],
+  ];
+  for (const [name, texts, reason] of cases) {
+    it(`refuses, by line: ${name}`, () => {
+      expect(() => read(texts)).toThrow(TraceError);
+      expect(() => read(texts)).toThrow(reason);
+    });
+  }
+
+  it('a last line without its newline that is not JSON was cut short', () => {
+    expect(() => read([run, '{"k":"publish","t":5,"e":"ev-1"'], false)).toThrow(
+      /:2: truncated: the file ends in the middle of a record/,
+    );
+    expect(() => read([run, '{"k":"publish","t":5,"e":"ev-1"'])).toThrow(/:2: malformed JSON/);
+  });
+});
