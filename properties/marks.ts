@@ -51,7 +51,25 @@ export const marks: readonly Mark[] = [
     counter: 'tombstones-overwritten',
     says: 'a newer write replaced a tombstone: a frontend subscribed again after leaving',
   },
+  {
+    name: 'older-write-refused',
+    role: 'store',
+    counter: 'writes-older-generation',
+    says: 'a write older than the live lease it would replace was refused',
+  },
+  {
+    name: 'tombstone-forgotten',
+    role: 'store',
+    counter: 'tombstones-forgotten',
+    says: 'a tombstone outlived its time and was forgotten',
+  },
   { name: 'store-full', role: 'store', counter: 'rejected-full', says: 'the store answered full' },
+  {
+    name: 'renewal-partly-refused',
+    role: 'store',
+    counter: 'renewals-partly-refused',
+    says: 'a renewal found room for some topics only: written, the rest refused',
+  },
   { name: 'lease-expired', role: 'store', counter: 'leases-expired', says: 'a lease expired unrenewed' },
   {
     name: 'lapsed-lease-regranted',
@@ -60,6 +78,18 @@ export const marks: readonly Mark[] = [
     says: 'a renewal came after its lease had lapsed and was granted afresh',
   },
   // The frontend.
+  {
+    name: 'connection-refused',
+    role: 'frontend',
+    counter: 'client-error-frontend-full',
+    says: 'a frontend at its connection limit refused a connection',
+  },
+  {
+    name: 'subscribe-refused',
+    role: 'frontend',
+    counter: 'client-error-too-many-topics',
+    says: 'a connection at its topic limit was refused one more',
+  },
   {
     name: 'renewal-split',
     role: 'frontend',
@@ -71,6 +101,12 @@ export const marks: readonly Mark[] = [
     role: 'frontend',
     counter: 'lease-requests-retried',
     says: 'a subscribe or renewal went unanswered and was retried at another dispatcher',
+  },
+  {
+    name: 'lease-request-exhausted',
+    role: 'frontend',
+    counter: 'lease-requests-exhausted',
+    says: 'a subscribe or renewal ran out of attempts',
   },
   {
     name: 'registration-lapsed',
@@ -95,6 +131,12 @@ export const marks: readonly Mark[] = [
     role: 'frontend',
     counter: 'history-events-evicted',
     says: "an event left a frontend's bounded history",
+  },
+  {
+    name: 'history-topic-evicted',
+    role: 'frontend',
+    counter: 'history-topics-evicted',
+    says: "a topic's history left a frontend that kept too many topics",
   },
   {
     name: 'resume-replayed',
@@ -144,6 +186,12 @@ export const marks: readonly Mark[] = [
     role: 'dispatcher',
     counter: 'publishes-warned-store-rebuilding',
     says: 'a publish was answered with a warning that the store was rebuilding',
+  },
+  {
+    name: 'publish-warned-lapsed',
+    role: 'dispatcher',
+    counter: 'publishes-warned-frontend-lapsed',
+    says: "a publish was answered with a warning that a frontend's lease had lapsed",
   },
 ];
 
