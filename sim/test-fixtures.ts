@@ -1,5 +1,6 @@
 /** Small scenarios for tests and property runs: two datacenters, a few nodes, a few hundred viewers. */
-import { parseScenario, type Fault, type Scenario } from './scenario.ts';
+import { parseScenario } from './scenario-parse.ts';
+import type { Fault, Scenario } from './scenario.ts';
 
 export interface SmallScenarioOptions {
   name?: string;
