@@ -16,7 +16,7 @@ import {
   runScenario,
   type Report,
 } from '../sim/index.ts';
-import { smallScenario } from '../sim/test-fixtures.ts';
+import { plantedBugScenario } from '../sim/test-fixtures.ts';
 
 type Fingerprint = Record<string, unknown>;
 
@@ -35,17 +35,7 @@ function fingerprint(): Fingerprint {
       process.stderr.write(`  ${name} seed ${seed}\n`);
     }
   }
-  const faulted = smallScenario({
-    name: 'planted',
-    durationMs: 8_000,
-    churnPerViewerPerMinute: 6,
-    lossPerMillion: 2_000,
-    duplicatePerMillion: 5_000,
-    faults: [
-      { kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1', restartAfterMs: 1_000 },
-      { kind: 'partition', atMs: 4_000, between: ['dc-a', 'dc-b'], repairAfterMs: 1_500 },
-    ],
-  });
+  const faulted = plantedBugScenario();
   for (const bug of plantedBugs) {
     const report = runScenario(faulted, '7', { tracePath: null, roles: rolesWithBug(bug) });
     const { violations: _details, ...counts } = withoutWallTime(report);

@@ -20,7 +20,7 @@ import {
   type Report,
 } from './run.ts';
 import type { Scenario } from './scenario.ts';
-import { smallScenario } from './test-fixtures.ts';
+import { plantedBugScenario, smallScenario } from './test-fixtures.ts';
 import { readTraceFacts, TraceError } from './trace-reader.ts';
 import { TraceWriter } from './trace-writer.ts';
 import { runWorld } from './world/index.ts';
@@ -64,18 +64,8 @@ function expectSameJudgement(report: Report, path: string): CheckerSummary {
   return summary;
 }
 
-/** The planted-bug scenario of scripts/trace-baseline.ts: a frontend death and a partition, with churn, loss and duplication. */
-const planted = smallScenario({
-  name: 'planted',
-  durationMs: 8_000,
-  churnPerViewerPerMinute: 6,
-  lossPerMillion: 2_000,
-  duplicatePerMillion: 5_000,
-  faults: [
-    { kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1', restartAfterMs: 1_000 },
-    { kind: 'partition', atMs: 4_000, between: ['dc-a', 'dc-b'], repairAfterMs: 1_500 },
-  ],
-});
+/** The planted-bug scenario of scripts/trace-baseline.ts. */
+const planted = plantedBugScenario();
 
 /** Every kind of fate: deaths of both roles (batches lost with a frontend), a partition, an isolation, loss and copies. */
 const faulted = smallScenario({

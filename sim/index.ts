@@ -12,14 +12,8 @@ export {
 } from './run.ts';
 export type { LatencySummary, Report, RunOptions } from './run.ts';
 export { formatReport } from './format.ts';
-export {
-  parseScenario,
-  ScenarioError,
-  nodeIds,
-  faultKinds,
-  defaultRoles,
-  defaultNetwork,
-} from './scenario.ts';
+export { parseScenario } from './scenario-parse.ts';
+export { ScenarioError, nodeIds, faultKinds, defaultRoles, defaultNetwork } from './scenario.ts';
 export type {
   Fault,
   FaultKind,

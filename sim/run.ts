@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { msOfUs, usOfMs, type Us } from '../core/index.ts';
 import { Checkers, type DeliveryCounts, type InvariantName, type Violation } from './checkers/index.ts';
 import type { Histogram } from './histogram.ts';
-import { parseScenario, ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
+import { parseScenario } from './scenario-parse.ts';
+import { ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
 import { TraceWriter } from './trace-writer.ts';
 import { runWorld, type RoleCounters, type Roles } from './world/index.ts';
 

@@ -1,7 +1,8 @@
 // Goal: every named scenario is valid, and a bad scenario is refused with every problem named by its path.
 import { describe, expect, it } from 'vitest';
 import { loadScenario, namedScenarios } from './run.ts';
-import { parseScenario, ScenarioError } from './scenario.ts';
+import { parseScenario } from './scenario-parse.ts';
+import { ScenarioError } from './scenario.ts';
 
 function issuesOf(value: unknown): string[] {
   try {

@@ -1,5 +1,6 @@
 /** Small scenarios for tests and property runs: two datacenters, a few nodes, a few hundred viewers. */
-import { parseScenario, type Fault, type Scenario } from './scenario.ts';
+import { parseScenario } from './scenario-parse.ts';
+import type { Fault, Scenario } from './scenario.ts';
 
 export interface SmallScenarioOptions {
   name?: string;
@@ -62,4 +63,22 @@ export function smallScenario(options: SmallScenarioOptions = {}): Scenario {
     },
     'small scenario',
   );
+}
+
+/**
+ * The scenario every planted bug is run on by scripts/trace-baseline.ts and the trace tests: a
+ * frontend death and a partition, with churn, loss and duplication.
+ */
+export function plantedBugScenario(): Scenario {
+  return smallScenario({
+    name: 'planted',
+    durationMs: 8_000,
+    churnPerViewerPerMinute: 6,
+    lossPerMillion: 2_000,
+    duplicatePerMillion: 5_000,
+    faults: [
+      { kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1', restartAfterMs: 1_000 },
+      { kind: 'partition', atMs: 4_000, between: ['dc-a', 'dc-b'], repairAfterMs: 1_500 },
+    ],
+  });
 }

@@ -9,7 +9,7 @@ import type { Fact } from '../facts.ts';
 import { plantedBugs, rolesWithBug } from '../planted-bugs.ts';
 import { loadScenario, withoutAmbientNondeterminism } from '../run.ts';
 import type { Scenario } from '../scenario.ts';
-import { smallScenario } from '../test-fixtures.ts';
+import { plantedBugScenario, smallScenario } from '../test-fixtures.ts';
 import { runWorld, type Roles } from '../world/index.ts';
 import { Checkers, eventRetentionUs, type CheckersHeld } from './index.ts';
 
@@ -30,18 +30,8 @@ function judge(facts: Iterable<Fact>, retainEventsForever: boolean): Checkers {
   return checkers;
 }
 
-/** The planted-bug scenario of scripts/trace-baseline.ts: a frontend death and a partition, with churn, loss and duplication. */
-const planted = smallScenario({
-  name: 'planted',
-  durationMs: 8_000,
-  churnPerViewerPerMinute: 6,
-  lossPerMillion: 2_000,
-  duplicatePerMillion: 5_000,
-  faults: [
-    { kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1', restartAfterMs: 1_000 },
-    { kind: 'partition', atMs: 4_000, between: ['dc-a', 'dc-b'], repairAfterMs: 1_500 },
-  ],
-});
+/** The planted-bug scenario of scripts/trace-baseline.ts. */
+const planted = plantedBugScenario();
 
 /** The flagship with a tenth of its viewers: its late resumes come closest to the retention. */
 function flagship(): Scenario {

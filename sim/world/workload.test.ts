@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runScenario } from '../run.ts';
-import { parseScenario, type Scenario } from '../scenario.ts';
+import { parseScenario } from '../scenario-parse.ts';
+import type { Scenario } from '../scenario.ts';
 import type { TraceRecord } from '../trace.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-workload-'));
