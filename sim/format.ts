@@ -34,12 +34,11 @@ export function formatReport(report: Report): string {
     `wall time           ${(report.wallMs / 1000).toFixed(2)} s (${n(report.events)} events, ${n(report.eventsPerSecond)} events/s)`,
     `trace               ${report.tracePath ?? '(not written)'} (${(report.traceBytes / 1e6).toFixed(1)} MB, ${n(report.traceLines)} lines)`,
     `traceHash           ${report.traceHash}`,
+    `liveness after heal ${livenessLine(report.liveness)}`,
   ];
   const total = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
   if (total === 0) {
-    lines.push(
-      'violations          none: integrity, no misdelivery, no duplicates, explained loss, fault-free liveness, lease hygiene, lease release, forward discipline all hold',
-    );
+    lines.push(`violations          none: ${Object.keys(report.violationCounts).join(', ')} all hold`);
   } else {
     const counts = Object.entries(report.violationCounts)
       .filter(([, count]) => count > 0)
@@ -55,4 +54,14 @@ export function formatReport(report: Report): string {
       lines.push(`  … ${report.violations.length - 5} more detailed in the trace and in --json`);
   }
   return lines.join('\n');
+}
+
+function livenessLine(liveness: Report['liveness']): string {
+  const { healedAtMs, checkedFromMs, eventsChecked, convergedAfterMs } = liveness;
+  if (healedAtMs === null || checkedFromMs === null) return 'not judged: a fault never ends';
+  const converged =
+    convergedAfterMs === 0
+      ? 'no fault cost a delivery after it'
+      : `faults cost deliveries until ${convergedAfterMs} ms after it`;
+  return `healed at ${(healedAtMs / 1000).toFixed(1)} s (${converged}); ${eventsChecked} events from ${(checkedFromMs / 1000).toFixed(1)} s had to reach everyone`;
 }

@@ -67,8 +67,9 @@ export function register(program: Command): void {
       'after',
       `
 Every generated scenario must keep every invariant (integrity, no misdelivery, no duplicates,
-explained loss, lease hygiene, lease release, forward discipline; fault-free liveness when it has
-no faults) and be deterministic. Over the whole run (judged when no property failed: a failing run
+explained loss - by a cause on the event's own path -, lease hygiene, lease release, lease without
+viewers, forward discipline, timely retry, no runaway past the run's budget; fault-free liveness
+when it has no faults, liveness after heal in its tail) and be deterministic. Over the whole run (judged when no property failed: a failing run
 stops at its first failure, then shrinks it), every fault kind asked for must take effect, and
 every coverage mark (a decision point of the core the run must reach: a tombstone refusing a
 write, a full store, a retried forward...; the table lists them) must fire in a run of 1,000
