@@ -1,6 +1,6 @@
 // Goal: around a store restart and a frozen frontend, real processes keep the promises that hold
 // today (no duplicate, nothing invented, every fault really happens, delivery comes back once it
-// heals), and the loss window is measured for issue 11's fix to close.
+// heals), and the loss window - publishes answered 200 that a viewer never got - is measured.
 // Method: `measureLossWindow` (prod/loss-window.ts): a private redis-server, one datacenter of
 // 2 dispatchers + 2 frontends as `stadium serve` processes (1.5 s lease), SSE and WebSocket viewers
 // on every frontend, a publish every 5 ms; the fault is injected for real (SIGKILL and an empty

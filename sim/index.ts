@@ -42,7 +42,7 @@ export type {
   NodeRole,
   TopologyNode,
 } from './facts.ts';
-export { Checkers, violationsKeptPerInvariant } from './checkers/index.ts';
+export { Checkers, violationsKeptPerInvariant, zeroTotals } from './checkers/index.ts';
 export type {
   CheckerOutput,
   CheckersHeld,

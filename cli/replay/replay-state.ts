@@ -23,6 +23,7 @@
 import { unreachable } from '../../core/index.ts';
 import {
   decodeRecipients,
+  zeroTotals,
   type CheckerTotals,
   type Fault,
   type TopologyNode,
@@ -35,14 +36,7 @@ export type Counters = CheckerTotals;
 /** For each record whose counts the checkers changed otherwise than `apply` assumes: the difference. */
 export type CounterCorrection = Readonly<Counters>;
 
-export const zeroCounters = (): Counters => ({
-  published: 0,
-  delivered: 0,
-  duplicates: 0,
-  lostExplained: 0,
-  lostUnexplained: 0,
-  violations: 0,
-});
+export const zeroCounters: () => Counters = zeroTotals;
 
 /** The counts a record adds when the checkers agree with the obvious: one published, `n` delivered. */
 export function assumedCounts(record: TraceRecord): { published: number; delivered: number } {

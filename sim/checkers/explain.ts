@@ -23,7 +23,7 @@ import type { Fault } from '../scenario.ts';
 import type { Topology } from '../topology.ts';
 import { describeEventDrop, type EventRegistry, type TrackedEvent } from './events.ts';
 import type { FaultLog } from './fault-log.ts';
-import { inDc, overlaps, type LeaseChecker } from './leases.ts';
+import { inDc, leasePathCategory, overlaps, type LeaseChecker } from './leases.ts';
 
 export interface Explanation {
   category: string;
@@ -133,17 +133,16 @@ export class Explainer {
         category: 'store-full',
         text: `${dc}'s store refused ${frontend}'s lease on "${topic}": it was full`,
       };
-    for (const drop of this.faults.leaseDropsOf(frontend)) {
-      if (drop.t >= from && drop.t <= to)
-        return {
-          category: categoryOfDrop(drop.why, drop.f),
-          text: `a lease message of ${frontend} was dropped (${drop.why}) before the lookup`,
-          ...(drop.f === undefined ? {} : { f: drop.f }),
-        };
-    }
+    const drop = this.faults.leaseDropWithin(frontend, from, to);
+    if (drop !== undefined)
+      return {
+        category: categoryOfDrop(drop.why, drop.f),
+        text: `a lease message of ${frontend} was dropped (${drop.why}) before the lookup`,
+        ...(drop.f === undefined ? {} : { f: drop.f }),
+      };
     for (const span of this.faults.spans) {
       if (!overlaps(span, from, to)) continue;
-      const category = this.onLeasePath(span.fault, frontend, dc);
+      const category = leasePathCategory(span.fault, frontend, dc, this.topology);
       if (category !== null)
         return {
           category,
@@ -175,27 +174,6 @@ export class Explainer {
           : null;
       case 'jitter-storm':
         return inDc(fault, dc) || inDc(fault, origin) ? fault.kind : null;
-      case 'loss-burst':
-        return null;
-      default:
-        return unreachable(fault);
-    }
-  }
-
-  /** The loss category a fault stands for on `frontend`'s lease path in `dc`, or null when it is not on it. */
-  private onLeasePath(fault: Fault, frontend: NodeId, dc: DcId): string | null {
-    switch (fault.kind) {
-      case 'kill':
-      case 'isolate': {
-        const role = this.topology.roleOf(fault.node);
-        const onPath =
-          fault.node === frontend || (this.topology.dcOf(fault.node) === dc && role !== 'frontend');
-        if (!onPath) return null;
-        return fault.kind === 'kill' ? `${role}-death` : `${role}-isolation`;
-      }
-      case 'jitter-storm':
-        return inDc(fault, dc) ? fault.kind : null;
-      case 'partition':
       case 'loss-burst':
         return null;
       default:

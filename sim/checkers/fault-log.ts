@@ -52,8 +52,9 @@ export class FaultLog {
     }
   }
 
-  leaseDropsOf(frontend: NodeId): readonly LeaseMessageDrop[] {
-    return this.leaseDrops.get(frontend) ?? [];
+  /** The first lease message of `frontend` lost within [from, to], if any. */
+  leaseDropWithin(frontend: NodeId, from: Us, to: Us): LeaseMessageDrop | undefined {
+    return this.leaseDrops.get(frontend)?.find((drop) => drop.t >= from && drop.t <= to);
   }
 }
 

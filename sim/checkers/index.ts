@@ -2,7 +2,7 @@
  * The invariant checkers, one per family (delivery, leases, forwarding, loss), behind one suite that
  * reads the facts of a run (live, or read back from a trace) and reports what it finds.
  */
-export { Checkers, eventRetentionUs } from './suite.ts';
+export { Checkers, eventRetentionUs, zeroTotals } from './suite.ts';
 export type {
   CheckerOptions,
   CheckerOutput,

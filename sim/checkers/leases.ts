@@ -20,6 +20,7 @@
  */
 import { unreachable, type DcId, type EventId, type NodeId, type Topic, type Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
+import type { Fault } from '../scenario.ts';
 import type { Subscriptions } from '../subscriptions.ts';
 import type { Topology } from '../topology.ts';
 import { forgetBefore, type FaultLog } from './fault-log.ts';
@@ -153,18 +154,10 @@ export class LeaseChecker {
   /** A lease expired instead of being removed: right only if something on the frontend's lease path got in the way. */
   private checkRelease(dc: DcId, topic: Topic, frontend: NodeId, expUs: Us, t: Us): void {
     const from = expUs - this.settings.leaseUs - this.settings.subscribeGraceUs;
-    for (const span of this.faults.spans) {
-      if (!overlaps(span, from, expUs)) continue;
-      const fault = span.fault;
-      if (fault.kind === 'kill' || fault.kind === 'isolate') {
-        if (
-          fault.node === frontend ||
-          (this.topology.dcOf(fault.node) === dc && this.topology.roleOf(fault.node) !== 'frontend')
-        )
-          return;
-      } else if (fault.kind === 'jitter-storm' && inDc(fault, dc)) return;
-    }
-    for (const drop of this.faults.leaseDropsOf(frontend)) if (drop.t >= from && drop.t <= expUs) return;
+    for (const span of this.faults.spans)
+      if (overlaps(span, from, expUs) && leasePathCategory(span.fault, frontend, dc, this.topology) !== null)
+        return;
+    if (this.faults.leaseDropWithin(frontend, from, expUs) !== undefined) return;
     const viewers = this.subscriptions.at(frontend, topic)?.size ?? 0;
     this.releaseErrors++;
     this.violations.report(
@@ -202,4 +195,33 @@ export function overlaps(span: { startUs: Us; endUs: Us | null }, from: Us, to: 
 /** Whether a storm or burst reaches `dc` (one without a datacenter reaches every one). */
 export function inDc(fault: { dc?: DcId }, dc: DcId): boolean {
   return fault.dc === undefined || fault.dc === dc;
+}
+
+/**
+ * The loss category a fault stands for on `frontend`'s lease path in `dc` — the frontend itself, the
+ * datacenter's dispatchers and store down or cut off, a jitter storm there — or null when it is
+ * not on that path. Lease release and the loss explanation judge the lease path by this one rule.
+ */
+export function leasePathCategory(
+  fault: Fault,
+  frontend: NodeId,
+  dc: DcId,
+  topology: Topology,
+): string | null {
+  switch (fault.kind) {
+    case 'kill':
+    case 'isolate': {
+      const role = topology.roleOf(fault.node);
+      const onPath = fault.node === frontend || (topology.dcOf(fault.node) === dc && role !== 'frontend');
+      if (!onPath) return null;
+      return fault.kind === 'kill' ? `${role}-death` : `${role}-isolation`;
+    }
+    case 'jitter-storm':
+      return inDc(fault, dc) ? fault.kind : null;
+    case 'partition':
+    case 'loss-burst':
+      return null;
+    default:
+      return unreachable(fault);
+  }
 }

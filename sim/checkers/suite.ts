@@ -128,17 +128,13 @@ export class Checkers {
 
   /** The totals so far (all zero before the run fact). */
   totals(): CheckerTotals {
-    return (
-      this.running?.totals() ?? {
-        published: 0,
-        delivered: 0,
-        duplicates: 0,
-        lostExplained: 0,
-        lostUnexplained: 0,
-        violations: 0,
-      }
-    );
+    return this.running?.totals() ?? zeroTotals();
   }
+}
+
+/** Totals before anything was counted. */
+export function zeroTotals(): CheckerTotals {
+  return { published: 0, delivered: 0, duplicates: 0, lostExplained: 0, lostUnexplained: 0, violations: 0 };
 }
 
 class RunningCheckers {
