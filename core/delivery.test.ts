@@ -173,6 +173,8 @@ class Harness {
         case 'close':
         case 'drop':
         case 'lease':
+        case 'appended':
+        case 'trimmed':
         case 'published':
         case 'publish-reply':
           break;

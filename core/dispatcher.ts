@@ -149,6 +149,9 @@ function onMessage(
     case 'store-reset':
     case 'store-request':
     case 'store-reply':
+    case 'deliver-ack':
+    case 'history-read':
+    case 'history-reply':
       increment(state.counters, 'unexpected-messages');
       return;
     default:

@@ -116,6 +116,9 @@ function onMessage(state: FrontendState, message: Message, now: Ms, effects: Eff
     case 'forward-ack':
     case 'store-request':
     case 'store-reply':
+    case 'deliver-ack':
+    case 'history-read':
+    case 'history-reply':
       increment(state.counters, 'unexpected-messages');
       return;
     default:

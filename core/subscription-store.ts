@@ -24,6 +24,12 @@
  *   (a restart). Every answer carries it and its age, counted from the first request, so
  *   dispatchers notice a store that forgot every registration and tell the frontends at once.
  *
+ * - Histories (reliable mode, `store-history.ts`): `append` sequences an event in its topic's
+ *   history and answers, in the same round trip, the topic's frontends as a lookup would; `read`
+ *   answers part of a history; lease writes answer the heads of their topics that have a history.
+ *   Appends and trims are reported as effects (`appended`, `trimmed`) so traces know what a
+ *   history holds.
+ *
  * The pure functions (`apply`, `sweep`, `liveFrontends`) serve the simulator's store node (through
  * `handle`/`deadline`) and production's embedded in-memory store alike.
  */
@@ -31,6 +37,7 @@ import { assert, increment, unreachable } from './assert.ts';
 import type {
   Counters,
   Effect,
+  Event,
   Generation,
   LeaseChange,
   Message,
@@ -42,9 +49,19 @@ import type {
   Topic,
 } from './types.ts';
 import type { Role } from './role.ts';
+import {
+  appendEvent,
+  defaultHistoryLimits,
+  headsOf,
+  readHistory,
+  sweepHistories,
+  type Histories,
+  type HistoryLimits,
+  type Trim,
+} from './store-history.ts';
 import { topicError } from './validation.ts';
 
-export interface StoreLimits {
+export interface StoreLimits extends HistoryLimits {
   topicsMax: number;
   frontendsPerTopicMax: number;
   leaseMsMax: Ms;
@@ -61,6 +78,7 @@ export const defaultStoreLimits: StoreLimits = {
   sweepEveryMs: 1_000,
   tombstoneMs: 60_000,
   lapsedKeepMs: 10_000,
+  ...defaultHistoryLimits,
 };
 
 interface Lease {
@@ -78,6 +96,8 @@ export interface StoreState {
   /** When the epoch began: the first request this store answered (null before it). */
   epochStartedAtMs: Ms | null;
   readonly topics: Map<Topic, Map<NodeId, Lease>>;
+  /** Reliable mode's per-topic histories; empty in a best-effort deployment. */
+  readonly histories: Histories;
   /** Entries held, live leases and tombstones alike. */
   leaseCount: number;
   /** When the next sweep is due; null while the store holds no lease. */
@@ -92,11 +112,17 @@ export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch
   assert(merged.sweepEveryMs > 0 && merged.leaseMsMax > 0, 'store durations must be positive');
   assert(merged.lapsedKeepMs >= 0 && merged.tombstoneMs >= 0, 'store durations must not be negative');
   assert(Number.isSafeInteger(epoch) && epoch > 0, 'a store epoch is a positive integer');
+  assert(merged.historyEventsMax >= 1 && merged.historyAgeMs > 0, 'history limits must be positive');
+  assert(
+    merged.historyIdsMax >= merged.historyEventsMax,
+    'historyIdsMax must cover historyEventsMax: a held event must be found by its id',
+  );
   return {
     limits: merged,
     epoch,
     epochStartedAtMs: null,
     topics: new Map(),
+    histories: new Map(),
     leaseCount: 0,
     sweepAtMs: null,
     counters: {},
@@ -106,6 +132,8 @@ export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch
 export interface ApplyResult {
   reply: StoreReply;
   changes: LeaseChange[];
+  /** Reliable mode: what the request did to the histories. */
+  history?: { appended?: { event: Event; seq: number; duplicate: boolean }; trims: Trim[] };
 }
 
 /** Apply one request at `now`. Never throws on bad input: it answers `rejected/bad-request`. */
@@ -149,9 +177,11 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       // A renewal that found room for some topics and none for others is written; the rest refused.
       if (refused.length > 0) increment(state.counters, 'renewals-partly-refused');
       changes.push(...refused);
-      if (request.op === 'add') return { reply: written, changes };
+      const heads = headsOf(state.histories, topics);
+      const withHeads = heads.length === 0 ? written : { ...written, heads };
+      if (request.op === 'add') return { reply: withHeads, changes };
       const regranted = changes.flatMap((c) => (c.change === 'granted' ? [c.topic] : []));
-      return { reply: { ...written, regranted }, changes };
+      return { reply: { ...withHeads, regranted }, changes };
     }
     case 'remove': {
       const error = topicError(request.topic);
@@ -171,6 +201,38 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
         reply: { op: 'written', applied: 1, ignored: 0, ...epoch },
         changes: [{ change: 'removed', topic: request.topic, frontend: request.frontend }],
       };
+    }
+    case 'append': {
+      const { event } = request;
+      const error = topicError(event.topic);
+      if (error !== null) return rejected(state, 'bad-request', error);
+      const appended = appendEvent(state.histories, state.limits, event, now, state.counters);
+      if (appended.kind === 'full') return rejected(state, 'full', appended.message);
+      scheduleSweep(state, now);
+      const { seq, duplicate, trims } = appended;
+      const frontends = liveFrontends(state, event.topic, now);
+      const lapsed = lapsedFrontends(state, event.topic, now);
+      return {
+        reply: { op: 'appended', seq, duplicate, frontends, lapsed, ...epoch },
+        changes: [],
+        history: { appended: { event, seq, duplicate }, trims },
+      };
+    }
+    case 'read': {
+      const error = topicError(request.topic);
+      if (error !== null) return rejected(state, 'bad-request', error);
+      if (!Number.isSafeInteger(request.limit) || request.limit < 1)
+        return rejected(state, 'bad-request', 'a read needs a positive whole limit');
+      const { trims, ...range } = readHistory(
+        state.histories,
+        state.limits,
+        request.topic,
+        request.after,
+        request.limit,
+        now,
+        state.counters,
+      );
+      return { reply: { op: 'range', ...range, ...epoch }, changes: [], history: { trims } };
     }
     default:
       return unreachable(request);
@@ -233,7 +295,7 @@ export function sweep(state: StoreState, now: Ms): LeaseChange[] {
     }
   }
   increment(state.counters, 'leases-expired', changes.length);
-  state.sweepAtMs = state.leaseCount > 0 ? now + state.limits.sweepEveryMs : null;
+  state.sweepAtMs = state.leaseCount > 0 || state.histories.size > 0 ? now + state.limits.sweepEveryMs : null;
   return changes;
 }
 
@@ -243,15 +305,23 @@ export type StoreInput = { kind: 'message'; source: NodeId; message: Message } |
 export function handle(state: StoreState, input: StoreInput, now: Ms): Effect[] {
   if (input.kind === 'deadline') {
     if (state.sweepAtMs === null || now < state.sweepAtMs) return [];
-    return sweep(state, now).map((lease) => ({ kind: 'lease', lease }));
+    const trims = sweepHistories(state.histories, state.limits, now);
+    const effects: Effect[] = sweep(state, now).map((lease) => ({ kind: 'lease', lease }));
+    for (const { topic, throughSeq } of trims)
+      effects.push({ kind: 'trimmed', topic, epoch: state.epoch, throughSeq });
+    return effects;
   }
   const message = input.message;
   if (message.type !== 'store-request') {
     increment(state.counters, 'unexpected-messages');
     return [];
   }
-  const { reply, changes } = apply(state, message.request, now);
+  const { reply, changes, history } = apply(state, message.request, now);
   const effects: Effect[] = changes.map((lease) => ({ kind: 'lease', lease }));
+  if (history?.appended !== undefined)
+    effects.push({ kind: 'appended', epoch: state.epoch, ...history.appended });
+  for (const { topic, throughSeq } of history?.trims ?? [])
+    effects.push({ kind: 'trimmed', topic, epoch: state.epoch, throughSeq });
   effects.push({
     kind: 'send',
     target: input.source,
@@ -329,7 +399,8 @@ function deleteLease(state: StoreState, topic: Topic, leases: Map<NodeId, Lease>
 }
 
 function scheduleSweep(state: StoreState, now: Ms): void {
-  if (state.sweepAtMs === null && state.leaseCount > 0) state.sweepAtMs = now + state.limits.sweepEveryMs;
+  if (state.sweepAtMs === null && (state.leaseCount > 0 || state.histories.size > 0))
+    state.sweepAtMs = now + state.limits.sweepEveryMs;
 }
 
 function rejected(state: StoreState, reason: 'full' | 'bad-request', message: string): ApplyResult {

@@ -39,6 +39,62 @@ export function usOfMs(ms: Ms): Us {
   return ms * 1000;
 }
 
+/**
+ * How a deployment (or a scenario) delivers. `best-effort` is LinkedIn's fire and forget: fastest,
+ * no acknowledgements, no order. `reliable` sequences every event in each datacenter's store,
+ * acknowledges and retries every hop, and lets a client resume from a cursor (DESIGN.md).
+ */
+export type DeliveryMode = 'best-effort' | 'reliable';
+export const deliveryModes: readonly DeliveryMode[] = ['best-effort', 'reliable'];
+
+/** An event's sequence number in one datacenter's history of its topic: 1, 2, 3... within one store epoch. */
+export type Seq = number;
+
+/** A place in one datacenter's history of a topic: after `seq` of `epoch` (seq 0: before the first event). */
+export interface Position {
+  epoch: StoreEpoch;
+  seq: Seq;
+}
+
+/** A topic's newest seq in the store's current epoch (0 when nothing was appended yet). */
+export interface TopicHead {
+  topic: Topic;
+  seq: Seq;
+}
+
+/** One event of a history, with its seq there. */
+export interface SequencedEvent {
+  seq: Seq;
+  event: Event;
+}
+
+/**
+ * A gap a viewer is told about: seqs `fromSeq`..`toSeq` of `epoch` of its topic will never reach it
+ * (`toSeq` null: every seq after `fromSeq - 1` of that epoch). `trimmed`: the history no longer holds
+ * them (its count or age bound passed); `epoch`: the store lost its data and that epoch with it;
+ * `unknown-cursor`: the client's cursor named an event or epoch this datacenter's history does not hold.
+ */
+export interface Gap {
+  topic: Topic;
+  epoch: StoreEpoch;
+  fromSeq: Seq;
+  toSeq: Seq | null;
+  why: 'trimmed' | 'epoch' | 'unknown-cursor';
+}
+
+/**
+ * Where a client stands in one topic: the datacenter whose history its positions count in, the
+ * epoch and seq of the last event it received there (seq 0: none yet), and that event's id, which
+ * locates it in another datacenter's history.
+ */
+export interface TopicCursor {
+  topic: Topic;
+  dc: DcId;
+  epoch: StoreEpoch;
+  seq: Seq;
+  lastEventId?: EventId;
+}
+
 /** One published event, immutable from the moment a dispatcher accepts it. */
 export interface Event {
   readonly id: EventId;
@@ -88,19 +144,48 @@ export type Message =
       error?: string;
       epoch?: StoreEpoch;
       regranted?: Topic[];
+      /** Reliable mode: the head of each topic written that has a history, under `epoch`. */
+      heads?: TopicHead[];
     }
   /** The store lost its data (a new epoch began): every registration must be made again, now. */
   | { type: 'store-reset'; epoch: StoreEpoch }
-  | { type: 'deliver'; event: Event }
+  /**
+   * Best-effort: `event` alone. Reliable: its `position` in the datacenter's history, and a
+   * `deliveryId` the frontend acknowledges with `deliver-ack`.
+   */
+  | { type: 'deliver'; event: Event; position?: Position; deliveryId?: RequestId }
+  | { type: 'deliver-ack'; deliveryId: RequestId }
   | { type: 'forward'; forwardId: RequestId; event: Event }
   | { type: 'forward-ack'; forwardId: RequestId }
   | { type: 'store-request'; requestId: RequestId; request: StoreRequest }
-  | { type: 'store-reply'; requestId: RequestId; reply: StoreReply };
+  | { type: 'store-reply'; requestId: RequestId; reply: StoreReply }
+  /** Reliable mode: a frontend asks a dispatcher for part of its datacenter's history of a topic. */
+  | { type: 'history-read'; requestId: RequestId; topic: Topic; after: HistoryAfter; limit: number }
+  | { type: 'history-reply'; requestId: RequestId; reply: HistoryReply };
+
+/** Where a history read starts: after a seq of the current epoch, or after an event found by its id. */
+export type HistoryAfter = { seq: Seq } | { eventId: EventId };
+
+/**
+ * A part of a history: `events` in seq order, the first after `afterSeq` (the start the request
+ * named, or the seq of the event it named; null when that event is not held). `firstSeq` is the
+ * oldest seq held (head + 1 when none), `headSeq` the newest appended.
+ */
+export type HistoryReply =
+  | {
+      ok: true;
+      epoch: StoreEpoch;
+      afterSeq: Seq | null;
+      firstSeq: Seq;
+      headSeq: Seq;
+      events: SequencedEvent[];
+    }
+  | { ok: false; message: string };
 
 export type MessageType = Message['type'];
 
 export type PublishResult =
-  | { ok: true; eventId: EventId; warning?: PublishWarning }
+  | { ok: true; eventId: EventId; warning?: PublishWarning; position?: Position }
   | { ok: false; code: PublishErrorCode; message: string; retryAfterMs?: Ms };
 
 /**
@@ -111,9 +196,11 @@ export type PublishResult =
  *   cut off, or dead), so its viewers, if still connected, miss the event.
  * A publisher that must reach everyone republishes with its own id later; frontends drop the
  * copies viewers already have.
+ * - `forward-pending` (reliable mode): stored in this datacenter, but some peer datacenters had not
+ *   acknowledged it within `forwardAckWaitMs`; forwarding goes on until `forwardWindowMs`.
  */
 export interface PublishWarning {
-  code: 'store-rebuilding' | 'frontend-lapsed';
+  code: 'store-rebuilding' | 'frontend-lapsed' | 'forward-pending';
   message: string;
 }
 
@@ -125,7 +212,11 @@ export type StoreRequest =
   | { op: 'add'; topic: Topic; frontend: NodeId; leaseMs: Ms; generation: Generation }
   | { op: 'renew'; topics: Topic[]; frontend: NodeId; leaseMs: Ms; generation: Generation }
   | { op: 'remove'; topic: Topic; frontend: NodeId; generation: Generation }
-  | { op: 'lookup'; topic: Topic };
+  | { op: 'lookup'; topic: Topic }
+  /** Reliable mode: append `event` to its topic's history (or find it there by id), then look the topic up. */
+  | { op: 'append'; event: Event }
+  /** Reliable mode: read a topic's history after a seq or an event id, at most `limit` events. */
+  | { op: 'read'; topic: Topic; after: HistoryAfter; limit: number };
 
 /**
  * One lifetime of a store's data. A store that loses its data (a restart without persistence, a
@@ -148,8 +239,20 @@ export type StoreReply =
       epoch: StoreEpoch;
       epochAgeMs: Ms;
       regranted?: Topic[];
+      heads?: TopicHead[];
     }
   | { op: 'frontends'; frontends: NodeId[]; lapsed: NodeId[]; epoch: StoreEpoch; epochAgeMs: Ms }
+  /** The event's seq (`duplicate`: it was held already, under that seq), and the topic's frontends. */
+  | {
+      op: 'appended';
+      seq: Seq;
+      duplicate: boolean;
+      frontends: NodeId[];
+      lapsed: NodeId[];
+      epoch: StoreEpoch;
+      epochAgeMs: Ms;
+    }
+  | ({ op: 'range'; epochAgeMs: Ms } & Omit<Extract<HistoryReply, { ok: true }>, 'ok'>)
   /** The store refused: it is at a named limit (`full`) or the request breaks its rules (`bad-request`). */
   | { op: 'rejected'; reason: 'full' | 'bad-request'; message: string };
 
@@ -158,8 +261,12 @@ export type ClientAction =
   | { type: 'connect' }
   | { type: 'subscribe'; topic: Topic }
   | { type: 'unsubscribe'; topic: Topic }
-  /** Reconnect after a drop: subscribe to `topics` and replay what the frontend still remembers after `lastEventId`. */
-  | { type: 'resume'; topics: Topic[]; lastEventId: EventId }
+  /**
+   * Reconnect after a drop: subscribe to `topics` and replay what was missed. Best-effort: what the
+   * frontend still remembers after `lastEventId`. Reliable: exactly what the history holds after each
+   * topic's `cursors` entry, or a gap notice (a topic without a cursor starts from now).
+   */
+  | { type: 'resume'; topics: Topic[]; lastEventId: EventId; cursors?: TopicCursor[] }
   | { type: 'publish'; topic: Topic; payload: string }
   | { type: 'disconnect' };
 
@@ -169,6 +276,7 @@ export interface Notice {
   message: string;
   topic?: Topic;
   eventId?: EventId;
+  gap?: Gap;
 }
 
 export type NoticeCode =
@@ -185,7 +293,9 @@ export type NoticeCode =
   /** This frontend's registration for the topic had lapsed: events published meanwhile missed it. */
   | 'registration-lapsed'
   /** Written by the host, not the core: the subscribe token's `exp` passed and the connection ends. */
-  | 'token-expired';
+  | 'token-expired'
+  /** Reliable mode: events of the topic will never reach this connection; `gap` says which. */
+  | 'gap';
 
 /** Why something that should have happened did not: the explanation a loss carries. */
 export type DropReason =
@@ -196,7 +306,13 @@ export type DropReason =
   | 'no-viewers'
   | 'duplicate-event'
   | 'lease-request-exhausted'
-  | 'publish-timeout';
+  | 'publish-timeout'
+  /** Reliable: a peer datacenter did not acknowledge a forward within `forwardWindowMs`. */
+  | 'forward-expired'
+  /** Reliable: a frontend did not acknowledge a delivery in `deliverAttemptsMax` tries (it catches up from the history). */
+  | 'deliver-exhausted'
+  /** Reliable: a history read failed; the frontend tries again at its next renewal or gap. */
+  | 'read-failed';
 
 /** A change of a lease in a store, reported so traces and metrics can follow lease hygiene. */
 export interface LeaseChange {
@@ -216,12 +332,15 @@ export type Effect =
    * fan-out) rather than a replay to one connection, so a host that mirrors the topic table in its
    * transport may hand the whole fan-out to the transport's own pub/sub.
    */
-  | { kind: 'deliver'; connections: ConnectionId[]; event: Event; wholeTopic: boolean }
+  | { kind: 'deliver'; connections: ConnectionId[]; event: Event; wholeTopic: boolean; position?: Position }
   | { kind: 'notice'; connection: ConnectionId; notice: Notice }
   /** The frontend took the connection (its `connect` was accepted). */
   | { kind: 'connected'; connection: ConnectionId }
-  /** The connection now receives the topic's events (a subscribe or resume took effect). */
-  | { kind: 'joined'; connection: ConnectionId; topic: Topic }
+  /**
+   * The connection now receives the topic's events (a subscribe or resume took effect). Reliable
+   * mode: from just after `position` on, in seq order (a resume's catch-up came before it).
+   */
+  | { kind: 'joined'; connection: ConnectionId; topic: Topic; position?: Position }
   /** The connection no longer receives the topic's events (an unsubscribe, or it disconnected). */
   | { kind: 'left'; connection: ConnectionId; topic: Topic }
   | { kind: 'close'; connection: ConnectionId; reason: string }
@@ -233,7 +352,11 @@ export type Effect =
   | { kind: 'drop'; reason: DropReason; eventId?: EventId; topic?: Topic; target?: NodeId; dc?: DcId }
   | { kind: 'lease'; lease: LeaseChange }
   /** A dispatcher accepted a publish and stamped this event (for metrics, logs and traces). */
-  | { kind: 'published'; event: Event };
+  | { kind: 'published'; event: Event }
+  /** Reliable mode: a store appended `event` at `seq` (or held it already: `duplicate`). */
+  | { kind: 'appended'; event: Event; epoch: StoreEpoch; seq: Seq; duplicate: boolean }
+  /** Reliable mode: a store forgot these seqs of a topic's history (count or age bound). */
+  | { kind: 'trimmed'; topic: Topic; epoch: StoreEpoch; throughSeq: Seq };
 
 export type EffectKind = Effect['kind'];
 

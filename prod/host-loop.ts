@@ -250,6 +250,10 @@ export class HostLoop {
       case 'published':
         this.log.debug('published', { id: effect.event.id, topic: effect.event.topic });
         return;
+      case 'appended':
+      case 'trimmed':
+        // Reliable mode's history facts; production runs best-effort until issue 15.
+        return;
       default:
         unreachable(effect);
     }

@@ -184,6 +184,10 @@ export class RedisStore implements SubscriptionStorePort {
           epochAgeMs,
         };
       }
+      case 'append':
+      case 'read':
+        // Reliable mode's histories live in the in-memory store for now; Redis follows (issue 15).
+        return rejected('bad-request', `the Redis store does not keep histories yet (${request.op})`);
     }
   }
 

@@ -19,7 +19,10 @@ import {
   type DropReason,
   type Event,
   type EventId,
+  type Gap,
   type LeaseChange,
+  type Seq,
+  type StoreEpoch,
   type MessageType,
   type NodeId,
   type RequestId,
@@ -102,10 +105,31 @@ export type Fact =
   | { kind: 'dropped'; t: Us; message: MessageFacts; why: NetworkDropReason; f?: number }
   /** A role gave up on something (the core's `drop` effect). */
   | { kind: 'role-drop'; t: Us; node: NodeId; reason: DropReason; e?: EventId; topic?: Topic; dc?: DcId }
-  /** A frontend handed event `e` of `topic` to these connections (a set: the order means nothing), before the client link. */
-  | { kind: 'fanned-out'; t: Us; node: NodeId; e: EventId; topic: Topic; connections: readonly number[] }
-  /** These connections (a set) received a client-bound batch, all at once. */
-  | { kind: 'batch-received'; t: Us; node: NodeId; event: EventStamp; connections: readonly number[] }
+  /**
+   * A frontend handed event `e` of `topic` to these connections (a set: the order means nothing),
+   * before the client link. Reliable mode: `epoch`/`seq` is the event's position in the frontend's
+   * datacenter's history.
+   */
+  | {
+      kind: 'fanned-out';
+      t: Us;
+      node: NodeId;
+      e: EventId;
+      topic: Topic;
+      connections: readonly number[];
+      epoch?: StoreEpoch;
+      seq?: Seq;
+    }
+  /** These connections (a set) received a client-bound batch, all at once; `epoch`/`seq` as its fan-out's. */
+  | {
+      kind: 'batch-received';
+      t: Us;
+      node: NodeId;
+      event: EventStamp;
+      connections: readonly number[];
+      epoch?: StoreEpoch;
+      seq?: Seq;
+    }
   /** `n` connections of a batch never got it: its frontend died, or their connection closed. */
   | { kind: 'batch-lost'; t: Us; node: NodeId; e: EventId; n: number; why: NetworkDropReason }
   /** A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer behind it. */
@@ -118,7 +142,10 @@ export type Fact =
       node: NodeId;
       viewer: number;
     }
-  /** A connection began or stopped receiving a topic's events at its frontend. */
+  /**
+   * A connection began or stopped receiving a topic's events at its frontend. Reliable mode: a
+   * `joined` names the position its live events start after (`epoch`/`seq`).
+   */
   | {
       kind: 'connection';
       op: 'joined' | 'left';
@@ -128,7 +155,30 @@ export type Fact =
       node: NodeId;
       viewer: number;
       topic: Topic;
+      epoch?: StoreEpoch;
+      seq?: Seq;
     }
+  /** Reliable mode: the store of `dc` appended event `e` at `seq` of `epoch` (`dup`: it held it already, at that seq). */
+  | { kind: 'appended'; t: Us; dc: DcId; e: EventId; topic: Topic; epoch: StoreEpoch; seq: Seq; dup: boolean }
+  /** Reliable mode: the store of `dc` forgot `topic`'s events through `seq` of `epoch` (count or age bound). */
+  | { kind: 'trimmed'; t: Us; dc: DcId; topic: Topic; epoch: StoreEpoch; seq: Seq }
+  /**
+   * Reliable mode: a frontend told these connections (at the frontend, before the client link) that
+   * seqs `from`..`to` (`to` null: the rest) of `epoch` of `topic` will never reach them, and why.
+   */
+  | {
+      kind: 'gap';
+      t: Us;
+      node: NodeId;
+      topic: Topic;
+      connections: readonly number[];
+      epoch: StoreEpoch;
+      from: Seq;
+      to: Seq | null;
+      why: Gap['why'];
+    }
+  /** A publisher got the answer to a publish of event `e` (`ok`; `warning` names a PublishWarning code). */
+  | { kind: 'answered'; t: Us; dc: DcId; e: EventId; ok: boolean; warning?: string }
   /** A store changed a lease; `expUs` for granted and renewed. */
   | {
       kind: 'lease';

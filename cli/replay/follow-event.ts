@@ -39,6 +39,12 @@ function hopLabel(type: MessageType): string {
       return 'cross-DC forward';
     case 'deliver':
       return 'to frontend';
+    case 'deliver-ack':
+      return 'delivery ack';
+    case 'history-read':
+      return 'history read';
+    case 'history-reply':
+      return 'history answer';
     case 'forward-ack':
     case 'publish':
     case 'publish-reply':

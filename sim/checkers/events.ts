@@ -148,6 +148,10 @@ export class EventRegistry {
       case 'connection':
       case 'lease':
       case 'end':
+      case 'appended':
+      case 'trimmed':
+      case 'gap':
+      case 'answered':
         return;
       default:
         return unreachable(fact);
@@ -237,6 +241,9 @@ export function describeEventDrop(fact: Extract<Fact, { kind: 'dropped' }>): str
     case 'lease-reply':
     case 'store-reset':
     case 'forward-ack':
+    case 'deliver-ack':
+    case 'history-read':
+    case 'history-reply':
       return null;
     default:
       return unreachable(type);

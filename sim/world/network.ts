@@ -252,6 +252,9 @@ export class Network {
       case 'lease-reply':
       case 'store-reset':
       case 'forward-ack':
+      case 'deliver-ack':
+      case 'history-read':
+      case 'history-reply':
         return undefined;
       default:
         return unreachable(message);
@@ -267,7 +270,7 @@ function leaseOfMessage(target: Endpoint, message: Message): NodeId | undefined 
     case 'unsubscribe':
       return message.frontend;
     case 'store-request':
-      return message.request.op === 'lookup' ? undefined : message.request.frontend;
+      return 'frontend' in message.request ? message.request.frontend : undefined;
     case 'lease-reply':
     case 'store-reset':
       return target.role === 'frontend' ? target.id : undefined;
@@ -277,6 +280,9 @@ function leaseOfMessage(target: Endpoint, message: Message): NodeId | undefined 
     case 'forward':
     case 'forward-ack':
     case 'store-reply':
+    case 'deliver-ack':
+    case 'history-read':
+    case 'history-reply':
       return undefined;
     default:
       return unreachable(message);

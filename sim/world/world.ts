@@ -253,6 +253,30 @@ class World implements Agenda {
           this.schedule({ at: t + usOfMs(this.scenario.deliveryDeadlineMs), kind: 'due', e: event.id });
           break;
         }
+        case 'appended': {
+          const { event, epoch, seq, duplicate } = effect;
+          this.emit({
+            kind: 'appended',
+            t,
+            dc: node.dc,
+            e: event.id,
+            topic: event.topic,
+            epoch,
+            seq,
+            dup: duplicate,
+          });
+          break;
+        }
+        case 'trimmed':
+          this.emit({
+            kind: 'trimmed',
+            t,
+            dc: node.dc,
+            topic: effect.topic,
+            epoch: effect.epoch,
+            seq: effect.throughSeq,
+          });
+          break;
         default:
           unreachable(effect);
       }
