@@ -6,7 +6,17 @@
 import { assert } from './assert.ts';
 import { hashString } from './hash.ts';
 import { pendingTable, type PendingTable } from './pending.ts';
-import type { Counters, DcId, Event, Ms, NodeId, PublishId, RequestId, StoreEpoch } from './types.ts';
+import type {
+  Counters,
+  DcId,
+  DeliveryMode,
+  Event,
+  Ms,
+  NodeId,
+  PublishId,
+  RequestId,
+  StoreEpoch,
+} from './types.ts';
 
 export interface DispatcherLimits {
   pendingRequestsMax: number;
@@ -14,6 +24,8 @@ export interface DispatcherLimits {
   payloadBytesMax: number;
   /** Frontends remembered for `store-reset`; past it the least recently heard from is forgotten. */
   knownFrontendsMax: number;
+  /** Reliable mode: deliveries to frontends awaiting their ack; past it a delivery is sent once, untracked. */
+  pendingDeliveriesMax: number;
 }
 
 export const defaultDispatcherLimits: DispatcherLimits = {
@@ -21,6 +33,7 @@ export const defaultDispatcherLimits: DispatcherLimits = {
   pendingForwardsMax: 100_000,
   payloadBytesMax: 64 * 1024,
   knownFrontendsMax: 10_000,
+  pendingDeliveriesMax: 100_000,
 };
 
 export interface DispatcherConfig {
@@ -41,6 +54,16 @@ export interface DispatcherConfig {
   retryAfterMs: Ms;
   /** How long after a store epoch begins frontends may still be registering (a renewal period). */
   storeRebuildWindowMs: Ms;
+  /** Best-effort (fire and forget) or reliable (sequenced, acknowledged, retried). */
+  mode: DeliveryMode;
+  /** Reliable: how long a delivery waits for the frontend's ack before it is sent again. */
+  deliverTimeoutMs: Ms;
+  /** Reliable: tries per delivery; then the frontend catches up from the history at its next renewal. */
+  deliverAttemptsMax: number;
+  /** Reliable: how long a forward is retried (failing over between peer dispatchers) before it is a drop. */
+  forwardWindowMs: Ms;
+  /** Reliable: how long a publish's answer waits for peer datacenters' acks before it goes with a warning. */
+  forwardAckWaitMs: Ms;
   limits: DispatcherLimits;
 }
 
@@ -90,6 +113,11 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     suspectMs: 5_000,
     retryAfterMs: 1_000,
     storeRebuildWindowMs: 4_000,
+    mode: 'best-effort',
+    deliverTimeoutMs: 500,
+    deliverAttemptsMax: 3,
+    forwardWindowMs: 30_000,
+    forwardAckWaitMs: 1_000,
     ...options,
     limits: { ...defaultDispatcherLimits, ...options.limits },
   };

@@ -10,6 +10,7 @@ import type {
   ConnectionId,
   Counters,
   DcId,
+  DeliveryMode,
   Event,
   EventId,
   Generation,
@@ -31,6 +32,8 @@ export interface FrontendLimits {
   topicsPerRenewMax: number;
   /** Event ids remembered for dedupe, across all topics; beyond it the oldest is forgotten early. */
   dedupeIdsMax: number;
+  /** Reliable mode: events held per topic while an earlier seq is missing; past it the newest wait for a read. */
+  reorderBufferMax: number;
 }
 
 export const defaultFrontendLimits: FrontendLimits = {
@@ -42,6 +45,7 @@ export const defaultFrontendLimits: FrontendLimits = {
   pendingRequestsMax: 4_096,
   topicsPerRenewMax: 500,
   dedupeIdsMax: 200_000,
+  reorderBufferMax: 1_024,
 };
 
 export interface FrontendConfig {
@@ -60,6 +64,14 @@ export interface FrontendConfig {
    * network's latency, or a retried forward reaches the viewers a second time.
    */
   dedupeWindowMs: Ms;
+  /** Best-effort (fire and forget) or reliable (in seq order, gaps read from the history, cursors). */
+  mode: DeliveryMode;
+  /** Reliable: how long a gap in the seqs may wait for the missing delivery before the history is read. */
+  gapWaitMs: Ms;
+  /** Reliable: how long a history read waits for its answer. */
+  readTimeoutMs: Ms;
+  /** Reliable: events asked for per history read. */
+  readEventsMax: number;
   /** First lease generation; the host makes it larger than any a previous incarnation used. */
   generationStart: Generation;
   limits: FrontendLimits;
@@ -116,6 +128,10 @@ export function createFrontend(options: FrontendOptions): FrontendState {
     leaseAttemptsMax: 3,
     publishTimeoutMs: 2_000,
     dedupeWindowMs: 30_000,
+    mode: 'best-effort',
+    gapWaitMs: 50,
+    readTimeoutMs: 500,
+    readEventsMax: 500,
     generationStart: 0,
     ...options,
     limits: { ...defaultFrontendLimits, ...options.limits },
