@@ -7,6 +7,8 @@
 import {
   defaultFrontendLimits,
   defaultStoreLimits,
+  deliveryModes,
+  type DeliveryMode,
   type FrontendLimits,
   type StoreLimits,
 } from '../core/index.ts';
@@ -38,6 +40,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
   const root = v.object(value, '', [
     'name',
     'description',
+    'mode',
     'durationMs',
     'deliveryDeadlineMs',
     'subscribeGraceMs',
@@ -55,6 +58,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
   const deliveryDeadlineMs = v.int(root.deliveryDeadlineMs ?? 1_000, 'deliveryDeadlineMs', 1, 3_600_000) ?? 1;
   const subscribeGraceMs = v.int(root.subscribeGraceMs ?? 1_000, 'subscribeGraceMs', 0, 3_600_000) ?? 0;
   const description = v.string(root.description ?? '', 'description') ?? '';
+  const mode = deliveryMode(issues, root.mode ?? 'best-effort');
 
   const topologyValue = v.object(root.topology, 'topology', ['datacenters']);
   const dcsValue =
@@ -172,7 +176,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
     if (key === 'frontendLimits') {
       roles.frontendLimits = frontendLimits(v, rolesValue.frontendLimits, 'roles.frontendLimits');
     } else if (key === 'storeLimits') {
-      roles.storeLimits = storeLimits(v, rolesValue.storeLimits, 'roles.storeLimits');
+      roles.storeLimits = storeLimits(v, issues, rolesValue.storeLimits, 'roles.storeLimits');
     } else if (Object.hasOwn(defaultRoles, key)) {
       (roles as unknown as Record<string, number>)[key] =
         v.int(rolesValue[key], `roles.${key}`, 1, 3_600_000) ?? 1;
@@ -283,6 +287,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
   return {
     name,
     description,
+    mode,
     durationMs,
     deliveryDeadlineMs,
     subscribeGraceMs,
@@ -304,16 +309,35 @@ const faultFields: Record<FaultKind, readonly string[]> = {
   'loss-burst': ['kind', 'atMs', 'durationMs', 'lossPerMillion', 'dc'],
 };
 
-/** `roles.storeLimits`: any of the store's named limits; counts at least 1, durations at least 0. */
-function storeLimits(v: Validator, x: unknown, path: string): Partial<StoreLimits> {
+/** `mode`: how the roles deliver. */
+function deliveryMode(issues: string[], x: unknown): DeliveryMode {
+  const mode = deliveryModes.find((m) => m === x);
+  if (mode !== undefined) return mode;
+  issues.push(`mode: must be one of ${deliveryModes.join(', ')} (got ${JSON.stringify(x)})`);
+  return 'best-effort';
+}
+
+/** Store limits that may be 0: how long a tombstone or a lapsed lease is kept. */
+const storeLimitsZeroOk: readonly string[] = ['tombstoneMs', 'lapsedKeepMs'];
+
+/**
+ * `roles.storeLimits`: any of the store's named limits (the histories' too); at least 1, but for
+ * the durations in `storeLimitsZeroOk`. A history must remember the id of every event it holds.
+ */
+function storeLimits(v: Validator, issues: string[], x: unknown, path: string): Partial<StoreLimits> {
   const names = Object.keys(defaultStoreLimits) as (keyof StoreLimits)[];
   const o = v.object(x, path, names) ?? {};
   const limits: Partial<StoreLimits> = {};
-  const counts: readonly string[] = ['topicsMax', 'frontendsPerTopicMax', 'leaseMsMax', 'sweepEveryMs'];
   for (const name of names) {
     if (o[name] === undefined) continue;
-    limits[name] = v.int(o[name], `${path}.${name}`, counts.includes(name) ? 1 : 0, 1_000_000_000) ?? 1;
+    const min = storeLimitsZeroOk.includes(name) ? 0 : 1;
+    limits[name] = v.int(o[name], `${path}.${name}`, min, 1_000_000_000) ?? 1;
   }
+  const { historyIdsMax, historyEventsMax } = { ...defaultStoreLimits, ...limits };
+  if (historyIdsMax < historyEventsMax)
+    issues.push(
+      `${path}.historyIdsMax: must be at least historyEventsMax (${historyIdsMax} < ${historyEventsMax}): a history finds every event it holds by its id`,
+    );
   return limits;
 }
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadScenario, namedScenarios } from './run.ts';
 import { parseScenario } from './scenario-parse.ts';
-import { ScenarioError } from './scenario.ts';
+import { defaultRoles, reliableRoleSettings, ScenarioError } from './scenario.ts';
 
 function issuesOf(value: unknown): string[] {
   try {
@@ -137,6 +137,55 @@ describe('scenarios', () => {
     expect(issuesOf({ ...valid, roles: { frontendLimits: { connectionsMax: 0 } } })).toEqual([
       'roles.frontendLimits.connectionsMax: must be between 1 and 1000000000 (got 0)',
     ]);
+  });
+
+  it('the mode is best-effort unless the scenario says reliable; anything else is refused', () => {
+    expect(parseScenario(valid, 'x').mode).toBe('best-effort');
+    expect(parseScenario({ ...valid, mode: 'reliable' }, 'x').mode).toBe('reliable');
+    expect(parseScenario({ ...valid, mode: 'best-effort' }, 'x').mode).toBe('best-effort');
+    expect(issuesOf({ ...valid, mode: 'exactly-once' })).toEqual([
+      'mode: must be one of best-effort, reliable (got "exactly-once")',
+    ]);
+    expect(issuesOf({ ...valid, mode: 1 })).toEqual(['mode: must be one of best-effort, reliable (got 1)']);
+    expect(issuesOf({ ...valid, mdoe: 'reliable' })[0]).toMatch(/^mdoe: unknown field; did you mean mode\?/);
+  });
+
+  it("reliable mode's role settings have defaults and are positive integers", () => {
+    const roles = parseScenario(valid, 'x').roles;
+    for (const key of reliableRoleSettings) {
+      expect(roles[key], key).toBe(defaultRoles[key]);
+      expect(defaultRoles[key], key).toBeGreaterThan(0);
+    }
+    const tuned = parseScenario(
+      { ...valid, roles: { deliverTimeoutMs: 80, deliverAttemptsMax: 5, gapWaitMs: 10 } },
+      'x',
+    ).roles;
+    expect([tuned.deliverTimeoutMs, tuned.deliverAttemptsMax, tuned.gapWaitMs]).toEqual([80, 5, 10]);
+    expect(tuned.forwardWindowMs).toBe(defaultRoles.forwardWindowMs);
+    expect(issuesOf({ ...valid, roles: { forwardAckWaitMs: 0, readTimeoutMs: 'soon' } })).toEqual([
+      'roles.forwardAckWaitMs: must be between 1 and 3600000 (got 0)',
+      'roles.readTimeoutMs: must be an integer (got "soon")',
+    ]);
+  });
+
+  it("roles.storeLimits takes the histories' limits; a history must find every event it holds by id", () => {
+    const limits = { historyEventsMax: 5, historyAgeMs: 2_000, historyIdsMax: 20, readEventsMax: 3 };
+    expect(parseScenario({ ...valid, roles: { storeLimits: limits } }, 'x').roles.storeLimits).toEqual(
+      limits,
+    );
+    expect(issuesOf({ ...valid, roles: { storeLimits: { historyEventsMax: 0, historyAgeMs: 0 } } })).toEqual([
+      'roles.storeLimits.historyEventsMax: must be between 1 and 1000000000 (got 0)',
+      'roles.storeLimits.historyAgeMs: must be between 1 and 1000000000 (got 0)',
+    ]);
+    expect(
+      issuesOf({ ...valid, roles: { storeLimits: { historyEventsMax: 50, historyIdsMax: 10 } } }),
+    ).toEqual([
+      'roles.storeLimits.historyIdsMax: must be at least historyEventsMax (10 < 50): a history finds every event it holds by its id',
+    ]);
+    // Against the default of the other: a count bound above the default ids bound is refused too.
+    expect(issuesOf({ ...valid, roles: { storeLimits: { historyEventsMax: 10_000 } } })).toHaveLength(1);
+    // Durations a store may keep for no time at all stay allowed at 0.
+    expect(issuesOf({ ...valid, roles: { storeLimits: { tombstoneMs: 0, lapsedKeepMs: 0 } } })).toEqual([]);
   });
 
   it('refuses what is not an object, and says so', () => {

@@ -1,5 +1,6 @@
 /**
- * A scenario is data: topology, network, workload, faults, duration and the delivery deadline. It
+ * A scenario is data: topology, network, workload, faults, duration, the delivery deadline and the
+ * delivery mode (best-effort unless it says `"mode": "reliable"`). It
  * comes from a JSON file or a named scenario, and is validated field by field (`scenario-parse.ts`)
  * so a mistake is reported by its path (`faults[2].node: unknown node "dc-z/frontend-1"`), never
  * as a crash. A field the format does not have is refused at every depth, with its close match,
@@ -9,7 +10,7 @@
  * because intra-datacenter hops are well under a millisecond. Probabilities are integers per
  * million (`...PerMillion`), so a scenario means the same thing on every machine.
  */
-import type { FrontendLimits, StoreLimits } from '../core/index.ts';
+import type { DeliveryMode, FrontendLimits, StoreLimits } from '../core/index.ts';
 
 /** A latency draw: `baseUs` plus an exponential tail of mean `jitterUs`, capped at `baseUs + 20 * jitterUs`. */
 export interface Latency {
@@ -103,14 +104,44 @@ export interface RoleSettings {
   forwardTimeoutMs: number;
   forwardAttemptsMax: number;
   suspectMs: number;
+  /** Reliable: how long a dispatcher's delivery waits for the frontend's ack before it is sent again. */
+  deliverTimeoutMs: number;
+  /** Reliable: tries per delivery; then the frontend catches up from the history. */
+  deliverAttemptsMax: number;
+  /** Reliable: how long a forward to a peer datacenter is retried (with failover) before it is a drop. */
+  forwardWindowMs: number;
+  /** Reliable: how long a publish's answer waits for the peer datacenters' acks before it goes with a warning. */
+  forwardAckWaitMs: number;
+  /** Reliable: how long a frontend lets a gap in the seqs wait for its delivery before it reads the history. */
+  gapWaitMs: number;
+  /** Reliable: how long a frontend's history read waits for its answer. */
+  readTimeoutMs: number;
   frontendLimits: Partial<FrontendLimits>;
-  /** The store's named limits (topics, frontends per topic, lease and tombstone lengths...). */
+  /**
+   * The store's named limits (topics, frontends per topic, lease and tombstone lengths, and in
+   * reliable mode the per-topic histories: historyEventsMax, historyAgeMs, historyIdsMax...).
+   */
   storeLimits: Partial<StoreLimits>;
 }
+
+/**
+ * The role settings that only reliable mode reads. A trace's run record leaves out those at their
+ * default (trace-writer.ts), so a best-effort trace reads as it did before they existed.
+ */
+export const reliableRoleSettings = [
+  'deliverTimeoutMs',
+  'deliverAttemptsMax',
+  'forwardWindowMs',
+  'forwardAckWaitMs',
+  'gapWaitMs',
+  'readTimeoutMs',
+] as const satisfies readonly (keyof RoleSettings)[];
 
 export interface Scenario {
   name: string;
   description: string;
+  /** How the roles deliver: best-effort (fire and forget), or reliable (sequenced, acknowledged, retried). */
+  mode: DeliveryMode;
   durationMs: number;
   /** An expected delivery that has not arrived this long after its publish is lost. */
   deliveryDeadlineMs: number;
@@ -162,6 +193,16 @@ export const defaultRoles: RoleSettings = {
   forwardTimeoutMs: 300,
   forwardAttemptsMax: 3,
   suspectMs: 5_000,
+  // A delivery crosses one intra-datacenter link each way, as a lease request does twice.
+  deliverTimeoutMs: 200,
+  deliverAttemptsMax: 3,
+  // Longer than the partitions scenarios and the property runs make (5 s at most), shorter than a run.
+  forwardWindowMs: 10_000,
+  // Two forward timeouts: a forward that fails over to another peer dispatcher is still waited for.
+  forwardAckWaitMs: 600,
+  gapWaitMs: 50,
+  // A history read goes frontend -> dispatcher -> store and back, as a lease request does.
+  readTimeoutMs: 200,
   frontendLimits: {},
   storeLimits: {},
 };

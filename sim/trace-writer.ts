@@ -11,6 +11,7 @@ import { unreachable, type NodeId, type Topic } from '../core/index.ts';
 import type { CheckerOutput } from './checkers/index.ts';
 import type { Fact } from './facts.ts';
 import { RecipientEncoder, type Recipients } from './recipients.ts';
+import { defaultRoles, reliableRoleSettings, type Scenario } from './scenario.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { traceVersion, type TraceRecord } from './trace.ts';
 import { TraceFile } from './trace-file.ts';
@@ -85,7 +86,8 @@ export class TraceWriter {
   private recordOf(fact: Fact): TraceRecord | null {
     switch (fact.kind) {
       case 'run': {
-        const { scenario, seed, nodes, faults } = fact;
+        const { seed, nodes, faults } = fact;
+        const scenario = scenarioOfRecord(fact.scenario);
         return { k: 'run', t: 0, version: traceVersion, scenario, seed, nodes, faults };
       }
       case 'fault':
@@ -197,4 +199,23 @@ export class TraceWriter {
     const subscribers = this.subscriptions.at(node, topic) ?? new Set<number>();
     return this.encoder.encode(subscribers, connections, (c) => this.subscriptions.idOf(c));
   }
+}
+
+/**
+ * The scenario as the run record carries it: whole, in its own order, but without the mode and the
+ * reliable-only role settings where they have their defaults, which the reader's parse fills in
+ * again. So a best-effort trace reads byte for byte as it did before reliable mode existed.
+ */
+export function scenarioOfRecord(scenario: Scenario): Record<string, unknown> {
+  const atDefault = (key: string, value: unknown): boolean =>
+    (reliableRoleSettings as readonly string[]).includes(key) &&
+    value === defaultRoles[key as (typeof reliableRoleSettings)[number]];
+  const roles = Object.fromEntries(
+    Object.entries(scenario.roles).filter(([key, value]) => !atDefault(key, value)),
+  );
+  return Object.fromEntries(
+    Object.entries(scenario)
+      .filter(([key, value]) => !(key === 'mode' && value === 'best-effort'))
+      .map(([key, value]) => [key, key === 'roles' ? roles : value]),
+  );
 }

@@ -22,6 +22,7 @@ import {
   type ConnectionId,
   type CoreRoles,
   type DcId,
+  type DeliveryMode,
   type DispatcherInput,
   type DispatcherState,
   type Effect,
@@ -88,6 +89,7 @@ export class Nodes {
 
   constructor(
     private readonly agenda: Agenda,
+    private readonly mode: DeliveryMode,
     private readonly settings: RoleSettings,
     private readonly roles: Roles,
     topology: readonly TopologyNode[],
@@ -238,7 +240,7 @@ export class Nodes {
   }
 
   private start(node: SimNode): void {
-    const settings = this.settings;
+    const { settings, mode } = this;
     const dispatchers = this.dispatchersOf(node.dc).map((d) => d.id);
     switch (node.role) {
       case 'frontend':
@@ -250,6 +252,9 @@ export class Nodes {
           renewEveryMs: settings.renewEveryMs,
           leaseRequestTimeoutMs: settings.leaseRequestTimeoutMs,
           leaseAttemptsMax: settings.leaseAttemptsMax,
+          mode,
+          gapWaitMs: settings.gapWaitMs,
+          readTimeoutMs: settings.readTimeoutMs,
           // Every incarnation's generations are above the previous one's.
           generationStart: node.incarnation * 1_000_000_000,
           limits: settings.frontendLimits,
@@ -269,11 +274,17 @@ export class Nodes {
           suspectMs: settings.suspectMs,
           // Frontends renew within a renewal period and one request timeout of a store's birth.
           storeRebuildWindowMs: settings.renewEveryMs + settings.leaseRequestTimeoutMs,
+          mode,
+          deliverTimeoutMs: settings.deliverTimeoutMs,
+          deliverAttemptsMax: settings.deliverAttemptsMax,
+          forwardWindowMs: settings.forwardWindowMs,
+          forwardAckWaitMs: settings.forwardAckWaitMs,
         });
         break;
       }
       case 'store':
         // Each incarnation of a store begins a new, larger epoch: a restarted store has lost everything.
+        // Its histories' limits come with the others (`storeLimits`); best-effort never appends to them.
         node.state = this.roles.store.create({ epoch: node.incarnation + 1, limits: settings.storeLimits });
         break;
       default:

@@ -85,7 +85,14 @@ class World implements Agenda {
     this.endUs = usOfMs(scenario.durationMs + scenario.deliveryDeadlineMs);
     const perform = (node: SimNode, effects: Effect[]): void => this.perform(node, effects);
     const workload = new Rng(seed, 'workload');
-    this.nodes = new Nodes(this, scenario.roles, options.roles ?? coreRoles, nodeIds(scenario), perform);
+    this.nodes = new Nodes(
+      this,
+      scenario.mode,
+      scenario.roles,
+      options.roles ?? coreRoles,
+      nodeIds(scenario),
+      perform,
+    );
     this.network = new Network(this, scenario.network, new Rng(seed, 'network'), (target, source, message) =>
       this.arrived(target, source, message),
     );
