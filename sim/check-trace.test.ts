@@ -19,10 +19,11 @@ import {
   withoutAmbientNondeterminism,
   type Report,
 } from './run.ts';
-import type { Scenario } from './scenario.ts';
-import { plantedBugScenario, smallScenario } from './test-fixtures.ts';
+import { reliableRoleSettings, type Scenario } from './scenario.ts';
+import { parseScenario } from './scenario-parse.ts';
+import { plantedBugScenario, reliableFactsFixture, smallScenario } from './test-fixtures.ts';
 import { readTraceFacts, TraceError } from './trace-reader.ts';
-import { TraceWriter } from './trace-writer.ts';
+import { scenarioOfRecord, TraceWriter } from './trace-writer.ts';
 import { runWorld } from './world/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-check-trace-'));
@@ -181,7 +182,7 @@ function comparable(facts: Iterable<Fact>): unknown[] {
       ids[fact.c] = fact.id;
       const { c: _c, ...rest } = fact;
       out.push(rest);
-    } else if (fact.kind === 'fanned-out' || fact.kind === 'batch-received') {
+    } else if (fact.kind === 'fanned-out' || fact.kind === 'batch-received' || fact.kind === 'gap') {
       out.push({ ...fact, connections: fact.connections.map((c) => ids[c] ?? `#${c}`).sort() });
     } else {
       out.push(JSON.parse(JSON.stringify(fact)));
@@ -207,6 +208,47 @@ describe('the trace reader', () => {
       expect(kinds.has(kind as Fact['kind']), kind).toBe(true);
     expect(facts.some((fact) => fact.kind === 'sent' && fact.copies === 2)).toBe(true);
     expect(comparable(readTraceFacts(path))).toEqual(comparable(facts));
+  });
+
+  it("reliable mode's facts, one of every kind and position: read back as written, judged alike", () => {
+    const facts = reliableFactsFixture();
+    const path = tracePath();
+    const trace = new TraceWriter(path);
+    const checkers = new Checkers((output) => trace.output(output));
+    for (const fact of facts) {
+      trace.fact(fact);
+      checkers.apply(fact);
+    }
+    trace.close();
+    const kinds = new Set(facts.map((fact) => fact.kind));
+    for (const kind of ['appended', 'trimmed', 'gap', 'answered'] as const)
+      expect(kinds.has(kind), kind).toBe(true);
+    expect(comparable(readTraceFacts(path))).toEqual(comparable(facts));
+    expect(judged(checkTrace(path))).toEqual(judged(checkers.summary()));
+    // The run record carries the mode, so a re-check runs the scenario as it ran.
+    const run = JSON.parse(readFileSync(path, 'utf8').split('\n')[0] as string) as {
+      scenario: { mode?: string };
+    };
+    expect(run.scenario.mode).toBe('reliable');
+  });
+
+  it('the run record leaves out the mode and reliable settings at their defaults, and reads them back', () => {
+    const record = (scenario: Scenario): Record<string, unknown> =>
+      JSON.parse(JSON.stringify(scenarioOfRecord(scenario))) as Record<string, unknown>;
+    const bestEffort = smallScenario();
+    const written = record(bestEffort);
+    expect(written).not.toHaveProperty('mode');
+    for (const key of reliableRoleSettings) expect(written.roles).not.toHaveProperty(key);
+    // Key for key, in the order a best-effort trace wrote before reliable mode existed.
+    expect(Object.keys(written)).toEqual(Object.keys(bestEffort).filter((key) => key !== 'mode'));
+    expect(parseScenario(written, 'run record')).toEqual(bestEffort);
+    const tuned = { ...smallScenario({ mode: 'reliable' }) };
+    tuned.roles = { ...tuned.roles, gapWaitMs: 7 };
+    const kept = record(tuned);
+    expect(kept.mode).toBe('reliable');
+    expect(kept.roles).toMatchObject({ gapWaitMs: 7 });
+    expect(kept.roles).not.toHaveProperty('deliverTimeoutMs');
+    expect(parseScenario(kept, 'run record')).toEqual(tuned);
   });
 
   it('a trace whose payload digest was changed breaks integrity when re-checked', () => {

@@ -25,6 +25,8 @@ import {
   type StoreEpoch,
   type MessageType,
   type NodeId,
+  type PublishErrorCode,
+  type PublishWarning,
   type RequestId,
   type Topic,
   type Us,
@@ -177,8 +179,13 @@ export type Fact =
       to: Seq | null;
       why: Gap['why'];
     }
-  /** A publisher got the answer to a publish of event `e` (`ok`; `warning` names a PublishWarning code). */
-  | { kind: 'answered'; t: Us; dc: DcId; e: EventId; ok: boolean; warning?: string }
+  /**
+   * The publisher of `dc` got an answer to a publish: OK for its event `e` (`warning` names what
+   * the answer warned of), or refused with `code`. A refused publish names its event only when the
+   * publisher chose the id (reliable mode); a best-effort publish's id is the server's to assign.
+   */
+  | { kind: 'answered'; t: Us; dc: DcId; ok: true; e: EventId; warning?: PublishWarning['code'] }
+  | { kind: 'answered'; t: Us; dc: DcId; ok: false; e?: EventId; code: PublishErrorCode }
   /** A store changed a lease; `expUs` for granted and renewed. */
   | {
       kind: 'lease';

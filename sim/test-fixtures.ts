@@ -1,9 +1,12 @@
 /** Small scenarios for tests and property runs: two datacenters, a few nodes, a few hundred viewers. */
+import type { DeliveryMode, Event } from '../core/index.ts';
+import { stampOf, type Fact } from './facts.ts';
 import { parseScenario } from './scenario-parse.ts';
-import type { Fault, Scenario } from './scenario.ts';
+import { nodeIds, type Fault, type Scenario } from './scenario.ts';
 
 export interface SmallScenarioOptions {
   name?: string;
+  mode?: DeliveryMode;
   durationMs?: number;
   faults?: Fault[];
   viewers?: number;
@@ -33,6 +36,7 @@ export function smallScenario(options: SmallScenarioOptions = {}): Scenario {
   return parseScenario(
     {
       name: options.name ?? 'small',
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
       durationMs: options.durationMs ?? 10_000,
       deliveryDeadlineMs: 2_000,
       subscribeGraceMs: 1_000,
@@ -81,4 +85,45 @@ export function plantedBugScenario(): Scenario {
       { kind: 'partition', atMs: 4_000, between: ['dc-a', 'dc-b'], repairAfterMs: 1_500 },
     ],
   });
+}
+
+/**
+ * A stream of facts with one of every kind reliable mode adds, and the positions it adds to
+ * fan-outs, batches and joins, in an order a trace can hold: connections open before they join, a
+ * gap names a connection that is not (or no longer) subscribed. Not a run: the facts are written by
+ * hand, for the trace's round trip.
+ */
+export function reliableFactsFixture(): Fact[] {
+  const scenario = smallScenario({ name: 'reliable-facts', mode: 'reliable', durationMs: 1_000 });
+  const node = 'dc-a/frontend-1';
+  const topic = 'live';
+  const event: Event = { id: 'dc-a-1', topic, origin: 'dc-a', publishedAtMs: 0, payload: 'like' };
+  const e = event.id;
+  const at = (c: number, viewer: number) => ({ c, id: `${node}#${c}`, node, viewer });
+  return [
+    { kind: 'run', t: 0, scenario, seed: '1', nodes: nodeIds(scenario), faults: [] },
+    { kind: 'connection', op: 'opened', t: 10, ...at(0, 0) },
+    { kind: 'connection', op: 'joined', t: 11, ...at(0, 0), topic, epoch: 1, seq: 0 },
+    { kind: 'connection', op: 'opened', t: 12, ...at(1, 1) },
+    { kind: 'connection', op: 'joined', t: 13, ...at(1, 1), topic },
+    { kind: 'connection', op: 'opened', t: 14, ...at(2, 2) },
+    { kind: 'published', t: 20, node: 'dc-a/dispatcher-1', event: stampOf(event), origin: 'dc-a', bytes: 4 },
+    { kind: 'appended', t: 21, dc: 'dc-a', e, topic, epoch: 1, seq: 1, dup: false },
+    { kind: 'appended', t: 22, dc: 'dc-a', e, topic, epoch: 1, seq: 1, dup: true },
+    { kind: 'answered', t: 23, dc: 'dc-a', ok: false, e, code: 'store-unavailable' },
+    { kind: 'answered', t: 23, dc: 'dc-b', ok: false, code: 'overloaded' },
+    { kind: 'answered', t: 24, dc: 'dc-a', ok: true, e, warning: 'forward-pending' },
+    { kind: 'answered', t: 24, dc: 'dc-a', ok: true, e },
+    { kind: 'fanned-out', t: 25, node, e, topic, connections: [1, 0], epoch: 1, seq: 1 },
+    { kind: 'batch-received', t: 30, node, event: stampOf(event), connections: [0, 1], epoch: 1, seq: 1 },
+    { kind: 'appended', t: 31, dc: 'dc-b', e, topic, epoch: 3, seq: 7, dup: false },
+    { kind: 'trimmed', t: 40, dc: 'dc-a', topic, epoch: 1, seq: 1 },
+    { kind: 'gap', t: 41, node, topic, connections: [0], epoch: 1, from: 2, to: 5, why: 'trimmed' },
+    { kind: 'gap', t: 42, node, topic, connections: [2], epoch: 1, from: 1, to: null, why: 'unknown-cursor' },
+    { kind: 'connection', op: 'joined', t: 43, ...at(2, 2), topic, epoch: 2, seq: 0 },
+    { kind: 'gap', t: 44, node, topic, connections: [0, 1, 2], epoch: 1, from: 6, to: null, why: 'epoch' },
+    { kind: 'connection', op: 'left', t: 50, ...at(0, 0), topic },
+    { kind: 'connection', op: 'closed', t: 51, ...at(0, 0) },
+    { kind: 'end', t: 1_000, items: 0 },
+  ];
 }

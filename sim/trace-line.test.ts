@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runScenario } from './run.ts';
-import { smallScenario } from './test-fixtures.ts';
+import { reliableFactsFixture, smallScenario } from './test-fixtures.ts';
 import { parseTraceLine, TraceFormatError, traceKinds } from './trace-line.ts';
 import { TraceError, TraceReader } from './trace-reader.ts';
+import { TraceWriter } from './trace-writer.ts';
+import type { TraceKind } from './trace.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-trace-line-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,8 +42,54 @@ describe('a trace line', () => {
       expect(record).toEqual(JSON.parse(line));
       kinds.add(record.k);
     }
-    for (const kind of traceKinds.filter((k) => !['violation', 'role-drop', 'client-drop'].includes(k)))
-      expect(kinds.has(kind), kind).toBe(true);
+    // A best-effort run: reliable mode's records are the next test's.
+    const rare = ['violation', 'role-drop', 'client-drop', 'append', 'trim', 'gap', 'answer'];
+    for (const kind of traceKinds.filter((k) => !rare.includes(k))) expect(kinds.has(kind), kind).toBe(true);
+  });
+
+  it('every record kind reliable mode adds, from one fact of each: written lines read as their records', () => {
+    const path = join(dir, 'reliable-facts.jsonl');
+    const writer = new TraceWriter(path);
+    for (const fact of reliableFactsFixture()) writer.fact(fact);
+    writer.close();
+    const records = readFileSync(path, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => {
+        const record = parseTraceLine(line);
+        expect(record).toEqual(JSON.parse(line));
+        return record;
+      });
+    const kinds = new Set(records.map((record) => record.k));
+    for (const kind of ['append', 'trim', 'gap', 'answer'])
+      expect(kinds.has(kind as TraceKind), kind).toBe(true);
+    // Compact: a position only where the fact has one, `dup` only when true, a warning or a code.
+    expect(records.filter((r) => r.k === 'conn' && r.op === 'sub').map((r) => 'seq' in r)).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    expect(records.filter((r) => r.k === 'append').map((r) => ('dup' in r ? r.dup : 'absent'))).toEqual([
+      'absent',
+      true,
+      'absent',
+    ]);
+    expect(records.find((r) => r.k === 'fanout')).toMatchObject({ ep: 1, seq: 1 });
+    expect(records.find((r) => r.k === 'deliver')).toMatchObject({ ep: 1, seq: 1 });
+    expect(records.filter((r) => r.k === 'answer')).toEqual([
+      { k: 'answer', t: 23, dc: 'dc-a', ok: false, e: 'dc-a-1', code: 'store-unavailable' },
+      { k: 'answer', t: 23, dc: 'dc-b', ok: false, code: 'overloaded' },
+      { k: 'answer', t: 24, dc: 'dc-a', ok: true, e: 'dc-a-1', w: 'forward-pending' },
+      { k: 'answer', t: 24, dc: 'dc-a', ok: true, e: 'dc-a-1' },
+    ]);
+    // A gap names its connections as a fan-out does: relative to the topic's subscribers there.
+    expect(
+      records.filter((r) => r.k === 'gap').map((r) => (r.k === 'gap' ? [r.to, r.why, r.n] : [])),
+    ).toEqual([
+      [5, 'trimmed', 1],
+      [null, 'unknown-cursor', 1],
+      [null, 'epoch', 3],
+    ]);
   });
 
   const broken: [string, string, RegExp][] = [
@@ -87,6 +135,46 @@ describe('a trace line', () => {
       'malformed node',
       '{"k":"run","t":0,"version":2,"seed":"1","nodes":[{"id":"a","dc":"x","role":"janitor"}]}',
       /^run: malformed node/,
+    ],
+    [
+      'unknown gap reason',
+      '{"k":"gap","t":1,"node":"a","topic":"t","n":1,"ep":1,"from":2,"to":3,"why":"bored"}',
+      /^gap: field `why` must be one of trimmed, epoch, unknown-cursor \(got "bored"\)/,
+    ],
+    [
+      'a gap whose end is a string',
+      '{"k":"gap","t":1,"node":"a","topic":"t","n":1,"ep":1,"from":2,"to":"end","why":"epoch"}',
+      /^gap: field `to` is missing or has the wrong type \("end"\)/,
+    ],
+    [
+      'an append without its seq',
+      '{"k":"append","t":1,"dc":"a","e":"x","topic":"t","ep":1}',
+      /^append: field `seq` is missing or has the wrong type \(missing\)/,
+    ],
+    [
+      'an append that says dup: false',
+      '{"k":"append","t":1,"dc":"a","e":"x","topic":"t","ep":1,"seq":2,"dup":false}',
+      /^append: field `dup` must be one of true \(got false\)/,
+    ],
+    [
+      'an unknown warning',
+      '{"k":"answer","t":1,"dc":"a","ok":true,"e":"x","w":"sunburn"}',
+      /^answer: field `w` must be one of store-rebuilding, frontend-lapsed, forward-pending \(got "sunburn"\)/,
+    ],
+    [
+      'an OK answer without its event',
+      '{"k":"answer","t":1,"dc":"a","ok":true}',
+      /^answer: an OK answer needs its event `e` and no `code`/,
+    ],
+    [
+      'a refusal without its code',
+      '{"k":"answer","t":1,"dc":"a","ok":false,"e":"x"}',
+      /^answer: a refusal needs its `code` and no warning `w`/,
+    ],
+    [
+      'an unknown refusal',
+      '{"k":"answer","t":1,"dc":"a","ok":false,"code":"tuesday"}',
+      /^answer: field `code` must be one of bad-topic, bad-id, payload-too-large, store-unavailable, overloaded/,
     ],
     [
       'violation without chain',

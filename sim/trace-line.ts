@@ -10,7 +10,7 @@
  * first, time never going backwards, a fate for a message in flight) is the fact decoder's to judge
  * (trace-reader.ts).
  */
-import type { EventId, MessageType } from '../core/index.ts';
+import type { EventId, Gap, MessageType, PublishErrorCode, PublishWarning } from '../core/index.ts';
 import type { NetworkDropReason, NodeRole } from './facts.ts';
 import { faultKinds } from './scenario.ts';
 import type { TraceKind, TraceRecord } from './trace.ts';
@@ -20,7 +20,10 @@ export class TraceFormatError extends Error {
   override name = 'TraceFormatError';
 }
 
-/** Field checks per kind: `s` string, `n` number, `b` boolean, `o` object, `a` array, `sn` string or null; a trailing `?` marks an optional field. */
+/**
+ * Field checks per kind: `s` string, `n` number, `b` boolean, `o` object, `a` array, `sn` string or
+ * null, `nn` number or null; a trailing `?` marks an optional field.
+ */
 const shapes: Record<TraceKind, Record<string, string>> = {
   run: { version: 'n', seed: 's', nodes: 'a', faults: 'a?' },
   fault: { f: 'n', phase: 's', fault: 'o' },
@@ -29,10 +32,36 @@ const shapes: Record<TraceKind, Record<string, string>> = {
   recv: { m: 'n' },
   drop: { m: 'n', why: 's', f: 'n?' },
   'role-drop': { node: 's', why: 's', e: 's?', topic: 's?', dc: 's?' },
-  fanout: { node: 's', e: 's', topic: 's', n: 'n', c: 'a?', add: 'a?', omit: 'a?' },
-  deliver: { node: 's', e: 's', topic: 's', n: 'n', d: 's?', c: 'a?', add: 'a?', omit: 'a?' },
+  fanout: { node: 's', e: 's', topic: 's', n: 'n', c: 'a?', add: 'a?', omit: 'a?', ep: 'n?', seq: 'n?' },
+  deliver: {
+    node: 's',
+    e: 's',
+    topic: 's',
+    n: 'n',
+    d: 's?',
+    c: 'a?',
+    add: 'a?',
+    omit: 'a?',
+    ep: 'n?',
+    seq: 'n?',
+  },
   'client-drop': { node: 's', e: 's', n: 'n', why: 's' },
-  conn: { c: 's', node: 's', v: 'n', op: 's', topic: 's?' },
+  conn: { c: 's', node: 's', v: 'n', op: 's', topic: 's?', ep: 'n?', seq: 'n?' },
+  append: { dc: 's', e: 's', topic: 's', ep: 'n', seq: 'n', dup: 'b?' },
+  trim: { dc: 's', topic: 's', ep: 'n', seq: 'n' },
+  gap: {
+    node: 's',
+    topic: 's',
+    n: 'n',
+    ep: 'n',
+    from: 'n',
+    to: 'nn',
+    why: 's',
+    c: 'a?',
+    add: 'a?',
+    omit: 'a?',
+  },
+  answer: { dc: 's', ok: 'b', e: 's?', w: 's?', code: 's?' },
   lease: { dc: 's', topic: 's', fe: 's', change: 's', exp: 'n?' },
   node: { node: 's', op: 's' },
   due: { e: 's' },
@@ -74,6 +103,19 @@ const networkDropReasons: Record<NetworkDropReason, true> = {
   'connection-closed': true,
 };
 const nodeRoles: Record<NodeRole, true> = { frontend: true, dispatcher: true, store: true };
+const gapReasons: Record<Gap['why'], true> = { trimmed: true, epoch: true, 'unknown-cursor': true };
+const publishWarnings: Record<PublishWarning['code'], true> = {
+  'store-rebuilding': true,
+  'frontend-lapsed': true,
+  'forward-pending': true,
+};
+const publishErrors: Record<PublishErrorCode, true> = {
+  'bad-topic': true,
+  'bad-id': true,
+  'payload-too-large': true,
+  'store-unavailable': true,
+  overloaded: true,
+};
 
 /** Every value of a field's union, as a record so that a value added to the union must be added here. */
 function valuesOf<K extends TraceKind, F extends string>(
@@ -99,6 +141,12 @@ const choices: Partial<Record<TraceKind, Record<string, readonly unknown[]>>> = 
     }),
   },
   node: { op: valuesOf<'node', 'op'>({ down: true, up: true }) },
+  append: { dup: [undefined, true] },
+  gap: { why: Object.keys(gapReasons) },
+  answer: {
+    w: [undefined, ...Object.keys(publishWarnings)],
+    code: [undefined, ...Object.keys(publishErrors)],
+  },
 };
 
 /** One kind's rules, compiled once: checking a line allocates nothing unless it is broken. */
@@ -139,6 +187,8 @@ function typeOk(value: unknown, type: string): boolean {
       return Array.isArray(value);
     case 'sn':
       return value === null || typeof value === 'string';
+    case 'nn':
+      return value === null || (typeof value === 'number' && Number.isFinite(value));
     default:
       return false;
   }
@@ -194,6 +244,11 @@ function recordProblem(value: unknown): string | null {
     const faultKind = (record['fault'] as Record<string, unknown>)['kind'];
     if (!faultKinds.includes(faultKind as (typeof faultKinds)[number]))
       return `fault: \`fault.kind\` must be one of ${faultKinds.join(', ')} (got ${JSON.stringify(faultKind)})`;
+  } else if (kind === 'answer') {
+    if (record['ok'] === true && (record['e'] === undefined || record['code'] !== undefined))
+      return 'answer: an OK answer needs its event `e` and no `code`';
+    if (record['ok'] === false && (record['code'] === undefined || record['w'] !== undefined))
+      return 'answer: a refusal needs its `code` and no warning `w`';
   } else if (kind === 'violation') {
     const violation = record['violation'] as Record<string, unknown>;
     if (

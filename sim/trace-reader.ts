@@ -18,7 +18,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { unreachable, type ConnectionId } from '../core/index.ts';
+import { unreachable, type ConnectionId, type Seq, type StoreEpoch } from '../core/index.ts';
 import type { ConnectionOp, Fact, MessageFacts } from './facts.ts';
 import { decodeRecipients, type Recipients } from './recipients.ts';
 import { parseScenario } from './scenario-parse.ts';
@@ -196,11 +196,34 @@ class FactDecoder {
       }
       case 'fanout': {
         const { node, e, topic } = record;
-        return { kind: 'fanned-out', t, node, e, topic, connections: this.recipients(record) };
+        const connections = this.recipients(record);
+        return { kind: 'fanned-out', t, node, e, topic, connections, ...positionOf(record) };
       }
       case 'deliver': {
         const event = { id: record.e, topic: record.topic, digest: need(record.d, 'd') };
-        return { kind: 'batch-received', t, node: record.node, event, connections: this.recipients(record) };
+        const connections = this.recipients(record);
+        return { kind: 'batch-received', t, node: record.node, event, connections, ...positionOf(record) };
+      }
+      case 'append': {
+        const { dc, e, topic, ep: epoch, seq } = record;
+        return { kind: 'appended', t, dc, e, topic, epoch, seq, dup: record.dup === true };
+      }
+      case 'trim': {
+        const { dc, topic, ep: epoch, seq } = record;
+        return { kind: 'trimmed', t, dc, topic, epoch, seq };
+      }
+      case 'gap': {
+        const { node, topic, ep: epoch, from, to, why } = record;
+        return { kind: 'gap', t, node, topic, connections: this.recipients(record), epoch, from, to, why };
+      }
+      case 'answer': {
+        const { dc } = record;
+        if (record.ok) {
+          const { e, w } = record;
+          return { kind: 'answered', t, dc, ok: true, e, ...(w === undefined ? {} : { warning: w }) };
+        }
+        const { e, code } = record;
+        return { kind: 'answered', t, dc, ok: false, ...(e === undefined ? {} : { e }), code };
       }
       case 'client-drop':
         return { kind: 'batch-lost', t, node: record.node, e: record.e, n: record.n, why: record.why };
@@ -242,8 +265,10 @@ class FactDecoder {
     if (op === 'opened') this.opened.add(c);
     else if (op !== 'refused' && !this.opened.has(c))
       throw new TraceFormatError(`connection ${id} ${op} before it opened`);
-    if (op === 'joined' || op === 'left')
-      return { kind: 'connection', op, t, c, id, node, viewer, topic: need(record.topic, 'topic') };
+    if (op === 'joined' || op === 'left') {
+      const topic = need(record.topic, 'topic');
+      return { kind: 'connection', op, t, c, id, node, viewer, topic, ...positionOf(record) };
+    }
     return { kind: 'connection', op, t, c, id, node, viewer };
   }
 
@@ -268,6 +293,14 @@ class FactDecoder {
     if (--entry.fates === 0) this.inFlight.delete(m);
     return entry.message;
   }
+}
+
+/** A record's `ep`/`seq` as a fact's position (reliable mode; nothing in best-effort). */
+function positionOf(record: { ep?: StoreEpoch; seq?: Seq }): { epoch?: StoreEpoch; seq?: Seq } {
+  return {
+    ...(record.ep === undefined ? {} : { epoch: record.ep }),
+    ...(record.seq === undefined ? {} : { seq: record.seq }),
+  };
 }
 
 function need<T>(value: T | undefined, field: string): T {

@@ -7,7 +7,7 @@
  * Subscribe it to the facts before the checkers, so a fact's record always precedes what the
  * checkers conclude from it. The last record, `end`, is written at the checkers' summary.
  */
-import { unreachable, type NodeId, type Topic } from '../core/index.ts';
+import { unreachable, type NodeId, type Seq, type StoreEpoch, type Topic } from '../core/index.ts';
 import type { CheckerOutput } from './checkers/index.ts';
 import type { Fact } from './facts.ts';
 import { RecipientEncoder, type Recipients } from './recipients.ts';
@@ -140,6 +140,7 @@ export class TraceWriter {
           topic,
           n: connections.length,
           ...this.recipients(node, topic, connections),
+          ...positionOf(fact),
         };
       }
       case 'batch-received': {
@@ -154,6 +155,7 @@ export class TraceWriter {
           n: connections.length,
           d,
           ...this.recipients(node, topic, connections),
+          ...positionOf(fact),
         };
       }
       case 'batch-lost':
@@ -166,7 +168,7 @@ export class TraceWriter {
           node: fact.node,
           v: fact.viewer,
           op: connectionOps[fact.op],
-          ...(fact.op === 'joined' || fact.op === 'left' ? { topic: fact.topic } : {}),
+          ...(fact.op === 'joined' || fact.op === 'left' ? { topic: fact.topic, ...positionOf(fact) } : {}),
         };
       case 'lease': {
         const { t, dc, topic, frontend, change, expUs } = fact;
@@ -184,12 +186,38 @@ export class TraceWriter {
         return { k: 'due', t: fact.t, e: fact.e };
       case 'end':
         return null;
-      case 'appended':
-      case 'trimmed':
-      case 'gap':
-      case 'answered':
-        // Reliable mode's facts get their trace records with the mode's world (issue 14, in progress).
-        return null;
+      case 'appended': {
+        const { t, dc, e, topic, epoch: ep, seq, dup } = fact;
+        return { k: 'append', t, dc, e, topic, ep, seq, ...(dup ? { dup } : {}) };
+      }
+      case 'trimmed': {
+        const { t, dc, topic, epoch: ep, seq } = fact;
+        return { k: 'trim', t, dc, topic, ep, seq };
+      }
+      case 'gap': {
+        const { t, node, topic, connections, epoch: ep, from, to, why } = fact;
+        return {
+          k: 'gap',
+          t,
+          node,
+          topic,
+          n: connections.length,
+          ep,
+          from,
+          to,
+          why,
+          ...this.recipients(node, topic, connections),
+        };
+      }
+      case 'answered': {
+        const { t, dc } = fact;
+        if (fact.ok) {
+          const { e, warning } = fact;
+          return { k: 'answer', t, dc, ok: true, e, ...(warning === undefined ? {} : { w: warning }) };
+        }
+        const { e, code } = fact;
+        return { k: 'answer', t, dc, ok: false, ...(e === undefined ? {} : { e }), code };
+      }
       default:
         return unreachable(fact);
     }
@@ -199,6 +227,14 @@ export class TraceWriter {
     const subscribers = this.subscriptions.at(node, topic) ?? new Set<number>();
     return this.encoder.encode(subscribers, connections, (c) => this.subscriptions.idOf(c));
   }
+}
+
+/** A fact's position in its datacenter's history, as a record's `ep`/`seq` (nothing in best-effort). */
+function positionOf(fact: { epoch?: StoreEpoch; seq?: Seq }): { ep?: StoreEpoch; seq?: Seq } {
+  return {
+    ...(fact.epoch === undefined ? {} : { ep: fact.epoch }),
+    ...(fact.seq === undefined ? {} : { seq: fact.seq }),
+  };
 }
 
 /**

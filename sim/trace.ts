@@ -19,8 +19,27 @@
  *
  * The first line is always `run` (the scenario, seed, topology and the whole fault schedule), the
  * last `end` (the report).
+ *
+ * Reliable mode adds records of the stores' histories (`append`, `trim`), of gap notices (`gap`,
+ * its connections named as a fan-out's) and positions (`ep`/`seq`) on fan-outs, deliveries and
+ * joins; every run writes an `answer` for each answer a publisher gets. Version 2 grew these
+ * without a new number: they are new kinds and optional fields, so a best-effort trace without
+ * answers reads as before, and the run record leaves out the mode and reliable-only settings at
+ * their defaults.
  */
-import type { DropReason, EventId, LeaseChange, MessageType, NodeId, Topic } from '../core/index.ts';
+import type {
+  DropReason,
+  EventId,
+  Gap,
+  LeaseChange,
+  MessageType,
+  NodeId,
+  PublishErrorCode,
+  PublishWarning,
+  Seq,
+  StoreEpoch,
+  Topic,
+} from '../core/index.ts';
 import type { Violation } from './checkers/index.ts';
 import type { NetworkDropReason, TopologyNode } from './facts.ts';
 import type { Recipients } from './recipients.ts';
@@ -75,13 +94,38 @@ export type TraceRecord =
   | { k: 'drop'; t: number; m: number; why: NetworkDropReason; f?: number }
   /** A role gave up on something (core `drop` effect). */
   | { k: 'role-drop'; t: number; node: string; why: DropReason; e?: EventId; topic?: Topic; dc?: string }
-  /** A frontend handed an event to `n` connections (before the client link). */
-  | ({ k: 'fanout'; t: number; node: string; e: EventId; topic: Topic; n: number } & Recipients)
-  /** `n` connections received an event (at the client, after the frontend-to-client link); `d` its digest (written since version 2). */
-  | ({ k: 'deliver'; t: number; node: string; e: EventId; topic: Topic; n: number; d?: string } & Recipients)
+  /** A frontend handed an event to `n` connections (before the client link); reliable: at `seq` of epoch `ep`. */
+  | ({
+      k: 'fanout';
+      t: number;
+      node: string;
+      e: EventId;
+      topic: Topic;
+      n: number;
+      ep?: StoreEpoch;
+      seq?: Seq;
+    } & Recipients)
+  /**
+   * `n` connections received an event (at the client, after the frontend-to-client link); `d` its
+   * digest (written since version 2); `ep`/`seq` as its fan-out's.
+   */
+  | ({
+      k: 'deliver';
+      t: number;
+      node: string;
+      e: EventId;
+      topic: Topic;
+      n: number;
+      d?: string;
+      ep?: StoreEpoch;
+      seq?: Seq;
+    } & Recipients)
   /** A client-bound batch lost on the way (frontend died, connection closed). */
   | { k: 'client-drop'; t: number; node: string; e: EventId; n: number; why: NetworkDropReason }
-  /** A connection as its frontend processed it. `v` is the simulated viewer behind the connection. */
+  /**
+   * A connection as its frontend processed it. `v` is the simulated viewer behind the connection;
+   * a reliable `sub` names the position its live events start after (`ep`/`seq`).
+   */
   | {
       k: 'conn';
       t: number;
@@ -90,7 +134,34 @@ export type TraceRecord =
       v: number;
       op: 'open' | 'close' | 'sub' | 'unsub' | 'refused';
       topic?: Topic;
+      ep?: StoreEpoch;
+      seq?: Seq;
     }
+  /** Reliable: the store of `dc` appended event `e` of `topic` at `seq` of epoch `ep` (`dup`: it held it already). */
+  | { k: 'append'; t: number; dc: string; e: EventId; topic: Topic; ep: StoreEpoch; seq: Seq; dup?: true }
+  /** Reliable: the store of `dc` forgot `topic`'s history through `seq` of epoch `ep`. */
+  | { k: 'trim'; t: number; dc: string; topic: Topic; ep: StoreEpoch; seq: Seq }
+  /**
+   * Reliable: a frontend told `n` connections (named as a fan-out's) that seqs `from`..`to` (null:
+   * the rest) of epoch `ep` of `topic` will never reach them, and `why`.
+   */
+  | ({
+      k: 'gap';
+      t: number;
+      node: string;
+      topic: Topic;
+      n: number;
+      ep: StoreEpoch;
+      from: Seq;
+      to: Seq | null;
+      why: Gap['why'];
+    } & Recipients)
+  /**
+   * The publisher of `dc` got an answer: OK for event `e` (`w`: the warning's code), or refused
+   * with `code` (`e` when the publisher chose the id).
+   */
+  | { k: 'answer'; t: number; dc: string; ok: true; e: EventId; w?: PublishWarning['code'] }
+  | { k: 'answer'; t: number; dc: string; ok: false; e?: EventId; code: PublishErrorCode }
   | {
       k: 'lease';
       t: number;

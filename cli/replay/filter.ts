@@ -58,6 +58,7 @@ function nodesOf(record: TraceRecord, send: SendInfo | undefined): (string | nul
     case 'conn':
     case 'node':
     case 'loss':
+    case 'gap':
       return [record.node];
     case 'send':
       return [record.from, record.to];
@@ -66,6 +67,11 @@ function nodesOf(record: TraceRecord, send: SendInfo | undefined): (string | nul
       return send ? [send.from, send.to] : [];
     case 'lease':
       return [record.fe, `${record.dc}/store`];
+    case 'append':
+    case 'trim':
+      return [`${record.dc}/store`];
+    case 'answer':
+      return [`${record.dc}/publisher`];
     case 'violation':
       return [record.violation.node];
     case 'fault': {

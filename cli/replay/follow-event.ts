@@ -145,6 +145,23 @@ export function followEvent(index: TraceIndex, e: string): Followed {
         if (record.violation.e === e)
           at(`VIOLATION ${record.violation.invariant}: ${record.violation.message}`, true);
         break;
+      case 'append':
+        if (record.e === e)
+          at(
+            `${record.dc}/store ${record.dup === true ? 'already held it' : 'appended it'} at seq ${record.seq} of epoch ${record.ep}`,
+          );
+        break;
+      case 'answer':
+        if (record.e === e)
+          at(
+            record.ok
+              ? `${record.dc}/publisher was answered OK${record.w === undefined ? '' : ` with warning ${record.w}`}`
+              : `${record.dc}/publisher was refused: ${record.code}`,
+            !record.ok,
+          );
+        break;
+      case 'trim':
+      case 'gap':
       case 'conn':
       case 'lease':
       case 'node':

@@ -57,6 +57,45 @@ describe('format', () => {
         'LOSS ev-1 2 at ?: no fault (UNEXPLAINED)',
       ],
       [{ k: 'end', t: 5, report: {} }, 'end of run'],
+      // Reliable mode's records, and the positions it adds.
+      [
+        { k: 'fanout', t: 5, node: 'dc-a/frontend-1', e: 'ev-1', topic: 'live', n: 2, ep: 1, seq: 4 },
+        'fanout ev-1 1.4 to 2 conn at dc-a/frontend-1',
+      ],
+      [
+        { k: 'conn', t: 5, c: 'c-1', node: 'dc-a/frontend-1', v: 1, op: 'sub', topic: 'live', ep: 2, seq: 0 },
+        'conn c-1 sub live after 2.0 at dc-a/frontend-1',
+      ],
+      [
+        { k: 'append', t: 5, dc: 'dc-a', e: 'ev-1', topic: 'live', ep: 1, seq: 4, dup: true },
+        'dc-a/store already held ev-1 live at seq 1.4',
+      ],
+      [
+        { k: 'trim', t: 5, dc: 'dc-a', topic: 'live', ep: 1, seq: 3 },
+        'dc-a/store forgot live through seq 1.3',
+      ],
+      [
+        {
+          k: 'gap',
+          t: 5,
+          node: 'dc-a/frontend-1',
+          topic: 'live',
+          n: 2,
+          ep: 1,
+          from: 2,
+          to: null,
+          why: 'epoch',
+        },
+        'GAP live seq 1.2..end (epoch) to 2 conn at dc-a/frontend-1',
+      ],
+      [
+        { k: 'answer', t: 5, dc: 'dc-a', ok: true, e: 'ev-1', w: 'forward-pending' },
+        'dc-a/publisher answered OK ev-1 (warning forward-pending)',
+      ],
+      [
+        { k: 'answer', t: 5, dc: 'dc-a', ok: false, code: 'overloaded' },
+        'dc-a/publisher answered REFUSED overloaded',
+      ],
       // A fault in the sim's words (sim/describe-fault.ts), without the duration the timeline shows.
       [
         {

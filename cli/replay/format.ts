@@ -64,15 +64,23 @@ export function describeRecord(
     case 'role-drop':
       return `${record.node} gave up: ${record.why}${record.e ? ` ${record.e}` : ''}${record.topic ? ` ${record.topic}` : ''}`;
     case 'deliver':
-      return `deliver ${record.e} to ${record.n} conn at ${record.node}`;
+      return `deliver ${record.e}${at(record)} to ${record.n} conn at ${record.node}`;
     case 'fanout':
-      return `fanout ${record.e} to ${record.n} conn at ${record.node}`;
+      return `fanout ${record.e}${at(record)} to ${record.n} conn at ${record.node}`;
     case 'due':
       return `due ${record.e}`;
     case 'client-drop':
       return `CLIENT-DROP ${record.e} ${record.n} conn at ${record.node}: ${record.why}`;
     case 'conn':
-      return `conn ${record.c} ${record.op}${record.topic ? ` ${record.topic}` : ''} at ${record.node}`;
+      return `conn ${record.c} ${record.op}${record.topic ? ` ${record.topic}` : ''}${record.seq === undefined ? '' : ` after${at(record)}`} at ${record.node}`;
+    case 'append':
+      return `${record.dc}/store ${record.dup === true ? 'already held' : 'appended'} ${record.e} ${record.topic} at seq ${record.ep}.${record.seq}`;
+    case 'trim':
+      return `${record.dc}/store forgot ${record.topic} through seq ${record.ep}.${record.seq}`;
+    case 'gap':
+      return `GAP ${record.topic} seq ${record.ep}.${record.from}..${record.to ?? 'end'} (${record.why}) to ${record.n} conn at ${record.node}`;
+    case 'answer':
+      return `${record.dc}/publisher answered ${record.ok ? `OK ${record.e}${record.w === undefined ? '' : ` (warning ${record.w})`}` : `REFUSED ${record.code}${record.e === undefined ? '' : ` ${record.e}`}`}`;
     case 'lease':
       return `lease ${record.change} ${record.topic} for ${record.fe} in ${record.dc}`;
     case 'node':
@@ -84,6 +92,11 @@ export function describeRecord(
     default:
       return unreachable(record);
   }
+}
+
+/** ` epoch.seq` of a record that has a position (reliable mode), or nothing. */
+function at(record: { ep?: number; seq?: number }): string {
+  return record.seq === undefined ? '' : ` ${record.ep ?? '?'}.${record.seq}`;
 }
 
 /**

@@ -139,6 +139,10 @@ export class ReplayState {
       case 'loss':
       case 'violation':
       case 'end':
+      case 'append':
+      case 'trim':
+      case 'gap':
+      case 'answer':
         return;
       case 'fault':
         if (record.phase === 'start') this.faults.set(record.f, record.fault);
