@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Effect, Gap } from '../core/index.ts';
 import { Checkers, type CheckerSummary } from './checkers/index.ts';
 import { checkTrace } from './check-trace.ts';
 import type { Fact } from './facts.ts';
@@ -24,7 +25,7 @@ import { parseScenario } from './scenario-parse.ts';
 import { plantedBugScenario, reliableFactsFixture, smallScenario } from './test-fixtures.ts';
 import { readTraceFacts, TraceError } from './trace-reader.ts';
 import { scenarioOfRecord, TraceWriter } from './trace-writer.ts';
-import { runWorld } from './world/index.ts';
+import { coreRoles, runWorld, type Roles } from './world/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-check-trace-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -156,7 +157,7 @@ describe('re-checking a trace', () => {
 });
 
 /** A run's facts as the world emitted them, and the trace it wrote. */
-function liveFacts(scenario: Scenario, seed: string): { facts: Fact[]; path: string } {
+function liveFacts(scenario: Scenario, seed: string, roles?: Roles): { facts: Fact[]; path: string } {
   const path = tracePath();
   const facts: Fact[] = [];
   const trace = new TraceWriter(path);
@@ -164,6 +165,7 @@ function liveFacts(scenario: Scenario, seed: string): { facts: Fact[]; path: str
   withoutAmbientNondeterminism(() =>
     runWorld(scenario, seed, {
       facts: [(fact) => trace.fact(fact), (fact) => checkers.apply(fact), (fact) => facts.push(fact)],
+      ...(roles === undefined ? {} : { roles }),
     }),
   );
   trace.close();
@@ -249,6 +251,51 @@ describe('the trace reader', () => {
     expect(kept.roles).toMatchObject({ gapWaitMs: 7 });
     expect(kept.roles).not.toHaveProperty('deliverTimeoutMs');
     expect(parseScenario(kept, 'run record')).toEqual(tuned);
+  });
+
+  it('positions and gap notices a frontend gives become facts, and read back as the world emitted them', () => {
+    // A stand-in for reliable mode's frontend: the core's, with a position on every delivery and
+    // join, and after every delivery a notice of one gap to each of its connections.
+    let seq = 0;
+    const positioned: Roles = {
+      ...coreRoles,
+      frontend: {
+        ...coreRoles.frontend,
+        handle: (state, input, now) =>
+          coreRoles.frontend.handle(state, input, now).flatMap((effect): Effect[] => {
+            if (effect.kind === 'joined') return [{ ...effect, position: { epoch: 1, seq: 0 } }];
+            if (effect.kind !== 'deliver') return [effect];
+            const { topic } = effect.event;
+            const gap: Gap = { topic, epoch: 1, fromSeq: ++seq + 1_000, toSeq: null, why: 'trimmed' };
+            const notices = effect.connections.map((connection): Effect => {
+              const notice = { code: 'gap', message: 'gap', topic, gap } as const;
+              return { kind: 'notice', connection, notice };
+            });
+            return [{ ...effect, position: { epoch: 1, seq } }, ...notices];
+          }),
+      },
+    };
+    const { facts, path } = liveFacts(smallScenario({ durationMs: 4_000 }), '3', positioned);
+    const fanOuts = facts.filter((fact) => fact.kind === 'fanned-out');
+    const gaps = facts.filter((fact) => fact.kind === 'gap');
+    expect(fanOuts.length).toBeGreaterThan(20);
+    // One fact per gap told to a fan-out's connections together, naming them all.
+    expect(gaps.map(({ node, connections, from }) => ({ node, connections, from }))).toEqual(
+      fanOuts
+        .filter((fact) => fact.connections.length > 0)
+        .map(({ node, connections, seq }) => ({ node, connections, from: (seq ?? 0) + 1_000 })),
+    );
+    const seqOf = new Map(fanOuts.map((fact) => [`${fact.node} ${fact.e}`, fact.seq]));
+    const batches = facts.filter((fact) => fact.kind === 'batch-received');
+    expect(batches.length).toBeGreaterThan(0);
+    for (const batch of batches) {
+      expect(batch.epoch).toBe(1);
+      expect(batch.seq).toBe(seqOf.get(`${batch.node} ${batch.event.id}`));
+    }
+    const joins = facts.filter((fact) => fact.kind === 'connection' && fact.op === 'joined');
+    expect(joins.length).toBeGreaterThan(0);
+    for (const join of joins) expect(join).toMatchObject({ epoch: 1, seq: 0 });
+    expect(comparable(readTraceFacts(path))).toEqual(comparable(facts));
   });
 
   it('a trace whose payload digest was changed breaks integrity when re-checked', () => {

@@ -29,7 +29,9 @@ import {
   type Effect,
   type Event,
   type EventId,
+  type Gap,
   type NodeId,
+  type Position,
   type Topic,
   type Us,
 } from '../../core/index.ts';
@@ -198,6 +200,7 @@ export class Clients {
     const connection = this.connection(index);
     assert(connection.accepted, `${effect.connection} changed topics before it was accepted`);
     assert(connection.node === node, `${node.id} changed the topics of ${connection.node.id}'s connection`);
+    const position = effect.kind === 'joined' ? effect.position : undefined;
     this.agenda.emit({
       kind: 'connection',
       op: effect.kind,
@@ -207,16 +210,22 @@ export class Clients {
       node: node.id,
       viewer: connection.viewer,
       topic: effect.topic,
+      ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
     });
   }
 
-  /** A frontend's `deliver` effect: one batch to its listed connections, one client-link latency later. */
-  fanOut(node: FrontendNode, connectionIds: readonly ConnectionId[], event: Event): void {
-    const indices: number[] = [];
-    for (const id of connectionIds) {
-      const index = this.indexById.get(id);
-      if (index !== undefined) indices.push(index);
-    }
+  /**
+   * A frontend's `deliver` effect: one batch to its listed connections, one client-link latency
+   * later; reliable mode's `position` goes with it.
+   */
+  fanOut(
+    node: FrontendNode,
+    connectionIds: readonly ConnectionId[],
+    event: Event,
+    position?: Position,
+  ): void {
+    const indices = this.indicesOf(connectionIds);
+    const at = position === undefined ? {} : { epoch: position.epoch, seq: position.seq };
     this.agenda.emit({
       kind: 'fanned-out',
       t: this.agenda.now,
@@ -224,21 +233,39 @@ export class Clients {
       e: event.id,
       topic: event.topic,
       connections: indices,
+      ...at,
     });
     const stamp = stampOf(event);
-    const at = this.agenda.now + this.network.clientLatency(node.dc);
     this.agenda.schedule({
-      at,
+      at: this.agenda.now + this.network.clientLatency(node.dc),
       kind: 'batch',
       node,
       incarnation: node.incarnation,
       event: stamp,
       connections: indices,
+      ...(position === undefined ? {} : { position }),
+    });
+  }
+
+  /** Reliable mode: a frontend's gap notices, one fact for the connections told of the same gap at once. */
+  gapNoticed(node: FrontendNode, connectionIds: readonly ConnectionId[], gap: Gap): void {
+    const { topic, epoch, fromSeq: from, toSeq: to, why } = gap;
+    const connections = this.indicesOf(connectionIds);
+    this.agenda.emit({
+      kind: 'gap',
+      t: this.agenda.now,
+      node: node.id,
+      topic,
+      connections,
+      epoch,
+      from,
+      to,
+      why,
     });
   }
 
   onBatch(item: Extract<Item, { kind: 'batch' }>): void {
-    const { node, event } = item;
+    const { node, event, position } = item;
     const received: number[] = [];
     let lost = 0;
     const sourceGone = !isAlive(node) || node.incarnation !== item.incarnation;
@@ -257,7 +284,14 @@ export class Clients {
       this.agenda.emit({ kind: 'batch-lost', t, node: node.id, e: event.id, n: lost, why });
     }
     if (received.length > 0)
-      this.agenda.emit({ kind: 'batch-received', t, node: node.id, event, connections: received });
+      this.agenda.emit({
+        kind: 'batch-received',
+        t,
+        node: node.id,
+        event,
+        connections: received,
+        ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
+      });
   }
 
   /** The frontend's `close` effect: it ends the connection (before or after accepting it). */
@@ -366,6 +400,16 @@ export class Clients {
     if (perMinute <= 0) return;
     const at = this.agenda.now + this.workload.intervalUs(perMinute / 60);
     if (at < this.stopPublishingUs) this.agenda.schedule({ at, kind: 'viewer', viewer: viewer.index, what });
+  }
+
+  /** The connections these ids name, in order; an id no connection has (a frontend's invention) is skipped. */
+  private indicesOf(connectionIds: readonly ConnectionId[]): number[] {
+    const indices: number[] = [];
+    for (const id of connectionIds) {
+      const index = this.indexById.get(id);
+      if (index !== undefined) indices.push(index);
+    }
+    return indices;
   }
 
   private heldBy(frontend: NodeId): Set<number> {
