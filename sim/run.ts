@@ -12,7 +12,7 @@ import type { Histogram } from './histogram.ts';
 import { parseScenario } from './scenario-parse.ts';
 import { ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
 import { TraceWriter } from './trace-writer.ts';
-import { runWorld, type RoleCounters, type Roles } from './world/index.ts';
+import { runWorld, type RoleCounters, type Roles, type WorldResult } from './world/index.ts';
 
 export const scenariosDir = join(import.meta.dirname, 'scenarios');
 
@@ -68,8 +68,11 @@ export interface Report extends DeliveryCounts {
   latencyMsCrossDc: LatencySummary;
   faults: Record<FaultKind, number>;
   messages: { sent: number; dropped: Record<string, number>; duplicated: number };
-  /** `warned`: answered OK with a warning that some viewers may have been missed. */
-  publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
+  /**
+   * `warned`: answered OK with a warning that some viewers may have been missed; reliable mode:
+   * `retried` sends of a publish after its first, `abandoned` publishes never answered OK.
+   */
+  publishes: WorldResult['publishes'];
   connections: { opened: number; refused: number; reconnects: number };
   /** Every role's decision-point counters, summed over its nodes (what `stadium check`'s marks count). */
   counters: RoleCounters;

@@ -48,6 +48,8 @@ export type Item =
   | { at: Us; seq: number; kind: 'viewer'; viewer: number; what: ViewerStep }
   /** A topic's next publish (publishers.ts). */
   | { at: Us; seq: number; kind: 'publish'; topic: number }
+  /** Reliable mode: publish `publish` waited long enough for its answer (publishers.ts); stale unless `token` is still its. */
+  | { at: Us; seq: number; kind: 'publish-retry'; publish: number; token: number }
   /** A fault starts or ends (faults.ts). */
   | { at: Us; seq: number; kind: 'fault'; f: number; phase: 'start' | 'end' }
   /** An event's delivery deadline (world.ts: it only becomes a fact). */

@@ -245,6 +245,8 @@ export class Network {
       case 'store-reply':
         return this.lookups.get(`${target.id}\u0000${message.requestId}`);
       case 'publish':
+        // A publisher's own id (reliable mode), which every attempt of the publish carries.
+        return message.id;
       case 'publish-reply':
       case 'subscribe':
       case 'renew':

@@ -55,7 +55,7 @@ export interface WorldResult {
   faults: Record<FaultKind, number>;
   faultSchedule: Fault[];
   messages: { sent: number; dropped: Record<string, number>; duplicated: number };
-  publishes: { attempted: number; unroutable: number; answered: number; warned: number; refused: number };
+  publishes: Publishers['counts'];
   connections: { opened: number; refused: number; reconnects: number };
   /** The roles' decision-point counters, summed over nodes and incarnations (coverage marks). */
   counters: RoleCounters;
@@ -174,6 +174,8 @@ class World implements Agenda {
         return this.clients.onViewer(item);
       case 'publish':
         return this.publishers.onPublish(item);
+      case 'publish-retry':
+        return this.publishers.onRetry(item);
       case 'fault':
         return this.faults.onFault(item);
       case 'due':
