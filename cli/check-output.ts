@@ -24,8 +24,8 @@ export interface CheckRun {
 
 /** Every option that decides which scenarios are generated: a command that reproduces a run carries each. */
 export function shapingOptions(identity: RunIdentity): string {
-  const { seed, scenarioSize, plantBug } = identity;
-  return `--seed ${seed}${scenarioSize === 'large' ? ' --scenario-size large' : ''}${plantBug === null ? '' : ` --plant-bug ${plantBug}`}`;
+  const { seed, scenarioSize, mode, plantBug } = identity;
+  return `--seed ${seed}${scenarioSize === 'large' ? ' --scenario-size large' : ''}${mode === 'best-effort' ? '' : ` --mode ${mode}`}${plantBug === null ? '' : ` --plant-bug ${plantBug}`}`;
 }
 
 /** Print the outcome (text, or one JSON object with `json`); returns the exit code, set before printing. */
@@ -44,6 +44,7 @@ export async function printCheck(result: CheckResult, run: CheckRun, json: boole
       shrinkCandidates: result.tally.shrinkCandidates,
       seed: identity.seed,
       fastCheckSeed: identity.fastCheckSeed,
+      mode: identity.mode,
       shard: run.shard === null ? null : { ...run.shard, ...result.range },
       merged: run.merged,
       workers: result.workers,

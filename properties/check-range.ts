@@ -46,7 +46,7 @@ export function checkRange(
   };
   if (from >= to) return result;
   let index = from;
-  const property = fc.property(scenarioArbitrary(context.size), (generated) => {
+  const property = fc.property(scenarioArbitrary(context.size, context.mode), (generated) => {
     const verdict = checkScenario(context, generated, index % context.determinismEvery === 0);
     record(result.tally, generated, verdict.report, false);
     if (verdict.report !== null) countMarks(context.marks, verdict.report.counters, result.marks);

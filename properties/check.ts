@@ -10,10 +10,11 @@
  * ranges summed up to the first failure, and that failure shrunk in one thread
  * (counterexample.ts): the same for any way of cutting the run.
  *
- * Which scenario a run generates depends on the seed, its index and the scenario size; while
+ * Which scenario a run generates depends on the seed, its index, the scenario size and the mode; while
  * shrinking, on which candidates fail, so on the roles too (a planted bug). The number of runs
  * plays no part.
  */
+import type { DeliveryMode } from '../core/index.ts';
 import type { FaultKind, PlantedBug } from '../sim/index.ts';
 import type { ScenarioSize } from './arbitraries.ts';
 import { checkRange, type RangeResult } from './check-range.ts';
@@ -34,6 +35,8 @@ export interface CheckOptions {
   runs: number;
   seed: number;
   size?: ScenarioSize;
+  /** The delivery mode of every generated scenario; best-effort when absent. */
+  mode?: DeliveryMode;
   /**
    * Check just one scenario: fast-check's path from a failing run with the same seed, size and
    * roles (`runs` is then ignored). A path that leads nowhere with these throws a ReplayPathError.
@@ -83,6 +86,7 @@ export function contextOf(options: CheckOptions): RunContext {
   return {
     seed: options.seed,
     size: options.size ?? 'small',
+    mode: options.mode ?? 'best-effort',
     bug: options.bug ?? null,
     determinismEvery: options.determinismEvery ?? 10,
     marks: options.marks ?? marks,

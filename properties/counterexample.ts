@@ -4,8 +4,8 @@
  * with the path "i" re-judges scenario i and walks the same shrink candidates, so the shrunk
  * scenario and its path are the same whichever thread, worker count or shard found the failure.
  *
- * Which scenario a path leads to depends on the seed, the scenario size and (past its first
- * segment, which candidates fail) the roles: a path replays only with the options of its run.
+ * Which scenario a path leads to depends on the seed, the scenario size, the mode and (past its
+ * first segment, which candidates fail) the roles: a path replays only with the options of its run.
  */
 import fc from 'fast-check';
 import type { Violation } from '../sim/index.ts';
@@ -24,11 +24,11 @@ export interface Counterexample {
   shrinks: number;
 }
 
-/** A `path` that does not lead to a scenario of this seed, size and roles: it came from another run. */
+/** A `path` that does not lead to a scenario of this seed, size, mode and roles: it came from another run. */
 export class ReplayPathError extends Error {
   override name = 'ReplayPathError';
   constructor(readonly path: string) {
-    super(`path ${path} does not lead to a scenario of this seed, size and roles`);
+    super(`path ${path} does not lead to a scenario of this seed, size, mode and roles`);
   }
 }
 
@@ -44,7 +44,7 @@ export function shrinkFailure(
 ): Counterexample {
   let candidates = 0;
   let last: { problem: string; violations: Violation[] } | null = null;
-  const property = fc.property(scenarioArbitrary(context.size), (generated) => {
+  const property = fc.property(scenarioArbitrary(context.size, context.mode), (generated) => {
     const verdict = checkScenario(context, generated, candidates % context.determinismEvery === 0);
     if (candidates > 0) {
       record(tally, generated, verdict.report, true);
@@ -69,7 +69,11 @@ export function shrinkFailure(
   }
   if (details.failed) throw details.errorInstance;
   // Judged again, the scenario held: only a run that is not deterministic does that.
-  const [generated] = fc.sample(scenarioArbitrary(context.size), { seed: context.seed, path, numRuns: 1 });
+  const [generated] = fc.sample(scenarioArbitrary(context.size, context.mode), {
+    seed: context.seed,
+    path,
+    numRuns: 1,
+  });
   if (generated === undefined) throw new Error(`no scenario at index ${path}`);
   return {
     generated,
@@ -91,7 +95,7 @@ export function replayPath(
   marks: MarkCounts,
 ): Counterexample | null {
   let judged: { problem: string; violations: Violation[] } | null | undefined;
-  const property = fc.property(scenarioArbitrary(context.size), (generated) => {
+  const property = fc.property(scenarioArbitrary(context.size, context.mode), (generated) => {
     // fast-check goes on from a scenario that holds to the candidates after it; only the first
     // is the one asked for.
     if (judged !== undefined) return true;

@@ -6,6 +6,7 @@
  * Everything a property run needs to know about a scenario is a function of the run's context
  * and the scenario alone, so any thread can judge any scenario and get the same answer.
  */
+import type { DeliveryMode } from '../core/index.ts';
 import { rolesWithBug, runScenario, type PlantedBug, type Report } from '../sim/index.ts';
 import type { GeneratedScenario, ScenarioSize } from './arbitraries.ts';
 import type { Mark } from './marks.ts';
@@ -15,6 +16,8 @@ export interface RunContext {
   /** fast-check's 32-bit seed. */
   seed: number;
   size: ScenarioSize;
+  /** The delivery mode of every generated scenario. */
+  mode: DeliveryMode;
   /** A planted bug in copies of the roles, by name; the core's roles when null. */
   bug: PlantedBug | null;
   /** Check determinism (two runs, one traceHash) on every n-th scenario of a range or a shrink. */

@@ -3,11 +3,13 @@
  *
  * A shard's result is its range's counts (up to its first failure, as any range), that failure's
  * index and its shrunk counterexample, and what identifies the run (seed, runs, scenario size,
- * planted bug, shard count). Merged, the shards' ranges combine in index order up to the first
+ * mode, planted bug, shard count). A result without a mode (written before reliable mode) is of a
+ * best-effort run. Merged, the shards' ranges combine in index order up to the first
  * failure among them (check-range.ts): the verdict, the counts and the counterexample are those of
  * the run unsharded. Every file must be of the same run and every shard present exactly once; a
  * file that breaks either, or is not a result at all, is refused with a message that names it.
  */
+import { deliveryModes, type DeliveryMode } from '../core/index.ts';
 import { parseScenario, plantedBugs, type PlantedBug, type Violation } from '../sim/index.ts';
 import { faultMixes, swarmFeatures, type ScenarioSize } from './arbitraries.ts';
 import { combineRanges, type RangeFailure, type RangeResult } from './check-range.ts';
@@ -27,6 +29,7 @@ export interface RunIdentity {
   fastCheckSeed: number;
   runs: number;
   scenarioSize: ScenarioSize;
+  mode: DeliveryMode;
   plantBug: PlantedBug | null;
 }
 
@@ -87,12 +90,13 @@ export function mergeShardResults(
     fastCheckSeed: head.result.fastCheckSeed,
     runs: head.result.runs,
     scenarioSize: head.result.scenarioSize,
+    mode: head.result.mode,
     plantBug: head.result.plantBug,
   };
   const count = head.result.shard.count;
   const byIndex = new Map<number, string>();
   for (const { name, result } of results) {
-    for (const key of ['seed', 'runs', 'scenarioSize', 'plantBug'] as const)
+    for (const key of ['seed', 'runs', 'scenarioSize', 'mode', 'plantBug'] as const)
       if (result[key] !== identity[key])
         throw new ShardResultError(
           `${name} is from another run: ${key} ${String(result[key])}, not ${String(identity[key])} as in ${head.name}`,
@@ -174,6 +178,10 @@ export function readShardResult(name: string, value: unknown, declared: readonly
     o.scenarioSize === 'small' || o.scenarioSize === 'large'
       ? o.scenarioSize
       : bad('"scenarioSize" must be small or large');
+  const mode =
+    o.mode === undefined
+      ? 'best-effort'
+      : (deliveryModes.find((m) => m === o.mode) ?? bad(`"mode" must be one of ${deliveryModes.join(', ')}`));
   const plantBug =
     o.plantBug === null
       ? null
@@ -234,6 +242,7 @@ export function readShardResult(name: string, value: unknown, declared: readonly
     fastCheckSeed,
     runs,
     scenarioSize,
+    mode,
     plantBug,
     shard,
     from,

@@ -139,12 +139,31 @@ describe('stadium check --shard and --merge', () => {
       writeFileSync(notJson, '{"format": ');
       const other = join(dir, 'other.json');
       writeFileSync(other, JSON.stringify({ ok: true, runs: 6 }));
+      const rewritten = (name: string, changes: Record<string, unknown>): string => {
+        const file = join(dir, `${name}.json`);
+        writeFileSync(file, JSON.stringify({ ...value, ...changes }));
+        return file;
+      };
+      const otherMode = rewritten('other-mode', { mode: 'reliable' });
+      const badMode = rewritten('bad-mode', { mode: 'sometimes' });
+      // A result written before reliable mode (no mode) is of a best-effort run.
+      const older = rewritten('older', { mode: undefined });
+      expect(value.mode).toBe('best-effort');
       expect(stadium('check', '--merge', a!, b!, c!).code).toBe(0);
+      expect(stadium('check', '--merge', a!, older, c!).code).toBe(0);
       for (const [args, message] of [
         [[a, c], /shard 2\/3 missing: a merge needs every shard of the run \(given 1\/3, 3\/3\)/],
         [[a, b, b, c], /small-2\.json and .*small-2\.json are both shard 2\/3/],
         [[a, otherSeed, c], /other-seed\.json is from another run: seed 2, not 1 as in .*small-1\.json/],
         [[a, otherCut, c], /other-cut\.json is shard 2\/2, of another cut than .*small-1\.json's 1\/3/],
+        [
+          [a, otherMode, c],
+          /other-mode\.json is from another run: mode reliable, not best-effort as in .*small-1\.json/,
+        ],
+        [
+          [a, badMode, c],
+          /bad-mode\.json: not a stadium check result file: "mode" must be one of best-effort, reliable/,
+        ],
         [
           [a, tampered, c],
           /tampered\.json: not a stadium check result file: "tally\.generated" is 1, but the shard judged 2/,
@@ -161,6 +180,9 @@ describe('stadium check --shard and --merge', () => {
         expect(run.stderr).toMatch(message);
         expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
       }
+      const withMode = stadium('check', '--merge', a!, b!, c!, '--mode', 'reliable');
+      expect(withMode.code).toBe(2);
+      expect(withMode.stderr).toMatch(/--merge takes the run's options from its result files: drop --mode/);
       const withSeed = stadium('check', '--merge', a!, b!, c!, '--seed', '1', '--json');
       expect(withSeed.code).toBe(2);
       expect(withSeed.stderr).toMatch(/--merge takes the run's options from its result files: drop --seed/);

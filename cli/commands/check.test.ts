@@ -52,6 +52,33 @@ describe('stadium check', () => {
     ]);
   });
 
+  it('--mode reliable: every generated scenario runs reliable; the summary and the reproduce command say so', () => {
+    const run = stadium(
+      'check',
+      '--runs',
+      '3',
+      '--seed',
+      '4',
+      '--mode',
+      'reliable',
+      '--json',
+      '--workers',
+      '1',
+    );
+    expect(run.stderr).toContain('reproduce with: stadium check --runs 3 --seed 4 --mode reliable');
+    const summary = JSON.parse(run.stdout);
+    expect(summary.mode).toBe('reliable');
+    // Whatever the verdict, a counterexample is a reliable scenario, and replays in reliable mode.
+    if (summary.counterexample !== null) {
+      expect(summary.counterexample.replayPath).toMatch(/^stadium check --seed 4 --mode reliable --path /);
+      const written = JSON.parse(readFileSync(join(dir, summary.counterexample.scenarioFile), 'utf8'));
+      expect(written.mode).toBe('reliable');
+    }
+    const plain = stadium('check', '--runs', '2', '--seed', '4', '--json', '--workers', '1');
+    expect(JSON.parse(plain.stdout).mode).toBe('best-effort');
+    expect(plain.stderr).toContain('reproduce with: stadium check --runs 2 --seed 4\n');
+  });
+
   it('a failure leaves a shrunk scenario that stadium sim replays, its trace, and a replay path', () => {
     const run = stadium('check', '--runs', '200', '--seed', '7', '--plant-bug', 'unsubscribe-lost', '--json');
     expect(run.code).toBe(1);
@@ -135,17 +162,22 @@ describe('stadium check', () => {
     return failures[0];
   };
 
-  for (const args of [
+  for (const [args, expected] of [
     // The issue's case: both options shape the generated scenarios, and were dropped.
-    ['--runs', '50', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
+    [
+      ['--runs', '50', '--seed', '3', '--scenario-size', 'large', '--plant-bug', 'forward-twice'],
+      /^FAILED: forward-discipline/,
+    ],
     // The README's example.
-    ['--runs', '300', '--seed', '7', '--plant-bug', 'no-dedupe'],
-  ]) {
+    [['--runs', '300', '--seed', '7', '--plant-bug', 'no-dedupe'], /^FAILED: no-duplicates/],
+    // The mode shapes them too; what fails first in reliable mode is the reliable core's business.
+    [['--runs', '50', '--seed', '3', '--mode', 'reliable', '--plant-bug', 'corrupt-payload'], /^FAILED: /],
+  ] as const) {
     it(`the commands a failure prints reproduce it, run as printed: check ${args.join(' ')}`, () => {
       const run = stadium('check', ...args);
       expect(run.code).toBe(1);
       const problem = failure(run.stdout);
-      expect(problem).toMatch(/^FAILED: (forward-discipline|no-duplicates)/);
+      expect(problem).toMatch(expected);
       // The counts say one thing: the generated scenarios, and apart from them the shrink candidates.
       const generated =
         /^scenarios checked\s+(\d+) generated, \d+ more while shrinking the failure; by fault mix/m.exec(
@@ -170,7 +202,7 @@ describe('stadium check', () => {
     const run = stadium('check', '--seed', '3', '--path', '1:0:999999');
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(
-      /--path 1:0:999999 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size and --plant-bug of the run that printed it/,
+      /--path 1:0:999999 leads to no scenario with --seed 3: a path replays only with the --seed, --scenario-size, --mode and --plant-bug of the run that printed it/,
     );
     expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
     // With the options of a real failure, a last step past the end of its shrink candidates.
@@ -222,6 +254,10 @@ describe('stadium check', () => {
       ],
       [['check', '--runs', '10000001'], /--runs must be a whole number from 1 to 10,000,000/],
       [['check', '--scenario-size', 'huge'], /--scenario-size must be small or large/],
+      [
+        ['check', '--mode', 'eventual'],
+        /^stadium: --mode must be best-effort or reliable \(got "eventual"\)\n$/,
+      ],
       [['check', '--path', '1:2'], /give --seed too/],
       [['check', '--plant-bug', 'gremlins'], /--plant-bug must be one of no-dedupe/],
       [['check', '--workers', '0'], /--workers must be a whole number from 1 to 1024 \(got "0"\)/],

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { deliveryModes, type DeliveryMode } from '../../core/index.ts';
 import type { RunIdentity } from '../../properties/index.ts';
 import { printCheck, shapingOptions } from '../check-output.ts';
 import { progressBar } from '../progress.ts';
@@ -19,6 +20,7 @@ interface CheckCommandOptions {
   seed?: string;
   path?: string;
   scenarioSize: string;
+  mode: string;
   json?: boolean;
   out: string;
   plantBug?: string;
@@ -44,6 +46,11 @@ export function register(program: Command): void {
       "check the one scenario at fast-check's path, printed by a failing run with the options it needs",
     )
     .option('--scenario-size <size>', 'small (2-3 datacenters, tens of viewers) or large', 'small')
+    .option(
+      '--mode <mode>',
+      'the delivery mode of every generated scenario: best-effort or reliable',
+      'best-effort',
+    )
     .option(
       '--json',
       'print one JSON object on stdout (runs, seed, duration, scenarios/s, fault and mark counts, counterexample)',
@@ -76,19 +83,23 @@ write, a full store, a retried forward...; the table lists them) must fire in a 
 scenarios or more; a shorter run only warns. The summary counts the generated scenarios apart
 from the shrink candidates tried after a failure.
 
-The verdict, the counts and the counterexample depend on --seed, --runs, --scenario-size and
---plant-bug, never on --workers, nor on how a run is cut into shards: scenario i of a seed is the
-same wherever it is judged, and a failure is shrunk from the first failing scenario in one thread.
+The verdict, the counts and the counterexample depend on --seed, --runs, --scenario-size,
+--mode and --plant-bug, never on --workers, nor on how a run is cut into shards: scenario i of a
+seed is the same wherever it is judged, and a failure is shrunk from the first failing scenario
+in one thread.
+
+--mode reliable generates the same scenarios as best-effort (the same topologies, workloads and
+fault mixes, shrunk the same way) and runs each in reliable mode.
 
 A failing run prints the command that replays its shrunk scenario by fast-check's path: the same
---seed, --scenario-size and --plant-bug (they decide which scenarios are generated), and --path.
-With --path only that scenario is checked, so --runs plays no part.
+--seed, --scenario-size, --mode and --plant-bug (they decide which scenarios are generated), and
+--path. With --path only that scenario is checked, so --runs plays no part.
 
 Shards: --shard i/n checks the i-th of n contiguous slices of the run's scenario indexes (as
 vitest --shard cuts its files) and --result FILE writes its outcome; --merge with every shard's
 file prints the one verdict, counts and counterexample of the run, as if it had run unsharded.
-Every shard needs the same --seed, --runs, --scenario-size and --plant-bug. Fault kinds and marks
-are judged by the merge.
+Every shard needs the same --seed, --runs, --scenario-size, --mode and --plant-bug. Fault kinds
+and marks are judged by the merge.
 
 Exit codes: 0 all hold, 1 a property failed (the shrunk scenario is written), a fault kind never
 took effect or a mark never fired, 2 bad input (including a --path that leads to no scenario with
@@ -98,6 +109,8 @@ Examples:
   stadium check --runs 1000 --seed 42                 on every core
   stadium check --runs 1000 --seed 42 --workers 1     in one thread: the same verdict and counts
   stadium check --runs 200 --scenario-size large
+  stadium check --runs 1000 --seed 42 --mode reliable
+                                                     every generated scenario in reliable mode
   stadium check --runs 1000 --seed 1 --plant-bug prefix-lookup   watch a planted bug get caught
   stadium check --seed 5 --plant-bug forward-twice \
     --path 0:0:0:0:0:0:0:0:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1
@@ -132,6 +145,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   const scenarioSize = options.scenarioSize;
   if (scenarioSize !== 'small' && scenarioSize !== 'large')
     throw new UsageError(`--scenario-size must be small or large (got "${scenarioSize}")`);
+  const mode = deliveryModeOption(options.mode);
   if (options.result !== undefined && !existsSync(dirname(resolve(options.result))))
     throw new UsageError(`--result ${options.result}: no such directory ${dirname(options.result)}`);
   const workers = options.workers === undefined ? availableParallelism() : Number(options.workers);
@@ -164,7 +178,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
   const seed = options.seed === undefined ? randomInt(1, 2 ** 31) : Number(options.seed);
   // fast-check's seeds are 32-bit integers; it reduces a larger one to its low 32 bits, as here.
   const fastCheckSeed = seed | 0;
-  const identity: RunIdentity = { seed, fastCheckSeed, runs, scenarioSize, plantBug: bug };
+  const identity: RunIdentity = { seed, fastCheckSeed, runs, scenarioSize, mode, plantBug: bug };
   const shaping = shapingOptions(identity);
   const hints = options.json === true ? process.stderr : process.stdout;
   hints.write(
@@ -179,6 +193,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
       runs,
       seed: fastCheckSeed,
       size: scenarioSize,
+      mode,
       workers,
       bug,
       ...(options.path === undefined ? {} : { path: options.path }),
@@ -192,7 +207,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     if (!(error instanceof properties.ReplayPathError)) throw error;
     throw new UsageError(
       `--path ${error.path} leads to no scenario with ${shaping}: a path replays only with the --seed, ` +
-        '--scenario-size and --plant-bug of the run that printed it',
+        '--scenario-size, --mode and --plant-bug of the run that printed it',
       'bad-path',
     );
   } finally {
@@ -215,9 +230,17 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
 
 /** `--merge`: the outcome of a run from its shards' result files. */
 async function runMerge(options: CheckCommandOptions, command: Command): Promise<number> {
-  const given = ['seed', 'path', 'shard', 'result', 'plantBug', 'runs', 'scenarioSize', 'workers'].filter(
-    (name) => command.getOptionValueSource(name) === 'cli',
-  );
+  const given = [
+    'seed',
+    'path',
+    'shard',
+    'result',
+    'plantBug',
+    'runs',
+    'scenarioSize',
+    'mode',
+    'workers',
+  ].filter((name) => command.getOptionValueSource(name) === 'cli');
   if (given.length > 0)
     throw new UsageError(
       `--merge takes the run's options from its result files: drop ${given.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
@@ -267,6 +290,14 @@ function writeResult(name: string, text: string): void {
   } catch (error) {
     throw new UsageError(`--result: cannot write ${name}: ${(error as Error).message}`);
   }
+}
+
+/** The delivery mode `--mode` names; anything else is a usage error naming the two. */
+export function deliveryModeOption(mode: string): DeliveryMode {
+  const known = deliveryModes.find((m) => m === mode);
+  if (known === undefined)
+    throw new UsageError(`--mode must be ${deliveryModes.join(' or ')} (got "${mode}")`);
+  return known;
 }
 
 /** The planted bug named by `--plant-bug`, or null; an unknown name is a usage error listing the known ones. */
