@@ -18,7 +18,8 @@ export function formatReport(report: Report): string {
     .join(', ');
   const lines = [
     `scenario            ${report.scenario} (seed ${report.seed})`,
-    `published           ${n(report.published)} events (${n(report.publishes.unroutable)} publishes found no live dispatcher; ${n(report.publishes.warned)} answered with a warning that viewers may have missed them)`,
+    `mode                ${modeLine[report.mode]}`,
+    `published           ${n(report.published)} events (${n(report.publishes.unroutable)} publishes found no live dispatcher; ${n(report.publishes.warned)} answered with a warning that viewers may have missed them${retries(report.publishes)})`,
     `expected deliveries ${n(report.expected)}`,
     `delivered           ${n(report.delivered)}${report.late > 0 ? ` (${n(report.late)} after the deadline)` : ''}`,
     `lost                ${n(report.lost.explained + report.lost.unexplained)}: ${n(report.lost.explained)} explained${byCause === '' ? '' : ` (${byCause})`}, ${n(report.lost.unexplained)} unexplained`,
@@ -54,6 +55,18 @@ export function formatReport(report: Report): string {
       lines.push(`  … ${report.violations.length - 5} more detailed in the trace and in --json`);
   }
   return lines.join('\n');
+}
+
+const modeLine: Record<Report['mode'], string> = {
+  'best-effort': 'best-effort (fire and forget)',
+  reliable: 'reliable (sequenced, acknowledged, retried)',
+};
+
+/** Reliable mode's publisher retries, when there were any. */
+function retries(publishes: Report['publishes']): string {
+  const { retried, abandoned } = publishes;
+  if (retried === 0 && abandoned === 0) return '';
+  return `; ${retried.toLocaleString('en-US')} sent again, ${abandoned.toLocaleString('en-US')} never answered OK`;
 }
 
 function livenessLine(liveness: Report['liveness']): string {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { msOfUs, usOfMs, type Us } from '../core/index.ts';
+import { msOfUs, usOfMs, type DeliveryMode, type Us } from '../core/index.ts';
 import { Checkers, type DeliveryCounts, type InvariantName, type Violation } from './checkers/index.ts';
 import type { Histogram } from './histogram.ts';
 import { parseScenario } from './scenario-parse.ts';
@@ -56,6 +56,8 @@ export interface LatencySummary {
 
 export interface Report extends DeliveryCounts {
   scenario: string;
+  /** The mode the roles delivered in. */
+  mode: DeliveryMode;
   seed: string;
   traceHash: string;
   tracePath: string | null;
@@ -108,6 +110,7 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
   const violationTotal = Object.values(violationCounts).reduce((a, b) => a + b, 0);
   return {
     scenario: scenario.name,
+    mode: scenario.mode,
     seed,
     traceHash,
     tracePath: options.tracePath,

@@ -82,6 +82,73 @@ describe('stadium sim', () => {
     expect(JSON.parse(lines[lines.length - 1]!).k).toBe('end');
   });
 
+  it('--mode runs the scenario in that mode: the report says so, the reproduce command carries it', () => {
+    const run = stadium('sim', '--scenario', 'fault-free', '--seed', '9', '--mode', 'reliable');
+    expect(run.stdout).toContain(
+      'reproduce with: stadium sim --scenario fault-free --seed 9 --mode reliable',
+    );
+    expect(run.stdout).toMatch(/^mode\s+reliable \(sequenced, acknowledged, retried\)$/m);
+    // Its own trace, beside the best-effort one; the run record carries the mode.
+    const trace = join(dir, '.stadium/runs/fault-free-9-reliable.jsonl');
+    const first = JSON.parse(readFileSync(trace, 'utf8').split('\n')[0]!);
+    expect(first.scenario.mode).toBe('reliable');
+    const json = stadium(
+      'sim',
+      '--scenario',
+      'fault-free',
+      '--seed',
+      '9',
+      '--mode',
+      'reliable',
+      '--json',
+      '--no-trace',
+    );
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      mode: 'reliable',
+      reproduce: expect.stringMatching(/--mode reliable$/),
+    });
+    // Without --mode: the scenario's own, and nothing to carry.
+    const plain = stadium('sim', '--scenario', 'fault-free', '--seed', '9', '--json', '--no-trace');
+    expect(JSON.parse(plain.stdout)).toMatchObject({
+      mode: 'best-effort',
+      reproduce: 'stadium sim --scenario fault-free --seed 9',
+    });
+  });
+
+  it('a scenario file that says reliable runs reliable, unless --mode says otherwise', () => {
+    const file = join(dir, 'reliable.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'reliable',
+        mode: 'reliable',
+        durationMs: 3_000,
+        topology: { datacenters: [{ name: 'dc-a', frontends: 1, dispatchers: 1 }] },
+        workload: { topics: [{ name: 't', viewers: 4, publishesPerSecond: 2 }] },
+      }),
+    );
+    const own = stadium('sim', '--scenario', file, '--seed', '1', '--json', '--no-trace');
+    expect(JSON.parse(own.stdout)).toMatchObject({
+      mode: 'reliable',
+      reproduce: `stadium sim --scenario ${file} --seed 1`,
+    });
+    const over = stadium(
+      'sim',
+      '--scenario',
+      file,
+      '--seed',
+      '1',
+      '--mode',
+      'best-effort',
+      '--json',
+      '--no-trace',
+    );
+    expect(JSON.parse(over.stdout)).toMatchObject({
+      mode: 'best-effort',
+      reproduce: `stadium sim --scenario ${file} --seed 1 --mode best-effort`,
+    });
+  });
+
   it('draws and prints a seed when none is given', () => {
     const run = stadium('sim', '--scenario', 'fault-free', '--no-trace');
     expect(run.code).toBe(0);
@@ -120,6 +187,10 @@ describe('stadium sim', () => {
       },
       { args: ['sim', '--scenario', 'nope'], expect: /no such scenario file, and no named scenario/ },
       { args: ['sim', '--seed', 'has space'], expect: /--seed must be/ },
+      {
+        args: ['sim', '--seed', '1', '--mode', 'exactly-once'],
+        expect: /^stadium: --mode must be best-effort or reliable \(got "exactly-once"\)\n$/,
+      },
       { args: ['sim', '--frobnicate'], expect: /unknown option '--frobnicate'/ },
       { args: ['simulate'], expect: /unknown command 'simulate'/ },
     ];
@@ -145,6 +216,8 @@ describe('stadium sim', () => {
       '--trace',
       '--no-trace',
       '--list',
+      '--mode',
+      '--mode reliable',
       'Examples:',
       'Exit codes',
     ])

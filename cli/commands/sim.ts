@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../usage-error.ts';
 import { progressBar } from '../progress.ts';
 import { endIfStdoutClosed } from '../stdout-closed.ts';
-import { plantedBugOption } from './check.ts';
+import { deliveryModeOption, plantedBugOption } from './check.ts';
 
 export function register(program: Command): void {
   program
@@ -12,8 +12,12 @@ export function register(program: Command): void {
     .description('Run a failure scenario in the seeded simulator and check the delivery invariants.')
     .option('-s, --scenario <name|file>', 'a named scenario or a scenario JSON file', 'live-video')
     .option('--seed <seed>', 'the run seed (letters, digits, - and _); drawn and printed when omitted')
+    .option('--mode <mode>', "deliver best-effort or reliable, whatever the scenario's own mode")
     .option('--json', 'print the report as one JSON object on stdout (progress and hints go to stderr)')
-    .option('--trace <path>', 'where to write the trace (default .stadium/runs/<scenario>-<seed>.jsonl)')
+    .option(
+      '--trace <path>',
+      'where to write the trace (default .stadium/runs/<scenario>-<seed>.jsonl, -reliable before .jsonl in reliable mode)',
+    )
     .option('--no-trace', 'do not write a trace file (the traceHash is still computed)')
     .option('--list', 'list the named scenarios and exit')
     .option('--plant-bug <name>', 'run a copy of the roles with a known bug, to see the checker catch it')
@@ -21,13 +25,16 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-A run is a pure function of (scenario, seed): the same pair gives a byte-identical trace.
+A run is a pure function of (scenario, seed): the same pair gives a byte-identical trace. A
+scenario delivers best-effort unless its "mode" says reliable; --mode runs it in the mode given
+instead (the reproduce command then carries it too).
 
 Exit codes: 0 no invariant violated, 1 an invariant violated, 2 bad input.
 
 Examples:
   stadium sim --scenario live-video --seed 1        the flagship failure scenario
   stadium sim --scenario live-video --seed 1 --replay   then step through it (what npm start does)
+  stadium sim --scenario store-death --seed 1 --mode reliable   the same faults, in reliable mode
   stadium sim --scenario dc-partition --seed 42 --json | jq .lost
   stadium sim --scenario ./my-scenario.json          a seed is drawn and printed
   stadium sim --list                                 the named scenarios
@@ -44,6 +51,7 @@ unsubscribe-lost, skip-frontend.`,
 interface SimOptions {
   scenario: string;
   seed?: string;
+  mode?: string;
   json?: boolean;
   trace: string | boolean;
   list?: boolean;
@@ -63,6 +71,7 @@ async function runSim(options: SimOptions): Promise<number> {
   if (options.seed !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(options.seed)) {
     throw new UsageError(`--seed must be 1 to 64 letters, digits, - or _ (got "${options.seed}")`);
   }
+  const mode = options.mode === undefined ? null : deliveryModeOption(options.mode);
   let scenario;
   try {
     scenario = sim.loadScenario(options.scenario);
@@ -70,6 +79,7 @@ async function runSim(options: SimOptions): Promise<number> {
     if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
     throw error;
   }
+  if (mode !== null) scenario = { ...scenario, mode };
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
   const seed = options.seed ?? String(randomInt(1, 2 ** 31));
   const tracePath =
@@ -77,9 +87,9 @@ async function runSim(options: SimOptions): Promise<number> {
       ? null
       : typeof options.trace === 'string'
         ? options.trace
-        : `.stadium/runs/${scenario.name}-${seed}.jsonl`;
+        : `.stadium/runs/${scenario.name}-${seed}${scenario.mode === 'reliable' ? '-reliable' : ''}.jsonl`;
   const hints = options.json === true ? process.stderr : process.stdout;
-  const reproduce = `stadium sim --scenario ${options.scenario} --seed ${seed}${bug === null ? '' : ` --plant-bug ${bug}`}`;
+  const reproduce = `stadium sim --scenario ${options.scenario} --seed ${seed}${mode === null ? '' : ` --mode ${mode}`}${bug === null ? '' : ` --plant-bug ${bug}`}`;
   hints.write(`seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}; reproduce with: ${reproduce}\n`);
   const bar = progressBar(process.stderr, `simulating ${scenario.name}`);
   const report = sim.runScenario(scenario, seed, {
