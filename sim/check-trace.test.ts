@@ -20,7 +20,7 @@ import {
   withoutAmbientNondeterminism,
   type Report,
 } from './run.ts';
-import { reliableRoleSettings, type Scenario } from './scenario.ts';
+import { defaultRoles, reliableRoleSettings, type Scenario } from './scenario.ts';
 import { parseScenario } from './scenario-parse.ts';
 import { plantedBugScenario, reliableFactsFixture, smallScenario } from './test-fixtures.ts';
 import { readTraceFacts, TraceError } from './trace-reader.ts';
@@ -234,7 +234,7 @@ describe('the trace reader', () => {
     expect(run.scenario.mode).toBe('reliable');
   });
 
-  it('the run record leaves out the mode and reliable settings at their defaults, and reads them back', () => {
+  it('a best-effort run record leaves out the mode and reliable settings at their defaults; both read back', () => {
     const record = (scenario: Scenario): Record<string, unknown> =>
       JSON.parse(JSON.stringify(scenarioOfRecord(scenario))) as Record<string, unknown>;
     const bestEffort = smallScenario();
@@ -244,13 +244,17 @@ describe('the trace reader', () => {
     // Key for key, in the order a best-effort trace wrote before reliable mode existed.
     expect(Object.keys(written)).toEqual(Object.keys(bestEffort).filter((key) => key !== 'mode'));
     expect(parseScenario(written, 'run record')).toEqual(bestEffort);
-    const tuned = { ...smallScenario({ mode: 'reliable' }) };
-    tuned.roles = { ...tuned.roles, gapWaitMs: 7 };
-    const kept = record(tuned);
+    // Tuned in best-effort: kept, though best-effort reads none of them.
+    const tunedBestEffort = { ...bestEffort, roles: { ...bestEffort.roles, gapWaitMs: 7 } };
+    expect(record(tunedBestEffort).roles).toEqual({ ...(written.roles as object), gapWaitMs: 7 });
+    expect(parseScenario(record(tunedBestEffort), 'run record')).toEqual(tunedBestEffort);
+    // A reliable run names every setting it ran with.
+    const reliable = smallScenario({ mode: 'reliable' });
+    const kept = record(reliable);
     expect(kept.mode).toBe('reliable');
-    expect(kept.roles).toMatchObject({ gapWaitMs: 7 });
-    expect(kept.roles).not.toHaveProperty('deliverTimeoutMs');
-    expect(parseScenario(kept, 'run record')).toEqual(tuned);
+    expect(kept.roles).toMatchObject({ deliverTimeoutMs: defaultRoles.deliverTimeoutMs });
+    expect(kept).toEqual(JSON.parse(JSON.stringify(reliable)));
+    expect(parseScenario(kept, 'run record')).toEqual(reliable);
   });
 
   it('positions and gap notices a frontend gives become facts, and read back as the world emitted them', () => {

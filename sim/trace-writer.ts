@@ -238,11 +238,13 @@ function positionOf(fact: { epoch?: StoreEpoch; seq?: Seq }): { ep?: StoreEpoch;
 }
 
 /**
- * The scenario as the run record carries it: whole, in its own order, but without the mode and the
- * reliable-only role settings where they have their defaults, which the reader's parse fills in
- * again. So a best-effort trace reads byte for byte as it did before reliable mode existed.
+ * The scenario as the run record carries it: whole, in its own order, but for a best-effort run
+ * without the mode and the reliable-only role settings at their defaults, which the reader's parse
+ * fills in again. So a best-effort trace reads byte for byte as it did before reliable mode
+ * existed, and a reliable one names every setting it ran with, whatever later defaults become.
  */
 export function scenarioOfRecord(scenario: Scenario): Record<string, unknown> {
+  if (scenario.mode === 'reliable') return { ...scenario };
   const atDefault = (key: string, value: unknown): boolean =>
     (reliableRoleSettings as readonly string[]).includes(key) &&
     value === defaultRoles[key as (typeof reliableRoleSettings)[number]];
