@@ -60,8 +60,17 @@ export function publishRetryMs(roles: Pick<RoleSettings, 'storeRequestTimeoutMs'
   return roles.storeRequestTimeoutMs + roles.forwardAckWaitMs + publishAnswerMarginMs;
 }
 
-/** Refusals that are weather, not a mistake of the publish: sending it again may succeed. */
-const retryable: ReadonlySet<PublishErrorCode> = new Set(['store-unavailable', 'overloaded']);
+/**
+ * Which refusals are weather, not a mistake of the publish, so sending it again may succeed. A
+ * record, so that a code added to the union must be decided here.
+ */
+const retryable: Record<PublishErrorCode, boolean> = {
+  'store-unavailable': true,
+  overloaded: true,
+  'bad-topic': false,
+  'bad-id': false,
+  'payload-too-large': false,
+};
 
 /** Reliable mode: one publish, over all its attempts. */
 interface Publish {
@@ -216,7 +225,7 @@ export class Publishers {
     if (result.ok) {
       publish.settled = true;
       this.publishes.delete(publish.n);
-    } else if (!retryable.has(result.code)) {
+    } else if (!retryable[result.code]) {
       this.abandon(publish);
     } else if (publish.latestRequest === requestId) {
       // The answer to its latest attempt: wait as asked, then send it again. An older attempt's
