@@ -6,7 +6,18 @@
 import * as dispatcher from './dispatcher.ts';
 import * as frontend from './frontend.ts';
 import * as store from './subscription-store.ts';
-import type { ClientAction, ConnectionId, Effect, EventId, Message, Ms, NodeId } from './types.ts';
+import type {
+  ClientAction,
+  ConnectionId,
+  DeliveryMode,
+  Effect,
+  EventId,
+  Gap,
+  Message,
+  Ms,
+  NodeId,
+  Position,
+} from './types.ts';
 
 type Node =
   | { role: 'frontend'; state: frontend.FrontendState }
@@ -35,7 +46,16 @@ export class Harness {
   readonly published: EventId[] = [];
   rule: Rule = () => 'pass';
 
-  constructor(layout: Record<string, { frontends: number; dispatchers: number }>) {
+  /** Reliable mode: per connection, each delivery's seq (in arrival order) and every gap notice. */
+  readonly seqs = new Map<ConnectionId, number[]>();
+  readonly gaps = new Map<ConnectionId, Gap[]>();
+  readonly joinedAt = new Map<ConnectionId, Position>();
+
+  constructor(
+    layout: Record<string, { frontends: number; dispatchers: number }>,
+    options: { mode?: DeliveryMode; storeLimits?: Partial<store.StoreLimits> } = {},
+  ) {
+    const mode = options.mode ?? 'best-effort';
     const dispatchersOf = (dc: string) =>
       Array.from({ length: layout[dc]!.dispatchers }, (_, i) => `${dc}/d-${i + 1}`);
     for (const dc of Object.keys(layout)) {
@@ -47,7 +67,7 @@ export class Harness {
       for (const id of dispatchersOf(dc)) {
         this.add(id, dc, {
           role: 'dispatcher',
-          state: dispatcher.createDispatcher({ nodeId: id, dc, idPrefix: `${id}:`, peers }),
+          state: dispatcher.createDispatcher({ nodeId: id, dc, idPrefix: `${id}:`, peers, mode }),
         });
       }
       for (let i = 1; i <= layout[dc]!.frontends; i++) {
@@ -59,11 +79,15 @@ export class Harness {
             dc,
             dispatchers: dispatchersOf(dc),
             leaseMs: 1_000,
+            mode,
             renewEveryMs: 300,
           }),
         });
       }
-      this.add(`${dc}/store`, dc, { role: 'store', state: store.createStore({ sweepEveryMs: 100 }) });
+      this.add(`${dc}/store`, dc, {
+        role: 'store',
+        state: store.createStore({ sweepEveryMs: 100, ...options.storeLimits }),
+      });
     }
   }
 
@@ -80,6 +104,13 @@ export class Harness {
 
   publish(dispatcherId: NodeId, topic: string, payload: string): void {
     this.send('publisher', dispatcherId, { type: 'publish', requestId: this.seq, topic, payload });
+  }
+
+  /** The store of `dc` loses its data and starts again under `epoch`. */
+  restartStore(dc: string, epoch: number): void {
+    const node = this.nodes.get(`${dc}/store`);
+    if (node?.role !== 'store') throw new Error('no store');
+    node.state = store.createStore({ ...node.state.limits }, epoch);
   }
 
   leases(dc: string, topic: string): NodeId[] {
@@ -164,11 +195,20 @@ export class Harness {
         case 'deliver':
           for (const c of effect.connections) {
             (this.received.get(c) ?? this.received.set(c, []).get(c)!).push(effect.event.id);
+            if (effect.position !== undefined)
+              (this.seqs.get(c) ?? this.seqs.set(c, []).get(c)!).push(effect.position.seq);
           }
           break;
         case 'notice':
-        case 'connected':
+          if (effect.notice.gap !== undefined) {
+            const c = effect.connection;
+            (this.gaps.get(c) ?? this.gaps.set(c, []).get(c)!).push(effect.notice.gap);
+          }
+          break;
         case 'joined':
+          if (effect.position !== undefined) this.joinedAt.set(effect.connection, effect.position);
+          break;
+        case 'connected':
         case 'left':
         case 'close':
         case 'drop':
@@ -182,7 +222,7 @@ export class Harness {
     }
   }
 
-  private send(source: NodeId, target: NodeId, message: Message): void {
+  send(source: NodeId, target: NodeId, message: Message): void {
     const verdict = this.rule(source, target, message);
     if (verdict === 'drop') return;
     const copies = verdict === 'duplicate' ? 2 : 1;
