@@ -59,10 +59,8 @@ describe('reliable mode through handle()', () => {
     const h = reliableWorld();
     h.rule = (_s, target, m) => (m.type === 'deliver' && target === 'dc-a/fe-2' ? 'drop' : 'pass');
     h.publish('dc-a/d-1', 'live', 'only');
-    h.run(300);
-    expect(h.seqs.get('a2')).toBeUndefined();
-    h.rule = () => 'pass';
-    h.run(2_000);
+    // Every try of the delivery is lost and no later event shows a gap: only the renewal's head tells.
+    h.run(2_500);
     expect(h.seqs.get('a2')).toEqual([1]);
   });
 
