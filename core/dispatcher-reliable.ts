@@ -6,7 +6,8 @@
  * - Publish: the store `append`s the event (a retry with the same id gets the same seq) and
  *   answers the topic's live frontends in the same round trip. Each gets a `deliver` carrying the
  *   event's position and a delivery id; without a `deliver-ack` within `deliverTimeoutMs` it is
- *   sent again, `deliverAttemptsMax` times in all, then dropped (`deliver-exhausted`): the frontend
+ *   sent again, `deliverAttemptsMax` times in all and never past the frontend's lease (the store
+ *   says how long it has left), then dropped (`deliver-exhausted`): the frontend
  *   still catches up, because its next renewal's answer names the topic's head.
  * - A publish that was not appended (the store refused or did not answer) is answered
  *   `store-unavailable` and goes nowhere: no peer gets an event its own datacenter does not hold.
@@ -60,7 +61,11 @@ export function onAppendReply(
   const position: Position = { epoch: reply.epoch, seq: reply.seq };
   increment(state.counters, reply.duplicate ? 'appends-found' : 'appends-new');
   increment(state.counters, 'delivers-sent', reply.frontends.length);
-  for (const frontend of reply.frontends) deliver(state, frontend, event, position, now, effects);
+  reply.frontends.forEach((frontend, i) => {
+    // The store measured the lease at some moment within the request's timeout: count from its start.
+    const retryUntilMs = now + (reply.leaseLeftMs[i] ?? 0) - state.config.storeRequestTimeoutMs;
+    deliver(state, frontend, event, position, retryUntilMs, now, effects);
+  });
   if (forward !== null) {
     effects.push({
       kind: 'send',
@@ -178,12 +183,18 @@ function deliver(
   frontend: NodeId,
   event: Event,
   position: Position,
+  retryUntilMs: Ms,
   now: Ms,
   effects: Effect[],
 ): void {
   const deliveryId = state.nextRequestId++;
   if (hasRoom(state.pendingDeliveries))
-    addPending(state.pendingDeliveries, deliveryId, { frontend, event, position, attempts: 1 }, now);
+    addPending(
+      state.pendingDeliveries,
+      deliveryId,
+      { frontend, event, position, attempts: 1, retryUntilMs },
+      now,
+    );
   else increment(state.counters, 'deliveries-untracked');
   effects.push({ kind: 'send', target: frontend, message: { type: 'deliver', event, position, deliveryId } });
 }
@@ -201,7 +212,7 @@ export function onDeliveryDeadline(state: DispatcherState, now: Ms, effects: Eff
   for (const [deliveryId, pending] of takeDue(state.pendingDeliveries, now)) {
     const { frontend, event, position, attempts } = pending;
     assert(attempts >= 1 && attempts <= state.config.deliverAttemptsMax, 'a delivery attempt out of bounds');
-    if (attempts >= state.config.deliverAttemptsMax) {
+    if (attempts >= state.config.deliverAttemptsMax || now >= pending.retryUntilMs) {
       increment(state.counters, 'deliveries-exhausted');
       effects.push({
         kind: 'drop',

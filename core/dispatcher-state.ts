@@ -96,6 +96,8 @@ export interface PendingDelivery {
   event: Event;
   position: Position;
   attempts: number;
+  /** After this, the frontend's lease may have ended: no retry goes to it. */
+  retryUntilMs: Ms;
 }
 
 export interface PendingForward {

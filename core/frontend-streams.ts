@@ -18,8 +18,9 @@
  *   store lost its data: the viewers get a `gap` notice for the rest of the old epoch (`epoch`),
  *   and the stream reads the new epoch from its first seq, so what was published while this
  *   frontend was not registered again still reaches them.
- * - Resume: a viewer that brings a cursor of this datacenter is caught up alone from its cursor's
- *   seq (from the stream's recent events, else from the history) before it joins; a cursor of an
+ * - Resume: a viewer that brings a cursor of this datacenter `joined`s at its cursor and is caught
+ *   up alone from there (from the stream's recent events, else from the history) before it
+ *   receives the live stream; a cursor of an
  *   older epoch gets an `epoch` gap and catches up from the new epoch's start; a cursor of another
  *   datacenter is located by its last event id in this datacenter's history (not found: an
  *   `unknown-cursor` gap, and it joins at the stream's position).
@@ -58,6 +59,8 @@ interface Waiting {
   catchUp: CatchUp;
   /** The read serving it, while one is in flight. */
   reading: RequestId | null;
+  /** Its `joined` was said: from where it is caught up, before it receives the live stream. */
+  announced: boolean;
 }
 
 export interface Stream {
@@ -121,7 +124,7 @@ export function addViewer(
       catchUp = { kind: 'after-id', eventId: cursor.lastEventId };
     else catchUp = { kind: 'after-id', eventId: '' };
   }
-  stream.waiting.set(connection, { catchUp, reading: null });
+  stream.waiting.set(connection, { catchUp, reading: null, announced: false });
   if (stream.epoch !== null) advanceWaiting(state, topic, stream, connection, now, effects);
 }
 
@@ -133,8 +136,9 @@ export function removeViewer(
   effects: Effect[],
 ): void {
   const stream = streamOf(state, topic);
+  const announced = stream.waiting.get(connection)?.announced === true;
   stream.waiting.delete(connection);
-  if (stream.joined.delete(connection)) effects.push({ kind: 'left', connection, topic });
+  if (stream.joined.delete(connection) || announced) effects.push({ kind: 'left', connection, topic });
 }
 
 /** The topic has no viewers left: forget its stream (reads in flight are ignored when they answer). */
@@ -532,6 +536,7 @@ function advanceWaiting(
     waiting.catchUp = { kind: 'after', epoch: stream.epoch, seq: 0 };
     return advanceWaiting(state, topic, stream, connection, now, effects);
   }
+  announce(stream, topic, connection, { epoch: stream.epoch, seq: catchUp.seq }, effects);
   // Ahead of this frontend's stream: it waits for the stream to reach it (deliverLive calls back).
   if (catchUp.seq > stream.seq) return;
   const firstRecent = stream.recent[0]?.seq ?? stream.seq + 1;
@@ -560,6 +565,7 @@ function catchUpFrom(
   if (waiting.catchUp.kind === 'after-id') {
     if (reply.afterSeq === null) return unknownCursor(state, topic, stream, connection, effects);
     afterSeq = reply.afterSeq;
+    announce(stream, topic, connection, { epoch: stream.epoch, seq: afterSeq }, effects);
   } else if (waiting.catchUp.kind === 'after') afterSeq = waiting.catchUp.seq;
   else return join(state, topic, stream, connection, effects);
   const trimmedThrough = Math.min(reply.firstSeq - 1, stream.seq);
@@ -633,10 +639,27 @@ function join(
   effects: Effect[],
 ): void {
   assert(stream.epoch !== null, 'a viewer joins a started stream only');
+  announce(stream, topic, connection, { epoch: stream.epoch, seq: stream.seq }, effects);
   stream.waiting.delete(connection);
   stream.joined.add(connection);
   increment(state.counters, 'stream-joins');
-  effects.push({ kind: 'joined', connection, topic, position: { epoch: stream.epoch, seq: stream.seq } });
+}
+
+/**
+ * Say `joined` once, as soon as it is known after which position the viewer gets every seq in
+ * order: its cursor when it catches up, the stream's position when it starts fresh.
+ */
+function announce(
+  stream: Stream,
+  topic: Topic,
+  connection: ConnectionId,
+  position: Position,
+  effects: Effect[],
+): void {
+  const waiting = stream.waiting.get(connection);
+  if (waiting === undefined || waiting.announced) return;
+  waiting.announced = true;
+  effects.push({ kind: 'joined', connection, topic, position });
 }
 
 function notifyGap(state: FrontendState, connections: ConnectionId[], gap: Gap, effects: Effect[]): void {
