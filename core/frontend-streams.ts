@@ -351,6 +351,9 @@ function drainBuffer(state: FrontendState, topic: Topic, stream: Stream, now: Ms
     deliverLive(state, topic, stream, stream.seq + 1, next, now, effects);
   }
   if (stream.buffer.size === 0 && stream.headSeq <= stream.seq) unschedule(state, topic, stream);
+  // A gap is left (held events beyond it, or a head not reached): give it `gapWaitMs`, then read.
+  else if (stream.readAtMs === null && stream.reading === null)
+    schedule(state, topic, stream, now + state.config.gapWaitMs);
 }
 
 /**
