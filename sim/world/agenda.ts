@@ -3,7 +3,7 @@
  * insertion sequence). Each part of the world schedules its own items and handles them when they
  * come due; the loop in world.ts only pops them and hands each to its owner.
  */
-import type { ClientAction, EventId, Message, Position, Us } from '../../core/index.ts';
+import type { ClientAction, EventId, Message, Us, Position } from '../../core/index.ts';
 import type { EventStamp, Fact, MessageFacts } from '../facts.ts';
 import type { Unscheduled } from './heap.ts';
 import type { Endpoint } from './network.ts';

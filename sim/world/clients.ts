@@ -33,9 +33,10 @@ import {
   type NodeId,
   type Position,
   type Topic,
+  type TopicCursor,
   type Us,
 } from '../../core/index.ts';
-import { stampOf } from '../facts.ts';
+import { stampOf, type EventStamp } from '../facts.ts';
 import type { Rng } from '../rng.ts';
 import type { Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
@@ -64,6 +65,11 @@ interface Viewer {
   connection: number;
   lastFrontend: NodeId | null;
   lastEventId: EventId | null;
+  /**
+   * Reliable mode: per topic, where the viewer stands in its datacenter's history: set where a
+   * fresh subscription joined, then moved by every event received. It resumes from it.
+   */
+  cursors: Map<Topic, TopicCursor>;
   /** Left its first topic (churn) and not yet back. */
   away: boolean;
   /** Disconnected for good: it never reconnects. */
@@ -105,6 +111,7 @@ export class Clients {
         connection: -1,
         lastFrontend: null,
         lastEventId: null,
+        cursors: new Map(),
         away: false,
         gone: false,
       };
@@ -137,6 +144,8 @@ export class Clients {
         const connection = this.connections[viewer.connection];
         if (connection === undefined || !connection.open || viewer.away) return this.scheduleChurn(viewer);
         viewer.away = true;
+        // Leaving a topic ends the subscription: rejoining it later starts afresh, not from a cursor.
+        viewer.cursors.delete(viewer.topics[0] as Topic);
         this.send(connection, { type: 'unsubscribe', topic: viewer.topics[0] as Topic });
         const at = this.agenda.now + usOfMs(this.scenario.workload.rejoinAfterMs);
         this.agenda.schedule({ at, kind: 'viewer', viewer: index, what: 'rejoin' });
@@ -212,20 +221,48 @@ export class Clients {
       topic: effect.topic,
       ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
     });
+    // A fresh subscription's start is the viewer's first cursor; a resumed one keeps its own, which
+    // only events it actually receives move (a catch-up still on its way may yet be lost).
+    const viewer = this.viewer(connection.viewer);
+    if (position !== undefined && !viewer.cursors.has(effect.topic))
+      viewer.cursors.set(effect.topic, { topic: effect.topic, dc: node.dc, ...position });
   }
 
   /**
-   * A frontend's `deliver` effect: one batch to its listed connections, one client-link latency
-   * later; reliable mode's `position` goes with it.
+   * A frontend told connections of a gap in their topic (`gap` notices), before the client link:
+   * one fact for the connections told of the same gap at once, as a fan-out is one.
    */
+  gapNoticed(node: FrontendNode, ids: readonly ConnectionId[], gap: Gap): void {
+    const connections = ids.map((id) => {
+      const index = this.indexById.get(id);
+      assert(index !== undefined, `${node.id} told an unknown connection ${id} of a gap`);
+      return index;
+    });
+    this.agenda.emit({
+      kind: 'gap',
+      t: this.agenda.now,
+      node: node.id,
+      topic: gap.topic,
+      connections,
+      epoch: gap.epoch,
+      from: gap.fromSeq,
+      to: gap.toSeq,
+      why: gap.why,
+    });
+  }
+
+  /** A frontend's `deliver` effect: one batch to its listed connections, one client-link latency later. */
   fanOut(
     node: FrontendNode,
     connectionIds: readonly ConnectionId[],
     event: Event,
-    position?: Position,
+    position: Position | undefined,
   ): void {
-    const indices = this.indicesOf(connectionIds);
-    const at = position === undefined ? {} : { epoch: position.epoch, seq: position.seq };
+    const indices: number[] = [];
+    for (const id of connectionIds) {
+      const index = this.indexById.get(id);
+      if (index !== undefined) indices.push(index);
+    }
     this.agenda.emit({
       kind: 'fanned-out',
       t: this.agenda.now,
@@ -233,11 +270,12 @@ export class Clients {
       e: event.id,
       topic: event.topic,
       connections: indices,
-      ...at,
+      ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
     });
     const stamp = stampOf(event);
+    const at = this.agenda.now + this.network.clientLatency(node.dc);
     this.agenda.schedule({
-      at: this.agenda.now + this.network.clientLatency(node.dc),
+      at,
       kind: 'batch',
       node,
       incarnation: node.incarnation,
@@ -247,25 +285,8 @@ export class Clients {
     });
   }
 
-  /** Reliable mode: a frontend's gap notices, one fact for the connections told of the same gap at once. */
-  gapNoticed(node: FrontendNode, connectionIds: readonly ConnectionId[], gap: Gap): void {
-    const { topic, epoch, fromSeq: from, toSeq: to, why } = gap;
-    const connections = this.indicesOf(connectionIds);
-    this.agenda.emit({
-      kind: 'gap',
-      t: this.agenda.now,
-      node: node.id,
-      topic,
-      connections,
-      epoch,
-      from,
-      to,
-      why,
-    });
-  }
-
   onBatch(item: Extract<Item, { kind: 'batch' }>): void {
-    const { node, event, position } = item;
+    const { node, event } = item;
     const received: number[] = [];
     let lost = 0;
     const sourceGone = !isAlive(node) || node.incarnation !== item.incarnation;
@@ -276,13 +297,17 @@ export class Clients {
         continue;
       }
       received.push(index);
-      this.viewer(connection.viewer).lastEventId = event.id;
+      const viewer = this.viewer(connection.viewer);
+      viewer.lastEventId = event.id;
+      if (item.position !== undefined) advanceCursor(viewer, node.dc, event, item.position);
     }
     const t = this.agenda.now;
     if (lost > 0) {
       const why = sourceGone ? 'source-dead' : 'connection-closed';
       this.agenda.emit({ kind: 'batch-lost', t, node: node.id, e: event.id, n: lost, why });
     }
+    const position =
+      item.position === undefined ? {} : { epoch: item.position.epoch, seq: item.position.seq };
     if (received.length > 0)
       this.agenda.emit({
         kind: 'batch-received',
@@ -290,7 +315,7 @@ export class Clients {
         node: node.id,
         event,
         connections: received,
-        ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
+        ...position,
       });
   }
 
@@ -327,7 +352,12 @@ export class Clients {
     viewer.lastFrontend = node.id;
     this.send(connection, { type: 'connect' });
     const topics = viewer.away ? viewer.topics.slice(1) : viewer.topics;
-    if (viewer.lastEventId !== null && topics.length > 0)
+    const cursors = topics.flatMap((topic) => viewer.cursors.get(topic) ?? []);
+    if (cursors.length > 0) {
+      // Reliable mode: resume every topic from its cursor; lastEventId is the best-effort fallback.
+      const lastEventId = viewer.lastEventId ?? cursors[0]?.lastEventId ?? 'none';
+      this.send(connection, { type: 'resume', topics, lastEventId, cursors });
+    } else if (viewer.lastEventId !== null && topics.length > 0)
       this.send(connection, { type: 'resume', topics, lastEventId: viewer.lastEventId });
     else for (const topic of topics) this.send(connection, { type: 'subscribe', topic });
   }
@@ -402,16 +432,6 @@ export class Clients {
     if (at < this.stopPublishingUs) this.agenda.schedule({ at, kind: 'viewer', viewer: viewer.index, what });
   }
 
-  /** The connections these ids name, in order; an id no connection has (a frontend's invention) is skipped. */
-  private indicesOf(connectionIds: readonly ConnectionId[]): number[] {
-    const indices: number[] = [];
-    for (const id of connectionIds) {
-      const index = this.indexById.get(id);
-      if (index !== undefined) indices.push(index);
-    }
-    return indices;
-  }
-
   private heldBy(frontend: NodeId): Set<number> {
     let set = this.held.get(frontend);
     if (set === undefined) this.held.set(frontend, (set = new Set()));
@@ -429,4 +449,15 @@ export class Clients {
     assert(viewer !== undefined, `no viewer #${index}`);
     return viewer;
   }
+}
+
+/** A reliable-mode event reached the viewer: its cursor moves forward to it (never back). */
+function advanceCursor(viewer: Viewer, dc: DcId, event: EventStamp, position: Position): void {
+  const cursor = viewer.cursors.get(event.topic);
+  const behind =
+    cursor === undefined ||
+    cursor.dc !== dc ||
+    position.epoch > cursor.epoch ||
+    (position.epoch === cursor.epoch && position.seq > cursor.seq);
+  if (behind) viewer.cursors.set(event.topic, { topic: event.topic, dc, ...position, lastEventId: event.id });
 }
