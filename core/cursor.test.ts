@@ -23,8 +23,10 @@ const topicChars = [...letters, '_', '.', ':', '-', '/'];
 const dcChars = [...letters, '_', '.', '-'];
 const idChars = range(0x21, 0x7e);
 
+// `size: 'max'` reaches the longest fields and the most cursors; fast-check's default keeps them short.
 const topicArb = fc.oneof(
   fc.string({ unit: fc.constantFrom(...topicChars), minLength: 1, maxLength: topicBytesMax }),
+  fc.string({ unit: fc.constantFrom(...topicChars), minLength: 1, maxLength: topicBytesMax, size: 'max' }),
   // Shared prefixes, as the topics of one page have them.
   fc
     .tuple(
@@ -35,7 +37,7 @@ const topicArb = fc.oneof(
 );
 const dcArb = fc.oneof(
   fc.constantFrom('dc-a', 'dc-b', 'local'),
-  fc.string({ unit: fc.constantFrom(...dcChars), minLength: 1, maxLength: dcCharsMax }),
+  fc.string({ unit: fc.constantFrom(...dcChars), minLength: 1, maxLength: dcCharsMax, size: 'max' }),
 );
 const epochArb = fc.oneof(
   fc.constantFrom(1, 2, Number.MAX_SAFE_INTEGER),
@@ -44,6 +46,7 @@ const epochArb = fc.oneof(
 const seqArb = fc.oneof(fc.nat(3_000), fc.constantFrom(0, Number.MAX_SAFE_INTEGER), fc.maxSafeNat());
 const idArb = fc.oneof(
   fc.string({ unit: fc.constantFrom(...idChars), minLength: 1, maxLength: eventIdBytesMax }),
+  fc.string({ unit: fc.constantFrom(...idChars), minLength: 1, maxLength: eventIdBytesMax, size: 'max' }),
   // The characters that mean something in a cursor text, and ids that share long prefixes.
   fc.string({
     unit: fc.constantFrom(',', '+', '^', '@', '$', '~', 'c', '1', '%'),
@@ -60,6 +63,7 @@ const cursorArb: fc.Arbitrary<TopicCursor> = fc
 const cursorsArb = fc.uniqueArray(cursorArb, {
   minLength: 1,
   maxLength: cursorTopicsMax,
+  size: 'max',
   selector: (cursor) => cursor.topic,
 });
 
