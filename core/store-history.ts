@@ -18,6 +18,7 @@
  * - Everything is lost with the store's data: a new epoch starts every topic at seq 1 again.
  */
 import { assert, increment } from './assert.ts';
+import { eventIdError } from './validation.ts';
 import type {
   Counters,
   Event,
@@ -106,6 +107,15 @@ export function appendEvent(
   return { kind: 'appended', seq, duplicate: false, trims };
 }
 
+/** What is wrong with where a read starts, or null: after a whole seq from 0, or after a valid event id. */
+export function historyAfterError(after: HistoryAfter): string | null {
+  if ('seq' in after)
+    return Number.isSafeInteger(after.seq) && after.seq >= 0
+      ? null
+      : 'a read starts after a whole seq, 0 or more';
+  return eventIdError(after.eventId);
+}
+
 export interface ReadResult {
   afterSeq: Seq | null;
   firstSeq: Seq;
@@ -123,6 +133,7 @@ export function readHistory(
   now: Ms,
   counters: Counters,
 ): ReadResult {
+  assert(historyAfterError(after) === null, 'a read starts after a whole seq or a valid event id');
   const history = histories.get(topic);
   const trims: Trim[] = [];
   if (history !== undefined) trimHistory(history, topic, limits, now, trims);

@@ -53,6 +53,7 @@ import {
   appendEvent,
   defaultHistoryLimits,
   headsOf,
+  historyAfterError,
   readHistory,
   sweepHistories,
   type Histories,
@@ -225,6 +226,8 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (error !== null) return rejected(state, 'bad-request', error);
       if (!Number.isSafeInteger(request.limit) || request.limit < 1)
         return rejected(state, 'bad-request', 'a read needs a positive whole limit');
+      const afterError = historyAfterError(request.after);
+      if (afterError !== null) return rejected(state, 'bad-request', afterError);
       const { trims, ...range } = readHistory(
         state.histories,
         state.limits,
