@@ -144,7 +144,7 @@ export type Message =
       error?: string;
       epoch?: StoreEpoch;
       regranted?: Topic[];
-      /** Reliable mode: the head of each topic written that has a history, under `epoch`. */
+      /** Reliable mode: the head of each topic written (0: nothing appended yet), under `epoch`. */
       heads?: TopicHead[];
     }
   /** The store lost its data (a new epoch began): every registration must be made again, now. */
