@@ -1,12 +1,12 @@
 // Goal: reliable mode's invariants (eventual delivery, order, honest gaps, acknowledged means
 // delivered) hold on streams that keep the protocol, and each is reported when a stream breaks it.
-// Method: small fact streams written by hand (synthetic-facts.ts: a run fact with a reliable
+// Method: small fact streams written by hand (test-facts.ts: a run fact with a reliable
 // scenario, connections, publishes, the stores' appends and trims, deliveries with their seqs, gap
 // notices, answers), judged by the whole checker suite; a passing stream must break nothing at all.
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../facts.ts';
 import { Checkers, eventRetentionUs, type CheckerSummary, type InvariantName } from './index.ts';
-import { SyntheticFacts, syntheticScenario } from './synthetic-facts.ts';
+import { SyntheticFacts, syntheticScenario } from './test-facts.ts';
 import { judgedInvariants } from './violations.ts';
 
 const fa1 = 'dc-a/frontend-1';
