@@ -5,6 +5,7 @@
  */
 import { assert, increment } from './assert.ts';
 import type { DispatcherState } from './dispatcher-state.ts';
+import { appendToHistory, onPeerAppended } from './dispatcher-reliable.ts';
 import { requestStore } from './dispatcher-store.ts';
 import { addPending, hasRoom, takeDue, takePending } from './pending.ts';
 import type { DcId, Effect, Event, Message, Ms, NodeId, RequestId } from './types.ts';
@@ -16,7 +17,23 @@ export function forwardToPeers(state: DispatcherState, event: Event, now: Ms, ef
   for (const dc of Object.keys(state.config.peers)) forward(state, event, dc, 1, now, effects);
 }
 
-/** A peer forwarded an event: acknowledge it, then fan it out here (and never forward it again). */
+/** Reliable: forward `event`, appended here, to `dc`; the ack may settle the publisher's answer `answerId`. */
+export function forwardReliably(
+  state: DispatcherState,
+  event: Event,
+  dc: DcId,
+  answerId: RequestId | null,
+  now: Ms,
+  effects: Effect[],
+): void {
+  forward(state, event, dc, 1, now, effects, state.nextRequestId++, now, answerId);
+}
+
+/**
+ * A peer forwarded an event. Best-effort: acknowledge it, then fan it out here. Reliable: append
+ * it here first and acknowledge once appended, so the ack means "this datacenter holds it".
+ * Either way it is never forwarded again.
+ */
 export function onForward(
   state: DispatcherState,
   source: NodeId,
@@ -24,6 +41,17 @@ export function onForward(
   now: Ms,
   effects: Effect[],
 ): void {
+  if (state.config.mode === 'reliable') {
+    if (message.event.origin === state.config.dc || topicError(message.event.topic) !== null) {
+      increment(state.counters, 'forwards-refused');
+      return;
+    }
+    increment(state.counters, 'forwards-received');
+    const forward = { source, forwardId: message.forwardId };
+    // No room to ask the store: no ack, so the origin tries again.
+    appendToHistory(state, { kind: 'append', event: message.event, publisher: null, forward }, now, effects);
+    return;
+  }
   // Acknowledge first: the ack says "this datacenter has it", whatever happens to the lookup.
   effects.push({
     kind: 'send',
@@ -44,11 +72,12 @@ export function onForward(
   );
 }
 
-export function onForwardAck(state: DispatcherState, forwardId: RequestId): void {
+export function onForwardAck(state: DispatcherState, forwardId: RequestId, effects: Effect[]): void {
   const pending = takePending(state.pendingForwards, forwardId);
   if (pending === undefined) return;
   state.suspects.delete(pending.target);
   increment(state.counters, 'forwards-acked');
+  if (pending.answerId !== null) onPeerAppended(state, pending.answerId, pending.dc, effects);
 }
 
 /** Forwards not acknowledged in time: suspect the target, and try another while attempts are left. */
@@ -56,6 +85,18 @@ export function onForwardDeadline(state: DispatcherState, now: Ms, effects: Effe
   for (const [forwardId, pending] of takeDue(state.pendingForwards, now)) {
     increment(state.counters, 'forwards-timed-out');
     state.suspects.set(pending.target, now + state.config.suspectMs);
+    if (state.config.mode === 'reliable') {
+      if (now - pending.firstSentMs + state.config.forwardTimeoutMs > state.config.forwardWindowMs) {
+        increment(state.counters, 'forwards-expired');
+        const { event, dc } = pending;
+        effects.push({ kind: 'drop', reason: 'forward-expired', eventId: event.id, topic: event.topic, dc });
+        continue;
+      }
+      increment(state.counters, 'forwards-retried');
+      const { event, dc, attempts, firstSentMs, answerId } = pending;
+      forward(state, event, dc, attempts + 1, now, effects, forwardId, firstSentMs, answerId);
+      continue;
+    }
     if (pending.attempts >= state.config.forwardAttemptsMax) {
       increment(state.counters, 'forwards-exhausted');
       effects.push({
@@ -82,15 +123,21 @@ function forward(
   effects: Effect[],
   /** A retry keeps its first attempt's id, so a late ack for any attempt settles the forward. */
   forwardId: RequestId = state.nextRequestId++,
+  firstSentMs: Ms = now,
+  answerId: RequestId | null = null,
 ): void {
-  assert(attempts >= 1 && attempts <= state.config.forwardAttemptsMax, 'a forward attempt out of bounds');
+  const { forwardAttemptsMax, forwardWindowMs, forwardTimeoutMs, mode } = state.config;
+  // Reliable forwards are bounded by the window, not a count: at most one try per timeout within it.
+  const attemptsMax =
+    mode === 'reliable' ? Math.ceil(forwardWindowMs / forwardTimeoutMs) : forwardAttemptsMax;
+  assert(attempts >= 1 && attempts <= attemptsMax, 'a forward attempt out of bounds');
   if (!hasRoom(state.pendingForwards)) {
     increment(state.counters, 'forwards-shed');
     effects.push({ kind: 'drop', reason: 'pending-full', eventId: event.id, topic: event.topic, dc });
     return;
   }
   const target = pickPeer(state, dc, now);
-  addPending(state.pendingForwards, forwardId, { event, dc, target, attempts }, now);
+  addPending(state.pendingForwards, forwardId, { event, dc, target, attempts, firstSentMs, answerId }, now);
   increment(state.counters, 'forwards-sent');
   effects.push({ kind: 'send', target, message: { type: 'forward', forwardId, event } });
 }

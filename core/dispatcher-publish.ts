@@ -6,6 +6,7 @@
 import { assert, increment } from './assert.ts';
 import { forwardToPeers } from './dispatcher-forwarding.ts';
 import type { DispatcherState, Publisher, StorePurpose } from './dispatcher-state.ts';
+import { appendToHistory } from './dispatcher-reliable.ts';
 import { requestStore } from './dispatcher-store.ts';
 import { hasRoom } from './pending.ts';
 import type {
@@ -56,6 +57,17 @@ export function onPublish(
   };
   increment(state.counters, 'publishes-accepted');
   effects.push({ kind: 'published', event });
+  if (state.config.mode === 'reliable') {
+    // Forwarded only once appended here: no peer holds an event its origin does not.
+    const appending = appendToHistory(
+      state,
+      { kind: 'append', event, publisher, forward: null },
+      now,
+      effects,
+    );
+    assert(appending, 'the pending bound was checked above');
+    return;
+  }
   const sent = requestStore(
     state,
     { op: 'lookup', topic: event.topic },
@@ -160,7 +172,7 @@ function publishWarning(
   return null;
 }
 
-function replyToPublisher(publisher: Publisher, result: PublishResult, effects: Effect[]): void {
+export function replyToPublisher(publisher: Publisher, result: PublishResult, effects: Effect[]): void {
   if (publisher.kind === 'host') {
     effects.push({ kind: 'publish-reply', publishId: publisher.publishId, result });
     return;

@@ -5,6 +5,7 @@
  */
 import { assert } from './assert.ts';
 import { hashString } from './hash.ts';
+import type { PendingAnswer } from './dispatcher-reliable.ts';
 import { pendingTable, type PendingTable } from './pending.ts';
 import type {
   Counters,
@@ -13,6 +14,7 @@ import type {
   Event,
   Ms,
   NodeId,
+  Position,
   PublishId,
   RequestId,
   StoreEpoch,
@@ -77,19 +79,44 @@ export type Publisher =
 /** Why a store request was made, so its answer (or its timeout) goes where it belongs. */
 export type StorePurpose =
   | { kind: 'fan-out'; event: Event; publisher: Publisher | null }
-  | { kind: 'lease'; source: NodeId; requestId: RequestId };
+  | { kind: 'lease'; source: NodeId; requestId: RequestId }
+  /** Reliable: a publish accepted here (`publisher`), or a peer's forward to acknowledge once appended. */
+  | {
+      kind: 'append';
+      event: Event;
+      publisher: Publisher | null;
+      forward: { source: NodeId; forwardId: RequestId } | null;
+    }
+  /** Reliable: a frontend's history read. */
+  | { kind: 'read'; source: NodeId; requestId: RequestId };
+
+/** Reliable: a delivery to a frontend awaiting its ack. */
+export interface PendingDelivery {
+  frontend: NodeId;
+  event: Event;
+  position: Position;
+  attempts: number;
+  /** After this, the frontend's lease may have ended: no retry goes to it. */
+  retryUntilMs: Ms;
+}
 
 export interface PendingForward {
   event: Event;
   dc: DcId;
   target: NodeId;
   attempts: number;
+  /** Reliable: when the first attempt went, which the forwarding window counts from. */
+  firstSentMs: Ms;
+  /** Reliable: the publisher's answer that waits for this forward's ack, if any. */
+  answerId: RequestId | null;
 }
 
 export interface DispatcherState {
   readonly config: DispatcherConfig;
   readonly pendingStore: PendingTable<StorePurpose>;
   readonly pendingForwards: PendingTable<PendingForward>;
+  readonly pendingDeliveries: PendingTable<PendingDelivery>;
+  readonly pendingAnswers: PendingTable<PendingAnswer>;
   /** Peer dispatchers that missed an ack, until when they are passed over. */
   readonly suspects: Map<NodeId, Ms>;
   readonly peerCursor: Map<DcId, number>;
@@ -128,6 +155,8 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
   assert(config.forwardAttemptsMax >= 1, 'forwardAttemptsMax must be at least 1');
   assert(config.limits.knownFrontendsMax >= 1, 'knownFrontendsMax must be at least 1');
   assert(config.storeRebuildWindowMs >= 0, 'storeRebuildWindowMs must not be negative');
+  assert(config.deliverAttemptsMax >= 1, 'deliverAttemptsMax must be at least 1');
+  assert(config.forwardWindowMs >= config.forwardTimeoutMs, 'forwardWindowMs must allow one forward timeout');
   const peerCursor = new Map<DcId, number>();
   for (const [dc, dispatchers] of Object.entries(config.peers)) {
     peerCursor.set(dc, hashString(config.nodeId) % dispatchers.length);
@@ -136,6 +165,8 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     config,
     pendingStore: pendingTable(config.storeRequestTimeoutMs, config.limits.pendingRequestsMax),
     pendingForwards: pendingTable(config.forwardTimeoutMs, config.limits.pendingForwardsMax),
+    pendingDeliveries: pendingTable(config.deliverTimeoutMs, config.limits.pendingDeliveriesMax),
+    pendingAnswers: pendingTable(config.forwardAckWaitMs, config.limits.pendingRequestsMax),
     suspects: new Map(),
     peerCursor,
     storeEpoch: null,

@@ -16,6 +16,7 @@ import type {
   StoreReply,
   StoreRequest,
   Topic,
+  TopicHead,
 } from './types.ts';
 
 /** Send a store request and remember why; false when the pending bound refuses it. */
@@ -91,7 +92,15 @@ export function onLeaseWritten(
 ): void {
   effects.push(
     reply.op === 'written'
-      ? leaseReply(purpose.source, purpose.requestId, true, undefined, reply.epoch, reply.regranted)
+      ? leaseReply(
+          purpose.source,
+          purpose.requestId,
+          true,
+          undefined,
+          reply.epoch,
+          reply.regranted,
+          reply.heads,
+        )
       : leaseReply(
           purpose.source,
           purpose.requestId,
@@ -142,10 +151,12 @@ function leaseReply(
   error?: string,
   epoch?: StoreEpoch,
   regranted?: Topic[],
+  heads?: TopicHead[],
 ): Effect {
   const message: Extract<Message, { type: 'lease-reply' }> = { type: 'lease-reply', requestId, ok };
   if (error !== undefined) message.error = error;
   if (epoch !== undefined) message.epoch = epoch;
   if (regranted !== undefined && regranted.length > 0) message.regranted = regranted;
+  if (heads !== undefined && heads.length > 0) message.heads = heads;
   return { kind: 'send', target, message };
 }

@@ -38,6 +38,11 @@
  * - Timers: one timeout per pending store request and per pending forward (`core/pending.ts`);
  *   `deadline()` is the earliest.
  *
+ * - Reliable mode (`mode: 'reliable'`): publishes and forwards are appended to the store's history
+ *   before anything else, deliveries carry positions and are acknowledged and retried, forwards
+ *   are retried within a window, and frontends read the history through the dispatcher: the rules
+ *   are in `dispatcher-reliable.ts`.
+ *
  * The rules live beside this file: publishing in `dispatcher-publish.ts`, forwarding in
  * `dispatcher-forwarding.ts`, the store and leases in `dispatcher-store.ts`, state in
  * `dispatcher-state.ts`.
@@ -45,6 +50,16 @@
 import { increment, unreachable } from './assert.ts';
 import { onForward, onForwardAck, onForwardDeadline } from './dispatcher-forwarding.ts';
 import { onLookupReply, onLookupTimedOut, onPublish } from './dispatcher-publish.ts';
+import {
+  onAnswerDeadline,
+  onAppendReply,
+  onAppendTimedOut,
+  onDeliverAck,
+  onDeliveryDeadline,
+  onHistoryRead,
+  onReadReply,
+  onReadTimedOut,
+} from './dispatcher-reliable.ts';
 import { createDispatcher, type DispatcherOptions, type DispatcherState } from './dispatcher-state.ts';
 import { observeEpoch, onLeaseRequest, onLeaseTimedOut, onLeaseWritten } from './dispatcher-store.ts';
 import { earliest, nextPendingDeadline, takeDue, takePending } from './pending.ts';
@@ -88,7 +103,7 @@ export function handle(state: DispatcherState, input: DispatcherInput, now: Ms):
       onPublish(state, { kind: 'host', publishId: input.publishId }, input.request, now, effects);
       break;
     case 'store-reply':
-      onStoreReply(state, input.requestId, input.reply, effects);
+      onStoreReply(state, input.requestId, input.reply, now, effects);
       break;
     case 'deadline':
       onDeadline(state, now, effects);
@@ -102,7 +117,12 @@ export function handle(state: DispatcherState, input: DispatcherInput, now: Ms):
 
 /** When `handle(state, { kind: 'deadline' }, now)` must next be called, or null. */
 export function deadline(state: Readonly<DispatcherState>): Ms | null {
-  return earliest(nextPendingDeadline(state.pendingStore), nextPendingDeadline(state.pendingForwards));
+  return earliest(
+    nextPendingDeadline(state.pendingStore),
+    nextPendingDeadline(state.pendingForwards),
+    nextPendingDeadline(state.pendingDeliveries),
+    nextPendingDeadline(state.pendingAnswers),
+  );
 }
 
 /** The dispatcher as a role: what a host needs to run it. */
@@ -115,7 +135,7 @@ export const dispatcherRole: Role<DispatcherState, DispatcherInput, DispatcherOp
 /** The event a pending store request serves, if it is a fan-out lookup (hosts use it to annotate traces). */
 export function eventOfStoreRequest(state: Readonly<DispatcherState>, requestId: RequestId): Event | null {
   const purpose = state.pendingStore.entries.get(requestId)?.request;
-  return purpose?.kind === 'fan-out' ? purpose.event : null;
+  return purpose?.kind === 'fan-out' || purpose?.kind === 'append' ? purpose.event : null;
 }
 
 function onMessage(
@@ -136,7 +156,13 @@ function onMessage(
       onForward(state, source, message, now, effects);
       return;
     case 'forward-ack':
-      onForwardAck(state, message.forwardId);
+      onForwardAck(state, message.forwardId, effects);
+      return;
+    case 'deliver-ack':
+      onDeliverAck(state, message.deliveryId);
+      return;
+    case 'history-read':
+      onHistoryRead(state, source, message, now, effects);
       return;
     case 'subscribe':
     case 'renew':
@@ -149,8 +175,6 @@ function onMessage(
     case 'store-reset':
     case 'store-request':
     case 'store-reply':
-    case 'deliver-ack':
-    case 'history-read':
     case 'history-reply':
       increment(state.counters, 'unexpected-messages');
       return;
@@ -163,6 +187,7 @@ function onStoreReply(
   state: DispatcherState,
   requestId: RequestId,
   reply: StoreReply,
+  now: Ms,
   effects: Effect[],
 ): void {
   const purpose = takePending(state.pendingStore, requestId);
@@ -179,6 +204,12 @@ function onStoreReply(
     case 'fan-out':
       onLookupReply(state, purpose, reply, effects);
       return;
+    case 'append':
+      onAppendReply(state, purpose, reply, now, effects);
+      return;
+    case 'read':
+      onReadReply(purpose, reply, effects);
+      return;
     default:
       unreachable(purpose);
   }
@@ -194,9 +225,17 @@ function onDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
       case 'fan-out':
         onLookupTimedOut(state, purpose, effects);
         break;
+      case 'append':
+        onAppendTimedOut(state, purpose, effects);
+        break;
+      case 'read':
+        onReadTimedOut(state, purpose, effects);
+        break;
       default:
         unreachable(purpose);
     }
   }
   onForwardDeadline(state, now, effects);
+  onDeliveryDeadline(state, now, effects);
+  onAnswerDeadline(state, now, effects);
 }

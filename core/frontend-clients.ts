@@ -6,10 +6,11 @@
 import { assert, increment, unreachable } from './assert.ts';
 import { replay } from './frontend-history.ts';
 import { register, unregister } from './frontend-leases.ts';
+import { addViewer, dropStream, removeViewer } from './frontend-streams.ts';
 import type { FrontendState } from './frontend-state.ts';
 import { currentDispatcher, pendingRoom } from './frontend-state.ts';
 import { addPending, takeDue, takePending } from './pending.ts';
-import type { ClientAction, ConnectionId, Effect, Message, Ms, Notice, Topic } from './types.ts';
+import type { ClientAction, ConnectionId, Effect, Message, Ms, Notice, Topic, TopicCursor } from './types.ts';
 import { eventIdError, payloadError, topicError } from './validation.ts';
 
 export function onClient(
@@ -60,9 +61,11 @@ export function onClient(
       for (const topic of action.topics) {
         const error = subscribeError(state, topics, topic);
         if (error !== null) return notice(error.code, error.message, topic);
-        subscribe(state, connection, topics, topic, now, effects);
+        const cursor = action.cursors?.find((c) => c.topic === topic);
+        subscribe(state, connection, topics, topic, now, effects, cursor);
       }
-      replay(state, connection, action.topics, action.lastEventId, effects);
+      if (state.config.mode === 'best-effort')
+        replay(state, connection, action.topics, action.lastEventId, effects);
       return;
     }
     case 'publish': {
@@ -160,10 +163,13 @@ function subscribe(
   topic: Topic,
   now: Ms,
   effects: Effect[],
+  cursor?: TopicCursor,
 ): void {
   if (topics.has(topic)) return increment(state.counters, 'subscribes-already-joined');
   topics.add(topic);
-  effects.push({ kind: 'joined', connection, topic });
+  const reliable = state.config.mode === 'reliable';
+  // Reliable: the viewer joins once its topic's stream has started and it has caught up.
+  if (!reliable) effects.push({ kind: 'joined', connection, topic });
   let viewers = state.topics.get(topic);
   if (viewers === undefined) {
     viewers = new Set();
@@ -171,6 +177,7 @@ function subscribe(
     register(state, topic, now, effects);
   }
   viewers.add(connection);
+  if (reliable) addViewer(state, topic, connection, cursor, now, effects);
   increment(state.counters, 'subscriptions');
   assert(topics.size <= state.config.limits.topicsPerConnectionMax, 'a connection is over its topic limit');
 }
@@ -184,7 +191,9 @@ function unsubscribe(
   effects: Effect[],
 ): void {
   topics.delete(topic);
-  effects.push({ kind: 'left', connection, topic });
+  const reliable = state.config.mode === 'reliable';
+  if (reliable) removeViewer(state, topic, connection, effects);
+  else effects.push({ kind: 'left', connection, topic });
   const viewers = state.topics.get(topic);
   assert(
     viewers !== undefined && viewers.delete(connection),
@@ -193,5 +202,6 @@ function unsubscribe(
   increment(state.counters, 'unsubscriptions');
   if (viewers.size > 0) return;
   state.topics.delete(topic);
+  if (reliable) dropStream(state, topic);
   unregister(state, topic, now, effects);
 }

@@ -3,6 +3,7 @@
  * renewals, repaired at once when the store lost them, and given up on with a `drop` when no
  * dispatcher answers. The rules are in `core/frontend.ts`'s theory of operation.
  */
+import { onHeads, onStreamsEpoch } from './frontend-streams.ts';
 import { assert, increment } from './assert.ts';
 import type { FrontendState, LeaseMessage, PendingLease } from './frontend-state.ts';
 import { currentDispatcher, pendingRoom } from './frontend-state.ts';
@@ -47,10 +48,17 @@ export function onLeaseReply(
   if (pending === undefined) return;
   if (message.ok) increment(state.counters, 'lease-requests-answered');
   else retryLeaseRequest(state, pending, now, effects);
-  for (const topic of message.regranted ?? []) registrationLapsed(state, topic, effects);
+  const reliable = state.config.mode === 'reliable';
+  // Reliable: a lapse is repaired, not announced; the renewal's heads make the stream catch up.
+  if (!reliable) for (const topic of message.regranted ?? []) registrationLapsed(state, topic, effects);
   // A first epoch is just learnt; a larger one means the store forgot this frontend's leases.
   if (message.epoch !== undefined)
     onStoreEpoch(state, message.epoch, state.storeEpoch !== null, now, effects);
+  if (reliable && message.ok && message.epoch !== undefined && pending.message.type !== 'unsubscribe') {
+    const topics = pending.message.type === 'renew' ? pending.message.topics : [pending.message.topic];
+    const heads = new Map((message.heads ?? []).map(({ topic, seq }) => [topic, seq] as const));
+    onHeads(state, message.epoch, topics, heads, now, effects);
+  }
 }
 
 /**
@@ -66,6 +74,7 @@ export function onStoreEpoch(
 ): void {
   if (state.storeEpoch !== null && epoch <= state.storeEpoch) return;
   state.storeEpoch = epoch;
+  if (state.config.mode === 'reliable') onStreamsEpoch(state, epoch, now, effects);
   if (!lost || state.topics.size === 0) return;
   increment(state.counters, 'store-epoch-renewals');
   renewAll(state, now, effects);

@@ -5,6 +5,7 @@
  */
 import { assert } from './assert.ts';
 import { hashString } from './hash.ts';
+import type { PendingRead, Stream } from './frontend-streams.ts';
 import { hasRoom, pendingTable, type PendingTable } from './pending.ts';
 import type {
   ConnectionId,
@@ -27,7 +28,7 @@ export interface FrontendLimits {
   payloadBytesMax: number;
   historyEventsPerTopicMax: number;
   historyTopicsMax: number;
-  /** Lease requests and publishes awaiting a reply, together. */
+  /** Lease requests, publishes and history reads awaiting a reply, together. */
   pendingRequestsMax: number;
   topicsPerRenewMax: number;
   /** Event ids remembered for dedupe, across all topics; beyond it the oldest is forgotten early. */
@@ -101,6 +102,11 @@ export interface History {
 export type SeenIds = Map<EventId, Ms>;
 
 export interface FrontendState {
+  /** Reliable mode: per topic with viewers, its stream (`frontend-streams.ts`); empty in best-effort. */
+  readonly streams: Map<Topic, Stream>;
+  /** Reliable mode: streams with a timer, and when it fires. */
+  readonly streamsDue: Map<Topic, Ms>;
+  readonly pendingReads: PendingTable<PendingRead>;
   readonly config: FrontendConfig;
   readonly connections: Map<ConnectionId, Set<Topic>>;
   readonly topics: Map<Topic, Set<ConnectionId>>;
@@ -151,6 +157,9 @@ export function createFrontend(options: FrontendOptions): FrontendState {
     seen: new Map(),
     pendingLeases: pendingTable(config.leaseRequestTimeoutMs, pendingRequestsMax),
     pendingPublishes: pendingTable(config.publishTimeoutMs, pendingRequestsMax),
+    streams: new Map(),
+    streamsDue: new Map(),
+    pendingReads: pendingTable(config.readTimeoutMs, pendingRequestsMax),
     nextRequestId: 1,
     nextGeneration: config.generationStart,
     storeEpoch: null,
@@ -170,10 +179,12 @@ export function currentDispatcher(state: FrontendState): NodeId {
 
 /** Whether one more request may wait for a reply: lease requests and publishes share the bound. */
 export function pendingRoom(state: FrontendState): boolean {
-  const pending = state.pendingLeases.entries.size + state.pendingPublishes.entries.size;
+  const pending =
+    state.pendingLeases.entries.size + state.pendingPublishes.entries.size + state.pendingReads.entries.size;
   return (
     pending < state.config.limits.pendingRequestsMax &&
     hasRoom(state.pendingLeases) &&
-    hasRoom(state.pendingPublishes)
+    hasRoom(state.pendingPublishes) &&
+    hasRoom(state.pendingReads)
   );
 }

@@ -31,12 +31,23 @@
  * - Timers: the renewal tick, and one timeout per pending request (`core/pending.ts`).
  *   `deadline()` is the earliest.
  *
+ * - Reliable mode (`mode: 'reliable'`): deliveries carry positions and are acknowledged; each topic
+ *   is a stream delivered in seq order, its gaps read from the store's history or told as `gap`
+ *   notices, and a viewer joins once its stream has started (and, resuming, once it caught up from
+ *   its cursor): the rules are in `frontend-streams.ts`.
+ *
  * The rules live beside this file: clients in `frontend-clients.ts`, registrations in
  * `frontend-leases.ts`, the event history in `frontend-history.ts`, state in `frontend-state.ts`.
  */
 import { assert, increment, unreachable } from './assert.ts';
 import { onClient, onPublishDeadline, onPublishReply } from './frontend-clients.ts';
 import { onDeliver } from './frontend-history.ts';
+import {
+  onHistoryReply,
+  onSequencedDeliver,
+  onStreamsDeadline,
+  streamsDeadline,
+} from './frontend-streams.ts';
 import { onLeaseDeadline, onLeaseReply, onRenewDeadline, onStoreEpoch } from './frontend-leases.ts';
 import { createFrontend, type FrontendOptions, type FrontendState } from './frontend-state.ts';
 import { earliest, nextPendingDeadline } from './pending.ts';
@@ -61,7 +72,7 @@ export function handle(state: FrontendState, input: FrontendInput, now: Ms): Eff
       assertConnectionConsistent(state, input.connection);
       break;
     case 'message':
-      onMessage(state, input.message, now, effects);
+      onMessage(state, input.source, input.message, now, effects);
       break;
     case 'deadline':
       onDeadline(state, now, effects);
@@ -79,6 +90,8 @@ export function deadline(state: Readonly<FrontendState>): Ms | null {
     state.renewAtMs,
     nextPendingDeadline(state.pendingLeases),
     nextPendingDeadline(state.pendingPublishes),
+    nextPendingDeadline(state.pendingReads),
+    streamsDeadline(state),
   );
 }
 
@@ -94,10 +107,14 @@ export function localTopics(state: Readonly<FrontendState>): Topic[] {
   return [...state.topics.keys()];
 }
 
-function onMessage(state: FrontendState, message: Message, now: Ms, effects: Effect[]): void {
+function onMessage(state: FrontendState, source: NodeId, message: Message, now: Ms, effects: Effect[]): void {
   switch (message.type) {
     case 'deliver':
-      onDeliver(state, message.event, now, effects);
+      if (state.config.mode === 'reliable') onSequencedDeliver(state, source, message, now, effects);
+      else onDeliver(state, message.event, now, effects);
+      return;
+    case 'history-reply':
+      onHistoryReply(state, message, now, effects);
       return;
     case 'lease-reply':
       onLeaseReply(state, message, now, effects);
@@ -118,7 +135,6 @@ function onMessage(state: FrontendState, message: Message, now: Ms, effects: Eff
     case 'store-reply':
     case 'deliver-ack':
     case 'history-read':
-    case 'history-reply':
       increment(state.counters, 'unexpected-messages');
       return;
     default:
@@ -130,6 +146,7 @@ function onDeadline(state: FrontendState, now: Ms, effects: Effect[]): void {
   onLeaseDeadline(state, now, effects);
   onPublishDeadline(state, now, effects);
   onRenewDeadline(state, now, effects);
+  onStreamsDeadline(state, now, effects);
 }
 
 /** A connection's topics and the topic table agree about it (after each client action). */

@@ -211,9 +211,11 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       scheduleSweep(state, now);
       const { seq, duplicate, trims } = appended;
       const frontends = liveFrontends(state, event.topic, now);
+      const leases = state.topics.get(event.topic);
+      const leaseLeftMs = frontends.map((frontend) => (leases?.get(frontend)?.expiresAtMs ?? now) - now);
       const lapsed = lapsedFrontends(state, event.topic, now);
       return {
-        reply: { op: 'appended', seq, duplicate, frontends, lapsed, ...epoch },
+        reply: { op: 'appended', seq, duplicate, frontends, leaseLeftMs, lapsed, ...epoch },
         changes: [],
         history: { appended: { event, seq, duplicate }, trims },
       };

@@ -242,12 +242,17 @@ export type StoreReply =
       heads?: TopicHead[];
     }
   | { op: 'frontends'; frontends: NodeId[]; lapsed: NodeId[]; epoch: StoreEpoch; epochAgeMs: Ms }
-  /** The event's seq (`duplicate`: it was held already, under that seq), and the topic's frontends. */
+  /**
+   * The event's seq (`duplicate`: it was held already, under that seq), and the topic's frontends
+   * with how long each one's lease has left (`leaseLeftMs[i]` for `frontends[i]`), so deliveries are
+   * not retried to a frontend past its lease.
+   */
   | {
       op: 'appended';
       seq: Seq;
       duplicate: boolean;
       frontends: NodeId[];
+      leaseLeftMs: Ms[];
       lapsed: NodeId[];
       epoch: StoreEpoch;
       epochAgeMs: Ms;

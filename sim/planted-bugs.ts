@@ -7,6 +7,7 @@ import {
   liveFrontends,
   unreachable,
   type Effect,
+  type Message,
   type NodeId,
   type StoreState,
   type Topic,
@@ -30,7 +31,11 @@ export type PlantedBug =
   | 'lease-shorter-than-renewal'
   | 'expiry-ignored'
   | 'renewals-stop-after-failure'
-  | 'late-retries';
+  | 'late-retries'
+  | 'seq-reuse-on-retry'
+  | 'history-read-off-by-one'
+  | 'gap-notice-instead-of-fetch'
+  | 'order-broken-on-retry';
 
 export const plantedBugs: readonly PlantedBug[] = [
   'no-dedupe',
@@ -50,6 +55,18 @@ export const plantedBugs: readonly PlantedBug[] = [
   'expiry-ignored',
   'renewals-stop-after-failure',
   'late-retries',
+  'seq-reuse-on-retry',
+  'history-read-off-by-one',
+  'gap-notice-instead-of-fetch',
+  'order-broken-on-retry',
+];
+
+/** The planted bugs that live in reliable mode's machinery: they show only in reliable runs. */
+export const reliablePlantedBugs: readonly PlantedBug[] = [
+  'seq-reuse-on-retry',
+  'history-read-off-by-one',
+  'gap-notice-instead-of-fetch',
+  'order-broken-on-retry',
 ];
 
 /** Fresh role implementations carrying `bug` (each call has its own hidden state). */
@@ -269,6 +286,72 @@ export function rolesWithBug(bug: PlantedBug): Roles {
           },
         },
       };
+    case 'seq-reuse-on-retry':
+      // The store forgets which ids it sequenced: a retried publish or forward gets a second seq.
+      return withStore((state, input, now) => {
+        for (const history of state.histories.values()) history.ids.clear();
+        return coreRoles.store.handle(state, input, now);
+      });
+    case 'history-read-off-by-one':
+      // A resuming viewer's catch-up starts one seq past its cursor: it never gets the first it missed.
+      return withFrontend((state, input, now) => {
+        if (input.kind === 'client' && input.action.type === 'resume' && input.action.cursors !== undefined) {
+          const cursors = input.action.cursors.map((cursor) => ({ ...cursor, seq: cursor.seq + 1 }));
+          input = { ...input, action: { ...input.action, cursors } };
+        }
+        return coreRoles.frontend.handle(state, input, now);
+      });
+    case 'gap-notice-instead-of-fetch':
+      // The frontend answers its own history reads with "nothing held": every gap becomes a notice.
+      return withFrontend((state, input, now) => {
+        const effects = coreRoles.frontend.handle(state, input, now);
+        const shortcuts = effects.flatMap((effect) =>
+          effect.kind === 'send' && effect.message.type === 'history-read' ? [effect.message] : [],
+        );
+        const kept = effects.filter(
+          (effect) => !(effect.kind === 'send' && effect.message.type === 'history-read'),
+        );
+        for (const read of shortcuts) {
+          const stream = state.streams.get(read.topic);
+          if (stream?.epoch === null || stream === undefined) continue;
+          const headSeq = stream.headSeq;
+          const message: Message = {
+            type: 'history-reply',
+            requestId: read.requestId,
+            reply: {
+              ok: true,
+              epoch: stream.epoch,
+              afterSeq: null,
+              firstSeq: headSeq + 1,
+              headSeq,
+              events: [],
+            },
+          };
+          kept.push(
+            ...coreRoles.frontend.handle(
+              state,
+              { kind: 'message', source: state.config.nodeId, message },
+              now,
+            ),
+          );
+        }
+        return kept;
+      });
+    case 'order-broken-on-retry':
+      // The frontend delivers whatever seq arrives next, as if it were the next one: a retried
+      // delivery that arrives after later ones is out of order (and, seen as old, is then dropped).
+      return withFrontend((state, input, now) => {
+        if (
+          input.kind === 'message' &&
+          input.message.type === 'deliver' &&
+          input.message.position !== undefined
+        ) {
+          const stream = state.streams.get(input.message.event.topic);
+          const { epoch, seq } = input.message.position;
+          if (stream !== undefined && stream.epoch === epoch && seq > stream.seq + 1) stream.seq = seq - 1;
+        }
+        return coreRoles.frontend.handle(state, input, now);
+      });
     default:
       return unreachable(bug);
   }

@@ -12,7 +12,9 @@
  * - lease without viewers: a store grants or renews a frontend's lease on a topic only while the
  *   frontend has a viewer of it, or had one within `withoutViewersUs` (a request's retries and the
  *   store write behind it, over the slowest fault-free hops) — or a jitter storm in its datacenter
- *   held a request back for longer.
+ *   held a request back for longer. In reliable mode a topic's first viewers join only once the
+ *   lease is granted (the grant's answer names where their stream starts), so there a viewer
+ *   joining within `withoutViewersUs` after the grant counts too: the judgement waits that long.
  *
  * A lease is followed from the store's own `lease` facts; a store that dies takes every lease of its
  * datacenter with it at that moment. The loss checker asks it who held a live lease when a store
@@ -34,6 +36,8 @@ export interface LeaseSettings {
   leaseStalenessUs: Us;
   /** How long after its last viewer left a frontend's lease may still be granted or renewed. */
   withoutViewersUs: Us;
+  /** Reliable mode: viewers join after the grant, so a grant's viewers are looked for after it too. */
+  viewersJoinAfterGrant: boolean;
   /** How long a refusal is remembered to explain a loss (see FaultLog). */
   keepUs: Us;
 }
@@ -52,6 +56,9 @@ export class LeaseChecker {
   private readonly leases = new Map<string, Map<NodeId, Lease>>();
   /** `dc, topic, frontend` -> when the store refused the frontend's lease (it was full), oldest first. */
   private readonly refusals = new Map<string, { t: Us }[]>();
+  /** Reliable mode: grants without a viewer yet, oldest first, judged once `withoutViewersUs` has passed. */
+  private readonly awaitingViewers: { dc: DcId; topic: Topic; frontend: NodeId; change: string; t: Us }[] =
+    [];
 
   constructor(
     private readonly settings: LeaseSettings,
@@ -62,6 +69,7 @@ export class LeaseChecker {
   ) {}
 
   apply(fact: Fact): void {
+    this.judgeAwaiting(fact.kind === 'end' ? Number.POSITIVE_INFINITY : fact.t);
     if (fact.kind === 'fault') {
       const { fault } = fact;
       if (fact.phase === 'start' && fault.kind === 'kill' && this.topology.roleOf(fault.node) === 'store')
@@ -130,6 +138,34 @@ export class LeaseChecker {
   private checkViewers(dc: DcId, topic: Topic, frontend: NodeId, change: string, t: Us): void {
     const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, t);
     if (lastViewerUs !== null && t - lastViewerUs <= this.settings.withoutViewersUs) return;
+    if (this.settings.viewersJoinAfterGrant) {
+      this.awaitingViewers.push({ dc, topic, frontend, change, t });
+      return;
+    }
+    this.reportWithoutViewers(dc, topic, frontend, change, t, lastViewerUs);
+  }
+
+  /** Reliable mode: grants whose wait for a viewer ended before `now` are judged now. */
+  private judgeAwaiting(now: Us): void {
+    while (this.awaitingViewers.length > 0) {
+      const first = this.awaitingViewers[0]!;
+      if (first.t + this.settings.withoutViewersUs >= now) return;
+      this.awaitingViewers.shift();
+      const { dc, topic, frontend, change, t } = first;
+      const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, now);
+      if (lastViewerUs !== null && lastViewerUs >= t - this.settings.withoutViewersUs) continue;
+      this.reportWithoutViewers(dc, topic, frontend, change, t, lastViewerUs);
+    }
+  }
+
+  private reportWithoutViewers(
+    dc: DcId,
+    topic: Topic,
+    frontend: NodeId,
+    change: string,
+    t: Us,
+    lastViewerUs: Us | null,
+  ): void {
     // A storm in the datacenter may hold a request back for longer than any fault-free bound.
     const from = lastViewerUs ?? 0;
     if (

@@ -3,7 +3,7 @@
  * insertion sequence). Each part of the world schedules its own items and handles them when they
  * come due; the loop in world.ts only pops them and hands each to its owner.
  */
-import type { ClientAction, EventId, Message, Us } from '../../core/index.ts';
+import type { ClientAction, EventId, Message, Us, Position } from '../../core/index.ts';
 import type { EventStamp, Fact, MessageFacts } from '../facts.ts';
 import type { Unscheduled } from './heap.ts';
 import type { Endpoint } from './network.ts';
@@ -41,6 +41,8 @@ export type Item =
       incarnation: number;
       event: EventStamp;
       connections: number[];
+      /** Reliable mode: the event's position in the frontend's datacenter's history. */
+      position?: Position;
     }
   /** A viewer joins, reconnects, leaves its topic or rejoins it (clients.ts). */
   | { at: Us; seq: number; kind: 'viewer'; viewer: number; what: ViewerStep }

@@ -29,11 +29,14 @@ import {
   type Effect,
   type Event,
   type EventId,
+  type Gap,
   type NodeId,
+  type Position,
   type Topic,
+  type TopicCursor,
   type Us,
 } from '../../core/index.ts';
-import { stampOf } from '../facts.ts';
+import { stampOf, type EventStamp } from '../facts.ts';
 import type { Rng } from '../rng.ts';
 import type { Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
@@ -62,6 +65,11 @@ interface Viewer {
   connection: number;
   lastFrontend: NodeId | null;
   lastEventId: EventId | null;
+  /**
+   * Reliable mode: per topic, where the viewer stands in its datacenter's history: set where a
+   * fresh subscription joined, then moved by every event received. It resumes from it.
+   */
+  cursors: Map<Topic, TopicCursor>;
   /** Left its first topic (churn) and not yet back. */
   away: boolean;
   /** Disconnected for good: it never reconnects. */
@@ -103,6 +111,7 @@ export class Clients {
         connection: -1,
         lastFrontend: null,
         lastEventId: null,
+        cursors: new Map(),
         away: false,
         gone: false,
       };
@@ -135,6 +144,8 @@ export class Clients {
         const connection = this.connections[viewer.connection];
         if (connection === undefined || !connection.open || viewer.away) return this.scheduleChurn(viewer);
         viewer.away = true;
+        // Leaving a topic ends the subscription: rejoining it later starts afresh, not from a cursor.
+        viewer.cursors.delete(viewer.topics[0] as Topic);
         this.send(connection, { type: 'unsubscribe', topic: viewer.topics[0] as Topic });
         const at = this.agenda.now + usOfMs(this.scenario.workload.rejoinAfterMs);
         this.agenda.schedule({ at, kind: 'viewer', viewer: index, what: 'rejoin' });
@@ -198,6 +209,7 @@ export class Clients {
     const connection = this.connection(index);
     assert(connection.accepted, `${effect.connection} changed topics before it was accepted`);
     assert(connection.node === node, `${node.id} changed the topics of ${connection.node.id}'s connection`);
+    const position = effect.kind === 'joined' ? effect.position : undefined;
     this.agenda.emit({
       kind: 'connection',
       op: effect.kind,
@@ -207,11 +219,39 @@ export class Clients {
       node: node.id,
       viewer: connection.viewer,
       topic: effect.topic,
+      ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
+    });
+    // A fresh subscription's start is the viewer's first cursor; a resumed one keeps its own, which
+    // only events it actually receives move (a catch-up still on its way may yet be lost).
+    const viewer = this.viewer(connection.viewer);
+    if (position !== undefined && !viewer.cursors.has(effect.topic))
+      viewer.cursors.set(effect.topic, { topic: effect.topic, dc: node.dc, ...position });
+  }
+
+  /** A frontend told a connection of a gap in its topic (a `gap` notice), before the client link. */
+  gapNoticed(node: FrontendNode, id: ConnectionId, gap: Gap): void {
+    const index = this.indexById.get(id);
+    assert(index !== undefined, `${node.id} told an unknown connection ${id} of a gap`);
+    this.agenda.emit({
+      kind: 'gap',
+      t: this.agenda.now,
+      node: node.id,
+      topic: gap.topic,
+      connections: [index],
+      epoch: gap.epoch,
+      from: gap.fromSeq,
+      to: gap.toSeq,
+      why: gap.why,
     });
   }
 
   /** A frontend's `deliver` effect: one batch to its listed connections, one client-link latency later. */
-  fanOut(node: FrontendNode, connectionIds: readonly ConnectionId[], event: Event): void {
+  fanOut(
+    node: FrontendNode,
+    connectionIds: readonly ConnectionId[],
+    event: Event,
+    position: Position | undefined,
+  ): void {
     const indices: number[] = [];
     for (const id of connectionIds) {
       const index = this.indexById.get(id);
@@ -224,6 +264,7 @@ export class Clients {
       e: event.id,
       topic: event.topic,
       connections: indices,
+      ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
     });
     const stamp = stampOf(event);
     const at = this.agenda.now + this.network.clientLatency(node.dc);
@@ -234,6 +275,7 @@ export class Clients {
       incarnation: node.incarnation,
       event: stamp,
       connections: indices,
+      ...(position === undefined ? {} : { position }),
     });
   }
 
@@ -249,15 +291,26 @@ export class Clients {
         continue;
       }
       received.push(index);
-      this.viewer(connection.viewer).lastEventId = event.id;
+      const viewer = this.viewer(connection.viewer);
+      viewer.lastEventId = event.id;
+      if (item.position !== undefined) advanceCursor(viewer, node.dc, event, item.position);
     }
     const t = this.agenda.now;
     if (lost > 0) {
       const why = sourceGone ? 'source-dead' : 'connection-closed';
       this.agenda.emit({ kind: 'batch-lost', t, node: node.id, e: event.id, n: lost, why });
     }
+    const position =
+      item.position === undefined ? {} : { epoch: item.position.epoch, seq: item.position.seq };
     if (received.length > 0)
-      this.agenda.emit({ kind: 'batch-received', t, node: node.id, event, connections: received });
+      this.agenda.emit({
+        kind: 'batch-received',
+        t,
+        node: node.id,
+        event,
+        connections: received,
+        ...position,
+      });
   }
 
   /** The frontend's `close` effect: it ends the connection (before or after accepting it). */
@@ -293,7 +346,12 @@ export class Clients {
     viewer.lastFrontend = node.id;
     this.send(connection, { type: 'connect' });
     const topics = viewer.away ? viewer.topics.slice(1) : viewer.topics;
-    if (viewer.lastEventId !== null && topics.length > 0)
+    const cursors = topics.flatMap((topic) => viewer.cursors.get(topic) ?? []);
+    if (cursors.length > 0) {
+      // Reliable mode: resume every topic from its cursor; lastEventId is the best-effort fallback.
+      const lastEventId = viewer.lastEventId ?? cursors[0]?.lastEventId ?? 'none';
+      this.send(connection, { type: 'resume', topics, lastEventId, cursors });
+    } else if (viewer.lastEventId !== null && topics.length > 0)
       this.send(connection, { type: 'resume', topics, lastEventId: viewer.lastEventId });
     else for (const topic of topics) this.send(connection, { type: 'subscribe', topic });
   }
@@ -385,4 +443,15 @@ export class Clients {
     assert(viewer !== undefined, `no viewer #${index}`);
     return viewer;
   }
+}
+
+/** A reliable-mode event reached the viewer: its cursor moves forward to it (never back). */
+function advanceCursor(viewer: Viewer, dc: DcId, event: EventStamp, position: Position): void {
+  const cursor = viewer.cursors.get(event.topic);
+  const behind =
+    cursor === undefined ||
+    cursor.dc !== dc ||
+    position.epoch > cursor.epoch ||
+    (position.epoch === cursor.epoch && position.seq > cursor.seq);
+  if (behind) viewer.cursors.set(event.topic, { topic: event.topic, dc, ...position, lastEventId: event.id });
 }

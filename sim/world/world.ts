@@ -199,9 +199,14 @@ class World implements Agenda {
         }
         case 'deliver':
           assert(node.role === 'frontend', `${node.id} delivered to connections`);
-          this.clients.fanOut(node, effect.connections, effect.event);
+          this.clients.fanOut(node, effect.connections, effect.event, effect.position);
           break;
         case 'notice':
+          if (effect.notice.gap !== undefined) {
+            assert(node.role === 'frontend', `${node.id} told a connection of a gap`);
+            this.clients.gapNoticed(node, effect.connection, effect.notice.gap);
+          }
+          break;
         case 'connected':
           // Clients read these where their action is handled (clients.ts).
           break;
