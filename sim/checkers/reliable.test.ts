@@ -239,6 +239,21 @@ describe('reliable mode: order (7)', () => {
     );
   });
 
+  it('planted: a viewer that received nothing yet resumes from its joined position (its cursor): skipping past it is reported', () => {
+    const s = new SyntheticFacts().open(0, 0, fa1);
+    published(s, 'e1', 1);
+    published(s, 'e2', 2);
+    s.join(0, 'live', 1, 2).close(0);
+    published(s, 'e3', 3);
+    published(s, 'e4', 4);
+    s.open(1, 0, fa2).join(1, 'live', 1, 4);
+    published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({ order: 1 });
+    expect(messagesOf(summary, 'order')[0]).toMatch(/skipping seqs 3..4 with no gap notice/);
+    expect(summary.reliable?.resumes).toBe(1);
+  });
+
   it('planted: a resume that skips what the lost connection had not received is reported', () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);

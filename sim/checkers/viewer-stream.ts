@@ -10,7 +10,7 @@
  *   may still be on its way: it waits (pending) until the stream reaches its first seq, and is let
  *   go once the stream is past it or the connection it was told to is no longer the stream's.
  */
-import type { DcId, EventId, Seq, StoreEpoch, Topic, Us } from '../../core/index.ts';
+import type { DcId, Seq, StoreEpoch, Topic, Us } from '../../core/index.ts';
 
 /** Gap notices kept per stream ahead of what it received; a frontend sends a few at most. */
 export const pendingGapsPerStreamMax = 32;
@@ -35,6 +35,11 @@ export type StreamState =
   /** It ended with an unsubscribe: the next join starts afresh. */
   | 'over';
 
+export interface Cursor {
+  epoch: StoreEpoch;
+  seq: Seq;
+}
+
 export interface Stream {
   readonly viewer: number;
   readonly topic: Topic;
@@ -48,10 +53,13 @@ export interface Stream {
   epochEnded: boolean;
   state: StreamState;
   leftUs: Us | null;
-  /** The last event received since the viewer (re)subscribed: what its client's cursor names. */
-  lastReceived: { e: EventId; epoch: StoreEpoch; seq: Seq } | null;
+  /**
+   * Where the viewer's client stands (its cursor, as sim/world/clients.ts keeps it): the joined
+   * position of its fresh subscription, moved forward by every event received; null before either.
+   */
+  cursor: Cursor | null;
   /** The cursor it resumed from onto `c`; null for a fresh subscription. */
-  resumedFrom: { epoch: StoreEpoch; seq: Seq } | null;
+  resumedFrom: Cursor | null;
   gaps: PendingGap[];
 }
 
@@ -73,7 +81,7 @@ export function unanchoredStream(
     epochEnded: false,
     state,
     leftUs: null,
-    lastReceived: null,
+    cursor: null,
     resumedFrom: null,
     gaps: [],
   };
@@ -85,6 +93,13 @@ export function anchor(stream: Stream, epoch: StoreEpoch, seq: Seq): void {
   stream.last = seq;
   stream.epochEnded = false;
   applyGaps(stream);
+}
+
+/** The viewer's cursor moves forward to (epoch, seq), never back. */
+export function advanceCursor(stream: Stream, epoch: StoreEpoch, seq: Seq): void {
+  const { cursor } = stream;
+  if (cursor === null || epoch > cursor.epoch || (epoch === cursor.epoch && seq > cursor.seq))
+    stream.cursor = { epoch, seq };
 }
 
 /** The stream moves into a later epoch, before its seq 1. */

@@ -28,6 +28,7 @@ import type { Subscriptions } from '../subscriptions.ts';
 import type { Topology } from '../topology.ts';
 import type { StoreHistories } from './store-histories.ts';
 import {
+  advanceCursor,
   anchor,
   applyGaps,
   enter,
@@ -82,19 +83,17 @@ export class ViewerStreams {
 
   /**
    * ASSUMPTION (resume-by-history), until the `joined` fact says whether its connection resumed the
-   * topic and from which cursor: connection `c` continues the viewer's stream when the stream's
-   * connection closed while joined to the topic (a `left` at the very instant of its `closed` is the
-   * closing: a viewer's disconnect), `c` is in the same datacenter, and the viewer received an event
-   * of the topic since it (re)subscribed, which its cursor names. So sim/world/clients.ts behaves: a
-   * reconnect resumes every topic it was joined to; churn (an unsubscribe, later a subscribe) and a
-   * cursor-less topic start afresh; a resume in another datacenter goes by event id, not by seq.
+   * topic: connection `c` continues the viewer's stream when the stream's connection closed while
+   * joined to the topic (a `left` at the very instant of its `closed` is the closing: the viewer's
+   * disconnect, not an unsubscribe), `c` is in the same datacenter, and the viewer has a cursor for
+   * the topic. So sim/world/clients.ts behaves: a viewer's cursor is set where its fresh subscription
+   * joined and moved by what it receives; an unsubscribe (churn) drops it, so the next subscribe
+   * starts afresh; a reconnect resumes every topic it has a cursor for; a resume in another
+   * datacenter goes by event id, not by seq.
    */
   private continues(stream: Stream, c: number): boolean {
     return (
-      stream.state === 'resumable' &&
-      stream.c !== c &&
-      stream.dc === this.dcOf[c] &&
-      stream.lastReceived !== null
+      stream.state === 'resumable' && stream.c !== c && stream.dc === this.dcOf[c] && stream.cursor !== null
     );
   }
 
@@ -108,6 +107,7 @@ export class ViewerStreams {
     if (stream !== undefined && stream.c === c && stream.state === 'joined') return;
     if (stream !== undefined && stream.c === c && stream.state === 'catching-up') {
       if (stream.epoch === null) anchor(stream, epoch, seq);
+      if (stream.cursor === null) stream.cursor = { epoch, seq };
       stream.state = 'joined';
       return;
     }
@@ -118,6 +118,7 @@ export class ViewerStreams {
     }
     const fresh = this.fresh(viewer, topic, c, 'joined');
     fresh.gaps = stream?.gaps.filter((gap) => gap.c === c) ?? [];
+    fresh.cursor = { epoch, seq };
     anchor(fresh, epoch, seq);
   }
 
@@ -169,7 +170,7 @@ export class ViewerStreams {
       const stream = this.streamOn(c, event.topic) ?? this.fresh(viewer, event.topic, c, 'catching-up');
       if (stream.epoch === null) anchor(stream, epoch, seq - 1);
       this.judgeReceipt(stream, epoch, seq, fact);
-      stream.lastReceived = { e: event.id, epoch, seq };
+      advanceCursor(stream, epoch, seq);
     }
   }
 
@@ -278,10 +279,9 @@ export class ViewerStreams {
 
   /** Connection `c` resumes the viewer's stream: what it was told on the closed one no longer counts. */
   private adopt(stream: Stream, c: number): void {
-    const cursor = stream.lastReceived as { epoch: StoreEpoch; seq: Seq };
     stream.c = c;
     stream.state = 'catching-up';
-    stream.resumedFrom = { epoch: cursor.epoch, seq: cursor.seq };
+    stream.resumedFrom = stream.cursor;
     stream.gaps = stream.gaps.filter((gap) => gap.c === c);
     this.resumes++;
   }
