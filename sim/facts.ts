@@ -176,6 +176,8 @@ export type Fact =
       from: Seq;
       to: Seq | null;
       why: Gap['why'];
+      /** For `duplicate`: the event the seq holds again. */
+      e?: EventId;
     }
   /** A publisher got the answer to a publish of event `e` (`ok`; `warning` names a PublishWarning code). */
   | { kind: 'answered'; t: Us; dc: DcId; e: EventId; ok: boolean; warning?: string }

@@ -140,7 +140,7 @@ describe('reliable mode: order (7)', () => {
     published(s, 'e4', 4).deliver(fa1, 'e4', [0], 1, 4);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
-    expect(summary.reliable?.gaps).toEqual({ trimmed: 1, epoch: 0, 'unknown-cursor': 0 });
+    expect(summary.reliable?.gaps).toEqual({ trimmed: 1, epoch: 0, 'unknown-cursor': 0, duplicate: 0 });
   });
 
   it('an epoch change: a gap notice for the rest of the old epoch, then the new one from seq 1', () => {

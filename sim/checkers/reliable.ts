@@ -68,7 +68,12 @@ interface Acknowledged {
 export class ReliableChecker {
   private readonly stores: StoreHistories;
   private readonly streams: ViewerStreams;
-  private readonly gapCounts: Record<Gap['why'], number> = { trimmed: 0, epoch: 0, 'unknown-cursor': 0 };
+  private readonly gapCounts: Record<Gap['why'], number> = {
+    trimmed: 0,
+    epoch: 0,
+    'unknown-cursor': 0,
+    duplicate: 0,
+  };
   private dishonestGaps = 0;
   private acknowledged = 0;
   private acknowledgedPending = 0;
@@ -191,6 +196,19 @@ export class ReliableChecker {
       case 'unknown-cursor':
         // Judged against the viewer's own stream (viewer-streams.ts).
         return;
+      case 'duplicate': {
+        // Honest only for an event this store appended under an earlier epoch, and again at that seq.
+        const positions = fact.e === undefined ? undefined : this.stores.positionsOf(fact.e);
+        const before = positions?.some((p) => p.dc === dc && p.epoch < fact.epoch) === true;
+        const again = positions?.some((p) => p.dc === dc && p.epoch === fact.epoch && p.seq === fact.from);
+        if (positions !== undefined && !(before && again && fact.to === fact.from))
+          this.dishonest(
+            fact.t,
+            `${told} repeat event ${fact.e ?? '?'}, but ${dc}'s store did not append it under an earlier epoch and again at that seq`,
+            fact.node,
+          );
+        return;
+      }
       default:
         return;
     }
