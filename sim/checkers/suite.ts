@@ -203,7 +203,7 @@ class RunningCheckers {
         subscribeGraceUs,
         leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1),
         withoutViewersUs: withoutViewersUs(scenario),
-        viewersJoinAfterGrant: (scenario as { mode?: string }).mode === 'reliable',
+        reliable: (scenario as { mode?: string }).mode === 'reliable',
         keepUs,
       },
       topology,
