@@ -48,7 +48,7 @@ export function onDeliver(state: FrontendState, event: Event, now: Ms, effects: 
  * Whether `id` is seen for the first time within the dedupe window; it is remembered from now on.
  * Ids older than the window are forgotten first, then the oldest beyond `dedupeIdsMax`.
  */
-function firstSight(state: FrontendState, id: EventId, now: Ms): boolean {
+export function firstSight(state: FrontendState, id: EventId, now: Ms): boolean {
   const { seen } = state;
   const forgetBefore = now - state.config.dedupeWindowMs;
   for (const [oldId, seenAtMs] of seen) {

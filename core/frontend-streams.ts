@@ -47,6 +47,7 @@ import type {
   Topic,
   TopicCursor,
 } from './types.ts';
+import { firstSight } from './frontend-history.ts';
 import { eventIdError, topicError } from './validation.ts';
 
 /** Where a waiting viewer's catch-up stands: the last seq it has been given, or a place to find. */
@@ -330,7 +331,19 @@ function deliverLive(
   stream.recent.push({ seq, event });
   if (stream.recent.length > state.config.limits.historyEventsPerTopicMax) stream.recent.shift();
   const position = { epoch: stream.epoch, seq };
-  if (stream.joined.size > 0) {
+  if (!firstSight(state, event.id, now)) {
+    // Appended again after the store lost the epoch it was first appended in: delivered already.
+    increment(state.counters, 'duplicate-events');
+    const gap: Gap = {
+      topic,
+      epoch: stream.epoch,
+      fromSeq: seq,
+      toSeq: seq,
+      why: 'duplicate',
+      eventId: event.id,
+    };
+    notifyGap(state, [...stream.joined], gap, effects);
+  } else if (stream.joined.size > 0) {
     increment(state.counters, 'events-delivered');
     increment(state.counters, 'deliveries', stream.joined.size);
     effects.push({ kind: 'deliver', connections: [...stream.joined], event, wholeTopic: true, position });
@@ -673,7 +686,9 @@ function notifyGap(state: FrontendState, connections: ConnectionId[], gap: Gap, 
       ? 'the history no longer holds them'
       : gap.why === 'epoch'
         ? 'the store lost its data'
-        : 'this datacenter does not hold the place you resumed from';
+        : gap.why === 'duplicate'
+          ? `it is event ${gap.eventId ?? '?'} again, which you were given under an earlier epoch`
+          : 'this datacenter does not hold the place you resumed from';
   const message = `events ${range} of epoch ${gap.epoch} of "${gap.topic}" will not reach you: ${because}`;
   increment(state.counters, 'gap-notices', connections.length);
   for (const connection of connections)

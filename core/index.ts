@@ -14,6 +14,15 @@ export type { Role } from './role.ts';
 export { coreRoles } from './roles.ts';
 export type { CoreRoles } from './roles.ts';
 export { hashString } from './hash.ts';
+export {
+  cursorError,
+  cursorTextMaxChars,
+  cursorTopicsMax,
+  decodeCursors,
+  encodeCursors,
+  isCursorText,
+} from './cursor.ts';
+export type { CursorDecoding } from './cursor.ts';
 export { createFrontend, defaultFrontendLimits, frontendRole, localTopics } from './frontend.ts';
 export type {
   FrontendConfig,

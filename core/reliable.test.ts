@@ -150,4 +150,25 @@ describe('reliable mode through handle()', () => {
     h.run(4_000);
     expect(h.seqs.get('b1')).toEqual([1]);
   });
+
+  it('an event appended again after the store lost its epoch is not given twice: a duplicate gap stands for it', () => {
+    const h = reliableWorld();
+    const publish: Message = { type: 'publish', requestId: 1, topic: 'live', payload: 'p', id: 'mine-1' };
+    h.send('publisher', 'dc-a/d-1', publish);
+    h.run(200);
+    h.restartStore('dc-a', 2);
+    h.run(1_000);
+    // The publisher retries the same id into the new epoch, where it is sequenced afresh.
+    h.send('publisher', 'dc-a/d-1', { ...publish, requestId: 2 });
+    h.run(2_000);
+    expect(h.received.get('a1')).toEqual(['mine-1']);
+    expect(h.gaps.get('a1')).toContainEqual({
+      topic: 'live',
+      epoch: 2,
+      fromSeq: 1,
+      toSeq: 1,
+      why: 'duplicate',
+      eventId: 'mine-1',
+    });
+  });
 });

@@ -14,10 +14,13 @@
  *   most `readEventsMax`), with the oldest seq held and the head, so a reader can tell a gap it can
  *   fill from one the history no longer covers.
  * - At most `historyTopicsMax` topics have a history; appending to one more is refused (`full`).
- *   A history with nothing held and no id remembered is forgotten, so idle topics cost nothing.
+ *   A topic's head is never forgotten within an epoch, even when nothing is held any more: a
+ *   history started again at seq 1 would reuse seqs that frontends and cursors already count, and
+ *   their next events would pass for old ones. An idle topic costs its head, a few bytes.
  * - Everything is lost with the store's data: a new epoch starts every topic at seq 1 again.
  */
 import { assert, increment } from './assert.ts';
+import { eventIdError } from './validation.ts';
 import type {
   Counters,
   Event,
@@ -106,6 +109,15 @@ export function appendEvent(
   return { kind: 'appended', seq, duplicate: false, trims };
 }
 
+/** What is wrong with where a read starts, or null: after a whole seq from 0, or after a valid event id. */
+export function historyAfterError(after: HistoryAfter): string | null {
+  if ('seq' in after)
+    return Number.isSafeInteger(after.seq) && after.seq >= 0
+      ? null
+      : 'a read starts after a whole seq, 0 or more';
+  return eventIdError(after.eventId);
+}
+
 export interface ReadResult {
   afterSeq: Seq | null;
   firstSeq: Seq;
@@ -123,6 +135,7 @@ export function readHistory(
   now: Ms,
   counters: Counters,
 ): ReadResult {
+  assert(historyAfterError(after) === null, 'a read starts after a whole seq or a valid event id');
   const history = histories.get(topic);
   const trims: Trim[] = [];
   if (history !== undefined) trimHistory(history, topic, limits, now, trims);
@@ -144,7 +157,10 @@ export function readHistory(
   return { afterSeq, firstSeq, headSeq, events, trims };
 }
 
-/** The head of each listed topic that has a history; empty when none has (a best-effort deployment). */
+/**
+ * Every listed topic's head (0 for a topic without a history), or none at all while the store holds
+ * no history (a best-effort deployment), so best-effort replies do not grow.
+ */
 export function headsOf(histories: Histories, topics: readonly Topic[]): TopicHead[] {
   if (histories.size === 0) return [];
   const heads: TopicHead[] = [];
@@ -152,14 +168,22 @@ export function headsOf(histories: Histories, topics: readonly Topic[]): TopicHe
   return heads;
 }
 
-/** Trim every history by age (the store's sweep); forget histories that hold nothing. */
-export function sweepHistories(histories: Histories, limits: HistoryLimits, now: Ms): Trim[] {
+/**
+ * Trim every history by age (the store's sweep). `holding`: some history still holds an event or
+ * remembers an id, so another sweep will have work.
+ */
+export function sweepHistories(
+  histories: Histories,
+  limits: HistoryLimits,
+  now: Ms,
+): { trims: Trim[]; holding: boolean } {
   const trims: Trim[] = [];
+  let holding = false;
   for (const [topic, history] of histories) {
     trimHistory(history, topic, limits, now, trims);
-    if (history.events.length === 0 && history.ids.size === 0) histories.delete(topic);
+    if (history.events.length > 0 || history.ids.size > 0) holding = true;
   }
-  return trims;
+  return { trims, holding };
 }
 
 function trimHistory(

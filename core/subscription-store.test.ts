@@ -150,6 +150,24 @@ describe('subscription store', () => {
     expect(store.leaseCount).toBe(0);
   });
 
+  it('a read starting after a fractional or negative seq, or a malformed id, is refused, not thrown', () => {
+    const store = createStore();
+    const event = { id: 'e1', topic: 'a', origin: 'dc-a', publishedAtMs: 0, payload: 'p' };
+    apply(store, { op: 'append', event }, 0);
+    for (const after of [{ seq: 0.5 }, { seq: -1 }, { seq: Number.NaN }, { eventId: '' }, { eventId: 'a b' }])
+      expect(
+        apply(store, { op: 'read', topic: 'a', after, limit: 5 }, 1).reply,
+        JSON.stringify(after),
+      ).toMatchObject({
+        op: 'rejected',
+        reason: 'bad-request',
+      });
+    expect(apply(store, { op: 'read', topic: 'a', after: { seq: 0 }, limit: 5 }, 1).reply).toMatchObject({
+      op: 'range',
+      events: [{ seq: 1, event }],
+    });
+  });
+
   it('the sweep deletes dead leases, reports them, and stops when the store is empty', () => {
     // Lapsed leases are kept for lapsedKeepMs (see below); here they go at once.
     const store = createStore({ sweepEveryMs: 100, lapsedKeepMs: 0 });

@@ -53,6 +53,7 @@ import {
   appendEvent,
   defaultHistoryLimits,
   headsOf,
+  historyAfterError,
   readHistory,
   sweepHistories,
   type Histories,
@@ -98,6 +99,8 @@ export interface StoreState {
   readonly topics: Map<Topic, Map<NodeId, Lease>>;
   /** Reliable mode's per-topic histories; empty in a best-effort deployment. */
   readonly histories: Histories;
+  /** Some history holds an event or remembers an id: sweeps have trimming to do. */
+  historiesHolding: boolean;
   /** Entries held, live leases and tombstones alike. */
   leaseCount: number;
   /** When the next sweep is due; null while the store holds no lease. */
@@ -123,6 +126,7 @@ export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch
     epochStartedAtMs: null,
     topics: new Map(),
     histories: new Map(),
+    historiesHolding: false,
     leaseCount: 0,
     sweepAtMs: null,
     counters: {},
@@ -208,6 +212,7 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (error !== null) return rejected(state, 'bad-request', error);
       const appended = appendEvent(state.histories, state.limits, event, now, state.counters);
       if (appended.kind === 'full') return rejected(state, 'full', appended.message);
+      state.historiesHolding = true;
       scheduleSweep(state, now);
       const { seq, duplicate, trims } = appended;
       const frontends = liveFrontends(state, event.topic, now);
@@ -225,6 +230,8 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (error !== null) return rejected(state, 'bad-request', error);
       if (!Number.isSafeInteger(request.limit) || request.limit < 1)
         return rejected(state, 'bad-request', 'a read needs a positive whole limit');
+      const afterError = historyAfterError(request.after);
+      if (afterError !== null) return rejected(state, 'bad-request', afterError);
       const { trims, ...range } = readHistory(
         state.histories,
         state.limits,
@@ -297,7 +304,7 @@ export function sweep(state: StoreState, now: Ms): LeaseChange[] {
     }
   }
   increment(state.counters, 'leases-expired', changes.length);
-  state.sweepAtMs = state.leaseCount > 0 || state.histories.size > 0 ? now + state.limits.sweepEveryMs : null;
+  state.sweepAtMs = state.leaseCount > 0 || state.historiesHolding ? now + state.limits.sweepEveryMs : null;
   return changes;
 }
 
@@ -307,7 +314,8 @@ export type StoreInput = { kind: 'message'; source: NodeId; message: Message } |
 export function handle(state: StoreState, input: StoreInput, now: Ms): Effect[] {
   if (input.kind === 'deadline') {
     if (state.sweepAtMs === null || now < state.sweepAtMs) return [];
-    const trims = sweepHistories(state.histories, state.limits, now);
+    const { trims, holding } = sweepHistories(state.histories, state.limits, now);
+    state.historiesHolding = holding;
     const effects: Effect[] = sweep(state, now).map((lease) => ({ kind: 'lease', lease }));
     for (const { topic, throughSeq } of trims)
       effects.push({ kind: 'trimmed', topic, epoch: state.epoch, throughSeq });
@@ -401,7 +409,7 @@ function deleteLease(state: StoreState, topic: Topic, leases: Map<NodeId, Lease>
 }
 
 function scheduleSweep(state: StoreState, now: Ms): void {
-  if (state.sweepAtMs === null && (state.leaseCount > 0 || state.histories.size > 0))
+  if (state.sweepAtMs === null && (state.leaseCount > 0 || state.historiesHolding))
     state.sweepAtMs = now + state.limits.sweepEveryMs;
 }
 

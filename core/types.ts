@@ -72,14 +72,18 @@ export interface SequencedEvent {
  * A gap a viewer is told about: seqs `fromSeq`..`toSeq` of `epoch` of its topic will never reach it
  * (`toSeq` null: every seq after `fromSeq - 1` of that epoch). `trimmed`: the history no longer holds
  * them (its count or age bound passed); `epoch`: the store lost its data and that epoch with it;
- * `unknown-cursor`: the client's cursor named an event or epoch this datacenter's history does not hold.
+ * `unknown-cursor`: the client's cursor named an event or epoch this datacenter's history does not hold;
+ * `duplicate`: the seq is event `eventId` again, which this frontend delivered under an earlier epoch
+ * (a publish or forward retried after the store lost the epoch it was first appended in), so its
+ * viewers are not given it twice.
  */
 export interface Gap {
   topic: Topic;
   epoch: StoreEpoch;
   fromSeq: Seq;
   toSeq: Seq | null;
-  why: 'trimmed' | 'epoch' | 'unknown-cursor';
+  why: 'trimmed' | 'epoch' | 'unknown-cursor' | 'duplicate';
+  eventId?: EventId;
 }
 
 /**
@@ -144,7 +148,7 @@ export type Message =
       error?: string;
       epoch?: StoreEpoch;
       regranted?: Topic[];
-      /** Reliable mode: the head of each topic written that has a history, under `epoch`. */
+      /** Reliable mode: the head of each topic written (0: nothing appended yet), under `epoch`. */
       heads?: TopicHead[];
     }
   /** The store lost its data (a new epoch began): every registration must be made again, now. */

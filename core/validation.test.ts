@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { assert, AssertionError, unreachable } from './assert.ts';
 import {
+  dcError,
   eventIdError,
   isEventId,
   isTopic,
@@ -25,6 +26,16 @@ describe('validation', () => {
     expect(topicError('x'.repeat(129))).toMatch(/longer than 128/);
     expect(topicError(7)).toMatch(/string/);
     expect(isTopic('ok')).toBe(true);
+  });
+
+  it('dc rules name the problem: the rule of stadium serve --dc', () => {
+    expect(dcError('dc-a')).toBeNull();
+    expect(dcError('local_1.eu-west')).toBeNull();
+    expect(dcError('')).toMatch(/1 to 64/);
+    expect(dcError('d'.repeat(65))).toMatch(/1 to 64/);
+    expect(dcError('dc/a')).toMatch(/may only hold/);
+    expect(dcError('dc a')).toMatch(/may only hold/);
+    expect(dcError(1)).toMatch(/string/);
   });
 
   it('event id rules name the problem', () => {

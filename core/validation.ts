@@ -27,6 +27,20 @@ export function eventIdError(id: unknown): string | null {
 }
 
 /**
+ * Datacenter names are short names of letters, digits and `_ . -` (the rule of `stadium serve --dc`),
+ * so node ids, keys and client cursors carry them as they are.
+ */
+export const dcCharsMax = 64;
+const dcPattern = /^[A-Za-z0-9_.-]+$/;
+
+export function dcError(dc: unknown): string | null {
+  if (typeof dc !== 'string') return 'dc must be a string';
+  if (dc.length === 0 || dc.length > dcCharsMax) return `dc must be 1 to ${dcCharsMax} characters`;
+  if (!dcPattern.test(dc)) return `dc "${dc}" may only hold letters, digits and _ . -`;
+  return null;
+}
+
+/**
  * Ids a dispatcher assigns begin with this character, and ids a publisher chooses may not: the two
  * never share a namespace, so a publisher cannot claim an id the server is about to give another
  * publish (which frontends would then drop as a duplicate).

@@ -178,6 +178,8 @@ export type Fact =
       from: Seq;
       to: Seq | null;
       why: Gap['why'];
+      /** For `duplicate`: the event the seq holds again. */
+      e?: EventId;
     }
   /**
    * The publisher of `dc` got an answer to a publish: OK for its event `e` (`warning` names what

@@ -51,6 +51,7 @@ export type {
   DeliveryCounts,
   InvariantName,
   LossGroup,
+  ReliableCounts,
   Violation,
 } from './checkers/index.ts';
 export { traceVersion } from './trace.ts';

@@ -89,6 +89,7 @@ describe('a trace line', () => {
       [5, 'trimmed', 1],
       [null, 'unknown-cursor', 1],
       [null, 'epoch', 3],
+      [3, 'duplicate', 1],
     ]);
   });
 
@@ -139,7 +140,7 @@ describe('a trace line', () => {
     [
       'unknown gap reason',
       '{"k":"gap","t":1,"node":"a","topic":"t","n":1,"ep":1,"from":2,"to":3,"why":"bored"}',
-      /^gap: field `why` must be one of trimmed, epoch, unknown-cursor \(got "bored"\)/,
+      /^gap: field `why` must be one of trimmed, epoch, unknown-cursor, duplicate \(got "bored"\)/,
     ],
     [
       'a gap whose end is a string',

@@ -103,7 +103,12 @@ const networkDropReasons: Record<NetworkDropReason, true> = {
   'connection-closed': true,
 };
 const nodeRoles: Record<NodeRole, true> = { frontend: true, dispatcher: true, store: true };
-const gapReasons: Record<Gap['why'], true> = { trimmed: true, epoch: true, 'unknown-cursor': true };
+const gapReasons: Record<Gap['why'], true> = {
+  trimmed: true,
+  epoch: true,
+  'unknown-cursor': true,
+  duplicate: true,
+};
 const publishWarnings: Record<PublishWarning['code'], true> = {
   'store-rebuilding': true,
   'frontend-lapsed': true,

@@ -5,7 +5,8 @@
  *   digests of the published and the received event agree);
  * - no misdelivery: a frontend hands an event only to connections subscribed to its topic there,
  *   judged at the fan-out against the subscriptions projection;
- * - no duplicates: a connection receives each event id at most once.
+ * - no duplicates: a connection receives each event id at most once; in reliable mode a viewer
+ *   does, across its connections (a resume must not replay what the previous connection had).
  *
  * It also counts what was delivered (late when the loss checker had already counted it lost) and
  * the publish-to-receipt latency, overall and by whether the connection is in the event's origin
@@ -16,7 +17,8 @@ import type { Fact } from '../facts.ts';
 import { Histogram } from '../histogram.ts';
 import type { Subscriptions } from '../subscriptions.ts';
 import type { Topology } from '../topology.ts';
-import type { EventRegistry } from './events.ts';
+import { Bitset } from './bitset.ts';
+import type { EventRegistry, TrackedEvent } from './events.ts';
 import type { ViolationLog } from './violations.ts';
 
 export class DeliveryChecker {
@@ -28,17 +30,22 @@ export class DeliveryChecker {
   readonly latency = { overall: new Histogram(), sameDc: new Histogram(), crossDc: new Histogram() };
   /** Each opened connection's datacenter, so a receipt's latency class costs no lookup. */
   private readonly dcOfConnection: DcId[] = [];
+  /** Each opened connection's viewer, where duplicates are judged per viewer. */
+  private readonly viewerOfConnection: number[] = [];
 
+  /** `duplicatesPerViewer`: a viewer, not only a connection, receives each event id at most once. */
   constructor(
     private readonly topology: Topology,
     private readonly subscriptions: Subscriptions,
     private readonly events: EventRegistry,
     private readonly violations: ViolationLog,
+    private readonly duplicatesPerViewer = false,
   ) {}
 
   apply(fact: Fact): void {
     if (fact.kind === 'connection' && fact.op === 'opened') {
       this.dcOfConnection[fact.c] = this.topology.dcOf(fact.node);
+      if (this.duplicatesPerViewer) this.viewerOfConnection[fact.c] = fact.viewer;
     } else if (fact.kind === 'fanned-out') {
       this.fannedOut(fact);
     } else if (fact.kind === 'batch-received') {
@@ -85,9 +92,14 @@ export class DeliveryChecker {
     let sameDc = 0;
     let crossDc = 0;
     const again: string[] = [];
+    const againOfViewer: string[] = [];
     for (const c of connections) {
       if (tracked.received.testAndSet(c)) {
         again.push(this.subscriptions.idOf(c));
+        continue;
+      }
+      if (this.duplicatesPerViewer && this.viewerHad(tracked, c)) {
+        againOfViewer.push(this.subscriptions.idOf(c));
         continue;
       }
       if (this.dcOfConnection[c] === tracked.origin) sameDc++;
@@ -101,11 +113,30 @@ export class DeliveryChecker {
         connection: id,
       });
     }
+    for (const id of inIdOrder(againOfViewer)) {
+      this.duplicates++;
+      this.violations.report(
+        'no-duplicates',
+        t,
+        `${id} received event ${event.id}, which its viewer had already received on an earlier connection`,
+        { e: event.id, connection: id },
+      );
+    }
     const latencyUs: Us = t - tracked.publishUs;
     this.delivered += sameDc + crossDc;
     this.latency.overall.record(latencyUs, sameDc + crossDc);
     if (sameDc > 0) this.latency.sameDc.record(latencyUs, sameDc);
     if (crossDc > 0) this.latency.crossDc.record(latencyUs, crossDc);
+  }
+
+  /** Mark that connection `c`'s viewer has the event; true if it had it already (on another connection). */
+  private viewerHad(tracked: TrackedEvent, c: number): boolean {
+    const viewer = this.viewerOfConnection[c];
+    // A connection that never opened is the frontend's invention: the misdelivery check names it.
+    // Past its retention an event's receipts count as first ones (events.ts), for viewers too.
+    if (viewer === undefined || tracked.retired) return false;
+    tracked.viewers ??= new Bitset();
+    return tracked.viewers.testAndSet(viewer);
   }
 }
 

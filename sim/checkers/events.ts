@@ -3,8 +3,8 @@
  * delivery deadline, with its causal chain (the steps a violation about it quotes).
  *
  * The registry writes the chain itself, from the facts. Two checkers write the rest of an event's
- * record, each the part it judges: the delivery checker marks who `received` it (it is the judge of
- * duplicates), the loss checker marks who was counted `lost` at the deadline and that it was
+ * record, each the part it judges: the delivery checker marks who `received` it, connections and,
+ * in reliable mode, viewers (it is the judge of duplicates), the loss checker marks who was counted `lost` at the deadline and that it was
  * `finalized`.
  *
  * Retention: an event's per-recipient state (who received it, who was counted lost) and its chain
@@ -35,6 +35,8 @@ export interface TrackedEvent {
   publishUs: Us;
   dispatcher: NodeId;
   received: Bitset;
+  /** Viewers who received it, where duplicates are judged per viewer across connections (reliable mode); null otherwise. */
+  viewers: Bitset | null;
   /** Connections counted lost at the deadline, so a later arrival is known to be late. */
   lost: Bitset | null;
   finalized: boolean;
@@ -100,6 +102,7 @@ export class EventRegistry {
           publishUs: t,
           dispatcher: node,
           received: new Bitset(),
+          viewers: null,
           lost: null,
           finalized: false,
           chain: [`${fmt(t)} published on "${event.topic}" by ${node} (origin ${origin})`],
@@ -173,6 +176,7 @@ export class EventRegistry {
       this.retiringHead++;
       const tracked = this.events.get(next.e) as TrackedEvent;
       tracked.received.forget();
+      tracked.viewers = null;
       tracked.lost = null;
       tracked.chain = forgottenChain;
       tracked.retired = true;
@@ -191,7 +195,7 @@ export class EventRegistry {
     let chainSteps = 0;
     for (const tracked of this.events.values()) {
       if (tracked.retired) continue;
-      recipientBytes += tracked.received.bytes + (tracked.lost?.bytes ?? 0);
+      recipientBytes += tracked.received.bytes + (tracked.viewers?.bytes ?? 0) + (tracked.lost?.bytes ?? 0);
       chainSteps += tracked.chain.length;
     }
     return {

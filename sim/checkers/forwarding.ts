@@ -7,7 +7,8 @@
  *   acknowledged. Frontends dedupe, so viewers never see a breach: only this checker does.
  * - timely retry: an attempt not acknowledged within `forwardTimeoutMs` is followed, at that
  *   deadline (give or take the millisecond roles round time to), by the next attempt or by the
- *   dispatcher giving up (`forward-exhausted`) — unless the dispatcher died first. A retry handled
+ *   dispatcher giving up (`forward-exhausted`; in reliable mode `forward-expired`, at the end of its
+ *   forwarding window) — unless the dispatcher died first. A retry handled
  *   seconds after its deadline would otherwise pass as a loss explained by the drop it repaired late.
  *
  * An attempt is known by the forward id its acknowledgement echoes; an acknowledgement counts when
@@ -61,7 +62,10 @@ export class ForwardingChecker {
 
   apply(fact: Fact): void {
     this.judgeOverdue(fact.t);
-    if (fact.kind === 'role-drop' && fact.reason === 'forward-exhausted') {
+    if (
+      fact.kind === 'role-drop' &&
+      (fact.reason === 'forward-exhausted' || fact.reason === 'forward-expired')
+    ) {
       for (const attempt of this.awaitedById.values())
         if (attempt.dispatcher === fact.node && attempt.e === fact.e && attempt.dc === fact.dc)
           this.settle(attempt);

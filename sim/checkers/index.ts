@@ -1,8 +1,8 @@
 /**
- * The invariant checkers, one per family (delivery, leases, forwarding, loss), behind one suite that
- * reads the facts of a run (live, or read back from a trace) and reports what it finds.
+ * The invariant checkers, one per family (delivery, leases, forwarding, reliable, loss), behind one
+ * suite that reads the facts of a run (live, or read back from a trace) and reports what it finds.
  */
-export { Checkers, eventRetentionUs, zeroTotals } from './suite.ts';
+export { Checkers, deliveryModeOf, eventRetentionUs, zeroTotals } from './suite.ts';
 export type {
   CheckerOptions,
   CheckerOutput,
@@ -13,5 +13,6 @@ export type {
   DeliveryCounts,
 } from './suite.ts';
 export type { LossGroup } from './loss.ts';
-export { violationsKeptPerInvariant } from './violations.ts';
+export type { ReliableCounts } from './reliable.ts';
+export { judgedInvariants, violationsKeptPerInvariant } from './violations.ts';
 export type { InvariantName, Violation } from './violations.ts';

@@ -36,8 +36,12 @@ export interface LeaseSettings {
   leaseStalenessUs: Us;
   /** How long after its last viewer left a frontend's lease may still be granted or renewed. */
   withoutViewersUs: Us;
-  /** Reliable mode: viewers join after the grant, so a grant's viewers are looked for after it too. */
-  viewersJoinAfterGrant: boolean;
+  /**
+   * Reliable mode: viewers join after the grant, so a grant's viewers are looked for after it too;
+   * and a delivery retried to a frontend whose lease died with its store (not by expiry) is no
+   * breach while the lease had time left: the dispatcher learnt the lease from the store's answer.
+   */
+  reliable: boolean;
   /** How long a refusal is remembered to explain a loss (see FaultLog). */
   keepUs: Us;
 }
@@ -46,6 +50,8 @@ interface Lease {
   expUs: Us;
   /** When it stopped being live (removed, expired, or its store died); null while live. */
   deadUs: Us | null;
+  /** It ended because its store died, with time left. */
+  diedWithStore?: boolean;
 }
 
 export class LeaseChecker {
@@ -100,7 +106,11 @@ export class LeaseChecker {
   private storeDied(dc: DcId, t: Us): void {
     for (const [key, leases] of this.leases)
       if (key.startsWith(`${dc}\u0000`))
-        for (const lease of leases.values()) if (lease.deadUs === null) lease.deadUs = t;
+        for (const lease of leases.values())
+          if (lease.deadUs === null) {
+            lease.deadUs = t;
+            lease.diedWithStore = true;
+          }
   }
 
   private changed({ dc, topic, frontend, change, expUs, t }: Extract<Fact, { kind: 'lease' }>): void {
@@ -138,7 +148,7 @@ export class LeaseChecker {
   private checkViewers(dc: DcId, topic: Topic, frontend: NodeId, change: string, t: Us): void {
     const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, t);
     if (lastViewerUs !== null && t - lastViewerUs <= this.settings.withoutViewersUs) return;
-    if (this.settings.viewersJoinAfterGrant) {
+    if (this.settings.reliable) {
       this.awaitingViewers.push({ dc, topic, frontend, change, t });
       return;
     }
@@ -208,7 +218,8 @@ export class LeaseChecker {
   private deliverSent(dispatcher: NodeId, frontend: NodeId, e: EventId, topic: Topic, t: Us): void {
     const dc = this.topology.dcOf(dispatcher);
     const lease = this.leases.get(`${dc}\u0000${topic}`)?.get(frontend);
-    const deadUs = lease === undefined ? null : (lease.deadUs ?? lease.expUs);
+    let deadUs = lease === undefined ? null : (lease.deadUs ?? lease.expUs);
+    if (this.settings.reliable && lease?.diedWithStore === true) deadUs = lease.expUs;
     if (lease === undefined || (deadUs !== null && t > deadUs + this.settings.leaseStalenessUs)) {
       this.hygieneErrors++;
       const why =

@@ -9,7 +9,8 @@
  *   gets one causal explanation (`explain.ts`).
  * - explained loss: a group with no explanation is a violation;
  * - fault-free liveness: in a run with no fault scheduled or drawn and no random loss, the same
- *   group is a violation of this invariant too;
+ *   group is a violation of this invariant too (these two in best-effort mode only: in reliable
+ *   mode a delivery missing at its deadline may still come, and reliable.ts judges that it does);
  * - liveness after heal: an event published once every fault has ended and `settleMs` has passed
  *   must reach every connection subscribed through it, unless the network's random loss dropped
  *   one of its own messages or its frontend's lease messages, or the store refused the lease for
@@ -27,6 +28,12 @@ import type { ViolationLog } from './violations.ts';
 
 export interface LossSettings {
   subscribeGraceUs: Us;
+  /**
+   * Whether a missing delivery is a loss to explain (best-effort). In reliable mode one missing at
+   * its deadline may still come from the history: it is counted, and only liveness after heal is
+   * judged from it here (eventual delivery is reliable.ts').
+   */
+  judgesLoss: boolean;
   /** No scheduled or random faults and no random loss: every expected delivery must arrive. */
   faultFree: boolean;
   /** When the last fault ended; null when one never ends (a kill without restart). */
@@ -156,6 +163,7 @@ export class LossChecker {
       } else {
         this.lost.unexplained += missing.length;
         const message = `event ${e} of "${tracked.stamp.topic}" never reached ${missing.length} connection(s) of ${frontend} (first: ${first}), and nothing on its path explains it`;
+        if (!this.settings.judgesLoss) continue;
         this.violations.report('explained-loss', t, message, where);
         if (this.settings.faultFree)
           this.violations.report('fault-free-liveness', t, `in a run without faults, ${message}`, where);

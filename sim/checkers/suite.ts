@@ -1,7 +1,7 @@
 /**
  * Every checker of a run, fed one fact at a time, in one order: first the projections the checkers
  * share (who is subscribed where, the faults so far, the event registry and its causal chains),
- * then the checkers, one per invariant family (delivery, leases, forwarding, loss). So a checker
+ * then the checkers, one per invariant family (delivery, leases, forwarding, reliable, loss). So a checker
  * always judges a fact against projections that already include it, and a violation's chain ends
  * with the step that revealed it.
  *
@@ -13,8 +13,14 @@
  * checkers judge a live run and a trace read back from a file. Each event is followed whole for a
  * named retention after its deadline and then forgotten but for its identity (events.ts), so memory
  * stays bounded however long the run or the trace.
+ *
+ * The scenario's delivery mode decides what is judged (violations.ts, `judgedInvariants`): both
+ * modes judge integrity, misdelivery, duplicates, the leases, forwarding, liveness after heal and
+ * runaways; best-effort judges loss by its causes (explained loss, fault-free liveness); reliable
+ * judges duplicates per viewer across connections, and eventual delivery, order, honest gaps and
+ * acknowledged-means-delivered instead of loss (reliable.ts).
  */
-import { assert, usOfMs, type Us } from '../../core/index.ts';
+import { assert, usOfMs, type DcId, type DeliveryMode, type Us } from '../../core/index.ts';
 import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
 import type { Histogram } from '../histogram.ts';
@@ -29,6 +35,7 @@ import { ForwardingChecker } from './forwarding.ts';
 import { LeaseChecker } from './leases.ts';
 import { Explainer } from './explain.ts';
 import { LossChecker, type LivenessSummary, type LossGroup } from './loss.ts';
+import { ReliableChecker, type ReliableCounts } from './reliable.ts';
 import { ViolationLog, type InvariantName, type Violation } from './violations.ts';
 
 /** What the checkers counted, as the run's report carries it. */
@@ -47,6 +54,8 @@ export interface DeliveryCounts {
   forwardDisciplineErrors: number;
   forwardTimelinessErrors: number;
   liveness: LivenessSummary;
+  /** Reliable mode's counts; absent in best-effort. */
+  reliable?: ReliableCounts;
 }
 
 export interface CheckerSummary extends DeliveryCounts {
@@ -86,6 +95,8 @@ export interface CheckerOptions {
 export interface CheckersHeld extends EventsHeld {
   /** Forward attempts remembered. */
   forwardAttempts: number;
+  /** Events whose store positions the reliable checker keeps (0 in best-effort). */
+  storePositions: number;
 }
 
 /**
@@ -95,6 +106,12 @@ export interface CheckersHeld extends EventsHeld {
  */
 export function eventRetentionUs(scenario: Scenario): Us {
   return usOfMs(scenario.deliveryDeadlineMs + settleMs(scenario));
+}
+
+/** The scenario's delivery mode. */
+export function deliveryModeOf(scenario: Scenario): DeliveryMode {
+  // TODO(sim/scenario.ts): read `scenario.mode` once the Scenario type has it (another branch adds it).
+  return (scenario as { mode?: string }).mode === 'reliable' ? 'reliable' : 'best-effort';
 }
 
 export class Checkers {
@@ -147,6 +164,8 @@ class RunningCheckers {
   private readonly forwarding: ForwardingChecker;
   private readonly explainer: Explainer;
   private readonly loss: LossChecker;
+  /** Reliable mode's checker; null in best-effort. */
+  private readonly reliable: ReliableChecker | null;
   private readonly itemBudget: number;
 
   constructor(
@@ -155,6 +174,7 @@ class RunningCheckers {
     private readonly onOutput: CheckerOutputSink,
   ) {
     const { scenario } = run;
+    const mode = deliveryModeOf(scenario);
     this.itemBudget = itemBudget(scenario);
     this.events = new EventRegistry(retentionUs);
     const topology = new Topology(run.nodes);
@@ -169,7 +189,13 @@ class RunningCheckers {
       (e) => this.events.chainOf(e),
       (violation) => onOutput({ kind: 'violation', violation }),
     );
-    this.delivery = new DeliveryChecker(topology, this.subscriptions, this.events, this.violations);
+    this.delivery = new DeliveryChecker(
+      topology,
+      this.subscriptions,
+      this.events,
+      this.violations,
+      mode === 'reliable',
+    );
     this.leases = new LeaseChecker(
       // A dispatcher may act on a lookup answered up to one store request timeout (and a tick) ago.
       {
@@ -177,7 +203,7 @@ class RunningCheckers {
         subscribeGraceUs,
         leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1),
         withoutViewersUs: withoutViewersUs(scenario),
-        viewersJoinAfterGrant: (scenario as { mode?: string }).mode === 'reliable',
+        reliable: (scenario as { mode?: string }).mode === 'reliable',
         keepUs,
       },
       topology,
@@ -201,6 +227,7 @@ class RunningCheckers {
     this.loss = new LossChecker(
       {
         subscribeGraceUs,
+        judgesLoss: mode === 'best-effort',
         faultFree:
           run.faults.length === 0 && network.intraDc.lossPerMillion + network.crossDc.lossPerMillion === 0,
         healedUs,
@@ -212,16 +239,25 @@ class RunningCheckers {
       this.violations,
       (group) => onOutput({ kind: 'loss', group }),
     );
+    const dcs = [...new Set(run.nodes.map((node): DcId => node.dc))];
+    this.reliable =
+      mode === 'reliable'
+        ? new ReliableChecker(topology, dcs, this.subscriptions, this.events, this.violations)
+        : null;
   }
 
   apply(fact: Fact): void {
-    for (const e of this.events.retire(fact.t)) this.forwarding.forget(e);
+    for (const e of this.events.retire(fact.t)) {
+      this.forwarding.forget(e);
+      this.reliable?.forget(e);
+    }
     this.subscriptions.apply(fact);
     this.faults.apply(fact);
     this.events.apply(fact);
     this.delivery.apply(fact);
     this.leases.apply(fact);
     this.forwarding.apply(fact);
+    this.reliable?.apply(fact);
     this.explainer.apply(fact);
     this.loss.apply(fact);
     if (fact.kind === 'end' && fact.items >= this.itemBudget)
@@ -236,7 +272,11 @@ class RunningCheckers {
   }
 
   held(): CheckersHeld {
-    return { ...this.events.held(), forwardAttempts: this.forwarding.held };
+    return {
+      ...this.events.held(),
+      forwardAttempts: this.forwarding.held,
+      storePositions: this.reliable?.held ?? 0,
+    };
   }
 
   totals(): CheckerTotals {
@@ -271,6 +311,7 @@ class RunningCheckers {
       forwardDisciplineErrors: forwarding.disciplineErrors,
       forwardTimelinessErrors: forwarding.timelinessErrors,
       liveness: loss.liveness,
+      ...(this.reliable === null ? {} : { reliable: this.reliable.counts() }),
       violationCounts: violations.counts,
       violations: violations.kept,
       latency: delivery.latency,

@@ -3,7 +3,7 @@
  * detail with the causal chain of the event involved. All checkers report into one log, so the
  * detailed violations come out in the order they were found, whichever checker found them.
  */
-import type { EventId, Us } from '../../core/index.ts';
+import type { DeliveryMode, EventId, Us } from '../../core/index.ts';
 
 export type InvariantName =
   | 'integrity'
@@ -17,7 +17,52 @@ export type InvariantName =
   | 'timely-retry'
   | 'lease-without-viewers'
   | 'liveness-after-heal'
-  | 'runaway';
+  | 'runaway'
+  // Reliable mode only (reliable.ts):
+  | 'eventual-delivery'
+  | 'order'
+  | 'honest-gaps'
+  | 'acknowledged-delivered';
+
+/**
+ * Which invariants a run of each delivery mode judges. Best-effort promises no delivery, so it
+ * judges loss by its causes; reliable promises delivery, order and honest gaps instead, and a
+ * delivery missing at its deadline is no loss there (it may still come from the history). Every
+ * other invariant holds in both. The counts carry every name in both modes; the ones a mode does
+ * not judge stay at zero.
+ */
+export const judgedInvariants: Record<DeliveryMode, readonly InvariantName[]> = {
+  'best-effort': [
+    'integrity',
+    'no-misdelivery',
+    'no-duplicates',
+    'explained-loss',
+    'fault-free-liveness',
+    'lease-hygiene',
+    'lease-release',
+    'forward-discipline',
+    'timely-retry',
+    'lease-without-viewers',
+    'liveness-after-heal',
+    'runaway',
+  ],
+  reliable: [
+    'integrity',
+    'no-misdelivery',
+    'no-duplicates',
+    'lease-hygiene',
+    'lease-release',
+    'forward-discipline',
+    'timely-retry',
+    'lease-without-viewers',
+    'liveness-after-heal',
+    'runaway',
+    'eventual-delivery',
+    'order',
+    'honest-gaps',
+    'acknowledged-delivered',
+  ],
+};
 
 /** One broken invariant, with what a person needs to find it in the trace. */
 export interface Violation {
@@ -48,6 +93,10 @@ export class ViolationLog {
     'lease-without-viewers': 0,
     'liveness-after-heal': 0,
     runaway: 0,
+    'eventual-delivery': 0,
+    order: 0,
+    'honest-gaps': 0,
+    'acknowledged-delivered': 0,
   };
   readonly kept: Violation[] = [];
 

@@ -9,7 +9,8 @@
  *   `connect` until it is refused, closed by its frontend, or lost with its frontend; it counts as
  *   opened once the frontend accepted the `connect` (its `connected` effect).
  * - What a connection receives is one batch per fan-out: it arrives after one client-link latency,
- *   to every listed connection still open, unless the frontend died first.
+ *   to every listed connection still open, unless the frontend died first. Batches from one
+ *   frontend arrive in the order it sent them, as over TCP.
  * - Churn: a viewer leaves its first topic at the scenario's rate and rejoins after
  *   `rejoinAfterMs`. A viewer whose connection fails reconnects after a jittered backoff to another
  *   frontend of its datacenter (it does not know which are alive) and resumes from the last event
@@ -82,6 +83,8 @@ export class Clients {
   private readonly indexById = new Map<ConnectionId, number>();
   /** Frontend -> the connections it holds open. */
   private readonly held = new Map<NodeId, Set<number>>();
+  /** Frontend -> when its latest batch arrives: the next may not arrive before it. */
+  private readonly lastBatchUs = new Map<NodeId, Us>();
   private readonly viewers: Viewer[] = [];
 
   constructor(
@@ -248,6 +251,7 @@ export class Clients {
       from: gap.fromSeq,
       to: gap.toSeq,
       why: gap.why,
+      ...(gap.eventId === undefined ? {} : { e: gap.eventId }),
     });
   }
 
@@ -273,7 +277,12 @@ export class Clients {
       ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
     });
     const stamp = stampOf(event);
-    const at = this.agenda.now + this.network.clientLatency(node.dc);
+    // Client links are TCP: a batch never overtakes an earlier one from the same frontend.
+    const at = Math.max(
+      this.agenda.now + this.network.clientLatency(node.dc),
+      this.lastBatchUs.get(node.id) ?? 0,
+    );
+    this.lastBatchUs.set(node.id, at);
     this.agenda.schedule({
       at,
       kind: 'batch',
