@@ -4,7 +4,7 @@
  * tried, under the same forward id. The rules are in `core/dispatcher.ts`'s theory of operation.
  */
 import { assert, increment } from './assert.ts';
-import type { DispatcherState } from './dispatcher-state.ts';
+import type { DispatcherState, PendingForward } from './dispatcher-state.ts';
 import { appendToHistory, onPeerAppended } from './dispatcher-reliable.ts';
 import { requestStore } from './dispatcher-store.ts';
 import { addPending, hasRoom, takeDue, takePending } from './pending.ts';
@@ -26,7 +26,17 @@ export function forwardReliably(
   now: Ms,
   effects: Effect[],
 ): void {
-  forward(state, event, dc, 1, now, effects, state.nextRequestId++, now, answerId);
+  const answerIds = answerId === null ? [] : [answerId];
+  // The same event accepted again (a duplicated or retried publish) while its forward is in flight:
+  // the answer waits on that forward rather than a second one.
+  const inFlight = state.forwardsInFlight.get(`${event.id}\u0000${dc}`);
+  const pending = inFlight === undefined ? undefined : state.pendingForwards.entries.get(inFlight);
+  if (pending !== undefined) {
+    increment(state.counters, 'forwards-joined');
+    pending.request.answerIds.push(...answerIds);
+    return;
+  }
+  forward(state, event, dc, 1, now, effects, state.nextRequestId++, now, answerIds);
 }
 
 /**
@@ -77,7 +87,8 @@ export function onForwardAck(state: DispatcherState, forwardId: RequestId, effec
   if (pending === undefined) return;
   state.suspects.delete(pending.target);
   increment(state.counters, 'forwards-acked');
-  if (pending.answerId !== null) onPeerAppended(state, pending.answerId, pending.dc, effects);
+  forgetInFlight(state, pending, forwardId);
+  for (const answerId of pending.answerIds) onPeerAppended(state, answerId, pending.dc, effects);
 }
 
 /** Forwards not acknowledged in time: suspect the target, and try another while attempts are left. */
@@ -88,13 +99,14 @@ export function onForwardDeadline(state: DispatcherState, now: Ms, effects: Effe
     if (state.config.mode === 'reliable') {
       if (now - pending.firstSentMs + state.config.forwardTimeoutMs > state.config.forwardWindowMs) {
         increment(state.counters, 'forwards-expired');
+        forgetInFlight(state, pending, forwardId);
         const { event, dc } = pending;
         effects.push({ kind: 'drop', reason: 'forward-expired', eventId: event.id, topic: event.topic, dc });
         continue;
       }
       increment(state.counters, 'forwards-retried');
-      const { event, dc, attempts, firstSentMs, answerId } = pending;
-      forward(state, event, dc, attempts + 1, now, effects, forwardId, firstSentMs, answerId);
+      const { event, dc, attempts, firstSentMs, answerIds } = pending;
+      forward(state, event, dc, attempts + 1, now, effects, forwardId, firstSentMs, answerIds);
       continue;
     }
     if (pending.attempts >= state.config.forwardAttemptsMax) {
@@ -124,7 +136,7 @@ function forward(
   /** A retry keeps its first attempt's id, so a late ack for any attempt settles the forward. */
   forwardId: RequestId = state.nextRequestId++,
   firstSentMs: Ms = now,
-  answerId: RequestId | null = null,
+  answerIds: RequestId[] = [],
 ): void {
   const { forwardAttemptsMax, forwardWindowMs, forwardTimeoutMs, mode } = state.config;
   // Reliable forwards are bounded by the window, not a count: at most one try per timeout within it.
@@ -137,7 +149,8 @@ function forward(
     return;
   }
   const target = pickPeer(state, dc, now);
-  addPending(state.pendingForwards, forwardId, { event, dc, target, attempts, firstSentMs, answerId }, now);
+  addPending(state.pendingForwards, forwardId, { event, dc, target, attempts, firstSentMs, answerIds }, now);
+  if (state.config.mode === 'reliable') state.forwardsInFlight.set(`${event.id}\u0000${dc}`, forwardId);
   increment(state.counters, 'forwards-sent');
   effects.push({ kind: 'send', target, message: { type: 'forward', forwardId, event } });
 }
@@ -160,4 +173,14 @@ function pickPeer(state: DispatcherState, dc: DcId, now: Ms): NodeId {
   }
   state.peerCursor.set(dc, chosen + 1);
   return dispatchers[chosen] as NodeId;
+}
+
+/** A reliable forward settled (acknowledged or expired): the event may be forwarded again later. */
+function forgetInFlight(state: DispatcherState, pending: PendingForward, forwardId: RequestId): void {
+  const key = `${pending.event.id}\u0000${pending.dc}`;
+  if (state.forwardsInFlight.get(key) === forwardId) state.forwardsInFlight.delete(key);
+  assert(
+    state.forwardsInFlight.size <= state.pendingForwards.entries.size,
+    'forwards in flight outgrew the pending ones',
+  );
 }

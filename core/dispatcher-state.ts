@@ -107,8 +107,8 @@ export interface PendingForward {
   attempts: number;
   /** Reliable: when the first attempt went, which the forwarding window counts from. */
   firstSentMs: Ms;
-  /** Reliable: the publisher's answer that waits for this forward's ack, if any. */
-  answerId: RequestId | null;
+  /** Reliable: the publishers' answers that wait for this forward's ack. */
+  answerIds: RequestId[];
 }
 
 export interface DispatcherState {
@@ -116,6 +116,8 @@ export interface DispatcherState {
   readonly pendingStore: PendingTable<StorePurpose>;
   readonly pendingForwards: PendingTable<PendingForward>;
   readonly pendingDeliveries: PendingTable<PendingDelivery>;
+  /** Reliable: `event id, peer dc` -> its forward in flight, so an event accepted twice is forwarded once. */
+  readonly forwardsInFlight: Map<string, RequestId>;
   readonly pendingAnswers: PendingTable<PendingAnswer>;
   /** Peer dispatchers that missed an ack, until when they are passed over. */
   readonly suspects: Map<NodeId, Ms>;
@@ -166,6 +168,7 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     pendingStore: pendingTable(config.storeRequestTimeoutMs, config.limits.pendingRequestsMax),
     pendingForwards: pendingTable(config.forwardTimeoutMs, config.limits.pendingForwardsMax),
     pendingDeliveries: pendingTable(config.deliverTimeoutMs, config.limits.pendingDeliveriesMax),
+    forwardsInFlight: new Map(),
     pendingAnswers: pendingTable(config.forwardAckWaitMs, config.limits.pendingRequestsMax),
     suspects: new Map(),
     peerCursor,

@@ -171,4 +171,21 @@ describe('reliable mode through handle()', () => {
       eventId: 'mine-1',
     });
   });
+
+  it('a publish accepted twice (the network duplicated it) is forwarded once, and answered twice', () => {
+    const h = reliableWorld();
+    h.rule = (_s, _t, m) => (m.type === 'publish' ? 'duplicate' : 'pass');
+    h.send('publisher', 'dc-a/d-1', {
+      type: 'publish',
+      requestId: 1,
+      topic: 'live',
+      payload: 'p',
+      id: 'twice',
+    });
+    h.run(1_000);
+    const forwards = (h.messagesTo.get('dc-b/d-1') ?? []).filter((m) => m.type === 'forward');
+    expect(forwards).toHaveLength(1);
+    expect(h.published).toEqual(['twice', 'twice']);
+    expect(h.seqs.get('b1')).toEqual([1]);
+  });
 });

@@ -4,7 +4,9 @@
  *
  * - forward discipline: a dispatcher forwards an event to a peer datacenter again only after the
  *   previous attempt went unacknowledged for `forwardTimeoutMs`, and never once one was
- *   acknowledged. Frontends dedupe, so viewers never see a breach: only this checker does.
+ *   acknowledged. Frontends dedupe, so viewers never see a breach: only this checker does. A
+ *   publisher's retry with the same id is a new publish: the dispatcher that accepts it again
+ *   forwards it afresh (it cannot know the first acceptance's forwards were made).
  * - timely retry: an attempt not acknowledged within `forwardTimeoutMs` is followed, at that
  *   deadline (give or take the millisecond roles round time to), by the next attempt or by the
  *   dispatcher giving up (`forward-exhausted`; in reliable mode `forward-expired`, at the end of its
@@ -69,6 +71,10 @@ export class ForwardingChecker {
       for (const attempt of this.awaitedById.values())
         if (attempt.dispatcher === fact.node && attempt.e === fact.e && attempt.dc === fact.dc)
           this.settle(attempt);
+      return;
+    }
+    if (fact.kind === 'published') {
+      this.acceptedAgain(fact.node, fact.event.id);
       return;
     }
     if (fact.kind === 'node' && fact.op === 'down') {
@@ -171,6 +177,12 @@ export class ForwardingChecker {
       );
     }
     this.forwards.set(key, { lastSentUs: t, acked: previous?.acked ?? false });
+  }
+
+  /** `dispatcher` accepted a publish of `e` (again, on a retry): its forwards of `e` start afresh. */
+  private acceptedAgain(dispatcher: NodeId, e: EventId): void {
+    const prefix = `${dispatcher}\u0000${e}\u0000`;
+    for (const key of this.keysOf.get(e) ?? []) if (key.startsWith(prefix)) this.forwards.delete(key);
   }
 
   private acked(dispatcher: NodeId, forwardId: RequestId): void {
