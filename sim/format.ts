@@ -1,4 +1,5 @@
 /** The human-readable form of a run report, as `stadium sim` prints it. */
+import { judgedInvariants } from './checkers/index.ts';
 import type { Report } from './run.ts';
 
 export function formatReport(report: Report): string {
@@ -39,7 +40,7 @@ export function formatReport(report: Report): string {
   ];
   const total = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
   if (total === 0) {
-    lines.push(`violations          none: ${Object.keys(report.violationCounts).join(', ')} all hold`);
+    lines.push(`violations          none: ${judgedInvariants[report.mode].join(', ')} all hold`);
   } else {
     const counts = Object.entries(report.violationCounts)
       .filter(([, count]) => count > 0)
