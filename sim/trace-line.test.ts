@@ -91,6 +91,7 @@ describe('a trace line', () => {
       [null, 'epoch', 3],
       [3, 'duplicate', 1],
     ]);
+    expect(records.find((r) => r.k === 'gap' && r.why === 'duplicate')).toMatchObject({ e: 'dc-a-1' });
   });
 
   const broken: [string, string, RegExp][] = [

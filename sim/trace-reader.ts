@@ -213,8 +213,20 @@ class FactDecoder {
         return { kind: 'trimmed', t, dc, topic, epoch, seq };
       }
       case 'gap': {
-        const { node, topic, ep: epoch, from, to, why } = record;
-        return { kind: 'gap', t, node, topic, connections: this.recipients(record), epoch, from, to, why };
+        const { node, topic, ep: epoch, from, to, why, e } = record;
+        const connections = this.recipients(record);
+        return {
+          kind: 'gap',
+          t,
+          node,
+          topic,
+          connections,
+          epoch,
+          from,
+          to,
+          why,
+          ...(e === undefined ? {} : { e }),
+        };
       }
       case 'answer': {
         const { dc } = record;
