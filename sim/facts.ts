@@ -20,6 +20,7 @@ import {
   type Event,
   type EventId,
   type Gap,
+  type HistoryAfter,
   type LeaseChange,
   type Seq,
   type StoreEpoch,
@@ -86,9 +87,39 @@ export interface MessageFacts {
   topic?: Topic;
   /** A forward's id, on the forward and on its acknowledgement. */
   forwardId?: RequestId;
+  /**
+   * Reliable mode: a delivery's id, on the `deliver` and on its `deliver-ack` (a retry keeps it, so
+   * attempts of one delivery share it); the deliver's position in its datacenter's history.
+   */
+  deliveryId?: RequestId;
+  epoch?: StoreEpoch;
+  seq?: Seq;
+  /** Reliable mode: where a `history-read` starts. */
+  historyAfter?: HistoryAfter;
+  /** Reliable mode: what a `history-reply` answered (its topic is the read's). */
+  historyAnswer?: HistoryAnswer;
   /** The frontend whose lease it writes or answers (subscribe, renew, unsubscribe, their store writes, lease-reply, store-reset). */
   leaseOf?: NodeId;
 }
+
+/**
+ * A history read's answer as the facts name it, without the events: `n` events, seqs
+ * `fromSeq`..`toSeq` (absent when none), of `epoch` after `afterSeq` (the start the read named, or
+ * its event's seq; null when that event is not held), the oldest seq held (`firstSeq`) and the
+ * newest (`headSeq`); or the dispatcher's failure to read.
+ */
+export type HistoryAnswer =
+  | {
+      ok: true;
+      epoch: StoreEpoch;
+      afterSeq: Seq | null;
+      firstSeq: Seq;
+      headSeq: Seq;
+      n: number;
+      fromSeq?: Seq;
+      toSeq?: Seq;
+    }
+  | { ok: false; message: string };
 
 export type ConnectionOp = 'opened' | 'refused' | 'closed' | 'joined' | 'left';
 

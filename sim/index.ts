@@ -37,6 +37,7 @@ export type {
   Fact,
   FactKind,
   FactSink,
+  HistoryAnswer,
   MessageFacts,
   NetworkDropReason,
   NodeRole,

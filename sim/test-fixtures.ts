@@ -1,6 +1,6 @@
 /** Small scenarios for tests and property runs: two datacenters, a few nodes, a few hundred viewers. */
 import type { DeliveryMode, Event } from '../core/index.ts';
-import { stampOf, type Fact } from './facts.ts';
+import { stampOf, type Fact, type MessageFacts } from './facts.ts';
 import { parseScenario } from './scenario-parse.ts';
 import { nodeIds, type Fault, type Scenario } from './scenario.ts';
 
@@ -100,6 +100,38 @@ export function reliableFactsFixture(): Fact[] {
   const event: Event = { id: 'dc-a-1', topic, origin: 'dc-a', publishedAtMs: 0, payload: 'like' };
   const e = event.id;
   const at = (c: number, viewer: number) => ({ c, id: `${node}#${c}`, node, viewer });
+  const dispatcher = 'dc-a/dispatcher-1';
+  const deliver = {
+    from: dispatcher,
+    to: node,
+    type: 'deliver',
+    e,
+    topic,
+    deliveryId: 7,
+    epoch: 1,
+    seq: 1,
+  } as const;
+  const deliverAck = { m: 2, from: node, to: dispatcher, type: 'deliver-ack', e, deliveryId: 7 } as const;
+  const historyMessages: MessageFacts[] = [
+    { m: 3, from: node, to: dispatcher, type: 'history-read', topic, historyAfter: { seq: 1 } },
+    {
+      m: 4,
+      from: dispatcher,
+      to: node,
+      type: 'history-reply',
+      topic,
+      historyAnswer: { ok: true, epoch: 1, afterSeq: 1, firstSeq: 4, headSeq: 5, n: 2, fromSeq: 4, toSeq: 5 },
+    },
+    { m: 5, from: node, to: dispatcher, type: 'history-read', topic, historyAfter: { eventId: e } },
+    {
+      m: 6,
+      from: dispatcher,
+      to: node,
+      type: 'history-reply',
+      topic,
+      historyAnswer: { ok: false, message: 'the store of dc-a did not answer in 100 ms' },
+    },
+  ];
   return [
     { kind: 'run', t: 0, scenario, seed: '1', nodes: nodeIds(scenario), faults: [] },
     { kind: 'connection', op: 'opened', t: 10, ...at(0, 0) },
@@ -115,6 +147,15 @@ export function reliableFactsFixture(): Fact[] {
     { kind: 'answered', t: 24, dc: 'dc-a', ok: true, e, warning: 'forward-pending' },
     { kind: 'answered', t: 24, dc: 'dc-a', ok: true, e },
     { kind: 'fanned-out', t: 25, node, e, topic, connections: [1, 0], epoch: 1, seq: 1 },
+    // A delivery, its ack (named by the delivery it acknowledges), and history reads and answers.
+    { kind: 'sent', t: 26, message: { ...deliver, m: 1 }, copies: 1 },
+    { kind: 'received', t: 26, message: { ...deliver, m: 1 } },
+    { kind: 'sent', t: 26, message: deliverAck, copies: 1 },
+    { kind: 'dropped', t: 27, message: deliverAck, why: 'loss' },
+    ...historyMessages.flatMap((message): Fact[] => [
+      { kind: 'sent', t: 27, message, copies: 1 },
+      { kind: 'received', t: 27, message },
+    ]),
     { kind: 'batch-received', t: 30, node, event: stampOf(event), connections: [0, 1], epoch: 1, seq: 1 },
     { kind: 'appended', t: 31, dc: 'dc-b', e, topic, epoch: 3, seq: 7, dup: false },
     { kind: 'trimmed', t: 40, dc: 'dc-a', topic, epoch: 1, seq: 1 },

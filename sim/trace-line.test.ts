@@ -92,6 +92,26 @@ describe('a trace line', () => {
       [3, 'duplicate', 1],
     ]);
     expect(records.find((r) => r.k === 'gap' && r.why === 'duplicate')).toMatchObject({ e: 'dc-a-1' });
+    // A delivery and its ack share the delivery's id; the ack names the event; reads say what they asked and got.
+    const sends = records.filter((r) => r.k === 'send');
+    expect(sends.map(({ t: _t, m: _m, from: _from, to: _to, ...rest }) => rest)).toEqual([
+      { k: 'send', type: 'deliver', e: 'dc-a-1', topic: 'live', r: 7, ep: 1, seq: 1 },
+      { k: 'send', type: 'deliver-ack', e: 'dc-a-1', r: 7 },
+      { k: 'send', type: 'history-read', topic: 'live', h: { seq: 1 } },
+      {
+        k: 'send',
+        type: 'history-reply',
+        topic: 'live',
+        h: { ok: true, epoch: 1, afterSeq: 1, firstSeq: 4, headSeq: 5, n: 2, fromSeq: 4, toSeq: 5 },
+      },
+      { k: 'send', type: 'history-read', topic: 'live', h: { eventId: 'dc-a-1' } },
+      {
+        k: 'send',
+        type: 'history-reply',
+        topic: 'live',
+        h: { ok: false, message: 'the store of dc-a did not answer in 100 ms' },
+      },
+    ]);
   });
 
   const broken: [string, string, RegExp][] = [
@@ -177,6 +197,21 @@ describe('a trace line', () => {
       'an unknown refusal',
       '{"k":"answer","t":1,"dc":"a","ok":false,"code":"tuesday"}',
       /^answer: field `code` must be one of bad-topic, bad-id, payload-too-large, store-unavailable, overloaded/,
+    ],
+    [
+      'a history read that names no start',
+      '{"k":"send","t":1,"m":1,"from":"a","to":"b","type":"history-read","h":{"after":3}}',
+      /^send: `h` of a history-read must be \{seq\} or \{eventId\}/,
+    ],
+    [
+      'a history answer without its head',
+      '{"k":"send","t":1,"m":1,"from":"a","to":"b","type":"history-reply","h":{"ok":true,"epoch":1,"afterSeq":0,"firstSeq":1,"n":0}}',
+      /^send: `h` of a history-reply must be \{ok, epoch, afterSeq, firstSeq, headSeq, n/,
+    ],
+    [
+      'a history on a deliver',
+      '{"k":"send","t":1,"m":1,"from":"a","to":"b","type":"deliver","h":{"seq":1}}',
+      /^send: `h` belongs only to history-read and history-reply/,
     ],
     [
       'violation without chain',

@@ -28,7 +28,20 @@ const shapes: Record<TraceKind, Record<string, string>> = {
   run: { version: 'n', seed: 's', nodes: 'a', faults: 'a?' },
   fault: { f: 'n', phase: 's', fault: 'o' },
   publish: { e: 's', topic: 's', origin: 's', node: 's', bytes: 'n', d: 's?' },
-  send: { m: 'n', from: 's', to: 's', type: 's', e: 's?', topic: 's?', r: 'n?', fe: 's?', copies: 'n?' },
+  send: {
+    m: 'n',
+    from: 's',
+    to: 's',
+    type: 's',
+    e: 's?',
+    topic: 's?',
+    r: 'n?',
+    fe: 's?',
+    copies: 'n?',
+    ep: 'n?',
+    seq: 'n?',
+    h: 'o?',
+  },
   recv: { m: 'n' },
   drop: { m: 'n', why: 's', f: 'n?' },
   'role-drop': { node: 's', why: 's', e: 's?', topic: 's?', dc: 's?' },
@@ -250,6 +263,9 @@ function recordProblem(value: unknown): string | null {
     const faultKind = (record['fault'] as Record<string, unknown>)['kind'];
     if (!faultKinds.includes(faultKind as (typeof faultKinds)[number]))
       return `fault: \`fault.kind\` must be one of ${faultKinds.join(', ')} (got ${JSON.stringify(faultKind)})`;
+  } else if (kind === 'send' && record['h'] !== undefined) {
+    const problem = historyProblem(record['type'] as MessageType, record['h'] as Record<string, unknown>);
+    if (problem !== null) return `send: \`h\` ${problem} (got ${JSON.stringify(record['h'])})`;
   } else if (kind === 'answer') {
     if (record['ok'] === true && (record['e'] === undefined || record['code'] !== undefined))
       return 'answer: an OK answer needs its event `e` and no `code`';
@@ -265,6 +281,30 @@ function recordProblem(value: unknown): string | null {
       return 'violation: `violation` needs an `invariant`, a `message` and a `chain`';
   }
   return null;
+}
+
+/** Why a send's `h` is not what its message type carries there, or null when it is. */
+function historyProblem(type: MessageType, h: Record<string, unknown>): string | null {
+  const seq = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  if (type === 'history-read') {
+    const ok = Object.hasOwn(h, 'seq') ? seq(h['seq']) : typeof h['eventId'] === 'string';
+    return ok ? null : 'of a history-read must be {seq} or {eventId}';
+  }
+  if (type !== 'history-reply') return 'belongs only to history-read and history-reply';
+  if (h['ok'] === false)
+    return typeof h['message'] === 'string' ? null : 'of a failed read needs a `message`';
+  const range = h['fromSeq'] === undefined ? h['toSeq'] === undefined : seq(h['fromSeq']) && seq(h['toSeq']);
+  const ok =
+    h['ok'] === true &&
+    seq(h['epoch']) &&
+    (h['afterSeq'] === null || seq(h['afterSeq'])) &&
+    seq(h['firstSeq']) &&
+    seq(h['headSeq']) &&
+    seq(h['n']) &&
+    range;
+  return ok
+    ? null
+    : 'of a history-reply must be {ok, epoch, afterSeq, firstSeq, headSeq, n[, fromSeq, toSeq]}';
 }
 
 /** The event a record names, if it names one (a `recv` or `drop` names only its message's number). */

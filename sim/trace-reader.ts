@@ -18,8 +18,14 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { unreachable, type ConnectionId, type Seq, type StoreEpoch } from '../core/index.ts';
-import type { ConnectionOp, Fact, MessageFacts } from './facts.ts';
+import {
+  unreachable,
+  type ConnectionId,
+  type HistoryAfter,
+  type Seq,
+  type StoreEpoch,
+} from '../core/index.ts';
+import type { ConnectionOp, Fact, HistoryAnswer, MessageFacts } from './facts.ts';
 import { decodeRecipients, type Recipients } from './recipients.ts';
 import { parseScenario } from './scenario-parse.ts';
 import { ScenarioError } from './scenario.ts';
@@ -160,7 +166,9 @@ class FactDecoder {
         return { kind: 'published', t, node: record.node, event, origin: record.origin, bytes: record.bytes };
       }
       case 'send': {
-        const { m, from, to, type, e, topic, r, fe } = record;
+        const { m, from, to, type, e, topic, r, fe, h } = record;
+        // `r` and `h` mean what the message's type makes them (sim/trace.ts).
+        const delivery = type === 'deliver' || type === 'deliver-ack';
         const message: MessageFacts = {
           m,
           from,
@@ -168,8 +176,14 @@ class FactDecoder {
           type,
           ...(e === undefined ? {} : { e }),
           ...(topic === undefined ? {} : { topic }),
-          ...(r === undefined ? {} : { forwardId: r }),
+          ...(r === undefined ? {} : delivery ? { deliveryId: r } : { forwardId: r }),
           ...(fe === undefined ? {} : { leaseOf: fe }),
+          ...positionOf(record),
+          ...(h === undefined
+            ? {}
+            : type === 'history-read'
+              ? { historyAfter: h as HistoryAfter }
+              : { historyAnswer: h as HistoryAnswer }),
         };
         const copies = record.copies === 2 ? 2 : 1;
         if (this.inFlight.has(m)) throw new TraceFormatError(`message #${m} sent twice`);

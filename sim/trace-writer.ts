@@ -99,7 +99,10 @@ export class TraceWriter {
         return { k: 'publish', t, e: event.id, topic: event.topic, origin, node, bytes, d: event.digest };
       }
       case 'sent': {
-        const { m, from, to, type, e, topic, forwardId, leaseOf } = fact.message;
+        const { m, from, to, type, e, topic, forwardId, deliveryId, leaseOf } = fact.message;
+        const { historyAfter, historyAnswer } = fact.message;
+        const r = forwardId ?? deliveryId;
+        const h = historyAfter ?? historyAnswer;
         return {
           k: 'send',
           t: fact.t,
@@ -109,9 +112,11 @@ export class TraceWriter {
           type,
           ...(e === undefined ? {} : { e }),
           ...(topic === undefined ? {} : { topic }),
-          ...(forwardId === undefined ? {} : { r: forwardId }),
+          ...(r === undefined ? {} : { r }),
           ...(leaseOf === undefined ? {} : { fe: leaseOf }),
           ...(fact.copies === 2 ? { copies: 2 } : {}),
+          ...positionOf(fact.message),
+          ...(h === undefined ? {} : { h }),
         };
       }
       case 'received':

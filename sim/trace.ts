@@ -21,8 +21,9 @@
  * last `end` (the report).
  *
  * Reliable mode adds records of the stores' histories (`append`, `trim`), of gap notices (`gap`,
- * its connections named as a fan-out's) and positions (`ep`/`seq`) on fan-outs, deliveries and
- * joins; every run writes an `answer` for each answer a publisher gets. Version 2 grew these
+ * its connections named as a fan-out's), positions (`ep`/`seq`) on fan-outs, deliveries, joins and
+ * deliver messages, delivery ids (`r`) on deliver and deliver-ack, and what history reads ask and
+ * answer (`h`); every run writes an `answer` for each answer a publisher gets. Version 2 grew these
  * without a new number: they are new kinds and optional fields, so a best-effort trace without
  * answers reads as before, and the run record leaves out the mode and reliable-only settings at
  * their defaults.
@@ -31,6 +32,7 @@ import type {
   DropReason,
   EventId,
   Gap,
+  HistoryAfter,
   LeaseChange,
   MessageType,
   NodeId,
@@ -41,7 +43,7 @@ import type {
   Topic,
 } from '../core/index.ts';
 import type { Violation } from './checkers/index.ts';
-import type { NetworkDropReason, TopologyNode } from './facts.ts';
+import type { HistoryAnswer, NetworkDropReason, TopologyNode } from './facts.ts';
 import type { Recipients } from './recipients.ts';
 import type { Fault } from './scenario.ts';
 
@@ -74,8 +76,12 @@ export type TraceRecord =
     }
   /**
    * A message left `from` for `to` (a node, or a datacenter's publisher `<dc>/publisher`). `e`: the
-   * event it carries or serves (store lookups too); `topic`: the carried event's; `r`: a forward's id
-   * (forward and forward-ack); `fe`: the frontend whose lease it writes or answers.
+   * event it carries or serves (store lookups too) or acknowledges (deliver-ack); `topic`: the
+   * carried event's, or the history read or answered; `r`: the id an attempt shares with its retries
+   * and its acknowledgement (a forward's on forward and forward-ack, a reliable delivery's on deliver
+   * and deliver-ack); `fe`: the frontend whose lease it writes or answers. Reliable mode: `ep`/`seq`
+   * a deliver's position; `h` where a history-read starts (`{seq}` or `{eventId}`) or what a
+   * history-reply answered (its events counted, not listed).
    */
   | {
       k: 'send';
@@ -89,6 +95,9 @@ export type TraceRecord =
       r?: number;
       fe?: NodeId;
       copies?: 2;
+      ep?: StoreEpoch;
+      seq?: Seq;
+      h?: HistoryAfter | HistoryAnswer;
     }
   | { k: 'recv'; t: number; m: number }
   | { k: 'drop'; t: number; m: number; why: NetworkDropReason; f?: number }

@@ -1,5 +1,5 @@
 // Goal: the facts name what each message is about truthfully, across restarts.
-// Method: run the world with dispatcher kills and lossy links and read its facts directly.
+// Method: run the world with dispatcher kills and lossy links (reliable mode too) and read its facts directly.
 import { describe, expect, it } from 'vitest';
 import type { Fact, MessageFacts } from '../facts.ts';
 import { smallScenario } from '../test-fixtures.ts';
@@ -29,5 +29,44 @@ describe('network facts', () => {
     for (const seed of ['10', '13', '20']) runWorld(scenario, seed, { facts: [record] });
     expect(sent.filter((m) => m.leaseOf !== undefined).length).toBeGreaterThan(50);
     expect(sent.filter((m) => m.e !== undefined && m.leaseOf !== undefined)).toEqual([]);
+  });
+
+  it("reliable: a deliver-ack names the delivery and event it acknowledges, a history answer the read's topic", () => {
+    const scenario = smallScenario({
+      mode: 'reliable',
+      durationMs: 6_000,
+      lossPerMillion: 50_000,
+      faults: [{ kind: 'kill', atMs: 3_000, node: 'dc-a/store', restartAfterMs: 500 }],
+    });
+    const sent: MessageFacts[] = [];
+    runWorld(scenario, '3', { facts: [(fact) => fact.kind === 'sent' && sent.push(fact.message)] });
+    const delivered = new Map<string, MessageFacts>();
+    // Reads not answered yet, per frontend and topic: every answer is to one of them.
+    const unanswered = new Map<string, number>();
+    let acks = 0;
+    let answers = 0;
+    for (const message of sent) {
+      if (message.type === 'deliver') {
+        expect(message).toMatchObject({ deliveryId: expect.any(Number), epoch: expect.any(Number) });
+        delivered.set(`${message.from} ${message.deliveryId}`, message);
+      } else if (message.type === 'deliver-ack') {
+        acks++;
+        const deliver = delivered.get(`${message.to} ${message.deliveryId}`);
+        expect(deliver?.to).toBe(message.from);
+        expect(message.e).toBe(deliver?.e);
+      } else if (message.type === 'history-read') {
+        expect(message.historyAfter).toBeDefined();
+        const key = `${message.from} ${message.topic}`;
+        unanswered.set(key, (unanswered.get(key) ?? 0) + 1);
+      } else if (message.type === 'history-reply') {
+        answers++;
+        const key = `${message.to} ${message.topic}`;
+        expect(unanswered.get(key)).toBeGreaterThan(0);
+        unanswered.set(key, unanswered.get(key)! - 1);
+        expect(message.historyAnswer).toBeDefined();
+      }
+    }
+    expect(acks).toBeGreaterThan(100);
+    expect(answers).toBeGreaterThan(0);
   });
 });
