@@ -245,7 +245,7 @@ describe('the controller', () => {
     );
     expect(cleared.filter).toBeNull();
     expect(press(at(0), typing('/zz:1\r')).message).toBe(
-      'unknown filter "zz:" (use node:, topic:, conn: or e:)',
+      'unknown filter "zz:" (use node:, topic:, conn:, e: or kind:)',
     );
   });
 

@@ -1,13 +1,18 @@
 /**
  * The event pane's filter: space-separated terms that must all match. `node:ID` (a node id, or a
- * datacenter name for all its nodes), `topic:T`, `conn:C`, `e:ID`; a bare word matches any of them.
+ * datacenter name for all its nodes), `topic:T`, `conn:C`, `e:ID`, `kind:K`; a bare word matches
+ * any of them.
+ *
+ * A kind is a record's (`gap`, `append`, `trim`, `answer`, `fault`, …), a message's type for the
+ * records of a message (`history-read`, `deliver-ack`, …: its send, receipt or drop), or one of
+ * the groups `history` (history reads and their answers) and `ack` (deliver-acks and forward-acks).
  */
-import { unreachable } from '../../core/index.ts';
+import { unreachable, type MessageType } from '../../core/index.ts';
 import type { SendInfo } from './format.ts';
-import { eventOfRecord, type TraceRecord } from '../../sim/index.ts';
+import { eventOfRecord, traceKinds, type TraceRecord } from '../../sim/index.ts';
 import type { ReplayState } from './replay-state.ts';
 
-type Field = 'node' | 'topic' | 'conn' | 'e';
+type Field = 'node' | 'topic' | 'conn' | 'e' | 'kind';
 interface Term {
   field: Field | 'any';
   value: string;
@@ -29,7 +34,44 @@ const prefixes: Record<string, Field> = {
   connection: 'conn',
   e: 'e',
   event: 'e',
+  kind: 'kind',
+  k: 'kind',
+  is: 'kind',
 };
+
+// A record, so that a message type added to the union must be added here.
+const messageTypes: Record<MessageType, true> = {
+  publish: true,
+  'publish-reply': true,
+  subscribe: true,
+  renew: true,
+  unsubscribe: true,
+  'lease-reply': true,
+  'store-reset': true,
+  deliver: true,
+  'deliver-ack': true,
+  forward: true,
+  'forward-ack': true,
+  'store-request': true,
+  'store-reply': true,
+  'history-read': true,
+  'history-reply': true,
+};
+
+/** The groups a kind term may name, each the record kinds and message types it stands for. */
+const kindGroups: Record<string, readonly string[]> = {
+  history: ['history-read', 'history-reply'],
+  ack: ['deliver-ack', 'forward-ack'],
+};
+
+/** Every word a kind term accepts. */
+const kindWords = new Set<string>([...traceKinds, ...Object.keys(messageTypes), ...Object.keys(kindGroups)]);
+
+/** Whether a record is of the kind: its own kind, or for a message's records the message's type. */
+function kindMatches(record: TraceRecord, send: SendInfo | undefined, value: string): boolean {
+  const wanted = kindGroups[value] ?? [value];
+  return wanted.includes(record.k) || (send !== undefined && wanted.includes(send.type));
+}
 
 /** Parse a filter; an empty text gives null (everything shown). Throws a message for an unknown prefix. */
 export function parseFilter(text: string): Filter | null {
@@ -42,8 +84,14 @@ export function parseFilter(text: string): Filter | null {
       continue;
     }
     const field = prefixes[word.slice(0, colon)];
-    if (!field) throw new Error(`unknown filter "${word.slice(0, colon)}:" (use node:, topic:, conn: or e:)`);
-    terms.push({ field, value: word.slice(colon + 1) });
+    if (!field)
+      throw new Error(`unknown filter "${word.slice(0, colon)}:" (use node:, topic:, conn:, e: or kind:)`);
+    const value = word.slice(colon + 1);
+    if (field === 'kind' && !kindWords.has(value))
+      throw new Error(
+        `unknown kind "${value}" (a record kind such as gap, append or answer; a message type such as history-read or deliver-ack; or history, ack)`,
+      );
+    terms.push({ field, value });
   }
   return terms.length === 0 ? null : { text: text.trim(), terms };
 }
@@ -94,7 +142,8 @@ function topicOf(record: TraceRecord): string | undefined {
 }
 
 function eventOf(record: TraceRecord, send: SendInfo | undefined): string | undefined {
-  return record.k === 'recv' || record.k === 'drop' ? send?.e : eventOfRecord(record);
+  // A message's records name the event its send does (a forward-ack's as the window named it).
+  return send !== undefined ? send.e : eventOfRecord(record);
 }
 
 function nodeMatches(id: string | null | undefined, value: string): boolean {
@@ -126,11 +175,14 @@ function termMatches(
       return connMatches(record, term.value, state);
     case 'e':
       return eventOf(record, send) === term.value;
+    case 'kind':
+      return kindMatches(record, send, term.value);
     case 'any':
       return (
         nodesOf(record, send).some((id) => nodeMatches(id, term.value)) ||
         topicOf(record) === term.value ||
         eventOf(record, send) === term.value ||
+        (kindWords.has(term.value) && kindMatches(record, send, term.value)) ||
         connMatches(record, term.value, state)
       );
     default:

@@ -60,19 +60,23 @@ describe('format', () => {
       // Reliable mode's records, and the positions it adds.
       [
         { k: 'fanout', t: 5, node: 'dc-a/frontend-1', e: 'ev-1', topic: 'live', n: 2, ep: 1, seq: 4 },
-        'fanout ev-1 1.4 to 2 conn at dc-a/frontend-1',
+        'fanout ev-1 seq 4 @ epoch 1 to 2 conn at dc-a/frontend-1',
       ],
       [
         { k: 'conn', t: 5, c: 'c-1', node: 'dc-a/frontend-1', v: 1, op: 'sub', topic: 'live', ep: 2, seq: 0 },
-        'conn c-1 sub live after 2.0 at dc-a/frontend-1',
+        'conn c-1 sub live after seq 0 @ epoch 2 at dc-a/frontend-1',
       ],
       [
         { k: 'append', t: 5, dc: 'dc-a', e: 'ev-1', topic: 'live', ep: 1, seq: 4, dup: true },
-        'dc-a/store already held ev-1 live at seq 1.4',
+        'dc-a already held ev-1 (live) as seq 4 of epoch 1 (dup)',
+      ],
+      [
+        { k: 'append', t: 5, dc: 'dc-b', e: 'ev-1', topic: 'live', ep: 2, seq: 4 },
+        'dc-b stored ev-1 (live) as seq 4 of epoch 2',
       ],
       [
         { k: 'trim', t: 5, dc: 'dc-a', topic: 'live', ep: 1, seq: 3 },
-        'dc-a/store forgot live through seq 1.3',
+        'dc-a forgot live through seq 3 of epoch 1',
       ],
       [
         {
@@ -86,15 +90,131 @@ describe('format', () => {
           to: null,
           why: 'epoch',
         },
-        'GAP live seq 1.2..end (epoch) to 2 conn at dc-a/frontend-1',
+        'gap: seqs 2 on of epoch 1 lost with their epoch, told to 2 viewers of dc-a/frontend-1 (live)',
+      ],
+      [
+        {
+          k: 'gap',
+          t: 5,
+          node: 'dc-a/frontend-2',
+          topic: 'live',
+          n: 3,
+          ep: 1,
+          from: 5,
+          to: 9,
+          why: 'trimmed',
+        },
+        'gap: seqs 5-9 of epoch 1 trimmed, told to 3 viewers of dc-a/frontend-2 (live)',
+      ],
+      [
+        {
+          k: 'gap',
+          t: 5,
+          node: 'dc-a/frontend-2',
+          topic: 'live',
+          n: 1,
+          ep: 2,
+          from: 3,
+          to: 3,
+          why: 'duplicate',
+          e: 'ev-1',
+        },
+        'gap: seq 3 of epoch 2 repeats ev-1 (appended again), told to 1 viewer of dc-a/frontend-2 (live)',
       ],
       [
         { k: 'answer', t: 5, dc: 'dc-a', ok: true, e: 'ev-1', w: 'forward-pending' },
-        'dc-a/publisher answered OK ev-1 (warning forward-pending)',
+        'dc-a/publisher: publish ev-1 answered OK with forward-pending',
+      ],
+      [{ k: 'answer', t: 5, dc: 'dc-a', ok: true, e: 'ev-1' }, 'dc-a/publisher: publish ev-1 answered OK'],
+      [
+        { k: 'answer', t: 5, dc: 'dc-a', ok: false, e: 'ev-2', code: 'store-unavailable' },
+        'dc-a/publisher: publish ev-2 refused: store-unavailable',
       ],
       [
         { k: 'answer', t: 5, dc: 'dc-a', ok: false, code: 'overloaded' },
-        'dc-a/publisher answered REFUSED overloaded',
+        'dc-a/publisher: a publish refused: overloaded',
+      ],
+      // Reliable mode's messages: a delivery's position, its ack's event, what a history read asks and gets.
+      [
+        {
+          k: 'send',
+          t: 5,
+          m: 8,
+          from: 'dc-a/dispatcher-1',
+          to: 'dc-a/frontend-1',
+          type: 'deliver',
+          e: 'ev-1',
+          topic: 'live',
+          r: 3,
+          ep: 1,
+          seq: 17,
+        },
+        'send #8 dc-a/dispatcher-1 -> dc-a/frontend-1 deliver ev-1 seq 17 @ epoch 1',
+      ],
+      [
+        {
+          k: 'send',
+          t: 5,
+          m: 9,
+          from: 'dc-a/frontend-1',
+          to: 'dc-a/dispatcher-1',
+          type: 'deliver-ack',
+          e: 'ev-1',
+          r: 3,
+        },
+        'send #9 dc-a/frontend-1 -> dc-a/dispatcher-1 deliver-ack ev-1',
+      ],
+      [
+        {
+          k: 'send',
+          t: 5,
+          m: 10,
+          from: 'dc-a/frontend-1',
+          to: 'dc-a/dispatcher-1',
+          type: 'history-read',
+          topic: 'live',
+          h: { seq: 4 },
+        },
+        'send #10 dc-a/frontend-1 -> dc-a/dispatcher-1 history-read live after seq 4',
+      ],
+      [
+        {
+          k: 'send',
+          t: 5,
+          m: 11,
+          from: 'dc-a/dispatcher-1',
+          to: 'dc-a/frontend-1',
+          type: 'history-reply',
+          topic: 'live',
+          h: { ok: true, epoch: 1, afterSeq: 4, firstSeq: 10, headSeq: 12, n: 3, fromSeq: 10, toSeq: 12 },
+        },
+        'send #11 dc-a/dispatcher-1 -> dc-a/frontend-1 history-reply live: seqs 10-12 of epoch 1 (after seq 4, oldest held 10, head 12, seqs 5-9 no longer held)',
+      ],
+      [
+        {
+          k: 'send',
+          t: 5,
+          m: 12,
+          from: 'dc-a/dispatcher-1',
+          to: 'dc-a/frontend-1',
+          type: 'history-reply',
+          topic: 'live',
+          h: { ok: true, epoch: 2, afterSeq: 12, firstSeq: 1, headSeq: 12, n: 0 },
+        },
+        'send #12 dc-a/dispatcher-1 -> dc-a/frontend-1 history-reply live: nothing new of epoch 2 (after seq 12, oldest held 1, head 12)',
+      ],
+      [
+        {
+          k: 'send',
+          t: 5,
+          m: 13,
+          from: 'dc-a/dispatcher-1',
+          to: 'dc-a/frontend-1',
+          type: 'history-reply',
+          topic: 'live',
+          h: { ok: false, message: 'the store of dc-a did not answer in 100 ms' },
+        },
+        'send #13 dc-a/dispatcher-1 -> dc-a/frontend-1 history-reply live: failed: the store of dc-a did not answer in 100 ms',
       ],
       // A fault in the sim's words (sim/describe-fault.ts), without the duration the timeline shows.
       [

@@ -10,7 +10,12 @@
  *   losses, `explained-loss` violations) and frontends that forget event ids on intra-DC links that
  *   duplicate 10% of their messages (more duplicate deliveries than the checker writes violations
  *   for: it keeps 20 per invariant, the rest only counted);
- * - `calm`: the same world without faults, bugs or duplication.
+ * - `calm`: the same world without faults, bugs or duplication;
+ * - `reliable`: the same world in reliable mode, with 3% loss on intra-datacenter links (deliveries
+ *   and acks dropped, so deliveries retried), a history of 5 events per topic, `dc-b/dispatcher-1`
+ *   killed from 1.5 s to 2.5 s (forwards to it unacknowledged, retried with failover to
+ *   dispatcher-2), and `dc-b/frontend-2` isolated from 3 s to 4.5 s (when it is back the history
+ *   no longer holds what it missed: a `trimmed` gap notice, after a history read).
  *
  * Each run takes well under a second; a test file writes the traces it needs once.
  *
@@ -35,7 +40,7 @@ import {
 import type { RunRecord } from './index-pass.ts';
 import { ReplayState } from './replay-state.ts';
 
-export type TestTraceKind = 'faulty' | 'calm';
+export type TestTraceKind = 'faulty' | 'calm' | 'reliable';
 
 export interface TestTrace {
   path: string;
@@ -49,17 +54,47 @@ export const faultyTimesUs = {
   partition: [3_500_000, 4_500_000],
 } as const;
 
+/** When the reliable scenario's faults start and end, in microseconds. */
+export const reliableTimesUs = {
+  dispatcherKill: [1_500_000, 2_500_000],
+  isolation: [3_000_000, 4_500_000],
+} as const;
+
+const reliableFaults = [
+  {
+    kind: 'kill',
+    atMs: reliableTimesUs.dispatcherKill[0] / 1000,
+    node: 'dc-b/dispatcher-1',
+    restartAfterMs: (reliableTimesUs.dispatcherKill[1] - reliableTimesUs.dispatcherKill[0]) / 1000,
+  },
+  {
+    kind: 'isolate',
+    atMs: reliableTimesUs.isolation[0] / 1000,
+    node: 'dc-b/frontend-2',
+    releaseAfterMs: (reliableTimesUs.isolation[1] - reliableTimesUs.isolation[0]) / 1000,
+  },
+];
+
 export function testScenario(kind: TestTraceKind): Scenario {
   const faulty = kind === 'faulty';
-  const link = (baseUs: number, jitterUs: number, duplicatePerMillion: number): unknown => ({
+  const reliable = kind === 'reliable';
+  const link = (
+    baseUs: number,
+    jitterUs: number,
+    duplicatePerMillion: number,
+    lossPerMillion = 0,
+  ): unknown => ({
     latency: { baseUs, jitterUs },
-    lossPerMillion: 0,
+    lossPerMillion,
     duplicatePerMillion,
     fifo: false,
   });
   return parseScenario(
     {
       name: kind,
+      ...(reliable
+        ? { mode: 'reliable', roles: { storeLimits: { historyEventsMax: 5, historyIdsMax: 20 } } }
+        : {}),
       durationMs: 6_000,
       deliveryDeadlineMs: 1_000,
       subscribeGraceMs: 500,
@@ -68,7 +103,7 @@ export function testScenario(kind: TestTraceKind): Scenario {
       },
       network: {
         client: { latency: { baseUs: 2_000, jitterUs: 1_000 } },
-        intraDc: link(200, 100, faulty ? 100_000 : 0),
+        intraDc: link(200, 100, faulty ? 100_000 : 0, reliable ? 30_000 : 0),
         crossDc: link(20_000, 5_000, 0),
       },
       workload: {
@@ -83,22 +118,24 @@ export function testScenario(kind: TestTraceKind): Scenario {
         reconnectBackoffMs: { min: 50, max: 300 },
         payloadBytes: 32,
       },
-      faults: faulty
-        ? [
-            {
-              kind: 'kill',
-              atMs: faultyTimesUs.kill[0] / 1000,
-              node: 'dc-a/frontend-1',
-              restartAfterMs: (faultyTimesUs.kill[1] - faultyTimesUs.kill[0]) / 1000,
-            },
-            {
-              kind: 'partition',
-              atMs: faultyTimesUs.partition[0] / 1000,
-              between: ['dc-a', 'dc-b'],
-              repairAfterMs: (faultyTimesUs.partition[1] - faultyTimesUs.partition[0]) / 1000,
-            },
-          ]
-        : [],
+      faults: reliable
+        ? reliableFaults
+        : faulty
+          ? [
+              {
+                kind: 'kill',
+                atMs: faultyTimesUs.kill[0] / 1000,
+                node: 'dc-a/frontend-1',
+                restartAfterMs: (faultyTimesUs.kill[1] - faultyTimesUs.kill[0]) / 1000,
+              },
+              {
+                kind: 'partition',
+                atMs: faultyTimesUs.partition[0] / 1000,
+                between: ['dc-a', 'dc-b'],
+                repairAfterMs: (faultyTimesUs.partition[1] - faultyTimesUs.partition[0]) / 1000,
+              },
+            ]
+          : [],
       randomFaults: null,
     },
     `replay test scenario ${kind}`,

@@ -5,11 +5,12 @@
  * matches too little near the time, searches earlier stretches of the trace a checkpoint at a time.
  *
  * A `recv` or `drop` names only its message's number; the window names the message's hop and
- * event too, from the `send` read in the stretch before (see `sendsBefore`).
+ * event too, from the `send` read in the stretch before (see `Sends`). A forward-ack names only its
+ * forward's id; the window names the event of the forward it acknowledges, the same way.
  */
 import { type Filter, matches, needsState } from './filter.ts';
 import type { FaultSpan } from './fault-spans.ts';
-import type { SendInfo } from './format.ts';
+import { type SendInfo, sendInfo } from './format.ts';
 import type { TraceRecord } from '../../sim/index.ts';
 import type { Counters, NodeView, ReplayState } from './replay-state.ts';
 import type { TraceIndex } from './trace-index.ts';
@@ -18,7 +19,7 @@ import type { TraceIndex } from './trace-index.ts';
 export interface Entry {
   line: number;
   record: TraceRecord;
-  /** For `recv` and `drop`: the send they answer, when it was read. */
+  /** For `recv` and `drop`: the send they answer, when it was read; for a `send`: itself, as named. */
   send?: SendInfo;
 }
 
@@ -37,10 +38,32 @@ export interface Window {
   after: Entry[];
 }
 
-function sendInfo(record: Extract<TraceRecord, { k: 'send' }>): SendInfo {
-  const info: SendInfo = { from: record.from, to: record.to, type: record.type };
-  if (record.e !== undefined) info.e = record.e;
-  return info;
+/**
+ * The sends read so far, by message number, and the event of each forward by its sender and id (a
+ * retry keeps the id, and the ack carries it back), so a forward-ack can name its event.
+ */
+class Sends {
+  private readonly byMessage = new Map<number, SendInfo>();
+  private readonly forwards = new Map<string, string>();
+
+  /** Note a send; returns it as named. */
+  note(record: Extract<TraceRecord, { k: 'send' }>): SendInfo {
+    let e = record.e;
+    if (record.r !== undefined) {
+      if (record.type === 'forward' && e !== undefined)
+        this.forwards.set(`${record.from}\u0000${record.r}`, e);
+      else if (record.type === 'forward-ack') e = this.forwards.get(`${record.to}\u0000${record.r}`);
+    }
+    const info = sendInfo(record, e);
+    this.byMessage.set(record.m, info);
+    return info;
+  }
+
+  /** The send a record names: itself for a `send`, the one it answers for a `recv` or `drop`. */
+  of(record: TraceRecord): SendInfo | undefined {
+    const message = record.k === 'send' || record.k === 'recv' || record.k === 'drop';
+    return message ? this.byMessage.get(record.m) : undefined;
+  }
 }
 
 function viewOf(index: TraceIndex, state: ReplayState, t: number): View {
@@ -75,8 +98,8 @@ export function traceWindow(
   let scannedAfter = 0;
   const scanLimitAfter = index.checkpointEvery * searchCheckpoints;
   index.scan(start, state, (record, line) => {
-    if (record.k === 'send') sends.set(record.m, sendInfo(record));
-    const send = record.k === 'recv' || record.k === 'drop' ? sends.get(record.m) : undefined;
+    if (record.k === 'send') sends.note(record);
+    const send = sends.of(record);
     const keep = !filter || matches(filter, record, send, state);
     const entry: Entry = send ? { line, record, send } : { line, record };
     if (record.t <= t) {
@@ -102,15 +125,15 @@ export function traceWindow(
  * The sends of the stretch before checkpoint `k`, so that a `recv` or `drop` read from `k` on can
  * name its message (one stretch covers every message in flight unless latencies span more).
  */
-function sendsBefore(index: TraceIndex, k: number): Map<number, SendInfo> {
-  const sends = new Map<number, SendInfo>();
+function sendsBefore(index: TraceIndex, k: number): Sends {
+  const sends = new Sends();
   if (k === 0) return sends;
   const endLine = index.checkpoints[k]!.line;
   index.scan(
     k - 1,
     null,
     (record) => {
-      if (record.k === 'send') sends.set(record.m, sendInfo(record));
+      if (record.k === 'send') sends.note(record);
       return true;
     },
     // Only sends matter, and a send's line names its kind.
@@ -128,8 +151,8 @@ function searchBack(index: TraceIndex, k: number, want: number, filter: Filter, 
     const segment: Entry[] = [];
     const sends = sendsBefore(index, j);
     index.scan(j, state, (record, line) => {
-      if (record.k === 'send') sends.set(record.m, sendInfo(record));
-      const send = record.k === 'recv' || record.k === 'drop' ? sends.get(record.m) : undefined;
+      if (record.k === 'send') sends.note(record);
+      const send = sends.of(record);
       if (line >= endLine) return false;
       if (matches(filter, record, send, state ?? undefined))
         segment.push(send ? { line, record, send } : { line, record });
