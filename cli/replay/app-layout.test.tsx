@@ -117,9 +117,15 @@ describe('the replay screen at each size', () => {
       [lost, loss],
     ] as const) {
       await goTo(e);
-      const text = await shows(`Path of ${e}`);
+      const first = await shows(`Path of ${e}`);
+      const rows = first.split('\n');
+      // A path longer than the pane: scroll to its end, in one burst.
+      if (/Follow \S+ .* \d+-\d+\/\d+$/m.test(first)) {
+        write(keys.down.repeat(80));
+        rows.push(...(await shows(/Follow \S+ .* \d+-(\d+)\/\1$/m)).split('\n'));
+      }
       // Side by side from 140 columns: the follow pane is the right half.
-      const pane = text.split('\n').map((line) => line.slice(80));
+      const pane = rows.map((line) => line.slice(80));
       expect(unwrapped(pane)).toContain(reason);
     }
     openScreen(index, 80, 24);

@@ -6,7 +6,8 @@
  * - a checkpoint every `checkpointEvery` records (checkpoints.ts);
  * - the structural log of every `conn`, `lease` and `node` record (structural-log.ts), names
  *   interned (string-table.ts);
- * - the faults with their spans, and per event where its records lie (event-table.ts);
+ * - the faults with their spans, per event where its records lie (event-table.ts), and the gap
+ *   notices with what they cover (gap-table.ts);
  * - what the checkers concluded: the violations they keep in detail (the run's report lists the
  *   same), each at the line of the record that revealed it, and their running totals, as the
  *   difference from what a record obviously adds wherever there is one (replay-state.ts).
@@ -32,6 +33,7 @@ import { UsageError } from '../usage-error.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { EventTable } from './event-table.ts';
 import { FaultSpans } from './fault-spans.ts';
+import { GapTable } from './gap-table.ts';
 import {
   type CounterCorrection,
   type Counters,
@@ -45,6 +47,11 @@ import type { TraceFile } from './trace-file.ts';
 
 export type RunRecord = Extract<TraceRecord, { k: 'run' }>;
 export type EndRecord = Extract<TraceRecord, { k: 'end' }>;
+
+/** Whether a trace is of a reliable-mode run (its run record names the mode). */
+export function isReliable(trace: { run: RunRecord }): boolean {
+  return (trace.run.scenario as { mode?: unknown } | null)?.mode === 'reliable';
+}
 
 export interface IndexOptions {
   checkpointEvery?: number;
@@ -79,6 +86,7 @@ export interface IndexedTrace {
   log: StructuralLog;
   events: EventTable;
   faults: FaultSpans;
+  gaps: GapTable;
   /** The violations the checkers keep in detail, by time, then line. */
   violations: ViolationEntry[];
   /** Per line, where the checkers counted otherwise than a record obviously adds. */
@@ -121,6 +129,7 @@ export function indexTrace(file: TraceFile, options: IndexOptions = {}): Indexed
   const log = new StructuralLog(strings);
   const events = new EventTable();
   const faults = new FaultSpans();
+  const gaps = new GapTable(strings);
   const violations: ViolationEntry[] = [];
   const checkpoints = new Checkpoints({
     structureEvery: options.structureEvery ?? 16_384,
@@ -141,6 +150,7 @@ export function indexTrace(file: TraceFile, options: IndexOptions = {}): Indexed
   const note = (record: TraceRecord, offset: number): void => {
     if (record.k === 'conn' || record.k === 'lease' || record.k === 'node') log.append(record);
     else if (record.k === 'fault') faults.note(record, line);
+    else if (record.k === 'gap') gaps.note(record, offset, line);
     const e = eventOfRecord(record);
     if (e !== undefined) events.note(e, record.k === 'publish', offset, record.t);
   };
@@ -211,6 +221,7 @@ export function indexTrace(file: TraceFile, options: IndexOptions = {}): Indexed
     log,
     events,
     faults,
+    gaps,
     violations,
     corrections,
     checked: checkers.summary(),

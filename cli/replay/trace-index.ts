@@ -30,14 +30,17 @@ import {
 } from './index-pass.ts';
 import type { Checkpoint } from './checkpoints.ts';
 import type { EventSpan } from './event-table.ts';
+import type { GapTable } from './gap-table.ts';
 import type { Counters, ReplayState } from './replay-state.ts';
 import { TraceFile } from './trace-file.ts';
 import { type Window, traceWindow } from './trace-window.ts';
 
 export type { Checkpoint } from './checkpoints.ts';
 export type { FaultSpan } from './fault-spans.ts';
+export type { GapEntry, GapTable } from './gap-table.ts';
 export type { Followed, FollowStep } from './follow-event.ts';
 export type { EndRecord, IndexOptions, RunRecord, ViolationEntry } from './index-pass.ts';
+export { isReliable } from './index-pass.ts';
 export type { Entry, View, Window } from './trace-window.ts';
 
 /** Sees a record, its line and its byte offset; true applies it and goes on, false stops (the record unapplied). */
@@ -94,8 +97,8 @@ export class TraceIndex {
 
   /** About how many bytes the index holds in typed arrays (structural log, event table, checkpoints, structures), for the benchmark. */
   heldBytes(): number {
-    const { log, events, checkpoints } = this.indexed;
-    return log.bytes() + events.bytes() + checkpoints.bytes(this.nodes.length);
+    const { log, events, gaps, checkpoints } = this.indexed;
+    return log.bytes() + events.bytes() + gaps.bytes() + checkpoints.bytes(this.nodes.length);
   }
 
   /** How many structural entries and interned strings the index holds (the only per-record memory). */
@@ -211,6 +214,27 @@ export class TraceIndex {
       return true;
     });
     return previous;
+  }
+
+  /** The gap notices of the trace (reliable mode), in trace order. */
+  get gaps(): GapTable {
+    return this.indexed.gaps;
+  }
+
+  /** The record at byte `offset` (the start of line `line`), read alone. */
+  recordAt(offset: number, line: number): TraceRecord {
+    let record: TraceRecord | null = null;
+    this.file.lines(offset, 1 << 12, (text) => {
+      try {
+        record = parseTraceLine(text);
+      } catch (error) {
+        if (!(error instanceof TraceFormatError)) throw error;
+        this.file.fail(line, `${error.message} (the file changed since it was opened)`);
+      }
+      return false;
+    });
+    if (record === null) this.file.fail(line, 'no record there (the file changed since it was opened)');
+    return record;
   }
 
   /** Whether the trace holds an event with this id. */

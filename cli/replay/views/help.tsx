@@ -14,11 +14,13 @@ const helpLines = [
   'n p          next / previous violation: jump there and show its chain',
   '↑ ↓          select a record (or scroll the followed path)',
   "f            follow the selected record's event; again to close",
-  '/            filter: node:ID (or a dc), topic:T, conn:C, e:ID, or a bare word',
+  '/            filter: node:ID (or a dc), topic:T, conn:C, e:ID, kind:K, or a word',
+  '             (kinds: gap, append, answer, history, ack, deliver-ack, fault, …)',
   'v            list the violations          esc  back to the events',
   '? q          this help / quit',
   'Nodes: c connections, t topics, l leases.  Timeline: K kill, P partition,',
-  'I isolate, J jitter storm, L loss burst, = a fault in force, ! violation, ▲ now.',
+  'I isolate, J jitter storm, L loss burst, = a fault in force, g gap notice,',
+  '! violation, ▲ now.',
 ];
 
 /** `height` rows, title included; the lines that do not fit are cut. */

@@ -2,8 +2,9 @@
 /* @jsxImportSource react */
 /**
  * Two rows: the whole run as a line with a letter where each fault starts (K kill, P partition,
- * I isolate, J jitter storm, L loss burst), `=` while it is in force and `!` at each violation; and
- * below it ▲ at the time shown, with the time beside it.
+ * I isolate, J jitter storm, L loss burst), `=` while it is in force, `g` at each gap notice
+ * (reliable mode) and `!` at each violation (over all else); and below it ▲ at the time shown,
+ * with the time beside it.
  */
 import { Text } from 'ink';
 import type { ReactElement } from 'react';
@@ -50,6 +51,8 @@ export function timelineText(index: TraceIndex, t: number, width: number): [stri
     const to = column(fault.end ?? index.endT);
     for (let i = from; i <= to; i++) line[i] = '=';
   }
+  const gaps = index.gaps;
+  for (let i = 0; i < gaps.size; i++) line[column(gaps.timeOf(i))] = 'g';
   for (const fault of index.faults) line[column(fault.start)] = faultLetter(fault.fault.kind);
   for (const v of index.violations) line[column(v.t)] = '!';
   const at = column(t);
