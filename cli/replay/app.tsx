@@ -14,7 +14,7 @@ import { type Action, type Screen, keyPresses, openingScreen, selection, step } 
 import { layoutFor } from './layout.ts';
 import { zeroCounters } from './replay-state.ts';
 import { followReader, windowReader } from './screen-readers.ts';
-import type { TraceIndex, Window } from './trace-index.ts';
+import { isReliable, type TraceIndex, type Window } from './trace-index.ts';
 import {
   CountersView,
   FaultsInForce,
@@ -152,7 +152,12 @@ export function App(props: AppProps): ReactElement {
           <Topology index={index} view={window.view} width={width} compact={layout.compact} />
           <FaultsInForce view={window.view} />
           <Timeline index={index} t={screen.t} width={width} />
-          <CountersView soFar={window.view.counters} total={index.totals} width={width} />
+          <CountersView
+            soFar={window.view.counters}
+            total={index.totals}
+            width={width}
+            reliable={isReliable(index)}
+          />
           {screen.pane !== 'events' && wide ? (
             <Box>
               {records(Math.floor(width / 2))}

@@ -1,6 +1,8 @@
 // Goal: without a terminal, replay prints what a person needs from a run: its topology, its faults,
-// the counters and node states at the end, and every violation with the checker's causal chain.
-// Method: a real simulator run with faults and planted bugs (test-traces.ts), its summary read.
+// the counters and node states at the end, for a reliable run what reliable mode's checker counted,
+// and every violation with the checker's causal chain.
+// Method: real simulator runs with faults and planted bugs, and in reliable mode (test-traces.ts),
+// their summaries read.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,5 +77,24 @@ describe('the static summary', () => {
     expect(summaryText(index)).toContain(
       "(1 record(s) came after their event's retention in the checkers and were judged against a forgotten history",
     );
+  });
+
+  it("a reliable trace: its gap notices by why, resumes and acknowledgements as the run's report counts them", () => {
+    expect(text).not.toContain('Reliable mode');
+    const reliable = writeTestTrace(dir, 'reliable');
+    const r = reliable.report.reliable!;
+    const summary = summaryText(new TraceIndex(reliable.path));
+    expect(r.gaps.trimmed).toBeGreaterThan(0);
+    expect(summary).toContain('Reliable mode (the checkers, over the whole trace):');
+    expect(summary).toContain(
+      `  gap notices: trimmed ${r.gaps.trimmed}, epoch ${r.gaps.epoch}, unknown-cursor ${r.gaps['unknown-cursor']}, duplicate ${r.gaps.duplicate}; ${r.dishonestGaps} dishonest`,
+    );
+    expect(summary).toContain(`  resumes: ${r.resumes} `);
+    expect(summary).toContain(
+      `  acknowledged: ${r.acknowledged + r.acknowledgedPending} publishes answered OK (${r.acknowledgedPending} with forward-pending); ${r.unstoredAcknowledgements} not stored where owed`,
+    );
+    expect(summary).toContain(`  appended: ${r.appended} over every store`);
+    // What missed its deadline in reliable mode comes later or is told as a gap: late, not lost.
+    expect(summary).toMatch(/published \d+, delivered \d+, late \d+ explained \/ \d+ unexplained/);
   });
 });

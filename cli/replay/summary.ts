@@ -1,10 +1,13 @@
 /**
  * The static summary replay prints when there is no terminal to draw on (output piped or
- * redirected): topology, faults, counters and node states at the end, and every violation the
- * checkers keep in detail with its causal chain. Plain text, no colours, so it reads the same in a CI log.
+ * redirected): topology, faults, counters and node states at the end, for a reliable trace what
+ * reliable mode's checker counted (gap notices by why, resumes, acknowledgements, the promises
+ * judged after heal), and every violation the checkers keep in detail with its causal chain. Plain
+ * text, no colours, so it reads the same in a CI log.
  */
-import { describeFault } from '../../sim/index.ts';
+import { describeFault, type ReliableCounts } from '../../sim/index.ts';
 import { formatTime } from './format.ts';
+import { isReliable } from './index-pass.ts';
 import type { TraceIndex } from './trace-index.ts';
 
 const describeNode = (node: {
@@ -20,6 +23,22 @@ const describeNode = (node: {
   if (node.role === 'store') return `up, ${node.leases} leases`;
   return 'up';
 };
+
+/** What reliable mode's checker counted over the whole trace. */
+function reliableLines(r: ReliableCounts): string[] {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const byWhy = Object.entries(r.gaps)
+    .map(([why, count]) => `${why} ${n(count)}`)
+    .join(', ');
+  return [
+    'Reliable mode (the checkers, over the whole trace):',
+    `  gap notices: ${byWhy}; ${n(r.dishonestGaps)} dishonest`,
+    `  resumes: ${n(r.resumes)} (a viewer's stream going on on a new connection)`,
+    `  acknowledged: ${n(r.acknowledged + r.acknowledgedPending)} publishes answered OK (${n(r.acknowledgedPending)} with forward-pending); ${n(r.unstoredAcknowledgements)} not stored where owed`,
+    `  appended: ${n(r.appended)} over every store`,
+    `  after heal: ${n(r.seqsMissing)} seqs missing over ${n(r.streamsJudged)} viewer streams still joined; ${n(r.orderErrors)} order violations`,
+  ];
+}
 
 export function summaryText(index: TraceIndex): string {
   const out: string[] = [];
@@ -44,10 +63,12 @@ export function summaryText(index: TraceIndex): string {
   if (index.faults.length === 0) out.push('  none');
   const state = index.stateAt(index.endT);
   const c = state.counters;
+  // Reliable mode delivers late what missed its deadline, or tells a gap: it is late, not lost.
+  const lost = isReliable(index) ? 'late' : 'lost';
   out.push(
     '',
     `At the end (${formatTime(index.endT)}): published ${c.published}, delivered ${c.delivered}, ` +
-      `lost ${c.lostExplained} explained / ${c.lostUnexplained} unexplained, duplicates ${c.duplicates}, violations ${c.violations}`,
+      `${lost} ${c.lostExplained} explained / ${c.lostUnexplained} unexplained, duplicates ${c.duplicates}, violations ${c.violations}`,
   );
   const late = index.checkersHeld().pastRetention;
   if (late > 0)
@@ -55,6 +76,8 @@ export function summaryText(index: TraceIndex): string {
       `  (${late} record(s) came after their event's retention in the checkers and were judged against a forgotten history: a repeat among them is not counted as a duplicate)`,
     );
   for (const node of state.nodeViews()) out.push(`  ${node.id}: ${describeNode(node)}`);
+  const reliable = index.checked.reliable;
+  if (reliable !== undefined) out.push('', ...reliableLines(reliable));
   const counted = index.totals.violations;
   const kept = index.violations.length;
   // The checkers count every violation and keep the first of each invariant in detail.
