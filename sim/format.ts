@@ -110,9 +110,9 @@ export function formatComparison(bestEffort: Report, reliable: Report): string {
     ['delivered', n(bestEffort.delivered), n(reliable.delivered)],
     ['missed deadline', n(missing(bestEffort)), n(missing(reliable))],
     [
-      'lost for good',
-      `${n(missing(bestEffort))} (best-effort keeps none it missed)`,
-      after === undefined ? '?' : `${n(after.seqsMissing)} seqs after heal`,
+      'missing after heal',
+      'not judged: nothing is repaired',
+      after === undefined ? '?' : `${n(after.seqsMissing)} seqs`,
     ],
     ['duplicates', n(bestEffort.duplicates), n(reliable.duplicates)],
     ['order violations', 'not promised', after === undefined ? '?' : n(after.orderErrors)],

@@ -235,7 +235,7 @@ describe('stadium sim', () => {
     expect(run.stdout).toMatch(/best-effort\s+reliable/);
     for (const row of [
       'missed deadline',
-      'lost for good',
+      'missing after heal',
       'order violations',
       'gap notices',
       'messages sent',
