@@ -231,16 +231,22 @@ export class Clients {
       viewer.cursors.set(effect.topic, { topic: effect.topic, dc: node.dc, ...position });
   }
 
-  /** A frontend told a connection of a gap in its topic (a `gap` notice), before the client link. */
-  gapNoticed(node: FrontendNode, id: ConnectionId, gap: Gap): void {
-    const index = this.indexById.get(id);
-    assert(index !== undefined, `${node.id} told an unknown connection ${id} of a gap`);
+  /**
+   * A frontend told connections of a gap in their topic (`gap` notices), before the client link:
+   * one fact for the connections told of the same gap at once, as a fan-out is one.
+   */
+  gapNoticed(node: FrontendNode, ids: readonly ConnectionId[], gap: Gap): void {
+    const connections = ids.map((id) => {
+      const index = this.indexById.get(id);
+      assert(index !== undefined, `${node.id} told an unknown connection ${id} of a gap`);
+      return index;
+    });
     this.agenda.emit({
       kind: 'gap',
       t: this.agenda.now,
       node: node.id,
       topic: gap.topic,
-      connections: [index],
+      connections,
       epoch: gap.epoch,
       from: gap.fromSeq,
       to: gap.toSeq,

@@ -23,6 +23,7 @@ import {
   unreachable,
   usOfMs,
   type Effect,
+  type Gap,
   type Message,
   type Ms,
   type Us,
@@ -191,7 +192,8 @@ class World implements Agenda {
 
   private perform(node: SimNode, effects: Effect[]): void {
     const t = this.nowUs;
-    for (const effect of effects) {
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i] as Effect;
       switch (effect.kind) {
         case 'send':
           this.network.send(node, this.nodes.get(effect.target), effect.message);
@@ -210,12 +212,20 @@ class World implements Agenda {
           assert(node.role === 'frontend', `${node.id} delivered to connections`);
           this.clients.fanOut(node, effect.connections, effect.event, effect.position);
           break;
-        case 'notice':
-          if (effect.notice.gap !== undefined) {
-            assert(node.role === 'frontend', `${node.id} told a connection of a gap`);
-            this.clients.gapNoticed(node, effect.connection, effect.notice.gap);
+        case 'notice': {
+          const { gap } = effect.notice;
+          // Clients read other notices where their action is handled (clients.ts); a gap is a fact.
+          if (gap === undefined) break;
+          assert(node.role === 'frontend', `${node.id} told a connection of a gap`);
+          // The notices of one gap given together are one fact, as a fan-out's deliveries are.
+          const told = [effect.connection];
+          for (let next = effects[i + 1]; next?.kind === 'notice' && sameGap(next.notice.gap, gap);) {
+            told.push(next.connection);
+            next = effects[++i + 1];
           }
+          this.clients.gapNoticed(node, told, gap);
           break;
+        }
         case 'connected':
           // Clients read these where their action is handled (clients.ts).
           break;
@@ -296,4 +306,16 @@ class World implements Agenda {
       }
     }
   }
+}
+
+/** Whether `other` is exactly this gap. */
+function sameGap(other: Gap | undefined, gap: Gap): boolean {
+  return (
+    other !== undefined &&
+    other.topic === gap.topic &&
+    other.epoch === gap.epoch &&
+    other.fromSeq === gap.fromSeq &&
+    other.toSeq === gap.toSeq &&
+    other.why === gap.why
+  );
 }
