@@ -23,7 +23,9 @@ export function formatReport(report: Report): string {
     `published           ${n(report.published)} events (${n(report.publishes.unroutable)} publishes found no live dispatcher; ${n(report.publishes.warned)} answered with a warning that viewers may have missed them${retries(report.publishes)})`,
     `expected deliveries ${n(report.expected)}`,
     `delivered           ${n(report.delivered)}${report.late > 0 ? ` (${n(report.late)} after the deadline)` : ''}`,
-    `lost                ${n(report.lost.explained + report.lost.unexplained)}: ${n(report.lost.explained)} explained${byCause === '' ? '' : ` (${byCause})`}, ${n(report.lost.unexplained)} unexplained`,
+    report.reliable === undefined
+      ? `lost                ${n(report.lost.explained + report.lost.unexplained)}: ${n(report.lost.explained)} explained${byCause === '' ? '' : ` (${byCause})`}, ${n(report.lost.unexplained)} unexplained`
+      : `missed deadline     ${n(report.lost.explained + report.lost.unexplained)} deliveries not there by their deadline${byCause === '' ? '' : ` (with a fault on their path: ${byCause})`}; delivered later or told as a gap, as judged after heal below`,
     `duplicates          ${n(report.duplicates)}`,
     `misdeliveries       ${n(report.misdeliveries)}`,
     `latency             ${lat(report.latencyMs)}`,
@@ -37,6 +39,7 @@ export function formatReport(report: Report): string {
     `trace               ${report.tracePath ?? '(not written)'} (${(report.traceBytes / 1e6).toFixed(1)} MB, ${n(report.traceLines)} lines)`,
     `traceHash           ${report.traceHash}`,
     `liveness after heal ${livenessLine(report.liveness)}`,
+    ...(report.reliable === undefined ? [] : reliableLines(report.reliable)),
   ];
   const total = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
   if (total === 0) {
@@ -78,4 +81,17 @@ function livenessLine(liveness: Report['liveness']): string {
       ? 'no fault cost a delivery after it'
       : `faults cost deliveries until ${convergedAfterMs} ms after it`;
   return `healed at ${(healedAtMs / 1000).toFixed(1)} s (${converged}); ${eventsChecked} events from ${(checkedFromMs / 1000).toFixed(1)} s had to reach everyone`;
+}
+
+/** What reliable mode's checker found: the promises after heal, the gaps told, the acknowledgements. */
+function reliableLines(r: NonNullable<Report['reliable']>): string[] {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const gaps = Object.entries(r.gaps)
+    .map(([why, count]) => `${why} ${n(count)}`)
+    .join(' · ');
+  return [
+    `after heal          ${n(r.seqsMissing)} seqs missing over ${n(r.streamsJudged)} viewer streams still joined; ${n(r.orderErrors)} order violations; ${n(r.resumes)} resumes`,
+    `gap notices         ${gaps}; ${n(r.dishonestGaps)} dishonest`,
+    `acknowledged        ${n(r.acknowledged + r.acknowledgedPending)} publishes (${n(r.acknowledgedPending)} with forward-pending); ${n(r.unstoredAcknowledgements)} not stored where owed; ${n(r.appended)} appends over every store`,
+  ];
 }
