@@ -122,7 +122,7 @@ export function reliableFactsFixture(): Fact[] {
     { kind: 'gap', t: 42, node, topic, connections: [2], epoch: 1, from: 1, to: null, why: 'unknown-cursor' },
     { kind: 'connection', op: 'joined', t: 43, ...at(2, 2), topic, epoch: 2, seq: 0 },
     { kind: 'gap', t: 44, node, topic, connections: [0, 1, 2], epoch: 1, from: 6, to: null, why: 'epoch' },
-    { kind: 'gap', t: 45, node, topic, connections: [1], epoch: 1, from: 3, to: 3, why: 'duplicate' },
+    { kind: 'gap', t: 45, node, topic, connections: [1], epoch: 1, from: 3, to: 3, why: 'duplicate', e },
     { kind: 'connection', op: 'left', t: 50, ...at(0, 0), topic },
     { kind: 'connection', op: 'closed', t: 51, ...at(0, 0) },
     { kind: 'end', t: 1_000, items: 0 },

@@ -91,6 +91,12 @@ describe('a trace line', () => {
       [null, 'epoch', 3],
       [3, 'duplicate', 1],
     ]);
+    expect(records.filter((r) => r.k === 'gap').map((r) => ('e' in r ? r.e : 'none'))).toEqual([
+      'none',
+      'none',
+      'none',
+      'dc-a-1',
+    ]);
   });
 
   const broken: [string, string, RegExp][] = [

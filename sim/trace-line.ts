@@ -57,6 +57,7 @@ const shapes: Record<TraceKind, Record<string, string>> = {
     from: 'n',
     to: 'nn',
     why: 's',
+    e: 's?',
     c: 'a?',
     add: 'a?',
     omit: 'a?',

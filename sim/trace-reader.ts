@@ -213,8 +213,10 @@ class FactDecoder {
         return { kind: 'trimmed', t, dc, topic, epoch, seq };
       }
       case 'gap': {
-        const { node, topic, ep: epoch, from, to, why } = record;
-        return { kind: 'gap', t, node, topic, connections: this.recipients(record), epoch, from, to, why };
+        const { node, topic, ep: epoch, from, to, why, e } = record;
+        const connections = this.recipients(record);
+        const named = e === undefined ? {} : { e };
+        return { kind: 'gap', t, node, topic, connections, epoch, from, to, why, ...named };
       }
       case 'answer': {
         const { dc } = record;

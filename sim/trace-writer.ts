@@ -195,7 +195,7 @@ export class TraceWriter {
         return { k: 'trim', t, dc, topic, ep, seq };
       }
       case 'gap': {
-        const { t, node, topic, connections, epoch: ep, from, to, why } = fact;
+        const { t, node, topic, connections, epoch: ep, from, to, why, e } = fact;
         return {
           k: 'gap',
           t,
@@ -206,6 +206,7 @@ export class TraceWriter {
           from,
           to,
           why,
+          ...(e === undefined ? {} : { e }),
           ...this.recipients(node, topic, connections),
         };
       }

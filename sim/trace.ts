@@ -143,7 +143,8 @@ export type TraceRecord =
   | { k: 'trim'; t: number; dc: string; topic: Topic; ep: StoreEpoch; seq: Seq }
   /**
    * Reliable: a frontend told `n` connections (named as a fan-out's) that seqs `from`..`to` (null:
-   * the rest) of epoch `ep` of `topic` will never reach them, and `why`.
+   * the rest) of epoch `ep` of `topic` will never reach them, and `why`; a `duplicate` names the
+   * event `e` the seq holds again.
    */
   | ({
       k: 'gap';
@@ -155,6 +156,7 @@ export type TraceRecord =
       from: Seq;
       to: Seq | null;
       why: Gap['why'];
+      e?: EventId;
     } & Recipients)
   /**
    * The publisher of `dc` got an answer: OK for event `e` (`w`: the warning's code), or refused

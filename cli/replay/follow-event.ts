@@ -160,8 +160,13 @@ export function followEvent(index: TraceIndex, e: string): Followed {
             !record.ok,
           );
         break;
-      case 'trim':
       case 'gap':
+        if (record.e === e)
+          at(
+            `${record.node} told ${record.n} connection${record.n === 1 ? '' : 's'} seq ${record.from} of epoch ${record.ep} holds it again (${record.why}): not given twice`,
+          );
+        break;
+      case 'trim':
       case 'conn':
       case 'lease':
       case 'node':

@@ -89,6 +89,21 @@ describe('format', () => {
         'GAP live seq 1.2..end (epoch) to 2 conn at dc-a/frontend-1',
       ],
       [
+        {
+          k: 'gap',
+          t: 5,
+          node: 'dc-a/frontend-1',
+          topic: 'live',
+          n: 1,
+          ep: 2,
+          from: 3,
+          to: 3,
+          why: 'duplicate',
+          e: 'ev-1',
+        },
+        'GAP live seq 2.3..3 (duplicate ev-1) to 1 conn at dc-a/frontend-1',
+      ],
+      [
         { k: 'answer', t: 5, dc: 'dc-a', ok: true, e: 'ev-1', w: 'forward-pending' },
         'dc-a/publisher answered OK ev-1 (warning forward-pending)',
       ],

@@ -78,7 +78,7 @@ export function describeRecord(
     case 'trim':
       return `${record.dc}/store forgot ${record.topic} through seq ${record.ep}.${record.seq}`;
     case 'gap':
-      return `GAP ${record.topic} seq ${record.ep}.${record.from}..${record.to ?? 'end'} (${record.why}) to ${record.n} conn at ${record.node}`;
+      return `GAP ${record.topic} seq ${record.ep}.${record.from}..${record.to ?? 'end'} (${record.why}${record.e === undefined ? '' : ` ${record.e}`}) to ${record.n} conn at ${record.node}`;
     case 'answer':
       return `${record.dc}/publisher answered ${record.ok ? `OK ${record.e}${record.w === undefined ? '' : ` (warning ${record.w})`}` : `REFUSED ${record.code}${record.e === undefined ? '' : ` ${record.e}`}`}`;
     case 'lease':
