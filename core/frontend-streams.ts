@@ -119,7 +119,7 @@ export function addViewer(
 ): void {
   const stream = streamOf(state, topic);
   let catchUp: CatchUp = { kind: 'fresh' };
-  if (cursor !== undefined && cursor.seq > 0) {
+  if (cursor !== undefined) {
     if (cursor.dc === state.config.dc) catchUp = { kind: 'after', epoch: cursor.epoch, seq: cursor.seq };
     else if (cursor.lastEventId !== undefined && eventIdError(cursor.lastEventId) === null)
       catchUp = { kind: 'after-id', eventId: cursor.lastEventId };

@@ -188,4 +188,21 @@ describe('reliable mode through handle()', () => {
     expect(h.published).toEqual(['twice', 'twice']);
     expect(h.seqs.get('b1')).toEqual([1]);
   });
+
+  it('a viewer that received nothing yet resumes from where it joined (seq 0), not from now', () => {
+    const h = reliableWorld();
+    expect(h.joinedAt.get('a1')).toEqual({ epoch: 1, seq: 0 });
+    h.client('dc-a/fe-1', 'a1', { type: 'disconnect' });
+    for (let i = 0; i < 3; i++) h.publish('dc-a/d-1', 'live', `missed ${i}`);
+    h.run(400);
+    h.client('dc-a/fe-2', 'back', { type: 'connect' });
+    h.client('dc-a/fe-2', 'back', {
+      type: 'resume',
+      topics: ['live'],
+      lastEventId: 'none',
+      cursors: [{ topic: 'live', dc: 'dc-a', epoch: 1, seq: 0 }],
+    });
+    h.run(800);
+    expect(h.seqs.get('back')).toEqual([1, 2, 3]);
+  });
 });

@@ -302,6 +302,29 @@ describe('the trace reader', () => {
     expect(comparable(readTraceFacts(path))).toEqual(comparable(facts));
   });
 
+  it('a reliable run with a store restart, loss and copies: read back as emitted, judged as live', () => {
+    const scenario = smallScenario({
+      name: 'reliable-faulted',
+      mode: 'reliable',
+      durationMs: 8_000,
+      lossPerMillion: 20_000,
+      duplicatePerMillion: 5_000,
+      churnPerViewerPerMinute: 6,
+      faults: [
+        ...plantedBugScenario().faults,
+        { kind: 'kill', atMs: 5_500, node: 'dc-b/store', restartAfterMs: 1_000 },
+      ],
+    });
+    const { facts, path } = liveFacts(scenario, '2');
+    const kinds = new Set(facts.map((fact) => fact.kind));
+    for (const kind of ['appended', 'gap', 'answered'] as const) expect(kinds.has(kind), kind).toBe(true);
+    expect(facts.some((fact) => fact.kind === 'fanned-out' && fact.seq !== undefined)).toBe(true);
+    expect(comparable(readTraceFacts(path))).toEqual(comparable(facts));
+    const live = new Checkers();
+    for (const fact of facts) live.apply(fact);
+    expect(judged(checkTrace(path))).toEqual(judged(live.summary()));
+  });
+
   it('a trace whose payload digest was changed breaks integrity when re-checked', () => {
     const path = tracePath();
     const report = runScenario(smallScenario(), '2', { tracePath: path });

@@ -95,3 +95,64 @@ function reliableLines(r: NonNullable<Report['reliable']>): string[] {
     `acknowledged        ${n(r.acknowledged + r.acknowledgedPending)} publishes (${n(r.acknowledgedPending)} with forward-pending); ${n(r.unstoredAcknowledgements)} not stored where owed; ${n(r.appended)} appends over every store`,
   ];
 }
+
+/**
+ * The same scenario and seed in both modes, side by side: what each delivered, how fast, at what
+ * cost in messages, and what each promise came to.
+ */
+export function formatComparison(bestEffort: Report, reliable: Report): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const missing = (r: Report): number => r.lost.explained + r.lost.unexplained;
+  const violations = (r: Report): number => Object.values(r.violationCounts).reduce((a, b) => a + b, 0);
+  const after = reliable.reliable;
+  const rows: [string, string, string][] = [
+    ['published', n(bestEffort.published), n(reliable.published)],
+    ['delivered', n(bestEffort.delivered), n(reliable.delivered)],
+    ['missed deadline', n(missing(bestEffort)), n(missing(reliable))],
+    [
+      'missing after heal',
+      'not judged: nothing is repaired',
+      after === undefined ? '?' : `${n(after.seqsMissing)} seqs`,
+    ],
+    ['duplicates', n(bestEffort.duplicates), n(reliable.duplicates)],
+    ['order violations', 'not promised', after === undefined ? '?' : n(after.orderErrors)],
+    [
+      'gap notices',
+      'none',
+      after === undefined
+        ? '?'
+        : Object.entries(after.gaps)
+            .map(([why, count]) => `${why} ${n(count)}`)
+            .join(', '),
+    ],
+    ['latency p50 ms', `${bestEffort.latencyMs.p50}`, `${reliable.latencyMs.p50}`],
+    ['latency p90 ms', `${bestEffort.latencyMs.p90}`, `${reliable.latencyMs.p90}`],
+    ['latency p99 ms', `${bestEffort.latencyMs.p99}`, `${reliable.latencyMs.p99}`],
+    ['  same dc p50/p99', pair(bestEffort.latencyMsSameDc), pair(reliable.latencyMsSameDc)],
+    ['  cross dc p50/p99', pair(bestEffort.latencyMsCrossDc), pair(reliable.latencyMsCrossDc)],
+    [
+      'messages sent',
+      n(bestEffort.messages.sent),
+      `${n(reliable.messages.sent)} (x${(reliable.messages.sent / Math.max(1, bestEffort.messages.sent)).toFixed(2)})`,
+    ],
+    [
+      'messages per publish',
+      (bestEffort.messages.sent / Math.max(1, bestEffort.published)).toFixed(1),
+      (reliable.messages.sent / Math.max(1, reliable.published)).toFixed(1),
+    ],
+    ['wall time s', (bestEffort.wallMs / 1000).toFixed(2), (reliable.wallMs / 1000).toFixed(2)],
+    ['violations', n(violations(bestEffort)), n(violations(reliable))],
+  ];
+  const width = Math.max(...rows.map(([, b]) => b.length), 'best-effort'.length);
+  const line = (label: string, b: string, r: string): string =>
+    `${label.padEnd(20)} ${b.padEnd(width)}  ${r}`;
+  return [
+    `scenario            ${bestEffort.scenario} (seed ${bestEffort.seed}), the same faults in both modes`,
+    line('', 'best-effort', 'reliable'),
+    ...rows.map(([label, b, r]) => line(label, b, r)),
+  ].join('\n');
+}
+
+function pair(l: Report['latencyMs']): string {
+  return `${l.p50} / ${l.p99}`;
+}

@@ -11,7 +11,7 @@ export {
   withoutAmbientNondeterminism,
 } from './run.ts';
 export type { LatencySummary, Report, RunOptions } from './run.ts';
-export { formatReport } from './format.ts';
+export { formatComparison, formatReport } from './format.ts';
 export { parseScenario } from './scenario-parse.ts';
 export { ScenarioError, nodeIds, faultKinds, defaultRoles, defaultNetwork } from './scenario.ts';
 export type {

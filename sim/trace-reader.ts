@@ -229,18 +229,8 @@ class FactDecoder {
       case 'gap': {
         const { node, topic, ep: epoch, from, to, why, e } = record;
         const connections = this.recipients(record);
-        return {
-          kind: 'gap',
-          t,
-          node,
-          topic,
-          connections,
-          epoch,
-          from,
-          to,
-          why,
-          ...(e === undefined ? {} : { e }),
-        };
+        const named = e === undefined ? {} : { e };
+        return { kind: 'gap', t, node, topic, connections, epoch, from, to, why, ...named };
       }
       case 'answer': {
         const { dc } = record;

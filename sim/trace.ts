@@ -152,8 +152,8 @@ export type TraceRecord =
   | { k: 'trim'; t: number; dc: string; topic: Topic; ep: StoreEpoch; seq: Seq }
   /**
    * Reliable: a frontend told `n` connections (named as a fan-out's) that seqs `from`..`to` (null:
-   * the rest) of epoch `ep` of `topic` will never reach them, and `why` (`e`: for `duplicate`, the
-   * event the seq holds again).
+   * the rest) of epoch `ep` of `topic` will never reach them, and `why`; a `duplicate` names the
+   * event `e` the seq holds again.
    */
   | ({
       k: 'gap';

@@ -225,4 +225,43 @@ describe('stadium sim', () => {
     const list = stadium('sim', '--list');
     expect(list.stdout).toMatch(/^live-video\s+The flagship/m);
   });
+
+  it('--compare-modes runs both modes on the same seed and prints them side by side', () => {
+    const run = stadium('sim', '--scenario', 'store-death', '--seed', '3', '--compare-modes', '--no-trace');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'reproduce with: stadium sim --scenario store-death --seed 3 --compare-modes',
+    );
+    expect(run.stdout).toMatch(/best-effort\s+reliable/);
+    for (const row of [
+      'missed deadline',
+      'missing after heal',
+      'order violations',
+      'gap notices',
+      'messages sent',
+    ])
+      expect(run.stdout).toContain(row);
+    const json = stadium(
+      'sim',
+      '--scenario',
+      'store-death',
+      '--seed',
+      '3',
+      '--compare-modes',
+      '--json',
+      '--no-trace',
+    );
+    const both = JSON.parse(json.stdout) as {
+      bestEffort: { mode: string; messages: { sent: number } };
+      reliable: { mode: string; messages: { sent: number }; reliable: { seqsMissing: number } };
+    };
+    expect(both.bestEffort.mode).toBe('best-effort');
+    expect(both.reliable.mode).toBe('reliable');
+    // Reliable mode repairs what the store's death cost best-effort, and pays for it in messages.
+    expect(both.reliable.reliable.seqsMissing).toBe(0);
+    expect(both.reliable.messages.sent).toBeGreaterThan(both.bestEffort.messages.sent);
+    const clash = stadium('sim', '--scenario', 'store-death', '--compare-modes', '--mode', 'reliable');
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('--compare-modes runs both modes');
+  });
 });

@@ -1,6 +1,7 @@
 /** `stadium sim`: run one scenario by seed, print the delivery report, write the trace. */
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
+import type * as SimModule from '../../sim/index.ts';
 import { UsageError } from '../usage-error.ts';
 import { progressBar } from '../progress.ts';
 import { endIfStdoutClosed } from '../stdout-closed.ts';
@@ -22,6 +23,10 @@ export function register(program: Command): void {
     .option('--list', 'list the named scenarios and exit')
     .option('--plant-bug <name>', 'run a copy of the roles with a known bug, to see the checker catch it')
     .option('--replay', 'after the report, step through the run in the replay UI (on a terminal only)')
+    .option(
+      '--compare-modes',
+      'run the scenario best-effort and reliable with the same seed, and print the two side by side',
+    )
     .addHelpText(
       'after',
       `
@@ -35,13 +40,17 @@ Examples:
   stadium sim --scenario live-video --seed 1        the flagship failure scenario
   stadium sim --scenario live-video --seed 1 --replay   then step through it (what npm start does)
   stadium sim --scenario store-death --seed 1 --mode reliable   the same faults, in reliable mode
+  stadium sim --scenario live-video --seed 1 --compare-modes    latency and cost of each mode
   stadium sim --scenario dc-partition --seed 42 --json | jq .lost
   stadium sim --scenario ./my-scenario.json          a seed is drawn and printed
   stadium sim --list                                 the named scenarios
   stadium sim --scenario fault-free --seed 1 --plant-bug skip-frontend
 
 Planted bugs (--plant-bug): no-dedupe, leases-ignored, wrong-topic, corrupt-payload, forward-twice,
-unsubscribe-lost, skip-frontend.`,
+unsubscribe-lost, skip-frontend, relay-forever, renews-without-viewers, unsubscribe-on-first-leave,
+prefix-lookup, tombstone-forgotten, reuse-event-ids, lease-shorter-than-renewal, expiry-ignored,
+renewals-stop-after-failure, late-retries; and in reliable mode seq-reuse-on-retry,
+history-read-off-by-one, gap-notice-instead-of-fetch, order-broken-on-retry.`,
     )
     .action(async (options: SimOptions) => {
       process.exitCode = await runSim(options);
@@ -57,6 +66,7 @@ interface SimOptions {
   list?: boolean;
   plantBug?: string;
   replay?: boolean;
+  compareModes?: boolean;
 }
 
 async function runSim(options: SimOptions): Promise<number> {
@@ -82,6 +92,12 @@ async function runSim(options: SimOptions): Promise<number> {
   if (mode !== null) scenario = { ...scenario, mode };
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
   const seed = options.seed ?? String(randomInt(1, 2 ** 31));
+  if (options.compareModes === true) {
+    if (mode !== null) throw new UsageError('--compare-modes runs both modes: leave out --mode');
+    if (options.replay === true)
+      throw new UsageError('--compare-modes makes two runs: replay each with stadium replay');
+    return compareModes(sim, scenario, seed, options, bug);
+  }
   const tracePath =
     options.trace === false
       ? null
@@ -112,5 +128,46 @@ async function runSim(options: SimOptions): Promise<number> {
   if (options.replay === true && options.json !== true && tracePath !== null && onTerminal) {
     await (await import('./replay.ts')).replayTrace(tracePath);
   }
+  return code;
+}
+
+type Sim = typeof SimModule;
+
+/** Both modes on the same scenario and seed: what reliable mode costs, and what it buys. */
+function compareModes(
+  sim: Sim,
+  scenario: ReturnType<Sim['loadScenario']>,
+  seed: string,
+  options: SimOptions,
+  bug: SimModule.PlantedBug | null,
+): number {
+  const hints = options.json === true ? process.stderr : process.stdout;
+  const reproduce = `stadium sim --scenario ${options.scenario} --seed ${seed} --compare-modes${bug === null ? '' : ` --plant-bug ${bug}`}`;
+  hints.write(`seed ${seed}${options.seed === undefined ? ' (drawn)' : ''}; reproduce with: ${reproduce}\n`);
+  const reports = (['best-effort', 'reliable'] as const).map((mode) => {
+    const tracePath =
+      options.trace === false
+        ? null
+        : `.stadium/runs/${scenario.name}-${seed}${mode === 'reliable' ? '-reliable' : ''}.jsonl`;
+    const bar = progressBar(process.stderr, `simulating ${scenario.name} ${mode}`);
+    const report = sim.runScenario({ ...scenario, mode }, seed, {
+      tracePath,
+      onProgress: (done, total) => {
+        endIfStdoutClosed();
+        bar.update(done, total);
+      },
+      ...(bug === null ? {} : { roles: sim.rolesWithBug(bug) }),
+    });
+    bar.done();
+    return report;
+  });
+  const [bestEffort, reliable] = reports as [(typeof reports)[0], (typeof reports)[0]];
+  const code = bestEffort.ok && reliable.ok ? 0 : 1;
+  process.exitCode = code;
+  if (options.json === true)
+    process.stdout.write(
+      `${JSON.stringify({ scenario: scenario.name, seed, reproduce, bestEffort, reliable })}\n`,
+    );
+  else process.stdout.write(`${sim.formatComparison(bestEffort, reliable)}\n`);
   return code;
 }

@@ -230,17 +230,25 @@ export function followEvent(index: TraceIndex, e: string): Followed {
     return at.seq;
   };
 
-  /** A gap notice that covers the event's seq at its frontend's datacenter (or repeats it). */
+  /**
+   * A gap notice that covers the event's seq at its frontend's datacenter: those viewers never get
+   * it. Or one that names it as a repeat: its seq holds it again (appended again after its store
+   * lost the epoch it had), and viewers who had it do not get it twice.
+   */
   const gap = (record: Extract<TraceRecord, { k: 'gap' }>, line: number): void => {
     if (record.topic !== topic) return;
-    const seq =
-      record.why === 'duplicate'
-        ? record.e === e
-          ? record.from
-          : null
-        : covered(record.node, record.ep, record.from, record.to);
-    if (seq === null) return;
     const viewers = `${record.n} viewer${record.n === 1 ? '' : 's'}`;
+    if (record.why === 'duplicate') {
+      if (record.e === e)
+        step(
+          record,
+          line,
+          `${record.node} told ${viewers} seq ${record.from} of epoch ${record.ep} holds it again (appended again): not given twice`,
+        );
+      return;
+    }
+    const seq = covered(record.node, record.ep, record.from, record.to);
+    if (seq === null) return;
     step(
       record,
       line,
