@@ -119,7 +119,9 @@ export function addViewer(
 ): void {
   const stream = streamOf(state, topic);
   let catchUp: CatchUp = { kind: 'fresh' };
-  if (cursor !== undefined && cursor.seq > 0) {
+  // A cursor at seq 0 is a place too: its viewer joined before the topic's first event, and is owed
+  // everything appended since.
+  if (cursor !== undefined) {
     if (cursor.dc === state.config.dc) catchUp = { kind: 'after', epoch: cursor.epoch, seq: cursor.seq };
     else if (cursor.lastEventId !== undefined && eventIdError(cursor.lastEventId) === null)
       catchUp = { kind: 'after-id', eventId: cursor.lastEventId };
@@ -641,9 +643,12 @@ function unknownCursor(
   effects: Effect[],
 ): void {
   assert(stream.epoch !== null, 'only a started stream locates cursors');
-  increment(state.counters, 'resumes-without-history');
-  const gap: Gap = { topic, epoch: stream.epoch, fromSeq: 1, toSeq: stream.seq, why: 'unknown-cursor' };
-  notifyGap(state, [connection], gap, effects);
+  // Nothing appended in this epoch yet: the viewer misses nothing here, and joins at its start.
+  if (stream.seq > 0) {
+    increment(state.counters, 'resumes-without-history');
+    const gap: Gap = { topic, epoch: stream.epoch, fromSeq: 1, toSeq: stream.seq, why: 'unknown-cursor' };
+    notifyGap(state, [connection], gap, effects);
+  }
   join(state, topic, stream, connection, effects);
 }
 

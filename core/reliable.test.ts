@@ -120,6 +120,43 @@ describe('reliable mode through handle()', () => {
     expect(h.joinedAt.get('a1-again')).toEqual({ epoch: 1, seq: 1 });
   });
 
+  it('a viewer that joined before the first event resumes from its cursor at seq 0: it gets everything published while it was away', () => {
+    const h = reliableWorld();
+    expect(h.joinedAt.get('a1')).toEqual({ epoch: 1, seq: 0 });
+    h.client('dc-a/fe-1', 'a1', { type: 'disconnect' });
+    for (let i = 0; i < 2; i++) h.publish('dc-a/d-1', 'live', `missed ${i}`);
+    h.run(400);
+    h.client('dc-a/fe-2', 'a1-again', { type: 'connect' });
+    h.client('dc-a/fe-2', 'a1-again', {
+      type: 'resume',
+      topics: ['live'],
+      lastEventId: 'none',
+      cursors: [{ topic: 'live', dc: 'dc-a', epoch: 1, seq: 0 }],
+    });
+    h.publish('dc-a/d-1', 'live', 'live again');
+    h.run(1_000);
+    expect(h.joinedAt.get('a1-again')).toEqual({ epoch: 1, seq: 0 });
+    expect(h.seqs.get('a1-again')).toEqual([1, 2, 3]);
+    expect(h.gaps.get('a1-again')).toBeUndefined();
+  });
+
+  it('a cursor of another datacenter with no last event id, where nothing is held yet: joined at the head, nothing to tell', () => {
+    const h = reliableWorld();
+    h.client('dc-b/fe-1', 'hop', { type: 'connect' });
+    h.client('dc-b/fe-1', 'hop', {
+      type: 'resume',
+      topics: ['quiet'],
+      lastEventId: 'none',
+      cursors: [{ topic: 'quiet', dc: 'dc-a', epoch: 1, seq: 3 }],
+    });
+    h.run(600);
+    expect(h.joinedAt.get('hop')).toEqual({ epoch: 1, seq: 0 });
+    expect(h.gaps.get('hop')).toBeUndefined();
+    h.publish('dc-b/d-1', 'quiet', 'first');
+    h.run(1_000);
+    expect(h.seqs.get('hop')).toEqual([1]);
+  });
+
   it('a cursor from another datacenter is located by its last event id', () => {
     const h = reliableWorld();
     h.publish('dc-a/d-1', 'live', 'one');
