@@ -8,6 +8,7 @@ import type { Fact } from '../facts.ts';
 import { Checkers, eventRetentionUs, type CheckerSummary, type InvariantName } from './index.ts';
 import { SyntheticFacts, syntheticScenario } from './test-facts.ts';
 import { judgedInvariants } from './violations.ts';
+import { settleMs } from '../settle.ts';
 
 const fa1 = 'dc-a/frontend-1';
 const fa2 = 'dc-a/frontend-2';
@@ -446,6 +447,52 @@ describe('which checkers each mode runs', () => {
     expect(Object.keys(summary.violationCounts).sort()).toEqual(
       [...new Set([...bestEffort, ...reliable])].sort(),
     );
+  });
+});
+
+describe('liveness after heal, by mode', () => {
+  /**
+   * Viewer 0 at dc-a/frontend-1 since the start; once the world has settled, event e1 is published
+   * in dc-b and one of its messages is lost on the way (random loss); then its deadline passes.
+   */
+  function lostAfterSettling(
+    mode: 'best-effort' | 'reliable',
+    lost: (s: SyntheticFacts) => SyntheticFacts,
+  ): CheckerSummary {
+    const scenario = syntheticScenario(mode);
+    const s = new SyntheticFacts(mode).open(0, 0, fa1).join(0, 'live', 1, 0);
+    lost(s.at(settleMs(scenario) + 1_000).publish('e1', 'live', 'dc-b'));
+    return judge(
+      s
+        .at(settleMs(scenario) + 1_000 + scenario.deliveryDeadlineMs)
+        .due('e1')
+        .end(),
+    );
+  }
+  const appendLost = (s: SyntheticFacts): SyntheticFacts =>
+    s.drop('store-request', 'dc-b/dispatcher-1', 'dc-b/store', 'e1');
+
+  it("reliable: an event whose origin's store never got its append goes nowhere; the lost request explains the loss in every datacenter", () => {
+    const summary = lostAfterSettling('reliable', appendLost);
+    expect(broken(summary)).toEqual({});
+    expect(summary.lost.byCause).toEqual({ 'message-loss': 1 });
+    expect(summary.liveness.eventsChecked).toBe(1);
+  });
+
+  it('planted: reliable, a lost message on another path (a deliver to another frontend) explains nothing', () => {
+    const summary = lostAfterSettling('reliable', (s) =>
+      s.append('dc-b', 'e1', 1, 1).append('dc-a', 'e1', 1, 1).drop('deliver', 'dc-a/dispatcher-1', fa2, 'e1'),
+    );
+    expect(broken(summary)).toMatchObject({ 'liveness-after-heal': 1 });
+  });
+
+  it("planted: best-effort, the origin's lost lookup explains nothing in a peer datacenter (the forward never waited for it)", () => {
+    const summary = lostAfterSettling('best-effort', appendLost);
+    expect(broken(summary)).toEqual({
+      'explained-loss': 1,
+      'fault-free-liveness': 1,
+      'liveness-after-heal': 1,
+    });
   });
 });
 

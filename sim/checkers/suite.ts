@@ -217,7 +217,7 @@ class RunningCheckers {
       this.violations,
     );
     this.explainer = new Explainer(
-      { leaseUs, subscribeGraceUs },
+      { leaseUs, subscribeGraceUs, reliable: mode === 'reliable' },
       topology,
       this.events,
       this.faults,

@@ -11,13 +11,14 @@ import {
   type DropReason,
   type EventId,
   type Gap,
+  type MessageType,
   type NodeId,
   type Seq,
   type StoreEpoch,
   type Topic,
   type Us,
 } from '../../core/index.ts';
-import { stampOf, type EventStamp, type Fact, type TopologyNode } from '../facts.ts';
+import { stampOf, type EventStamp, type Fact, type NetworkDropReason, type TopologyNode } from '../facts.ts';
 import { nodeIds, type Fault, type Scenario } from '../scenario.ts';
 import { smallScenario } from '../test-fixtures.ts';
 
@@ -34,6 +35,7 @@ export class SyntheticFacts {
   t: Us = 0;
   private readonly connections = new Map<number, { id: string; node: NodeId; viewer: number }>();
   private readonly stamps = new Map<EventId, EventStamp>();
+  private nextMessage = 0;
 
   constructor(mode: 'best-effort' | 'reliable' = 'reliable', faults: Fault[] = []) {
     const scenario = syntheticScenario(mode);
@@ -140,6 +142,12 @@ export class SyntheticFacts {
 
   roleDrop(node: NodeId, reason: DropReason, e: EventId, dc: DcId): this {
     return this.push({ kind: 'role-drop', t: this.tick(), node, reason, e, dc });
+  }
+
+  /** A message of event `e` lost on the network (the link's random loss, unless `why` says otherwise). */
+  drop(type: MessageType, from: string, to: string, e: EventId, why: NetworkDropReason = 'loss'): this {
+    const message = { m: this.nextMessage++, from, to, type, e, topic: this.stamp(e).topic };
+    return this.push({ kind: 'dropped', t: this.tick(), message, why });
   }
 
   down(node: NodeId): this {
