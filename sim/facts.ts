@@ -134,7 +134,12 @@ export type Fact =
     }
   /** `n` connections of a batch never got it: its frontend died, or their connection closed. */
   | { kind: 'batch-lost'; t: Us; node: NodeId; e: EventId; n: number; why: NetworkDropReason }
-  /** A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer behind it. */
+  /**
+   * A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer
+   * behind it. Reliable mode, `opened`: `resumes` names the topics its viewer resumes from a cursor
+   * (the viewer's own record of what it sent; absent: none), so every other topic it joins is a
+   * fresh subscription.
+   */
   | {
       kind: 'connection';
       op: 'opened' | 'refused' | 'closed';
@@ -143,6 +148,7 @@ export type Fact =
       id: ConnectionId;
       node: NodeId;
       viewer: number;
+      resumes?: readonly Topic[];
     }
   /**
    * A connection began or stopped receiving a topic's events at its frontend. Reliable mode: a

@@ -106,7 +106,7 @@ export function reliableFactsFixture(): Fact[] {
     { kind: 'connection', op: 'joined', t: 11, ...at(0, 0), topic, epoch: 1, seq: 0 },
     { kind: 'connection', op: 'opened', t: 12, ...at(1, 1) },
     { kind: 'connection', op: 'joined', t: 13, ...at(1, 1), topic },
-    { kind: 'connection', op: 'opened', t: 14, ...at(2, 2) },
+    { kind: 'connection', op: 'opened', t: 14, ...at(2, 2), resumes: [topic] },
     { kind: 'published', t: 20, node: 'dc-a/dispatcher-1', event: stampOf(event), origin: 'dc-a', bytes: 4 },
     { kind: 'appended', t: 21, dc: 'dc-a', e, topic, epoch: 1, seq: 1, dup: false },
     { kind: 'appended', t: 22, dc: 'dc-a', e, topic, epoch: 1, seq: 1, dup: true },

@@ -269,6 +269,11 @@ class FactDecoder {
       const topic = need(record.topic, 'topic');
       return { kind: 'connection', op, t, c, id, node, viewer, topic, ...positionOf(record) };
     }
+    if (op === 'opened' && record.res !== undefined) {
+      if (!record.res.every((topic) => typeof topic === 'string'))
+        throw new TraceFormatError(`connection ${id} opened resuming something other than topics`);
+      return { kind: 'connection', op, t, c, id, node, viewer, resumes: record.res };
+    }
     return { kind: 'connection', op, t, c, id, node, viewer };
   }
 

@@ -209,7 +209,10 @@ describe('reliable mode: order (7)', () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2).join(1, 'live', 1, 4).deliver(fa2, 'e3', [1], 1, 3).deliver(fa2, 'e4', [1], 1, 4);
+    s.open(1, 0, fa2, ['live'])
+      .join(1, 'live', 1, 4)
+      .deliver(fa2, 'e3', [1], 1, 3)
+      .deliver(fa2, 'e4', [1], 1, 4);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
@@ -221,7 +224,10 @@ describe('reliable mode: order (7)', () => {
     published(s, 'e3', 3);
     published(s, 'e4', 4);
     // Only the batches: a fan-out to a connection not yet joined is a misdelivery to the delivery checker.
-    s.open(1, 0, fa2).receive(fa2, 'e3', [1], 1, 3).receive(fa2, 'e4', [1], 1, 4).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live'])
+      .receive(fa2, 'e3', [1], 1, 3)
+      .receive(fa2, 'e4', [1], 1, 4)
+      .join(1, 'live', 1, 4);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
@@ -231,13 +237,24 @@ describe('reliable mode: order (7)', () => {
   it("a viewer's own disconnect (its topics left as its connection closes) is resumed like a lost connection", () => {
     const s = receivedInOrder(2).disconnect(0, ['live']);
     published(s, 'e3', 3);
-    s.open(1, 0, fa2).join(1, 'live', 1, 3);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 3);
     published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
     expect(messagesOf(summary, 'order')[0]).toMatch(
       /dc-a\/frontend-2#1 .* skipping seqs 3..3 with no gap notice/,
     );
+  });
+
+  it('a viewer that left the topic just as its connection closed (its unsubscribe never arrived) subscribes afresh on its next connection, by its own word', () => {
+    const s = receivedInOrder(2).disconnect(0, ['live']);
+    published(s, 'e3', 3);
+    // The same facts as a resume but for the opened fact: it names no topic resumed.
+    s.open(1, 0, fa2).join(1, 'live', 1, 3);
+    published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable).toMatchObject({ resumes: 0, streamsJudged: 1 });
   });
 
   it('planted: a viewer that received nothing yet resumes from its joined position (its cursor): skipping past it is reported', () => {
@@ -247,7 +264,7 @@ describe('reliable mode: order (7)', () => {
     s.join(0, 'live', 1, 2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -259,7 +276,7 @@ describe('reliable mode: order (7)', () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -270,7 +287,7 @@ describe('reliable mode: order (7)', () => {
 
   it('planted: a resume that replays what the lost connection had is reported, and its events as duplicates of the viewer', () => {
     const s = receivedInOrder(2).close(0);
-    s.open(1, 0, fa2).join(1, 'live', 1, 2).deliver(fa2, 'e2', [1], 1, 2);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2).deliver(fa2, 'e2', [1], 1, 2);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1, 'no-duplicates': 1 });
     expect(messagesOf(summary, 'no-duplicates')[0]).toMatch(
@@ -339,7 +356,7 @@ describe('reliable mode: honest gaps (8)', () => {
 
   it("planted: a resume told its cursor is unknown while the cursor's epoch is live is reported", () => {
     const s = receivedInOrder(2).close(0);
-    s.open(1, 0, fa2).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 1, 2);
+    s.open(1, 0, fa2, ['live']).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 1, 2);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ 'honest-gaps': 1 });
     expect(messagesOf(summary, 'honest-gaps')[0]).toMatch(
@@ -353,7 +370,7 @@ describe('reliable mode: honest gaps (8)', () => {
       .append('dc-a', 'e3', 2, 1)
       .append('dc-b', 'e3', 1, 3)
       .answer('dc-a', 'e3');
-    s.open(1, 0, fa2).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 2, 0);
+    s.open(1, 0, fa2, ['live']).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 2, 0);
     s.deliver(fa2, 'e3', [1], 2, 1);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});

@@ -49,10 +49,12 @@ export class SyntheticFacts {
     return this;
   }
 
-  open(c: number, viewer: number, node: NodeId): this {
+  /** Connection `c` of `viewer` opens at `node`; its viewer resumes `resumes` from its cursors. */
+  open(c: number, viewer: number, node: NodeId, resumes: Topic[] = []): this {
     const connection = { id: `${node}#${c}`, node, viewer };
     this.connections.set(c, connection);
-    return this.push({ kind: 'connection', op: 'opened', t: this.tick(), c, ...connection });
+    const resumed = resumes.length === 0 ? {} : { resumes };
+    return this.push({ kind: 'connection', op: 'opened', t: this.tick(), c, ...connection, ...resumed });
   }
 
   join(c: number, topic: Topic, epoch: StoreEpoch, seq: Seq): this {

@@ -55,6 +55,8 @@ export class ViewerStreams {
   seqsMissing = 0;
   private readonly viewerOf: number[] = [];
   private readonly dcOf: DcId[] = [];
+  /** Per connection, the topics its viewer resumes from a cursor (the `opened` fact's `resumes`). */
+  private readonly resumesOf: (readonly Topic[] | undefined)[] = [];
   private readonly streams = new Map<number, Map<Topic, Stream>>();
 
   constructor(
@@ -69,6 +71,7 @@ export class ViewerStreams {
       if (fact.op === 'opened') {
         this.viewerOf[fact.c] = fact.viewer;
         this.dcOf[fact.c] = this.topology.dcOf(fact.node);
+        if (fact.resumes !== undefined) this.resumesOf[fact.c] = fact.resumes;
       } else if (fact.op === 'joined') this.joined(fact);
       else if (fact.op === 'left') this.left(fact.c, fact.topic, fact.t);
       else if (fact.op === 'closed') this.closed(fact.c, fact.t);
@@ -82,18 +85,23 @@ export class ViewerStreams {
   }
 
   /**
-   * ASSUMPTION (resume-by-history), until the `joined` fact says whether its connection resumed the
-   * topic: connection `c` continues the viewer's stream when the stream's connection closed while
-   * joined to the topic (a `left` at the very instant of its `closed` is the closing: the viewer's
-   * disconnect, not an unsubscribe), `c` is in the same datacenter, and the viewer has a cursor for
-   * the topic. So sim/world/clients.ts behaves: a viewer's cursor is set where its fresh subscription
-   * joined and moved by what it receives; an unsubscribe (churn) drops it, so the next subscribe
-   * starts afresh; a reconnect resumes every topic it has a cursor for; a resume in another
-   * datacenter goes by event id, not by seq.
+   * Connection `c` continues the viewer's stream when its viewer resumes the topic from a cursor on
+   * it (its `opened` fact says so), the stream's connection closed while joined to the topic (a
+   * `left` at the very instant of its `closed` is the closing: the viewer's disconnect, not an
+   * unsubscribe), `c` is in the same datacenter, and the stream has a cursor. The viewer's own word
+   * decides, not the order of facts: a viewer that left the topic just as its connection closed
+   * (its unsubscribe never reached the frontend) dropped its cursor and subscribes afresh. So
+   * sim/world/clients.ts behaves: a viewer's cursor is set where its fresh subscription joined and
+   * moved by what it receives; leaving the topic drops it; a reconnect resumes every topic it has
+   * a cursor for; a resume in another datacenter goes by event id, not by seq.
    */
   private continues(stream: Stream, c: number): boolean {
     return (
-      stream.state === 'resumable' && stream.c !== c && stream.dc === this.dcOf[c] && stream.cursor !== null
+      stream.state === 'resumable' &&
+      stream.c !== c &&
+      stream.dc === this.dcOf[c] &&
+      stream.cursor !== null &&
+      this.resumesOf[c]?.includes(stream.topic) === true
     );
   }
 

@@ -56,6 +56,8 @@ interface Connection {
   accepted: boolean;
   /** When its last client action arrives: the next may not overtake it. */
   lastArrivalUs: Us;
+  /** Reliable mode: the topics it resumes from a cursor of its viewer's. */
+  resumes: readonly Topic[];
 }
 
 interface Viewer {
@@ -188,6 +190,7 @@ export class Clients {
         id: connection.id,
         node: node.id,
         viewer: connection.viewer,
+        ...(connection.resumes.length === 0 ? {} : { resumes: connection.resumes }),
       });
     }
     // What the action changed about the connection is recorded before what the frontend then sent.
@@ -354,6 +357,7 @@ export class Clients {
       open: true,
       accepted: false,
       lastArrivalUs: 0,
+      resumes: [],
     };
     this.connections.push(connection);
     this.indexById.set(connection.id, index);
@@ -364,6 +368,7 @@ export class Clients {
     const cursors = topics.flatMap((topic) => viewer.cursors.get(topic) ?? []);
     if (cursors.length > 0) {
       // Reliable mode: resume every topic from its cursor; lastEventId is the best-effort fallback.
+      connection.resumes = cursors.map((cursor) => cursor.topic);
       const lastEventId = viewer.lastEventId ?? cursors[0]?.lastEventId ?? 'none';
       this.send(connection, { type: 'resume', topics, lastEventId, cursors });
     } else if (viewer.lastEventId !== null && topics.length > 0)
