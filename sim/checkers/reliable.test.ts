@@ -195,6 +195,25 @@ describe('reliable mode: order (7)', () => {
     expect(summary.reliable?.resumes).toBe(0);
   });
 
+  it('churn: a batch fanned out before the leave arrives after the rejoin; it ends the old subscription, not the new one', () => {
+    const s = receivedInOrder(1);
+    published(s, 'e2', 2).fanOut(fa1, 'e2', [0], 1, 2);
+    // Left and joined again at the frontend while e2 is still on the client link.
+    s.leave(0, 'live').join(0, 'live', 1, 2).receive(fa1, 'e2', [0], 1, 2);
+    published(s, 'e3', 3).deliver(fa1, 'e3', [0], 1, 3);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable).toMatchObject({ resumes: 0, streamsJudged: 1, seqsMissing: 0 });
+  });
+
+  it('planted: churn, an old seq fanned out again after the rejoin is reported', () => {
+    const s = receivedInOrder(2).leave(0, 'live').join(0, 'live', 1, 2);
+    s.deliver(fa1, 'e2', [0], 1, 2);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({ order: 1, 'no-duplicates': 1 });
+    expect(messagesOf(summary, 'order')[0]).toMatch(/as seq 2 of dc-a's epoch 1, after it had reached seq 2/);
+  });
+
   it('an unsubscribe, then later a new connection, starts afresh too', () => {
     const s = receivedInOrder(1).leave(0, 'live').close(0);
     published(s, 'e2', 2);

@@ -13,6 +13,9 @@
  * - A `joined` starts a fresh stream at its position (seq + 1 comes next), unless it continues the
  *   viewer's stream (a resume, see `continues`): then what follows the previous connection's last
  *   seq comes next, as a catch-up before or after the `joined`, or as a gap notice.
+ * - A `joined` is told at the frontend, like a gap: batches fanned out to the same connection before
+ *   it (an unsubscribe and a subscribe again while they are on the client link) still arrive, first,
+ *   and belong to the subscription before it, where they are judged.
  * - eventual delivery: at the `end`, every stream whose connection is still joined has reached the
  *   head of its topic in its datacenter store's live epoch, by receipts and gaps.
  * - honest gaps (`unknown-cursor` only; reliable.ts judges the rest): a resume is told its cursor is
@@ -20,7 +23,9 @@
  *   to the head can always be read after).
  *
  * Memory: one stream per (viewer, topic) and its pending gaps (at most `pendingGapsPerStreamMax`),
- * one viewer and datacenter per connection: per viewer and connection, like the other projections.
+ * one viewer and datacenter per connection, and per open connection and topic the batches on its
+ * client link (with the subscription they belong to, while it has some): per viewer and connection,
+ * like the other projections.
  */
 import type { DcId, EventId, Seq, StoreEpoch, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
@@ -55,6 +60,8 @@ export class ViewerStreams {
   seqsMissing = 0;
   private readonly viewerOf: number[] = [];
   private readonly dcOf: DcId[] = [];
+  /** Per open connection and topic, the batches fanned out to it that have not arrived yet. */
+  private readonly onTheLink = new Map<number, Map<Topic, number>>();
   /** Per connection, the topics its viewer resumes from a cursor (the `opened` fact's `resumes`). */
   private readonly resumesOf: (readonly Topic[] | undefined)[] = [];
   private readonly streams = new Map<number, Map<Topic, Stream>>();
@@ -75,6 +82,8 @@ export class ViewerStreams {
       } else if (fact.op === 'joined') this.joined(fact);
       else if (fact.op === 'left') this.left(fact.c, fact.topic, fact.t);
       else if (fact.op === 'closed') this.closed(fact.c, fact.t);
+    } else if (fact.kind === 'fanned-out') {
+      for (const c of fact.connections) this.addOnTheLink(c, fact.topic, 1);
     } else if (fact.kind === 'batch-received') {
       this.batchReceived(fact);
     } else if (fact.kind === 'gap') {
@@ -126,6 +135,8 @@ export class ViewerStreams {
     }
     const fresh = this.fresh(viewer, topic, c, 'joined');
     fresh.gaps = stream?.gaps.filter((gap) => gap.c === c) ?? [];
+    const batches = this.onTheLink.get(c)?.get(topic) ?? 0;
+    if (stream !== undefined && stream.c === c && batches > 0) fresh.trailing = { stream, batches };
     fresh.cursor = { epoch, seq };
     anchor(fresh, epoch, seq);
   }
@@ -140,6 +151,7 @@ export class ViewerStreams {
   }
 
   private closed(c: number, t: Us): void {
+    this.onTheLink.delete(c);
     const viewer = this.viewerOf[c];
     if (viewer === undefined) return;
     for (const stream of this.streams.get(viewer)?.values() ?? []) {
@@ -175,7 +187,14 @@ export class ViewerStreams {
       const viewer = this.viewerOf[c];
       // A connection that never opened is the frontend's invention: the misdelivery check names it.
       if (viewer === undefined) continue;
-      const stream = this.streamOn(c, event.topic) ?? this.fresh(viewer, event.topic, c, 'catching-up');
+      this.addOnTheLink(c, event.topic, -1);
+      let stream = this.streamOn(c, event.topic) ?? this.fresh(viewer, event.topic, c, 'catching-up');
+      // Fanned out before the latest join on this connection: it belongs to the subscription before.
+      while (stream.trailing !== null) {
+        const trailing = stream.trailing;
+        if (--trailing.batches === 0) stream.trailing = null;
+        stream = trailing.stream;
+      }
       if (stream.epoch === null) anchor(stream, epoch, seq - 1);
       this.judgeReceipt(stream, epoch, seq, fact);
       advanceCursor(stream, epoch, seq);
@@ -303,6 +322,14 @@ export class ViewerStreams {
   private orderError(t: Us, message: string, where: { e: EventId; connection: string; node: string }): void {
     this.orderErrors++;
     this.violations.report('order', t, message, where);
+  }
+
+  private addOnTheLink(c: number, topic: Topic, n: 1 | -1): void {
+    let byTopic = this.onTheLink.get(c);
+    if (byTopic === undefined) this.onTheLink.set(c, (byTopic = new Map()));
+    const batches = (byTopic.get(topic) ?? 0) + n;
+    if (batches > 0) byTopic.set(topic, batches);
+    else byTopic.delete(topic);
   }
 
   private streamsOf(viewer: number): Map<Topic, Stream> {
