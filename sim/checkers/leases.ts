@@ -4,7 +4,10 @@
  *
  * - lease hygiene: a dispatcher sends a frontend an event only while that frontend holds a lease on
  *   the topic in the dispatcher's datacenter, allowing one store round trip of staleness (the
- *   dispatcher acts on the answer of a lookup made a moment earlier);
+ *   dispatcher acts on the answer of a lookup made a moment earlier). In reliable mode a delivery
+ *   is retried until acknowledged within the lease time the store's answer named: a lease removed
+ *   by an unsubscribe meanwhile still takes the delivery's later attempts (the dispatcher knows the
+ *   expiry, not the removal), and one that died with its store takes them until its expiry;
  * - lease release: a lease ends by removal when its frontend's last viewer leaves. One that expires
  *   instead (the frontend stopped renewing without unsubscribing) must have a cause on that
  *   frontend's lease path while the lease ran down: the frontend, its datacenter's dispatchers or
@@ -42,6 +45,11 @@ export interface LeaseSettings {
    * breach while the lease had time left: the dispatcher learnt the lease from the store's answer.
    */
   reliable: boolean;
+  /**
+   * Reliable mode: how long after its first attempt a delivery may still be sent (its later
+   * attempts, `deliverTimeoutMs` apart), so how long after a removal a lease still takes them.
+   */
+  deliveryRetryUs: Us;
   /** How long a refusal is remembered to explain a loss (see FaultLog). */
   keepUs: Us;
 }
@@ -52,6 +60,8 @@ interface Lease {
   deadUs: Us | null;
   /** It ended because its store died, with time left. */
   diedWithStore?: boolean;
+  /** It ended by removal (its frontend's last viewer left), with time left. */
+  removed?: boolean;
 }
 
 export class LeaseChecker {
@@ -129,7 +139,10 @@ export class LeaseChecker {
         if (lease !== undefined && lease.deadUs === null) lease.deadUs = Math.min(t, lease.expUs);
         return;
       case 'removed':
-        if (lease !== undefined && lease.deadUs === null) lease.deadUs = t;
+        if (lease !== undefined && lease.deadUs === null) {
+          lease.deadUs = t;
+          lease.removed = true;
+        }
         return;
       case 'refused': {
         const refusalKey = `${key}\u0000${frontend}`;
@@ -220,6 +233,8 @@ export class LeaseChecker {
     const lease = this.leases.get(`${dc}\u0000${topic}`)?.get(frontend);
     let deadUs = lease === undefined ? null : (lease.deadUs ?? lease.expUs);
     if (this.settings.reliable && lease?.diedWithStore === true) deadUs = lease.expUs;
+    else if (this.settings.reliable && lease?.removed === true && lease.deadUs !== null)
+      deadUs = Math.min(lease.expUs, lease.deadUs + this.settings.deliveryRetryUs);
     if (lease === undefined || (deadUs !== null && t > deadUs + this.settings.leaseStalenessUs)) {
       this.hygieneErrors++;
       const why =

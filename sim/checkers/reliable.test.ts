@@ -486,6 +486,40 @@ describe('which checkers each mode runs', () => {
   });
 });
 
+describe('lease hygiene, reliable mode', () => {
+  const d1 = 'dc-a/dispatcher-1';
+  const { roles } = syntheticScenario('reliable');
+  /** The window a delivery's later attempts take after its first: `deliverTimeoutMs` apart. */
+  const retryMs = (roles.deliverAttemptsMax - 1) * roles.deliverTimeoutMs;
+  /** fa1 holds a lease on "live" until 9 s; e1 is sent to it at 1 s; its viewer leaves at 1.1 s, removing the lease. */
+  function removedWhileDelivering(): SyntheticFacts {
+    const s = viewerJoined().lease('dc-a', 'live', fa1, 'granted', 9_000);
+    published(s.at(1_000), 'e1', 1).send('deliver', d1, fa1, 'e1');
+    return s.at(1_100).leave(0, 'live').lease('dc-a', 'live', fa1, 'removed');
+  }
+
+  it("a delivery begun while the lease was live is retried after the frontend's unsubscribe removed it: no breach (the dispatcher knows the expiry, not the removal)", () => {
+    const s = removedWhileDelivering()
+      .at(1_000 + retryMs)
+      .send('deliver', d1, fa1, 'e1');
+    expect(broken(judge(s.end()))).toEqual({});
+  });
+
+  it('planted: a delivery sent past the retry window after the removal is reported', () => {
+    const lateMs = 1_100 + retryMs + roles.storeRequestTimeoutMs + 10;
+    const s = removedWhileDelivering().at(lateMs).send('deliver', d1, fa1, 'e1');
+    expect(broken(judge(s.end()))).toEqual({ 'lease-hygiene': 1 });
+  });
+
+  it('planted: best-effort keeps the stricter rule: one store round trip after the removal, no more', () => {
+    const s = new SyntheticFacts('best-effort').open(0, 0, fa1).join(0, 'live', 1, 0);
+    s.lease('dc-a', 'live', fa1, 'granted', 9_000).publish('e1', 'live', 'dc-a');
+    s.at(1_100).leave(0, 'live').lease('dc-a', 'live', fa1, 'removed');
+    s.at(1_100 + roles.storeRequestTimeoutMs + 10).send('deliver', d1, fa1, 'e1');
+    expect(broken(judge(s.end()))).toMatchObject({ 'lease-hygiene': 1 });
+  });
+});
+
 describe('liveness after heal, by mode', () => {
   /**
    * Viewer 0 at dc-a/frontend-1 since the start; once the world has settled, event e1 is published

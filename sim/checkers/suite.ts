@@ -204,6 +204,7 @@ class RunningCheckers {
         leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1),
         withoutViewersUs: withoutViewersUs(scenario),
         reliable: (scenario as { mode?: string }).mode === 'reliable',
+        deliveryRetryUs: usOfMs((scenario.roles.deliverAttemptsMax - 1) * scenario.roles.deliverTimeoutMs),
         keepUs,
       },
       topology,

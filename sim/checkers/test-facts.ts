@@ -11,6 +11,7 @@ import {
   type DropReason,
   type EventId,
   type Gap,
+  type LeaseChange,
   type MessageType,
   type NodeId,
   type Seq,
@@ -144,6 +145,18 @@ export class SyntheticFacts {
 
   roleDrop(node: NodeId, reason: DropReason, e: EventId, dc: DcId): this {
     return this.push({ kind: 'role-drop', t: this.tick(), node, reason, e, dc });
+  }
+
+  /** A message of event `e` sent (one copy). */
+  send(type: MessageType, from: string, to: string, e: EventId): this {
+    const message = { m: this.nextMessage++, from, to, type, e, topic: this.stamp(e).topic };
+    return this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
+  }
+
+  /** A store's lease fact: `frontend`'s lease on `topic` in `dc` granted (until `expMs`), removed... */
+  lease(dc: DcId, topic: Topic, frontend: NodeId, change: LeaseChange['change'], expMs?: number): this {
+    const exp = expMs === undefined ? {} : { expUs: expMs * 1_000 };
+    return this.push({ kind: 'lease', t: this.tick(), dc, topic, frontend, change, ...exp });
   }
 
   /** A message of event `e` lost on the network (the link's random loss, unless `why` says otherwise). */
