@@ -100,9 +100,9 @@ export class ViewerStreams {
    * unsubscribe), `c` is in the same datacenter, and the stream has a cursor. The viewer's own word
    * decides, not the order of facts: a viewer that left the topic just as its connection closed
    * (its unsubscribe never reached the frontend) dropped its cursor and subscribes afresh. So
-   * sim/world/clients.ts behaves: a viewer's cursor is set where its fresh subscription joined and
-   * moved by what it receives; leaving the topic drops it; a reconnect resumes every topic it has
-   * a cursor for; a resume in another datacenter goes by event id, not by seq.
+   * sim/world/viewer-cursors.ts keeps a viewer's cursor: set where its fresh subscription joined,
+   * moved by what it receives; leaving the topic drops it; a reconnect resumes every topic it has a
+   * cursor for (sim/world/clients.ts); a resume in another datacenter goes by event id, not by seq.
    */
   private continues(stream: Stream, c: number): boolean {
     return (
