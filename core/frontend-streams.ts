@@ -4,7 +4,8 @@
  *
  * Rules
  * - A stream starts when a lease reply names the topic's head under the store's epoch (no head
- *   named: 0). Until then its viewers wait, unjoined; once started, a viewer `joined`s at the
+ *   named: 0), whether the lease was granted or refused for want of room: a frontend the store
+ *   has no room for still serves its viewers, from the heads each renewal's refusal names. Until then its viewers wait, unjoined; once started, a viewer `joined`s at the
  *   stream's position and receives every later seq, in order.
  * - A delivery is acknowledged (`deliver-ack`) as soon as it arrives, whatever becomes of it. The
  *   next seq goes to the joined viewers at once; an older one is a duplicate; a later one waits in

@@ -99,6 +99,16 @@ describe('reliable mode through handle()', () => {
     expect(h.seqs.get('a1')).toEqual([4, 5]);
   });
 
+  it('a frontend the store refuses every lease (full) still joins its viewers and catches them up from the heads its refusals name', () => {
+    const h = reliableWorld({ frontendsPerTopicMax: 1 });
+    expect(h.leases('dc-a', 'live')).toEqual(['dc-a/fe-1']);
+    for (let i = 0; i < 3; i++) h.publish('dc-a/d-1', 'live', `e${i}`);
+    h.run(2_000);
+    expect(h.joinedAt.get('a2')).toEqual({ epoch: 1, seq: 0 });
+    expect(h.seqs.get('a2')).toEqual([1, 2, 3]);
+    expect(h.seqs.get('a1')).toEqual([1, 2, 3]);
+  });
+
   it('a viewer resuming on another frontend of its datacenter gets exactly the seqs after its cursor', () => {
     const h = reliableWorld();
     h.publish('dc-a/d-1', 'live', 'seen');
