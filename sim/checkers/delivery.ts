@@ -6,13 +6,17 @@
  * - no misdelivery: a frontend hands an event only to connections subscribed to its topic there,
  *   judged at the fan-out against the subscriptions projection;
  * - no duplicates: a connection receives each event id at most once; in reliable mode a viewer
- *   does, across its connections (a resume must not replay what the previous connection had).
+ *   does, across the connections of one subscription to a topic (a resume must not replay what the
+ *   previous connection had). A viewer that left the topic and subscribes to it again starts a new
+ *   subscription, not a reconnect: it gave up its place, and a frontend whose stream lags may give
+ *   it again what the old one had. A connection's first join of a topic its viewer resumes (the
+ *   `opened` fact's `resumes`) continues the viewer's subscription; any other join starts one.
  *
  * It also counts what was delivered (late when the loss checker had already counted it lost) and
  * the publish-to-receipt latency, overall and by whether the connection is in the event's origin
  * datacenter.
  */
-import type { DcId, Us } from '../../core/index.ts';
+import type { DcId, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import { Histogram } from '../histogram.ts';
 import type { Subscriptions } from '../subscriptions.ts';
@@ -32,6 +36,13 @@ export class DeliveryChecker {
   private readonly dcOfConnection: DcId[] = [];
   /** Each opened connection's viewer, where duplicates are judged per viewer. */
   private readonly viewerOfConnection: number[] = [];
+  /** Per opened connection, the topics its viewer resumes on it. */
+  private readonly resumesOf: (readonly Topic[] | undefined)[] = [];
+  /** Per connection, the topics it has joined so far (a resume is its first join of the topic). */
+  private readonly joinedOn: (Set<Topic> | undefined)[] = [];
+  /** `viewer, topic` -> the number of the viewer's current subscription to the topic. */
+  private readonly subscriptionOf = new Map<string, number>();
+  private nextSubscription = 0;
 
   /** `duplicatesPerViewer`: a viewer, not only a connection, receives each event id at most once. */
   constructor(
@@ -45,7 +56,14 @@ export class DeliveryChecker {
   apply(fact: Fact): void {
     if (fact.kind === 'connection' && fact.op === 'opened') {
       this.dcOfConnection[fact.c] = this.topology.dcOf(fact.node);
-      if (this.duplicatesPerViewer) this.viewerOfConnection[fact.c] = fact.viewer;
+      if (this.duplicatesPerViewer) {
+        this.viewerOfConnection[fact.c] = fact.viewer;
+        this.resumesOf[fact.c] = fact.resumes;
+      }
+    } else if (fact.kind === 'connection' && fact.op === 'joined') {
+      if (this.duplicatesPerViewer) this.joined(fact.c, fact.viewer, fact.topic);
+    } else if (fact.kind === 'connection' && fact.op === 'closed') {
+      this.joinedOn[fact.c] = undefined;
     } else if (fact.kind === 'fanned-out') {
       this.fannedOut(fact);
     } else if (fact.kind === 'batch-received') {
@@ -98,7 +116,7 @@ export class DeliveryChecker {
         again.push(this.subscriptions.idOf(c));
         continue;
       }
-      if (this.duplicatesPerViewer && this.viewerHad(tracked, c)) {
+      if (this.duplicatesPerViewer && this.viewerHad(tracked, c, event.topic)) {
         againOfViewer.push(this.subscriptions.idOf(c));
         continue;
       }
@@ -118,7 +136,7 @@ export class DeliveryChecker {
       this.violations.report(
         'no-duplicates',
         t,
-        `${id} received event ${event.id}, which its viewer had already received on an earlier connection`,
+        `${id} received event ${event.id}, which its viewer had already received on an earlier connection of the same subscription`,
         { e: event.id, connection: id },
       );
     }
@@ -129,14 +147,26 @@ export class DeliveryChecker {
     if (crossDc > 0) this.latency.crossDc.record(latencyUs, crossDc);
   }
 
-  /** Mark that connection `c`'s viewer has the event; true if it had it already (on another connection). */
-  private viewerHad(tracked: TrackedEvent, c: number): boolean {
+  /** Connection `c` joined `topic`: it continues the viewer's subscription if it resumes it, else starts one. */
+  private joined(c: number, viewer: number, topic: Topic): void {
+    const joined = (this.joinedOn[c] ??= new Set());
+    const resumes = !joined.has(topic) && this.resumesOf[c]?.includes(topic) === true;
+    joined.add(topic);
+    const key = `${viewer}\u0000${topic}`;
+    if (!resumes || !this.subscriptionOf.has(key)) this.subscriptionOf.set(key, this.nextSubscription++);
+  }
+
+  /** Mark that connection `c`'s viewer has the event in its subscription; true if it had it already (on another connection). */
+  private viewerHad(tracked: TrackedEvent, c: number, topic: Topic): boolean {
     const viewer = this.viewerOfConnection[c];
     // A connection that never opened is the frontend's invention: the misdelivery check names it.
     // Past its retention an event's receipts count as first ones (events.ts), for viewers too.
     if (viewer === undefined || tracked.retired) return false;
+    const key = `${viewer}\u0000${topic}`;
+    let subscription = this.subscriptionOf.get(key);
+    if (subscription === undefined) this.subscriptionOf.set(key, (subscription = this.nextSubscription++));
     tracked.viewers ??= new Bitset();
-    return tracked.viewers.testAndSet(viewer);
+    return tracked.viewers.testAndSet(subscription);
   }
 }
 

@@ -214,6 +214,15 @@ describe('reliable mode: order (7)', () => {
     expect(messagesOf(summary, 'order')[0]).toMatch(/as seq 2 of dc-a's epoch 1, after it had reached seq 2/);
   });
 
+  it('a viewer that left a topic and subscribes afresh elsewhere, where the stream lags, may get again what its old subscription had: a new subscription, not a reconnect', () => {
+    const s = receivedInOrder(2).leave(0, 'live').close(0);
+    // fa2's stream stands at seq 1 when the viewer's fresh subscription joins there.
+    s.open(1, 0, fa2).join(1, 'live', 1, 1).deliver(fa2, 'e2', [1], 1, 2);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable?.resumes).toBe(0);
+  });
+
   it('an unsubscribe, then later a new connection, starts afresh too', () => {
     const s = receivedInOrder(1).leave(0, 'live').close(0);
     published(s, 'e2', 2);
