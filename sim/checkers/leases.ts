@@ -17,7 +17,9 @@
  *   store write behind it, over the slowest fault-free hops) — or a jitter storm in its datacenter
  *   held a request back for longer. In reliable mode a topic's first viewers join only once the
  *   lease is granted (the grant's answer names where their stream starts), so there a viewer
- *   joining within `withoutViewersUs` after the grant counts too: the judgement waits that long.
+ *   joining within `withoutViewersUs` after the grant counts too: the judgement waits that long;
+ *   and if one of the frontend's own lease messages was lost meanwhile (the answer that would have
+ *   joined its waiting viewers, or the retries after it), they may have waited longer.
  *
  * A lease is followed from the store's own `lease` facts; a store that dies takes every lease of its
  * datacenter with it at that moment. The loss checker asks it who held a live lease when a store
@@ -177,6 +179,8 @@ export class LeaseChecker {
       const { dc, topic, frontend, change, t } = first;
       const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, now);
       if (lastViewerUs !== null && lastViewerUs >= t - this.settings.withoutViewersUs) continue;
+      if (this.faults.leaseDropWithin(frontend, t, t + this.settings.withoutViewersUs) !== undefined)
+        continue;
       this.reportWithoutViewers(dc, topic, frontend, change, t, lastViewerUs);
     }
   }

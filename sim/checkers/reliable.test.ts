@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../facts.ts';
 import { Checkers, eventRetentionUs, type CheckerSummary, type InvariantName } from './index.ts';
+import { withoutViewersUs } from './suite.ts';
 import { SyntheticFacts, syntheticScenario } from './test-facts.ts';
 import { judgedInvariants } from './violations.ts';
 import { settleMs } from '../settle.ts';
@@ -526,6 +527,31 @@ describe('lease hygiene, reliable mode', () => {
     s.at(1_100).leave(0, 'live').lease('dc-a', 'live', fa1, 'removed');
     s.at(1_100 + roles.storeRequestTimeoutMs + 10).send('deliver', d1, fa1, 'e1');
     expect(broken(judge(s.end()))).toMatchObject({ 'lease-hygiene': 1 });
+  });
+});
+
+describe('lease without viewers, reliable mode', () => {
+  const scenario = syntheticScenario('reliable');
+  /** A viewer of "live" at fa1 leaves at 1 s; at 2 s the store renews fa1's lease on it (a new viewer waits to join, unseen). */
+  function renewedAfterTheLastViewerLeft(): SyntheticFacts {
+    const s = viewerJoined().lease('dc-a', 'live', fa1, 'granted', 2_000);
+    return s.at(1_000).leave(0, 'live').at(2_000).lease('dc-a', 'live', fa1, 'renewed', 4_000);
+  }
+  const pastTheBoundMs = 2_000 + withoutViewersUs(scenario) / 1_000 + 100;
+
+  it('a renewal whose answer was lost: the viewer waiting for it to join may wait past the bound, no breach', () => {
+    const s = renewedAfterTheLastViewerLeft().dropLease('lease-reply', 'dc-a/dispatcher-1', fa1, fa1);
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({});
+  });
+
+  it('planted: a renewal with no viewer joining within the bound and nothing lost on its lease path is reported', () => {
+    const summary = judge(renewedAfterTheLastViewerLeft().at(pastTheBoundMs).end());
+    expect(broken(summary)).toEqual({ 'lease-without-viewers': 1 });
+  });
+
+  it("planted: another frontend's lost lease message explains nothing", () => {
+    const s = renewedAfterTheLastViewerLeft().dropLease('lease-reply', 'dc-a/dispatcher-1', fa2, fa2);
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({ 'lease-without-viewers': 1 });
   });
 });
 

@@ -165,6 +165,12 @@ export class SyntheticFacts {
     return this.push({ kind: 'dropped', t: this.tick(), message, why });
   }
 
+  /** A lease message of `frontend` lost on the network (the link's random loss). */
+  dropLease(type: MessageType, from: string, to: string, frontend: NodeId): this {
+    const message = { m: this.nextMessage++, from, to, type, leaseOf: frontend };
+    return this.push({ kind: 'dropped', t: this.tick(), message, why: 'loss' });
+  }
+
   down(node: NodeId): this {
     return this.push({ kind: 'node', t: this.tick(), node, op: 'down' });
   }
