@@ -4,8 +4,8 @@
  * frontends' `gap` facts, the publishers' `answered` facts and the epoch/seq of every receipt.
  *
  * - eventual delivery (6): at the end, every connection still joined to a topic has every seq of
- *   its datacenter store's live epoch, from where its stream started up to the head, by receipt or
- *   gap notice (viewer-streams.ts). Exactly once per viewer is the delivery checker's, judged per
+ *   its datacenter store's live epoch, from where its stream started up to the head as it stood a
+ *   catch-up time before the end (sim/settle.ts), by receipt or gap notice (viewer-streams.ts). Exactly once per viewer is the delivery checker's, judged per
  *   viewer across connections in this mode.
  * - order (7): per viewer and topic, within a datacenter, seqs arrive one after another; a skip
  *   only over a gap notice, a new epoch only after a notice for the rest of the old one; a resume
@@ -88,8 +88,10 @@ export class ReliableChecker {
     subscriptions: Subscriptions,
     private readonly events: EventRegistry,
     private readonly violations: ViolationLog,
+    /** How long a stream may take to reach a head (sim/settle.ts, `catchUpMs`). */
+    catchUpUs: Us,
   ) {
-    this.stores = new StoreHistories(topology);
+    this.stores = new StoreHistories(topology, catchUpUs);
     this.streams = new ViewerStreams(topology, subscriptions, this.stores, violations);
   }
 
@@ -159,7 +161,7 @@ export class ReliableChecker {
       case 'trimmed': {
         // A lost epoch holds nothing: whatever of it a gap covers is truly gone.
         if (lost) return;
-        const held = this.stores.held(dc, fact.topic);
+        const held = this.stores.held(dc, fact.topic, fact.t);
         const headSeq = held?.epoch === fact.epoch ? held.headSeq : 0;
         const trimmedSeq = held?.epoch === fact.epoch ? held.trimmedSeq : 0;
         const to = fact.to ?? Infinity;

@@ -25,7 +25,7 @@ import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
 import type { Histogram } from '../histogram.ts';
 import type { Scenario } from '../scenario.ts';
-import { healedAt, settleMs } from '../settle.ts';
+import { catchUpMs, healedAt, settleMs } from '../settle.ts';
 import { Subscriptions } from '../subscriptions.ts';
 import { Topology } from '../topology.ts';
 import { DeliveryChecker } from './delivery.ts';
@@ -243,7 +243,14 @@ class RunningCheckers {
     const dcs = [...new Set(run.nodes.map((node): DcId => node.dc))];
     this.reliable =
       mode === 'reliable'
-        ? new ReliableChecker(topology, dcs, this.subscriptions, this.events, this.violations)
+        ? new ReliableChecker(
+            topology,
+            dcs,
+            this.subscriptions,
+            this.events,
+            this.violations,
+            usOfMs(catchUpMs(scenario)),
+          )
         : null;
   }
 

@@ -17,7 +17,8 @@
  *   it (an unsubscribe and a subscribe again while they are on the client link) still arrive, first,
  *   and belong to the subscription before it, where they are judged.
  * - eventual delivery: at the `end`, every stream whose connection is still joined has reached the
- *   head of its topic in its datacenter store's live epoch, by receipts and gaps.
+ *   head of its topic in its datacenter store's live epoch, as that head stood a catch-up time
+ *   before the end (sim/settle.ts, `catchUpMs`), by receipts and gaps.
  * - honest gaps (`unknown-cursor` only; reliable.ts judges the rest): a resume is told its cursor is
  *   unknown only when the cursor's epoch is not the store's live one (a cursor in the live epoch up
  *   to the head can always be read after).
@@ -252,7 +253,7 @@ export class ViewerStreams {
       this.unjudgedCursorGaps++;
       return;
     }
-    const held = this.stores.held(stream.dc, fact.topic);
+    const held = this.stores.held(stream.dc, fact.topic, fact.t);
     if (held === null || held.epoch !== cursor.epoch || cursor.seq > held.headSeq) return;
     this.dishonestCursorGaps++;
     const id = this.subscriptions.idOf(c);
@@ -264,12 +265,12 @@ export class ViewerStreams {
     );
   }
 
-  /** Every stream still joined has reached its store's head, by receipts and gaps. */
+  /** Every stream still joined has reached its store's head as it stood a catch-up time ago, by receipts and gaps. */
   private judgeEnd(t: Us): void {
     for (const byTopic of this.streams.values())
       for (const stream of byTopic.values()) {
         if (stream.state !== 'joined' || stream.epoch === null) continue;
-        const held = this.stores.held(stream.dc, stream.topic);
+        const held = this.stores.held(stream.dc, stream.topic, t);
         // The store's epoch is lost (or none is known): there is nothing it could still deliver.
         if (held === null) continue;
         // A stream ahead of the store's known epoch is in one with nothing appended yet.
@@ -277,7 +278,7 @@ export class ViewerStreams {
         this.streamsJudged++;
         applyGaps(stream);
         const from = held.epoch > stream.epoch ? 1 : stream.epochEnded ? held.headSeq + 1 : stream.last + 1;
-        const missing = uncovered(stream, held.epoch, from, held.headSeq);
+        const missing = uncovered(stream, held.epoch, from, held.owedSeq);
         if (missing.count === 0) continue;
         this.eventualErrors++;
         this.seqsMissing += missing.count;
@@ -287,7 +288,7 @@ export class ViewerStreams {
         this.violations.report(
           'eventual-delivery',
           t,
-          `${id} (viewer ${stream.viewer}) is still joined to "${stream.topic}" at the end but never got ${missing.count} seq(s) of ${stream.dc}'s epoch ${held.epoch} up to its head ${held.headSeq} (first: ${missing.first}), by receipt or gap notice${inEpoch}`,
+          `${id} (viewer ${stream.viewer}) is still joined to "${stream.topic}" at the end but never got ${missing.count} seq(s) of ${stream.dc}'s epoch ${held.epoch} up to seq ${held.owedSeq}, its head a catch-up time before the end (first: ${missing.first}), by receipt or gap notice${inEpoch}`,
           { connection: id },
         );
       }
