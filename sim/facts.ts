@@ -152,7 +152,9 @@ export type Fact =
     }
   /**
    * A connection began or stopped receiving a topic's events at its frontend. Reliable mode: a
-   * `joined` names the position its live events start after (`epoch`/`seq`).
+   * `joined` names the position its live events start after (`epoch`/`seq`), and `resumed` when it
+   * answers the resume its viewer made on this connection (the viewer's own record: it had not left
+   * the topic since; absent: a fresh subscription).
    */
   | {
       kind: 'connection';
@@ -165,6 +167,7 @@ export type Fact =
       topic: Topic;
       epoch?: StoreEpoch;
       seq?: Seq;
+      resumed?: true;
     }
   /** Reliable mode: the store of `dc` appended event `e` at `seq` of `epoch` (`dup`: it held it already, at that seq). */
   | { kind: 'appended'; t: Us; dc: DcId; e: EventId; topic: Topic; epoch: StoreEpoch; seq: Seq; dup: boolean }

@@ -120,7 +120,7 @@ export function reliableFactsFixture(): Fact[] {
     { kind: 'trimmed', t: 40, dc: 'dc-a', topic, epoch: 1, seq: 1 },
     { kind: 'gap', t: 41, node, topic, connections: [0], epoch: 1, from: 2, to: 5, why: 'trimmed' },
     { kind: 'gap', t: 42, node, topic, connections: [2], epoch: 1, from: 1, to: null, why: 'unknown-cursor' },
-    { kind: 'connection', op: 'joined', t: 43, ...at(2, 2), topic, epoch: 2, seq: 0 },
+    { kind: 'connection', op: 'joined', t: 43, ...at(2, 2), topic, epoch: 2, seq: 0, resumed: true },
     { kind: 'gap', t: 44, node, topic, connections: [0, 1, 2], epoch: 1, from: 6, to: null, why: 'epoch' },
     { kind: 'gap', t: 45, node, topic, connections: [1], epoch: 1, from: 3, to: 3, why: 'duplicate' },
     { kind: 'connection', op: 'left', t: 50, ...at(0, 0), topic },

@@ -9,8 +9,8 @@
  *   does, across the connections of one subscription to a topic (a resume must not replay what the
  *   previous connection had). A viewer that left the topic and subscribes to it again starts a new
  *   subscription, not a reconnect: it gave up its place, and a frontend whose stream lags may give
- *   it again what the old one had. A connection's first join of a topic its viewer resumes (the
- *   `opened` fact's `resumes`) continues the viewer's subscription; any other join starts one.
+ *   it again what the old one had. A join that answers its viewer's resume (the `joined` fact's
+ *   `resumed`) continues the viewer's subscription; any other join starts one.
  *
  * It also counts what was delivered (late when the loss checker had already counted it lost) and
  * the publish-to-receipt latency, overall and by whether the connection is in the event's origin
@@ -36,10 +36,6 @@ export class DeliveryChecker {
   private readonly dcOfConnection: DcId[] = [];
   /** Each opened connection's viewer, where duplicates are judged per viewer. */
   private readonly viewerOfConnection: number[] = [];
-  /** Per opened connection, the topics its viewer resumes on it. */
-  private readonly resumesOf: (readonly Topic[] | undefined)[] = [];
-  /** Per connection, the topics it has joined so far (a resume is its first join of the topic). */
-  private readonly joinedOn: (Set<Topic> | undefined)[] = [];
   /** `viewer, topic` -> the number of the viewer's current subscription to the topic. */
   private readonly subscriptionOf = new Map<string, number>();
   private nextSubscription = 0;
@@ -56,14 +52,9 @@ export class DeliveryChecker {
   apply(fact: Fact): void {
     if (fact.kind === 'connection' && fact.op === 'opened') {
       this.dcOfConnection[fact.c] = this.topology.dcOf(fact.node);
-      if (this.duplicatesPerViewer) {
-        this.viewerOfConnection[fact.c] = fact.viewer;
-        this.resumesOf[fact.c] = fact.resumes;
-      }
+      if (this.duplicatesPerViewer) this.viewerOfConnection[fact.c] = fact.viewer;
     } else if (fact.kind === 'connection' && fact.op === 'joined') {
-      if (this.duplicatesPerViewer) this.joined(fact.c, fact.viewer, fact.topic);
-    } else if (fact.kind === 'connection' && fact.op === 'closed') {
-      this.joinedOn[fact.c] = undefined;
+      if (this.duplicatesPerViewer) this.joined(fact.viewer, fact.topic, fact.resumed === true);
     } else if (fact.kind === 'fanned-out') {
       this.fannedOut(fact);
     } else if (fact.kind === 'batch-received') {
@@ -147,11 +138,8 @@ export class DeliveryChecker {
     if (crossDc > 0) this.latency.crossDc.record(latencyUs, crossDc);
   }
 
-  /** Connection `c` joined `topic`: it continues the viewer's subscription if it resumes it, else starts one. */
-  private joined(c: number, viewer: number, topic: Topic): void {
-    const joined = (this.joinedOn[c] ??= new Set());
-    const resumes = !joined.has(topic) && this.resumesOf[c]?.includes(topic) === true;
-    joined.add(topic);
+  /** A connection of `viewer` joined `topic`: a resume continues the viewer's subscription, anything else starts one. */
+  private joined(viewer: number, topic: Topic, resumes: boolean): void {
     const key = `${viewer}\u0000${topic}`;
     if (!resumes || !this.subscriptionOf.has(key)) this.subscriptionOf.set(key, this.nextSubscription++);
   }

@@ -253,7 +253,7 @@ describe('reliable mode: order (7)', () => {
     published(s, 'e3', 3);
     published(s, 'e4', 4);
     s.open(1, 0, fa2, ['live'])
-      .join(1, 'live', 1, 4)
+      .join(1, 'live', 1, 4, true)
       .deliver(fa2, 'e3', [1], 1, 3)
       .deliver(fa2, 'e4', [1], 1, 4);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
@@ -270,7 +270,7 @@ describe('reliable mode: order (7)', () => {
     s.open(1, 0, fa2, ['live'])
       .receive(fa2, 'e3', [1], 1, 3)
       .receive(fa2, 'e4', [1], 1, 4)
-      .join(1, 'live', 1, 4);
+      .join(1, 'live', 1, 4, true);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
@@ -280,7 +280,7 @@ describe('reliable mode: order (7)', () => {
   it("a viewer's own disconnect (its topics left as its connection closes) is resumed like a lost connection", () => {
     const s = receivedInOrder(2).disconnect(0, ['live']);
     published(s, 'e3', 3);
-    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 3);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 3, true);
     published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -300,6 +300,17 @@ describe('reliable mode: order (7)', () => {
     expect(summary.reliable).toMatchObject({ resumes: 0, streamsJudged: 1 });
   });
 
+  it('a viewer that left the topic while its resume waited to join subscribes afresh: its join does not answer the resume', () => {
+    const s = receivedInOrder(2).close(0);
+    published(s, 'e3', 3);
+    // The resume named "live", but the join that comes is of the subscription made after leaving.
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 3);
+    published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable?.resumes).toBe(0);
+  });
+
   it('planted: a viewer that received nothing yet resumes from its joined position (its cursor): skipping past it is reported', () => {
     const s = new SyntheticFacts().open(0, 0, fa1);
     published(s, 'e1', 1);
@@ -307,7 +318,7 @@ describe('reliable mode: order (7)', () => {
     s.join(0, 'live', 1, 2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4, true);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -319,7 +330,7 @@ describe('reliable mode: order (7)', () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4, true);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -330,7 +341,7 @@ describe('reliable mode: order (7)', () => {
 
   it('planted: a resume that replays what the lost connection had is reported, and its events as duplicates of the viewer', () => {
     const s = receivedInOrder(2).close(0);
-    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2).deliver(fa2, 'e2', [1], 1, 2);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2, true).deliver(fa2, 'e2', [1], 1, 2);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1, 'no-duplicates': 1 });
     expect(messagesOf(summary, 'no-duplicates')[0]).toMatch(
@@ -399,7 +410,9 @@ describe('reliable mode: honest gaps (8)', () => {
 
   it("planted: a resume told its cursor is unknown while the cursor's epoch is live is reported", () => {
     const s = receivedInOrder(2).close(0);
-    s.open(1, 0, fa2, ['live']).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 1, 2);
+    s.open(1, 0, fa2, ['live'])
+      .gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor')
+      .join(1, 'live', 1, 2, true);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ 'honest-gaps': 1 });
     expect(messagesOf(summary, 'honest-gaps')[0]).toMatch(
@@ -413,7 +426,9 @@ describe('reliable mode: honest gaps (8)', () => {
       .append('dc-a', 'e3', 2, 1)
       .append('dc-b', 'e3', 1, 3)
       .answer('dc-a', 'e3');
-    s.open(1, 0, fa2, ['live']).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 2, 0);
+    s.open(1, 0, fa2, ['live'])
+      .gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor')
+      .join(1, 'live', 2, 0, true);
     s.deliver(fa2, 'e3', [1], 2, 1);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});

@@ -58,7 +58,8 @@ export class SyntheticFacts {
     return this.push({ kind: 'connection', op: 'opened', t: this.tick(), c, ...connection, ...resumed });
   }
 
-  join(c: number, topic: Topic, epoch: StoreEpoch, seq: Seq): this {
+  /** Connection `c` joins `topic` at (epoch, seq); `resumed`: the join answers its viewer's resume. */
+  join(c: number, topic: Topic, epoch: StoreEpoch, seq: Seq, resumed = false): this {
     return this.push({
       kind: 'connection',
       op: 'joined',
@@ -68,6 +69,7 @@ export class SyntheticFacts {
       topic,
       epoch,
       seq,
+      ...(resumed ? { resumed } : {}),
     });
   }
 

@@ -65,6 +65,8 @@ export class ViewerStreams {
   private readonly onTheLink = new Map<number, Map<Topic, number>>();
   /** Per connection, the topics its viewer resumes from a cursor (the `opened` fact's `resumes`). */
   private readonly resumesOf: (readonly Topic[] | undefined)[] = [];
+  /** Per connection, the topics it has joined (only its first join of one may answer a resume). */
+  private readonly joinedOn: (Set<Topic> | undefined)[] = [];
   private readonly streams = new Map<number, Map<Topic, Stream>>();
 
   constructor(
@@ -96,23 +98,29 @@ export class ViewerStreams {
 
   /**
    * Connection `c` continues the viewer's stream when its viewer resumes the topic from a cursor on
-   * it (its `opened` fact says so), the stream's connection closed while joined to the topic (a
-   * `left` at the very instant of its `closed` is the closing: the viewer's disconnect, not an
-   * unsubscribe), `c` is in the same datacenter, and the stream has a cursor. The viewer's own word
-   * decides, not the order of facts: a viewer that left the topic just as its connection closed
-   * (its unsubscribe never reached the frontend) dropped its cursor and subscribes afresh. So
+   * it (`resumes`: its `joined` fact says so, or before that its `opened` fact), the stream's
+   * connection closed while joined to the topic (a `left` at the very instant of its `closed` is the
+   * closing: the viewer's disconnect, not an unsubscribe), `c` is in the same datacenter, and the
+   * stream has a cursor. The viewer's own word decides, not the order of facts: a viewer that left
+   * the topic just as its connection closed (its unsubscribe never reached the frontend), or while
+   * its resume waited to join, dropped its cursor and subscribes afresh. So
    * sim/world/viewer-cursors.ts keeps a viewer's cursor: set where its fresh subscription joined,
    * moved by what it receives; leaving the topic drops it; a reconnect resumes every topic it has a
    * cursor for (sim/world/clients.ts); a resume in another datacenter goes by event id, not by seq.
    */
-  private continues(stream: Stream, c: number): boolean {
+  private continues(stream: Stream, c: number, resumes: boolean): boolean {
     return (
+      resumes &&
       stream.state === 'resumable' &&
       stream.c !== c &&
       stream.dc === this.dcOf[c] &&
-      stream.cursor !== null &&
-      this.resumesOf[c]?.includes(stream.topic) === true
+      stream.cursor !== null
     );
+  }
+
+  /** Before its first `joined` of `topic`, whether connection `c`'s viewer said it resumes it there. */
+  private resumesBeforeJoin(c: number, topic: Topic): boolean {
+    return this.resumesOf[c]?.includes(topic) === true && this.joinedOn[c]?.has(topic) !== true;
   }
 
   private joined(fact: Extract<Fact, { kind: 'connection'; op: 'joined' | 'left' }>): void {
@@ -121,15 +129,19 @@ export class ViewerStreams {
       this.unpositioned++;
       return;
     }
+    const resumed = fact.resumed === true;
+    (this.joinedOn[c] ??= new Set()).add(topic);
     const stream = this.streamsOf(viewer).get(topic);
     if (stream !== undefined && stream.c === c && stream.state === 'joined') return;
-    if (stream !== undefined && stream.c === c && stream.state === 'catching-up') {
+    // Caught up before its join: the join completes the resume (unless the viewer left it meanwhile).
+    const catchingUp = stream?.c === c && stream.state === 'catching-up';
+    if (stream !== undefined && catchingUp && (resumed || stream.resumedFrom === null)) {
       if (stream.epoch === null) anchor(stream, epoch, seq);
       if (stream.cursor === null) stream.cursor = { epoch, seq };
       stream.state = 'joined';
       return;
     }
-    if (stream !== undefined && this.continues(stream, c)) {
+    if (stream !== undefined && this.continues(stream, c, resumed)) {
       this.adopt(stream, c);
       stream.state = 'joined';
       return;
@@ -153,6 +165,8 @@ export class ViewerStreams {
 
   private closed(c: number, t: Us): void {
     this.onTheLink.delete(c);
+    this.joinedOn[c] = undefined;
+    this.resumesOf[c] = undefined;
     const viewer = this.viewerOf[c];
     if (viewer === undefined) return;
     for (const stream of this.streams.get(viewer)?.values() ?? []) {
@@ -300,7 +314,7 @@ export class ViewerStreams {
     const stream = viewer === undefined ? undefined : this.streams.get(viewer)?.get(topic);
     if (stream === undefined) return null;
     if (stream.c === c && stream.state !== 'resumable' && stream.state !== 'over') return stream;
-    if (!this.continues(stream, c)) return null;
+    if (!this.continues(stream, c, this.resumesBeforeJoin(c, topic))) return null;
     this.adopt(stream, c);
     return stream;
   }

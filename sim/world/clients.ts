@@ -148,8 +148,10 @@ export class Clients {
         const connection = this.connections[viewer.connection];
         if (connection === undefined || !connection.open || viewer.away) return this.scheduleChurn(viewer);
         viewer.away = true;
-        // Leaving a topic ends the subscription: rejoining it later starts afresh, not from a cursor.
+        // Leaving a topic ends the subscription: rejoining it later starts afresh, not from a cursor,
+        // even if the resume of it on this connection had not joined yet.
         cursorLeft(viewer.cursors, viewer.topics[0] as Topic);
+        connection.resuming.delete(viewer.topics[0] as Topic);
         this.send(connection, { type: 'unsubscribe', topic: viewer.topics[0] as Topic });
         const at = this.agenda.now + usOfMs(this.scenario.workload.rejoinAfterMs);
         this.agenda.schedule({ at, kind: 'viewer', viewer: index, what: 'rejoin' });
@@ -215,6 +217,8 @@ export class Clients {
     assert(connection.accepted, `${effect.connection} changed topics before it was accepted`);
     assert(connection.node === node, `${node.id} changed the topics of ${connection.node.id}'s connection`);
     const position = effect.kind === 'joined' ? effect.position : undefined;
+    // The first join of a topic this connection resumes (and the viewer has not left since) answers the resume.
+    const resumed = effect.kind === 'joined' && connection.resuming.delete(effect.topic);
     this.agenda.emit({
       kind: 'connection',
       op: effect.kind,
@@ -225,13 +229,12 @@ export class Clients {
       viewer: connection.viewer,
       topic: effect.topic,
       ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
+      ...(resumed ? { resumed } : {}),
     });
     // A fresh subscription's start is the viewer's cursor; a resumed one keeps its own, which only
     // events it actually receives move (a catch-up still on its way may yet be lost).
-    if (effect.kind === 'joined' && position !== undefined) {
-      const resumed = connection.resuming.delete(effect.topic);
+    if (effect.kind === 'joined' && position !== undefined)
       cursorJoined(this.viewer(connection.viewer).cursors, effect.topic, node.dc, position, resumed);
-    }
   }
 
   /**
