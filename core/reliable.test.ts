@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { Harness } from './test-harness.ts';
 import type { Message } from './types.ts';
 
-function reliableWorld(storeLimits = {}): Harness {
+function reliableWorld(storeLimits = {}, frontendLimits = {}): Harness {
   const h = new Harness(
     { 'dc-a': { frontends: 2, dispatchers: 2 }, 'dc-b': { frontends: 1, dispatchers: 1 } },
-    { mode: 'reliable', storeLimits },
+    { mode: 'reliable', storeLimits, frontendLimits },
   );
   for (const [fe, c] of [
     ['dc-a/fe-1', 'a1'],
@@ -107,6 +107,38 @@ describe('reliable mode through handle()', () => {
     expect(h.joinedAt.get('a2')).toEqual({ epoch: 1, seq: 0 });
     expect(h.seqs.get('a2')).toEqual([1, 2, 3]);
     expect(h.seqs.get('a1')).toEqual([1, 2, 3]);
+  });
+
+  it('a gap the history no longer holds never swallows an event the frontend holds out of order: that one is delivered', () => {
+    const h = reliableWorld({ historyEventsMax: 1 });
+    // The first event never reaches dc-a/fe-1; the next two arrive and wait behind the gap.
+    h.rule = (_s, target, m) =>
+      m.type === 'deliver' && target === 'dc-a/fe-1' && m.position?.seq === 1 ? 'drop' : 'pass';
+    for (let i = 0; i < 3; i++) h.publish('dc-a/d-1', 'live', `e${i}`);
+    h.run(2_000);
+    // By the time the frontend reads, the store holds seq 3 alone: seq 1 is gone, seq 2 is in hand.
+    expect(h.gaps.get('a1')).toEqual([{ topic: 'live', epoch: 1, fromSeq: 1, toSeq: 1, why: 'trimmed' }]);
+    expect(h.seqs.get('a1')).toEqual([2, 3]);
+  });
+
+  it('a resuming viewer is caught up from the recent events its frontend holds, though the history trimmed them', () => {
+    const h = reliableWorld({ historyEventsMax: 1 }, { historyEventsPerTopicMax: 3 });
+    h.publish('dc-a/d-1', 'live', 'seen');
+    h.run(200);
+    h.client('dc-a/fe-1', 'a1', { type: 'disconnect' });
+    for (let i = 0; i < 5; i++) h.publish('dc-a/d-1', 'live', `missed ${i}`);
+    h.run(400);
+    // dc-a/fe-2 holds seqs 4-6 of what it delivered to a2; the store holds seq 6 alone.
+    h.client('dc-a/fe-2', 'a1-again', { type: 'connect' });
+    h.client('dc-a/fe-2', 'a1-again', {
+      type: 'resume',
+      topics: ['live'],
+      lastEventId: h.received.get('a1')![0]!,
+      cursors: [{ topic: 'live', dc: 'dc-a', epoch: 1, seq: 1 }],
+    });
+    h.run(1_000);
+    expect(h.gaps.get('a1-again')).toEqual([{ topic: 'live', epoch: 1, fromSeq: 2, toSeq: 3, why: 'trimmed' }]);
+    expect(h.seqs.get('a1-again')).toEqual([4, 5, 6]);
   });
 
   it('a viewer resuming on another frontend of its datacenter gets exactly the seqs after its cursor', () => {

@@ -53,7 +53,11 @@ export class Harness {
 
   constructor(
     layout: Record<string, { frontends: number; dispatchers: number }>,
-    options: { mode?: DeliveryMode; storeLimits?: Partial<store.StoreLimits> } = {},
+    options: {
+      mode?: DeliveryMode;
+      storeLimits?: Partial<store.StoreLimits>;
+      frontendLimits?: Partial<frontend.FrontendLimits>;
+    } = {},
   ) {
     const mode = options.mode ?? 'best-effort';
     const dispatchersOf = (dc: string) =>
@@ -81,6 +85,7 @@ export class Harness {
             leaseMs: 1_000,
             mode,
             renewEveryMs: 300,
+            ...(options.frontendLimits === undefined ? {} : { limits: options.frontendLimits }),
           }),
         });
       }
