@@ -11,7 +11,7 @@
  */
 import { deliveryModes, type DeliveryMode } from '../core/index.ts';
 import { parseScenario, plantedBugs, type PlantedBug, type Violation } from '../sim/index.ts';
-import { faultMixes, swarmFeatures, type ScenarioSize } from './arbitraries.ts';
+import { faultMixes, reliableFeatures, swarmFeatures, type ScenarioSize } from './arbitraries.ts';
 import { combineRanges, type RangeFailure, type RangeResult } from './check-range.ts';
 import { verdictOf, type CheckResult } from './check.ts';
 import type { Counterexample } from './counterexample.ts';
@@ -277,7 +277,7 @@ function readCounterexample(x: unknown, index: number, bad: (what: string) => ne
   const features = Array.isArray(g.features)
     ? g.features.map(
         (f) =>
-          swarmFeatures.find((known) => known === f) ??
+          [...swarmFeatures, ...reliableFeatures].find((known) => known === f) ??
           bad(`"counterexample.generated.features" has no feature ${JSON.stringify(f)}`),
       )
     : bad('"counterexample.generated.features" must be an array');
