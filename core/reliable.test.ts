@@ -137,7 +137,9 @@ describe('reliable mode through handle()', () => {
       cursors: [{ topic: 'live', dc: 'dc-a', epoch: 1, seq: 1 }],
     });
     h.run(1_000);
-    expect(h.gaps.get('a1-again')).toEqual([{ topic: 'live', epoch: 1, fromSeq: 2, toSeq: 3, why: 'trimmed' }]);
+    expect(h.gaps.get('a1-again')).toEqual([
+      { topic: 'live', epoch: 1, fromSeq: 2, toSeq: 3, why: 'trimmed' },
+    ]);
     expect(h.seqs.get('a1-again')).toEqual([4, 5, 6]);
   });
 
@@ -215,6 +217,39 @@ describe('reliable mode through handle()', () => {
     h.run(600);
     expect(h.seqs.get('hop')).toEqual([2]);
     expect(h.gaps.get('hop')).toBeUndefined();
+  });
+
+  it('forwards due at one deadline, one past its window and one still in it: the first expires, the second is retried', () => {
+    // forwardTimeoutMs 500 (the default) and a window of 1,200 ms: at 1 s the forward first sent at
+    // 0 is past its window, the one first sent at 500 ms is not.
+    const h = new Harness(
+      { 'dc-a': { frontends: 1, dispatchers: 1 }, 'dc-b': { frontends: 1, dispatchers: 1 } },
+      { mode: 'reliable', forwardWindowMs: 1_200 },
+    );
+    h.rule = (source, target) => (source.startsWith('dc-a') && target.startsWith('dc-b') ? 'drop' : 'pass');
+    h.publish('dc-a/d-1', 'live', 'first');
+    h.run(500);
+    h.publish('dc-a/d-1', 'live', 'second');
+    // Healed after both first tries and the first one's retry were lost, before the deadline they share.
+    h.run(600);
+    h.rule = () => 'pass';
+    h.run(3_000);
+    const forwards = (h.messagesTo.get('dc-b/d-1') ?? []).filter((m) => m.type === 'forward');
+    expect(forwards.map((m) => m.type === 'forward' && m.event.payload)).toEqual(['second']);
+  });
+
+  it('forwards expiring at one deadline are each given up with a forward-expired drop', () => {
+    const h = new Harness(
+      { 'dc-a': { frontends: 1, dispatchers: 1 }, 'dc-b': { frontends: 1, dispatchers: 1 } },
+      { mode: 'reliable', forwardWindowMs: 1_200 },
+    );
+    h.rule = (source, target) => (source.startsWith('dc-a') && target.startsWith('dc-b') ? 'drop' : 'pass');
+    h.publish('dc-a/d-1', 'live', 'one');
+    h.publish('dc-a/d-1', 'live', 'two');
+    h.run(3_000);
+    const node = h.nodes.get('dc-a/d-1');
+    expect(node?.role === 'dispatcher' && node.state.counters['forwards-expired']).toBe(2);
+    expect(node?.role === 'dispatcher' && node.state.forwardsInFlight.size).toBe(0);
   });
 
   it('a forward that cannot reach a partitioned datacenter is retried until it heals', () => {

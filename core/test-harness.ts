@@ -57,6 +57,7 @@ export class Harness {
       mode?: DeliveryMode;
       storeLimits?: Partial<store.StoreLimits>;
       frontendLimits?: Partial<frontend.FrontendLimits>;
+      forwardWindowMs?: Ms;
     } = {},
   ) {
     const mode = options.mode ?? 'best-effort';
@@ -71,7 +72,14 @@ export class Harness {
       for (const id of dispatchersOf(dc)) {
         this.add(id, dc, {
           role: 'dispatcher',
-          state: dispatcher.createDispatcher({ nodeId: id, dc, idPrefix: `${id}:`, peers, mode }),
+          state: dispatcher.createDispatcher({
+            nodeId: id,
+            dc,
+            idPrefix: `${id}:`,
+            peers,
+            mode,
+            ...(options.forwardWindowMs === undefined ? {} : { forwardWindowMs: options.forwardWindowMs }),
+          }),
         });
       }
       for (let i = 1; i <= layout[dc]!.frontends; i++) {
