@@ -620,6 +620,29 @@ describe('liveness after heal, by mode', () => {
     expect(broken(summary)).toMatchObject({ 'liveness-after-heal': 1 });
   });
 
+  /** e1 appended at seq 1 in dc-b (as lostAfterSettling publishes it) and trimmed, and a gap told to `connections` for it. */
+  const toldAway =
+    (connections: number[]) =>
+    (s: SyntheticFacts): SyntheticFacts =>
+      s
+        .append('dc-b', 'e1', 1, 1)
+        .append('dc-a', 'e1', 1, 1)
+        .trim('dc-a', 'live', 1, 1)
+        .gap(fa1, 'live', connections, 1, 1, 1, 'trimmed');
+
+  it("reliable: a viewer told by a gap notice that the event's seq will not reach it is not a loss", () => {
+    const summary = lostAfterSettling('reliable', toldAway([0]));
+    expect(broken(summary)).toEqual({});
+    expect(summary.lost.byCause).toEqual({ 'gap-notice': 1 });
+  });
+
+  it('planted: reliable, a gap notice told to another connection excuses nothing', () => {
+    const summary = lostAfterSettling('reliable', (s) =>
+      toldAway([1])(s.open(1, 1, fa1).join(1, 'live', 1, 0)),
+    );
+    expect(broken(summary)).toMatchObject({ 'liveness-after-heal': 1 });
+  });
+
   it("planted: best-effort, the origin's lost lookup explains nothing in a peer datacenter (the forward never waited for it)", () => {
     const summary = lostAfterSettling('best-effort', appendLost);
     expect(broken(summary)).toEqual({

@@ -20,7 +20,15 @@
  * judges duplicates per viewer across connections, and eventual delivery, order, honest gaps and
  * acknowledged-means-delivered instead of loss (reliable.ts).
  */
-import { assert, usOfMs, type DcId, type DeliveryMode, type Us } from '../../core/index.ts';
+import {
+  assert,
+  usOfMs,
+  type DcId,
+  type DeliveryMode,
+  type EventId,
+  type NodeId,
+  type Us,
+} from '../../core/index.ts';
 import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
 import type { Histogram } from '../histogram.ts';
@@ -224,6 +232,20 @@ class RunningCheckers {
       this.faults,
       this.leases,
     );
+    const dcs = [...new Set(run.nodes.map((node): DcId => node.dc))];
+    const reliable =
+      mode === 'reliable'
+        ? new ReliableChecker(
+            topology,
+            dcs,
+            this.subscriptions,
+            this.events,
+            this.violations,
+            usOfMs(catchUpMs(scenario)),
+            usOfMs(scenario.deliveryDeadlineMs),
+          )
+        : null;
+    this.reliable = reliable;
     const healedUs = healedAt(run.faults);
     this.loss = new LossChecker(
       {
@@ -233,6 +255,12 @@ class RunningCheckers {
           run.faults.length === 0 && network.intraDc.lossPerMillion + network.crossDc.lossPerMillion === 0,
         healedUs,
         liveFromUs: healedUs === null ? null : healedUs + usOfMs(settleMs(scenario)),
+        ...(reliable === null
+          ? {}
+          : {
+              toldAway: (e: EventId, c: number, frontend: NodeId) =>
+                reliable.toldAway(e, c, topology.dcOf(frontend)),
+            }),
       },
       this.subscriptions,
       this.events,
@@ -240,18 +268,6 @@ class RunningCheckers {
       this.violations,
       (group) => onOutput({ kind: 'loss', group }),
     );
-    const dcs = [...new Set(run.nodes.map((node): DcId => node.dc))];
-    this.reliable =
-      mode === 'reliable'
-        ? new ReliableChecker(
-            topology,
-            dcs,
-            this.subscriptions,
-            this.events,
-            this.violations,
-            usOfMs(catchUpMs(scenario)),
-          )
-        : null;
   }
 
   apply(fact: Fact): void {
