@@ -138,7 +138,10 @@ export function scenarioArbitrary(
       >,
     ),
     historyEventsMax: fc.integer({ min: 1, max: 8 }),
-    readEventsMax: fc.integer({ min: 1, max: 3 }),
+    // A few events per read, so a catch-up takes several; not fewer than 4: the checkers' time bounds
+    // (liveness after heal, the catch-up time) allow a read or two per catch-up, not one per event
+    // of a backlog, and a backlog read an event at a time under random loss outlasts them.
+    readEventsMax: fc.integer({ min: 4, max: 16 }),
     reorderBufferMax: fc.integer({ min: 1, max: 4 }),
     // Partitions last up to 5 s: some outlast the window, some do not.
     forwardWindowMs: fc.integer({ min: 1_000, max: 4_000 }),
