@@ -262,6 +262,19 @@ describe('reliable mode: order (7)', () => {
     expect(summary.reliable).toMatchObject({ resumes: 1, streamsJudged: 1 });
   });
 
+  it('a gap told to a connection that closed before the notice could reach its viewer: the resume goes on from what the viewer received', () => {
+    const s = receivedInOrder(2);
+    published(s, 'e3', 3);
+    published(s, 'e4', 4);
+    s.trim('dc-a', 'live', 1, 4).gap(fa1, 'live', [0], 1, 3, 4, 'trimmed').close(0);
+    // The viewer's cursor is still at seq 2; dc-a/frontend-2 holds seqs 3 and 4 and gives them.
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2, true);
+    s.deliver(fa2, 'e3', [1], 1, 3).deliver(fa2, 'e4', [1], 1, 4);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable?.resumes).toBe(1);
+  });
+
   it("a reconnect's catch-up may come before its joined", () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);

@@ -11,8 +11,9 @@
  *   for the rest of the current one (`to` null: why `epoch`, or `unknown-cursor` on a resume; the
  *   honesty of the why is reliable.ts'), and then from its seq 1 (or a gap from 1).
  * - A `joined` starts a fresh stream at its position (seq + 1 comes next), unless it continues the
- *   viewer's stream (a resume, see `continues`): then what follows the previous connection's last
- *   seq comes next, as a catch-up before or after the `joined`, or as a gap notice.
+ *   viewer's stream (a resume, see `continues`): then what follows the viewer's cursor (the last seq
+ *   its previous connection received) comes next, as a catch-up before or after the `joined`, or
+ *   as a gap notice.
  * - A `joined` is told at the frontend, like a gap: batches fanned out to the same connection before
  *   it (an unsubscribe and a subscribe again while they are on the client link) still arrive, first,
  *   and belong to the subscription before it, where they are judged.
@@ -319,11 +320,20 @@ export class ViewerStreams {
     return stream;
   }
 
-  /** Connection `c` resumes the viewer's stream: what it was told on the closed one no longer counts. */
+  /**
+   * Connection `c` resumes the viewer's stream from the viewer's cursor, what it received: what it
+   * was told on the closed one no longer counts, as a gap notice told there just before the close
+   * may never have reached it (the viewer's cursor moves by receipts alone).
+   */
   private adopt(stream: Stream, c: number): void {
     stream.c = c;
     stream.state = 'catching-up';
     stream.resumedFrom = stream.cursor;
+    if (stream.cursor !== null) {
+      stream.epoch = stream.cursor.epoch;
+      stream.last = stream.cursor.seq;
+      stream.epochEnded = false;
+    }
     stream.gaps = stream.gaps.filter((gap) => gap.c === c);
     this.resumes++;
   }
