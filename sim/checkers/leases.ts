@@ -19,7 +19,9 @@
  *   lease is granted (the grant's answer names where their stream starts), so there a viewer
  *   joining within `withoutViewersUs` after the grant counts too: the judgement waits that long;
  *   and if one of the frontend's own lease messages was lost meanwhile (the answer that would have
- *   joined its waiting viewers, or the retries after it), they may have waited longer.
+ *   joined its waiting viewers, or the retries after it), they may have waited longer. A viewer may
+ *   also leave while it waits, never joining: a grant the frontend gave back (removed) within the
+ *   bound is no breach either.
  *
  * A lease is followed from the store's own `lease` facts; a store that dies takes every lease of its
  * datacenter with it at that moment. The loss checker asks it who held a live lease when a store
@@ -75,8 +77,15 @@ export class LeaseChecker {
   /** `dc, topic, frontend` -> when the store refused the frontend's lease (it was full), oldest first. */
   private readonly refusals = new Map<string, { t: Us }[]>();
   /** Reliable mode: grants without a viewer yet, oldest first, judged once `withoutViewersUs` has passed. */
-  private readonly awaitingViewers: { dc: DcId; topic: Topic; frontend: NodeId; change: string; t: Us }[] =
-    [];
+  private readonly awaitingViewers: {
+    dc: DcId;
+    topic: Topic;
+    frontend: NodeId;
+    change: string;
+    t: Us;
+    /** The frontend gave the lease back while its viewers were awaited. */
+    released: boolean;
+  }[] = [];
 
   constructor(
     private readonly settings: LeaseSettings,
@@ -141,6 +150,9 @@ export class LeaseChecker {
         if (lease !== undefined && lease.deadUs === null) lease.deadUs = Math.min(t, lease.expUs);
         return;
       case 'removed':
+        for (const awaited of this.awaitingViewers)
+          if (awaited.dc === dc && awaited.topic === topic && awaited.frontend === frontend)
+            awaited.released = true;
         if (lease !== undefined && lease.deadUs === null) {
           lease.deadUs = t;
           lease.removed = true;
@@ -164,7 +176,7 @@ export class LeaseChecker {
     const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, t);
     if (lastViewerUs !== null && t - lastViewerUs <= this.settings.withoutViewersUs) return;
     if (this.settings.reliable) {
-      this.awaitingViewers.push({ dc, topic, frontend, change, t });
+      this.awaitingViewers.push({ dc, topic, frontend, change, t, released: false });
       return;
     }
     this.reportWithoutViewers(dc, topic, frontend, change, t, lastViewerUs);
@@ -176,7 +188,8 @@ export class LeaseChecker {
       const first = this.awaitingViewers[0]!;
       if (first.t + this.settings.withoutViewersUs >= now) return;
       this.awaitingViewers.shift();
-      const { dc, topic, frontend, change, t } = first;
+      const { dc, topic, frontend, change, t, released } = first;
+      if (released) continue;
       const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, now);
       if (lastViewerUs !== null && lastViewerUs >= t - this.settings.withoutViewersUs) continue;
       if (this.faults.leaseDropWithin(frontend, t, t + this.settings.withoutViewersUs) !== undefined)

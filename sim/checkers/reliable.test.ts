@@ -591,6 +591,18 @@ describe('lease without viewers, reliable mode', () => {
     expect(broken(summary)).toEqual({ 'lease-without-viewers': 1 });
   });
 
+  it('a grant whose viewer subscribed and left while waiting to join: the frontend gave the lease back at once, no breach', () => {
+    // The viewer's subscribe and unsubscribe both reached fa2 before any answer: it never joined.
+    const s = new SyntheticFacts().lease('dc-a', 'live', fa2, 'granted', 2_000);
+    s.lease('dc-a', 'live', fa2, 'removed');
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({});
+  });
+
+  it('planted: a grant to a frontend that never had a viewer, kept, is reported', () => {
+    const s = new SyntheticFacts().lease('dc-a', 'live', fa2, 'granted', 9_000);
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({ 'lease-without-viewers': 1 });
+  });
+
   it("planted: another frontend's lost lease message explains nothing", () => {
     const s = renewedAfterTheLastViewerLeft().dropLease('lease-reply', 'dc-a/dispatcher-1', fa2, fa2);
     expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({ 'lease-without-viewers': 1 });
