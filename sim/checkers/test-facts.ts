@@ -155,6 +155,19 @@ export class SyntheticFacts {
     return this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
   }
 
+  /** A forward of event `e` (attempt `forwardId`) sent from `from` to a dispatcher `to` of a peer datacenter. */
+  forward(from: NodeId, to: NodeId, e: EventId, forwardId: number): this {
+    const message = { m: this.nextMessage++, from, to, type: 'forward' as const, e, forwardId };
+    return this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
+  }
+
+  /** The acknowledgement of forward `forwardId`, sent by `from`, received by `to`. */
+  forwardAcked(from: NodeId, to: NodeId, forwardId: number): this {
+    const message = { m: this.nextMessage++, from, to, type: 'forward-ack' as const, forwardId };
+    this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
+    return this.push({ kind: 'received', t: this.tick(), message });
+  }
+
   /** A store's lease fact: `frontend`'s lease on `topic` in `dc` granted (until `expMs`), removed... */
   lease(dc: DcId, topic: Topic, frontend: NodeId, change: LeaseChange['change'], expMs?: number): this {
     const exp = expMs === undefined ? {} : { expUs: expMs * 1_000 };
