@@ -10,13 +10,16 @@
  *   previous connection had). A viewer that left the topic and subscribes to it again starts a new
  *   subscription, not a reconnect: it gave up its place, and a frontend whose stream lags may give
  *   it again what the old one had. A join that answers its viewer's resume (the `joined` fact's
- *   `resumed`) continues the viewer's subscription; any other join starts one.
+ *   `resumed`) continues the viewer's subscription; any other join starts one. An event its
+ *   datacenter's store appended again under a later epoch (a retry after the store lost the epoch
+ *   it was first appended in) may reach a viewer again at its new position: the frontend that gave
+ *   it the first time tells a `duplicate` gap instead, but a resume on another frontend cannot know.
  *
  * It also counts what was delivered (late when the loss checker had already counted it lost) and
  * the publish-to-receipt latency, overall and by whether the connection is in the event's origin
  * datacenter.
  */
-import type { DcId, Topic, Us } from '../../core/index.ts';
+import type { DcId, EventId, StoreEpoch, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import { Histogram } from '../histogram.ts';
 import type { Subscriptions } from '../subscriptions.ts';
@@ -47,6 +50,8 @@ export class DeliveryChecker {
     private readonly events: EventRegistry,
     private readonly violations: ViolationLog,
     private readonly duplicatesPerViewer = false,
+    /** Reliable mode: whether `dc`'s store appended event `e` under an epoch older than `epoch` too. */
+    private readonly appendedBefore: (e: EventId, dc: DcId, epoch: StoreEpoch) => boolean = () => false,
   ) {}
 
   apply(fact: Fact): void {
@@ -82,7 +87,7 @@ export class DeliveryChecker {
     }
   }
 
-  private received({ event, connections, t }: Extract<Fact, { kind: 'batch-received' }>): void {
+  private received({ event, connections, t, node, epoch }: Extract<Fact, { kind: 'batch-received' }>): void {
     const tracked = this.events.get(event.id);
     if (tracked === undefined || tracked.stamp.digest !== event.digest) {
       for (const id of inIdOrder(connections.map((c) => this.subscriptions.idOf(c)))) {
@@ -108,8 +113,11 @@ export class DeliveryChecker {
         continue;
       }
       if (this.duplicatesPerViewer && this.viewerHad(tracked, c, event.topic)) {
-        againOfViewer.push(this.subscriptions.idOf(c));
-        continue;
+        const again = epoch !== undefined && this.appendedBefore(event.id, this.topology.dcOf(node), epoch);
+        if (!again) {
+          againOfViewer.push(this.subscriptions.idOf(c));
+          continue;
+        }
       }
       if (this.dcOfConnection[c] === tracked.origin) sameDc++;
       else crossDc++;

@@ -352,6 +352,18 @@ describe('reliable mode: order (7)', () => {
     );
   });
 
+  it("an event its store appended again under a new epoch may reach a viewer again on a frontend that never saw it (its resume's catch-up): no duplicate", () => {
+    const s = viewerJoined();
+    published(s, 'e1', 1).deliver(fa1, 'e1', [0], 1, 1);
+    // The store loses epoch 1; a publisher's retry appends e1 again, as seq 1 of epoch 2.
+    s.down(storeA).up(storeA).append('dc-a', 'e1', 2, 1).close(0);
+    s.open(1, 0, fa2, ['live']).gap(fa2, 'live', [1], 1, 2, null, 'epoch').join(1, 'live', 2, 0, true);
+    s.deliver(fa2, 'e1', [1], 2, 1);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.duplicates).toBe(0);
+  });
+
   it('planted: a resume that replays what the lost connection had is reported, and its events as duplicates of the viewer', () => {
     const s = receivedInOrder(2).close(0);
     s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2, true).deliver(fa2, 'e2', [1], 1, 2);

@@ -164,6 +164,11 @@ export class ReliableChecker {
     if (acknowledged.missing.size === 0) this.awaiting.delete(e);
   }
 
+  /** Whether `dc`'s store appended event `e` under an epoch older than `epoch` too (while the event is followed). */
+  appendedBefore(e: EventId, dc: DcId, epoch: StoreEpoch): boolean {
+    return this.stores.positionsOf(e)?.some((p) => p.dc === dc && p.epoch < epoch) === true;
+  }
+
   /** Whether connection `c` (at a frontend in `dc`) was told lately by a gap notice that event `e`'s seq will not reach it. */
   toldAway(e: EventId, c: number, dc: DcId): boolean {
     const gaps = this.toldGaps.get(c);

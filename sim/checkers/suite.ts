@@ -203,6 +203,7 @@ class RunningCheckers {
       this.events,
       this.violations,
       mode === 'reliable',
+      (e, dc, epoch) => this.reliable?.appendedBefore(e, dc, epoch) === true,
     );
     this.leases = new LeaseChecker(
       // A dispatcher may act on a lookup answered up to one store request timeout (and a tick) ago.
