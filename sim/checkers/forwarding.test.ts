@@ -29,6 +29,13 @@ describe('forward discipline', () => {
     expect(broken(s.end())).toEqual({});
   });
 
+  it('a dispatcher that restarted numbers its forwards afresh: accepting the event again, it forwards it anew', () => {
+    const s = new SyntheticFacts('reliable').publish('e1', 'live', 'dc-a').forward(a1, b1, 'e1', 1);
+    s.forwardAcked(b1, a1, 1).down(a1).up(a1);
+    s.publish('e1', 'live', 'dc-a').forward(a1, b1, 'e1', 1).forwardAcked(b1, a1, 1);
+    expect(broken(s.end())).toEqual({});
+  });
+
   it('planted: a forward after the acknowledgement, with no acceptance again, is reported', () => {
     const s = new SyntheticFacts('reliable').publish('e1', 'live', 'dc-a').forward(a1, b1, 'e1', 1);
     s.forwardAcked(b1, a1, 1).forward(a1, b1, 'e1', 2).forwardAcked(b1, a1, 2);

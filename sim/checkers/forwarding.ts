@@ -15,8 +15,9 @@
  *   forwarding window) — unless the dispatcher died first. A retry handled
  *   seconds after its deadline would otherwise pass as a loss explained by the drop it repaired late.
  *
- * An attempt is known by the forward id its acknowledgement echoes; an acknowledgement counts when
- * it is received, not when it is sent. An event's attempts are forgotten when the event is past its
+ * An attempt is known by the forward id its acknowledgement echoes (within the dispatcher's
+ * incarnation: a restarted one numbers them afresh); an acknowledgement counts when it is
+ * received, not when it is sent. An event's attempts are forgotten when the event is past its
  * retention (events.ts): a retry comes within `forwardAttemptsMax` timeouts, well before.
  */
 import { usOfMs, type DcId, type EventId, type NodeId, type RequestId, type Us } from '../../core/index.ts';
@@ -84,6 +85,7 @@ export class ForwardingChecker {
     if (fact.kind === 'node' && fact.op === 'down') {
       for (const attempt of this.awaitedById.values())
         if (attempt.dispatcher === fact.node) this.settle(attempt);
+      this.forgetDispatcher(fact.node);
       return;
     }
     if (fact.kind !== 'sent' && fact.kind !== 'received') return;
@@ -191,6 +193,16 @@ export class ForwardingChecker {
       acked: previous?.acked ?? false,
       reaccepts: previous?.reaccepts ?? 0,
     });
+  }
+
+  /**
+   * `dispatcher` died: what it forwarded is forgotten with it. Its next incarnation forwards only
+   * what it accepts (again), and numbers its forwards afresh, so its ids say nothing of the old ones.
+   */
+  private forgetDispatcher(dispatcher: NodeId): void {
+    const prefix = `${dispatcher}\u0000`;
+    for (const key of this.forwards.keys()) if (key.startsWith(prefix)) this.forwards.delete(key);
+    for (const key of this.attempts.keys()) if (key.startsWith(prefix)) this.attempts.delete(key);
   }
 
   /** `dispatcher` accepted a publish of `e` (again, on a retry): it may forward `e` afresh once more. */
