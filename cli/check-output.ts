@@ -130,10 +130,15 @@ async function writeCounterexample(result: CheckResult, run: CheckRun) {
   const scenarioFile = join(run.out, `${name}.json`);
   writeFileSync(scenarioFile, `${JSON.stringify({ ...generated.scenario, name }, null, 2)}\n`);
   const trace = `.stadium/runs/${name}-${generated.seed}.jsonl`;
-  sim.runScenario({ ...generated.scenario, name }, generated.seed, {
-    tracePath: trace,
-    ...(plantBug === null ? {} : { roles: sim.rolesWithBug(plantBug) }),
-  });
+  try {
+    sim.runScenario({ ...generated.scenario, name }, generated.seed, {
+      tracePath: trace,
+      ...(plantBug === null ? {} : { roles: sim.rolesWithBug(plantBug) }),
+    });
+  } catch {
+    // The failure is that the simulation throws (an assertion of the core caught its own bug): the
+    // problem names it, and the trace ends where the run stopped.
+  }
   return {
     problem,
     seed,

@@ -88,6 +88,7 @@ export function onForwardAck(state: DispatcherState, forwardId: RequestId, effec
   state.suspects.delete(pending.target);
   increment(state.counters, 'forwards-acked');
   forgetInFlight(state, pending, forwardId);
+  assertInFlightPending(state);
   for (const answerId of pending.answerIds) onPeerAppended(state, answerId, pending.dc, effects);
 }
 
@@ -124,6 +125,9 @@ export function onForwardDeadline(state: DispatcherState, now: Ms, effects: Effe
     forward(state, pending.event, pending.dc, pending.attempts + 1, now, effects, forwardId);
   }
   for (const [node, until] of state.suspects) if (until <= now) state.suspects.delete(node);
+  // Checked once every due forward is settled or sent again: midway, the ones still to come are out
+  // of the pending table with their in-flight entries kept.
+  assertInFlightPending(state);
 }
 
 function forward(
@@ -144,6 +148,9 @@ function forward(
     mode === 'reliable' ? Math.ceil(forwardWindowMs / forwardTimeoutMs) : forwardAttemptsMax;
   assert(attempts >= 1 && attempts <= attemptsMax, 'a forward attempt out of bounds');
   if (!hasRoom(state.pendingForwards)) {
+    // A retry shed: its event is no longer in flight to `dc`.
+    if (state.forwardsInFlight.get(`${event.id}\u0000${dc}`) === forwardId)
+      state.forwardsInFlight.delete(`${event.id}\u0000${dc}`);
     increment(state.counters, 'forwards-shed');
     effects.push({ kind: 'drop', reason: 'pending-full', eventId: event.id, topic: event.topic, dc });
     return;
@@ -179,6 +186,10 @@ function pickPeer(state: DispatcherState, dc: DcId, now: Ms): NodeId {
 function forgetInFlight(state: DispatcherState, pending: PendingForward, forwardId: RequestId): void {
   const key = `${pending.event.id}\u0000${pending.dc}`;
   if (state.forwardsInFlight.get(key) === forwardId) state.forwardsInFlight.delete(key);
+}
+
+/** Every forward in flight is a pending one (checked where no forward is between the two). */
+function assertInFlightPending(state: DispatcherState): void {
   assert(
     state.forwardsInFlight.size <= state.pendingForwards.entries.size,
     'forwards in flight outgrew the pending ones',

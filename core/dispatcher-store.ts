@@ -101,12 +101,17 @@ export function onLeaseWritten(
           reply.regranted,
           reply.heads,
         )
-      : leaseReply(
-          purpose.source,
-          purpose.requestId,
-          false,
-          reply.op === 'rejected' ? reply.message : 'store gave an unexpected answer',
-        ),
+      : reply.op === 'rejected'
+        ? leaseReply(
+            purpose.source,
+            purpose.requestId,
+            false,
+            reply.message,
+            reply.epoch,
+            undefined,
+            reply.heads,
+          )
+        : leaseReply(purpose.source, purpose.requestId, false, 'store gave an unexpected answer'),
   );
 }
 

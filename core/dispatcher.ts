@@ -196,7 +196,7 @@ function onStoreReply(
     increment(state.counters, 'store-replies-late');
     return;
   }
-  if (reply.op !== 'rejected') observeEpoch(state, reply.epoch, effects);
+  if (reply.epoch !== undefined) observeEpoch(state, reply.epoch, effects);
   switch (purpose.kind) {
     case 'lease':
       onLeaseWritten(purpose, reply, effects);

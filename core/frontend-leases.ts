@@ -54,7 +54,9 @@ export function onLeaseReply(
   // A first epoch is just learnt; a larger one means the store forgot this frontend's leases.
   if (message.epoch !== undefined)
     onStoreEpoch(state, message.epoch, state.storeEpoch !== null, now, effects);
-  if (reliable && message.ok && message.epoch !== undefined && pending.message.type !== 'unsubscribe') {
+  // Reliable: a store's answer, granted or refused for want of room (both name the epoch), says where
+  // the streams stand; a frontend the store has no room for catches its viewers up by reading.
+  if (reliable && message.epoch !== undefined && pending.message.type !== 'unsubscribe') {
     const topics = pending.message.type === 'renew' ? pending.message.topics : [pending.message.topic];
     const heads = new Map((message.heads ?? []).map(({ topic, seq }) => [topic, seq] as const));
     onHeads(state, message.epoch, topics, heads, now, effects);

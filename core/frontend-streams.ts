@@ -4,7 +4,8 @@
  *
  * Rules
  * - A stream starts when a lease reply names the topic's head under the store's epoch (no head
- *   named: 0). Until then its viewers wait, unjoined; once started, a viewer `joined`s at the
+ *   named: 0), whether the lease was granted or refused for want of room: a frontend the store
+ *   has no room for still serves its viewers, from the heads each renewal's refusal names. Until then its viewers wait, unjoined; once started, a viewer `joined`s at the
  *   stream's position and receives every later seq, in order.
  * - A delivery is acknowledged (`deliver-ack`) as soon as it arrives, whatever becomes of it. The
  *   next seq goes to the joined viewers at once; an older one is a duplicate; a later one waits in
@@ -12,8 +13,10 @@
  *   gap is still open `gapWaitMs` later, the history is read after the stream's seq. A renewal's
  *   answer naming a head beyond the stream's seq (a lost tail) reads at once.
  * - A read's answer fills the stream in order. Where the history no longer holds the next seqs
- *   (its oldest held is beyond them), the viewers get a `gap` notice for exactly the seqs missing,
- *   and the stream goes on after them. A failed read is tried again `readTimeoutMs` later.
+ *   (its oldest held is beyond them), the viewers get a `gap` notice for exactly the seqs missing —
+ *   those this frontend does not hold either (in its reorder buffer, or among its recent events for
+ *   a viewer catching up) — and the stream goes on after them. A failed read is tried again
+ *   `readTimeoutMs` later.
  * - A larger store epoch (from a lease reply, a `store-reset`, a delivery or a read) means the
  *   store lost its data: the viewers get a `gap` notice for the rest of the old epoch (`epoch`),
  *   and the stream reads the new epoch from its first seq, so what was published while this
@@ -119,6 +122,8 @@ export function addViewer(
 ): void {
   const stream = streamOf(state, topic);
   let catchUp: CatchUp = { kind: 'fresh' };
+  // A cursor at seq 0 is a place too: its viewer joined before the topic's first event, and is owed
+  // everything appended since.
   if (cursor !== undefined) {
     if (cursor.dc === state.config.dc) catchUp = { kind: 'after', epoch: cursor.epoch, seq: cursor.seq };
     else if (cursor.lastEventId !== undefined && eventIdError(cursor.lastEventId) === null)
@@ -491,19 +496,7 @@ function fillStream(
 ): void {
   assert(stream.epoch !== null, 'only a started stream reads');
   const trimmedThrough = Math.min(reply.firstSeq - 1, reply.headSeq);
-  if (trimmedThrough > stream.seq) {
-    increment(state.counters, 'gaps-trimmed');
-    const gap: Gap = {
-      topic,
-      epoch: stream.epoch,
-      fromSeq: stream.seq + 1,
-      toSeq: trimmedThrough,
-      why: 'trimmed',
-    };
-    notifyGap(state, [...stream.joined], gap, effects);
-    stream.seq = trimmedThrough;
-    stream.recent.length = 0;
-  }
+  if (trimmedThrough > stream.seq) skipTrimmed(state, topic, stream, trimmedThrough, now, effects);
   for (const { seq, event } of reply.events) {
     if (seq <= stream.seq) continue;
     assert(seq === stream.seq + 1, 'a history read answers contiguous seqs');
@@ -513,6 +506,39 @@ function fillStream(
   if (stream.headSeq > stream.seq && reply.events.length > 0) readLive(state, topic, stream, now, effects);
   else if (stream.buffer.size > 0 || stream.headSeq > stream.seq)
     schedule(state, topic, stream, now + state.config.gapWaitMs);
+}
+
+/**
+ * The history no longer holds the seqs through `trimmedThrough`: deliver those the reorder buffer
+ * holds, and tell the joined viewers of each run of the others as a gap.
+ */
+function skipTrimmed(
+  state: FrontendState,
+  topic: Topic,
+  stream: Stream,
+  trimmedThrough: Seq,
+  now: Ms,
+  effects: Effect[],
+): void {
+  assert(stream.epoch !== null && trimmedThrough > stream.seq, 'a trimmed range lies ahead of the stream');
+  const held = (seq: Seq): Event | undefined =>
+    stream.bufferEpoch === stream.epoch ? stream.buffer.get(seq) : undefined;
+  while (stream.seq < trimmedThrough) {
+    const next = held(stream.seq + 1);
+    if (next !== undefined) {
+      stream.buffer.delete(stream.seq + 1);
+      deliverLive(state, topic, stream, stream.seq + 1, next, now, effects);
+      continue;
+    }
+    let toSeq = stream.seq + 1;
+    while (toSeq < trimmedThrough && held(toSeq + 1) === undefined) toSeq++;
+    increment(state.counters, 'gaps-trimmed');
+    const gap: Gap = { topic, epoch: stream.epoch, fromSeq: stream.seq + 1, toSeq, why: 'trimmed' };
+    notifyGap(state, [...stream.joined], gap, effects);
+    stream.seq = toSeq;
+    // Recent events stand for a contiguous run up to the stream's seq: the gap breaks it.
+    stream.recent.length = 0;
+  }
 }
 
 /**
@@ -584,7 +610,9 @@ function catchUpFrom(
     announce(stream, topic, connection, { epoch: stream.epoch, seq: afterSeq }, effects);
   } else if (waiting.catchUp.kind === 'after') afterSeq = waiting.catchUp.seq;
   else return join(state, topic, stream, connection, effects);
-  const trimmedThrough = Math.min(reply.firstSeq - 1, stream.seq);
+  // What this frontend still holds among its recent events is no gap, whatever the history trimmed.
+  const firstRecent = stream.recent[0]?.seq ?? stream.seq + 1;
+  const trimmedThrough = Math.min(reply.firstSeq - 1, stream.seq, firstRecent - 1);
   if (trimmedThrough > afterSeq) {
     increment(state.counters, 'gaps-trimmed');
     const gap: Gap = {
@@ -597,7 +625,10 @@ function catchUpFrom(
     notifyGap(state, [connection], gap, effects);
     afterSeq = trimmedThrough;
   }
-  const missed = reply.events.filter(({ seq }) => seq > afterSeq && seq <= stream.seq);
+  const fromRecent = afterSeq + 1 >= firstRecent;
+  const missed = (fromRecent ? stream.recent : reply.events).filter(
+    ({ seq }) => seq > afterSeq && seq <= stream.seq,
+  );
   if (missed.length === 0 && afterSeq < stream.seq) {
     // The store answered nothing it should hold: do not ask again forever; say so and join.
     increment(state.counters, 'catch-ups-unanswered');
@@ -641,9 +672,12 @@ function unknownCursor(
   effects: Effect[],
 ): void {
   assert(stream.epoch !== null, 'only a started stream locates cursors');
-  increment(state.counters, 'resumes-without-history');
-  const gap: Gap = { topic, epoch: stream.epoch, fromSeq: 1, toSeq: stream.seq, why: 'unknown-cursor' };
-  notifyGap(state, [connection], gap, effects);
+  // Nothing appended in this epoch yet: the viewer misses nothing here, and joins at its start.
+  if (stream.seq > 0) {
+    increment(state.counters, 'resumes-without-history');
+    const gap: Gap = { topic, epoch: stream.epoch, fromSeq: 1, toSeq: stream.seq, why: 'unknown-cursor' };
+    notifyGap(state, [connection], gap, effects);
+  }
   join(state, topic, stream, connection, effects);
 }
 
@@ -691,6 +725,7 @@ function notifyGap(state: FrontendState, connections: ConnectionId[], gap: Gap, 
           : 'this datacenter does not hold the place you resumed from';
   const message = `events ${range} of epoch ${gap.epoch} of "${gap.topic}" will not reach you: ${because}`;
   increment(state.counters, 'gap-notices', connections.length);
+  increment(state.counters, `gap-notices-${gap.why}`);
   for (const connection of connections)
     effects.push({ kind: 'notice', connection, notice: { code: 'gap', message, topic: gap.topic, gap } });
 }

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { Harness } from './test-harness.ts';
 import type { Message } from './types.ts';
 
-function reliableWorld(storeLimits = {}): Harness {
+function reliableWorld(storeLimits = {}, frontendLimits = {}): Harness {
   const h = new Harness(
     { 'dc-a': { frontends: 2, dispatchers: 2 }, 'dc-b': { frontends: 1, dispatchers: 1 } },
-    { mode: 'reliable', storeLimits },
+    { mode: 'reliable', storeLimits, frontendLimits },
   );
   for (const [fe, c] of [
     ['dc-a/fe-1', 'a1'],
@@ -99,6 +99,50 @@ describe('reliable mode through handle()', () => {
     expect(h.seqs.get('a1')).toEqual([4, 5]);
   });
 
+  it('a frontend the store refuses every lease (full) still joins its viewers and catches them up from the heads its refusals name', () => {
+    const h = reliableWorld({ frontendsPerTopicMax: 1 });
+    expect(h.leases('dc-a', 'live')).toEqual(['dc-a/fe-1']);
+    for (let i = 0; i < 3; i++) h.publish('dc-a/d-1', 'live', `e${i}`);
+    h.run(2_000);
+    expect(h.joinedAt.get('a2')).toEqual({ epoch: 1, seq: 0 });
+    expect(h.seqs.get('a2')).toEqual([1, 2, 3]);
+    expect(h.seqs.get('a1')).toEqual([1, 2, 3]);
+  });
+
+  it('a gap the history no longer holds never swallows an event the frontend holds out of order: that one is delivered', () => {
+    const h = reliableWorld({ historyEventsMax: 1 });
+    // The first event never reaches dc-a/fe-1; the next two arrive and wait behind the gap.
+    h.rule = (_s, target, m) =>
+      m.type === 'deliver' && target === 'dc-a/fe-1' && m.position?.seq === 1 ? 'drop' : 'pass';
+    for (let i = 0; i < 3; i++) h.publish('dc-a/d-1', 'live', `e${i}`);
+    h.run(2_000);
+    // By the time the frontend reads, the store holds seq 3 alone: seq 1 is gone, seq 2 is in hand.
+    expect(h.gaps.get('a1')).toEqual([{ topic: 'live', epoch: 1, fromSeq: 1, toSeq: 1, why: 'trimmed' }]);
+    expect(h.seqs.get('a1')).toEqual([2, 3]);
+  });
+
+  it('a resuming viewer is caught up from the recent events its frontend holds, though the history trimmed them', () => {
+    const h = reliableWorld({ historyEventsMax: 1 }, { historyEventsPerTopicMax: 3 });
+    h.publish('dc-a/d-1', 'live', 'seen');
+    h.run(200);
+    h.client('dc-a/fe-1', 'a1', { type: 'disconnect' });
+    for (let i = 0; i < 5; i++) h.publish('dc-a/d-1', 'live', `missed ${i}`);
+    h.run(400);
+    // dc-a/fe-2 holds seqs 4-6 of what it delivered to a2; the store holds seq 6 alone.
+    h.client('dc-a/fe-2', 'a1-again', { type: 'connect' });
+    h.client('dc-a/fe-2', 'a1-again', {
+      type: 'resume',
+      topics: ['live'],
+      lastEventId: h.received.get('a1')![0]!,
+      cursors: [{ topic: 'live', dc: 'dc-a', epoch: 1, seq: 1 }],
+    });
+    h.run(1_000);
+    expect(h.gaps.get('a1-again')).toEqual([
+      { topic: 'live', epoch: 1, fromSeq: 2, toSeq: 3, why: 'trimmed' },
+    ]);
+    expect(h.seqs.get('a1-again')).toEqual([4, 5, 6]);
+  });
+
   it('a viewer resuming on another frontend of its datacenter gets exactly the seqs after its cursor', () => {
     const h = reliableWorld();
     h.publish('dc-a/d-1', 'live', 'seen');
@@ -120,6 +164,43 @@ describe('reliable mode through handle()', () => {
     expect(h.joinedAt.get('a1-again')).toEqual({ epoch: 1, seq: 1 });
   });
 
+  it('a viewer that joined before the first event resumes from its cursor at seq 0: it gets everything published while it was away', () => {
+    const h = reliableWorld();
+    expect(h.joinedAt.get('a1')).toEqual({ epoch: 1, seq: 0 });
+    h.client('dc-a/fe-1', 'a1', { type: 'disconnect' });
+    for (let i = 0; i < 2; i++) h.publish('dc-a/d-1', 'live', `missed ${i}`);
+    h.run(400);
+    h.client('dc-a/fe-2', 'a1-again', { type: 'connect' });
+    h.client('dc-a/fe-2', 'a1-again', {
+      type: 'resume',
+      topics: ['live'],
+      lastEventId: 'none',
+      cursors: [{ topic: 'live', dc: 'dc-a', epoch: 1, seq: 0 }],
+    });
+    h.publish('dc-a/d-1', 'live', 'live again');
+    h.run(1_000);
+    expect(h.joinedAt.get('a1-again')).toEqual({ epoch: 1, seq: 0 });
+    expect(h.seqs.get('a1-again')).toEqual([1, 2, 3]);
+    expect(h.gaps.get('a1-again')).toBeUndefined();
+  });
+
+  it('a cursor of another datacenter with no last event id, where nothing is held yet: joined at the head, nothing to tell', () => {
+    const h = reliableWorld();
+    h.client('dc-b/fe-1', 'hop', { type: 'connect' });
+    h.client('dc-b/fe-1', 'hop', {
+      type: 'resume',
+      topics: ['quiet'],
+      lastEventId: 'none',
+      cursors: [{ topic: 'quiet', dc: 'dc-a', epoch: 1, seq: 3 }],
+    });
+    h.run(600);
+    expect(h.joinedAt.get('hop')).toEqual({ epoch: 1, seq: 0 });
+    expect(h.gaps.get('hop')).toBeUndefined();
+    h.publish('dc-b/d-1', 'quiet', 'first');
+    h.run(1_000);
+    expect(h.seqs.get('hop')).toEqual([1]);
+  });
+
   it('a cursor from another datacenter is located by its last event id', () => {
     const h = reliableWorld();
     h.publish('dc-a/d-1', 'live', 'one');
@@ -136,6 +217,39 @@ describe('reliable mode through handle()', () => {
     h.run(600);
     expect(h.seqs.get('hop')).toEqual([2]);
     expect(h.gaps.get('hop')).toBeUndefined();
+  });
+
+  it('forwards due at one deadline, one past its window and one still in it: the first expires, the second is retried', () => {
+    // forwardTimeoutMs 500 (the default) and a window of 1,200 ms: at 1 s the forward first sent at
+    // 0 is past its window, the one first sent at 500 ms is not.
+    const h = new Harness(
+      { 'dc-a': { frontends: 1, dispatchers: 1 }, 'dc-b': { frontends: 1, dispatchers: 1 } },
+      { mode: 'reliable', forwardWindowMs: 1_200 },
+    );
+    h.rule = (source, target) => (source.startsWith('dc-a') && target.startsWith('dc-b') ? 'drop' : 'pass');
+    h.publish('dc-a/d-1', 'live', 'first');
+    h.run(500);
+    h.publish('dc-a/d-1', 'live', 'second');
+    // Healed after both first tries and the first one's retry were lost, before the deadline they share.
+    h.run(600);
+    h.rule = () => 'pass';
+    h.run(3_000);
+    const forwards = (h.messagesTo.get('dc-b/d-1') ?? []).filter((m) => m.type === 'forward');
+    expect(forwards.map((m) => m.type === 'forward' && m.event.payload)).toEqual(['second']);
+  });
+
+  it('forwards expiring at one deadline are each given up with a forward-expired drop', () => {
+    const h = new Harness(
+      { 'dc-a': { frontends: 1, dispatchers: 1 }, 'dc-b': { frontends: 1, dispatchers: 1 } },
+      { mode: 'reliable', forwardWindowMs: 1_200 },
+    );
+    h.rule = (source, target) => (source.startsWith('dc-a') && target.startsWith('dc-b') ? 'drop' : 'pass');
+    h.publish('dc-a/d-1', 'live', 'one');
+    h.publish('dc-a/d-1', 'live', 'two');
+    h.run(3_000);
+    const node = h.nodes.get('dc-a/d-1');
+    expect(node?.role === 'dispatcher' && node.state.counters['forwards-expired']).toBe(2);
+    expect(node?.role === 'dispatcher' && node.state.forwardsInFlight.size).toBe(0);
   });
 
   it('a forward that cannot reach a partitioned datacenter is retried until it heals', () => {

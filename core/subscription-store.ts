@@ -19,7 +19,8 @@
  * - A renewal reports the topics it had to grant again (their lease was not live), so the frontend
  *   can tell those viewers that events may have passed them by.
  * - Limits: `topicsMax` topics and `frontendsPerTopicMax` frontends per topic. A write past them is
- *   answered `rejected/full` and changes nothing; a lease longer than `leaseMsMax` is cut to it.
+ *   answered `rejected/full` and changes nothing (but for naming the epoch and its topics' heads, as
+ *   a written answer does); a lease longer than `leaseMsMax` is cut to it.
  * - Epoch: the host names this store's data with an epoch that grows every time the data is lost
  *   (a restart). Every answer carries it and its age, counted from the first request, so
  *   dispatchers notice a store that forgot every registration and tell the frontends at once.
@@ -173,8 +174,14 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
         else if (change === null) ignored++;
         else changes.push(change);
       }
-      if (refused.length > 0 && changes.length === 0)
-        return { ...rejected(state, 'full', fullMessage(state)), changes: refused };
+      if (refused.length > 0 && changes.length === 0) {
+        const refusal = rejected(state, 'full', fullMessage(state)).reply;
+        const heads = headsOf(state.histories, topics);
+        return {
+          reply: { ...refusal, epoch: state.epoch, ...(heads.length === 0 ? {} : { heads }) },
+          changes: refused,
+        };
+      }
       scheduleSweep(state, now);
       increment(state.counters, 'writes');
       const written = { op: 'written', applied: changes.length, ignored, ...epoch } as const;

@@ -53,7 +53,12 @@ export class Harness {
 
   constructor(
     layout: Record<string, { frontends: number; dispatchers: number }>,
-    options: { mode?: DeliveryMode; storeLimits?: Partial<store.StoreLimits> } = {},
+    options: {
+      mode?: DeliveryMode;
+      storeLimits?: Partial<store.StoreLimits>;
+      frontendLimits?: Partial<frontend.FrontendLimits>;
+      forwardWindowMs?: Ms;
+    } = {},
   ) {
     const mode = options.mode ?? 'best-effort';
     const dispatchersOf = (dc: string) =>
@@ -67,7 +72,14 @@ export class Harness {
       for (const id of dispatchersOf(dc)) {
         this.add(id, dc, {
           role: 'dispatcher',
-          state: dispatcher.createDispatcher({ nodeId: id, dc, idPrefix: `${id}:`, peers, mode }),
+          state: dispatcher.createDispatcher({
+            nodeId: id,
+            dc,
+            idPrefix: `${id}:`,
+            peers,
+            mode,
+            ...(options.forwardWindowMs === undefined ? {} : { forwardWindowMs: options.forwardWindowMs }),
+          }),
         });
       }
       for (let i = 1; i <= layout[dc]!.frontends; i++) {
@@ -81,6 +93,7 @@ export class Harness {
             leaseMs: 1_000,
             mode,
             renewEveryMs: 300,
+            ...(options.frontendLimits === undefined ? {} : { limits: options.frontendLimits }),
           }),
         });
       }

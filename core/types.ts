@@ -262,8 +262,19 @@ export type StoreReply =
       epochAgeMs: Ms;
     }
   | ({ op: 'range'; epochAgeMs: Ms } & Omit<Extract<HistoryReply, { ok: true }>, 'ok'>)
-  /** The store refused: it is at a named limit (`full`) or the request breaks its rules (`bad-request`). */
-  | { op: 'rejected'; reason: 'full' | 'bad-request'; message: string };
+  /**
+   * The store refused: it is at a named limit (`full`) or the request breaks its rules
+   * (`bad-request`). A lease write refused as `full` still names the store's epoch and the heads of
+   * its topics, as a written one does: a frontend the store has no room for keeps its viewers
+   * caught up from the history (reliable mode).
+   */
+  | {
+      op: 'rejected';
+      reason: 'full' | 'bad-request';
+      message: string;
+      epoch?: StoreEpoch;
+      heads?: TopicHead[];
+    };
 
 /** What a client connection does, as its frontend sees it. */
 export type ClientAction =

@@ -21,8 +21,8 @@ import { checkRange, type RangeResult } from './check-range.ts';
 import { replayPath, shrinkFailure, type Counterexample } from './counterexample.ts';
 import {
   emptyMarkCounts,
-  marks,
   marksJudgedFromRuns,
+  marksOf,
   unreachedMarks,
   type Mark,
   type MarkCounts,
@@ -48,7 +48,7 @@ export interface CheckOptions {
   bug?: PlantedBug | null;
   /** Check determinism (two runs, one traceHash) on every n-th scenario. */
   determinismEvery?: number;
-  /** The coverage marks a whole run must reach; `marks` by default. */
+  /** The coverage marks a whole run must reach; the mode's (`marksOf`) by default. */
   marks?: readonly Mark[];
   /** Called as scenarios are judged: how many so far (shrink candidates too), and the faults seen. */
   onProgress?: (scenariosDone: number, faultsStarted: number) => void;
@@ -89,7 +89,7 @@ export function contextOf(options: CheckOptions): RunContext {
     mode: options.mode ?? 'best-effort',
     bug: options.bug ?? null,
     determinismEvery: options.determinismEvery ?? 10,
-    marks: options.marks ?? marks,
+    marks: options.marks ?? marksOf(options.mode ?? 'best-effort'),
   };
 }
 

@@ -6,7 +6,7 @@ export type { CheckOptions, CheckResult } from './check.ts';
 export { checkPropertiesInParallel } from './check-workers.ts';
 export { ReplayPathError } from './counterexample.ts';
 export type { Counterexample } from './counterexample.ts';
-export { formatMarks, marks, marksJudgedFromRuns } from './marks.ts';
+export { formatMarks, marks, marksJudgedFromRuns, marksOf } from './marks.ts';
 export type { Mark, MarkCount, MarkCounts } from './marks.ts';
 export { parseShard, shardError, shardRange } from './shard-range.ts';
 export type { Shard } from './shard-range.ts';

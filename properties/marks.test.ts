@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkPropertiesInParallel } from './check-workers.ts';
 import { checkProperties } from './check.ts';
-import { countMarks, emptyMarkCounts, formatMarks, marks, marksJudgedFromRuns, type Mark } from './marks.ts';
+import {
+  countMarks,
+  emptyMarkCounts,
+  formatMarks,
+  marks,
+  marksJudgedFromRuns,
+  marksOf,
+  type Mark,
+} from './marks.ts';
 
 const neverFires: Mark = { name: 'never-fires', role: 'store', counter: 'no-such-counter', says: 'nothing' };
 const fires: Mark = { name: 'forward-sent', role: 'dispatcher', counter: 'forwards-sent', says: 'a forward' };
@@ -39,6 +47,22 @@ describe('coverage marks', () => {
     expect(shard).toMatchObject({ ok: true, marksJudged: false, unreachedMarks: [], runs: 20 });
     const failing = checkProperties({ runs: 40, seed: 7, bug: 'no-dedupe', marks: [neverFires] });
     expect(failing).toMatchObject({ ok: false, marksJudged: false, unreachedMarks: [] });
+  });
+
+  it("each mode's runs judge the marks that name it and those that name no mode", () => {
+    const names = (mode: 'best-effort' | 'reliable'): string[] => marksOf(mode).map((mark) => mark.name);
+    expect(names('best-effort')).toContain('resume-replayed');
+    expect(names('best-effort')).not.toContain('tail-noticed');
+    expect(names('reliable')).toContain('tail-noticed');
+    expect(names('reliable')).not.toContain('resume-replayed');
+    for (const shared of ['store-full', 'forward-retried']) {
+      expect(names('best-effort')).toContain(shared);
+      expect(names('reliable')).toContain(shared);
+    }
+    // No mark is declared for no run at all.
+    expect(
+      marks.filter((m) => !names('best-effort').includes(m.name) && !names('reliable').includes(m.name)),
+    ).toEqual([]);
   });
 
   it('a scenario counts once in `scenarios`, and its counter value in `count`', () => {

@@ -10,8 +10,12 @@
  *
  * Rules: marks are judged only over a whole run that kept every property (a failing run stops
  * early, and a shard sees a slice), and only from `marksJudgedFromRuns` scenarios on: a shorter
- * run may miss a rare mark by chance, so it warns instead of failing.
+ * run may miss a rare mark by chance, so it warns instead of failing. A mark names the delivery
+ * modes whose runs must reach it (`marksOf`): best-effort's history, warnings and lapse notices
+ * have no place in reliable mode, whose streams, gaps and retried deliveries have none in
+ * best-effort.
  */
+import type { DeliveryMode } from '../core/index.ts';
 import type { Report } from '../sim/index.ts';
 
 export type MarkRole = keyof Report['counters'];
@@ -24,6 +28,8 @@ export interface Mark {
   counter: string;
   /** What it means that the mark fired, in a few words. */
   says: string;
+  /** The delivery modes whose runs must reach it; every mode when absent. */
+  modes?: readonly DeliveryMode[];
 }
 
 /** How often a mark fired: its counter summed over the scenarios, and the scenarios it fired in. */
@@ -36,7 +42,13 @@ export type MarkCounts = Record<string, MarkCount>;
 /** A run of fewer scenarios only warns about marks that did not fire. */
 export const marksJudgedFromRuns = 1_000;
 
-/** The decision points a default `stadium check` must reach (README, Property checks, lists them). */
+const bestEffort: readonly DeliveryMode[] = ['best-effort'];
+const reliable: readonly DeliveryMode[] = ['reliable'];
+
+/**
+ * Every decision point a `stadium check` must reach in one mode or both (README, Property checks,
+ * lists them); `marksOf(mode)` are a run's.
+ */
 export const marks: readonly Mark[] = [
   // The subscription store.
   {
@@ -113,6 +125,7 @@ export const marks: readonly Mark[] = [
     role: 'frontend',
     counter: 'registrations-lapsed',
     says: "a frontend learnt its registration had lapsed and told the topic's viewers",
+    modes: bestEffort,
   },
   {
     name: 'store-epoch-renewal',
@@ -131,24 +144,28 @@ export const marks: readonly Mark[] = [
     role: 'frontend',
     counter: 'history-events-evicted',
     says: "an event left a frontend's bounded history",
+    modes: bestEffort,
   },
   {
     name: 'history-topic-evicted',
     role: 'frontend',
     counter: 'history-topics-evicted',
     says: "a topic's history left a frontend that kept too many topics",
+    modes: bestEffort,
   },
   {
     name: 'resume-replayed',
     role: 'frontend',
     counter: 'resumes-replayed',
     says: 'a resuming viewer got what it missed from the history',
+    modes: bestEffort,
   },
   {
     name: 'resume-gap-notice',
     role: 'frontend',
     counter: 'resumes-without-history',
     says: 'a resume fell back to a gap notice: the history no longer held its last event',
+    modes: bestEffort,
   },
   // The dispatcher.
   {
@@ -162,6 +179,7 @@ export const marks: readonly Mark[] = [
     role: 'dispatcher',
     counter: 'forwards-exhausted',
     says: 'a forward ran out of attempts',
+    modes: bestEffort,
   },
   {
     name: 'every-peer-suspected',
@@ -186,14 +204,114 @@ export const marks: readonly Mark[] = [
     role: 'dispatcher',
     counter: 'publishes-warned-store-rebuilding',
     says: 'a publish was answered with a warning that the store was rebuilding',
+    modes: bestEffort,
   },
   {
     name: 'publish-warned-lapsed',
     role: 'dispatcher',
     counter: 'publishes-warned-frontend-lapsed',
     says: "a publish was answered with a warning that a frontend's lease had lapsed",
+    modes: bestEffort,
+  },
+  // Reliable mode: the frontend's streams.
+  {
+    name: 'resume-caught-up',
+    role: 'frontend',
+    counter: 'events-replayed',
+    says: 'a resuming viewer was caught up alone, from recent events or the history, before it joined',
+    modes: reliable,
+  },
+  {
+    name: 'tail-noticed',
+    role: 'frontend',
+    counter: 'tails-noticed',
+    says: "a renewal's answer named a head beyond the stream: the last deliveries were lost, and read",
+    modes: reliable,
+  },
+  {
+    name: 'stream-epoch-change',
+    role: 'frontend',
+    counter: 'stream-epoch-changes',
+    says: 'a stream moved to a new store epoch (the store lost its data) and read it from its start',
+    modes: reliable,
+  },
+  {
+    name: 'gap-trimmed',
+    role: 'frontend',
+    counter: 'gap-notices-trimmed',
+    says: 'viewers were told of seqs the history no longer held',
+    modes: reliable,
+  },
+  {
+    name: 'gap-epoch',
+    role: 'frontend',
+    counter: 'gap-notices-epoch',
+    says: 'viewers were told the rest of an epoch the store lost will not come',
+    modes: reliable,
+  },
+  {
+    name: 'reorder-held',
+    role: 'frontend',
+    counter: 'events-held',
+    says: 'a delivery beyond a gap waited in the reorder buffer',
+    modes: reliable,
+  },
+  {
+    name: 'reorder-buffer-full',
+    role: 'frontend',
+    counter: 'reorder-buffer-full',
+    says: 'a full reorder buffer dropped a delivery, for a read to bring again',
+    modes: reliable,
+  },
+  {
+    name: 'history-read-failed',
+    role: 'frontend',
+    counter: 'history-reads-failed',
+    says: 'a history read went unanswered or was refused, and was tried again',
+    modes: reliable,
+  },
+  // Reliable mode: the dispatcher's deliveries, forwards and answers.
+  {
+    name: 'delivery-retried',
+    role: 'dispatcher',
+    counter: 'deliveries-retried',
+    says: 'a delivery went unacknowledged and was sent again',
+    modes: reliable,
+  },
+  {
+    name: 'delivery-exhausted',
+    role: 'dispatcher',
+    counter: 'deliveries-exhausted',
+    says: "a delivery ran out of attempts (the frontend's renewal brings the tail back)",
+    modes: reliable,
+  },
+  {
+    name: 'forward-joined',
+    role: 'dispatcher',
+    counter: 'forwards-joined',
+    says: 'an event accepted again while its forward was in flight waited on that forward',
+    modes: reliable,
+  },
+  {
+    name: 'forward-expired',
+    role: 'dispatcher',
+    counter: 'forwards-expired',
+    says: 'a forward was given up at the end of its window (forward-expired)',
+    modes: reliable,
+  },
+  {
+    name: 'answer-forward-pending',
+    role: 'dispatcher',
+    counter: 'answers-with-forward-pending',
+    says: 'a publish was answered OK with forward-pending: a peer had not acknowledged in time',
+    modes: reliable,
   },
 ];
+
+/** The marks a run in `mode` must reach. */
+export function marksOf(mode: DeliveryMode): readonly Mark[] {
+  return marks.filter((mark) => mark.modes === undefined || mark.modes.includes(mode));
+}
 
 export function emptyMarkCounts(declared: readonly Mark[]): MarkCounts {
   return Object.fromEntries(declared.map((mark) => [mark.name, { count: 0, scenarios: 0 }]));

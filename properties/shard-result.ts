@@ -11,7 +11,7 @@
  */
 import { deliveryModes, type DeliveryMode } from '../core/index.ts';
 import { parseScenario, plantedBugs, type PlantedBug, type Violation } from '../sim/index.ts';
-import { faultMixes, swarmFeatures, type ScenarioSize } from './arbitraries.ts';
+import { faultMixes, reliableFeatures, swarmFeatures, type ScenarioSize } from './arbitraries.ts';
 import { combineRanges, type RangeFailure, type RangeResult } from './check-range.ts';
 import { verdictOf, type CheckResult } from './check.ts';
 import type { Counterexample } from './counterexample.ts';
@@ -79,11 +79,14 @@ export interface MergedRun {
 /** Merge a whole run's shard results; `files` are their names and parsed JSON. */
 export function mergeShardResults(
   files: readonly { name: string; value: unknown }[],
-  declared: readonly Mark[],
+  declaredOf: (mode: DeliveryMode) => readonly Mark[],
 ): MergedRun {
   const first = files[0];
   if (first === undefined) throw new ShardResultError('no result files to merge');
-  const results = files.map(({ name, value }) => ({ name, result: readShardResult(name, value, declared) }));
+  const results = files.map(({ name, value }) => ({
+    name,
+    result: readShardResult(name, value, declaredOf),
+  }));
   const [head] = results as [(typeof results)[0]];
   const identity: RunIdentity = {
     seed: head.result.seed,
@@ -120,6 +123,7 @@ export function mergeShardResults(
         .map((i) => `${i}/${count}`)
         .join(', ')})`,
     );
+  const declared = declaredOf(identity.mode);
   const combined = combineRanges(
     declared,
     0,
@@ -154,7 +158,11 @@ export function mergeShardResults(
 }
 
 /** A parsed result file checked field by field; throws ShardResultError naming the file and field. */
-export function readShardResult(name: string, value: unknown, declared: readonly Mark[]): ShardResult {
+export function readShardResult(
+  name: string,
+  value: unknown,
+  declaredOf: (mode: DeliveryMode) => readonly Mark[],
+): ShardResult {
   const bad = (what: string): never => {
     throw new ShardResultError(`${name}: not a stadium check result file: ${what}`);
   };
@@ -210,7 +218,7 @@ export function readShardResult(name: string, value: unknown, declared: readonly
   if (faultMixes.some((mix) => tally.byMix[mix] === undefined))
     bad(`"tally.byMix" must count ${faultMixes.join(', ')}`);
   const m = record(o.marks) ?? bad('"marks" must be an object');
-  const names = declared.map((mark) => mark.name);
+  const names = declaredOf(mode).map((mark) => mark.name);
   if (Object.keys(m).sort().join() !== [...names].sort().join())
     bad(
       `its marks (${Object.keys(m).join(', ')}) are not this stadium's (${names.join(', ')}): merge results made by one version`,
@@ -277,7 +285,7 @@ function readCounterexample(x: unknown, index: number, bad: (what: string) => ne
   const features = Array.isArray(g.features)
     ? g.features.map(
         (f) =>
-          swarmFeatures.find((known) => known === f) ??
+          [...swarmFeatures, ...reliableFeatures].find((known) => known === f) ??
           bad(`"counterexample.generated.features" has no feature ${JSON.stringify(f)}`),
       )
     : bad('"counterexample.generated.features" must be an array');

@@ -165,7 +165,12 @@ export type Fact =
     }
   /** `n` connections of a batch never got it: its frontend died, or their connection closed. */
   | { kind: 'batch-lost'; t: Us; node: NodeId; e: EventId; n: number; why: NetworkDropReason }
-  /** A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer behind it. */
+  /**
+   * A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer
+   * behind it. Reliable mode, `opened`: `resumes` names the topics its viewer resumes from a cursor
+   * (the viewer's own record of what it sent; absent: none), so every other topic it joins is a
+   * fresh subscription.
+   */
   | {
       kind: 'connection';
       op: 'opened' | 'refused' | 'closed';
@@ -174,10 +179,13 @@ export type Fact =
       id: ConnectionId;
       node: NodeId;
       viewer: number;
+      resumes?: readonly Topic[];
     }
   /**
    * A connection began or stopped receiving a topic's events at its frontend. Reliable mode: a
-   * `joined` names the position its live events start after (`epoch`/`seq`).
+   * `joined` names the position its live events start after (`epoch`/`seq`), and `resumed` when it
+   * answers the resume its viewer made on this connection (the viewer's own record: it had not left
+   * the topic since; absent: a fresh subscription).
    */
   | {
       kind: 'connection';
@@ -190,6 +198,7 @@ export type Fact =
       topic: Topic;
       epoch?: StoreEpoch;
       seq?: Seq;
+      resumed?: true;
     }
   /** Reliable mode: the store of `dc` appended event `e` at `seq` of `epoch` (`dup`: it held it already, at that seq). */
   | { kind: 'appended'; t: Us; dc: DcId; e: EventId; topic: Topic; epoch: StoreEpoch; seq: Seq; dup: boolean }

@@ -16,6 +16,24 @@ export function settleMs(scenario: Pick<Scenario, 'roles' | 'workload' | 'subscr
   return Math.max(registration, reconnect) + scenario.subscribeGraceMs;
 }
 
+/**
+ * Reliable mode: how long a correct core may take to bring a joined stream up to a head that no
+ * delivery brought it (every attempt lost, or a frontend the store has no room for): the head comes
+ * with a renewal's answer — the next renewal or, if the network's random loss took every attempt
+ * of that one, the one after (each attempt waiting a lease request's timeout behind a store
+ * request's) — then, after the gap wait, the frontend reads it, a few reads `readTimeoutMs` apart
+ * riding out the same loss. The run goes on that long after publishing stops, and eventual
+ * delivery owes a stream the head as it stood that long before the end.
+ */
+export function catchUpMs(scenario: Pick<Scenario, 'roles'>): Ms {
+  const { roles } = scenario;
+  const renewal = roles.leaseAttemptsMax * roles.leaseRequestTimeoutMs + roles.storeRequestTimeoutMs;
+  return 2 * roles.renewEveryMs + renewal + roles.gapWaitMs + catchUpReadsMax * roles.readTimeoutMs;
+}
+
+/** Reads a catch-up may need, each lost to random loss but the last (see `catchUpMs`). */
+const catchUpReadsMax = 4;
+
 /** When the last fault of a schedule ends (kills restart, partitions repair...), or null if one never does. */
 export function healedAt(faults: readonly Fault[]): Us | null {
   let healedMs = 0;

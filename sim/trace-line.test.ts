@@ -74,6 +74,11 @@ describe('a trace line', () => {
       true,
       'absent',
     ]);
+    // A reliable `open` names the topics its viewer resumes from a cursor, and only then.
+    const subs = records.flatMap((r) => (r.k === 'conn' && r.op === 'sub' ? [r] : []));
+    expect(subs.map((r) => r.resumed ?? 'absent')).toEqual(['absent', 'absent', true]);
+    const opens = records.flatMap((r) => (r.k === 'conn' && r.op === 'open' ? [r] : []));
+    expect(opens.map((r) => r.res ?? 'absent')).toEqual(['absent', 'absent', ['live']]);
     expect(records.find((r) => r.k === 'fanout')).toMatchObject({ ep: 1, seq: 1 });
     expect(records.find((r) => r.k === 'deliver')).toMatchObject({ ep: 1, seq: 1 });
     expect(records.filter((r) => r.k === 'answer')).toEqual([

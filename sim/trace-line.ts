@@ -59,7 +59,7 @@ const shapes: Record<TraceKind, Record<string, string>> = {
     seq: 'n?',
   },
   'client-drop': { node: 's', e: 's', n: 'n', why: 's' },
-  conn: { c: 's', node: 's', v: 'n', op: 's', topic: 's?', ep: 'n?', seq: 'n?' },
+  conn: { c: 's', node: 's', v: 'n', op: 's', topic: 's?', ep: 'n?', seq: 'n?', res: 'a?', resumed: 'b?' },
   append: { dc: 's', e: 's', topic: 's', ep: 'n', seq: 'n', dup: 'b?' },
   trim: { dc: 's', topic: 's', ep: 'n', seq: 'n' },
   gap: {

@@ -283,7 +283,13 @@ class FactDecoder {
       throw new TraceFormatError(`connection ${id} ${op} before it opened`);
     if (op === 'joined' || op === 'left') {
       const topic = need(record.topic, 'topic');
-      return { kind: 'connection', op, t, c, id, node, viewer, topic, ...positionOf(record) };
+      const resumed = op === 'joined' && record.resumed === true ? { resumed: true as const } : {};
+      return { kind: 'connection', op, t, c, id, node, viewer, topic, ...positionOf(record), ...resumed };
+    }
+    if (op === 'opened' && record.res !== undefined) {
+      if (!record.res.every((topic) => typeof topic === 'string'))
+        throw new TraceFormatError(`connection ${id} opened resuming something other than topics`);
+      return { kind: 'connection', op, t, c, id, node, viewer, resumes: record.res };
     }
     return { kind: 'connection', op, t, c, id, node, viewer };
   }

@@ -174,6 +174,8 @@ export class TraceWriter {
           v: fact.viewer,
           op: connectionOps[fact.op],
           ...(fact.op === 'joined' || fact.op === 'left' ? { topic: fact.topic, ...positionOf(fact) } : {}),
+          ...(fact.op === 'joined' && fact.resumed === true ? { resumed: true as const } : {}),
+          ...(fact.op === 'opened' && fact.resumes !== undefined ? { res: [...fact.resumes] } : {}),
         };
       case 'lease': {
         const { t, dc, topic, frontend, change, expUs } = fact;

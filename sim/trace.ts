@@ -133,7 +133,9 @@ export type TraceRecord =
   | { k: 'client-drop'; t: number; node: string; e: EventId; n: number; why: NetworkDropReason }
   /**
    * A connection as its frontend processed it. `v` is the simulated viewer behind the connection;
-   * a reliable `sub` names the position its live events start after (`ep`/`seq`).
+   * a reliable `sub` names the position its live events start after (`ep`/`seq`), a reliable `open`
+   * the topics its viewer resumes from a cursor (`res`; absent: none), and a reliable `sub` that
+   * answers that resume says so (`resumed`).
    */
   | {
       k: 'conn';
@@ -145,6 +147,8 @@ export type TraceRecord =
       topic?: Topic;
       ep?: StoreEpoch;
       seq?: Seq;
+      res?: Topic[];
+      resumed?: true;
     }
   /** Reliable: the store of `dc` appended event `e` of `topic` at `seq` of epoch `ep` (`dup`: it held it already). */
   | { k: 'append'; t: number; dc: string; e: EventId; topic: Topic; ep: StoreEpoch; seq: Seq; dup?: true }

@@ -223,7 +223,7 @@ async function runCheck(options: CheckCommandOptions): Promise<number> {
     merged: null,
     path: options.path ?? null,
     out: options.out,
-    marks: properties.marks,
+    marks: properties.marksOf(identity.mode),
   };
   return printCheck(result, run, options.json === true);
 }
@@ -249,7 +249,7 @@ async function runMerge(options: CheckCommandOptions, command: Command): Promise
   const files = (options.merge ?? []).map((name) => ({ name, value: readJson(name) }));
   let merged;
   try {
-    merged = properties.mergeShardResults(files, properties.marks);
+    merged = properties.mergeShardResults(files, properties.marksOf);
   } catch (error) {
     if (error instanceof properties.ShardResultError) throw new UsageError(error.message, 'bad-result');
     throw error;
@@ -265,7 +265,7 @@ async function runMerge(options: CheckCommandOptions, command: Command): Promise
     merged: shards,
     path: null,
     out: options.out,
-    marks: properties.marks,
+    marks: properties.marksOf(identity.mode),
   };
   return printCheck(result, run, options.json === true);
 }

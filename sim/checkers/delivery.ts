@@ -6,13 +6,20 @@
  * - no misdelivery: a frontend hands an event only to connections subscribed to its topic there,
  *   judged at the fan-out against the subscriptions projection;
  * - no duplicates: a connection receives each event id at most once; in reliable mode a viewer
- *   does, across its connections (a resume must not replay what the previous connection had).
+ *   does, across the connections of one subscription to a topic (a resume must not replay what the
+ *   previous connection had). A viewer that left the topic and subscribes to it again starts a new
+ *   subscription, not a reconnect: it gave up its place, and a frontend whose stream lags may give
+ *   it again what the old one had. A join that answers its viewer's resume (the `joined` fact's
+ *   `resumed`) continues the viewer's subscription; any other join starts one. An event its
+ *   datacenter's store appended again under a later epoch (a retry after the store lost the epoch
+ *   it was first appended in) may reach a viewer again at its new position: the frontend that gave
+ *   it the first time tells a `duplicate` gap instead, but a resume on another frontend cannot know.
  *
  * It also counts what was delivered (late when the loss checker had already counted it lost) and
  * the publish-to-receipt latency, overall and by whether the connection is in the event's origin
  * datacenter.
  */
-import type { DcId, Us } from '../../core/index.ts';
+import type { DcId, EventId, StoreEpoch, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import { Histogram } from '../histogram.ts';
 import type { Subscriptions } from '../subscriptions.ts';
@@ -32,6 +39,9 @@ export class DeliveryChecker {
   private readonly dcOfConnection: DcId[] = [];
   /** Each opened connection's viewer, where duplicates are judged per viewer. */
   private readonly viewerOfConnection: number[] = [];
+  /** `viewer, topic` -> the number of the viewer's current subscription to the topic. */
+  private readonly subscriptionOf = new Map<string, number>();
+  private nextSubscription = 0;
 
   /** `duplicatesPerViewer`: a viewer, not only a connection, receives each event id at most once. */
   constructor(
@@ -40,12 +50,16 @@ export class DeliveryChecker {
     private readonly events: EventRegistry,
     private readonly violations: ViolationLog,
     private readonly duplicatesPerViewer = false,
+    /** Reliable mode: whether `dc`'s store appended event `e` under an epoch older than `epoch` too. */
+    private readonly appendedBefore: (e: EventId, dc: DcId, epoch: StoreEpoch) => boolean = () => false,
   ) {}
 
   apply(fact: Fact): void {
     if (fact.kind === 'connection' && fact.op === 'opened') {
       this.dcOfConnection[fact.c] = this.topology.dcOf(fact.node);
       if (this.duplicatesPerViewer) this.viewerOfConnection[fact.c] = fact.viewer;
+    } else if (fact.kind === 'connection' && fact.op === 'joined') {
+      if (this.duplicatesPerViewer) this.joined(fact.viewer, fact.topic, fact.resumed === true);
     } else if (fact.kind === 'fanned-out') {
       this.fannedOut(fact);
     } else if (fact.kind === 'batch-received') {
@@ -73,7 +87,7 @@ export class DeliveryChecker {
     }
   }
 
-  private received({ event, connections, t }: Extract<Fact, { kind: 'batch-received' }>): void {
+  private received({ event, connections, t, node, epoch }: Extract<Fact, { kind: 'batch-received' }>): void {
     const tracked = this.events.get(event.id);
     if (tracked === undefined || tracked.stamp.digest !== event.digest) {
       for (const id of inIdOrder(connections.map((c) => this.subscriptions.idOf(c)))) {
@@ -98,9 +112,12 @@ export class DeliveryChecker {
         again.push(this.subscriptions.idOf(c));
         continue;
       }
-      if (this.duplicatesPerViewer && this.viewerHad(tracked, c)) {
-        againOfViewer.push(this.subscriptions.idOf(c));
-        continue;
+      if (this.duplicatesPerViewer && this.viewerHad(tracked, c, event.topic)) {
+        const again = epoch !== undefined && this.appendedBefore(event.id, this.topology.dcOf(node), epoch);
+        if (!again) {
+          againOfViewer.push(this.subscriptions.idOf(c));
+          continue;
+        }
       }
       if (this.dcOfConnection[c] === tracked.origin) sameDc++;
       else crossDc++;
@@ -118,7 +135,7 @@ export class DeliveryChecker {
       this.violations.report(
         'no-duplicates',
         t,
-        `${id} received event ${event.id}, which its viewer had already received on an earlier connection`,
+        `${id} received event ${event.id}, which its viewer had already received on an earlier connection of the same subscription`,
         { e: event.id, connection: id },
       );
     }
@@ -129,14 +146,23 @@ export class DeliveryChecker {
     if (crossDc > 0) this.latency.crossDc.record(latencyUs, crossDc);
   }
 
-  /** Mark that connection `c`'s viewer has the event; true if it had it already (on another connection). */
-  private viewerHad(tracked: TrackedEvent, c: number): boolean {
+  /** A connection of `viewer` joined `topic`: a resume continues the viewer's subscription, anything else starts one. */
+  private joined(viewer: number, topic: Topic, resumes: boolean): void {
+    const key = `${viewer}\u0000${topic}`;
+    if (!resumes || !this.subscriptionOf.has(key)) this.subscriptionOf.set(key, this.nextSubscription++);
+  }
+
+  /** Mark that connection `c`'s viewer has the event in its subscription; true if it had it already (on another connection). */
+  private viewerHad(tracked: TrackedEvent, c: number, topic: Topic): boolean {
     const viewer = this.viewerOfConnection[c];
     // A connection that never opened is the frontend's invention: the misdelivery check names it.
     // Past its retention an event's receipts count as first ones (events.ts), for viewers too.
     if (viewer === undefined || tracked.retired) return false;
+    const key = `${viewer}\u0000${topic}`;
+    let subscription = this.subscriptionOf.get(key);
+    if (subscription === undefined) this.subscriptionOf.set(key, (subscription = this.nextSubscription++));
     tracked.viewers ??= new Bitset();
-    return tracked.viewers.testAndSet(viewer);
+    return tracked.viewers.testAndSet(subscription);
   }
 }
 

@@ -35,7 +35,10 @@ export interface TrackedEvent {
   publishUs: Us;
   dispatcher: NodeId;
   received: Bitset;
-  /** Viewers who received it, where duplicates are judged per viewer across connections (reliable mode); null otherwise. */
+  /**
+   * Viewers' subscriptions (numbered by the delivery checker) that received it, where duplicates are
+   * judged per viewer across the connections of a subscription (reliable mode); null otherwise.
+   */
   viewers: Bitset | null;
   /** Connections counted lost at the deadline, so a later arrival is known to be late. */
   lost: Bitset | null;

@@ -4,10 +4,12 @@
  * an event `e` that did not reach viewers at frontend F in datacenter d:
  *
  * 1. A message of `e` itself dropped on its way to F or into d: the deliver to F, the forward to
- *    d, the store lookup in d or its answer.
+ *    d, the store lookup in d or its answer. In reliable mode also the append in its origin's store,
+ *    or its answer, wherever d is: an event its own datacenter did not append goes nowhere.
  * 2. A fault on `e`'s path while it was in flight, from its publish to its deadline: F, the
- *    dispatcher that accepted it, d's dispatchers or store down or cut off; a partition between its
- *    origin and d; a jitter storm in either, which can hold a message past the deadline.
+ *    dispatcher that accepted it, d's dispatchers or store down or cut off (in reliable mode its
+ *    origin's store too); a partition between its origin and d; a jitter storm in either, which
+ *    can hold a message past the deadline.
  * 3. F held no live lease on the topic when d's store answered `e`'s lookup, and something on F's
  *    lease path explains it within a lease (and the subscribe grace) before that lookup: the store
  *    refused F's lease (it was full), one of F's own lease messages was dropped, or F, d's store or
@@ -34,6 +36,8 @@ export interface Explanation {
 export interface ExplainSettings {
   leaseUs: Us;
   subscribeGraceUs: Us;
+  /** Reliable mode: an event is forwarded only once its origin's store appended it. */
+  reliable: boolean;
 }
 
 /** A dropped message of an event, kept until the event's deadline in case it explains a loss. */
@@ -41,6 +45,8 @@ interface DropNote extends Explanation {
   /** The frontend it was going to (a deliver), or the datacenter (a forward, a store message). */
   node?: NodeId;
   dc?: DcId;
+  /** Reliable mode: the origin's append or its answer, on the event's path to every datacenter. */
+  everywhere?: true;
 }
 
 /** The lookups a datacenter's store answered for one event: when, and who held a live lease then. */
@@ -91,7 +97,7 @@ export class Explainer {
   explain(tracked: TrackedEvent, frontend: NodeId, now: Us): Explanation | null {
     const dc = this.topology.dcOf(frontend);
     for (const note of this.drops.get(tracked.stamp.id) ?? [])
-      if (note.node === frontend || note.dc === dc) return withoutPlace(note);
+      if (note.node === frontend || note.dc === dc || note.everywhere === true) return withoutPlace(note);
     for (const span of this.faults.spans) {
       if (!overlaps(span, tracked.publishUs, now)) continue;
       const category = this.onEventPath(span.fault, frontend, dc, tracked);
@@ -111,11 +117,21 @@ export class Explainer {
     const tracked = this.events.get(e);
     if (tracked === undefined || tracked.finalized) return;
     const where = type === 'deliver' ? { node: to } : { dc: this.topology.dcOf(to) };
+    const originAppend =
+      this.settings.reliable &&
+      (type === 'store-request' || type === 'store-reply') &&
+      this.topology.dcOf(to) === tracked.origin;
     const category =
       fact.why === 'target-dead' ? `${this.topology.roleOf(to)}-death` : categoryOfDrop(fact.why, fact.f);
     let notes = this.drops.get(e);
     if (notes === undefined) this.drops.set(e, (notes = []));
-    notes.push({ category, text, ...where, ...(fact.f === undefined ? {} : { f: fact.f }) });
+    notes.push({
+      category,
+      text,
+      ...where,
+      ...(originAppend ? { everywhere: true } : {}),
+      ...(fact.f === undefined ? {} : { f: fact.f }),
+    });
   }
 
   /** Why `frontend` held no live lease when `dc`'s store answered the event's lookup, or null. */
@@ -164,7 +180,8 @@ export class Explainer {
         const onPath =
           node === frontend ||
           node === tracked.dispatcher ||
-          (this.topology.dcOf(node) === dc && role !== 'frontend');
+          (this.topology.dcOf(node) === dc && role !== 'frontend') ||
+          (this.settings.reliable && role === 'store' && this.topology.dcOf(node) === origin);
         if (!onPath) return null;
         return fault.kind === 'kill' ? `${role}-death` : `${role}-isolation`;
       }

@@ -5,16 +5,19 @@
  * - forward discipline: a dispatcher forwards an event to a peer datacenter again only after the
  *   previous attempt went unacknowledged for `forwardTimeoutMs`, and never once one was
  *   acknowledged. Frontends dedupe, so viewers never see a breach: only this checker does. A
- *   publisher's retry with the same id is a new publish: the dispatcher that accepts it again
- *   forwards it afresh (it cannot know the first acceptance's forwards were made).
+ *   publisher's retry with the same id is a new publish: the dispatcher that accepts it again may
+ *   forward it afresh, once per acceptance, under a new forward id and whenever that forward
+ *   leaves (after its own append, so possibly after the first acceptance's forward was
+ *   acknowledged): it cannot know the first acceptance's forwards were made.
  * - timely retry: an attempt not acknowledged within `forwardTimeoutMs` is followed, at that
  *   deadline (give or take the millisecond roles round time to), by the next attempt or by the
  *   dispatcher giving up (`forward-exhausted`; in reliable mode `forward-expired`, at the end of its
  *   forwarding window) — unless the dispatcher died first. A retry handled
  *   seconds after its deadline would otherwise pass as a loss explained by the drop it repaired late.
  *
- * An attempt is known by the forward id its acknowledgement echoes; an acknowledgement counts when
- * it is received, not when it is sent. An event's attempts are forgotten when the event is past its
+ * An attempt is known by the forward id its acknowledgement echoes (within the dispatcher's
+ * incarnation: a restarted one numbers them afresh); an acknowledgement counts when it is
+ * received, not when it is sent. An event's attempts are forgotten when the event is past its
  * retention (events.ts): a retry comes within `forwardAttemptsMax` timeouts, well before.
  */
 import { usOfMs, type DcId, type EventId, type NodeId, type RequestId, type Us } from '../../core/index.ts';
@@ -26,6 +29,8 @@ import type { ViolationLog } from './violations.ts';
 interface Forwarded {
   lastSentUs: Us;
   acked: boolean;
+  /** Acceptances again of the event not yet followed by their fresh forward. */
+  reaccepts: number;
 }
 
 /** An attempt awaiting its acknowledgement, its next attempt, or its dispatcher giving up. */
@@ -80,6 +85,7 @@ export class ForwardingChecker {
     if (fact.kind === 'node' && fact.op === 'down') {
       for (const attempt of this.awaitedById.values())
         if (attempt.dispatcher === fact.node) this.settle(attempt);
+      this.forgetDispatcher(fact.node);
       return;
     }
     if (fact.kind !== 'sent' && fact.kind !== 'received') return;
@@ -152,12 +158,18 @@ export class ForwardingChecker {
   private sent(dispatcher: NodeId, e: EventId, dc: DcId, forwardId: RequestId, t: Us): void {
     const key = `${dispatcher}\u0000${e}\u0000${dc}`;
     const attempt = `${dispatcher}\u0000${forwardId}`;
+    const newId = !this.attempts.has(attempt);
     this.attempts.set(attempt, key);
     let keys = this.keysOf.get(e);
     if (keys === undefined) this.keysOf.set(e, (keys = []));
     keys.push(attempt);
     const previous = this.forwards.get(key);
     if (previous === undefined) keys.push(key);
+    // An acceptance again forwards afresh under a new id, whatever became of the earlier forwards.
+    if (previous !== undefined && previous.reaccepts > 0 && newId) {
+      this.forwards.set(key, { lastSentUs: t, acked: false, reaccepts: previous.reaccepts - 1 });
+      return;
+    }
     // Roles keep time in whole milliseconds, so a timeout may fire up to 1 ms early in microseconds.
     const earliestRetryUs =
       previous === undefined ? 0 : previous.lastSentUs + this.forwardTimeoutUs - usOfMs(1);
@@ -176,13 +188,30 @@ export class ForwardingChecker {
         },
       );
     }
-    this.forwards.set(key, { lastSentUs: t, acked: previous?.acked ?? false });
+    this.forwards.set(key, {
+      lastSentUs: t,
+      acked: previous?.acked ?? false,
+      reaccepts: previous?.reaccepts ?? 0,
+    });
   }
 
-  /** `dispatcher` accepted a publish of `e` (again, on a retry): its forwards of `e` start afresh. */
+  /**
+   * `dispatcher` died: what it forwarded is forgotten with it. Its next incarnation forwards only
+   * what it accepts (again), and numbers its forwards afresh, so its ids say nothing of the old ones.
+   */
+  private forgetDispatcher(dispatcher: NodeId): void {
+    const prefix = `${dispatcher}\u0000`;
+    for (const key of this.forwards.keys()) if (key.startsWith(prefix)) this.forwards.delete(key);
+    for (const key of this.attempts.keys()) if (key.startsWith(prefix)) this.attempts.delete(key);
+  }
+
+  /** `dispatcher` accepted a publish of `e` (again, on a retry): it may forward `e` afresh once more. */
   private acceptedAgain(dispatcher: NodeId, e: EventId): void {
     const prefix = `${dispatcher}\u0000${e}\u0000`;
-    for (const key of this.keysOf.get(e) ?? []) if (key.startsWith(prefix)) this.forwards.delete(key);
+    for (const key of this.keysOf.get(e) ?? []) {
+      const entry = key.startsWith(prefix) ? this.forwards.get(key) : undefined;
+      if (entry !== undefined) entry.reaccepts++;
+    }
   }
 
   private acked(dispatcher: NodeId, forwardId: RequestId): void {

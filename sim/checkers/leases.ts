@@ -4,7 +4,10 @@
  *
  * - lease hygiene: a dispatcher sends a frontend an event only while that frontend holds a lease on
  *   the topic in the dispatcher's datacenter, allowing one store round trip of staleness (the
- *   dispatcher acts on the answer of a lookup made a moment earlier);
+ *   dispatcher acts on the answer of a lookup made a moment earlier). In reliable mode a delivery
+ *   is retried until acknowledged within the lease time the store's answer named: a lease removed
+ *   by an unsubscribe meanwhile still takes the delivery's later attempts (the dispatcher knows the
+ *   expiry, not the removal), and one that died with its store takes them until its expiry;
  * - lease release: a lease ends by removal when its frontend's last viewer leaves. One that expires
  *   instead (the frontend stopped renewing without unsubscribing) must have a cause on that
  *   frontend's lease path while the lease ran down: the frontend, its datacenter's dispatchers or
@@ -14,7 +17,11 @@
  *   store write behind it, over the slowest fault-free hops) — or a jitter storm in its datacenter
  *   held a request back for longer. In reliable mode a topic's first viewers join only once the
  *   lease is granted (the grant's answer names where their stream starts), so there a viewer
- *   joining within `withoutViewersUs` after the grant counts too: the judgement waits that long.
+ *   joining within `withoutViewersUs` after the grant counts too: the judgement waits that long;
+ *   and if one of the frontend's own lease messages was lost meanwhile (the answer that would have
+ *   joined its waiting viewers, or the retries after it), they may have waited longer. A viewer may
+ *   also leave while it waits, never joining: a grant the frontend gave back (removed) within the
+ *   bound is no breach either.
  *
  * A lease is followed from the store's own `lease` facts; a store that dies takes every lease of its
  * datacenter with it at that moment. The loss checker asks it who held a live lease when a store
@@ -42,6 +49,11 @@ export interface LeaseSettings {
    * breach while the lease had time left: the dispatcher learnt the lease from the store's answer.
    */
   reliable: boolean;
+  /**
+   * Reliable mode: how long after its first attempt a delivery may still be sent (its later
+   * attempts, `deliverTimeoutMs` apart), so how long after a removal a lease still takes them.
+   */
+  deliveryRetryUs: Us;
   /** How long a refusal is remembered to explain a loss (see FaultLog). */
   keepUs: Us;
 }
@@ -52,6 +64,8 @@ interface Lease {
   deadUs: Us | null;
   /** It ended because its store died, with time left. */
   diedWithStore?: boolean;
+  /** It ended by removal (its frontend's last viewer left), with time left. */
+  removed?: boolean;
 }
 
 export class LeaseChecker {
@@ -63,8 +77,15 @@ export class LeaseChecker {
   /** `dc, topic, frontend` -> when the store refused the frontend's lease (it was full), oldest first. */
   private readonly refusals = new Map<string, { t: Us }[]>();
   /** Reliable mode: grants without a viewer yet, oldest first, judged once `withoutViewersUs` has passed. */
-  private readonly awaitingViewers: { dc: DcId; topic: Topic; frontend: NodeId; change: string; t: Us }[] =
-    [];
+  private readonly awaitingViewers: {
+    dc: DcId;
+    topic: Topic;
+    frontend: NodeId;
+    change: string;
+    t: Us;
+    /** The frontend gave the lease back while its viewers were awaited. */
+    released: boolean;
+  }[] = [];
 
   constructor(
     private readonly settings: LeaseSettings,
@@ -129,7 +150,13 @@ export class LeaseChecker {
         if (lease !== undefined && lease.deadUs === null) lease.deadUs = Math.min(t, lease.expUs);
         return;
       case 'removed':
-        if (lease !== undefined && lease.deadUs === null) lease.deadUs = t;
+        for (const awaited of this.awaitingViewers)
+          if (awaited.dc === dc && awaited.topic === topic && awaited.frontend === frontend)
+            awaited.released = true;
+        if (lease !== undefined && lease.deadUs === null) {
+          lease.deadUs = t;
+          lease.removed = true;
+        }
         return;
       case 'refused': {
         const refusalKey = `${key}\u0000${frontend}`;
@@ -149,7 +176,7 @@ export class LeaseChecker {
     const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, t);
     if (lastViewerUs !== null && t - lastViewerUs <= this.settings.withoutViewersUs) return;
     if (this.settings.reliable) {
-      this.awaitingViewers.push({ dc, topic, frontend, change, t });
+      this.awaitingViewers.push({ dc, topic, frontend, change, t, released: false });
       return;
     }
     this.reportWithoutViewers(dc, topic, frontend, change, t, lastViewerUs);
@@ -161,9 +188,12 @@ export class LeaseChecker {
       const first = this.awaitingViewers[0]!;
       if (first.t + this.settings.withoutViewersUs >= now) return;
       this.awaitingViewers.shift();
-      const { dc, topic, frontend, change, t } = first;
+      const { dc, topic, frontend, change, t, released } = first;
+      if (released) continue;
       const lastViewerUs = this.subscriptions.lastViewerAt(frontend, topic, now);
       if (lastViewerUs !== null && lastViewerUs >= t - this.settings.withoutViewersUs) continue;
+      if (this.faults.leaseDropWithin(frontend, t, t + this.settings.withoutViewersUs) !== undefined)
+        continue;
       this.reportWithoutViewers(dc, topic, frontend, change, t, lastViewerUs);
     }
   }
@@ -220,6 +250,8 @@ export class LeaseChecker {
     const lease = this.leases.get(`${dc}\u0000${topic}`)?.get(frontend);
     let deadUs = lease === undefined ? null : (lease.deadUs ?? lease.expUs);
     if (this.settings.reliable && lease?.diedWithStore === true) deadUs = lease.expUs;
+    else if (this.settings.reliable && lease?.removed === true && lease.deadUs !== null)
+      deadUs = Math.min(lease.expUs, lease.deadUs + this.settings.deliveryRetryUs);
     if (lease === undefined || (deadUs !== null && t > deadUs + this.settings.leaseStalenessUs)) {
       this.hygieneErrors++;
       const why =

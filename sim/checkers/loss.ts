@@ -14,7 +14,8 @@
  * - liveness after heal: an event published once every fault has ended and `settleMs` has passed
  *   must reach every connection subscribed through it, unless the network's random loss dropped
  *   one of its own messages or its frontend's lease messages, or the store refused the lease for
- *   being full. The report gives when the world converged: the publish time of the last event,
+ *   being full; in reliable mode a connection told by a gap notice that the event's seq will not
+ *   reach it is not missing it either (whether the gap was honest is reliable.ts' to judge). The report gives when the world converged: the publish time of the last event,
  *   after the heal, that a fault still cost deliveries.
  */
 import type { EventId, NodeId, Us } from '../../core/index.ts';
@@ -40,6 +41,8 @@ export interface LossSettings {
   healedUs: Us | null;
   /** From when liveness after heal is judged: the heal plus the scenario's settle time. */
   liveFromUs: Us | null;
+  /** Reliable mode: whether connection `c` (at `frontend`) was told by a gap notice that event `e` will not reach it. */
+  toldAway?: (e: EventId, c: number, frontend: NodeId) => boolean;
 }
 
 /** Expected deliveries of one event that did not arrive, at one frontend, with one explanation. */
@@ -71,6 +74,9 @@ export interface LivenessSummary {
 
 /** Explanations the world's weather gives even when every fault has healed. */
 const weatherCategories = new Set(['message-loss', 'store-full']);
+
+/** The category of deliveries a gap notice stood in for (reliable mode). */
+const toldAwayCategory = 'gap-notice';
 
 export class LossChecker {
   expected = 0;
@@ -120,14 +126,23 @@ export class LossChecker {
     if (live) this.eventsChecked++;
     const latestStart = tracked.publishUs - this.settings.subscribeGraceUs;
     const missingByFrontend = new Map<NodeId, number[]>();
+    let toldAway = 0;
     for (const [c, since] of this.subscriptions.of(tracked.stamp.topic) ?? []) {
       if (since > latestStart) continue;
       this.expected++;
       if (tracked.received.has(c)) continue;
       const { frontend } = this.subscriptions.get(c) as { frontend: NodeId };
+      if (this.settings.toldAway?.(e, c, frontend) === true) {
+        toldAway++;
+        continue;
+      }
       let list = missingByFrontend.get(frontend);
       if (list === undefined) missingByFrontend.set(frontend, (list = []));
       list.push(c);
+    }
+    if (toldAway > 0) {
+      this.lost.explained += toldAway;
+      this.lost.byCause[toldAwayCategory] = (this.lost.byCause[toldAwayCategory] ?? 0) + toldAway;
     }
     const groups: LossGroup[] = [];
     for (const [frontend, missing] of missingByFrontend) {

@@ -6,8 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../facts.ts';
 import { Checkers, eventRetentionUs, type CheckerSummary, type InvariantName } from './index.ts';
+import { withoutViewersUs } from './suite.ts';
 import { SyntheticFacts, syntheticScenario } from './test-facts.ts';
 import { judgedInvariants } from './violations.ts';
+import { catchUpMs, settleMs } from '../settle.ts';
 
 const fa1 = 'dc-a/frontend-1';
 const fa2 = 'dc-a/frontend-2';
@@ -42,6 +44,11 @@ function published(s: SyntheticFacts, e: string, seq: number, epoch = 1): Synthe
     .answer('dc-a', e);
 }
 
+/** The run's end once a catch-up time has passed: every seq appended so far is owed by then. */
+function settledEnd(s: SyntheticFacts): Fact[] {
+  return s.at(s.t / 1_000 + catchUpMs(syntheticScenario('reliable')) + 1).end();
+}
+
 /** Events e1..en published and delivered in order to connection 0. */
 function receivedInOrder(n: number): SyntheticFacts {
   const s = viewerJoined();
@@ -64,12 +71,21 @@ describe('reliable mode: eventual delivery (6)', () => {
   it('planted: a connection still joined at the end without the head is reported, naming the first seq it lacks', () => {
     const s = receivedInOrder(2);
     published(s, 'e3', 3);
-    const summary = judge(s.end());
+    const summary = judge(settledEnd(s));
     expect(broken(summary)).toEqual({ 'eventual-delivery': 1 });
     expect(messagesOf(summary, 'eventual-delivery')[0]).toMatch(
-      /dc-a\/frontend-1#0 \(viewer 0\) is still joined to "live" at the end but never got 1 seq\(s\) of dc-a's epoch 1 up to its head 3 \(first: 3\)/,
+      /dc-a\/frontend-1#0 \(viewer 0\) is still joined to "live" at the end but never got 1 seq\(s\) of dc-a's epoch 1 up to seq 3, its head a catch-up time before the end \(first: 3\)/,
     );
     expect(summary.reliable?.seqsMissing).toBe(1);
+  });
+
+  it('a seq appended less than a catch-up time before the end is not owed yet: a stream that missed it may still be catching up', () => {
+    const s = receivedInOrder(2);
+    published(s, 'e3', 3);
+    const catchUp = catchUpMs(syntheticScenario('reliable'));
+    const summary = judge(s.at(s.t / 1_000 + catchUp - 10).end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable).toMatchObject({ streamsJudged: 1, seqsMissing: 0 });
   });
 
   it('a gap notice stands in for the seqs it covers, at the end as on the way', () => {
@@ -86,7 +102,7 @@ describe('reliable mode: eventual delivery (6)', () => {
       .append('dc-a', 'e2', 2, 1)
       .append('dc-b', 'e2', 1, 2)
       .answer('dc-a', 'e2');
-    const summary = judge(s.end());
+    const summary = judge(settledEnd(s));
     expect(broken(summary)).toEqual({ 'eventual-delivery': 1 });
     expect(messagesOf(summary, 'eventual-delivery')[0]).toMatch(/still in epoch 1 \(at seq 1\)/);
   });
@@ -194,6 +210,34 @@ describe('reliable mode: order (7)', () => {
     expect(summary.reliable?.resumes).toBe(0);
   });
 
+  it('churn: a batch fanned out before the leave arrives after the rejoin; it ends the old subscription, not the new one', () => {
+    const s = receivedInOrder(1);
+    published(s, 'e2', 2).fanOut(fa1, 'e2', [0], 1, 2);
+    // Left and joined again at the frontend while e2 is still on the client link.
+    s.leave(0, 'live').join(0, 'live', 1, 2).receive(fa1, 'e2', [0], 1, 2);
+    published(s, 'e3', 3).deliver(fa1, 'e3', [0], 1, 3);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable).toMatchObject({ resumes: 0, streamsJudged: 1, seqsMissing: 0 });
+  });
+
+  it('planted: churn, an old seq fanned out again after the rejoin is reported', () => {
+    const s = receivedInOrder(2).leave(0, 'live').join(0, 'live', 1, 2);
+    s.deliver(fa1, 'e2', [0], 1, 2);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({ order: 1, 'no-duplicates': 1 });
+    expect(messagesOf(summary, 'order')[0]).toMatch(/as seq 2 of dc-a's epoch 1, after it had reached seq 2/);
+  });
+
+  it('a viewer that left a topic and subscribes afresh elsewhere, where the stream lags, may get again what its old subscription had: a new subscription, not a reconnect', () => {
+    const s = receivedInOrder(2).leave(0, 'live').close(0);
+    // fa2's stream stands at seq 1 when the viewer's fresh subscription joins there.
+    s.open(1, 0, fa2).join(1, 'live', 1, 1).deliver(fa2, 'e2', [1], 1, 2);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable?.resumes).toBe(0);
+  });
+
   it('an unsubscribe, then later a new connection, starts afresh too', () => {
     const s = receivedInOrder(1).leave(0, 'live').close(0);
     published(s, 'e2', 2);
@@ -208,11 +252,27 @@ describe('reliable mode: order (7)', () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2).join(1, 'live', 1, 4).deliver(fa2, 'e3', [1], 1, 3).deliver(fa2, 'e4', [1], 1, 4);
+    s.open(1, 0, fa2, ['live'])
+      .join(1, 'live', 1, 4, true)
+      .deliver(fa2, 'e3', [1], 1, 3)
+      .deliver(fa2, 'e4', [1], 1, 4);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
     expect(summary.reliable).toMatchObject({ resumes: 1, streamsJudged: 1 });
+  });
+
+  it('a gap told to a connection that closed before the notice could reach its viewer: the resume goes on from what the viewer received', () => {
+    const s = receivedInOrder(2);
+    published(s, 'e3', 3);
+    published(s, 'e4', 4);
+    s.trim('dc-a', 'live', 1, 4).gap(fa1, 'live', [0], 1, 3, 4, 'trimmed').close(0);
+    // The viewer's cursor is still at seq 2; dc-a/frontend-2 holds seqs 3 and 4 and gives them.
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2, true);
+    s.deliver(fa2, 'e3', [1], 1, 3).deliver(fa2, 'e4', [1], 1, 4);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable?.resumes).toBe(1);
   });
 
   it("a reconnect's catch-up may come before its joined", () => {
@@ -220,7 +280,10 @@ describe('reliable mode: order (7)', () => {
     published(s, 'e3', 3);
     published(s, 'e4', 4);
     // Only the batches: a fan-out to a connection not yet joined is a misdelivery to the delivery checker.
-    s.open(1, 0, fa2).receive(fa2, 'e3', [1], 1, 3).receive(fa2, 'e4', [1], 1, 4).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live'])
+      .receive(fa2, 'e3', [1], 1, 3)
+      .receive(fa2, 'e4', [1], 1, 4)
+      .join(1, 'live', 1, 4, true);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
@@ -230,13 +293,35 @@ describe('reliable mode: order (7)', () => {
   it("a viewer's own disconnect (its topics left as its connection closes) is resumed like a lost connection", () => {
     const s = receivedInOrder(2).disconnect(0, ['live']);
     published(s, 'e3', 3);
-    s.open(1, 0, fa2).join(1, 'live', 1, 3);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 3, true);
     published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
     expect(messagesOf(summary, 'order')[0]).toMatch(
       /dc-a\/frontend-2#1 .* skipping seqs 3..3 with no gap notice/,
     );
+  });
+
+  it('a viewer that left the topic just as its connection closed (its unsubscribe never arrived) subscribes afresh on its next connection, by its own word', () => {
+    const s = receivedInOrder(2).disconnect(0, ['live']);
+    published(s, 'e3', 3);
+    // The same facts as a resume but for the opened fact: it names no topic resumed.
+    s.open(1, 0, fa2).join(1, 'live', 1, 3);
+    published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable).toMatchObject({ resumes: 0, streamsJudged: 1 });
+  });
+
+  it('a viewer that left the topic while its resume waited to join subscribes afresh: its join does not answer the resume', () => {
+    const s = receivedInOrder(2).close(0);
+    published(s, 'e3', 3);
+    // The resume named "live", but the join that comes is of the subscription made after leaving.
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 3);
+    published(s, 'e4', 4).deliver(fa2, 'e4', [1], 1, 4);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.reliable?.resumes).toBe(0);
   });
 
   it('planted: a viewer that received nothing yet resumes from its joined position (its cursor): skipping past it is reported', () => {
@@ -246,7 +331,7 @@ describe('reliable mode: order (7)', () => {
     s.join(0, 'live', 1, 2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4, true);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -258,7 +343,7 @@ describe('reliable mode: order (7)', () => {
     const s = receivedInOrder(2).close(0);
     published(s, 'e3', 3);
     published(s, 'e4', 4);
-    s.open(1, 0, fa2).join(1, 'live', 1, 4);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 4, true);
     published(s, 'e5', 5).deliver(fa2, 'e5', [1], 1, 5);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1 });
@@ -267,9 +352,21 @@ describe('reliable mode: order (7)', () => {
     );
   });
 
+  it("an event its store appended again under a new epoch may reach a viewer again on a frontend that never saw it (its resume's catch-up): no duplicate", () => {
+    const s = viewerJoined();
+    published(s, 'e1', 1).deliver(fa1, 'e1', [0], 1, 1);
+    // The store loses epoch 1; a publisher's retry appends e1 again, as seq 1 of epoch 2.
+    s.down(storeA).up(storeA).append('dc-a', 'e1', 2, 1).close(0);
+    s.open(1, 0, fa2, ['live']).gap(fa2, 'live', [1], 1, 2, null, 'epoch').join(1, 'live', 2, 0, true);
+    s.deliver(fa2, 'e1', [1], 2, 1);
+    const summary = judge(s.end());
+    expect(broken(summary)).toEqual({});
+    expect(summary.duplicates).toBe(0);
+  });
+
   it('planted: a resume that replays what the lost connection had is reported, and its events as duplicates of the viewer', () => {
     const s = receivedInOrder(2).close(0);
-    s.open(1, 0, fa2).join(1, 'live', 1, 2).deliver(fa2, 'e2', [1], 1, 2);
+    s.open(1, 0, fa2, ['live']).join(1, 'live', 1, 2, true).deliver(fa2, 'e2', [1], 1, 2);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ order: 1, 'no-duplicates': 1 });
     expect(messagesOf(summary, 'no-duplicates')[0]).toMatch(
@@ -338,7 +435,9 @@ describe('reliable mode: honest gaps (8)', () => {
 
   it("planted: a resume told its cursor is unknown while the cursor's epoch is live is reported", () => {
     const s = receivedInOrder(2).close(0);
-    s.open(1, 0, fa2).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 1, 2);
+    s.open(1, 0, fa2, ['live'])
+      .gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor')
+      .join(1, 'live', 1, 2, true);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({ 'honest-gaps': 1 });
     expect(messagesOf(summary, 'honest-gaps')[0]).toMatch(
@@ -352,7 +451,9 @@ describe('reliable mode: honest gaps (8)', () => {
       .append('dc-a', 'e3', 2, 1)
       .append('dc-b', 'e3', 1, 3)
       .answer('dc-a', 'e3');
-    s.open(1, 0, fa2).gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor').join(1, 'live', 2, 0);
+    s.open(1, 0, fa2, ['live'])
+      .gap(fa2, 'live', [1], 1, 3, null, 'unknown-cursor')
+      .join(1, 'live', 2, 0, true);
     s.deliver(fa2, 'e3', [1], 2, 1);
     const summary = judge(s.end());
     expect(broken(summary)).toEqual({});
@@ -416,7 +517,7 @@ describe('which checkers each mode runs', () => {
   function undelivered(mode: 'best-effort' | 'reliable'): Fact[] {
     const s = new SyntheticFacts(mode).open(0, 0, fa1).join(0, 'live', 1, 0).at(2_000);
     s.publish('e1', 'live', 'dc-a').append('dc-a', 'e1', 1, 1).append('dc-b', 'e1', 1, 1).at(4_500);
-    return s.due('e1').end();
+    return settledEnd(s.due('e1'));
   }
 
   it('best-effort: a delivery missing at its deadline is an unexplained loss; nothing reliable is judged', () => {
@@ -446,6 +547,146 @@ describe('which checkers each mode runs', () => {
     expect(Object.keys(summary.violationCounts).sort()).toEqual(
       [...new Set([...bestEffort, ...reliable])].sort(),
     );
+  });
+});
+
+describe('lease hygiene, reliable mode', () => {
+  const d1 = 'dc-a/dispatcher-1';
+  const { roles } = syntheticScenario('reliable');
+  /** The window a delivery's later attempts take after its first: `deliverTimeoutMs` apart. */
+  const retryMs = (roles.deliverAttemptsMax - 1) * roles.deliverTimeoutMs;
+  /** fa1 holds a lease on "live" until 9 s; e1 is sent to it at 1 s; its viewer leaves at 1.1 s, removing the lease. */
+  function removedWhileDelivering(): SyntheticFacts {
+    const s = viewerJoined().lease('dc-a', 'live', fa1, 'granted', 9_000);
+    published(s.at(1_000), 'e1', 1).send('deliver', d1, fa1, 'e1');
+    return s.at(1_100).leave(0, 'live').lease('dc-a', 'live', fa1, 'removed');
+  }
+
+  it("a delivery begun while the lease was live is retried after the frontend's unsubscribe removed it: no breach (the dispatcher knows the expiry, not the removal)", () => {
+    const s = removedWhileDelivering()
+      .at(1_000 + retryMs)
+      .send('deliver', d1, fa1, 'e1');
+    expect(broken(judge(s.end()))).toEqual({});
+  });
+
+  it('planted: a delivery sent past the retry window after the removal is reported', () => {
+    const lateMs = 1_100 + retryMs + roles.storeRequestTimeoutMs + 10;
+    const s = removedWhileDelivering().at(lateMs).send('deliver', d1, fa1, 'e1');
+    expect(broken(judge(s.end()))).toEqual({ 'lease-hygiene': 1 });
+  });
+
+  it('planted: best-effort keeps the stricter rule: one store round trip after the removal, no more', () => {
+    const s = new SyntheticFacts('best-effort').open(0, 0, fa1).join(0, 'live', 1, 0);
+    s.lease('dc-a', 'live', fa1, 'granted', 9_000).publish('e1', 'live', 'dc-a');
+    s.at(1_100).leave(0, 'live').lease('dc-a', 'live', fa1, 'removed');
+    s.at(1_100 + roles.storeRequestTimeoutMs + 10).send('deliver', d1, fa1, 'e1');
+    expect(broken(judge(s.end()))).toMatchObject({ 'lease-hygiene': 1 });
+  });
+});
+
+describe('lease without viewers, reliable mode', () => {
+  const scenario = syntheticScenario('reliable');
+  /** A viewer of "live" at fa1 leaves at 1 s; at 2 s the store renews fa1's lease on it (a new viewer waits to join, unseen). */
+  function renewedAfterTheLastViewerLeft(): SyntheticFacts {
+    const s = viewerJoined().lease('dc-a', 'live', fa1, 'granted', 2_000);
+    return s.at(1_000).leave(0, 'live').at(2_000).lease('dc-a', 'live', fa1, 'renewed', 4_000);
+  }
+  const pastTheBoundMs = 2_000 + withoutViewersUs(scenario) / 1_000 + 100;
+
+  it('a renewal whose answer was lost: the viewer waiting for it to join may wait past the bound, no breach', () => {
+    const s = renewedAfterTheLastViewerLeft().dropLease('lease-reply', 'dc-a/dispatcher-1', fa1, fa1);
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({});
+  });
+
+  it('planted: a renewal with no viewer joining within the bound and nothing lost on its lease path is reported', () => {
+    const summary = judge(renewedAfterTheLastViewerLeft().at(pastTheBoundMs).end());
+    expect(broken(summary)).toEqual({ 'lease-without-viewers': 1 });
+  });
+
+  it('a grant whose viewer subscribed and left while waiting to join: the frontend gave the lease back at once, no breach', () => {
+    // The viewer's subscribe and unsubscribe both reached fa2 before any answer: it never joined.
+    const s = new SyntheticFacts().lease('dc-a', 'live', fa2, 'granted', 2_000);
+    s.lease('dc-a', 'live', fa2, 'removed');
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({});
+  });
+
+  it('planted: a grant to a frontend that never had a viewer, kept, is reported', () => {
+    const s = new SyntheticFacts().lease('dc-a', 'live', fa2, 'granted', 9_000);
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({ 'lease-without-viewers': 1 });
+  });
+
+  it("planted: another frontend's lost lease message explains nothing", () => {
+    const s = renewedAfterTheLastViewerLeft().dropLease('lease-reply', 'dc-a/dispatcher-1', fa2, fa2);
+    expect(broken(judge(s.at(pastTheBoundMs).end()))).toEqual({ 'lease-without-viewers': 1 });
+  });
+});
+
+describe('liveness after heal, by mode', () => {
+  /**
+   * Viewer 0 at dc-a/frontend-1 since the start; once the world has settled, event e1 is published
+   * in dc-b and one of its messages is lost on the way (random loss); then its deadline passes.
+   */
+  function lostAfterSettling(
+    mode: 'best-effort' | 'reliable',
+    lost: (s: SyntheticFacts) => SyntheticFacts,
+  ): CheckerSummary {
+    const scenario = syntheticScenario(mode);
+    const s = new SyntheticFacts(mode).open(0, 0, fa1).join(0, 'live', 1, 0);
+    lost(s.at(settleMs(scenario) + 1_000).publish('e1', 'live', 'dc-b'));
+    return judge(
+      s
+        .at(settleMs(scenario) + 1_000 + scenario.deliveryDeadlineMs)
+        .due('e1')
+        .end(),
+    );
+  }
+  const appendLost = (s: SyntheticFacts): SyntheticFacts =>
+    s.drop('store-request', 'dc-b/dispatcher-1', 'dc-b/store', 'e1');
+
+  it("reliable: an event whose origin's store never got its append goes nowhere; the lost request explains the loss in every datacenter", () => {
+    const summary = lostAfterSettling('reliable', appendLost);
+    expect(broken(summary)).toEqual({});
+    expect(summary.lost.byCause).toEqual({ 'message-loss': 1 });
+    expect(summary.liveness.eventsChecked).toBe(1);
+  });
+
+  it('planted: reliable, a lost message on another path (a deliver to another frontend) explains nothing', () => {
+    const summary = lostAfterSettling('reliable', (s) =>
+      s.append('dc-b', 'e1', 1, 1).append('dc-a', 'e1', 1, 1).drop('deliver', 'dc-a/dispatcher-1', fa2, 'e1'),
+    );
+    expect(broken(summary)).toMatchObject({ 'liveness-after-heal': 1 });
+  });
+
+  /** e1 appended at seq 1 in dc-b (as lostAfterSettling publishes it) and trimmed, and a gap told to `connections` for it. */
+  const toldAway =
+    (connections: number[]) =>
+    (s: SyntheticFacts): SyntheticFacts =>
+      s
+        .append('dc-b', 'e1', 1, 1)
+        .append('dc-a', 'e1', 1, 1)
+        .trim('dc-a', 'live', 1, 1)
+        .gap(fa1, 'live', connections, 1, 1, 1, 'trimmed');
+
+  it("reliable: a viewer told by a gap notice that the event's seq will not reach it is not a loss", () => {
+    const summary = lostAfterSettling('reliable', toldAway([0]));
+    expect(broken(summary)).toEqual({});
+    expect(summary.lost.byCause).toEqual({ 'gap-notice': 1 });
+  });
+
+  it('planted: reliable, a gap notice told to another connection excuses nothing', () => {
+    const summary = lostAfterSettling('reliable', (s) =>
+      toldAway([1])(s.open(1, 1, fa1).join(1, 'live', 1, 0)),
+    );
+    expect(broken(summary)).toMatchObject({ 'liveness-after-heal': 1 });
+  });
+
+  it("planted: best-effort, the origin's lost lookup explains nothing in a peer datacenter (the forward never waited for it)", () => {
+    const summary = lostAfterSettling('best-effort', appendLost);
+    expect(broken(summary)).toEqual({
+      'explained-loss': 1,
+      'fault-free-liveness': 1,
+      'liveness-after-heal': 1,
+    });
   });
 });
 

@@ -4,8 +4,8 @@
  * frontends' `gap` facts, the publishers' `answered` facts and the epoch/seq of every receipt.
  *
  * - eventual delivery (6): at the end, every connection still joined to a topic has every seq of
- *   its datacenter store's live epoch, from where its stream started up to the head, by receipt or
- *   gap notice (viewer-streams.ts). Exactly once per viewer is the delivery checker's, judged per
+ *   its datacenter store's live epoch, from where its stream started up to the head as it stood a
+ *   catch-up time before the end (sim/settle.ts), by receipt or gap notice (viewer-streams.ts). Exactly once per viewer is the delivery checker's, judged per
  *   viewer across connections in this mode.
  * - order (7): per viewer and topic, within a datacenter, seqs arrive one after another; a skip
  *   only over a gap notice, a new epoch only after a notice for the rest of the old one; a resume
@@ -20,9 +20,10 @@
  *   down after it (its epoch, and whatever was appended in it, is lost).
  *
  * Memory: the stores' and streams' projections, one record per acknowledged event still missing a
- * datacenter (none in a run that keeps the invariant), one per epoch a gap declared lost.
+ * datacenter (none in a run that keeps the invariant), one per epoch a gap declared lost, and per
+ * connection the gap notices told to it within a delivery deadline (for liveness after heal, loss.ts).
  */
-import type { DcId, EventId, Gap, NodeId, StoreEpoch, Topic, Us } from '../../core/index.ts';
+import type { DcId, EventId, Gap, NodeId, Seq, StoreEpoch, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
 import type { Subscriptions } from '../subscriptions.ts';
 import type { Topology } from '../topology.ts';
@@ -56,6 +57,15 @@ export interface ReliableCounts {
   unstoredAcknowledgements: number;
 }
 
+/** A gap notice told to a connection: seqs `from`..`to` (null: the rest) of `epoch` in `dc`. */
+interface ToldGap {
+  t: Us;
+  dc: DcId;
+  epoch: StoreEpoch;
+  from: Seq;
+  to: Seq | null;
+}
+
 /** An event answered OK that some datacenter's store had not appended yet. */
 interface Acknowledged {
   t: Us;
@@ -79,6 +89,8 @@ export class ReliableChecker {
   private acknowledgedPending = 0;
   private unstored = 0;
   private readonly awaiting = new Map<EventId, Acknowledged>();
+  /** Per connection, the gap notices told to it within the last `gapsKeptUs`, oldest first. */
+  private readonly toldGaps = new Map<number, ToldGap[]>();
   /** Datacenter -> epochs a gap declared lost before any append named them, with the first such gap. */
   private readonly declaredLost = new Map<DcId, Map<StoreEpoch, { t: Us; node: NodeId; topic: Topic }>>();
 
@@ -88,8 +100,12 @@ export class ReliableChecker {
     subscriptions: Subscriptions,
     private readonly events: EventRegistry,
     private readonly violations: ViolationLog,
+    /** How long a stream may take to reach a head (sim/settle.ts, `catchUpMs`). */
+    catchUpUs: Us,
+    /** How long a gap notice told to a connection is remembered: an event's delivery deadline. */
+    private readonly gapsKeptUs: Us,
   ) {
-    this.stores = new StoreHistories(topology);
+    this.stores = new StoreHistories(topology, catchUpUs);
     this.streams = new ViewerStreams(topology, subscriptions, this.stores, violations);
   }
 
@@ -148,9 +164,35 @@ export class ReliableChecker {
     if (acknowledged.missing.size === 0) this.awaiting.delete(e);
   }
 
+  /** Whether `dc`'s store appended event `e` under an epoch older than `epoch` too (while the event is followed). */
+  appendedBefore(e: EventId, dc: DcId, epoch: StoreEpoch): boolean {
+    return this.stores.positionsOf(e)?.some((p) => p.dc === dc && p.epoch < epoch) === true;
+  }
+
+  /** Whether connection `c` (at a frontend in `dc`) was told lately by a gap notice that event `e`'s seq will not reach it. */
+  toldAway(e: EventId, c: number, dc: DcId): boolean {
+    const gaps = this.toldGaps.get(c);
+    if (gaps === undefined) return false;
+    const positions = (this.stores.positionsOf(e) ?? []).filter((p) => p.dc === dc);
+    return gaps.some(
+      (gap) =>
+        gap.dc === dc &&
+        positions.some(
+          (p) => p.epoch === gap.epoch && gap.from <= p.seq && (gap.to === null || p.seq <= gap.to),
+        ),
+    );
+  }
+
   private gap(fact: Extract<Fact, { kind: 'gap' }>): void {
     this.gapCounts[fact.why]++;
     const dc = this.topology.dcOf(fact.node);
+    for (const c of fact.connections) {
+      let gaps = this.toldGaps.get(c);
+      if (gaps === undefined) this.toldGaps.set(c, (gaps = []));
+      // A gap told before an event was published cannot be about it, once the event is due.
+      while (gaps.length > 0 && gaps[0]!.t < fact.t - this.gapsKeptUs) gaps.shift();
+      gaps.push({ t: fact.t, dc, epoch: fact.epoch, from: fact.from, to: fact.to });
+    }
     const store = this.stores.storeOf(dc);
     const told = `${fact.node} told ${fact.connections.length} viewer(s) of "${fact.topic}" that seqs ${fact.from}..${fact.to ?? 'end'} of ${dc}'s epoch ${fact.epoch}`;
     const lost =
@@ -159,7 +201,7 @@ export class ReliableChecker {
       case 'trimmed': {
         // A lost epoch holds nothing: whatever of it a gap covers is truly gone.
         if (lost) return;
-        const held = this.stores.held(dc, fact.topic);
+        const held = this.stores.held(dc, fact.topic, fact.t);
         const headSeq = held?.epoch === fact.epoch ? held.headSeq : 0;
         const trimmedSeq = held?.epoch === fact.epoch ? held.trimmedSeq : 0;
         const to = fact.to ?? Infinity;

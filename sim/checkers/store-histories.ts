@@ -8,12 +8,13 @@
  *   becomes known with its first append. Epochs only grow (core/types.ts, StoreEpoch).
  * - Per topic, in the store's epoch: the head (newest seq appended) and the seq trimmed through;
  *   the store holds the seqs after the one and up to the other. A topic not appended in the
- *   store's epoch holds nothing (head 0).
+ *   store's epoch holds nothing (head 0). Also the head as it stood `catchUpUs` ago (`owedSeq`):
+ *   what a stream must have reached by now (sim/settle.ts, `catchUpMs`).
  * - Per event, where it was appended (datacenter, epoch, seq), until the event is past its
  *   retention (events.ts): later facts about it are rare, and judged as about an unknown position.
  *
- * Memory: one record per store, one per (datacenter, topic), and the positions of the events still
- * followed.
+ * Memory: one record per store, one per (datacenter, topic) with its appends of the last
+ * `catchUpUs`, and the positions of the events still followed.
  */
 import type { DcId, EventId, Seq, StoreEpoch, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
@@ -34,6 +35,10 @@ interface TopicHistory {
   headSeq: Seq;
   /** Seqs through this one are no longer held (0: none trimmed). */
   trimmedSeq: Seq;
+  /** The head as it stood `catchUpUs` ago. */
+  owedSeq: Seq;
+  /** Appends since then, oldest first: when, and the head they made. */
+  recent: { t: Us; seq: Seq }[];
 }
 
 export interface AppendedAt {
@@ -42,11 +47,15 @@ export interface AppendedAt {
   seq: Seq;
 }
 
-/** What a store holds of a topic in its live epoch: seqs after `trimmedSeq` up to `headSeq`. */
+/**
+ * What a store holds of a topic in its live epoch: seqs after `trimmedSeq` up to `headSeq`; and
+ * `owedSeq`, the head as it stood `catchUpUs` ago.
+ */
 export interface Held {
   epoch: StoreEpoch;
   headSeq: Seq;
   trimmedSeq: Seq;
+  owedSeq: Seq;
 }
 
 export class StoreHistories {
@@ -56,7 +65,11 @@ export class StoreHistories {
   private readonly topics = new Map<string, TopicHistory>();
   private readonly positions = new Map<EventId, AppendedAt[]>();
 
-  constructor(private readonly topology: Topology) {}
+  /** `catchUpUs`: how long a stream may take to reach a head (sim/settle.ts, `catchUpMs`). */
+  constructor(
+    private readonly topology: Topology,
+    private readonly catchUpUs: Us,
+  ) {}
 
   /** `followed`: whether the event is still followed whole (events.ts); its position is kept only then. */
   apply(fact: Fact, followed: (e: EventId) => boolean): void {
@@ -71,6 +84,8 @@ export class StoreHistories {
       const history = this.history(dc, topic, epoch);
       if (history !== null && !dup) {
         history.headSeq = Math.max(history.headSeq, seq);
+        history.recent.push({ t: fact.t, seq: history.headSeq });
+        this.settle(history, fact.t);
         this.appended++;
       }
       if (!followed(e)) return;
@@ -103,14 +118,27 @@ export class StoreHistories {
     return this.store(dc);
   }
 
-  /** What `dc`'s store holds of `topic` now, or null when its newest known epoch is lost (or none is known). */
-  held(dc: DcId, topic: Topic): Held | null {
+  /**
+   * What `dc`'s store holds of `topic` at `now` (the time of the latest fact), or null when its
+   * newest known epoch is lost (or none is known).
+   */
+  held(dc: DcId, topic: Topic, now: Us): Held | null {
     const store = this.store(dc);
     if (store.epoch === null || !store.live) return null;
     const history = this.topics.get(`${dc}\u0000${topic}`);
     if (history === undefined || history.epoch !== store.epoch)
-      return { epoch: store.epoch, headSeq: 0, trimmedSeq: 0 };
-    return { epoch: history.epoch, headSeq: history.headSeq, trimmedSeq: history.trimmedSeq };
+      return { epoch: store.epoch, headSeq: 0, trimmedSeq: 0, owedSeq: 0 };
+    this.settle(history, now);
+    const { epoch, headSeq, trimmedSeq, owedSeq } = history;
+    return { epoch, headSeq, trimmedSeq, owedSeq };
+  }
+
+  /** Appends made `catchUpUs` or longer before `now` are owed. */
+  private settle(history: TopicHistory, now: Us): void {
+    let settled = 0;
+    while (settled < history.recent.length && history.recent[settled]!.t <= now - this.catchUpUs)
+      history.owedSeq = history.recent[settled++]!.seq;
+    if (settled > 0) history.recent.splice(0, settled);
   }
 
   /** The topic's history in `epoch`, reset when the store's facts name a newer epoch; null for an older epoch. */
@@ -123,7 +151,7 @@ export class StoreHistories {
     const key = `${dc}\u0000${topic}`;
     const history = this.topics.get(key);
     if (history === undefined || history.epoch < epoch) {
-      const fresh = { epoch, headSeq: 0, trimmedSeq: 0 };
+      const fresh = { epoch, headSeq: 0, trimmedSeq: 0, owedSeq: 0, recent: [] };
       this.topics.set(key, fresh);
       return fresh;
     }

@@ -20,12 +20,20 @@
  * judges duplicates per viewer across connections, and eventual delivery, order, honest gaps and
  * acknowledged-means-delivered instead of loss (reliable.ts).
  */
-import { assert, usOfMs, type DcId, type DeliveryMode, type Us } from '../../core/index.ts';
+import {
+  assert,
+  usOfMs,
+  type DcId,
+  type DeliveryMode,
+  type EventId,
+  type NodeId,
+  type Us,
+} from '../../core/index.ts';
 import { itemBudget, runawayFactor } from '../budget.ts';
 import type { Fact } from '../facts.ts';
 import type { Histogram } from '../histogram.ts';
 import type { Scenario } from '../scenario.ts';
-import { healedAt, settleMs } from '../settle.ts';
+import { catchUpMs, healedAt, settleMs } from '../settle.ts';
 import { Subscriptions } from '../subscriptions.ts';
 import { Topology } from '../topology.ts';
 import { DeliveryChecker } from './delivery.ts';
@@ -195,6 +203,7 @@ class RunningCheckers {
       this.events,
       this.violations,
       mode === 'reliable',
+      (e, dc, epoch) => this.reliable?.appendedBefore(e, dc, epoch) === true,
     );
     this.leases = new LeaseChecker(
       // A dispatcher may act on a lookup answered up to one store request timeout (and a tick) ago.
@@ -204,6 +213,7 @@ class RunningCheckers {
         leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1),
         withoutViewersUs: withoutViewersUs(scenario),
         reliable: (scenario as { mode?: string }).mode === 'reliable',
+        deliveryRetryUs: usOfMs((scenario.roles.deliverAttemptsMax - 1) * scenario.roles.deliverTimeoutMs),
         keepUs,
       },
       topology,
@@ -217,12 +227,26 @@ class RunningCheckers {
       this.violations,
     );
     this.explainer = new Explainer(
-      { leaseUs, subscribeGraceUs },
+      { leaseUs, subscribeGraceUs, reliable: mode === 'reliable' },
       topology,
       this.events,
       this.faults,
       this.leases,
     );
+    const dcs = [...new Set(run.nodes.map((node): DcId => node.dc))];
+    const reliable =
+      mode === 'reliable'
+        ? new ReliableChecker(
+            topology,
+            dcs,
+            this.subscriptions,
+            this.events,
+            this.violations,
+            usOfMs(catchUpMs(scenario)),
+            usOfMs(scenario.deliveryDeadlineMs),
+          )
+        : null;
+    this.reliable = reliable;
     const healedUs = healedAt(run.faults);
     this.loss = new LossChecker(
       {
@@ -232,6 +256,12 @@ class RunningCheckers {
           run.faults.length === 0 && network.intraDc.lossPerMillion + network.crossDc.lossPerMillion === 0,
         healedUs,
         liveFromUs: healedUs === null ? null : healedUs + usOfMs(settleMs(scenario)),
+        ...(reliable === null
+          ? {}
+          : {
+              toldAway: (e: EventId, c: number, frontend: NodeId) =>
+                reliable.toldAway(e, c, topology.dcOf(frontend)),
+            }),
       },
       this.subscriptions,
       this.events,
@@ -239,11 +269,6 @@ class RunningCheckers {
       this.violations,
       (group) => onOutput({ kind: 'loss', group }),
     );
-    const dcs = [...new Set(run.nodes.map((node): DcId => node.dc))];
-    this.reliable =
-      mode === 'reliable'
-        ? new ReliableChecker(topology, dcs, this.subscriptions, this.events, this.violations)
-        : null;
   }
 
   apply(fact: Fact): void {

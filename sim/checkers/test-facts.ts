@@ -11,13 +11,15 @@ import {
   type DropReason,
   type EventId,
   type Gap,
+  type LeaseChange,
+  type MessageType,
   type NodeId,
   type Seq,
   type StoreEpoch,
   type Topic,
   type Us,
 } from '../../core/index.ts';
-import { stampOf, type EventStamp, type Fact, type TopologyNode } from '../facts.ts';
+import { stampOf, type EventStamp, type Fact, type NetworkDropReason, type TopologyNode } from '../facts.ts';
 import { nodeIds, type Fault, type Scenario } from '../scenario.ts';
 import { smallScenario } from '../test-fixtures.ts';
 
@@ -34,6 +36,7 @@ export class SyntheticFacts {
   t: Us = 0;
   private readonly connections = new Map<number, { id: string; node: NodeId; viewer: number }>();
   private readonly stamps = new Map<EventId, EventStamp>();
+  private nextMessage = 0;
 
   constructor(mode: 'best-effort' | 'reliable' = 'reliable', faults: Fault[] = []) {
     const scenario = syntheticScenario(mode);
@@ -47,13 +50,16 @@ export class SyntheticFacts {
     return this;
   }
 
-  open(c: number, viewer: number, node: NodeId): this {
+  /** Connection `c` of `viewer` opens at `node`; its viewer resumes `resumes` from its cursors. */
+  open(c: number, viewer: number, node: NodeId, resumes: Topic[] = []): this {
     const connection = { id: `${node}#${c}`, node, viewer };
     this.connections.set(c, connection);
-    return this.push({ kind: 'connection', op: 'opened', t: this.tick(), c, ...connection });
+    const resumed = resumes.length === 0 ? {} : { resumes };
+    return this.push({ kind: 'connection', op: 'opened', t: this.tick(), c, ...connection, ...resumed });
   }
 
-  join(c: number, topic: Topic, epoch: StoreEpoch, seq: Seq): this {
+  /** Connection `c` joins `topic` at (epoch, seq); `resumed`: the join answers its viewer's resume. */
+  join(c: number, topic: Topic, epoch: StoreEpoch, seq: Seq, resumed = false): this {
     return this.push({
       kind: 'connection',
       op: 'joined',
@@ -63,6 +69,7 @@ export class SyntheticFacts {
       topic,
       epoch,
       seq,
+      ...(resumed ? { resumed } : {}),
     });
   }
 
@@ -140,6 +147,43 @@ export class SyntheticFacts {
 
   roleDrop(node: NodeId, reason: DropReason, e: EventId, dc: DcId): this {
     return this.push({ kind: 'role-drop', t: this.tick(), node, reason, e, dc });
+  }
+
+  /** A message of event `e` sent (one copy). */
+  send(type: MessageType, from: string, to: string, e: EventId): this {
+    const message = { m: this.nextMessage++, from, to, type, e, topic: this.stamp(e).topic };
+    return this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
+  }
+
+  /** A forward of event `e` (attempt `forwardId`) sent from `from` to a dispatcher `to` of a peer datacenter. */
+  forward(from: NodeId, to: NodeId, e: EventId, forwardId: number): this {
+    const message = { m: this.nextMessage++, from, to, type: 'forward' as const, e, forwardId };
+    return this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
+  }
+
+  /** The acknowledgement of forward `forwardId`, sent by `from`, received by `to`. */
+  forwardAcked(from: NodeId, to: NodeId, forwardId: number): this {
+    const message = { m: this.nextMessage++, from, to, type: 'forward-ack' as const, forwardId };
+    this.push({ kind: 'sent', t: this.tick(), message, copies: 1 });
+    return this.push({ kind: 'received', t: this.tick(), message });
+  }
+
+  /** A store's lease fact: `frontend`'s lease on `topic` in `dc` granted (until `expMs`), removed... */
+  lease(dc: DcId, topic: Topic, frontend: NodeId, change: LeaseChange['change'], expMs?: number): this {
+    const exp = expMs === undefined ? {} : { expUs: expMs * 1_000 };
+    return this.push({ kind: 'lease', t: this.tick(), dc, topic, frontend, change, ...exp });
+  }
+
+  /** A message of event `e` lost on the network (the link's random loss, unless `why` says otherwise). */
+  drop(type: MessageType, from: string, to: string, e: EventId, why: NetworkDropReason = 'loss'): this {
+    const message = { m: this.nextMessage++, from, to, type, e, topic: this.stamp(e).topic };
+    return this.push({ kind: 'dropped', t: this.tick(), message, why });
+  }
+
+  /** A lease message of `frontend` lost on the network (the link's random loss). */
+  dropLease(type: MessageType, from: string, to: string, frontend: NodeId): this {
+    const message = { m: this.nextMessage++, from, to, type, leaseOf: frontend };
+    return this.push({ kind: 'dropped', t: this.tick(), message, why: 'loss' });
   }
 
   down(node: NodeId): this {

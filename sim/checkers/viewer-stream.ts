@@ -61,6 +61,12 @@ export interface Stream {
   /** The cursor it resumed from onto `c`; null for a fresh subscription. */
   resumedFrom: Cursor | null;
   gaps: PendingGap[];
+  /**
+   * The viewer's previous subscription on this same connection, while batches fanned out to it
+   * before this one joined are still on the client link: they arrive first (the link is in order)
+   * and are judged there.
+   */
+  trailing: { stream: Stream; batches: number } | null;
 }
 
 /** A stream of connection `c` in `dc`, not yet anchored anywhere. */
@@ -84,6 +90,7 @@ export function unanchoredStream(
     cursor: null,
     resumedFrom: null,
     gaps: [],
+    trailing: null,
   };
 }
 

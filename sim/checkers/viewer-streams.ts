@@ -11,16 +11,23 @@
  *   for the rest of the current one (`to` null: why `epoch`, or `unknown-cursor` on a resume; the
  *   honesty of the why is reliable.ts'), and then from its seq 1 (or a gap from 1).
  * - A `joined` starts a fresh stream at its position (seq + 1 comes next), unless it continues the
- *   viewer's stream (a resume, see `continues`): then what follows the previous connection's last
- *   seq comes next, as a catch-up before or after the `joined`, or as a gap notice.
+ *   viewer's stream (a resume, see `continues`): then what follows the viewer's cursor (the last seq
+ *   its previous connection received) comes next, as a catch-up before or after the `joined`, or
+ *   as a gap notice.
+ * - A `joined` is told at the frontend, like a gap: batches fanned out to the same connection before
+ *   it (an unsubscribe and a subscribe again while they are on the client link) still arrive, first,
+ *   and belong to the subscription before it, where they are judged.
  * - eventual delivery: at the `end`, every stream whose connection is still joined has reached the
- *   head of its topic in its datacenter store's live epoch, by receipts and gaps.
+ *   head of its topic in its datacenter store's live epoch, as that head stood a catch-up time
+ *   before the end (sim/settle.ts, `catchUpMs`), by receipts and gaps.
  * - honest gaps (`unknown-cursor` only; reliable.ts judges the rest): a resume is told its cursor is
  *   unknown only when the cursor's epoch is not the store's live one (a cursor in the live epoch up
  *   to the head can always be read after).
  *
  * Memory: one stream per (viewer, topic) and its pending gaps (at most `pendingGapsPerStreamMax`),
- * one viewer and datacenter per connection: per viewer and connection, like the other projections.
+ * one viewer and datacenter per connection, and per open connection and topic the batches on its
+ * client link (with the subscription they belong to, while it has some): per viewer and connection,
+ * like the other projections.
  */
 import type { DcId, EventId, Seq, StoreEpoch, Topic, Us } from '../../core/index.ts';
 import type { Fact } from '../facts.ts';
@@ -55,6 +62,12 @@ export class ViewerStreams {
   seqsMissing = 0;
   private readonly viewerOf: number[] = [];
   private readonly dcOf: DcId[] = [];
+  /** Per open connection and topic, the batches fanned out to it that have not arrived yet. */
+  private readonly onTheLink = new Map<number, Map<Topic, number>>();
+  /** Per connection, the topics its viewer resumes from a cursor (the `opened` fact's `resumes`). */
+  private readonly resumesOf: (readonly Topic[] | undefined)[] = [];
+  /** Per connection, the topics it has joined (only its first join of one may answer a resume). */
+  private readonly joinedOn: (Set<Topic> | undefined)[] = [];
   private readonly streams = new Map<number, Map<Topic, Stream>>();
 
   constructor(
@@ -69,9 +82,12 @@ export class ViewerStreams {
       if (fact.op === 'opened') {
         this.viewerOf[fact.c] = fact.viewer;
         this.dcOf[fact.c] = this.topology.dcOf(fact.node);
+        if (fact.resumes !== undefined) this.resumesOf[fact.c] = fact.resumes;
       } else if (fact.op === 'joined') this.joined(fact);
       else if (fact.op === 'left') this.left(fact.c, fact.topic, fact.t);
       else if (fact.op === 'closed') this.closed(fact.c, fact.t);
+    } else if (fact.kind === 'fanned-out') {
+      for (const c of fact.connections) this.addOnTheLink(c, fact.topic, 1);
     } else if (fact.kind === 'batch-received') {
       this.batchReceived(fact);
     } else if (fact.kind === 'gap') {
@@ -82,19 +98,30 @@ export class ViewerStreams {
   }
 
   /**
-   * ASSUMPTION (resume-by-history), until the `joined` fact says whether its connection resumed the
-   * topic: connection `c` continues the viewer's stream when the stream's connection closed while
-   * joined to the topic (a `left` at the very instant of its `closed` is the closing: the viewer's
-   * disconnect, not an unsubscribe), `c` is in the same datacenter, and the viewer has a cursor for
-   * the topic. So sim/world/clients.ts behaves: a viewer's cursor is set where its fresh subscription
-   * joined and moved by what it receives; an unsubscribe (churn) drops it, so the next subscribe
-   * starts afresh; a reconnect resumes every topic it has a cursor for; a resume in another
-   * datacenter goes by event id, not by seq.
+   * Connection `c` continues the viewer's stream when its viewer resumes the topic from a cursor on
+   * it (`resumes`: its `joined` fact says so, or before that its `opened` fact), the stream's
+   * connection closed while joined to the topic (a `left` at the very instant of its `closed` is the
+   * closing: the viewer's disconnect, not an unsubscribe), `c` is in the same datacenter, and the
+   * stream has a cursor. The viewer's own word decides, not the order of facts: a viewer that left
+   * the topic just as its connection closed (its unsubscribe never reached the frontend), or while
+   * its resume waited to join, dropped its cursor and subscribes afresh. So
+   * sim/world/viewer-cursors.ts keeps a viewer's cursor: set where its fresh subscription joined,
+   * moved by what it receives; leaving the topic drops it; a reconnect resumes every topic it has a
+   * cursor for (sim/world/clients.ts); a resume in another datacenter goes by event id, not by seq.
    */
-  private continues(stream: Stream, c: number): boolean {
+  private continues(stream: Stream, c: number, resumes: boolean): boolean {
     return (
-      stream.state === 'resumable' && stream.c !== c && stream.dc === this.dcOf[c] && stream.cursor !== null
+      resumes &&
+      stream.state === 'resumable' &&
+      stream.c !== c &&
+      stream.dc === this.dcOf[c] &&
+      stream.cursor !== null
     );
+  }
+
+  /** Before its first `joined` of `topic`, whether connection `c`'s viewer said it resumes it there. */
+  private resumesBeforeJoin(c: number, topic: Topic): boolean {
+    return this.resumesOf[c]?.includes(topic) === true && this.joinedOn[c]?.has(topic) !== true;
   }
 
   private joined(fact: Extract<Fact, { kind: 'connection'; op: 'joined' | 'left' }>): void {
@@ -103,21 +130,27 @@ export class ViewerStreams {
       this.unpositioned++;
       return;
     }
+    const resumed = fact.resumed === true;
+    (this.joinedOn[c] ??= new Set()).add(topic);
     const stream = this.streamsOf(viewer).get(topic);
     if (stream !== undefined && stream.c === c && stream.state === 'joined') return;
-    if (stream !== undefined && stream.c === c && stream.state === 'catching-up') {
+    // Caught up before its join: the join completes the resume (unless the viewer left it meanwhile).
+    const catchingUp = stream?.c === c && stream.state === 'catching-up';
+    if (stream !== undefined && catchingUp && (resumed || stream.resumedFrom === null)) {
       if (stream.epoch === null) anchor(stream, epoch, seq);
       if (stream.cursor === null) stream.cursor = { epoch, seq };
       stream.state = 'joined';
       return;
     }
-    if (stream !== undefined && this.continues(stream, c)) {
+    if (stream !== undefined && this.continues(stream, c, resumed)) {
       this.adopt(stream, c);
       stream.state = 'joined';
       return;
     }
     const fresh = this.fresh(viewer, topic, c, 'joined');
     fresh.gaps = stream?.gaps.filter((gap) => gap.c === c) ?? [];
+    const batches = this.onTheLink.get(c)?.get(topic) ?? 0;
+    if (stream !== undefined && stream.c === c && batches > 0) fresh.trailing = { stream, batches };
     fresh.cursor = { epoch, seq };
     anchor(fresh, epoch, seq);
   }
@@ -132,6 +165,9 @@ export class ViewerStreams {
   }
 
   private closed(c: number, t: Us): void {
+    this.onTheLink.delete(c);
+    this.joinedOn[c] = undefined;
+    this.resumesOf[c] = undefined;
     const viewer = this.viewerOf[c];
     if (viewer === undefined) return;
     for (const stream of this.streams.get(viewer)?.values() ?? []) {
@@ -167,7 +203,14 @@ export class ViewerStreams {
       const viewer = this.viewerOf[c];
       // A connection that never opened is the frontend's invention: the misdelivery check names it.
       if (viewer === undefined) continue;
-      const stream = this.streamOn(c, event.topic) ?? this.fresh(viewer, event.topic, c, 'catching-up');
+      this.addOnTheLink(c, event.topic, -1);
+      let stream = this.streamOn(c, event.topic) ?? this.fresh(viewer, event.topic, c, 'catching-up');
+      // Fanned out before the latest join on this connection: it belongs to the subscription before.
+      while (stream.trailing !== null) {
+        const trailing = stream.trailing;
+        if (--trailing.batches === 0) stream.trailing = null;
+        stream = trailing.stream;
+      }
       if (stream.epoch === null) anchor(stream, epoch, seq - 1);
       this.judgeReceipt(stream, epoch, seq, fact);
       advanceCursor(stream, epoch, seq);
@@ -225,7 +268,7 @@ export class ViewerStreams {
       this.unjudgedCursorGaps++;
       return;
     }
-    const held = this.stores.held(stream.dc, fact.topic);
+    const held = this.stores.held(stream.dc, fact.topic, fact.t);
     if (held === null || held.epoch !== cursor.epoch || cursor.seq > held.headSeq) return;
     this.dishonestCursorGaps++;
     const id = this.subscriptions.idOf(c);
@@ -237,12 +280,12 @@ export class ViewerStreams {
     );
   }
 
-  /** Every stream still joined has reached its store's head, by receipts and gaps. */
+  /** Every stream still joined has reached its store's head as it stood a catch-up time ago, by receipts and gaps. */
   private judgeEnd(t: Us): void {
     for (const byTopic of this.streams.values())
       for (const stream of byTopic.values()) {
         if (stream.state !== 'joined' || stream.epoch === null) continue;
-        const held = this.stores.held(stream.dc, stream.topic);
+        const held = this.stores.held(stream.dc, stream.topic, t);
         // The store's epoch is lost (or none is known): there is nothing it could still deliver.
         if (held === null) continue;
         // A stream ahead of the store's known epoch is in one with nothing appended yet.
@@ -250,7 +293,7 @@ export class ViewerStreams {
         this.streamsJudged++;
         applyGaps(stream);
         const from = held.epoch > stream.epoch ? 1 : stream.epochEnded ? held.headSeq + 1 : stream.last + 1;
-        const missing = uncovered(stream, held.epoch, from, held.headSeq);
+        const missing = uncovered(stream, held.epoch, from, held.owedSeq);
         if (missing.count === 0) continue;
         this.eventualErrors++;
         this.seqsMissing += missing.count;
@@ -260,7 +303,7 @@ export class ViewerStreams {
         this.violations.report(
           'eventual-delivery',
           t,
-          `${id} (viewer ${stream.viewer}) is still joined to "${stream.topic}" at the end but never got ${missing.count} seq(s) of ${stream.dc}'s epoch ${held.epoch} up to its head ${held.headSeq} (first: ${missing.first}), by receipt or gap notice${inEpoch}`,
+          `${id} (viewer ${stream.viewer}) is still joined to "${stream.topic}" at the end but never got ${missing.count} seq(s) of ${stream.dc}'s epoch ${held.epoch} up to seq ${held.owedSeq}, its head a catch-up time before the end (first: ${missing.first}), by receipt or gap notice${inEpoch}`,
           { connection: id },
         );
       }
@@ -272,16 +315,25 @@ export class ViewerStreams {
     const stream = viewer === undefined ? undefined : this.streams.get(viewer)?.get(topic);
     if (stream === undefined) return null;
     if (stream.c === c && stream.state !== 'resumable' && stream.state !== 'over') return stream;
-    if (!this.continues(stream, c)) return null;
+    if (!this.continues(stream, c, this.resumesBeforeJoin(c, topic))) return null;
     this.adopt(stream, c);
     return stream;
   }
 
-  /** Connection `c` resumes the viewer's stream: what it was told on the closed one no longer counts. */
+  /**
+   * Connection `c` resumes the viewer's stream from the viewer's cursor, what it received: what it
+   * was told on the closed one no longer counts, as a gap notice told there just before the close
+   * may never have reached it (the viewer's cursor moves by receipts alone).
+   */
   private adopt(stream: Stream, c: number): void {
     stream.c = c;
     stream.state = 'catching-up';
     stream.resumedFrom = stream.cursor;
+    if (stream.cursor !== null) {
+      stream.epoch = stream.cursor.epoch;
+      stream.last = stream.cursor.seq;
+      stream.epochEnded = false;
+    }
     stream.gaps = stream.gaps.filter((gap) => gap.c === c);
     this.resumes++;
   }
@@ -295,6 +347,14 @@ export class ViewerStreams {
   private orderError(t: Us, message: string, where: { e: EventId; connection: string; node: string }): void {
     this.orderErrors++;
     this.violations.report('order', t, message, where);
+  }
+
+  private addOnTheLink(c: number, topic: Topic, n: 1 | -1): void {
+    let byTopic = this.onTheLink.get(c);
+    if (byTopic === undefined) this.onTheLink.set(c, (byTopic = new Map()));
+    const batches = (byTopic.get(topic) ?? 0) + n;
+    if (batches > 0) byTopic.set(topic, batches);
+    else byTopic.delete(topic);
   }
 
   private streamsOf(viewer: number): Map<Topic, Stream> {

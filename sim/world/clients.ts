@@ -34,15 +34,15 @@ import {
   type NodeId,
   type Position,
   type Topic,
-  type TopicCursor,
   type Us,
 } from '../../core/index.ts';
-import { stampOf, type EventStamp } from '../facts.ts';
+import { stampOf } from '../facts.ts';
 import type { Rng } from '../rng.ts';
 import type { Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
 import type { Network } from './network.ts';
 import { isAlive, type FrontendNode, type Nodes, type Perform } from './nodes.ts';
+import { cursorJoined, cursorLeft, cursorReceived, type ViewerCursors } from './viewer-cursors.ts';
 
 interface Connection {
   index: number;
@@ -56,6 +56,10 @@ interface Connection {
   accepted: boolean;
   /** When its last client action arrives: the next may not overtake it. */
   lastArrivalUs: Us;
+  /** Reliable mode: the topics it resumes from a cursor of its viewer's. */
+  resumes: readonly Topic[];
+  /** Of those, the ones not joined yet: the first `joined` of each answers the resume. */
+  resuming: Set<Topic>;
 }
 
 interface Viewer {
@@ -66,11 +70,8 @@ interface Viewer {
   connection: number;
   lastFrontend: NodeId | null;
   lastEventId: EventId | null;
-  /**
-   * Reliable mode: per topic, where the viewer stands in its datacenter's history: set where a
-   * fresh subscription joined, then moved by every event received. It resumes from it.
-   */
-  cursors: Map<Topic, TopicCursor>;
+  /** Reliable mode: per topic, where the viewer stands in its datacenter's history (viewer-cursors.ts). */
+  cursors: ViewerCursors;
   /** Left its first topic (churn) and not yet back. */
   away: boolean;
   /** Disconnected for good: it never reconnects. */
@@ -147,8 +148,10 @@ export class Clients {
         const connection = this.connections[viewer.connection];
         if (connection === undefined || !connection.open || viewer.away) return this.scheduleChurn(viewer);
         viewer.away = true;
-        // Leaving a topic ends the subscription: rejoining it later starts afresh, not from a cursor.
-        viewer.cursors.delete(viewer.topics[0] as Topic);
+        // Leaving a topic ends the subscription: rejoining it later starts afresh, not from a cursor,
+        // even if the resume of it on this connection had not joined yet.
+        cursorLeft(viewer.cursors, viewer.topics[0] as Topic);
+        connection.resuming.delete(viewer.topics[0] as Topic);
         this.send(connection, { type: 'unsubscribe', topic: viewer.topics[0] as Topic });
         const at = this.agenda.now + usOfMs(this.scenario.workload.rejoinAfterMs);
         this.agenda.schedule({ at, kind: 'viewer', viewer: index, what: 'rejoin' });
@@ -188,6 +191,7 @@ export class Clients {
         id: connection.id,
         node: node.id,
         viewer: connection.viewer,
+        ...(connection.resumes.length === 0 ? {} : { resumes: connection.resumes }),
       });
     }
     // What the action changed about the connection is recorded before what the frontend then sent.
@@ -213,6 +217,8 @@ export class Clients {
     assert(connection.accepted, `${effect.connection} changed topics before it was accepted`);
     assert(connection.node === node, `${node.id} changed the topics of ${connection.node.id}'s connection`);
     const position = effect.kind === 'joined' ? effect.position : undefined;
+    // The first join of a topic this connection resumes (and the viewer has not left since) answers the resume.
+    const resumed = effect.kind === 'joined' && connection.resuming.delete(effect.topic);
     this.agenda.emit({
       kind: 'connection',
       op: effect.kind,
@@ -223,12 +229,12 @@ export class Clients {
       viewer: connection.viewer,
       topic: effect.topic,
       ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
+      ...(resumed ? { resumed } : {}),
     });
-    // A fresh subscription's start is the viewer's first cursor; a resumed one keeps its own, which
-    // only events it actually receives move (a catch-up still on its way may yet be lost).
-    const viewer = this.viewer(connection.viewer);
-    if (position !== undefined && !viewer.cursors.has(effect.topic))
-      viewer.cursors.set(effect.topic, { topic: effect.topic, dc: node.dc, ...position });
+    // A fresh subscription's start is the viewer's cursor; a resumed one keeps its own, which only
+    // events it actually receives move (a catch-up still on its way may yet be lost).
+    if (effect.kind === 'joined' && position !== undefined)
+      cursorJoined(this.viewer(connection.viewer).cursors, effect.topic, node.dc, position, resumed);
   }
 
   /**
@@ -308,7 +314,8 @@ export class Clients {
       received.push(index);
       const viewer = this.viewer(connection.viewer);
       viewer.lastEventId = event.id;
-      if (item.position !== undefined) advanceCursor(viewer, node.dc, event, item.position);
+      if (item.position !== undefined)
+        cursorReceived(viewer.cursors, event.topic, node.dc, event.id, item.position);
     }
     const t = this.agenda.now;
     if (lost > 0) {
@@ -354,6 +361,8 @@ export class Clients {
       open: true,
       accepted: false,
       lastArrivalUs: 0,
+      resumes: [],
+      resuming: new Set(),
     };
     this.connections.push(connection);
     this.indexById.set(connection.id, index);
@@ -364,6 +373,8 @@ export class Clients {
     const cursors = topics.flatMap((topic) => viewer.cursors.get(topic) ?? []);
     if (cursors.length > 0) {
       // Reliable mode: resume every topic from its cursor; lastEventId is the best-effort fallback.
+      connection.resumes = cursors.map((cursor) => cursor.topic);
+      connection.resuming = new Set(connection.resumes);
       const lastEventId = viewer.lastEventId ?? cursors[0]?.lastEventId ?? 'none';
       this.send(connection, { type: 'resume', topics, lastEventId, cursors });
     } else if (viewer.lastEventId !== null && topics.length > 0)
@@ -458,15 +469,4 @@ export class Clients {
     assert(viewer !== undefined, `no viewer #${index}`);
     return viewer;
   }
-}
-
-/** A reliable-mode event reached the viewer: its cursor moves forward to it (never back). */
-function advanceCursor(viewer: Viewer, dc: DcId, event: EventStamp, position: Position): void {
-  const cursor = viewer.cursors.get(event.topic);
-  const behind =
-    cursor === undefined ||
-    cursor.dc !== dc ||
-    position.epoch > cursor.epoch ||
-    (position.epoch === cursor.epoch && position.seq > cursor.seq);
-  if (behind) viewer.cursors.set(event.topic, { topic: event.topic, dc, ...position, lastEventId: event.id });
 }

@@ -31,6 +31,7 @@ import {
 import { itemBudget } from '../budget.ts';
 import { stampOf, type Fact, type FactSink } from '../facts.ts';
 import { Rng } from '../rng.ts';
+import { catchUpMs } from '../settle.ts';
 import { nodeIds, type Fault, type FaultKind, type Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
 import { Clients } from './clients.ts';
@@ -83,7 +84,12 @@ class World implements Agenda {
     private readonly options: WorldOptions,
   ) {
     const stopPublishingUs = usOfMs(scenario.durationMs);
-    this.endUs = usOfMs(scenario.durationMs + scenario.deliveryDeadlineMs);
+    // Reliable mode: the quiet tail lasts until a stream that missed the last events has caught up.
+    const tailMs =
+      scenario.mode === 'reliable'
+        ? Math.max(scenario.deliveryDeadlineMs, catchUpMs(scenario))
+        : scenario.deliveryDeadlineMs;
+    this.endUs = usOfMs(scenario.durationMs + tailMs);
     const perform = (node: SimNode, effects: Effect[]): void => this.perform(node, effects);
     const workload = new Rng(seed, 'workload');
     this.nodes = new Nodes(
