@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { emptyMarkCounts, marksOf } from '../../properties/marks.ts';
 import { runStadium } from '../run-stadium.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stadium-shard-'));
@@ -144,7 +145,11 @@ describe('stadium check --shard and --merge', () => {
         writeFileSync(file, JSON.stringify({ ...value, ...changes }));
         return file;
       };
-      const otherMode = rewritten('other-mode', { mode: 'reliable' });
+      // Another run in reliable mode: its marks are reliable mode's, so only the mode differs.
+      const otherMode = rewritten('other-mode', {
+        mode: 'reliable',
+        marks: emptyMarkCounts(marksOf('reliable')),
+      });
       const badMode = rewritten('bad-mode', { mode: 'sometimes' });
       // A result written before reliable mode (no mode) is of a best-effort run.
       const older = rewritten('older', { mode: undefined });
