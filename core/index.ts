@@ -23,6 +23,8 @@ export {
   isCursorText,
 } from './cursor.ts';
 export type { CursorDecoding } from './cursor.ts';
+export { cursorJoined, cursorLeft, cursorReceived } from './viewer-cursors.ts';
+export type { ViewerCursors } from './viewer-cursors.ts';
 export { createFrontend, defaultFrontendLimits, frontendRole, localTopics } from './frontend.ts';
 export type {
   FrontendConfig,

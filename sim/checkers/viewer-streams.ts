@@ -105,7 +105,7 @@ export class ViewerStreams {
    * stream has a cursor. The viewer's own word decides, not the order of facts: a viewer that left
    * the topic just as its connection closed (its unsubscribe never reached the frontend), or while
    * its resume waited to join, dropped its cursor and subscribes afresh. So
-   * sim/world/viewer-cursors.ts keeps a viewer's cursor: set where its fresh subscription joined,
+   * core/viewer-cursors.ts keeps a viewer's cursor: set where its fresh subscription joined,
    * moved by what it receives; leaving the topic drops it; a reconnect resumes every topic it has a
    * cursor for (sim/world/clients.ts); a resume in another datacenter goes by event id, not by seq.
    */

@@ -42,7 +42,7 @@ import type { Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
 import type { Network } from './network.ts';
 import { isAlive, type FrontendNode, type Nodes, type Perform } from './nodes.ts';
-import { cursorJoined, cursorLeft, cursorReceived, type ViewerCursors } from './viewer-cursors.ts';
+import { cursorJoined, cursorLeft, cursorReceived, type ViewerCursors } from '../../core/index.ts';
 
 interface Connection {
   index: number;

@@ -1,5 +1,5 @@
 /**
- * A simulated viewer's cursors (reliable mode): per topic, where the viewer stands in its
+ * A viewer's cursors (reliable mode): per topic, where the viewer stands in its
  * datacenter's history, kept as a careful client keeps it, so that what it resumes from is always a
  * place its current subscription reached. The reliable checker (sim/checkers/viewer-streams.ts)
  * follows each viewer's stream by the same rules.
@@ -14,7 +14,7 @@
  *   a subscription the viewer has left, still on the client link, is no place to resume from.
  * - Leaving the topic drops its cursor: joining it again starts afresh.
  */
-import type { DcId, EventId, Position, Topic, TopicCursor } from '../../core/index.ts';
+import type { DcId, EventId, Position, Topic, TopicCursor } from './types.ts';
 
 export type ViewerCursors = Map<Topic, TopicCursor>;
 

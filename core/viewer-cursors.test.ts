@@ -1,6 +1,6 @@
 // Goal: a simulated viewer resumes only from a place its current subscription reached, whatever the
 // order in which joins, leaves and batches still on the client link come.
-// Method: the cursor rules of viewer-cursors.ts driven step by step, as sim/world/clients.ts drives them.
+// Method: the cursor rules of viewer-cursors.ts driven step by step, as sim/world/clients.ts and production's clients drive them.
 import { describe, expect, it } from 'vitest';
 import { cursorJoined, cursorLeft, cursorReceived, type ViewerCursors } from './viewer-cursors.ts';
 
