@@ -132,7 +132,8 @@ class StadiumClient<T> implements Client<T> {
     notice: new Set(),
   };
   private readonly wanted = new Set<string>();
-  private current: ConnectionState = 'connecting';
+  /** null until the first state is announced (listeners come after createClient returns). */
+  private current: ConnectionState | null = null;
   private link: Link | null = null;
   private linkOpen = false;
   /** The topics the current link was asked for. */
@@ -210,7 +211,7 @@ class StadiumClient<T> implements Client<T> {
   }
 
   state(): ConnectionState {
-    return this.current;
+    return this.current ?? 'connecting';
   }
 
   topics(): string[] {
