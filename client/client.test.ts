@@ -296,6 +296,35 @@ describe('client over a fake WebSocket', () => {
   });
 });
 
+describe('liveness and several servers', () => {
+  it('a silent WebSocket is pinged, and dropped once silent for idleTimeoutMs; any message keeps it', async () => {
+    const h = await harness({ idleTimeoutMs: 3_000 });
+    h.socket().open();
+    await h.clock.advance(1_000);
+    expect(h.socket().sent.at(-1)).toEqual({ type: 'ping' });
+    // Heard at 1,000: the checks at 2,000, 3,000 and 4,000 find it silent, and the third drops it.
+    h.socket().receive({ type: 'pong' });
+    await h.clock.advance(2_999);
+    expect(h.client.state()).toBe('open');
+    await h.clock.advance(1);
+    expect(h.states.at(-1)).toEqual([
+      'reconnecting',
+      { attempt: 1, delayMs: 50, reason: 'nothing heard for 3000 ms' },
+    ]);
+  });
+
+  it('several urls: each attempt after a loss goes to the next', async () => {
+    const h = await harness({ url: ['http://a.test', 'http://b.test/'] });
+    expect(h.socket().url).toBe('ws://a.test/v1/ws');
+    h.socket().drop();
+    await h.clock.advance(3_000);
+    expect(h.socket().url).toBe('ws://b.test/v1/ws');
+    h.socket().drop();
+    await h.clock.advance(3_000);
+    expect(h.socket().url).toBe('ws://a.test/v1/ws');
+  });
+});
+
 describe('tokens', () => {
   it('a token function is asked before every connect, and token-expired reconnects at once with a fresh one', async () => {
     let issued = 0;

@@ -15,6 +15,9 @@
  *   once a link has stayed open `stableOpenMs`. A `token-expired` from the server reconnects at
  *   once with a fresh token, or ends the client when its token is a fixed string (the same token
  *   would be refused again).
+ * - A link silent for `idleTimeoutMs` (no event, heartbeat comment or pong) is taken for dead and
+ *   replaced; a silent WebSocket is pinged first. With several `url`s, each attempt after a loss
+ *   goes to the next, so a dead frontend's viewers move to another one of its datacenter.
  * - States: `connecting` (before the first open), `open`, `reconnecting` (a link was lost or
  *   refused; the next attempt is scheduled), `closed` (by `close()`, or for good). Each change is
  *   told once, with its detail.
@@ -71,8 +74,11 @@ export interface ClientListeners<T> {
 }
 
 export interface ClientOptions {
-  /** The server's base URL (`https://rt.example.com`); in a browser, the page's origin by default. */
-  url?: string;
+  /**
+   * The server's base URL (`https://rt.example.com`); in a browser, the page's origin by default.
+   * Several: frontends to take in turn, the next one after each lost or refused link.
+   */
+  url?: string | readonly string[];
   /** `sse` (default) or `ws`. */
   transport?: 'sse' | 'ws';
   /** Topics to subscribe to from the start. */
@@ -85,6 +91,12 @@ export interface ClientOptions {
   cursor?: string | null;
   /** How long an event waits for earlier seqs of its topic. */
   reorderWaitMs?: number;
+  /**
+   * A link silent this long is taken for dead and replaced (a frozen frontend, a half-open TCP
+   * connection). SSE servers send a heartbeat every 15 s by default; over WebSocket the client
+   * pings. Keep it above twice the server's `--heartbeat-ms`. 0: never.
+   */
+  idleTimeoutMs?: number;
   /** Constructors and functions to use instead of the globals (Node 20 has no WebSocket). */
   WebSocket?: WebSocketConstructor;
   fetch?: FetchFunction;
@@ -117,8 +129,17 @@ export function createClient<T = unknown>(options: ClientOptions = {}): Client<T
   return new StadiumClient<T>(options);
 }
 
+/** The default of `idleTimeoutMs`: three of the server's default SSE heartbeats (15 s). */
+export const idleTimeoutMsDefault = 45_000;
+/** The idle check runs this many times per `idleTimeoutMs` (and pings a silent WebSocket each time). */
+const idleChecks = 3;
+
 class StadiumClient<T> implements Client<T> {
-  private readonly base: string;
+  private readonly bases: string[];
+  private baseIndex = 0;
+  private readonly idleTimeoutMs: number;
+  private idleTimer: unknown = null;
+  private silentChecks = 0;
   private readonly transport: 'sse' | 'ws';
   private readonly backoff: Backoff;
   private readonly random: () => number;
@@ -153,11 +174,19 @@ class StadiumClient<T> implements Client<T> {
   private connecting = false;
 
   constructor(private readonly options: ClientOptions) {
-    const base = options.url ?? globals.location?.origin;
-    if (base === undefined) throw new TypeError('createClient: give `url`, the server base URL');
-    this.base = base.replace(/\/+$/, '');
-    if (!/^(https?|wss?):\/\//.test(this.base))
-      throw new TypeError(`createClient: url must be an http(s) or ws(s) URL, not ${JSON.stringify(base)}`);
+    const url = options.url ?? globals.location?.origin;
+    if (url === undefined) throw new TypeError('createClient: give `url`, the server base URL');
+    this.bases = (typeof url === 'string' ? [url] : [...url]).map((base) => {
+      if (typeof base !== 'string' || !/^(https?|wss?):\/\//.test(base))
+        throw new TypeError(`createClient: url must be an http(s) or ws(s) URL, not ${JSON.stringify(base)}`);
+      return base.replace(/\/+$/, '');
+    });
+    if (this.bases.length === 0) throw new TypeError('createClient: url names no server');
+    this.idleTimeoutMs = options.idleTimeoutMs ?? idleTimeoutMsDefault;
+    if (!(Number.isFinite(this.idleTimeoutMs) && this.idleTimeoutMs >= 0))
+      throw new RangeError(
+        `createClient: idleTimeoutMs must be a number of ms, 0 or more, not ${this.idleTimeoutMs}`,
+      );
     this.transport = options.transport ?? 'sse';
     if (this.transport !== 'sse' && this.transport !== 'ws')
       throw new TypeError(`createClient: transport is 'sse' or 'ws', not ${JSON.stringify(this.transport)}`);
@@ -223,6 +252,7 @@ class StadiumClient<T> implements Client<T> {
     this.closed = true;
     this.timers.clearTimeout(this.retryTimer);
     this.timers.clearTimeout(this.stableTimer);
+    this.timers.clearTimeout(this.idleTimer);
     this.dropLink();
     this.setState('closed', { attempt: this.attempt, reason: 'closed by the application' });
   }
@@ -316,6 +346,9 @@ class StadiumClient<T> implements Client<T> {
       frame: (frame: Frame): void => {
         if (link === this.link) this.onFrame(frame);
       },
+      activity: (): void => {
+        this.silentChecks = 0;
+      },
       closed: (end: LinkEnd): void => this.onClosed(link, end),
     };
     try {
@@ -332,8 +365,9 @@ class StadiumClient<T> implements Client<T> {
   private openLink(
     topics: string[],
     token: string | null,
-    handlers: { open(): void; frame(frame: Frame): void; closed(end: LinkEnd): void },
+    handlers: { open(): void; frame(frame: Frame): void; activity(): void; closed(end: LinkEnd): void },
   ): Link {
+    const base = this.bases[this.baseIndex % this.bases.length] as string;
     if (this.transport === 'sse') {
       const query = new URLSearchParams();
       for (const topic of topics) query.append('topic', topic);
@@ -345,13 +379,13 @@ class StadiumClient<T> implements Client<T> {
       if (token !== null) query.set('token', token);
       const fetchFn = this.options.fetch ?? globals.fetch?.bind(globalThis);
       if (fetchFn === undefined) throw new TypeError('no fetch here: pass options.fetch');
-      return openSseLink(`${this.base}/v1/stream?${query}`, fetchFn, handlers);
+      return openSseLink(`${base}/v1/stream?${query}`, fetchFn, handlers);
     }
     const WebSocketCtor = this.options.WebSocket ?? globals.WebSocket;
     if (WebSocketCtor === undefined)
       throw new TypeError('no WebSocket here (Node 20): pass options.WebSocket');
     const query = token === null ? '' : `?${new URLSearchParams({ token })}`;
-    return openWsLink(`${this.base.replace(/^http/, 'ws')}/v1/ws${query}`, WebSocketCtor, handlers);
+    return openWsLink(`${base.replace(/^http/, 'ws')}/v1/ws${query}`, WebSocketCtor, handlers);
   }
 
   private onOpen(link: Link): void {
@@ -363,10 +397,29 @@ class StadiumClient<T> implements Client<T> {
       this.stableTimer = null;
       this.attempt = 0;
     }, stableOpenMs);
+    this.armIdleCheck(link);
     if (link.transport === 'ws' && this.linkTopics.size > 0)
       this.joinOverWs(link, [...this.linkTopics], true);
     this.setState('open', { attempt: this.attempt });
     this.sync();
+  }
+
+  /** Every `idleTimeoutMs / idleChecks`: ping a silent WebSocket; drop a link silent `idleTimeoutMs`. */
+  private armIdleCheck(link: Link): void {
+    this.timers.clearTimeout(this.idleTimer);
+    this.silentChecks = 0;
+    if (this.idleTimeoutMs === 0) return;
+    const check = (): void => {
+      if (link !== this.link || this.closed) return;
+      if (++this.silentChecks >= idleChecks) {
+        const reason = `nothing heard for ${this.idleTimeoutMs} ms`;
+        this.onClosed(link, { reason });
+        return link.close();
+      }
+      if (link.transport === 'ws') link.send({ type: 'ping' });
+      this.idleTimer = this.timers.setTimeout(check, this.idleTimeoutMs / idleChecks);
+    };
+    this.idleTimer = this.timers.setTimeout(check, this.idleTimeoutMs / idleChecks);
   }
 
   private onFrame(frame: Frame): void {
@@ -405,8 +458,11 @@ class StadiumClient<T> implements Client<T> {
     this.link = null;
     this.linkOpen = false;
     this.timers.clearTimeout(this.stableTimer);
+    this.timers.clearTimeout(this.idleTimer);
     this.stableTimer = null;
     this.delivery.lost();
+    // The next attempt goes to the next server, if there are several.
+    this.baseIndex++;
     if (end.status !== undefined)
       this.emit('error', { code: end.code ?? 'http-error', message: end.reason, status: end.status });
     const expired = this.tokenExpired || end.code === 'token-expired';
@@ -434,6 +490,7 @@ class StadiumClient<T> implements Client<T> {
     const link = this.link;
     this.link = null;
     this.linkOpen = false;
+    this.timers.clearTimeout(this.idleTimer);
     link?.close();
     this.delivery.lost();
   }

@@ -5,7 +5,7 @@
  * about gaps and connection states. Browsers load it from `stadium serve` at
  * `/client/stadium-client.js`; see the README's "Client library" section.
  */
-export { createClient } from './client.ts';
+export { createClient, idleTimeoutMsDefault } from './client.ts';
 export type {
   Client,
   ClientError,

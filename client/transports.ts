@@ -39,6 +39,8 @@ export interface LinkEnd {
 export interface LinkHandlers {
   open(): void;
   frame(frame: Frame): void;
+  /** Bytes arrived (a frame, a heartbeat comment, a pong): the link is alive. */
+  activity(): void;
   /** Called once, last, whoever ended the link (after `close()` too). */
   closed(end: LinkEnd): void;
 }
@@ -89,6 +91,7 @@ export function openSseLink(url: string, fetchFn: FetchFunction, handlers: LinkH
     for (;;) {
       const { value, done: finished } = await body.read();
       if (finished || done) break;
+      handlers.activity();
       reader.feed(decoder.decode(value, { stream: true }));
     }
     end({ reason: 'the server ended the stream' });
@@ -125,6 +128,7 @@ export function openWsLink(url: string, WebSocketCtor: WebSocketConstructor, han
   };
   socket.onmessage = (event) => {
     if (done) return;
+    handlers.activity();
     if (typeof event.data !== 'string') return handlers.frame({ kind: 'malformed', why: 'a binary message' });
     handlers.frame(wsFrame(event.data));
   };
