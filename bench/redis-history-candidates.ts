@@ -10,11 +10,15 @@
  * - stream: `XADD <seq>-0 t <appendedAtMs> e <json>`, `XTRIM MAXLEN`, age checked on the oldest entry;
  * - list:   `RPUSH "<appendedAtMs>:<json>"`, `LPOP` past the bound, age checked with `LINDEX 0`.
  * Both remember ids the same way (a list of "appendedAtMs:id" in seq order and a hash id -> seq).
+ * Then, through prod/redis-store.ts as a dispatcher uses it: appends/s (10,000 appends to 100
+ * topics, each with one live frontend, `inFlight` asked per event-loop iteration) beside lookups/s.
  */
 import { Redis } from 'ioredis';
 import { freePorts } from '../prod/cluster.ts';
 import { randomPort } from '../prod/loss-window-harness.ts';
 import { startRedisServer } from '../prod/redis-server-process.ts';
+import { RedisStore } from '../prod/redis-store.ts';
+import type { StoreRequest } from '../core/index.ts';
 
 const common = `
 local t = redis.call('TIME')
@@ -95,12 +99,48 @@ async function measure(redis: Redis, name: string, script: string, batch: number
   return perSecond;
 }
 
+async function throughStore(url: string, inFlight: number): Promise<void> {
+  const store = new RedisStore({ url, prefix: `rate:${inFlight}:` });
+  await store.ready();
+  for (let t = 0; t < topics; t++)
+    await store.request({ op: 'add', topic: `t${t}`, frontend: 'f1', leaseMs: 60_000, generation: 1 });
+  const rate = async (make: (i: number) => StoreRequest): Promise<number> => {
+    const total = 10_000;
+    const started = performance.now();
+    for (let at = 0; at < total; at += inFlight)
+      await Promise.all(
+        Array.from({ length: Math.min(inFlight, total - at) }, (_, j) => store.request(make(at + j))),
+      );
+    return total / ((performance.now() - started) / 1000);
+  };
+  const redis = new Redis(url);
+  await redis.config('RESETSTAT');
+  const appendsPerSecond = await rate((i) => {
+    const topic = `t${i % topics}`;
+    return { op: 'append', event: { id: `e${i}`, topic, origin: 'dc-a', publishedAtMs: 1, payload } };
+  });
+  const redisUs = (await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+),usec=(\d+)/);
+  await redis.config('RESETSTAT');
+  const lookupsPerSecond = await rate((i) => ({ op: 'lookup', topic: `t${i % topics}` }));
+  const lookupUs = (await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+),usec=(\d+)/);
+  redis.disconnect();
+  console.log(
+    `  Redis: appends ${redisUs?.[1]} calls ${Number(redisUs?.[2]) / 10_000} us/append; lookups ${lookupUs?.[1]} calls ${Number(lookupUs?.[2]) / 10_000} us/lookup`,
+  );
+  console.log(
+    `RedisStore, ${String(inFlight).padStart(4)} per iteration: ${Math.round(appendsPerSecond)} appends/s, ${Math.round(lookupsPerSecond)} lookups/s`,
+  );
+  await store.close();
+}
+
 const [port] = await freePorts('127.0.0.1', randomPort(), 1);
 const server = await startRedisServer(port!);
 const redis = new Redis(server.url);
 try {
-  for (const batch of [1, 16, 64, 256])
-    for (const [name, script] of Object.entries(candidates)) await measure(redis, name, script, batch);
+  if (process.env.STORE_ONLY === undefined)
+    for (const batch of [1, 16, 64, 256])
+      for (const [name, script] of Object.entries(candidates)) await measure(redis, name, script, batch);
+  for (const inFlight of [1, 64, 512]) await throughStore(server.url, inFlight);
 } finally {
   redis.disconnect();
   await server.stop();
