@@ -14,10 +14,7 @@
  * topics, each with one live frontend, `inFlight` asked per event-loop iteration) beside lookups/s.
  */
 import { Redis } from 'ioredis';
-import { freePorts } from '../prod/cluster.ts';
-import { randomPort } from '../prod/loss-window-harness.ts';
-import { startRedisServer } from '../prod/redis-server-process.ts';
-import { RedisStore } from '../prod/redis-store.ts';
+import { freePorts, RedisStore, startRedisServer } from '../prod/index.ts';
 import type { StoreRequest } from '../core/index.ts';
 
 const common = `
@@ -133,7 +130,7 @@ async function throughStore(url: string, inFlight: number): Promise<void> {
   await store.close();
 }
 
-const [port] = await freePorts('127.0.0.1', randomPort(), 1);
+const [port] = await freePorts('127.0.0.1', 20_000 + Math.floor(Math.random() * 20_000), 1);
 const server = await startRedisServer(port!);
 const redis = new Redis(server.url);
 try {

@@ -2,6 +2,8 @@
 export type { SubscriptionStorePort, LeaseListener, HistoryListener, HistoryEffect } from './store-port.ts';
 export { MemoryStore } from './memory-store.ts';
 export { RedisStore } from './redis-store.ts';
+export { startRedisServer } from './redis-server-process.ts';
+export type { RedisServerProcess } from './redis-server-process.ts';
 export type { RedisStoreOptions } from './redis-store.ts';
 export { coreFailureExitCode, startServer, ListenError } from './server.ts';
 export type { RunningServer, ServerHooks } from './server.ts';
