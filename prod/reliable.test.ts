@@ -1,8 +1,8 @@
 // Goal: `stadium serve --mode reliable` keeps reliable mode's promises to real clients over real
 // sockets: every event carries its position, SSE ids are the connection's cursor text, and a
 // viewer that comes back with its cursor (Last-Event-ID, ?lastEventId=, WebSocket `resume`) gets
-// exactly what it missed, in order, without duplicates — from the same frontend or another of its
-// datacenter — or a gap notice where the history no longer holds it; a bad cursor is refused.
+// exactly what it missed, in order, without duplicates — from the same frontend, another of its
+// datacenter, or one in another datacenter — or a gap notice where the history no longer holds it; a bad cursor is refused.
 // Method: servers in this process on free ports (one in role all, or a dispatcher with the memory
 // store and two frontends), driven with fetch-based SSE readers and `ws`; what each viewer received
 // is compared with what was published, event by event.
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeCursors, encodeCursors, isCursorText } from '../core/index.ts';
 import type { TopicCursor } from '../core/index.ts';
 import { parseClientMessage, parseInternalMessage, parseStreamQuery } from './http-input.ts';
+import { freePorts } from './cluster.ts';
 import type { RunningServer } from './server.ts';
 import { closeTestServers, metric, openStream, openWs, publish, start, wsUrl } from './test-server.ts';
 import type { TestStream, WsClient } from './test-server.ts';
@@ -194,6 +195,49 @@ describe('reliable mode: resume from a cursor gets exactly what was missed', () 
     expect(received(wsEvents(again)).sort()).toEqual(['x:3', 'x:4', 'y:1']);
     expect(received(wsEvents(again)).filter((e) => e.startsWith('x:'))).toEqual(['x:3', 'x:4']);
     expect(again.messages.filter((m) => m.type === 'error' || m.type === 'notice')).toEqual([]);
+  });
+});
+
+describe('reliable mode: resume in another datacenter', () => {
+  it('a dc-a cursor resumed on a dc-b frontend is located by its last event id: exactly what came after it', async () => {
+    const [portA, portB] = (await freePorts('127.0.0.1', 20_000 + Math.floor(Math.random() * 20_000), 2)) as [
+      number,
+      number,
+    ];
+    const dispatcher = async (dc: string, port: number, peer: string): Promise<RunningServer> =>
+      start({ role: 'dispatcher', dc, port: String(port), mode: 'reliable', internalToken, peers: peer });
+    const dispatcherA = await dispatcher('dc-a', portA, `dc-b=http://127.0.0.1:${portB}`);
+    await dispatcher('dc-b', portB, `dc-a=http://127.0.0.1:${portA}`);
+    const frontend = (dc: string, port: number): Promise<RunningServer> =>
+      start({
+        role: 'frontend',
+        dc,
+        mode: 'reliable',
+        dispatchers: `http://127.0.0.1:${port}`,
+        internalToken,
+      });
+    const [frontendA, frontendB] = [await frontend('dc-a', portA), await frontend('dc-b', portB)];
+    const first = await openStream(`${frontendA.url}/v1/stream?topic=match`);
+    // A dc-b viewer keeps dc-b's stream of the topic going (and shows forwards arrive).
+    const stays = await openStream(`${frontendB.url}/v1/stream?topic=match`);
+    await waitFor(() => subscribedFrames(first) === 1 && subscribedFrames(stays) === 1, 'both joined');
+    await publishAll(dispatcherA.url, 'match', ['kickoff', 'goal']);
+    await waitFor(() => first.events().length === 2 && stays.events().length === 2, 'the first events');
+    const cursor = lastId(first);
+    first.close();
+    await publishAll(dispatcherA.url, 'match', ['red card', 'penalty']);
+    await waitFor(() => stays.events().length === 4, 'dc-b has them');
+    const moved = await openStream(`${frontendB.url}/v1/stream?topic=match`, { 'Last-Event-ID': cursor });
+    await waitFor(() => moved.events().length === 2, 'the missed events in dc-b');
+    await publishAll(dispatcherA.url, 'match', ['final whistle']);
+    await waitFor(() => moved.events().length === 3, 'the live event');
+    expect(moved.events().map((e) => e.payload)).toEqual(['red card', 'penalty', 'final whistle']);
+    expect(moved.events().map((e) => (e.position as { dc: string }).dc)).toEqual(['dc-b', 'dc-b', 'dc-b']);
+    expect(moved.notices()).toEqual([]);
+    // The cursor now counts in dc-b's history.
+    const now = decodeCursors(lastId(moved));
+    expect(now.ok && now.cursors[0]).toMatchObject({ dc: 'dc-b', seq: 5 });
+    expect(await metric(dispatcherA, 'stadium_forward_acks_total', { direction: 'received' })).toBe(5);
   });
 });
 
