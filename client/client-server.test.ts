@@ -1,6 +1,7 @@
 // Goal: the client library keeps its promises against a real `stadium serve`, over SSE and over
 // WebSocket: typed events arrive, a replayed id reaches the application once, and a lost connection
-// (cut under it, or the whole server killed and restarted) is retried and resumed from the cursor.
+// (cut under it, or the whole server killed and restarted) is retried and resumed from the cursor;
+// against a reliable server, nothing is lost and seqs come in order, and an emptied history is a gap.
 // Method: servers started in this process (prod/test-server.ts); Node 20 gets the `ws` package as its
 // WebSocket; a TCP proxy of the test's own sits between client and server so connections can be cut
 // while the server keeps its history.
@@ -223,5 +224,77 @@ describe.each(transports)('client over %s against stadium serve', (transport) =>
     await settle(second.url, w as Watched<unknown>, 'room');
     await publish(second.url, { topic: 'room', payload: 'back', id: 'back-1' });
     await waitFor(() => w.events.some((e) => e.id === 'back-1'), 'an event from the new server');
+  });
+});
+
+describe.each(transports)('client over %s against stadium serve --mode reliable', (transport) => {
+  const positions = (w: Watched<unknown>): number[] => w.events.map((e) => e.position?.seq ?? -1);
+
+  it('a connection cut under it: resumed from the cursor, every event once and in seq order, no gap', async () => {
+    const server = await start({ mode: 'reliable' });
+    const proxy = await proxyTo(server.url);
+    const w = watch<{ n: number }>({ url: proxy.url, transport, topics: ['room'] });
+    const gaps: unknown[] = [];
+    w.client.on('gap', (gap) => gaps.push(gap));
+    await opened(w as Watched<unknown>);
+    await settle(server.url, w as Watched<unknown>, 'room');
+    const published: string[] = [];
+    const send = async (n: number): Promise<void> => {
+      const answer = await publish(server.url, {
+        topic: 'room',
+        payload: JSON.stringify({ n }),
+        id: `r-${n}`,
+      });
+      expect(answer.status).toBe(200);
+      published.push(`r-${n}`);
+    };
+    for (let n = 1; n <= 3; n++) await send(n);
+    await waitFor(() => w.events.length === 3, 'the first three events');
+    const cursorBefore = w.client.cursor();
+    expect(cursorBefore).toMatch(/^c1 /);
+    proxy.cut();
+    await waitFor(() => w.states.includes('reconnecting'), 'reconnecting');
+    // Published while the client is away: no one else watches, the history in the store keeps them.
+    for (let n = 4; n <= 6; n++) await send(n);
+    await opened(w as Watched<unknown>, 2);
+    for (let n = 7; n <= 8; n++) await send(n);
+    await waitFor(() => w.events.length >= 8, 'every event');
+    expect(w.events.map((e) => e.id)).toEqual(published);
+    const seqs = positions(w as Watched<unknown>);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(gaps).toEqual([]);
+
+    // A reload: a new client from the stored cursor gets what came after it, nothing before.
+    const reloaded = watch<{ n: number }>({
+      url: server.url,
+      transport,
+      topics: ['room'],
+      cursor: cursorBefore,
+    });
+    await waitFor(() => reloaded.events.length >= 5, 'the events after the stored cursor');
+    expect(reloaded.events.map((e) => e.id)).toEqual(published.slice(3));
+  });
+
+  it('the server replaced by one with an empty history: the gap callback says so, events flow again', async () => {
+    const first = await start({ mode: 'reliable' });
+    const proxy = await proxyTo(first.url);
+    const w = watch<string>({ url: proxy.url, transport, topics: ['room'] });
+    const gaps: { topic: string; why: string }[] = [];
+    w.client.on('gap', (gap) => gaps.push(gap));
+    await opened(w as Watched<unknown>);
+    await settle(first.url, w as Watched<unknown>, 'room');
+    await publish(first.url, { topic: 'room', payload: 'x', id: 'old-1' });
+    await waitFor(() => w.events.length === 1, 'the first event');
+    proxy.retarget(null);
+    await first.close();
+    const second = await start({ mode: 'reliable' });
+    proxy.retarget(second.url);
+    await opened(w as Watched<unknown>, 2);
+    await waitFor(() => gaps.length > 0, 'a gap notice');
+    expect(gaps[0]!.topic).toBe('room');
+    await settle(second.url, w as Watched<unknown>, 'room');
+    await publish(second.url, { topic: 'room', payload: 'y', id: 'new-1' });
+    await waitFor(() => w.events.some((e) => e.id === 'new-1'), 'an event from the new server');
   });
 });
