@@ -207,6 +207,7 @@ export function publishErrorStatus(code: PublishErrorCode): number {
   switch (code) {
     case 'bad-topic':
     case 'bad-id':
+    case 'bad-payload':
       return 400;
     case 'payload-too-large':
       return 413;

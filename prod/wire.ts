@@ -6,13 +6,14 @@
  * line of JSON (JSON.stringify never emits a raw newline). WebSocket: one JSON object per message,
  * `type` first.
  */
-import type { Event, Notice } from '../core/index.ts';
+import type { Event, JsonValue, Notice } from '../core/index.ts';
 
 /** The event as clients receive it, SSE `data:` and WebSocket alike. */
 export interface EventBody {
   id: string;
   topic: string;
-  payload: string;
+  /** The published JSON value itself, embedded in the event's JSON (a string stays a string). */
+  payload: JsonValue;
   publishedAtMs: number;
   origin: string;
 }

@@ -92,7 +92,13 @@ export const serveFlags: readonly (readonly [string, string, string, string, str
     'STADIUM_DISPATCHERS',
     'itself in role all',
   ],
-  ['payload-limit', 'BYTES', 'largest event payload accepted', 'STADIUM_PAYLOAD_LIMIT', '65536'],
+  [
+    'payload-limit',
+    'BYTES',
+    'largest event payload accepted, in bytes of its JSON text',
+    'STADIUM_PAYLOAD_LIMIT',
+    '65536',
+  ],
   [
     'publish-token',
     'T',
