@@ -34,8 +34,7 @@ export function onPublish(
   const topicProblem = topicError(request.topic);
   if (topicProblem !== null) return refuse({ ok: false, code: 'bad-topic', message: topicProblem });
   const payloadProblem = payloadError(request.payload, state.config.limits.payloadBytesMax);
-  if (payloadProblem !== null)
-    return refuse({ ok: false, code: 'payload-too-large', message: payloadProblem });
+  if (payloadProblem !== null) return refuse({ ok: false, ...payloadProblem });
   if (request.id !== undefined) {
     const idProblem = publisherEventIdError(request.id);
     if (idProblem !== null) return refuse({ ok: false, code: 'bad-id', message: idProblem });

@@ -68,6 +68,14 @@ describe('dispatcher publish', () => {
     });
   });
 
+  it('stamps any JSON value as the payload, as it is', () => {
+    for (const payload of [{ like: 1, by: ['ann'] }, [1, 2], 3.5, true, null, '']) {
+      const effects = publish(make(), 0, { payload });
+      expect(of(effects, 'published')[0]?.event.payload).toEqual(payload);
+      expect(of(effects, 'send')[0]?.message).toMatchObject({ event: { payload } });
+    }
+  });
+
   it('keeps an id the publisher gave, so a retry is recognisable downstream', () => {
     const state = make();
     const effects = publish(state, 0, { id: 'order-42' });
@@ -83,14 +91,17 @@ describe('dispatcher publish', () => {
   });
 
   it('refuses bad publishes with a named error and does nothing else', () => {
-    const state = make({ payloadBytesMax: 12 });
+    // The default payload, the string {"like":1}, is 16 bytes of JSON text.
+    const state = make({ payloadBytesMax: 16 });
     const code = (effects: Effect[]) => {
       expect(effects).toHaveLength(1);
       const m = of(effects, 'send')[0]?.message;
       return m?.type === 'publish-reply' && !m.result.ok ? m.result.code : 'accepted';
     };
     expect(code(publish(state, 0, { topic: 'a b' }))).toBe('bad-topic');
-    expect(code(publish(state, 0, { payload: 'x'.repeat(13) }))).toBe('payload-too-large');
+    expect(code(publish(state, 0, { payload: 'x'.repeat(15) }))).toBe('payload-too-large');
+    expect(code(publish(state, 0, { payload: { likes: 1_234_567 } }))).toBe('payload-too-large');
+    expect(code(publish(state, 0, { payload: [NaN] }))).toBe('bad-payload');
     expect(code(publish(state, 0, { id: 'has space' }))).toBe('bad-id');
     expect(state.pendingStore.entries.size).toBe(0);
   });

@@ -69,15 +69,10 @@ export function onClient(
       return;
     }
     case 'publish': {
-      const error =
-        topicError(action.topic) ?? payloadError(action.payload, state.config.limits.payloadBytesMax);
-      if (error !== null) {
-        return notice(
-          topicError(action.topic) === null ? 'payload-too-large' : 'bad-topic',
-          error,
-          action.topic,
-        );
-      }
+      const topicProblem = topicError(action.topic);
+      if (topicProblem !== null) return notice('bad-topic', topicProblem, action.topic);
+      const payloadProblem = payloadError(action.payload, state.config.limits.payloadBytesMax);
+      if (payloadProblem !== null) return notice(payloadProblem.code, payloadProblem.message, action.topic);
       if (!pendingRoom(state)) {
         return notice(
           'publish-failed',

@@ -13,6 +13,7 @@ import type {
   Effect,
   EventId,
   Gap,
+  JsonValue,
   Message,
   Ms,
   NodeId,
@@ -115,7 +116,7 @@ export class Harness {
     this.perform(frontendId, frontend.handle(node.state, { kind: 'client', connection, action }, this.now));
   }
 
-  publish(dispatcherId: NodeId, topic: string, payload: string): void {
+  publish(dispatcherId: NodeId, topic: string, payload: JsonValue): void {
     this.send('publisher', dispatcherId, { type: 'publish', requestId: this.seq, topic, payload });
   }
 

@@ -24,10 +24,17 @@ export type RequestId = number;
 /** Names a publish from outside the node world, so its answer finds its way back; the host makes it unique. */
 export type PublishId = number;
 
+/**
+ * Any JSON value: what an event's payload may be. Viewers receive the very value published (a
+ * string stays a string, an object an object), embedded in the event's JSON, never encoded twice.
+ * `core/validation.ts` (`payloadError`) decides whether a value at run time is one, and its size.
+ */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
 /** What an application asks to publish: the topic, the payload, and optionally its own event id. */
 export interface PublishRequest {
   topic: Topic;
-  payload: string;
+  payload: JsonValue;
   id?: EventId;
 }
 
@@ -106,7 +113,7 @@ export interface Event {
   /** The datacenter whose dispatcher accepted the publish; only it forwards to peers. */
   readonly origin: DcId;
   readonly publishedAtMs: Ms;
-  readonly payload: string;
+  readonly payload: JsonValue;
 }
 
 /**
@@ -118,7 +125,7 @@ export type Generation = number;
 
 /** Node-to-node messages: the same union in the simulator and over HTTP. */
 export type Message =
-  | { type: 'publish'; requestId: RequestId; topic: Topic; payload: string; id?: EventId }
+  | { type: 'publish'; requestId: RequestId; topic: Topic; payload: JsonValue; id?: EventId }
   | { type: 'publish-reply'; requestId: RequestId; result: PublishResult }
   | {
       type: 'subscribe';
@@ -208,8 +215,9 @@ export interface PublishWarning {
   message: string;
 }
 
+/** `bad-payload`: not a JSON value, or nested too deep; `payload-too-large`: its JSON text is over the limit. */
 export type PublishErrorCode =
-  'bad-topic' | 'bad-id' | 'payload-too-large' | 'store-unavailable' | 'overloaded';
+  'bad-topic' | 'bad-id' | 'bad-payload' | 'payload-too-large' | 'store-unavailable' | 'overloaded';
 
 /** What a dispatcher asks its datacenter's subscription store. Lease lengths are durations: the store applies its own clock. */
 export type StoreRequest =
@@ -287,7 +295,7 @@ export type ClientAction =
    * topic's `cursors` entry, or a gap notice (a topic without a cursor starts from now).
    */
   | { type: 'resume'; topics: Topic[]; lastEventId: EventId; cursors?: TopicCursor[] }
-  | { type: 'publish'; topic: Topic; payload: string }
+  | { type: 'publish'; topic: Topic; payload: JsonValue }
   | { type: 'disconnect' };
 
 /** A message to one client that is not an event: an error, or a fact it asked about. */
@@ -305,6 +313,7 @@ export type NoticeCode =
   | 'not-connected'
   | 'already-connected'
   | 'frontend-full'
+  | 'bad-payload'
   | 'payload-too-large'
   | 'bad-id'
   | 'history-unavailable'

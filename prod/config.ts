@@ -84,7 +84,7 @@ export const serveOptions: readonly ServeOption[] = [
   option('redis-prefix', 'P', "key prefix in Redis: one per datacenter's store", 'stadium:'),
   option('peers', 'LIST', "other datacenters' dispatchers: dc-b=URL,dc-b=URL,dc-c=URL", 'none'),
   option('dispatchers', 'LIST', "this datacenter's dispatcher URLs (frontends)", 'itself in role all'),
-  option('payload-limit', 'BYTES', 'largest event payload accepted', '65536'),
+  option('payload-limit', 'BYTES', 'largest event payload accepted, in bytes of its JSON text', '65536'),
   option('publish-token', 'T', 'require Authorization: Bearer T to publish', 'none (open)'),
   option(
     'internal-token',

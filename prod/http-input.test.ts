@@ -25,6 +25,19 @@ describe('publish body', () => {
     });
   });
 
+  it('takes any JSON value as the payload, as it is: the core judges its depth and size', () => {
+    for (const payload of [{ n: 1, tags: ['a'] }, [1, [2]], 3.5, 0, true, false, null, '', '{"n":1}']) {
+      const body = JSON.stringify({ topic: 't', payload });
+      expect(parsePublishBody(body), body).toEqual({ batch: false, request: { topic: 't', payload } });
+      expect(parseClientMessage(JSON.stringify({ type: 'publish', topic: 't', payload }), 8)).toEqual({
+        type: 'publish',
+        topic: 't',
+        payload,
+        token: null,
+      });
+    }
+  });
+
   it('takes a batch as an array, and checks it event by event', () => {
     const parsed = parsePublishBody('[{"topic":"a","payload":"1"},{"topic":"b c","payload":"2"},7]');
     expect(parsed).toMatchObject({ batch: true });
@@ -40,7 +53,7 @@ describe('publish body', () => {
     [JSON.stringify(Array.from({ length: 1_001 }, () => ({ topic: 't', payload: 'x' }))), '400 bad-request'],
     ['{"topic":"a b","payload":"x"}', '400 bad-topic'],
     ['{"payload":"x"}', '400 bad-topic'],
-    ['{"topic":"t","payload":{"n":1}}', '400 bad-payload'],
+    ['{"topic":"t"}', '400 bad-payload'],
     ['{"topic":"t","payload":"x","id":"has space"}', '400 bad-id'],
   ])('%s -> %s', (body, expected) => {
     expect(code(parsePublishBody(body))).toBe(expected);
@@ -49,6 +62,7 @@ describe('publish body', () => {
   it('maps publish error codes to statuses', () => {
     expect(publishErrorStatus('bad-topic')).toBe(400);
     expect(publishErrorStatus('bad-id')).toBe(400);
+    expect(publishErrorStatus('bad-payload')).toBe(400);
     expect(publishErrorStatus('payload-too-large')).toBe(413);
     expect(publishErrorStatus('store-unavailable')).toBe(503);
     expect(publishErrorStatus('overloaded')).toBe(503);
@@ -113,7 +127,7 @@ describe('WebSocket client messages', () => {
     ['{"type":"subscribe","topics":[]}', '400 missing-topic'],
     ['{"type":"subscribe","topics":["a","b","c"]}', '400 too-many-topics'],
     ['{"type":"resume","topics":["a"]}', '400 bad-id'],
-    ['{"type":"publish","topic":"a","payload":3}', '400 bad-payload'],
+    ['{"type":"publish","topic":"a"}', '400 bad-payload'],
     ['{"type":"refresh"}', '400 bad-request'],
     ['{"type":"refresh","token":""}', '400 bad-request'],
   ])('%s -> %s', (text, expected) => {
@@ -133,6 +147,17 @@ describe('internal messages', () => {
     });
   });
 
+  it('carries JSON payloads between nodes as they are', () => {
+    const event = { id: 'e-1', topic: 'a', origin: 'dc-a', publishedAtMs: 1, payload: { n: [1, null] } };
+    const deliver = JSON.stringify({ source: 's', message: { type: 'deliver', event } });
+    expect(parseInternalMessage(deliver)).toEqual({ source: 's', message: { type: 'deliver', event } });
+    const publish = { type: 'publish', requestId: 1, topic: 'a', payload: null };
+    expect(parseInternalMessage(JSON.stringify({ source: 's', message: publish }))).toEqual({
+      source: 's',
+      message: publish,
+    });
+  });
+
   it.each([
     ['{', '400 malformed-json'],
     ['{"message":{"type":"forward-ack","forwardId":1}}', '400 bad-message'],
@@ -142,6 +167,11 @@ describe('internal messages', () => {
     ],
     ['{"source":"s","message":{"type":"deliver","event":{"id":"has space"}}}', '400 bad-message'],
     ['{"source":"s","message":{"type":"store-request","requestId":1}}', '400 bad-message'],
+    [
+      '{"source":"s","message":{"type":"deliver","event":{"id":"e","topic":"a","origin":"o","publishedAtMs":1}}}',
+      '400 bad-message',
+    ],
+    ['{"source":"s","message":{"type":"publish","requestId":1,"topic":"a"}}', '400 bad-message'],
   ])('%s -> %s', (body, expected) => {
     expect(code(parseInternalMessage(body))).toBe(expected);
   });

@@ -17,6 +17,7 @@ import type {
   Event,
   EventId,
   HistoryReply,
+  JsonValue,
   Message,
   NodeId,
   Position,
@@ -57,9 +58,11 @@ export type PublishBody =
   | { batch: true; items: (PublishRequest | HttpError)[] };
 
 /**
- * `POST /v1/publish` body: one event `{"topic": ..., "payload": "...", "id"?: ...}`, or a batch,
- * a JSON array of 1 to `publishBatchMax` such objects. A batch is checked event by event: a bad
- * event gets its own error and does not spoil the others.
+ * `POST /v1/publish` body: one event `{"topic": ..., "payload": <any JSON value>, "id"?: ...}`, or
+ * a batch, a JSON array of 1 to `publishBatchMax` such objects. A batch is checked event by event:
+ * a bad event gets its own error and does not spoil the others. Whatever JSON.parse returns is a
+ * JSON value; its depth and size are the core's rules (`payloadError`), answered 400 `bad-payload`
+ * or 413 `payload-too-large` from there, so the payload is walked once per publish, not twice.
  */
 export function parsePublishBody(body: string): PublishBody | HttpError {
   const value = parseJson(body);
@@ -88,12 +91,14 @@ function publishRequest(value: unknown): PublishRequest | HttpError {
   const { topic, payload, id } = value as Record<string, unknown>;
   const topicProblem = topicError(topic);
   if (topicProblem !== null) return httpError(400, 'bad-topic', topicProblem);
-  if (typeof payload !== 'string') return httpError(400, 'bad-payload', 'payload must be a string');
-  if (id === undefined) return { topic: topic as Topic, payload };
+  if (payload === undefined) return missingPayload;
+  if (id === undefined) return { topic: topic as Topic, payload: payload as JsonValue };
   const idProblem = publisherEventIdError(id);
   if (idProblem !== null) return httpError(400, 'bad-id', idProblem);
-  return { topic: topic as Topic, payload, id: id as EventId };
+  return { topic: topic as Topic, payload: payload as JsonValue, id: id as EventId };
 }
+
+const missingPayload = httpError(400, 'bad-payload', 'a publish needs a "payload": any JSON value');
 
 export function parseJson(text: string): unknown {
   try {
@@ -175,7 +180,7 @@ export type ClientMessage =
   | { type: 'unsubscribe'; topics: Topic[] }
   /** `lastEventId` null: the resume is by `cursors` only. */
   | { type: 'resume'; topics: Topic[]; lastEventId: EventId | null; cursors?: TopicCursor[] }
-  | { type: 'publish'; topic: Topic; payload: string; token: string | null }
+  | { type: 'publish'; topic: Topic; payload: JsonValue; token: string | null }
   /** A fresh subscribe token, before the current one expires. */
   | { type: 'refresh'; token: string }
   | { type: 'ping' };
@@ -184,7 +189,7 @@ export type ClientMessage =
  * `{"type":"subscribe","topic":"likes"}` (or `"topics": [...]`), `unsubscribe` alike,
  * `{"type":"resume","topics":[...],"lastEventId":"..."}` or (reliable mode) `"cursor":"<cursor text>"`
  * instead of (or beside) `lastEventId` — topics may then be left out: the cursor's are resumed —,
- * `{"type":"publish","topic":..,"payload":".."}`,
+ * `{"type":"publish","topic":..,"payload":<JSON>}`,
  * `{"type":"refresh","token":"<JWT>"}`, `{"type":"ping"}`. A publish carries `"token"` when the
  * server requires a publish token.
  */
@@ -246,10 +251,9 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
     case 'publish': {
       const problem = topicError(message.topic);
       if (problem !== null) return httpError(400, 'bad-topic', problem);
-      if (typeof message.payload !== 'string')
-        return httpError(400, 'bad-payload', 'payload must be a string');
+      if (message.payload === undefined) return missingPayload;
       const token = typeof message.token === 'string' ? message.token : null;
-      return { type: 'publish', topic: message.topic as Topic, payload: message.payload, token };
+      return { type: 'publish', topic: message.topic as Topic, payload: message.payload as JsonValue, token };
     }
     case 'refresh':
       if (typeof message.token !== 'string' || message.token === '')
@@ -270,6 +274,7 @@ export function publishErrorStatus(code: PublishErrorCode): number {
   switch (code) {
     case 'bad-topic':
     case 'bad-id':
+    case 'bad-payload':
       return 400;
     case 'payload-too-large':
       return 413;
@@ -304,7 +309,8 @@ function messageShape(m: Record<string, unknown>): Message | null {
   const str = (v: unknown): v is string => typeof v === 'string';
   switch (m.type) {
     case 'publish':
-      return int(m.requestId) && str(m.topic) && str(m.payload) && (m.id === undefined || str(m.id))
+      // The dispatcher checks the payload itself, as it does every publish's.
+      return int(m.requestId) && str(m.topic) && m.payload !== undefined && (m.id === undefined || str(m.id))
         ? (m as Message)
         : null;
     case 'publish-reply':
@@ -401,7 +407,7 @@ function isEvent(value: unknown): value is Event {
     typeof value.topic === 'string' &&
     typeof value.origin === 'string' &&
     Number.isFinite(value.publishedAtMs) &&
-    typeof value.payload === 'string'
+    value.payload !== undefined
   );
 }
 

@@ -211,7 +211,7 @@ describe('bad input gets a 4xx naming the problem, and the server keeps serving'
     });
     expect(await publish(server.url, { topic: 't', payload: 'x'.repeat(1025) })).toMatchObject({
       status: 413,
-      json: { code: 'payload-too-large', error: expect.stringContaining('1024') },
+      json: { code: 'payload-too-large', error: expect.stringContaining('1,024') },
     });
     // A body far past the limit is refused from its Content-Length, before it is read.
     const early = await new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -79,3 +79,10 @@ export function invalidEventId(rng: FuzzRng): string {
       return `${rng.text(visible, rng.between(1, 5))}\u00e9`;
   }
 }
+
+/** A JSON value `depth` arrays or objects deep, a number at the bottom. */
+export function nestedPayload(rng: FuzzRng, depth: number): unknown {
+  let value: unknown = rng.below(100);
+  for (let i = 0; i < depth; i++) value = rng.oneIn(2) ? [value] : { a: value };
+  return value;
+}

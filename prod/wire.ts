@@ -13,7 +13,7 @@
  * connection. A reliable SSE stream also hears `event: subscribed` (with its cursor as `id:`) when
  * a topic joins, as a WebSocket hears `{"type":"subscribed"}`.
  */
-import type { DcId, Event, Notice, Position } from '../core/index.ts';
+import type { DcId, Event, JsonValue, Notice, Position } from '../core/index.ts';
 
 /** Where an event stands in its datacenter's history of its topic (reliable mode). */
 export interface WirePosition {
@@ -30,7 +30,8 @@ export function wirePosition(dc: DcId, position: Position): WirePosition {
 export interface EventBody {
   id: string;
   topic: string;
-  payload: string;
+  /** The published JSON value itself, embedded in the event's JSON (a string stays a string). */
+  payload: JsonValue;
   publishedAtMs: number;
   origin: string;
   /** Reliable mode only. */

@@ -21,6 +21,7 @@ import {
   type EventId,
   type Gap,
   type HistoryAfter,
+  type JsonValue,
   type LeaseChange,
   type Seq,
   type StoreEpoch,
@@ -58,8 +59,17 @@ export interface EventStamp {
 }
 
 export function stampOf(event: Event): EventStamp {
-  const digest = hashString(`${event.topic}\u0000${event.origin}\u0000${event.payload}`);
+  const digest = hashString(`${event.topic}\u0000${event.origin}\u0000${payloadText(event.payload)}`);
   return { id: event.id, topic: event.topic, digest: digest.toString(16).padStart(8, '0') };
+}
+
+/**
+ * The text facts measure and digest a payload by. A string is itself, so the simulator's string
+ * payloads keep the digests and sizes traces always had; any other JSON value is its JSON text
+ * after a NUL, so an object and the string of its JSON (a double-encoding bug) differ.
+ */
+export function payloadText(payload: JsonValue): string {
+  return typeof payload === 'string' ? payload : `\u0000${JSON.stringify(payload)}`;
 }
 
 /** Why the network or a client link lost something. */
@@ -129,7 +139,7 @@ export type Fact =
   /** A fault starts, or ends (restart, repair, release). `f` numbers the schedule from 1. */
   | { kind: 'fault'; t: Us; f: number; phase: 'start' | 'end'; fault: Fault }
   | { kind: 'node'; t: Us; node: NodeId; op: 'down' | 'up' }
-  /** A dispatcher accepted a publish and stamped the event; `bytes` is the payload's length. */
+  /** A dispatcher accepted a publish and stamped the event; `bytes` is `payloadText(payload).length`. */
   | { kind: 'published'; t: Us; node: NodeId; event: EventStamp; origin: DcId; bytes: number }
   /** A message left its source; `copies` is how many received-or-dropped facts will follow for `m`. */
   | { kind: 'sent'; t: Us; message: MessageFacts; copies: 1 | 2 }

@@ -7,6 +7,7 @@ import {
   liveFrontends,
   unreachable,
   type Effect,
+  type JsonValue,
   type Message,
   type NodeId,
   type StoreState,
@@ -108,7 +109,7 @@ export function rolesWithBug(bug: PlantedBug): Roles {
       return withFrontend((state, input, now) =>
         mapDeliver(coreRoles.frontend.handle(state, input, now), (effect) => ({
           ...effect,
-          event: { ...effect.event, payload: `${effect.event.payload} ` },
+          event: { ...effect.event, payload: corrupted(effect.event.payload) },
         })),
       );
     case 'forward-twice':
@@ -386,6 +387,11 @@ function withLookupAnswer(
       return { ...effect, message: { ...effect.message, reply: { ...reply, frontends } } };
     });
   });
+}
+
+/** A string payload with a space added (what the simulator publishes), any other JSON value wrapped in an array. */
+function corrupted(payload: JsonValue): JsonValue {
+  return typeof payload === 'string' ? `${payload} ` : [payload];
 }
 
 function mapDeliver(effects: Effect[], f: (e: Extract<Effect, { kind: 'deliver' }>) => Effect): Effect[] {

@@ -206,7 +206,7 @@ describe('a trace line', () => {
     [
       'an unknown refusal',
       '{"k":"answer","t":1,"dc":"a","ok":false,"code":"tuesday"}',
-      /^answer: field `code` must be one of bad-topic, bad-id, payload-too-large, store-unavailable, overloaded/,
+      /^answer: field `code` must be one of bad-topic, bad-id, bad-payload, payload-too-large, store-unavailable, overloaded/,
     ],
     [
       'a history read that names no start',

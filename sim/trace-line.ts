@@ -131,6 +131,7 @@ const publishWarnings: Record<PublishWarning['code'], true> = {
 const publishErrors: Record<PublishErrorCode, true> = {
   'bad-topic': true,
   'bad-id': true,
+  'bad-payload': true,
   'payload-too-large': true,
   'store-unavailable': true,
   overloaded: true,

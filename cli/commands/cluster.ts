@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--base-port <n>', 'first port to use; busy ports are skipped', '7100')
     .option('--host <host>', 'address every node binds', '127.0.0.1')
     .option('--lease-ms <ms>', 'frontend lease length (how fast a dead frontend is forgotten)')
-    .option('--payload-limit <bytes>', 'largest event payload accepted')
+    .option('--payload-limit <bytes>', 'largest event payload accepted, in bytes of its JSON text')
     .option('--log-level <level>', 'children log level: debug | info | warn | error | silent', 'info')
     .option('--json', 'print the endpoints as one JSON line on stdout once every node is ready')
     .addHelpText(

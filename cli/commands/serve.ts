@@ -19,8 +19,9 @@ export function register(program: Command): void {
 Every option can also come from its environment variable; a flag wins over the environment.
 
 Endpoints: GET /v1/stream?topic=T (SSE), /v1/ws (WebSocket), POST /v1/publish (one event
-{"topic","payload","id"?}, or a batch: an array of up to 1,000), GET /healthz, GET /metrics, and
-POST /internal/message between nodes. Role all also serves a demo page at /.
+{"topic","payload","id"?}, the payload any JSON value; or a batch: an array of up to 1,000),
+GET /healthz, GET /metrics, and POST /internal/message between nodes. Role all also serves a demo
+page at /.
 
 Node-to-node messages are never accepted without the deployment's internal token: roles frontend
 and dispatcher refuse to start without one, and every node of a deployment gets the same one.
@@ -100,7 +101,13 @@ export const serveFlags: readonly (readonly [string, string, string, string, str
     'STADIUM_DISPATCHERS',
     'itself in role all',
   ],
-  ['payload-limit', 'BYTES', 'largest event payload accepted', 'STADIUM_PAYLOAD_LIMIT', '65536'],
+  [
+    'payload-limit',
+    'BYTES',
+    'largest event payload accepted, in bytes of its JSON text',
+    'STADIUM_PAYLOAD_LIMIT',
+    '65536',
+  ],
   [
     'publish-token',
     'T',

@@ -69,6 +69,7 @@ const retryable: Record<PublishErrorCode, boolean> = {
   overloaded: true,
   'bad-topic': false,
   'bad-id': false,
+  'bad-payload': false,
   'payload-too-large': false,
 };
 

@@ -29,7 +29,7 @@ import {
   type Us,
 } from '../../core/index.ts';
 import { itemBudget } from '../budget.ts';
-import { stampOf, type Fact, type FactSink } from '../facts.ts';
+import { payloadText, stampOf, type Fact, type FactSink } from '../facts.ts';
 import { Rng } from '../rng.ts';
 import { catchUpMs } from '../settle.ts';
 import { nodeIds, type Fault, type FaultKind, type Scenario } from '../scenario.ts';
@@ -278,7 +278,7 @@ class World implements Agenda {
             node: node.id,
             event: stampOf(event),
             origin: event.origin,
-            bytes: event.payload.length,
+            bytes: payloadText(event.payload).length,
           });
           this.schedule({ at: t + usOfMs(this.scenario.deliveryDeadlineMs), kind: 'due', e: event.id });
           break;
