@@ -270,6 +270,9 @@ describe('reliable mode: what cannot be resumed is said', () => {
     const seqs = again.events().map((e) => (e.position as { seq: number }).seq);
     expect(seqs).toEqual(Array.from({ length: 1_000 }, (_, i) => 101 + i));
     expect(await metric(server, 'stadium_gap_notices_total', { why: 'trimmed' })).toBe(1);
+    // The store trimmed the 100 oldest as the 1,001st to 1,100th were appended, and said so.
+    expect(await metric(server, 'stadium_history_trims_total')).toBeGreaterThan(0);
+    expect(await metric(server, 'stadium_history_appends_total', { result: 'new' })).toBe(total);
   });
 
   it('a malformed cursor is refused 400 bad-cursor naming the problem (SSE header, query, WebSocket)', async () => {

@@ -14,7 +14,7 @@ import type { Logger } from './log.ts';
 import { MemoryStore } from './memory-store.ts';
 import type { Metrics } from './metrics.ts';
 import { RedisStore } from './redis-store.ts';
-import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
+import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
 export class StoreCalls {
   private readonly store: SubscriptionStorePort;
@@ -65,11 +65,19 @@ function openStore(config: ServeConfig, metrics: Metrics, log: Logger): Subscrip
     metrics.leases.inc({ change: change.change });
     log.debug('lease', { ...change });
   };
-  if (config.store === 'memory') return new MemoryStore({}, onLease);
+  // Appends are counted from their answers by the host loop; trims happen inside the store, so
+  // only it can tell them.
+  const onHistory: HistoryListener = (change) => {
+    if (change.kind !== 'trimmed') return;
+    metrics.historyTrims.inc();
+    log.debug('history trimmed', { topic: change.topic, epoch: change.epoch, throughSeq: change.throughSeq });
+  };
+  if (config.store === 'memory') return new MemoryStore({}, onLease, onHistory);
   return new RedisStore({
     url: config.store,
     prefix: config.redisPrefix,
     onLease,
+    onHistory,
     // The first verdict (at start) and every change: an operator sees a dead store at once.
     onStatus: (status, error) => {
       if (status === 'up') log.info('store up', { store: redactUrl(config.store) });
