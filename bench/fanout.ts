@@ -19,6 +19,8 @@ export interface FanoutCase {
   /** Where subscriptions live: Stadium's embedded store, Redis, or none (bare uWebSockets.js). */
   store: 'memory' | 'redis' | 'none';
   transport: Transport;
+  /** Stadium's delivery mode; absent in results recorded before reliable mode was measured. */
+  mode?: 'best-effort' | 'reliable';
   /** Connections asked for, and open and subscribed when the window started / ended. */
   connections: number;
   connectionsOpenAtStart: number;
