@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FanoutCase } from './fanout.ts';
+import type { DeliveryMode, FanoutCase } from './fanout.ts';
 import { ChartError, lineChart } from './svg-chart.ts';
 import type { ChartSeries, LineChartSpec } from './svg-chart.ts';
 import type { BenchResults } from './summary.ts';
@@ -25,7 +25,7 @@ export interface ChartFile {
 /** Below this share of the asked publishes, or of the expected deliveries, a case is saturated. */
 const saturatedBelow = 0.95;
 
-type Mode = NonNullable<FanoutCase['mode']>;
+type Mode = DeliveryMode;
 
 interface SeriesKey {
   server: FanoutCase['server'];
