@@ -112,7 +112,7 @@ export async function startServer(
     },
     { dc: config.dc, role: config.role },
   );
-  const inputs = new ClientInputs(nodeId, feed);
+  const inputs = new ClientInputs(nodeId, feed, config.mode);
   const clients = new Clients(
     config,
     metrics,
