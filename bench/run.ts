@@ -7,15 +7,15 @@
  * A measurement that fails is recorded in `errors` and the run goes on; every process it started
  * is stopped before it returns, and every Redis key it wrote is deleted.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { benchDispatcher } from './dispatcher.ts';
 import type { DispatcherCase, DispatcherStore } from './dispatcher.ts';
 import { runFanoutGroup } from './fanout.ts';
 import type { DeliveryMode, FanoutCase, FanoutGroup, FanoutPlan } from './fanout.ts';
-import { freePorts } from '../prod/index.ts';
-import { redisServerAvailable, startRedisServer } from '../prod/redis-server-process.ts';
-import type { RedisServerProcess } from '../prod/redis-server-process.ts';
+import { freePorts, startRedisServer } from '../prod/index.ts';
+import type { RedisServerProcess } from '../prod/index.ts';
 import { benchMemory } from './memory.ts';
 import type { MemoryCase } from './memory.ts';
 import { spawnStadium } from './processes.ts';
@@ -327,7 +327,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
  */
 async function startPrivateRedis(wanted: boolean, skipped: string[]): Promise<RedisServerProcess | null> {
   if (!wanted) return null;
-  if (!redisServerAvailable()) {
+  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore', timeout: 5_000 });
+  if (probe.error !== undefined || probe.status !== 0) {
     skipped.push('Redis CPU per publish: no redis-server binary here to start a private Redis');
     return null;
   }
