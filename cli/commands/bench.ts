@@ -22,10 +22,11 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description(
-      'Measure the simulator, production fan-out (SSE and WebSocket, embedded store and Redis), memory per ' +
-        'connection and dispatcher throughput, beside bare uWebSockets.js and Socket.IO; record the results.',
+      'Measure the simulator, production fan-out (SSE and WebSocket, embedded store and Redis, best-effort and ' +
+        'reliable), memory per connection and dispatcher throughput, beside bare uWebSockets.js and Socket.IO; ' +
+        'record the results and draw their charts.',
     )
-    .option('--quick', 'a reduced set in under two minutes, for a smoke check')
+    .option('--quick', 'a reduced set in about two minutes, for a smoke check')
     .option('--json', 'print the results object alone on stdout')
     .option('--markdown', 'print the markdown summary (the README Performance tables) instead of the table')
     .option('--scenario <name>', 'the scenario for the simulator measurement (full run)', 'live-video')
@@ -40,11 +41,12 @@ export function register(program: Command): void {
       'after',
       `
 Every server and load client runs in its own process over 127.0.0.1; all are stopped at the end.
-The full run takes about 13 minutes and wants an otherwise idle machine. Results are written to
-bench/results/<date>.json with the machine's description, and beside it SVG charts of the fan-out
-sweep (<date>-fanout-<connections>-deliveries.svg and -p99.svg: deliveries/s and p99 against the
-asked publish rate). A full run also replaces bench/results/latest.json and latest-*.svg (the
-committed ones), --quick does not.
+The full run takes about 17 minutes and wants an otherwise idle machine; the dispatcher cases
+start a private redis-server (when one is installed) to read Redis' CPU per publish. Results are
+written to bench/results/<date>.json with the machine's description, and beside it SVG charts of
+the fan-out sweep (<date>-fanout-<connections>-deliveries.svg and -p99.svg: deliveries/s and p99
+against the asked publish rate). A full run also replaces bench/results/latest.json and
+latest-*.svg (the committed ones), --quick does not.
 
 Examples:
   npm run bench                                      the full run
