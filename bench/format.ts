@@ -147,7 +147,7 @@ function modeRows(comparisons: ModeComparison[]): string[][] {
   return comparisons.map((m) => [
     m.kind === 'fanout'
       ? `fan-out ${(m.transport ?? '').toUpperCase()}, ${count(m.connections ?? 0)} conns, ${asked(m.requestedPublishesPerSecond)} pub/s (deliveries)`
-      : `dispatcher, ${m.concurrency ?? 0} in flight x ${m.batch ?? 0} events (publishes)`,
+      : `dispatcher, ${m.concurrency ?? 0} in flight x ${m.batch ?? 0} event${m.batch === 1 ? '' : 's'} (publishes)`,
     m.store,
     count(m.reliablePerSecond),
     count(m.bestEffortPerSecond),

@@ -206,6 +206,7 @@ describe('tables with reliable rows', () => {
     expect(text).toMatch(/Socket\.IO\s+-\s+redis\s+socketio/);
     expect(text).toMatch(/redis\s+reliable\s+16\s+16\s+31,000\s+0\s+2\.5\s+10\.0\s+100%\s+6\.25 µs/);
     expect(text).toContain('reliable / best-effort Stadium, same store and workload');
+    expect(text).toContain('dispatcher, 64 in flight x 1 event (publishes)');
     expect(text).toMatch(
       /fan-out WS, 10,000 conns, max pub\/s \(deliveries\)\s+redis\s+300,000\s+400,000\s+0\.75/,
     );
