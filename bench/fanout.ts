@@ -14,11 +14,19 @@ import type { RunningTarget, ServerKind } from './servers.ts';
 
 export const benchTopic = 'bench-live';
 
+/** Stadium's delivery modes (`stadium serve --mode`). */
+export type DeliveryMode = 'best-effort' | 'reliable';
+
 export interface FanoutCase {
   server: ServerKind;
   /** Where subscriptions live: Stadium's embedded store, Redis, or none (bare uWebSockets.js). */
   store: 'memory' | 'redis' | 'none';
   transport: Transport;
+  /**
+   * Stadium's delivery mode (`stadium serve --mode`); absent for the alternatives, and in results
+   * recorded before reliable mode was measured (best-effort then).
+   */
+  mode?: DeliveryMode;
   /** Connections asked for, and open and subscribed when the window started / ended. */
   connections: number;
   connectionsOpenAtStart: number;
@@ -56,6 +64,8 @@ export interface FanoutGroup {
   label: string;
   store: FanoutCase['store'];
   transport: Transport;
+  /** Stadium's delivery mode; absent for the alternatives, which have none. */
+  mode?: DeliveryMode;
   start(): Promise<RunningTarget>;
 }
 
@@ -139,6 +149,7 @@ async function runCase(
       server: target.kind,
       store: group.store,
       transport: group.transport,
+      ...(group.mode === undefined ? {} : { mode: group.mode }),
       connections,
       connectionsOpenAtStart: openAtStart,
       connectionsOpenAtEnd: clients.open,

@@ -112,7 +112,7 @@ describe('checkTargets', () => {
       ],
       dispatcher: [],
     });
-    expect(targets.map((t) => t.met)).toEqual([true, true, false, null, false, true]);
+    expect(targets.map((t) => t.met)).toEqual([true, true, false, null, false, true, null, null]);
     expect(targets[0]!.measured).toMatch(/best 1,000,000 deliveries\/s/);
     expect(targets[3]!.measured).toBe('not measured with Redis in this run');
   });
@@ -127,7 +127,7 @@ describe('checkTargets', () => {
     const targets = checkTargets({ fanout: short, comparisons: [], memory: [], dispatcher: [] });
     expect(targets[0]!.met).toBe(false);
     expect(targets[1]!.met).toBe(false);
-    expect(targets.slice(2).map((t) => t.met)).toEqual([null, null, null, null]);
+    expect(targets.slice(2).map((t) => t.met)).toEqual([null, null, null, null, null, null]);
   });
 });
 
@@ -199,7 +199,7 @@ describe('tables', () => {
     };
     const text = formatResults(results).join('\n');
     expect(text).toContain('machine: AMD EPYC, 2 cores, 24 GiB, Node v20.20.2');
-    expect(text).toMatch(/Stadium\s+memory\s+ws\s+10,000\s+100\s+100\s+1,000,000\s+100\.0%/);
+    expect(text).toMatch(/Stadium\s+best-effort\s+memory\s+ws\s+10,000\s+100\s+100\s+1,000,000\s+100\.0%/);
     expect(text).toContain('[met] 1,000,000 deliveries/s to 10,000 connections');
     // The product's output names what the targets are, and no issue tracker.
     expect(text).toContain('performance targets (the figures Stadium aims to meet on one machine');
@@ -207,7 +207,7 @@ describe('tables', () => {
     expect(text).toContain('12,345');
     expect(text).toContain('skipped: memory per idle connection: not in --quick');
     const markdown = formatMarkdown(results);
-    expect(markdown[0]).toMatch(/^\| server \| store \|/);
+    expect(markdown[0]).toMatch(/^\| server \| mode \| store \|/);
     expect(markdown.join('\n')).toContain(
       '| bare uWS | ws | 10,000 | max | 600,000 | 1,500,000 | 0.40 | 40.0 | 10.0 | 4.00 |',
     );

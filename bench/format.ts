@@ -1,6 +1,6 @@
 /** The results of a run as text: the table `stadium bench` prints, and the README's markdown. */
 import type { FanoutCase } from './fanout.ts';
-import type { BenchResults, TargetCheck } from './summary.ts';
+import type { BenchResults, ModeComparison, TargetCheck } from './summary.ts';
 
 /** Thousands separators, no decimals. */
 export const count = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -35,6 +35,7 @@ const serverName = (c: Pick<FanoutCase, 'server'>): string =>
 
 const fanoutHeaders = [
   'server',
+  'mode',
   'store',
   'transport',
   'conns',
@@ -50,9 +51,14 @@ const fanoutHeaders = [
   'client cpu',
 ];
 
+/** Stadium's delivery mode ('best-effort' where older results do not say); '-' for the alternatives. */
+const modeName = (c: { server?: FanoutCase['server']; mode?: FanoutCase['mode'] }): string =>
+  c.server !== undefined && c.server !== 'stadium' ? '-' : (c.mode ?? 'best-effort');
+
 function fanoutRow(c: FanoutCase): string[] {
   return [
     serverName(c),
+    modeName(c),
     c.store,
     c.transport,
     count(c.connectionsOpenAtStart),
@@ -96,6 +102,7 @@ function comparisonRows(r: BenchResults, style: 'text' | 'markdown'): string[][]
 
 /** The dispatcher table's columns after the store's, shared by the text and the markdown tables. */
 const dispatcherColumns = [
+  'mode',
   'requests in flight',
   'events/request',
   'publishes/s',
@@ -103,12 +110,14 @@ const dispatcherColumns = [
   'p50 ms',
   'p99 ms',
   'server cpu',
+  'Redis cpu / publish',
 ];
 
 /** One row per dispatcher case, shared by the text and the markdown tables. */
 function dispatcherRows(r: BenchResults): string[][] {
   return r.dispatcher.map((d) => [
     d.store,
+    modeName(d),
     String(d.concurrency),
     String(d.batch),
     count(d.publishesPerSecond),
@@ -116,6 +125,36 @@ function dispatcherRows(r: BenchResults): string[][] {
     ms(d.latency.p50Ms),
     ms(d.latency.p99Ms),
     percent(d.serverCpuPercent),
+    d.redisCpuUsPerPublish === null || d.redisCpuUsPerPublish === undefined
+      ? '-'
+      : `${d.redisCpuUsPerPublish} µs`,
+  ]);
+}
+
+const modeHeaders = [
+  'case',
+  'store',
+  'reliable /s',
+  'best-effort /s',
+  'ratio',
+  'reliable p99 ms',
+  'best-effort p99 ms',
+  'ratio',
+];
+
+/** One row per reliable case beside its best-effort twin, shared by the text and the markdown tables. */
+function modeRows(comparisons: ModeComparison[]): string[][] {
+  return comparisons.map((m) => [
+    m.kind === 'fanout'
+      ? `fan-out ${(m.transport ?? '').toUpperCase()}, ${count(m.connections ?? 0)} conns, ${asked(m.requestedPublishesPerSecond)} pub/s (deliveries)`
+      : `dispatcher, ${m.concurrency ?? 0} in flight x ${m.batch ?? 0} event${m.batch === 1 ? '' : 's'} (publishes)`,
+    m.store,
+    count(m.reliablePerSecond),
+    count(m.bestEffortPerSecond),
+    m.throughputRatio.toFixed(2),
+    ms(m.reliableP99Ms),
+    ms(m.bestEffortP99Ms),
+    m.p99Ratio.toFixed(2),
   ]);
 }
 
@@ -217,6 +256,14 @@ export function formatResults(r: BenchResults): string[] {
     );
     out.push(...table(['store', ...dispatcherColumns], dispatcherRows(r)).map((l) => `  ${l}`));
   }
+  const modes = r.modeComparisons ?? [];
+  if (modes.length > 0) {
+    out.push(
+      '',
+      'reliable / best-effort Stadium, same store and workload (throughput: higher is better; p99: lower is)',
+    );
+    out.push(...table(modeHeaders, modeRows(modes)).map((l) => `  ${l}`));
+  }
   if (r.targets.length > 0) {
     out.push(
       '',
@@ -277,6 +324,8 @@ export function formatMarkdown(r: BenchResults): string[] {
   if (r.dispatcher.length > 0) {
     section(markdownTable(['dispatcher store', ...dispatcherColumns], dispatcherRows(r)));
   }
+  const modes = r.modeComparisons ?? [];
+  if (modes.length > 0) section(markdownTable(modeHeaders, modeRows(modes)));
   if (r.targets.length > 0) {
     section(
       markdownTable(

@@ -4,6 +4,7 @@
  * another process, so the figure is the frontend's alone. Connections are spread over client
  * processes of at most `connectionsPerProcessMax` each (two for ~19,000).
  */
+import { randomBytes } from 'node:crypto';
 import { LoadPool } from './load-pool.ts';
 import { gcOnSignalFlags } from './processes.ts';
 import type { Transport } from './protocol.ts';
@@ -56,11 +57,13 @@ export async function benchMemory(
   const stopped: RunningTarget[] = [];
   let target: RunningTarget;
   if (server === 'stadium') {
-    const dispatcher = await startStadium(['--role', 'dispatcher', '--dc', 'bench'], 'stadium dispatcher');
+    // The two nodes talk to each other, so they share the internal token every multi-node role needs.
+    const internal = ['--dc', 'bench', '--internal-token', randomBytes(16).toString('hex')];
+    const dispatcher = await startStadium(['--role', 'dispatcher', ...internal], 'stadium dispatcher');
     stopped.push(dispatcher);
     try {
       target = await startStadium(
-        ['--role', 'frontend', '--dc', 'bench', '--dispatchers', dispatcher.url],
+        ['--role', 'frontend', ...internal, '--dispatchers', dispatcher.url],
         'stadium frontend',
         gcOnSignalFlags,
       );

@@ -1,4 +1,7 @@
-/** Redis for the benchmark: is it there, and removing every key the run wrote under its prefix. */
+/**
+ * Redis for the benchmark: is it there, how much CPU it has used, and removing every key the run
+ * wrote under its prefix.
+ */
 import { Redis } from 'ioredis';
 
 function client(url: string): Redis {
@@ -43,4 +46,26 @@ export async function deleteKeys(url: string, prefix: string): Promise<number> {
     redis.disconnect();
   }
   return deleted;
+}
+
+/** CPU seconds (user + system, all its threads) the Redis server has used since it started. */
+export async function redisCpuSeconds(url: string): Promise<number> {
+  const redis = client(url);
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return cpuSecondsOf(await redis.info('cpu'));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** used_cpu_sys + used_cpu_user from the text of INFO cpu; throws when either is missing. */
+export function cpuSecondsOf(info: string): number {
+  const field = (name: string): number => {
+    const match = new RegExp(`^${name}:([0-9.]+)\\r?$`, 'm').exec(info);
+    if (match === null) throw new Error(`INFO cpu has no ${name} field`);
+    return Number(match[1]);
+  };
+  return field('used_cpu_sys') + field('used_cpu_user');
 }

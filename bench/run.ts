@@ -1,16 +1,21 @@
 /**
  * One benchmark run: the simulator, property throughput, fan-out (Stadium with its embedded store
- * and with Redis, bare uWebSockets.js, Socket.IO with its Redis adapter), memory per idle
- * connection and dispatcher throughput, all on this machine, in this order, one thing at a time.
+ * and with Redis, best-effort and reliable, bare uWebSockets.js, Socket.IO with its Redis adapter),
+ * memory per idle connection and dispatcher throughput in both delivery modes, all on this
+ * machine, in this order, one thing at a time. The dispatcher cases use a private `redis-server`
+ * where one can be started, so that Redis' CPU per publish can be read from it.
  * A measurement that fails is recorded in `errors` and the run goes on; every process it started
  * is stopped before it returns, and every Redis key it wrote is deleted.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { benchDispatcher } from './dispatcher.ts';
-import type { DispatcherCase } from './dispatcher.ts';
+import type { DispatcherCase, DispatcherStore } from './dispatcher.ts';
 import { runFanoutGroup } from './fanout.ts';
-import type { FanoutCase, FanoutGroup, FanoutPlan } from './fanout.ts';
+import type { DeliveryMode, FanoutCase, FanoutGroup, FanoutPlan } from './fanout.ts';
+import { freePorts, startRedisServer } from '../prod/index.ts';
+import type { RedisServerProcess } from '../prod/index.ts';
 import { benchMemory } from './memory.ts';
 import type { MemoryCase } from './memory.ts';
 import { spawnStadium } from './processes.ts';
@@ -18,7 +23,7 @@ import { deleteKeys, redisProblem } from './redis.ts';
 import { startBareUws, startSocketIo, startStadium } from './servers.ts';
 import { benchSimulator } from './simulator.ts';
 import type { SimulatorBench } from './simulator.ts';
-import { checkTargets, compare, units } from './summary.ts';
+import { checkTargets, compare, compareModes, units } from './summary.ts';
 import type { BenchResults, Machine, PropertyBench } from './summary.ts';
 
 export interface BenchOptions {
@@ -43,6 +48,8 @@ interface Plan {
   dispatcher: {
     /** Requests in flight and events per request: one event each, and batch publishes. */
     shapes: { concurrency: number; batch: number }[];
+    /** Modes measured with Redis; the embedded store is measured best-effort only in a full run. */
+    modes: DeliveryMode[];
     warmupMs: number;
     windowMs: number;
   };
@@ -67,6 +74,7 @@ function planFor(options: BenchOptions): Plan {
           { concurrency: 32, batch: 1 },
           { concurrency: 16, batch: 16 },
         ],
+        modes: ['best-effort', 'reliable'],
         warmupMs: 500,
         windowMs: 2_000,
       },
@@ -93,6 +101,7 @@ function planFor(options: BenchOptions): Plan {
         { concurrency: 16, batch: 16 },
         { concurrency: 16, batch: 64 },
       ],
+      modes: ['best-effort', 'reliable'],
       warmupMs: 1_000,
       windowMs: 5_000,
     },
@@ -161,20 +170,40 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       label: `Stadium memory ${transport}`,
       store: 'memory',
       transport,
+      mode: 'best-effort',
       start: () => startStadium([]),
     });
   }
   if (plan.withRedis && redis !== null) {
-    for (const transport of ['sse', 'ws'] as const) {
-      groups.push({
-        label: `Stadium Redis ${transport}`,
-        store: 'redis',
-        transport,
-        start: () => startStadium(['--store', redis, '--redis-prefix', `${prefix}${transport}:`]),
-      });
+    for (const mode of ['best-effort', 'reliable'] as const) {
+      for (const transport of ['sse', 'ws'] as const) {
+        const modeFlags = mode === 'reliable' ? ['--mode', 'reliable'] : [];
+        groups.push({
+          label: `Stadium ${mode === 'reliable' ? 'reliable ' : ''}Redis ${transport}`,
+          store: 'redis',
+          transport,
+          mode,
+          start: () =>
+            startStadium([
+              ...modeFlags,
+              '--store',
+              redis,
+              '--redis-prefix',
+              `${prefix}${mode}-${transport}:`,
+            ]),
+        });
+      }
     }
   } else if (!plan.withRedis) {
     skipped.push('Stadium with Redis: not in --quick');
+    // The smoke check still runs reliable mode once, with the embedded store.
+    groups.push({
+      label: 'Stadium reliable memory ws',
+      store: 'memory',
+      transport: 'ws',
+      mode: 'reliable',
+      start: () => startStadium(['--mode', 'reliable']),
+    });
   }
   for (const transport of ['sse', 'ws'] as const) {
     groups.push({ label: `bare uWS ${transport}`, store: 'none', transport, start: () => startBareUws() });
@@ -206,25 +235,53 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   }
 
   const dispatcher: DispatcherCase[] = [];
-  const dispatcherStores: ({ kind: 'memory' } | { kind: 'redis'; url: string; prefix: string })[] = [];
-  if (redis !== null) dispatcherStores.push({ kind: 'redis', url: redis, prefix: `${prefix}dispatcher:` });
-  if (!options.quick || redis === null) dispatcherStores.push({ kind: 'memory' });
-  for (const store of dispatcherStores) {
-    for (const { concurrency, batch } of plan.dispatcher.shapes) {
-      const label = `${store.kind} store, ${batch === 1 ? 'one event' : `batches of ${batch}`} per request`;
-      progress(`dispatcher: ${label}…`);
-      const { warmupMs, windowMs } = plan.dispatcher;
-      const result = await attempt(`dispatcher ${label}`, () =>
-        benchDispatcher(store, { concurrency, batch, warmupMs, windowMs }),
-      );
-      if (result !== null) {
-        dispatcher.push(result);
-        progress(
-          `dispatcher ${label}: ${result.publishesPerSecond.toLocaleString('en-US')} publishes/s, ` +
-            `p99 ${result.latency.p99Ms} ms${result.failures > 0 ? `, ${result.failures} failed: ${result.firstError}` : ''}`,
-        );
+  const privateRedis = await attempt('private redis-server for the dispatcher', () =>
+    startPrivateRedis(redis !== null, skipped),
+  );
+  try {
+    const dispatcherStores: { store: DispatcherStore; modes: DeliveryMode[] }[] = [];
+    if (privateRedis !== null)
+      dispatcherStores.push({
+        store: { kind: 'redis', url: privateRedis.url, prefix: `${prefix}dispatcher:`, private: true },
+        modes: plan.dispatcher.modes,
+      });
+    else if (redis !== null)
+      dispatcherStores.push({
+        store: { kind: 'redis', url: redis, prefix: `${prefix}dispatcher:`, private: false },
+        modes: plan.dispatcher.modes,
+      });
+    if (!options.quick || redis === null)
+      dispatcherStores.push({
+        store: { kind: 'memory' },
+        modes: redis === null ? plan.dispatcher.modes : ['best-effort'],
+      });
+    for (const { store, modes } of dispatcherStores) {
+      for (const mode of modes) {
+        for (const { concurrency, batch } of plan.dispatcher.shapes) {
+          const label =
+            `${store.kind} store, ${mode}, ` +
+            `${batch === 1 ? 'one event' : `batches of ${batch}`} per request`;
+          progress(`dispatcher: ${label}…`);
+          const { warmupMs, windowMs } = plan.dispatcher;
+          const result = await attempt(`dispatcher ${label}`, () =>
+            benchDispatcher(store, { mode, concurrency, batch, warmupMs, windowMs }),
+          );
+          if (result !== null) {
+            dispatcher.push(result);
+            progress(
+              `dispatcher ${label}: ${result.publishesPerSecond.toLocaleString('en-US')} publishes/s, ` +
+                `p99 ${result.latency.p99Ms} ms` +
+                (result.redisCpuUsPerPublish === null || result.redisCpuUsPerPublish === undefined
+                  ? ''
+                  : `, Redis ${result.redisCpuUsPerPublish} µs CPU/publish`) +
+                (result.failures > 0 ? `, ${result.failures} failed: ${result.firstError}` : ''),
+            );
+          }
+        }
       }
     }
+  } finally {
+    await privateRedis?.stop();
   }
 
   if (redis !== null) {
@@ -233,6 +290,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   }
 
   const comparisons = compare(fanout);
+  const modeComparisons = compareModes(fanout, dispatcher);
   return {
     date: new Date(started).toISOString(),
     quick: options.quick,
@@ -254,11 +312,28 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     memory,
     dispatcher,
     comparisons,
-    targets: checkTargets({ fanout, memory, dispatcher, comparisons }),
+    modeComparisons,
+    targets: checkTargets({ fanout, memory, dispatcher, comparisons, modeComparisons }),
     skipped,
     errors,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * A `redis-server` of the bench's own for the dispatcher cases (nothing kept on disk, stopped at
+ * the end), or null, with the reason in `skipped`, when the run has no Redis or none can be started
+ * here: the dispatcher then uses the shared Redis and Redis CPU per publish is not measured.
+ */
+async function startPrivateRedis(wanted: boolean, skipped: string[]): Promise<RedisServerProcess | null> {
+  if (!wanted) return null;
+  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore', timeout: 5_000 });
+  if (probe.error !== undefined || probe.status !== 0) {
+    skipped.push('Redis CPU per publish: no redis-server binary here to start a private Redis');
+    return null;
+  }
+  const [port] = await freePorts('127.0.0.1', 16_479, 1);
+  return startRedisServer(port!);
 }
 
 /** `stadium check --runs N --json` in its own process: scenarios per second. */
