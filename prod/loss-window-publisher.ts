@@ -65,7 +65,7 @@ export interface Publisher {
 }
 
 export function startPublishing(
-  options: LossWindowOptions,
+  options: Pick<LossWindowOptions, 'publishEveryMs' | 'inFlightMax'>,
   dispatchers: ClusterNode[],
   topic: string,
   run: string,

@@ -1,0 +1,121 @@
+/**
+ * The faults the reliable measurements inject, for real, into a running deployment
+ * (prod/reliable-deployment.ts), each resolving once it has healed:
+ *
+ * - `dispatcher-kill`: SIGKILL dc-a/dispatcher-1; `downMs` later start it again (same port);
+ *   healed once its /healthz says ok. Deliveries it had in flight are lost with it.
+ * - `frontend-kill`: SIGKILL dc-a/frontend-1: its viewers' connections drop and they reconnect to
+ *   the datacenter's other frontend, resuming from their cursors; `downMs` later it starts again.
+ * - `frontend-freeze`: SIGSTOP dc-a/frontend-1 for `freezeMs` (past its lease), then SIGCONT;
+ *   healed at SIGCONT. Its viewers stay connected, hear nothing while it is stopped, and must be
+ *   caught up by it afterwards.
+ * - `redis-restart`: SIGKILL dc-a's redis-server, `redisGapMs` later start it again, empty: a new
+ *   store epoch, and gap notices for what the old one held are the honest answer; healed once it
+ *   answers PING. The loss is reported (`storeLosses`) for the judge (prod/reliable-check.ts).
+ * - `dc-restart`: SIGKILL every stadium process of dc-b at once (its Redis keeps running, as a
+ *   separate service would), `downMs` later start them all again; healed once all are healthy.
+ *   dc-b's viewers reconnect, with backoff, as its frontends come back.
+ *
+ * The targets are fixed, so a soak that rotates the faults keeps some processes (dc-a's second
+ * dispatcher and frontend, dc-b's Redis) alive for the whole run, where their memory can be judged.
+ */
+import type { ClusterNode } from './cluster.ts';
+import type { StoreLoss } from './reliable-check.ts';
+import type { Deployment } from './reliable-deployment.ts';
+import { sleep } from './wait-for.ts';
+
+export type ReliableFault =
+  'dispatcher-kill' | 'frontend-kill' | 'frontend-freeze' | 'redis-restart' | 'dc-restart';
+export const reliableFaults: readonly ReliableFault[] = [
+  'dispatcher-kill',
+  'frontend-kill',
+  'frontend-freeze',
+  'redis-restart',
+  'dc-restart',
+];
+
+export interface FaultTiming {
+  /** How long a killed process (or datacenter) stays down before it starts again. */
+  downMs: number;
+  /** How long a frozen frontend stays stopped; longer than its lease. */
+  freezeMs: number;
+  /** How long Redis stays dead before it restarts empty. */
+  redisGapMs: number;
+}
+
+export function faultTiming(leaseMs: number): FaultTiming {
+  return { downMs: 2_000, freezeMs: Math.round(leaseMs * 2.5), redisGapMs: 300 };
+}
+
+export interface InjectedFault {
+  fault: ReliableFault;
+  /** What was hit, for people. */
+  target: string;
+  atMs: number;
+  healedAtMs: number;
+  storeLosses: StoreLoss[];
+}
+
+export type FaultNote = (what: string) => void;
+
+export async function injectFault(
+  deployment: Deployment,
+  fault: ReliableFault,
+  timing: FaultTiming,
+  note: FaultNote,
+): Promise<InjectedFault> {
+  const [dcA, dcB] = deployment.dcs;
+  if (dcA === undefined || dcB === undefined) throw new Error('the fault measurements need 2 datacenters');
+  const atMs = Date.now();
+  const storeLosses: StoreLoss[] = [];
+  const killRestart = async (nodes: ClusterNode[]): Promise<void> => {
+    await Promise.all(nodes.map((node) => deployment.cluster.kill(node, 'SIGKILL')));
+    note(`${nodes.map((n) => n.name).join(', ')} killed (SIGKILL)`);
+    await sleep(timing.downMs);
+    note(`starting ${nodes.map((n) => n.name).join(', ')} again`);
+    await Promise.all(nodes.map((node) => deployment.cluster.restart(node)));
+    note(`${nodes.map((n) => n.name).join(', ')} healthy again`);
+  };
+  let target: string;
+  switch (fault) {
+    case 'dispatcher-kill': {
+      const node = dcA.dispatchers[0]!;
+      target = node.name;
+      await killRestart([node]);
+      break;
+    }
+    case 'frontend-kill': {
+      const node = dcA.frontends[0]!;
+      target = node.name;
+      await killRestart([node]);
+      break;
+    }
+    case 'frontend-freeze': {
+      const node = dcA.frontends[0]!;
+      target = node.name;
+      await deployment.cluster.kill(node, 'SIGSTOP');
+      note(`${node.name} frozen (SIGSTOP)`);
+      await sleep(timing.freezeMs);
+      await deployment.cluster.kill(node, 'SIGCONT');
+      note(`${node.name} resumed (SIGCONT)`);
+      break;
+    }
+    case 'redis-restart': {
+      const redis = deployment.redis.get(dcA.name)!;
+      target = `${dcA.name}/redis`;
+      await redis.kill();
+      storeLosses.push({ dc: dcA.name, atMs: Date.now() });
+      note(`${target} killed (SIGKILL)`);
+      await sleep(timing.redisGapMs);
+      await redis.restart();
+      note(`${target} restarted empty, answers PING`);
+      break;
+    }
+    case 'dc-restart': {
+      target = `${dcB.name} (every stadium process)`;
+      await killRestart([...dcB.dispatchers, ...dcB.frontends]);
+      break;
+    }
+  }
+  return { fault, target, atMs, healedAtMs: Date.now(), storeLosses };
+}
