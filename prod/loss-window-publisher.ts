@@ -60,6 +60,8 @@ async function publishOnce(
 }
 
 export interface Publisher {
+  /** Every record so far, answered or not (a live view: records fill in as answers come). */
+  records(): readonly PublishRecord[];
   /** Stop sending; resolves with every record once the last answer is in. */
   stop(): Promise<PublishRecord[]>;
 }
@@ -102,6 +104,7 @@ export function startPublishing(
   const timer = setInterval(tick, options.publishEveryMs);
   let stopped: Promise<PublishRecord[]> | null = null;
   return {
+    records: () => records,
     stop() {
       stopped ??= (async () => {
         clearInterval(timer);

@@ -8,7 +8,7 @@
  * Rules
  * - Owed: a viewer owes a publish answered 200 (acknowledged, warning or not) of a topic it is on,
  *   sent after the viewer joined that topic (its first `subscribed`, else its first connection
- *   opening) and after `fromMs`; a viewer that left owes only those answered `leaveSlackMs` before
+ *   opening) and after `fromMs`, and answered by `untilMs`; a viewer that left owes only those answered `leaveSlackMs` before
  *   it left. A publish sent after the join was appended after it, in the publisher's datacenter
  *   and, forwarded later still, in any other: the viewer was subscribed while it was published.
  * - Received: some event with the publish's id reached the viewer (on any of its connections).
@@ -68,6 +68,8 @@ export interface StoreLoss {
 export interface CheckOptions {
   /** Publishes sent before this are owed to no one (probes, warm-up). */
   fromMs: number;
+  /** Publishes answered after this are not owed yet (a soak's check while it runs). */
+  untilMs: number;
   /** A viewer that left owes only publishes answered this long before it left. */
   leaveSlackMs: number;
   /** Covered by time: the store loss must come within this of the publish's sending. */
@@ -78,6 +80,7 @@ export interface CheckOptions {
 
 export const checkDefaults: CheckOptions = {
   fromMs: 0,
+  untilMs: Infinity,
   leaveSlackMs: 10_000,
   epochLossReachMs: 30_000,
   lostListedMax: 5,
@@ -137,7 +140,10 @@ export function checkReliable(
   options: CheckOptions = checkDefaults,
 ): CheckResult {
   const places = placesByDc(publishes, viewers);
-  const acked = publishes.filter((p) => p.status === 200 && p.sentAtMs >= options.fromMs);
+  const acked = publishes.filter(
+    (p) =>
+      p.status === 200 && p.sentAtMs >= options.fromMs && (p.answeredAtMs ?? Infinity) <= options.untilMs,
+  );
   const verdicts = viewers.map((viewer) =>
     judgeViewer(viewer, acked, places.get(viewer.spec.dc) ?? new Map(), storeLosses, options),
   );

@@ -81,7 +81,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
       serveArgs: [...(options.mode === 'reliable' ? ['--mode', 'reliable'] : []), ...options.serveArgs],
       command: stadiumCommand(),
       logSink: options.logSink,
-      readyTimeoutMs: 60_000,
+      readyTimeoutMs: 120_000,
     });
     cluster.dcs.forEach((dc, i) => redis.set(dc.name, servers[i]!));
   } catch (error) {

@@ -107,6 +107,11 @@ export interface FaultViewer {
   closedAtMs(): number | null;
   /** Whether a connection is open now. */
   connected(): boolean;
+  /**
+   * Drop the connection as a network failure would; the viewer reconnects and resumes by itself.
+   * Optional: a viewer that cannot be made to is simply not bounced.
+   */
+  bounce?(): void;
   close(): void;
 }
 
@@ -164,6 +169,12 @@ export function wireViewer(spec: ViewerSpec, limits = wireViewerLimits): Promise
     log,
     closedAtMs: () => closedAt,
     connected: () => open,
+    bounce() {
+      if (closedAt !== null || !open) return;
+      current?.abort();
+      current = null;
+      ended(log.connections.length - 1, 'bounced by the measurement');
+    },
     close() {
       if (closedAt !== null) return;
       closedAt = Date.now();
