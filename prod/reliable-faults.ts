@@ -34,6 +34,7 @@ Options:
   --fault F          ${reliableFaults.join(' | ')} | all (required)
   --lease-ms MS      frontend lease (default 1500)
   --mode M           reliable | best-effort (default reliable)
+  --publish-every-ms MS  one publish this often (default 20)
   --log-level L      the servers' log level (default warn)
   --log-file PATH    write the servers' logs there
   --json             one JSON object per fault on stdout`;
@@ -60,6 +61,7 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
         fault: { type: 'string' },
         'lease-ms': { type: 'string' },
         mode: { type: 'string' },
+        'publish-every-ms': { type: 'string' },
         'log-level': { type: 'string' },
         'log-file': { type: 'string' },
         json: { type: 'boolean' },
@@ -103,10 +105,20 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
       );
     deployment.logLevel = level satisfies LogLevel;
   }
+  const run = faultRunDefaults(deployment.leaseMs);
+  const everyText = parsed['publish-every-ms'];
+  if (everyText !== undefined) {
+    const every = Number(everyText);
+    if (!/^\d+$/.test(everyText) || every < 1 || every > 10_000)
+      throw new ReliableFaultsUsageError(
+        `--publish-every-ms must be an integer from 1 to 10000, got "${everyText}"`,
+      );
+    run.publishEveryMs = every;
+  }
   return {
     faults,
     deployment,
-    run: faultRunDefaults(deployment.leaseMs),
+    run,
     logFile: parsed['log-file'] ?? null,
     json: parsed.json === true,
   };
