@@ -12,6 +12,7 @@
  * - `redis-restart`: SIGKILL dc-a's redis-server, `redisGapMs` later start it again, empty: a new
  *   store epoch, and gap notices for what the old one held are the honest answer; healed once it
  *   answers PING. The loss is reported (`storeLosses`) for the judge (prod/reliable-check.ts).
+ * - `none`: nothing, for `downMs`: a control run, to tell a fault's effect from the machine's.
  * - `dc-restart`: SIGKILL every stadium process of dc-b at once (its Redis keeps running, as a
  *   separate service would), `downMs` later start them all again; healed once all are healthy.
  *   dc-b's viewers reconnect, with backoff, as its frontends come back.
@@ -25,7 +26,8 @@ import type { Deployment } from './reliable-deployment.ts';
 import { sleep } from './wait-for.ts';
 
 export type ReliableFault =
-  'dispatcher-kill' | 'frontend-kill' | 'frontend-freeze' | 'redis-restart' | 'dc-restart';
+  'dispatcher-kill' | 'frontend-kill' | 'frontend-freeze' | 'redis-restart' | 'dc-restart' | 'none';
+/** The faults of issue 15, in the order `all` runs them (`none`, a control run, is not one). */
 export const reliableFaults: readonly ReliableFault[] = [
   'dispatcher-kill',
   'frontend-kill',
@@ -116,6 +118,10 @@ export async function injectFault(
       await killRestart([...dcB.dispatchers, ...dcB.frontends]);
       break;
     }
+    case 'none':
+      target = 'nothing (a control run)';
+      await sleep(timing.downMs);
+      break;
   }
   return { fault, target, atMs, healedAtMs: Date.now(), storeLosses };
 }

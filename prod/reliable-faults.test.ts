@@ -76,6 +76,8 @@ function tookEffect(fault: ReliableFault, result: FaultRunResult): void {
     case 'redis-restart':
       expect(result.epochsSeen['dc-a']).toBeGreaterThanOrEqual(2);
       break;
+    case 'none':
+      break;
     case 'dc-restart':
       for (const name of viewersOf(result, 'dc-b/')) {
         expect(evidence.reconnects[name], name).toBeGreaterThanOrEqual(1);

@@ -31,7 +31,8 @@ steadily, and counts per viewer: acknowledged publishes never received that no g
 explains (lost), duplicates, order inversions and seqs skipped without a notice (holes).
 
 Options:
-  --fault F          ${reliableFaults.join(' | ')} | all (required)
+  --fault F          ${reliableFaults.join(' | ')} | all (required),
+                     or none: a control run without a fault
   --lease-ms MS      frontend lease (default 1500)
   --mode M           reliable | best-effort (default reliable)
   --publish-every-ms MS  one publish this often (default 20)
@@ -72,11 +73,15 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
     throw new ReliableFaultsUsageError(error instanceof Error ? error.message : String(error));
   }
   if (parsed.help === true) return 'help';
-  const faults =
-    parsed.fault === 'all' ? [...reliableFaults] : reliableFaults.filter((f) => f === parsed.fault);
+  const faults: ReliableFault[] =
+    parsed.fault === 'all'
+      ? [...reliableFaults]
+      : parsed.fault === 'none'
+        ? ['none']
+        : reliableFaults.filter((f) => f === parsed.fault);
   if (faults.length === 0) {
     throw new ReliableFaultsUsageError(
-      `--fault must be one of ${reliableFaults.join(', ')}, all; got ${parsed.fault === undefined ? 'nothing' : `"${parsed.fault}"`}`,
+      `--fault must be one of ${reliableFaults.join(', ')}, all, none; got ${parsed.fault === undefined ? 'nothing' : `"${parsed.fault}"`}`,
     );
   }
   const deployment = deploymentDefaults();
