@@ -3,7 +3,8 @@
 // store loss in the viewer's datacenter), so its zeros on real processes mean something.
 // Method: hand-built publishes and viewer logs of two datacenters: a clean run, then each planted
 // bug (an event dropped, received twice, out of order, an epoch gone back, a gap beside the miss,
-// a store loss forgotten, an event appended again after an epoch change and missed there).
+// a store loss forgotten, an event appended again after an epoch change and missed there, a stream
+// that stalls).
 import { describe, expect, it } from 'vitest';
 import type { Gap } from '../core/index.ts';
 import { checkDefaults, checkReliable } from './reliable-check.ts';
@@ -220,5 +221,51 @@ describe('reliable check', () => {
     const result = check([viewer('a', 'dc-a', all(['p3']))], [], list);
     expect(result.viewers[0]).toMatchObject({ owed: 5, lost: 0, holes: 1 });
     expect(result.ok).toBe(false);
+  });
+
+  it('planted: a stream that stalls is behind, even where no acknowledged publish is missed', () => {
+    // The stall: viewer a stops after p4; p5 and p6 are lost and behind, yet no seq was skipped.
+    const stalled = check([viewer('a', 'dc-a', all(['p5', 'p6'])), viewer('b', 'dc-a', all())]);
+    expect(stalled.viewers[0]).toMatchObject({
+      lost: 2,
+      holes: 0,
+      behind: 2,
+      firstBehind: { topic, epoch: 1, seq: 5, id: 'p5' },
+    });
+    expect(stalled.viewers[1]).toMatchObject({ behind: 0, firstBehind: null });
+    // p6's publish failed (no answer), yet b received it at (1,6): a must have it too.
+    const list = publishes.map((p) =>
+      p.id === 'p6' ? { ...p, status: 0, answeredAtMs: null, position: null } : p,
+    );
+    const unacked = check([viewer('a', 'dc-a', all(['p6'])), viewer('b', 'dc-a', all())], [], list);
+    expect(unacked.viewers[0]).toMatchObject({ lost: 0, holes: 0, behind: 1 });
+    expect(unacked.ok).toBe(false);
+    // A viewer that left stops where it left.
+    const left = viewer('a', 'dc-a', all(['p5', 'p6']), { closedAtMs: 1_000_000 });
+    expect(check([left, viewer('b', 'dc-a', all())]).viewers[0]).toMatchObject({ behind: 0 });
+  });
+
+  it('behind counts a newer epoch too, unless the gap notices cover it', () => {
+    const list = [...publishes.slice(0, 4), publish('q1', 'dc-a', 70, [2, 1])];
+    const before = [1, 2, 3, 4].map((n): Step => ({ event: `p${n}`, at: [1, n] }));
+    const rest: Step = { gap: { epoch: 1, fromSeq: 5, toSeq: null, why: 'epoch' } };
+    const b = viewer('b', 'dc-a', [{ join: [1, 0] }, ...before, rest, { event: 'q1', at: [2, 1] }]);
+    const a = viewer('a', 'dc-a', [{ join: [1, 0] }, ...before, rest]);
+    const result = check([a, b], [{ dc: 'dc-a', atMs: 65 }], list);
+    expect(result.viewers[0]).toMatchObject({
+      lost: 1,
+      behind: 1,
+      firstBehind: { epoch: 2, seq: 1, id: 'q1' },
+    });
+    const told = viewer('a', 'dc-a', [
+      { join: [1, 0] },
+      ...before,
+      rest,
+      { gap: { epoch: 2, fromSeq: 1, toSeq: 1, why: 'trimmed' } },
+    ]);
+    expect(check([told, b], [{ dc: 'dc-a', atMs: 65 }], list).viewers[0]).toMatchObject({
+      lost: 0,
+      behind: 0,
+    });
   });
 });

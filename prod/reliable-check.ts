@@ -38,6 +38,11 @@
  *   (within an epoch; across an epoch change, the rest of the old epoch and seqs 1.. of the new)
  *   that no gap notice the viewer got covers. A resume's join keeps the stream where it was.
  *   Holes also catch events appended but never acknowledged (a publish whose answer was lost).
+ * - Behind (DESIGN.md invariant 6, eventual delivery): per viewer still there and topic, once drained, the seqs
+ *   of its datacenter's history known to exist (a publish answer's position, any viewer's receipt
+ *   there) after where its stream stands, in its epoch and any newer one, that no gap notice the
+ *   viewer got covers. A frontend that stops delivering a topic (waiting for a seq it never gets)
+ *   shows here, and the first such place is named (`firstBehind`), with the event there if known.
  */
 import type { DcId, Gap } from '../core/index.ts';
 import type { FaultViewer, WirePosition } from './reliable-viewer.ts';
@@ -101,6 +106,10 @@ export interface ViewerVerdict {
   inversions: number;
   /** Seqs skipped with no gap notice covering them (an open-ended skip counts 1). */
   holes: number;
+  /** Known seqs after where the viewer's stream stands, neither received nor covered by a gap. */
+  behind: number;
+  /** The first of them: topic, epoch, seq, and the event id there if known. */
+  firstBehind: { topic: string; epoch: number; seq: number; id: string | null } | null;
   /** Receipts without a position, or with another datacenter's: not judged for order. */
   unpositioned: number;
   gaps: number;
@@ -118,6 +127,7 @@ export interface CheckTotals {
   duplicates: number;
   inversions: number;
   holes: number;
+  behind: number;
   unpositioned: number;
   gaps: number;
   reconnects: number;
@@ -126,7 +136,7 @@ export interface CheckTotals {
 export interface CheckResult {
   viewers: ViewerVerdict[];
   totals: CheckTotals;
-  /** Whether the promises hold: no loss, no duplicate, no inversion, no hole. */
+  /** Whether the promises hold: no loss, no duplicate, no inversion, no hole, none behind. */
   ok: boolean;
 }
 
@@ -145,7 +155,7 @@ export function checkReliable(
       p.status === 200 && p.sentAtMs >= options.fromMs && (p.answeredAtMs ?? Infinity) <= options.untilMs,
   );
   const verdicts = viewers.map((viewer) =>
-    judgeViewer(viewer, acked, places.get(viewer.spec.dc) ?? new Map(), storeLosses, options),
+    judgeViewer(viewer, acked, places.get(viewer.spec.dc) ?? emptyPlaces(), storeLosses, options),
   );
   const totals: CheckTotals = {
     viewers: verdicts.length,
@@ -157,6 +167,7 @@ export function checkReliable(
     duplicates: 0,
     inversions: 0,
     holes: 0,
+    behind: 0,
     unpositioned: 0,
     gaps: 0,
     reconnects: 0,
@@ -166,31 +177,55 @@ export function checkReliable(
       if (key !== 'viewers') totals[key] += v[key];
     }
   }
-  const ok = totals.lost === 0 && totals.duplicates === 0 && totals.inversions === 0 && totals.holes === 0;
+  const ok =
+    totals.lost === 0 &&
+    totals.duplicates === 0 &&
+    totals.inversions === 0 &&
+    totals.holes === 0 &&
+    totals.behind === 0;
   return { viewers: verdicts, totals, ok };
 }
 
 type Place = { epoch: number; seq: number };
 
-/** Per datacenter, event id -> its known places in that datacenter's history. */
+/** What one datacenter is known to hold: each event's places, and what is at each place. */
+interface DcPlaces {
+  /** Event id -> its places. */
+  ofId: Map<string, Place[]>;
+  /** `topic epoch seq` -> the event id there. */
+  at: Map<string, string>;
+  /** Topic -> epoch -> the highest seq known. */
+  heads: Map<string, Map<number, number>>;
+}
+
+function emptyPlaces(): DcPlaces {
+  return { ofId: new Map(), at: new Map(), heads: new Map() };
+}
+
+/** Per datacenter, what its history is known to hold. */
 function placesByDc(
   publishes: readonly PublishOutcome[],
   viewers: readonly CheckedViewer[],
-): Map<DcId, Map<string, Place[]>> {
-  const byDc = new Map<DcId, Map<string, Place[]>>();
-  const add = (dc: DcId, id: string, place: Place): void => {
-    let ids = byDc.get(dc);
-    if (ids === undefined) byDc.set(dc, (ids = new Map()));
-    const known = ids.get(id);
-    if (known === undefined) ids.set(id, [place]);
+): Map<DcId, DcPlaces> {
+  const byDc = new Map<DcId, DcPlaces>();
+  const add = (dc: DcId, topic: string, id: string, place: Place): void => {
+    let places = byDc.get(dc);
+    if (places === undefined) byDc.set(dc, (places = emptyPlaces()));
+    const known = places.ofId.get(id);
+    if (known === undefined) places.ofId.set(id, [place]);
     else if (!known.some((k) => k.epoch === place.epoch && k.seq === place.seq)) known.push(place);
+    places.at.set(`${topic} ${place.epoch} ${place.seq}`, id);
+    let epochs = places.heads.get(topic);
+    if (epochs === undefined) places.heads.set(topic, (epochs = new Map()));
+    epochs.set(place.epoch, Math.max(epochs.get(place.epoch) ?? 0, place.seq));
   };
   for (const p of publishes) {
-    if (p.status === 200 && p.position !== null) add(p.dc, p.id, p.position);
+    if (p.status === 200 && p.position !== null) add(p.dc, p.topic, p.id, p.position);
   }
   for (const viewer of viewers) {
     for (const e of viewer.log.events) {
-      if (e.position !== null) add(e.position.dc, e.id, { epoch: e.position.epoch, seq: e.position.seq });
+      if (e.position !== null)
+        add(e.position.dc, e.topic, e.id, { epoch: e.position.epoch, seq: e.position.seq });
     }
   }
   return byDc;
@@ -229,7 +264,7 @@ function coversRange(
 function judgeViewer(
   viewer: CheckedViewer,
   acked: readonly PublishOutcome[],
-  places: Map<string, Place[]>,
+  places: DcPlaces,
   storeLosses: readonly StoreLoss[],
   options: CheckOptions,
 ): ViewerVerdict {
@@ -261,6 +296,8 @@ function judgeViewer(
     duplicates,
     inversions: 0,
     holes: 0,
+    behind: 0,
+    firstBehind: null,
     unpositioned: 0,
     gaps: gaps.length,
     reconnects: Math.max(0, log.connections.length - 1),
@@ -274,7 +311,7 @@ function judgeViewer(
       verdict.received++;
       continue;
     }
-    const known = places.get(p.id) ?? [];
+    const known = places.ofId.get(p.id) ?? [];
     if (known.length > 0) {
       if (known.every((place) => gaps.some((g) => covers(g, p.topic, place.epoch, place.seq)))) {
         verdict.coveredByGap++;
@@ -293,12 +330,40 @@ function judgeViewer(
     verdict.lost++;
     if (verdict.lostIds.length < options.lostListedMax) verdict.lostIds.push(p.id);
   }
-  judgeOrder(viewer, gaps, verdict);
+  const streams = judgeOrder(viewer, gaps, verdict);
+  // A viewer that left stops where it left: only one still there must have caught up.
+  if (leftAt === null) judgeBehind(streams, places, gaps, verdict);
   return verdict;
 }
 
+/** The known seqs after where each stream stands (its epoch and newer), not covered by a gap. */
+function judgeBehind(
+  streams: Map<string, { epoch: number; next: number }>,
+  places: DcPlaces,
+  gaps: readonly Gap[],
+  verdict: ViewerVerdict,
+): void {
+  for (const [topic, stream] of streams) {
+    const epochs = [...(places.heads.get(topic) ?? new Map<number, number>())]
+      .filter(([epoch]) => epoch >= stream.epoch)
+      .sort((a, b) => a[0] - b[0]);
+    for (const [epoch, head] of epochs) {
+      for (let seq = epoch === stream.epoch ? stream.next : 1; seq <= head; seq++) {
+        if (gaps.some((g) => covers(g, topic, epoch, seq))) continue;
+        verdict.behind++;
+        verdict.firstBehind ??= { topic, epoch, seq, id: places.at.get(`${topic} ${epoch} ${seq}`) ?? null };
+      }
+    }
+  }
+}
+
 /** Inversions and uncovered holes, per topic, over the viewer's receipts and joins in arrival order. */
-function judgeOrder(viewer: CheckedViewer, gaps: readonly Gap[], verdict: ViewerVerdict): void {
+/** Counts inversions and holes; returns where each topic's stream stands at the end. */
+function judgeOrder(
+  viewer: CheckedViewer,
+  gaps: readonly Gap[],
+  verdict: ViewerVerdict,
+): Map<string, { epoch: number; next: number }> {
   const { log, spec } = viewer;
   type Step = { n: number; topic: string; position: WirePosition | null; join: boolean };
   const steps: Step[] = [
@@ -352,4 +417,5 @@ function judgeOrder(viewer: CheckedViewer, gaps: readonly Gap[], verdict: Viewer
     }
     stream.next = Math.max(stream.next, position.seq + 1);
   }
+  return streams;
 }

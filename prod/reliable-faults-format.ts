@@ -33,6 +33,7 @@ export function formatFaultRun(result: FaultRunResult): string {
     'duplicates',
     'inversions',
     'holes',
+    'behind',
     'reconnects',
   ];
   const row = (name: string, v: typeof t | (typeof check.viewers)[number]): string[] => [
@@ -45,16 +46,20 @@ export function formatFaultRun(result: FaultRunResult): string {
     n(v.duplicates),
     n(v.inversions),
     n(v.holes),
+    n(v.behind),
     n(v.reconnects),
   ];
   lines.push(
     ...table([header, ...check.viewers.map((v) => row(v.name, v)), row('total', t)]).map((l) => `  ${l}`),
   );
   lines.push(
-    `  verdict: ${check.ok ? 'PASS' : 'FAIL'} (${n(t.lost)} lost, ${n(t.duplicates)} duplicates, ${n(t.inversions)} inversions, ${n(t.holes)} holes)`,
+    `  verdict: ${check.ok ? 'PASS' : 'FAIL'} (${n(t.lost)} lost, ${n(t.duplicates)} duplicates, ${n(t.inversions)} inversions, ${n(t.holes)} holes, ${n(t.behind)} behind)`,
   );
   for (const v of check.viewers) {
     if (v.lostIds.length > 0) lines.push(`  ${v.name} lost, first: ${v.lostIds.join(' ')}`);
+    const b = v.firstBehind;
+    if (b !== null)
+      lines.push(`  ${v.name} behind from epoch ${b.epoch} seq ${n(b.seq)} (${b.id ?? 'event unknown'})`);
   }
   lines.push('  timeline (ms from the fault):');
   for (const entry of result.timeline) lines.push(`    ${String(entry.atMs).padStart(7)}  ${entry.what}`);

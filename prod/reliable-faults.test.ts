@@ -1,6 +1,6 @@
 // Goal: reliable mode keeps its promises on real processes through every fault of issue 15: no
 // acknowledged publish lost (unless a gap notice the viewer got explains it), no duplicate, no
-// order inversion and no seq skipped silently, for viewers in both datacenters.
+// order inversion, no seq skipped silently and no viewer left behind, in both datacenters.
 // Method: one deployment (prod/reliable-deployment.ts: 2 datacenters, each its own redis-server, 2
 // dispatchers and 2 frontends in `--mode reliable`, 1.5 s lease); per fault a topic of its own, an
 // SSE and a WebSocket viewer starting on every frontend (they reconnect within their datacenter and

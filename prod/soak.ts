@@ -27,7 +27,7 @@
  *   duplicates, inversions, holes, and the RSS trend of every process with the "flat RSS" verdict
  *   (prod/soak-stats.ts defines it). Rows and summary go to `--out` as JSON (rewritten every
  *   minute, so a run cut short keeps its rows). Ctrl-C ends the run early, with its summary.
- * Exit codes: 0 no loss, duplicate, inversion or hole and every judged RSS flat; 1 otherwise; 2 bad input.
+ * Exit codes: 0 no loss, duplicate, inversion, hole or stream behind, and every judged RSS flat; 1 otherwise; 2 bad input.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -469,6 +469,7 @@ export function formatSummary(s: SoakSummary): string[] {
       `    ${name.padEnd(18)} ${trend.verdict.padEnd(9)} slope ${trend.slopeMbPerMin === null ? '-' : trend.slopeMbPerMin.toFixed(3)} MB/min, spread ${trend.spreadMb === null ? '-' : trend.spreadMb.toFixed(1)} MB, last ${trend.lastMb === null ? '-' : trend.lastMb.toFixed(1)} MB`,
     );
   }
+  lines.push(`  behind ${t.behind} (seqs past where a viewer's stream stopped, no notice)`);
   lines.push(`  verdict: ${s.ok ? 'PASS' : 'FAIL'} (flat RSS: ${s.flatRss ? 'yes' : 'no'})`);
   return lines;
 }
