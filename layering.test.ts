@@ -1,4 +1,5 @@
-// Goal: the layers stay as DESIGN.md draws them, and core/ stays free of ambient nondeterminism and IO.
+// Goal: the layers stay as DESIGN.md draws them, core/ stays free of ambient nondeterminism and IO, and
+// client/ (the browser and Node client library) carries nothing a browser cannot run.
 // Method: read every source file's import statements and core/'s code; the checker itself is first
 // shown to fail on planted violations.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -6,7 +7,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = import.meta.dirname;
-const layers = ['core', 'sim', 'prod', 'cli', 'properties', 'bench'] as const;
+const layers = ['core', 'sim', 'prod', 'cli', 'properties', 'bench', 'client'] as const;
 type Layer = (typeof layers)[number];
 
 /** Which layers each layer may import. Everything else is a broken edge. */
@@ -17,16 +18,32 @@ const allowed: Record<Layer, Layer[]> = {
   cli: ['cli', 'sim', 'core', 'prod', 'bench', 'properties'],
   properties: ['properties', 'core', 'sim', 'prod'],
   bench: ['bench', 'core', 'sim', 'prod'],
+  client: ['client', 'core'],
 };
+
+/** Layers a layer's tests (only they) may import besides `allowed`: the client is tested against a real server. */
+const allowedInTests: Partial<Record<Layer, Layer[]>> = { client: ['prod'] };
+
+/**
+ * The client library is bundled for browsers: of core/ it takes only the pure modules that keep a
+ * viewer's cursors (not core/index.ts, which would bring every role into the bundle).
+ */
+const clientCoreModules: ReadonlySet<string> = new Set([
+  'core/cursor.ts',
+  'core/viewer-cursors.ts',
+  'core/validation.ts',
+  'core/types.ts',
+]);
 
 /** npm packages a layer's non-test code may use; core may use none. */
 const packagesAllowed: Record<Layer, RegExp> = {
   core: /^$/,
   sim: /^(seedrandom)$/,
-  prod: /^(uWebSockets\.js|ioredis|prom-client|jose)$/,
+  prod: /^(uWebSockets\.js|ioredis|prom-client|jose|esbuild)$/,
   cli: /^(commander|ink|react|react\/jsx-runtime|seedrandom)$/,
   properties: /^(fast-check|vitest|ioredis)$/,
   bench: /^(ws|eventsource|ioredis|socket\.io|socket\.io-client|@socket\.io\/redis-adapter|uWebSockets\.js)$/,
+  client: /^$/,
 };
 
 /**
@@ -104,8 +121,16 @@ export function layeringViolations(sources: Source[]): string[] {
         const targetLayer = target.split('/')[0] as Layer;
         if (!isTest && isTestSupport(target)) {
           violations.push(`${path}: only tests may import the test helper ${target}`);
-        } else if (!layers.includes(targetLayer) || !allowed[layer].includes(targetLayer)) {
+        } else if (
+          !layers.includes(targetLayer) ||
+          !(allowed[layer].includes(targetLayer) || (isTest && allowedInTests[layer]?.includes(targetLayer)))
+        ) {
           violations.push(`${path}: ${layer}/ must not import ${target}`);
+        } else if (!isTest && layer === 'client' && targetLayer === 'core') {
+          if (!clientCoreModules.has(target))
+            violations.push(
+              `${path}: client/ takes only the pure cursor modules of core/ (${[...clientCoreModules].join(', ')}), not ${target}`,
+            );
         } else if (!isTest && targetLayer !== layer && target !== `${targetLayer}/index.ts`) {
           violations.push(`${path}: import ${targetLayer}/ through ${targetLayer}/index.ts, not ${target}`);
         } else if (!isTest && targetLayer === layer) {
@@ -115,7 +140,8 @@ export function layeringViolations(sources: Source[]): string[] {
           if (deep !== null) violations.push(deep);
         }
       } else if (specifier.startsWith('node:')) {
-        if (layer === 'core') violations.push(`${path}: core/ must not import ${specifier}`);
+        if (layer === 'core' || (layer === 'client' && !isTest))
+          violations.push(`${path}: ${layer}/ must not import ${specifier}`);
       } else if (!isTest && !packagesAllowed[layer].test(specifier)) {
         violations.push(`${path}: ${layer}/ must not depend on the package ${specifier}`);
       }
@@ -180,6 +206,12 @@ describe('layering', () => {
       { path: 'sim/b.ts', text: "import { Nodes } from './world/nodes.ts';" },
       { path: 'cli/replay/a.ts', text: 'const record = JSON.parse(line) as TraceRecord;' },
       { path: 'cli/replay/views/b.tsx', text: 'export const v = JSON.parse(text);' },
+      { path: 'client/a.ts', text: "import { coreRoles } from '../core/index.ts';" },
+      { path: 'client/b.ts', text: "import { createFrontend } from '../core/frontend.ts';" },
+      { path: 'client/c.ts', text: "import { start } from '../prod/index.ts';" },
+      { path: 'client/d.ts', text: "import WebSocket from 'ws';" },
+      { path: 'client/e.ts', text: "import { setTimeout } from 'node:timers';" },
+      { path: 'client/f.test.ts', text: "import { x } from '../sim/index.ts';" },
     ];
     const found = layeringViolations(planted);
     for (const { path } of planted)
@@ -199,6 +231,9 @@ describe('layering', () => {
         { path: 'cli/replay/e.ts', text: '// no JSON.parse here: parseTraceLine(line)' },
         { path: 'cli/replay/f.test.ts', text: 'const report = JSON.parse(stdout);' },
         { path: 'cli/commands/g.ts', text: 'const scenario = JSON.parse(text);' },
+        { path: 'client/h.ts', text: "import { encodeCursors } from '../core/cursor.ts';" },
+        { path: 'client/i.ts', text: "import type { Gap } from '../core/types.ts';" },
+        { path: 'client/j.test.ts', text: "import { start } from '../prod/test-server.ts';" },
       ]),
     ).toEqual([]);
   });

@@ -15,6 +15,7 @@ export default defineConfig({
         'cli/**/*.ts',
         'cli/**/*.tsx',
         'properties/**/*.ts',
+        'client/**/*.ts',
       ],
       exclude: ['**/*.test.ts', '**/*.test.tsx'],
       reporter: ['text-summary', 'text'],

@@ -56,4 +56,5 @@ export {
   storeDeadline,
   sweep as sweepStore,
 } from './subscription-store.ts';
+export { historyAfterError } from './store-history.ts';
 export type { ApplyResult, StoreInput, StoreLimits, StoreOptions, StoreState } from './subscription-store.ts';

@@ -1,8 +1,27 @@
 /**
  * What a frontend's routes tell the core about their connections. SSE streams and WebSockets share
  * one numbering (`<node>#<n>`), and what their clients do becomes `client` inputs to the frontend.
+ *
+ * A connection that comes back resumes: from a plain event id (best-effort's replay of what the
+ * frontend remembers), or from cursors (reliable mode: exactly what the history holds after each,
+ * or a gap notice). A best-effort frontend given cursors resumes from one of their event ids, the
+ * nearest thing it knows.
  */
-import type { ClientAction, ConnectionId, EventId, NodeId, Topic } from '../core/index.ts';
+import type {
+  ClientAction,
+  ConnectionId,
+  DeliveryMode,
+  EventId,
+  NodeId,
+  Topic,
+  TopicCursor,
+} from '../core/index.ts';
+
+/**
+ * The `lastEventId` of a reliable resume by cursors alone: the core requires a valid id, and a
+ * reliable frontend resumes from the cursors, never from it.
+ */
+export const cursorResumeEventId = 'cursor';
 import type { Clients } from './clients.ts';
 import type { Work } from './host-loop.ts';
 import type { TokenExpiry } from './token-expiry.ts';
@@ -13,6 +32,7 @@ export class ClientInputs {
   constructor(
     private readonly nodeId: NodeId,
     private readonly feed: (work: Work) => void,
+    private readonly mode: DeliveryMode = 'best-effort',
   ) {}
 
   newConnectionId(): ConnectionId {
@@ -23,8 +43,26 @@ export class ClientInputs {
     this.feed({ role: 'frontend', input: { kind: 'client', connection, action } });
   }
 
-  /** Join `topics`: one `resume` of them all after `lastEventId` when there is one, else a `subscribe` each. */
-  join(connection: ConnectionId, topics: Topic[], lastEventId: EventId | null): void {
+  /**
+   * Join `topics`: one `resume` of them all from `cursors` or after `lastEventId` when there is
+   * one, else a `subscribe` each.
+   */
+  join(
+    connection: ConnectionId,
+    topics: Topic[],
+    lastEventId: EventId | null,
+    cursors?: readonly TopicCursor[],
+  ): void {
+    if (cursors !== undefined) {
+      const cursorEventId = cursors.find((cursor) => cursor.lastEventId !== undefined)?.lastEventId;
+      if (this.mode === 'reliable') {
+        const ownCursors = cursors.filter((cursor) => topics.includes(cursor.topic));
+        const id = lastEventId ?? cursorEventId ?? cursorResumeEventId;
+        this.act(connection, { type: 'resume', topics, lastEventId: id, cursors: ownCursors });
+        return;
+      }
+      lastEventId ??= cursorEventId ?? null;
+    }
     if (lastEventId !== null) {
       this.act(connection, { type: 'resume', topics, lastEventId });
       return;

@@ -26,14 +26,49 @@
  *   three-byte probe write says the backlog has not drained, and closes it at twice the limit, so
  *   memory stays bounded whatever a client does. Both are counted.
  * - When a transport goes away (the client left, or we closed it), `onGone` tells the host once.
+ *
+ * Reliable mode (events carry their position; prod/wire.ts)
+ * - Each SSE connection keeps its viewer's cursors by core/viewer-cursors.ts (`cursorJoined` on
+ *   `joined`, resumed when it answers the connection's resume; `cursorReceived` per event;
+ *   `cursorLeft` on `left`), seeded with the cursors it resumed from, and every event's and
+ *   `subscribed` frame's `id:` is that connection's cursor text: SSE ids are per connection, so
+ *   the `id:` line is made per connection and the rest of the frame once per fan-out. WebSocket
+ *   clients keep their own cursors from the positions, so their frames stay one per fan-out.
+ * - A reliable `joined` comes when a viewer's place is known, which may be before it has caught up
+ *   (it is not yet among the stream's live viewers). So a WebSocket enters uWebSockets.js' pub/sub
+ *   for a topic only when a whole-topic fan-out first lists it (after the publishes queued so far),
+ *   not at `joined`; until then what it gets is written to it directly, in the core's order.
  */
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
-import type { ConnectionId, Event, Notice, Topic } from '../core/index.ts';
+import { cursorJoined, cursorLeft, cursorReceived, encodeCursors } from '../core/index.ts';
+import type {
+  ConnectionId,
+  DcId,
+  DeliveryMode,
+  Event,
+  Notice,
+  Position,
+  Topic,
+  TopicCursor,
+  ViewerCursors,
+} from '../core/index.ts';
 import type { TopicGrant } from './auth.ts';
 import type { SlowClientPolicy } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { sseComment, sseEvent, sseNotice, sseRetry, wsEvent, wsNotice, wsSubscribed } from './wire.ts';
+import {
+  sseComment,
+  sseEvent,
+  sseEventTail,
+  sseIdLine,
+  sseNotice,
+  sseRetry,
+  sseSubscribed,
+  wirePosition,
+  wsEvent,
+  wsNotice,
+  wsSubscribed,
+} from './wire.ts';
 
 export interface SseConnection {
   kind: 'sse';
@@ -45,6 +80,10 @@ export interface SseConnection {
   batch: string;
   batchFrames: number;
   batchEvents: number;
+  /** Reliable mode: the viewer's cursors, whose text is each frame's `id:`; null in best-effort. */
+  cursors: ViewerCursors | null;
+  /** Reliable mode: topics it resumed from a cursor whose `joined` has not come yet. */
+  resuming: Set<Topic>;
 }
 
 /** What uWebSockets.js keeps with each WebSocket. */
@@ -65,6 +104,8 @@ export interface WsConnection {
   grant: TopicGrant | null;
   /** Messages that arrived before the verdict on its token, handled once it is known. */
   held: ArrayBuffer[];
+  /** Reliable mode: topics it is subscribed to in uWebSockets.js' pub/sub (see the header). */
+  pubsubTopics: Set<Topic>;
 }
 
 export type Connection = SseConnection | WsConnection;
@@ -73,6 +114,10 @@ export interface ClientsConfig {
   slowClientPolicy: SlowClientPolicy;
   slowClientBytes: number;
   sseRetryMs: number;
+  /** Best-effort when absent. */
+  mode?: DeliveryMode;
+  /** This frontend's datacenter: where reliable positions count. */
+  dc?: DcId;
 }
 
 /** How a connection is closed: `end` flushes, `force` drops unsent data, `retry` first tells SSE clients when to come back. */
@@ -85,6 +130,8 @@ export class Clients {
   /** Whole-topic WebSocket frames of this iteration, published together after it. */
   private publishes: { topic: Topic; frame: string }[] = [];
   private flushScheduled = false;
+  private readonly reliable: boolean;
+  private readonly dc: DcId;
 
   constructor(
     private readonly config: ClientsConfig,
@@ -93,7 +140,10 @@ export class Clients {
     private readonly onGone: (id: ConnectionId) => void,
     /** uWebSockets.js' `app.publish`: one frame to every WebSocket subscribed to the topic. */
     private readonly publish: (topic: Topic, frame: string) => void,
-  ) {}
+  ) {
+    this.reliable = config.mode === 'reliable';
+    this.dc = config.dc ?? 'local';
+  }
 
   get size(): number {
     return this.connections.size;
@@ -113,8 +163,11 @@ export class Clients {
     return [...this.connections.values()];
   }
 
-  /** Start an SSE stream on `res` (inside its request handler, or corked later): headers, retry hint. */
-  openSse(id: ConnectionId, res: HttpResponse): SseConnection {
+  /**
+   * Start an SSE stream on `res` (inside its request handler, or corked later): headers, retry hint.
+   * `resumeFrom` (reliable mode): the cursors of the topics it resumes, where its own start.
+   */
+  openSse(id: ConnectionId, res: HttpResponse, resumeFrom: readonly TopicCursor[] = []): SseConnection {
     const conn: SseConnection = {
       kind: 'sse',
       id,
@@ -124,6 +177,8 @@ export class Clients {
       batch: '',
       batchFrames: 0,
       batchEvents: 0,
+      cursors: this.reliable ? new Map(resumeFrom.map((cursor) => [cursor.topic, cursor])) : null,
+      resuming: new Set(this.reliable ? resumeFrom.map((cursor) => cursor.topic) : []),
     };
     this.connections.set(id, conn);
     res.cork(() => {
@@ -149,6 +204,7 @@ export class Clients {
       closingSlow: false,
       grant,
       held: [],
+      pubsubTopics: new Set(),
     };
     this.connections.set(id, conn);
     return conn;
@@ -163,8 +219,12 @@ export class Clients {
     this.onGone(id);
   }
 
-  /** `wholeTopic`: `ids` are every viewer of the event's topic, so WebSockets get one publish. */
-  deliver(ids: readonly ConnectionId[], event: Event, wholeTopic: boolean): void {
+  /**
+   * `wholeTopic`: `ids` are every viewer of the event's topic, so WebSockets get one publish.
+   * `position`: reliable mode, where the event stands in this datacenter's history.
+   */
+  deliver(ids: readonly ConnectionId[], event: Event, wholeTopic: boolean, position?: Position): void {
+    if (position !== undefined) return this.deliverSequenced(ids, event, wholeTopic, position);
     let sse: string | null = null;
     let ws: string | null = null;
     let wsCount = 0;
@@ -188,6 +248,52 @@ export class Clients {
     if (wsCount > 0) this.metrics.deliveries.inc({ transport: 'ws' }, wsCount);
   }
 
+  /** Reliable mode's deliver: SSE `id:` lines per connection, WebSocket frames once (see the header). */
+  private deliverSequenced(
+    ids: readonly ConnectionId[],
+    event: Event,
+    wholeTopic: boolean,
+    position: Position,
+  ): void {
+    const wire = wirePosition(this.dc, position);
+    let sseTail: string | null = null;
+    let ws: string | null = null;
+    let wsCount = 0;
+    for (const id of ids) {
+      const conn = this.connections.get(id);
+      if (conn === undefined || !conn.open) continue;
+      if (conn.kind === 'sse') {
+        sseTail ??= sseEventTail(event, wire);
+        if (conn.cursors !== null) cursorReceived(conn.cursors, event.topic, this.dc, event.id, position);
+        this.batchSse(conn, sseIdLine(this.cursorText(conn)) + sseTail, true);
+        continue;
+      }
+      ws ??= wsEvent(event, wire);
+      if (!wholeTopic) {
+        if (this.writeWs(conn, ws)) wsCount++;
+        continue;
+      }
+      if (!conn.pubsubTopics.has(event.topic)) {
+        // Its first live fan-out: it joins the pub/sub after the frames queued so far, not theirs.
+        this.flushPublishes();
+        conn.ws.subscribe(event.topic);
+        conn.pubsubTopics.add(event.topic);
+      }
+      wsCount++;
+    }
+    if (wholeTopic && ws !== null && wsCount > 0) {
+      this.publishes.push({ topic: event.topic, frame: ws });
+      this.scheduleFlush();
+    }
+    if (wsCount > 0) this.metrics.deliveries.inc({ transport: 'ws' }, wsCount);
+  }
+
+  /** An SSE connection's cursor text (reliable mode), or null while it has no cursor. */
+  private cursorText(conn: SseConnection): string | null {
+    if (conn.cursors === null || conn.cursors.size === 0) return null;
+    return encodeCursors([...conn.cursors.values()]);
+  }
+
   notice(id: ConnectionId, notice: Notice): void {
     const conn = this.connections.get(id);
     if (conn === undefined || !conn.open) return;
@@ -196,23 +302,44 @@ export class Clients {
   }
 
   /**
-   * The core put a connection on `topic`: a WebSocket joins it in uWebSockets.js' pub/sub too (after
-   * the publishes queued so far, which it must not get) and is told `subscribed`.
+   * The core put a connection on `topic`. Best-effort: a WebSocket joins it in uWebSockets.js'
+   * pub/sub too (after the publishes queued so far, which it must not get) and is told
+   * `subscribed`. Reliable (`position`: it gets every seq after it): the connection's cursor is
+   * set, a WebSocket is told `subscribed` with the position (it enters the pub/sub at its first
+   * live fan-out), an SSE stream `event: subscribed` with its cursor text as `id:`.
    */
-  joined(id: ConnectionId, topic: Topic): void {
+  joined(id: ConnectionId, topic: Topic, position?: Position): void {
     const conn = this.connections.get(id);
-    if (conn?.kind !== 'ws' || !conn.open) return;
-    this.flushPublishes();
-    conn.ws.subscribe(topic);
-    this.writeWs(conn, wsSubscribed(topic));
+    if (conn === undefined || !conn.open) return;
+    if (position === undefined || !this.reliable) {
+      if (conn.kind !== 'ws') return;
+      this.flushPublishes();
+      conn.ws.subscribe(topic);
+      this.writeWs(conn, wsSubscribed(topic));
+      return;
+    }
+    const wire = wirePosition(this.dc, position);
+    if (conn.kind === 'ws') {
+      this.writeWs(conn, wsSubscribed(topic, wire));
+      return;
+    }
+    if (conn.cursors !== null) {
+      cursorJoined(conn.cursors, topic, this.dc, position, conn.resuming.delete(topic));
+    }
+    this.batchSse(conn, sseSubscribed(this.cursorText(conn), topic, wire), false);
   }
 
   /** The core took a connection off `topic` (after the publishes queued so far, which it gets). */
   left(id: ConnectionId, topic: Topic): void {
     const conn = this.connections.get(id);
-    if (conn?.kind !== 'ws' || !conn.open) return;
+    if (conn === undefined || !conn.open) return;
+    if (conn.kind === 'sse') {
+      if (conn.cursors !== null) cursorLeft(conn.cursors, topic);
+      conn.resuming.delete(topic);
+      return;
+    }
     this.flushPublishes();
-    conn.ws.unsubscribe(topic);
+    if (!this.reliable || conn.pubsubTopics.delete(topic)) conn.ws.unsubscribe(topic);
   }
 
   /**

@@ -15,10 +15,12 @@ import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import type { DcId, NodeId } from '../core/index.ts';
+import type { DcId, DeliveryMode, NodeId } from '../core/index.ts';
 import type { LogLevel } from './config.ts';
 
 export interface ClusterOptions {
+  /** Every process runs this delivery mode (a deployment never mixes them); best-effort when absent. */
+  mode?: DeliveryMode;
   dcs: number;
   frontends: number;
   dispatchers: number;
@@ -115,7 +117,14 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   const exited = new Set<ChildProcess>();
   const argsOf = new Map<ClusterNode, string[]>();
   let stopping = false;
-  const common = ['--host', options.host, '--log-level', options.logLevel];
+  const common = [
+    '--mode',
+    options.mode ?? 'best-effort',
+    '--host',
+    options.host,
+    '--log-level',
+    options.logLevel,
+  ];
   if (options.leaseMs !== null) common.push('--lease-ms', String(options.leaseMs));
   plan.forEach((dc, d) => {
     const peers = plan

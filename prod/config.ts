@@ -4,7 +4,8 @@
  * from it and the README's table says the same. Parsing never throws: a bad value comes back as one
  * clear line that the CLI turns into a usage error.
  */
-import type { DcId, NodeId } from '../core/index.ts';
+import { cursorTopicsMax, deliveryModes } from '../core/index.ts';
+import type { DcId, DeliveryMode, NodeId } from '../core/index.ts';
 
 export type Role = 'all' | 'frontend' | 'dispatcher';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -12,6 +13,8 @@ export type SlowClientPolicy = 'close' | 'drop';
 
 export interface ServeConfig {
   role: Role;
+  /** Best-effort or reliable (sequenced, acknowledged, resumable): the same on every node of a deployment. */
+  mode: DeliveryMode;
   dc: DcId;
   host: string;
   /** 0 binds any free port. */
@@ -67,6 +70,12 @@ const option = (flag: string, valueName: string, description: string, defaultTex
 
 export const serveOptions: readonly ServeOption[] = [
   option('role', 'ROLE', 'all | frontend | dispatcher', 'all'),
+  option(
+    'mode',
+    'MODE',
+    'best-effort | reliable: delivery mode, the same on every node (reliable: sequenced, acknowledged, resumable)',
+    'best-effort',
+  ),
   option('dc', 'NAME', 'this datacenter', 'local'),
   option('host', 'HOST', 'address to bind', '127.0.0.1'),
   option('port', 'N', 'port to bind (0: any free port)', '7000, or the next free one'),
@@ -144,6 +153,7 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
   };
 
   const role = choice<Role>('role', ['all', 'frontend', 'dispatcher'], 'all');
+  const mode = choice<DeliveryMode>('mode', deliveryModes, 'best-effort');
   const dc = raw('dc') ?? 'local';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(dc))
     errors.push(`--dc must be a short name of letters, digits, _ . -, got "${dc}"`);
@@ -194,8 +204,18 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     );
   }
 
+  const topicsPerConnectionMax = integer('max-topics', 64, 1, 10_000);
+  // A reliable SSE stream's id holds a cursor for every topic of its connection, and a cursor text
+  // holds at most cursorTopicsMax of them (core/cursor.ts).
+  if (mode === 'reliable' && topicsPerConnectionMax > cursorTopicsMax) {
+    errors.push(
+      `--max-topics must be at most ${cursorTopicsMax} with --mode reliable (a cursor text holds that many topics), got ${topicsPerConnectionMax}`,
+    );
+  }
+
   const config: ServeConfig = {
     role,
+    mode,
     dc,
     host,
     port,
@@ -216,7 +236,7 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     heartbeatMs: integer('heartbeat-ms', 15_000, 100),
     sseRetryMs: integer('sse-retry-ms', 2_000, 0),
     connectionsMax: integer('max-connections', 100_000, 1),
-    topicsPerConnectionMax: integer('max-topics', 64, 1, 10_000),
+    topicsPerConnectionMax,
     shutdownGraceMs: integer('shutdown-grace-ms', 2_000, 0, 60_000),
     logLevel: choice<LogLevel>('log-level', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
   };

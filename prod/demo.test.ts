@@ -1,6 +1,8 @@
-// Goal: the demo page works in a real browser: a like clicked in one tab raises the counter in
-// every open tab. Method: `stadium serve` defaults (role all, memory store) on a free port, two tabs
-// of headless Chromium driven by playwright-core.
+// Goal: the demo page works in a real browser through the client library: a like clicked in one
+// tab raises the counter in every open tab, the counter survives a reload and counts the likes made
+// while the page was away (resume from the stored cursor), and a dead server shows "reconnecting…".
+// Method: `stadium serve` defaults (role all, memory store) on a free port, tabs of headless
+// Chromium driven by playwright-core; separate browser contexts where each needs its own storage.
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +10,7 @@ import { serveConfigFrom } from './config.ts';
 import { startServer } from './server.ts';
 import type { RunningServer } from './server.ts';
 import { chromiumGate, chromiumPath } from './test-gate.ts';
+import { closeTestServers, start } from './test-server.ts';
 
 const chromiumAvailable = chromiumGate();
 
@@ -39,6 +42,7 @@ if (!chromiumAvailable.up && !chromiumAvailable.required) {
     afterAll(async () => {
       await browser?.close();
       await server?.close();
+      await closeTestServers();
     });
 
     const count = (page: Page): Promise<string | null> => page.textContent('#count');
@@ -61,6 +65,50 @@ if (!chromiumAvailable.up && !chromiumAvailable.required) {
       await tabs[1].click('#like');
       for (const tab of tabs) await countIs(tab, 2);
       expect([await count(tabs[0]), await count(tabs[1])]).toEqual(['2', '2']);
+      await context.close();
+    });
+
+    const live = (page: Page): Promise<unknown> =>
+      page.waitForSelector('body[data-state="open"]', { timeout: 10_000 });
+
+    it('reload: the counter stays, and likes made while the page was away are counted once', async () => {
+      const [mine, theirs] = [await browser.newContext(), await browser.newContext()];
+      const page = await mine.newPage();
+      const other = await theirs.newPage();
+      await page.goto(server.url);
+      await live(page);
+      await other.goto(server.url);
+      await live(other);
+      await page.click('#like');
+      await countIs(page, 1);
+      await page.reload();
+      await live(page);
+      expect(await count(page)).toBe('1');
+      // Away: two likes from the other browser. Back: resumed from the stored cursor.
+      await page.goto('about:blank');
+      await other.click('#like');
+      await countIs(other, 2);
+      await other.click('#like');
+      await countIs(other, 3);
+      await page.goto(server.url);
+      await countIs(page, 3);
+      await live(page);
+      await page.click('#like');
+      await countIs(page, 4);
+      expect(await count(page)).toBe('4');
+      await mine.close();
+      await theirs.close();
+    });
+
+    it('the server dies: the page says reconnecting…', async () => {
+      const doomed = await start();
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(doomed.url);
+      await live(page);
+      await doomed.close();
+      await page.waitForSelector('body[data-state="reconnecting"]', { timeout: 10_000 });
+      expect(await page.textContent('#status')).toBe('reconnecting…');
       await context.close();
     });
   });

@@ -11,11 +11,17 @@
  *   (prod/peer-transport.ts), `deliver`, `notice`, `joined`, `left` and `close` to the client
  *   transports (prod/clients.ts), `store-request` to the store (prod/store-calls.ts),
  *   `publish-reply` to the HTTP publish waiting for it (prod/route-publish.ts); `drop`, `lease` and
- *   `published` become metrics and debug logs. A host bug performing one effect is logged and does
- *   not cost the rest.
+ *   `published` become metrics and debug logs, as do reliable mode's `appended` and `trimmed`. A
+ *   host bug performing one effect is logged and does not cost the rest.
  * - Deadlines: after each drained queue one timer per role is armed for `deadline(state)`, and
  *   moved only when that changes. Once shutdown began no new timer is armed.
- * - Messages from other nodes (or this one) go to the role that handles their type.
+ * - Messages from other nodes (or this one) go to the role that handles their type
+ *   (`messageRoles`, which names a home for every message type, so a new one cannot be forgotten).
+ * - Reliable mode's metrics the roles cannot measure are taken here: a dispatcher's deliveries are
+ *   timed from their first send to their `deliver-ack` by delivery id (a resend of a known id is a
+ *   retry), at most `deliveryTimingsMax` of them and for `deliveryTimingMs` (a delivery never
+ *   acknowledged is forgotten then); forward acks, history replies and gap notices are counted as
+ *   they pass.
  * - A role that throws failed an assertion (the core never throws on the weather): its state may
  *   be corrupt, so nothing more is handled and `onCoreFailure` stops the process.
  */
@@ -60,21 +66,32 @@ export interface EffectTargets {
   answerPublish(publishId: PublishId, result: PublishResult): void;
 }
 
-/** Messages a frontend handles; every other node-to-node message goes to a dispatcher. */
-const frontendMessages: ReadonlySet<MessageType> = new Set([
-  'deliver',
-  'lease-reply',
-  'publish-reply',
-  'store-reset',
-]);
-const dispatcherMessages: ReadonlySet<MessageType> = new Set([
-  'publish',
-  'subscribe',
-  'renew',
-  'unsubscribe',
-  'forward',
-  'forward-ack',
-]);
+/**
+ * Which role handles each node-to-node message. `store-request` and `store-reply` never travel
+ * between production nodes (a dispatcher calls its store directly): no role takes them from outside.
+ */
+export const messageRoles: Readonly<Record<MessageType, Work['role'] | null>> = {
+  publish: 'dispatcher',
+  subscribe: 'dispatcher',
+  renew: 'dispatcher',
+  unsubscribe: 'dispatcher',
+  forward: 'dispatcher',
+  'forward-ack': 'dispatcher',
+  'deliver-ack': 'dispatcher',
+  'history-read': 'dispatcher',
+  deliver: 'frontend',
+  'lease-reply': 'frontend',
+  'publish-reply': 'frontend',
+  'store-reset': 'frontend',
+  'history-reply': 'frontend',
+  'store-request': null,
+  'store-reply': null,
+};
+
+/** Deliveries timed from send to ack at once; past it the oldest is forgotten untimed. */
+export const deliveryTimingsMax = 100_000;
+/** How long a delivery's timing waits for its ack: well past every retry the core makes. */
+export const deliveryTimingMs = 60_000;
 
 export class HostLoop {
   private readonly queue: Work[] = [];
@@ -86,6 +103,8 @@ export class HostLoop {
     frontend: null,
     dispatcher: null,
   };
+  /** Reliable mode: deliveries this dispatcher sent and not yet saw acknowledged, oldest first: when sent. */
+  private readonly deliveriesSent = new Map<RequestId, number>();
 
   constructor(
     private readonly roles: ServerRoles,
@@ -109,6 +128,12 @@ export class HostLoop {
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
         const now = this.now();
+        if (
+          next.role === 'dispatcher' &&
+          next.input.kind === 'store-reply' &&
+          next.input.reply.op === 'appended'
+        )
+          this.metrics.historyAppends.inc({ result: next.input.reply.duplicate ? 'duplicate' : 'new' });
         let effects: Effect[];
         try {
           effects =
@@ -147,13 +172,18 @@ export class HostLoop {
 
   /** A message from another node (or this one): to the role that handles its type; false if none here. */
   receive(source: NodeId, message: Message): boolean {
-    if (frontendMessages.has(message.type)) {
+    const role = messageRoles[message.type];
+    if (role === 'frontend') {
       if (this.frontend === null) return false;
+      if (message.type === 'history-reply')
+        this.metrics.historyReads.inc({ result: message.reply.ok ? 'ok' : 'failed' });
       this.feed({ role: 'frontend', input: { kind: 'message', source, message } });
       return true;
     }
-    if (dispatcherMessages.has(message.type)) {
+    if (role === 'dispatcher') {
       if (this.dispatcher === null) return false;
+      if (message.type === 'deliver-ack') this.deliveryAcked(message.deliveryId);
+      else if (message.type === 'forward-ack') this.metrics.forwardAcks.inc({ direction: 'received' });
       this.feed({ role: 'dispatcher', input: { kind: 'message', source, message } });
       return true;
     }
@@ -189,6 +219,29 @@ export class HostLoop {
     this.timers[role] = { timer, atMs: due };
   }
 
+  /** A dispatcher sent `deliver` `deliveryId`: the first time starts its clock, another is a retry. */
+  private deliverySent(deliveryId: RequestId): void {
+    if (this.deliveriesSent.has(deliveryId)) {
+      this.metrics.deliveryRetries.inc();
+      return;
+    }
+    const now = performance.now();
+    // Oldest first (insertion order): forget what waited too long, and keep the bound.
+    for (const [id, sentAt] of this.deliveriesSent) {
+      if (now - sentAt < deliveryTimingMs && this.deliveriesSent.size < deliveryTimingsMax) break;
+      this.deliveriesSent.delete(id);
+    }
+    this.deliveriesSent.set(deliveryId, now);
+    assert(this.deliveriesSent.size <= deliveryTimingsMax, 'delivery timings past their bound');
+  }
+
+  private deliveryAcked(deliveryId: RequestId): void {
+    const sentAt = this.deliveriesSent.get(deliveryId);
+    if (sentAt === undefined) return;
+    this.deliveriesSent.delete(deliveryId);
+    this.metrics.deliverAckLatency.observe((performance.now() - sentAt) / 1000);
+  }
+
   private requireFrontend(): FrontendState {
     assert(this.frontend !== null, 'frontend input on a node without the frontend role');
     return this.frontend;
@@ -207,13 +260,18 @@ export class HostLoop {
         if (effect.message.type === 'publish-reply') {
           const { result } = effect.message;
           this.metrics.publishes.inc({ result: result.ok ? 'ok' : result.code });
+        } else if (effect.message.type === 'deliver' && effect.message.deliveryId !== undefined) {
+          this.deliverySent(effect.message.deliveryId);
+        } else if (effect.message.type === 'forward-ack') {
+          this.metrics.forwardAcks.inc({ direction: 'sent' });
         }
         this.targets.send(effect.target, effect.message);
         return;
       case 'deliver':
-        clients.deliver(effect.connections, effect.event, effect.wholeTopic);
+        clients.deliver(effect.connections, effect.event, effect.wholeTopic, effect.position);
         return;
       case 'notice':
+        if (effect.notice.gap !== undefined) this.metrics.gapNotices.inc({ why: effect.notice.gap.why });
         clients.notice(effect.connection, effect.notice);
         return;
       case 'connected':
@@ -222,7 +280,7 @@ export class HostLoop {
       case 'joined':
         // A WebSocket's topics in uWebSockets.js follow the core's, so a whole-topic `deliver` can
         // be one publish there; and the client hears that its subscription took effect.
-        clients.joined(effect.connection, effect.topic);
+        clients.joined(effect.connection, effect.topic, effect.position);
         return;
       case 'left':
         clients.left(effect.connection, effect.topic);
@@ -251,8 +309,18 @@ export class HostLoop {
         this.log.debug('published', { id: effect.event.id, topic: effect.event.topic });
         return;
       case 'appended':
+        // Production's stores report appends in their answers (counted in `feed`); a role that
+        // says so itself is counted the same way.
+        this.metrics.historyAppends.inc({ result: effect.duplicate ? 'duplicate' : 'new' });
+        this.log.debug('appended', { id: effect.event.id, topic: effect.event.topic, seq: effect.seq });
+        return;
       case 'trimmed':
-        // Reliable mode's history facts; production runs best-effort until issue 15.
+        this.metrics.historyTrims.inc();
+        this.log.debug('trimmed', {
+          topic: effect.topic,
+          epoch: effect.epoch,
+          throughSeq: effect.throughSeq,
+        });
         return;
       default:
         unreachable(effect);

@@ -4,16 +4,26 @@
  * throws. The core checks the rules it owns (topic syntax, payload size) again; these checks only
  * make sure the shapes are right and answer early where HTTP can say it better.
  */
-import { eventIdError, isEventId, publisherEventIdError, topicError } from '../core/index.ts';
+import {
+  decodeCursors,
+  eventIdError,
+  isCursorText,
+  isEventId,
+  publisherEventIdError,
+  topicError,
+} from '../core/index.ts';
 import type {
   PublishRequest,
   Event,
   EventId,
+  HistoryReply,
   Message,
   NodeId,
+  Position,
   PublishErrorCode,
   PublishResult,
   Topic,
+  TopicCursor,
 } from '../core/index.ts';
 
 export interface HttpError {
@@ -95,13 +105,19 @@ export function parseJson(text: string): unknown {
 
 export interface StreamRequest {
   topics: Topic[];
+  /** A plain event id to resume after (best-effort's meaning), or null. */
   lastEventId: EventId | null;
+  /** Reliable mode's resume: the cursors of the requested topics, when the id was a cursor text. */
+  cursors?: TopicCursor[];
   token: string | null;
 }
 
 /**
  * `GET /v1/stream?topic=a&topic=b[&lastEventId=..][&token=..]`; the `Last-Event-ID` header wins
- * over the query parameter (EventSource sets the header on its own reconnects).
+ * over the query parameter (EventSource sets the header on its own reconnects). Either holds a
+ * plain event id or a cursor text (core/cursor.ts; `isCursorText` tells them apart): a cursor text
+ * is decoded, and its cursors of the requested topics are where the stream resumes; one that does
+ * not decode is refused `400 bad-cursor`, naming what is wrong.
  */
 export function parseStreamQuery(
   query: string,
@@ -112,14 +128,32 @@ export function parseStreamQuery(
   const topics = [...new Set(params.getAll('topic').flatMap((t) => t.split(',')))];
   const badTopics = topicsError(topics, topicsMax, 'name at least one topic: ?topic=T');
   if (badTopics !== null) return badTopics;
-  const lastEventIdText = lastEventIdHeader !== '' ? lastEventIdHeader : (params.get('lastEventId') ?? '');
+  const fromHeader = lastEventIdHeader !== '';
+  const lastEventIdText = fromHeader ? lastEventIdHeader : (params.get('lastEventId') ?? '');
   let lastEventId: EventId | null = null;
+  if (isCursorText(lastEventIdText)) {
+    const cursors = cursorsOf(lastEventIdText, topics, fromHeader ? 'Last-Event-ID' : 'lastEventId');
+    if (isHttpError(cursors)) return cursors;
+    return { topics, lastEventId: null, cursors, token: params.get('token') };
+  }
   if (lastEventIdText !== '') {
     const problem = eventIdError(lastEventIdText);
     if (problem !== null) return httpError(400, 'bad-id', `Last-Event-ID: ${problem}`);
     lastEventId = lastEventIdText;
   }
   return { topics, lastEventId, token: params.get('token') };
+}
+
+/**
+ * The cursors of a cursor text that belong to `topics` (a topic without one starts from now), or
+ * `400 bad-cursor` naming what is wrong with the text and where it came from.
+ */
+function cursorsOf(text: string, topics: readonly Topic[] | null, where: string): TopicCursor[] | HttpError {
+  const decoded = decodeCursors(text);
+  if (!decoded.ok) return httpError(400, 'bad-cursor', `${where}: not a valid cursor: ${decoded.error}`);
+  return topics === null
+    ? decoded.cursors
+    : decoded.cursors.filter((cursor) => topics.includes(cursor.topic));
 }
 
 /** The topics one request joins: at least one (else `missing`), at most `topicsMax`, each valid. */
@@ -139,7 +173,8 @@ function topicsError(topics: readonly unknown[], topicsMax: number, missing: str
 export type ClientMessage =
   | { type: 'subscribe'; topics: Topic[] }
   | { type: 'unsubscribe'; topics: Topic[] }
-  | { type: 'resume'; topics: Topic[]; lastEventId: EventId }
+  /** `lastEventId` null: the resume is by `cursors` only. */
+  | { type: 'resume'; topics: Topic[]; lastEventId: EventId | null; cursors?: TopicCursor[] }
   | { type: 'publish'; topic: Topic; payload: string; token: string | null }
   /** A fresh subscribe token, before the current one expires. */
   | { type: 'refresh'; token: string }
@@ -147,7 +182,9 @@ export type ClientMessage =
 
 /**
  * `{"type":"subscribe","topic":"likes"}` (or `"topics": [...]`), `unsubscribe` alike,
- * `{"type":"resume","topics":[...],"lastEventId":"..."}`, `{"type":"publish","topic":..,"payload":".."}`,
+ * `{"type":"resume","topics":[...],"lastEventId":"..."}` or (reliable mode) `"cursor":"<cursor text>"`
+ * instead of (or beside) `lastEventId` — topics may then be left out: the cursor's are resumed —,
+ * `{"type":"publish","topic":..,"payload":".."}`,
  * `{"type":"refresh","token":"<JWT>"}`, `{"type":"ping"}`. A publish carries `"token"` when the
  * server requires a publish token.
  */
@@ -174,6 +211,32 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
       return isHttpError(topics) ? topics : { type: message.type, topics };
     }
     case 'resume': {
+      // A cursor text in `cursor`, or where an event id would be (as SSE's Last-Event-ID carries it).
+      const cursorField = message.cursor !== undefined ? 'cursor' : 'lastEventId';
+      const cursorText = message[cursorField];
+      if (message.cursor !== undefined || (typeof cursorText === 'string' && isCursorText(cursorText))) {
+        if (typeof cursorText !== 'string' || !isCursorText(cursorText))
+          return httpError(400, 'bad-cursor', 'cursor must be a cursor text ("c1 @dc,epoch topic,seq,id $")');
+        const all = cursorsOf(cursorText, null, cursorField);
+        if (isHttpError(all)) return all;
+        const named = message.topics !== undefined || message.topic !== undefined;
+        const topics = named
+          ? topicsOf()
+          : (topicsError(
+              all.map((c) => c.topic),
+              topicsMax,
+              'name at least one topic',
+            ) ?? all.map((c) => c.topic));
+        if (isHttpError(topics)) return topics;
+        const cursors = all.filter((cursor) => topics.includes(cursor.topic));
+        let lastEventId: EventId | null = null;
+        if (cursorField === 'cursor' && message.lastEventId !== undefined) {
+          const problem = eventIdError(message.lastEventId);
+          if (problem !== null) return httpError(400, 'bad-id', problem);
+          lastEventId = message.lastEventId as EventId;
+        }
+        return { type: 'resume', topics, lastEventId, cursors };
+      }
       const topics = topicsOf();
       if (isHttpError(topics)) return topics;
       const problem = eventIdError(message.lastEventId);
@@ -266,21 +329,65 @@ function messageShape(m: Record<string, unknown>): Message | null {
         typeof m.ok === 'boolean' &&
         (m.error === undefined || str(m.error)) &&
         (m.epoch === undefined || int(m.epoch)) &&
-        (m.regranted === undefined || (Array.isArray(m.regranted) && m.regranted.every(str)))
+        (m.regranted === undefined || (Array.isArray(m.regranted) && m.regranted.every(str))) &&
+        (m.heads === undefined || (Array.isArray(m.heads) && m.heads.every(isTopicHead)))
         ? (m as Message)
         : null;
     case 'store-reset':
       return int(m.epoch) ? (m as Message) : null;
     case 'deliver':
-      return isEvent(m.event) ? (m as Message) : null;
+      return isEvent(m.event) &&
+        (m.position === undefined || isPosition(m.position)) &&
+        (m.deliveryId === undefined || int(m.deliveryId))
+        ? (m as Message)
+        : null;
+    case 'deliver-ack':
+      return int(m.deliveryId) ? (m as Message) : null;
     case 'forward':
       return int(m.forwardId) && isEvent(m.event) ? (m as Message) : null;
     case 'forward-ack':
       return int(m.forwardId) ? (m as Message) : null;
+    case 'history-read':
+      return int(m.requestId) && str(m.topic) && isHistoryAfter(m.after) && count(m.limit)
+        ? (m as Message)
+        : null;
+    case 'history-reply':
+      return int(m.requestId) && isHistoryReply(m.reply) ? (m as Message) : null;
     default:
       // store-request and store-reply never travel between production nodes.
       return null;
   }
+}
+
+/** A non-negative safe integer: a seq, an epoch, a count. */
+function count(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isPosition(value: unknown): value is Position {
+  return isRecord(value) && count(value.epoch) && count(value.seq);
+}
+
+function isTopicHead(value: unknown): boolean {
+  return isRecord(value) && typeof value.topic === 'string' && count(value.seq);
+}
+
+function isHistoryAfter(value: unknown): boolean {
+  return isRecord(value) && (count(value.seq) || isEventId(value.eventId));
+}
+
+function isHistoryReply(value: unknown): value is HistoryReply {
+  if (!isRecord(value)) return false;
+  if (value.ok === false) return typeof value.message === 'string';
+  return (
+    value.ok === true &&
+    count(value.epoch) &&
+    (value.afterSeq === null || count(value.afterSeq)) &&
+    count(value.firstSeq) &&
+    count(value.headSeq) &&
+    Array.isArray(value.events) &&
+    value.events.every((item) => isRecord(item) && count(item.seq) && isEvent(item.event))
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -305,8 +412,11 @@ function isPublishResult(value: unknown): value is PublishResult {
       typeof value.eventId === 'string' &&
       (value.warning === undefined ||
         (isRecord(value.warning) &&
-          (value.warning.code === 'store-rebuilding' || value.warning.code === 'frontend-lapsed') &&
-          typeof value.warning.message === 'string'))
+          (value.warning.code === 'store-rebuilding' ||
+            value.warning.code === 'frontend-lapsed' ||
+            value.warning.code === 'forward-pending') &&
+          typeof value.warning.message === 'string')) &&
+      (value.position === undefined || isPosition(value.position))
     );
   }
   return value.ok === false && typeof value.code === 'string' && typeof value.message === 'string';

@@ -1,7 +1,9 @@
 /** Production shells: uWebSockets.js servers and the Redis subscription store around the pure core. */
-export type { SubscriptionStorePort, LeaseListener } from './store-port.ts';
+export type { SubscriptionStorePort, LeaseListener, HistoryListener, HistoryEffect } from './store-port.ts';
 export { MemoryStore } from './memory-store.ts';
 export { RedisStore } from './redis-store.ts';
+export { startRedisServer } from './redis-server-process.ts';
+export type { RedisServerProcess } from './redis-server-process.ts';
 export type { RedisStoreOptions } from './redis-store.ts';
 export { coreFailureExitCode, startServer, ListenError } from './server.ts';
 export type { RunningServer, ServerHooks } from './server.ts';

@@ -1,11 +1,16 @@
 /**
  * The embedded store: the core's pure subscription store, fed the real clock. One process only;
  * dispatchers in other processes cannot see it (use Redis for those).
+ *
+ * It answers every request the core's store answers, reliable mode's `append` and `read` included,
+ * and sweeps on its own timer as the core's store node does on its deadline: lapsed leases are
+ * reported and forgotten, histories trimmed by age. What the core reports as effects goes to the
+ * listeners: lease changes to `onLease`, appends and trims to `onHistory`.
  */
-import { applyStoreRequest, createStore, storeDeadline, sweepStore } from '../core/index.ts';
+import { applyStoreRequest, createStore, storeDeadline, storeRole } from '../core/index.ts';
 import type { StoreLimits, StoreReply, StoreRequest, StoreState } from '../core/index.ts';
 import { monotonicClock } from './monotonic-clock.ts';
-import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
+import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
 export class MemoryStore implements SubscriptionStorePort {
   private readonly state: StoreState;
@@ -16,6 +21,7 @@ export class MemoryStore implements SubscriptionStorePort {
   constructor(
     limits: Partial<StoreLimits> = {},
     private readonly onLease: LeaseListener = () => {},
+    private readonly onHistory: HistoryListener = () => {},
   ) {
     // A later process's store has a larger epoch: microseconds of the wall clock at its birth.
     this.state = createStore(limits, Date.now() * 1000);
@@ -25,8 +31,12 @@ export class MemoryStore implements SubscriptionStorePort {
   }
 
   request(request: StoreRequest): Promise<StoreReply> {
-    const { reply, changes } = applyStoreRequest(this.state, request, this.now());
+    const { reply, changes, history } = applyStoreRequest(this.state, request, this.now());
     for (const change of changes) this.onLease(change);
+    const epoch = this.state.epoch;
+    if (history?.appended !== undefined) this.onHistory({ kind: 'appended', epoch, ...history.appended });
+    for (const { topic, throughSeq } of history?.trims ?? [])
+      this.onHistory({ kind: 'trimmed', topic, epoch, throughSeq });
     return Promise.resolve(reply);
   }
 
@@ -43,6 +53,10 @@ export class MemoryStore implements SubscriptionStorePort {
     const now = this.now();
     const due = storeDeadline(this.state);
     if (due === null || now < due) return;
-    for (const change of sweepStore(this.state, now)) this.onLease(change);
+    // The store node's deadline: leases swept and histories trimmed by age, as effects.
+    for (const effect of storeRole.handle(this.state, { kind: 'deadline' }, now)) {
+      if (effect.kind === 'lease') this.onLease(effect.lease);
+      else if (effect.kind === 'trimmed') this.onHistory(effect);
+    }
   }
 }

@@ -16,6 +16,20 @@ export interface Metrics {
   readonly backpressure: Counter<'transport' | 'action'>;
   readonly internalSends: Counter<'outcome'>;
   readonly httpErrors: Counter<'code'>;
+  /** Reliable mode: a frontend's history reads, by the answer it got (`ok`, `failed`). */
+  readonly historyReads: Counter<'result'>;
+  /** Reliable mode: deliveries a dispatcher sent again for want of a `deliver-ack`. */
+  readonly deliveryRetries: Counter;
+  /** Reliable mode: from a delivery's first send to its `deliver-ack`, on the dispatcher. */
+  readonly deliverAckLatency: Histogram;
+  /** Reliable mode: `forward-ack`s a dispatcher sent (its store appended a peer's forward) and received. */
+  readonly forwardAcks: Counter<'direction'>;
+  /** Reliable mode: gap notices written to viewers, by why (`trimmed`, `epoch`, `unknown-cursor`, `duplicate`). */
+  readonly gapNotices: Counter<'why'>;
+  /** Reliable mode: events the store appended (`new`) or held already (`duplicate`), seen by the dispatcher. */
+  readonly historyAppends: Counter<'result'>;
+  /** Reliable mode: history trims a store reported. */
+  readonly historyTrims: Counter;
 }
 
 export interface MetricSources {
@@ -126,6 +140,46 @@ export function createMetrics(sources: MetricSources, labels: Record<string, str
       name: 'stadium_http_errors_total',
       help: 'Error replies to clients and publishers, by code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    historyReads: new Counter({
+      name: 'stadium_history_reads_total',
+      help: 'Reliable mode: history reads by this frontend, by the answer (ok, failed)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    deliveryRetries: new Counter({
+      name: 'stadium_delivery_retries_total',
+      help: 'Reliable mode: deliveries to frontends sent again for want of an ack',
+      registers: [registry],
+    }),
+    deliverAckLatency: new Histogram({
+      name: 'stadium_deliver_ack_seconds',
+      help: "Reliable mode: from a delivery's first send to the frontend's ack",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    forwardAcks: new Counter({
+      name: 'stadium_forward_acks_total',
+      help: 'Reliable mode: forward acks sent to (a peer forward appended here) and received from peer datacenters',
+      labelNames: ['direction'],
+      registers: [registry],
+    }),
+    gapNotices: new Counter({
+      name: 'stadium_gap_notices_total',
+      help: 'Reliable mode: gap notices written to viewers, by why',
+      labelNames: ['why'],
+      registers: [registry],
+    }),
+    historyAppends: new Counter({
+      name: 'stadium_history_appends_total',
+      help: 'Reliable mode: events appended to the history (new) or found there already (duplicate)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    historyTrims: new Counter({
+      name: 'stadium_history_trims_total',
+      help: 'Reliable mode: history trims a store reported',
       registers: [registry],
     }),
   };

@@ -7,7 +7,12 @@
  *   is a direct call into the host loop.
  * - In: `POST /internal/message` can deliver, subscribe and unsubscribe on any topic, so a request
  *   without the internal token is refused before its body is read; an accepted message goes to the
- *   role that handles its type, and a node without that role answers `404 wrong-role`.
+ *   role that handles its type, and a node without that role answers `404 wrong-role`. Every
+ *   message is shape-checked field by field first (prod/http-input.ts `parseInternalMessage`,
+ *   reliable mode's deliveries, acks and history reads and replies included): one that is not is
+ *   `400 bad-message`. Refusals are logged as warnings (a node with the token sending garbage is a
+ *   bug or a version skew; one without it is a stranger), at most one line per
+ *   `refusalLogEveryMs` with the count of those left unsaid, so a flood cannot flood the log.
  * - Role all talks to itself by direct calls only, so when no token is given it makes one up that
  *   it never sends anywhere: its `/internal/` endpoint refuses everyone.
  */
@@ -24,6 +29,8 @@ import type { Metrics } from './metrics.ts';
 
 /** How long a node-to-node POST may take; the core's own timeouts are shorter and decide. */
 const sendTimeoutMs = 2_000;
+/** At most one refusal log line per this long; the others are counted into the next line. */
+export const refusalLogEveryMs = 1_000;
 
 /** Hands a message to the role of this node that handles its type; false when there is none. */
 export type Receive = (source: NodeId, message: Message) => boolean;
@@ -32,6 +39,8 @@ export class PeerTransport {
   /** Required on every `/internal/` request: the deployment's, or (role all) one made up here. */
   private readonly token: string;
   private readonly headers: Record<string, string>;
+  private refusalLoggedAtMs = Number.NEGATIVE_INFINITY;
+  private refusalsUnlogged = 0;
 
   constructor(
     private readonly nodeId: NodeId,
@@ -78,19 +87,36 @@ export class PeerTransport {
     );
   }
 
+  private logRefusal(what: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    if (now - this.refusalLoggedAtMs < refusalLogEveryMs) {
+      this.refusalsUnlogged++;
+      return;
+    }
+    this.log.warn(what, { ...fields, earlierRefusalsUnlogged: this.refusalsUnlogged });
+    this.refusalLoggedAtMs = now;
+    this.refusalsUnlogged = 0;
+  }
+
   private onMessage(http: HttpRoutes, ex: Exchange, authorization: string): void {
     const denied = checkBearerToken(
       this.token,
       bearerToken(authorization),
       "node-to-node requests need this deployment's internal token",
     );
-    if (denied !== null) return http.fail(ex, denied);
+    if (denied !== null) {
+      this.logRefusal('refused a node message without the internal token', { why: denied.message });
+      return http.fail(ex, denied);
+    }
     readBody(
       ex,
       http.bodyBytesMax,
       (body) => {
         const parsed = parseInternalMessage(body);
-        if (isHttpError(parsed)) return http.fail(ex, parsed);
+        if (isHttpError(parsed)) {
+          this.logRefusal('refused a malformed node message', { why: parsed.message });
+          return http.fail(ex, parsed);
+        }
         if (!this.receive(parsed.source, parsed.message)) {
           return http.fail(
             ex,

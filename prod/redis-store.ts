@@ -11,18 +11,30 @@
  *   of its CPU on a command per lookup than on everything else a publish does.
  * - Keys carry a TTL as long as their longest lease, so a crashed frontend's entries, and a whole
  *   abandoned datacenter prefix, die by themselves; lookups also delete dead entries they meet.
+ * - Histories (reliable mode): an `append` sequences its event in the topic's history and looks the
+ *   topic's frontends up in the same script call, so a reliable publish is still one round trip;
+ *   appends asked in one event-loop iteration share one call, as lookups do. `read` answers part of
+ *   a history; lease writes answer their topics' heads. The layout, and why a stream, is in
+ *   prod/redis-store-scripts.ts. Appends and trims are told to `onHistory`, as the core's store
+ *   reports them as effects; a history that expires idle by its TTL is not reported (it is what
+ *   age trimming would have done).
  * - Redis being down is the weather: with no offline queue and no retries a request rejects at once,
  *   the dispatcher's store timeout answers the publisher 503, and the frontends' renewals repair
  *   every registration once Redis is back.
  */
 import { Redis } from 'ioredis';
-import { defaultStoreLimits, topicError } from '../core/index.ts';
-import type { LeaseChange, StoreLimits, StoreReply, StoreRequest } from '../core/index.ts';
-import { lookupScript, removeScript, writeScript } from './redis-store-scripts.ts';
-import type { LeaseListener, SubscriptionStorePort } from './store-port.ts';
+import { defaultStoreLimits, historyAfterError, topicError } from '../core/index.ts';
+import type { Event, LeaseChange, StoreLimits, StoreReply, StoreRequest, TopicHead } from '../core/index.ts';
+import { appendScript, lookupScript, readScript, removeScript, writeScript } from './redis-store-scripts.ts';
+import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
 /** Lookups in one script call at most (a larger batch is split). */
 const lookupsPerCallMax = 256;
+/**
+ * Appends in one script call at most (a larger batch is split): measured best between 16 and 64 on
+ * a 2-core machine (bench/redis-history-candidates.ts); Redis' cost per append grew past that.
+ */
+const appendsPerCallMax = 64;
 
 interface PendingLookup {
   topic: string;
@@ -30,12 +42,23 @@ interface PendingLookup {
   reject: (error: unknown) => void;
 }
 
+interface PendingAppend {
+  event: Event;
+  resolve: (reply: StoreReply) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One event's answer from the append script (see appendScript). */
+type AppendAnswer = ['full', number] | [number, number, number, string[], number[], string[], string[]];
+
 export interface RedisStoreOptions {
   url: string;
   /** Every key starts with it: one prefix per datacenter (and per test run). */
   prefix: string;
   limits?: Partial<StoreLimits>;
   onLease?: LeaseListener;
+  /** Told every append and trim of a history (reliable mode). */
+  onHistory?: HistoryListener;
   /** Told when the connection goes up or down, with the error that took it down. */
   onStatus?: (status: 'up' | 'down', error?: Error) => void;
 }
@@ -47,15 +70,19 @@ export class RedisStore implements SubscriptionStorePort {
   private readonly limits: StoreLimits;
   private readonly prefix: string;
   private readonly onLease: LeaseListener;
+  private readonly onHistory: HistoryListener;
   /** The last status reported to `onStatus`; null until the first verdict, which is always reported. */
   private lastStatus: 'up' | 'down' | null = null;
   /** Lookups of this event-loop iteration, sent together after it. */
   private lookups: PendingLookup[] = [];
+  /** Appends of this event-loop iteration, sent together after it. */
+  private appends: PendingAppend[] = [];
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
     this.limits = { ...defaultStoreLimits, ...options.limits };
     this.onLease = options.onLease ?? (() => {});
+    this.onHistory = options.onHistory ?? (() => {});
     const onStatus = options.onStatus ?? (() => {});
     this.redis = new Redis(options.url, {
       // Fail fast while disconnected: the dispatcher's timeout turns silence into a 503.
@@ -82,6 +109,8 @@ export class RedisStore implements SubscriptionStorePort {
     this.redis.defineCommand('stadiumWrite', { lua: writeScript });
     this.redis.defineCommand('stadiumRemove', { lua: removeScript });
     this.redis.defineCommand('stadiumLookup', { lua: lookupScript });
+    this.redis.defineCommand('stadiumAppend', { lua: appendScript });
+    this.redis.defineCommand('stadiumRead', { lua: readScript });
   }
 
   /** Resolves once connected (or rejects after `timeoutMs`): for tests and startup checks. */
@@ -123,9 +152,10 @@ export class RedisStore implements SubscriptionStorePort {
           this.key('epoch'),
           this.key('topics'),
           this.key('seq'),
+          this.key('heads'),
           ...topics.map((t) => this.topicKey(t)),
         ];
-        const [full, applied, ignored, flat, epochId, epochAgeMs] = (await this.run('stadiumWrite')(
+        const [full, applied, ignored, flat, epochId, epochAgeMs, headSeqs] = (await this.run('stadiumWrite')(
           keys.length,
           ...keys,
           request.frontend,
@@ -137,7 +167,7 @@ export class RedisStore implements SubscriptionStorePort {
           this.limits.tombstoneMs,
           this.limits.lapsedKeepMs,
           ...topics,
-        )) as [number, number, number, string[], string, number];
+        )) as [number, number, number, string[], string, number, number[]];
         for (let i = 0; i + 2 < flat.length; i += 3) {
           const kind = flat[i] as 'granted' | 'renewed' | 'refused';
           const topic = flat[i + 1] as string;
@@ -147,13 +177,27 @@ export class RedisStore implements SubscriptionStorePort {
               : { change: kind, topic, frontend: request.frontend, expiresAtMs: Number(flat[i + 2]) };
           this.onLease(change);
         }
+        // As the core's store: no heads at all while no topic has a history (best-effort replies stay small).
+        const heads: TopicHead[] = headSeqs.map((seq, i) => ({ topic: topics[i]!, seq }));
+        const withHeads = heads.length === 0 ? {} : { heads };
         if (full === 1 && applied === 0) {
-          return rejected(
-            'full',
-            `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`,
-          );
+          return {
+            ...rejected(
+              'full',
+              `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`,
+            ),
+            epoch: Number(epochId),
+            ...withHeads,
+          };
         }
-        const written = { op: 'written', applied, ignored, epoch: Number(epochId), epochAgeMs } as const;
+        const written = {
+          op: 'written',
+          applied,
+          ignored,
+          epoch: Number(epochId),
+          epochAgeMs,
+          ...withHeads,
+        } as const;
         if (request.op === 'add') return written;
         const regranted: string[] = [];
         for (let i = 0; i + 2 < flat.length; i += 3)
@@ -164,10 +208,11 @@ export class RedisStore implements SubscriptionStorePort {
         const error = topicError(request.topic);
         if (error !== null) return rejected('bad-request', error);
         const [removed, epochId, epochAgeMs] = (await this.run('stadiumRemove')(
-          3,
+          4,
           this.key('epoch'),
           this.key('topics'),
           this.topicKey(request.topic),
+          this.key('heads'),
           request.frontend,
           request.generation,
           request.topic,
@@ -184,10 +229,16 @@ export class RedisStore implements SubscriptionStorePort {
           epochAgeMs,
         };
       }
-      case 'append':
+      case 'append': {
+        const error = topicError(request.event.topic);
+        if (error !== null) return rejected('bad-request', error);
+        return new Promise((resolve, reject) => {
+          if (this.appends.length === 0) setImmediate(() => this.flushAppends());
+          this.appends.push({ event: request.event, resolve, reject });
+        });
+      }
       case 'read':
-        // Reliable mode's histories live in the in-memory store for now; Redis follows (issue 15).
-        return rejected('bad-request', `the Redis store does not keep histories yet (${request.op})`);
+        return this.read(request);
     }
   }
 
@@ -207,7 +258,12 @@ export class RedisStore implements SubscriptionStorePort {
     this.lookups = [];
     for (let at = 0; at < lookups.length; at += lookupsPerCallMax) {
       const chunk = lookups.slice(at, at + lookupsPerCallMax);
-      const keys = [this.key('epoch'), this.key('topics'), ...chunk.map((l) => this.topicKey(l.topic))];
+      const keys = [
+        this.key('epoch'),
+        this.key('topics'),
+        this.key('heads'),
+        ...chunk.map((l) => this.topicKey(l.topic)),
+      ];
       this.run('stadiumLookup')(
         keys.length,
         ...keys,
@@ -232,13 +288,119 @@ export class RedisStore implements SubscriptionStorePort {
     }
   }
 
+  private flushAppends(): void {
+    const appends = this.appends;
+    this.appends = [];
+    for (let at = 0; at < appends.length; at += appendsPerCallMax) {
+      const chunk = appends.slice(at, at + appendsPerCallMax);
+      const keys = [this.key('epoch'), this.key('topics'), this.key('heads')];
+      const args: (string | number)[] = [
+        this.epochTtlMs(),
+        this.limits.tombstoneMs,
+        this.limits.lapsedKeepMs,
+        this.limits.historyEventsMax,
+        this.limits.historyAgeMs,
+        this.limits.historyIdsMax,
+        this.limits.historyTopicsMax,
+      ];
+      for (const { event } of chunk) {
+        const topic = event.topic;
+        keys.push(this.topicKey(topic), this.historyKey('hist', topic), this.historyKey('ids', topic));
+        keys.push(this.historyKey('idx', topic));
+        // The event as its JSON text: whatever JSON value its payload is comes back the same.
+        args.push(topic, event.id, JSON.stringify(event));
+      }
+      this.run('stadiumAppend')(keys.length, ...keys, ...args).then(
+        (answer) => {
+          const [answers, epochId, epochAgeMs] = answer as [AppendAnswer[], string, number];
+          const epoch = Number(epochId);
+          chunk.forEach(({ event, resolve }, i) => {
+            const one = answers[i]!;
+            if (one[0] === 'full') {
+              const message = `store holds histories of ${one[1]} topics (historyTopicsMax ${this.limits.historyTopicsMax})`;
+              resolve(rejected('full', message));
+              return;
+            }
+            const [seq, duplicate, through, frontends, leaseLeftMs, lapsed, dead] = one;
+            for (const frontend of dead) this.onLease({ change: 'expired', topic: event.topic, frontend });
+            this.onHistory({ kind: 'appended', event, epoch, seq, duplicate: duplicate === 1 });
+            if (through > 0)
+              this.onHistory({ kind: 'trimmed', topic: event.topic, epoch, throughSeq: through });
+            resolve({
+              op: 'appended',
+              seq,
+              duplicate: duplicate === 1,
+              frontends,
+              leaseLeftMs,
+              lapsed,
+              epoch,
+              epochAgeMs,
+            });
+          });
+        },
+        (error: unknown) => {
+          for (const append of chunk) append.reject(error);
+        },
+      );
+    }
+  }
+
+  private async read(request: Extract<StoreRequest, { op: 'read' }>): Promise<StoreReply> {
+    const error = topicError(request.topic);
+    if (error !== null) return rejected('bad-request', error);
+    if (!Number.isSafeInteger(request.limit) || request.limit < 1)
+      return rejected('bad-request', 'a read needs a positive whole limit');
+    const afterError = historyAfterError(request.after);
+    if (afterError !== null) return rejected('bad-request', afterError);
+    const { topic } = request;
+    const [afterSeq, firstSeq, headSeq, seqs, texts, through, epochId, epochAgeMs] = (await this.run(
+      'stadiumRead',
+    )(
+      5,
+      this.key('epoch'),
+      this.key('heads'),
+      this.historyKey('hist', topic),
+      this.historyKey('ids', topic),
+      this.historyKey('idx', topic),
+      this.epochTtlMs(),
+      this.limits.historyEventsMax,
+      this.limits.historyAgeMs,
+      this.limits.historyIdsMax,
+      topic,
+      'seq' in request.after ? 'seq' : 'id',
+      'seq' in request.after ? request.after.seq : request.after.eventId,
+      Math.min(request.limit, this.limits.readEventsMax),
+    )) as [number, number, number, number[], string[], number, string, number];
+    const epoch = Number(epochId);
+    if (through > 0) this.onHistory({ kind: 'trimmed', topic, epoch, throughSeq: through });
+    return {
+      op: 'range',
+      afterSeq: afterSeq < 0 ? null : afterSeq,
+      firstSeq,
+      headSeq,
+      events: seqs.map((seq, i) => ({ seq, event: JSON.parse(texts[i]!) as Event })),
+      epoch,
+      epochAgeMs,
+    };
+  }
+
   private run(name: string): ScriptRunner {
     return (this.redis as unknown as Record<string, ScriptRunner>)[name]!.bind(this.redis);
   }
 
-  /** The epoch outlives every lease and tombstone written under it, and dies with an abandoned prefix. */
+  /**
+   * The epoch outlives every lease, tombstone and history written under it (so no key of an older
+   * epoch is ever read in a newer one), and dies with an abandoned prefix.
+   */
   private epochTtlMs(): number {
-    return 2 * Math.max(this.limits.leaseMsMax + this.limits.lapsedKeepMs, this.limits.tombstoneMs);
+    return (
+      2 *
+      Math.max(
+        this.limits.leaseMsMax + this.limits.lapsedKeepMs,
+        this.limits.tombstoneMs,
+        this.limits.historyAgeMs,
+      )
+    );
   }
 
   private key(name: string): string {
@@ -247,6 +409,10 @@ export class RedisStore implements SubscriptionStorePort {
 
   private topicKey(topic: string): string {
     return `${this.prefix}topic:${topic}`;
+  }
+
+  private historyKey(kind: 'hist' | 'ids' | 'idx', topic: string): string {
+    return `${this.prefix}${kind}:${topic}`;
   }
 }
 

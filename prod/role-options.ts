@@ -12,6 +12,7 @@ export function dispatcherOptions(config: ServeConfig, nodeId: NodeId): Dispatch
   return {
     nodeId,
     dc: config.dc,
+    mode: config.mode,
     peers: config.peers,
     // Unique per incarnation: datacenter, node and a random boot id.
     idPrefix: `${config.dc}.${new URL(nodeId).port || '80'}.${randomBytes(4).toString('hex')}-`,
@@ -25,6 +26,7 @@ export function frontendOptions(config: ServeConfig, nodeId: NodeId): FrontendOp
   return {
     nodeId,
     dc: config.dc,
+    mode: config.mode,
     dispatchers: config.dispatchers.length > 0 ? config.dispatchers : [nodeId],
     leaseMs: config.leaseMs,
     leaseRequestTimeoutMs: config.storeTimeoutMs + 500,

@@ -10,7 +10,7 @@
  *   `Content-Length` past what a payload at the limit can take (`413`, and the connection closes).
  * - On shutdown every publish still waiting is answered `503 shutting-down`.
  */
-import type { PublishId, PublishResult, PublishWarning } from '../core/index.ts';
+import type { Position, PublishId, PublishResult, PublishWarning } from '../core/index.ts';
 import { checkPublishToken } from './auth.ts';
 import { exchange, readBody, reply, replyError } from './http-reply.ts';
 import type { Exchange } from './http-reply.ts';
@@ -26,7 +26,7 @@ type PendingPublish = { ex: Exchange } | { batch: PendingBatch; index: number };
 
 /** What a batch publish answers for each of its events, in order. */
 type BatchResult =
-  | { id: string; warning?: PublishWarning }
+  | { id: string; warning?: PublishWarning; position?: Position }
   | { status: number; code: string; error: string; retryAfterMs?: number };
 
 interface PendingBatch {
@@ -165,11 +165,15 @@ function batchFailure(error: HttpError): BatchResult {
 }
 
 /** The 200 body of one published event: its id, and a warning when it may not reach every viewer. */
+/** `{id}`, with the warning if any, and (reliable mode) where the event stands in this datacenter's history. */
 function publishedBody(result: Extract<PublishResult, { ok: true }>): {
   id: string;
   warning?: PublishWarning;
+  position?: Position;
 } {
-  return result.warning === undefined
-    ? { id: result.eventId }
-    : { id: result.eventId, warning: result.warning };
+  return {
+    id: result.eventId,
+    ...(result.warning === undefined ? {} : { warning: result.warning }),
+    ...(result.position === undefined ? {} : { position: result.position }),
+  };
 }

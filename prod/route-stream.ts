@@ -6,6 +6,11 @@
  * every topic. Then the stream opens, the frontend hears `connect`, and either one `resume` of every
  * topic from the last event id or one `subscribe` each. What the core sends it afterwards is
  * written by prod/clients.ts.
+ *
+ * Reliable mode: a `Last-Event-ID` (or `?lastEventId=`) holding a cursor text resumes each topic
+ * from its cursor, and the connection starts its own cursors from them (its `id:` lines); a cursor
+ * text that does not decode is `400 bad-cursor`. The text travels in the request head, which
+ * uWebSockets.js bounds at about 4 KB (431 past it; see core/cursor.ts).
  */
 import type { ConnectionId } from '../core/index.ts';
 import { grantError, openGrant, subscribeGrant } from './auth.ts';
@@ -48,12 +53,12 @@ function onStream(
     const denied = grantError(grant, parsed.topics);
     if (denied !== null) return http.fail(ex, denied, cors);
     ex.answered = true;
-    const conn = clients.openSse(inputs.newConnectionId(), ex.res);
+    const conn = clients.openSse(inputs.newConnectionId(), ex.res, parsed.cursors);
     ex.onAbort = sseAborted(clients, conn.id);
     inputs.act(conn.id, { type: 'connect' });
     if (!conn.open) return;
     expiry.set(conn.id, grant.expiresAtMs);
-    inputs.join(conn.id, parsed.topics, parsed.lastEventId);
+    inputs.join(conn.id, parsed.topics, parsed.lastEventId, parsed.cursors);
   };
   if (jwtKey === null) return open(openGrant);
   void subscribeGrant(jwtKey, parsed.token ?? bearerToken(authorization)).then((grant) => {

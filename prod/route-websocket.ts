@@ -14,6 +14,8 @@
  * - Every bad message gets one `error` (status and code as over HTTP) and the socket stays open.
  *   A message over the limit (`--payload-limit` + 4 KiB) gets `413`; one over twice that is cut off
  *   by uWebSockets.js, which closes the socket (1009).
+ * - `resume` takes a plain `lastEventId` or (reliable mode) a `cursor` text: each topic resumes
+ *   from its cursor; a cursor that does not decode gets `400 bad-cursor` and nothing is joined.
  * - `refresh` replaces the token, and the connection's expiry, if the fresh one is valid and allows
  *   every topic the connection is on; otherwise the old one stands.
  * - The slow-client limit is uWebSockets.js' own backpressure limit: its pub/sub skips frames past
@@ -148,7 +150,9 @@ export class WebSocketRoute {
       case 'resume': {
         const denied = grantError(grant, message.topics);
         if (denied !== null) return this.refuse(conn, denied);
-        inputs.join(conn.id, message.topics, message.type === 'resume' ? message.lastEventId : null);
+        if (message.type === 'resume')
+          inputs.join(conn.id, message.topics, message.lastEventId, message.cursors);
+        else inputs.join(conn.id, message.topics, null);
         return;
       }
       case 'unsubscribe':

@@ -36,6 +36,7 @@ import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { PeerTransport } from './peer-transport.ts';
 import { dispatcherOptions, frontendOptions } from './role-options.ts';
+import { clientRoute } from './route-client.ts';
 import { fallbackRoute, operationsRoutes } from './route-operations.ts';
 import type { Health } from './route-operations.ts';
 import { Publishes } from './route-publish.ts';
@@ -112,7 +113,7 @@ export async function startServer(
     },
     { dc: config.dc, role: config.role },
   );
-  const inputs = new ClientInputs(nodeId, feed);
+  const inputs = new ClientInputs(nodeId, feed, config.mode);
   const clients = new Clients(
     config,
     metrics,
@@ -179,6 +180,7 @@ export async function startServer(
       (id) => loop.frontend?.connections.get(id) ?? noTopics,
     ).route();
   }
+  clientRoute(http);
   fallbackRoute(http);
 
   log.info('listening', {

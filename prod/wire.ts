@@ -1,12 +1,30 @@
 /**
- * What clients see on the wire: Server-Sent Events frames and WebSocket JSON messages. Each event
- * is formatted once per fan-out, not once per connection.
+ * What clients see on the wire: Server-Sent Events frames and WebSocket JSON messages (the contract
+ * with client libraries: /work/notes/wire-reliable.md, summed up in the README's "Delivery modes").
+ * Each event is formatted once per fan-out, not once per connection.
  *
- * SSE: `id:` carries the event id so EventSource sends it back as `Last-Event-ID`; `data:` is one
- * line of JSON (JSON.stringify never emits a raw newline). WebSocket: one JSON object per message,
- * `type` first.
+ * SSE: `id:` carries what EventSource sends back as `Last-Event-ID`; `data:` is one line of JSON
+ * (JSON.stringify never emits a raw newline). WebSocket: one JSON object per message, `type` first.
+ *
+ * Best-effort: the `id:` is the event id, the same for every viewer, so a whole SSE frame is made
+ * once per fan-out. Reliable: events carry their `position` ({dc, epoch, seq}: the same for every
+ * viewer), and an SSE `id:` is the connection's own cursor text after the event (core/cursor.ts),
+ * so the frame's `event:`/`data:` part is made once per fan-out and only its `id:` line once per
+ * connection. A reliable SSE stream also hears `event: subscribed` (with its cursor as `id:`) when
+ * a topic joins, as a WebSocket hears `{"type":"subscribed"}`.
  */
-import type { Event, Notice } from '../core/index.ts';
+import type { DcId, Event, Notice, Position } from '../core/index.ts';
+
+/** Where an event stands in its datacenter's history of its topic (reliable mode). */
+export interface WirePosition {
+  dc: DcId;
+  epoch: number;
+  seq: number;
+}
+
+export function wirePosition(dc: DcId, position: Position): WirePosition {
+  return { dc, epoch: position.epoch, seq: position.seq };
+}
 
 /** The event as clients receive it, SSE `data:` and WebSocket alike. */
 export interface EventBody {
@@ -15,20 +33,40 @@ export interface EventBody {
   payload: string;
   publishedAtMs: number;
   origin: string;
+  /** Reliable mode only. */
+  position?: WirePosition;
 }
 
-function eventBody(event: Event): EventBody {
-  return {
+function eventBody(event: Event, position?: WirePosition): EventBody {
+  const body: EventBody = {
     id: event.id,
     topic: event.topic,
     payload: event.payload,
     publishedAtMs: event.publishedAtMs,
     origin: event.origin,
   };
+  if (position !== undefined) body.position = position;
+  return body;
 }
 
+/** Best-effort: the whole frame, its `id:` the event id. */
 export function sseEvent(event: Event): string {
   return `id: ${event.id}\nevent: message\ndata: ${JSON.stringify(eventBody(event))}\n\n`;
+}
+
+/** Reliable: the frame after its `id:` line (`sseIdLine`), the same for every viewer. */
+export function sseEventTail(event: Event, position: WirePosition): string {
+  return `event: message\ndata: ${JSON.stringify(eventBody(event, position))}\n\n`;
+}
+
+/** Reliable: a connection's `id:` line, its cursor text; none when it has no cursor (nothing to resume). */
+export function sseIdLine(cursorText: string | null): string {
+  return cursorText === null ? '' : `id: ${cursorText}\n`;
+}
+
+/** Reliable: a topic joined at `position`; `id:` is the connection's cursor text then. */
+export function sseSubscribed(cursorText: string | null, topic: string, position: WirePosition): string {
+  return `${sseIdLine(cursorText)}event: subscribed\ndata: ${JSON.stringify({ topic, position })}\n\n`;
 }
 
 export function sseNotice(notice: Notice): string {
@@ -44,8 +82,9 @@ export function sseComment(text: string): string {
   return `: ${text.replace(/[\r\n]+/g, ' ')}\n\n`;
 }
 
-export function wsEvent(event: Event): string {
-  return JSON.stringify({ type: 'event', ...eventBody(event) });
+/** `position`: reliable mode only. */
+export function wsEvent(event: Event, position?: WirePosition): string {
+  return JSON.stringify({ type: 'event', ...eventBody(event, position) });
 }
 
 export function wsNotice(notice: Notice): string {
@@ -57,6 +96,9 @@ export function wsError(status: number, code: string, message: string): string {
   return JSON.stringify({ type: 'error', status, code, error: message });
 }
 
-export function wsSubscribed(topic: string): string {
-  return JSON.stringify({ type: 'subscribed', topic });
+/** `position`: reliable mode only. */
+export function wsSubscribed(topic: string, position?: WirePosition): string {
+  return JSON.stringify(
+    position === undefined ? { type: 'subscribed', topic } : { type: 'subscribed', topic, position },
+  );
 }

@@ -1,10 +1,34 @@
-// Goal: the memory store and the Redis store keep one contract, the core store's.
-// Method: the same suite against both; Redis under a unique key prefix per store, deleted afterwards.
+// Goal: the core's store, the memory store and the Redis store keep one contract, the core store's.
+// Method: the same suite against all three (the core's pure store run as its node is: swept when
+// its deadline is due); Redis under a unique key prefix per store, deleted afterwards.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { applyStoreRequest, createStore, storeDeadline, storeRole } from '../core/index.ts';
+import type { StoreLimits } from '../core/index.ts';
 import { MemoryStore, RedisStore } from '../prod/index.ts';
+import type { SubscriptionStorePort } from '../prod/index.ts';
 import { redisGate, redisUrl, uniquePrefix } from '../prod/test-gate.ts';
 import { describeStoreContract } from './store-contract.ts';
+
+/** The core's store with no host around it but a clock: its deadline handled before each request. */
+function coreStore(limits: Partial<StoreLimits>, epoch: number): SubscriptionStorePort {
+  const state = createStore(limits, epoch);
+  const started = performance.now();
+  const now = (): number => Math.floor(performance.now() - started);
+  return {
+    request: (request) => {
+      const due = storeDeadline(state);
+      if (due !== null && now() >= due) storeRole.handle(state, { kind: 'deadline' }, now());
+      return Promise.resolve(applyStoreRequest(state, request, now()).reply);
+    },
+    status: () => 'up',
+    close: () => Promise.resolve(),
+  };
+}
+
+describeStoreContract('core', (limits) =>
+  Promise.resolve({ store: coreStore(limits, 1), loseData: () => Promise.resolve(coreStore(limits, 2)) }),
+);
 
 describeStoreContract('memory', (limits) => {
   const store = new MemoryStore(limits);

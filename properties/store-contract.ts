@@ -3,9 +3,12 @@
  * embedded memory store and Redis), so production's stores mean what the simulator's store means:
  * generation-ordered writes, leases that die by the store's own clock, lookups in first-registered
  * order, named limits answered `rejected/full`, and bad requests answered, never thrown.
+ * Reliable mode's histories too: seqs from 1 per topic and epoch, idempotent appends by event id,
+ * trimming by count and age with ids remembered past their events, reads by seq or id bounded by
+ * `readEventsMax`, heads on lease writes, and a new epoch starting every topic again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StoreLimits, StoreReply } from '../core/index.ts';
+import type { Event, StoreLimits, StoreReply, StoreRequest } from '../core/index.ts';
 import type { SubscriptionStorePort } from '../prod/index.ts';
 
 /** A store for the suite, and a way to make it lose all its data as a restart without persistence does. */
@@ -323,6 +326,327 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
         frontends: ['alive'],
         lapsed: [],
       });
+    });
+
+    const event = (topic: string, id: string, payload: Event['payload'] = `payload of ${id}`): Event => ({
+      id,
+      topic,
+      origin: 'dc-a',
+      publishedAtMs: 1_700_000_000_000,
+      payload,
+    });
+    const append = async (store: SubscriptionStorePort, e: Event): Promise<StoreReply> =>
+      store.request({ op: 'append', event: e });
+    const seqOf = (reply: StoreReply): number | string =>
+      reply.op === 'appended' ? reply.seq : `${reply.op} ${reply.op === 'rejected' ? reply.message : ''}`;
+    const read = async (
+      store: SubscriptionStorePort,
+      topic: string,
+      after: Extract<StoreRequest, { op: 'read' }>['after'],
+      limit = 100,
+    ): Promise<{
+      afterSeq: number | null;
+      firstSeq: number;
+      headSeq: number;
+      seqs: number[];
+      ids: string[];
+    }> => {
+      const reply = await store.request({ op: 'read', topic, after, limit });
+      if (reply.op !== 'range') throw new Error(`read answered ${JSON.stringify(reply)}`);
+      return {
+        afterSeq: reply.afterSeq,
+        firstSeq: reply.firstSeq,
+        headSeq: reply.headSeq,
+        seqs: reply.events.map((e) => e.seq),
+        ids: reply.events.map((e) => e.event.id),
+      };
+    };
+
+    it('appends number each topic from 1; a retried id answers its first seq as a duplicate', async () => {
+      const store = await open();
+      expect(seqOf(await append(store, event('h', 'a1')))).toBe(1);
+      expect(seqOf(await append(store, event('h', 'a2')))).toBe(2);
+      expect(seqOf(await append(store, event('other', 'b1')))).toBe(1);
+      const retried = await append(store, event('h', 'a1'));
+      expect(retried).toMatchObject({ op: 'appended', seq: 1, duplicate: true });
+      expect(await append(store, event('h', 'a3'))).toMatchObject({ seq: 3, duplicate: false });
+      expect(await read(store, 'h', { seq: 0 })).toEqual({
+        afterSeq: 0,
+        firstSeq: 1,
+        headSeq: 3,
+        seqs: [1, 2, 3],
+        ids: ['a1', 'a2', 'a3'],
+      });
+    });
+
+    it('a read hands back each event as it was appended, whatever its payload holds', async () => {
+      const store = await open();
+      const odd = event('p', 'odd', 'quotes " \\ backslash, newline\n, unicode ✓ 𝄞, and {"json": [1]}');
+      // A JSON value that is not a string (JSON payloads, issue 15): the store keeps the event's JSON text.
+      const value = event('p', 'value', {
+        likes: 3,
+        tags: ['a', null],
+        nested: { ok: true },
+      } as unknown as string);
+      await append(store, odd);
+      await append(store, value);
+      const reply = await store.request({ op: 'read', topic: 'p', after: { seq: 0 }, limit: 10 });
+      expect(reply).toMatchObject({
+        op: 'range',
+        events: [
+          { seq: 1, event: odd },
+          { seq: 2, event: value },
+        ],
+      });
+    });
+
+    it("an append answers the topic's frontends as a lookup does, with each live lease's time left", async () => {
+      const store = await open({ lapsedKeepMs: 5_000 });
+      await store.request({ op: 'add', topic: 'f', frontend: 'f-b', leaseMs: 60_000, generation: 1 });
+      await store.request({ op: 'add', topic: 'f', frontend: 'f-a', leaseMs: 30_000, generation: 1 });
+      await store.request({ op: 'add', topic: 'f', frontend: 'f-lapsing', leaseMs: 50, generation: 1 });
+      await sleep(120);
+      const first = await append(store, event('f', 'e1'));
+      expect(first).toMatchObject({
+        op: 'appended',
+        seq: 1,
+        duplicate: false,
+        frontends: ['f-b', 'f-a'],
+        lapsed: ['f-lapsing'],
+      });
+      if (first.op !== 'appended') return;
+      expect(first.leaseLeftMs).toHaveLength(2);
+      expect(first.leaseLeftMs[0]).toBeGreaterThan(50_000);
+      expect(first.leaseLeftMs[0]).toBeLessThanOrEqual(60_000);
+      expect(first.leaseLeftMs[1]).toBeGreaterThan(20_000);
+      expect(first.leaseLeftMs[1]).toBeLessThanOrEqual(30_000);
+      const lookedUp = await store.request({ op: 'lookup', topic: 'f' });
+      expect(lookedUp).toMatchObject({
+        frontends: first.frontends,
+        lapsed: first.lapsed,
+        epoch: first.epoch,
+      });
+      expect(await append(store, event('f', 'e1'))).toMatchObject({
+        seq: 1,
+        duplicate: true,
+        frontends: ['f-b', 'f-a'],
+      });
+      expect(await append(store, event('nobody', 'e1'))).toMatchObject({
+        seq: 1,
+        frontends: [],
+        leaseLeftMs: [],
+        lapsed: [],
+      });
+    });
+
+    it('appends asked together (more than one call of a batching store holds) keep each topic in asking order', async () => {
+      const store = await open();
+      const asked = Array.from({ length: 300 }, (_, i) => event(`t${i % 7}`, `e${i % 140}`));
+      const replies = await Promise.all(asked.map((e) => append(store, e)));
+      const expected = new Map<string, number>();
+      const heads = new Map<string, number>();
+      const wanted = asked.map((e) => {
+        const key = `${e.topic} ${e.id}`;
+        const known = expected.get(key);
+        if (known !== undefined) return { seq: known, duplicate: true };
+        const seq = (heads.get(e.topic) ?? 0) + 1;
+        heads.set(e.topic, seq);
+        expected.set(key, seq);
+        return { seq, duplicate: false };
+      });
+      expect(replies.map((r) => (r.op === 'appended' ? { seq: r.seq, duplicate: r.duplicate } : r))).toEqual(
+        wanted,
+      );
+      const t3 = await read(store, 't3', { seq: 0 });
+      expect(t3.seqs).toEqual(Array.from({ length: heads.get('t3')! }, (_, i) => i + 1));
+      expect(t3.ids).toEqual(
+        asked.filter((e, i) => e.topic === 't3' && !wanted[i]!.duplicate).map((e) => e.id),
+      );
+    });
+
+    it('past historyEventsMax the oldest events are trimmed; their ids are remembered up to historyIdsMax', async () => {
+      const store = await open({ historyEventsMax: 3, historyIdsMax: 6 });
+      for (let i = 1; i <= 5; i++) expect(seqOf(await append(store, event('c', `e${i}`)))).toBe(i);
+      expect(await read(store, 'c', { seq: 0 })).toMatchObject({
+        afterSeq: 0,
+        firstSeq: 3,
+        headSeq: 5,
+        seqs: [3, 4, 5],
+      });
+      expect(await read(store, 'c', { eventId: 'e1' })).toMatchObject({
+        afterSeq: 1,
+        firstSeq: 3,
+        seqs: [3, 4, 5],
+      });
+      expect(await read(store, 'c', { eventId: 'e4' })).toMatchObject({ afterSeq: 4, seqs: [5] });
+      expect(await append(store, event('c', 'e1'))).toMatchObject({ seq: 1, duplicate: true });
+      for (let i = 6; i <= 7; i++) await append(store, event('c', `e${i}`));
+      // Seven appended, six ids remembered: e1 is forgotten, so it is a new event now.
+      expect(await read(store, 'c', { eventId: 'e1' })).toMatchObject({
+        afterSeq: null,
+        firstSeq: 5,
+        headSeq: 7,
+        seqs: [],
+      });
+      expect(await read(store, 'c', { eventId: 'e2' })).toMatchObject({ afterSeq: 2, seqs: [5, 6, 7] });
+      expect(await append(store, event('c', 'e1'))).toMatchObject({ seq: 8, duplicate: false });
+      expect(await read(store, 'c', { seq: 6 })).toMatchObject({
+        firstSeq: 6,
+        headSeq: 8,
+        seqs: [7, 8],
+        ids: ['e7', 'e1'],
+      });
+    });
+
+    it('past historyAgeMs events and ids are forgotten, but the head is not: seqs are never handed out twice', async () => {
+      const store = await open({ historyAgeMs: 1_000, sweepEveryMs: 50 });
+      await append(store, event('old', 'o1'));
+      await append(store, event('old', 'o2'));
+      await sleep(600);
+      await append(store, event('old', 'o3'));
+      await sleep(500);
+      // o1 and o2 are past the age bound, o3 is not.
+      expect(await read(store, 'old', { seq: 0 })).toMatchObject({ firstSeq: 3, headSeq: 3, seqs: [3] });
+      expect(await read(store, 'old', { eventId: 'o1' })).toMatchObject({ afterSeq: null });
+      await sleep(600);
+      expect(await read(store, 'old', { seq: 0 })).toMatchObject({
+        afterSeq: 0,
+        firstSeq: 4,
+        headSeq: 3,
+        seqs: [],
+      });
+      expect(await append(store, event('old', 'o1'))).toMatchObject({ seq: 4, duplicate: false });
+      const renewed = await store.request({
+        op: 'renew',
+        topics: ['old'],
+        frontend: 'f1',
+        leaseMs: 5_000,
+        generation: 1,
+      });
+      expect(renewed).toMatchObject({ op: 'written', heads: [{ topic: 'old', seq: 4 }] });
+    });
+
+    it('a read answers at most its limit and readEventsMax; an unknown topic or id is an empty range', async () => {
+      const store = await open({ readEventsMax: 2 });
+      for (let i = 1; i <= 5; i++) await append(store, event('r', `e${i}`));
+      expect(await read(store, 'r', { seq: 1 }, 10)).toMatchObject({ afterSeq: 1, seqs: [2, 3] });
+      expect(await read(store, 'r', { seq: 1 }, 1)).toMatchObject({ seqs: [2] });
+      expect(await read(store, 'r', { seq: 5 })).toMatchObject({
+        afterSeq: 5,
+        firstSeq: 1,
+        headSeq: 5,
+        seqs: [],
+      });
+      expect(await read(store, 'r', { seq: 9 })).toMatchObject({ afterSeq: 9, seqs: [] });
+      expect(await read(store, 'r', { eventId: 'nope' })).toMatchObject({
+        afterSeq: null,
+        headSeq: 5,
+        seqs: [],
+      });
+      expect(await read(store, 'none', { seq: 0 })).toEqual({
+        afterSeq: 0,
+        firstSeq: 1,
+        headSeq: 0,
+        seqs: [],
+        ids: [],
+      });
+      expect(await read(store, 'none', { eventId: 'e1' })).toEqual({
+        afterSeq: null,
+        firstSeq: 1,
+        headSeq: 0,
+        seqs: [],
+        ids: [],
+      });
+    });
+
+    it('past historyTopicsMax an append to a new topic is rejected full; known topics go on', async () => {
+      const store = await open({ historyTopicsMax: 2 });
+      await append(store, event('one', 'a'));
+      await append(store, event('two', 'a'));
+      const third = await append(store, event('three', 'a'));
+      expect(third.op === 'rejected' && third.reason).toBe('full');
+      expect(await append(store, event('one', 'b'))).toMatchObject({ seq: 2 });
+      expect(await read(store, 'three', { seq: 0 })).toMatchObject({ headSeq: 0, seqs: [] });
+    });
+
+    it('lease writes name the heads of their topics once any topic has a history, refused ones with the epoch', async () => {
+      const store = await open({ topicsMax: 1 });
+      const before = await store.request({
+        op: 'add',
+        topic: 'h',
+        frontend: 'f1',
+        leaseMs: 5_000,
+        generation: 1,
+      });
+      expect(before).toMatchObject({ op: 'written', applied: 1 });
+      expect(before.op === 'written' && before.heads).toBeUndefined();
+      await append(store, event('h', 'x1'));
+      const appended = await append(store, event('h', 'x2'));
+      const added = await store.request({
+        op: 'add',
+        topic: 'h',
+        frontend: 'f2',
+        leaseMs: 5_000,
+        generation: 1,
+      });
+      expect(added).toMatchObject({ op: 'written', heads: [{ topic: 'h', seq: 2 }] });
+      const renewed = await store.request({
+        op: 'renew',
+        topics: ['h', 'cold'],
+        frontend: 'f1',
+        leaseMs: 5_000,
+        generation: 2,
+      });
+      expect(renewed).toMatchObject({
+        op: 'written',
+        applied: 1,
+        heads: [
+          { topic: 'h', seq: 2 },
+          { topic: 'cold', seq: 0 },
+        ],
+      });
+      const refused = await store.request({
+        op: 'add',
+        topic: 'cold',
+        frontend: 'f1',
+        leaseMs: 5_000,
+        generation: 3,
+      });
+      expect(refused).toMatchObject({
+        op: 'rejected',
+        reason: 'full',
+        epoch: appended.op === 'appended' ? appended.epoch : -1,
+        heads: [{ topic: 'cold', seq: 0 }],
+      });
+    });
+
+    it('a store that lost its data starts every history again at seq 1 under a larger epoch', async () => {
+      const underTest = await openUnderTest();
+      const first = await append(underTest.store, event('e', 'a1'));
+      await append(underTest.store, event('e', 'a2'));
+      const afterLoss = await underTest.loseData();
+      if (afterLoss !== underTest.store) opened.push(afterLoss);
+      const again = await append(afterLoss, event('e', 'a2'));
+      expect(again).toMatchObject({ op: 'appended', seq: 1, duplicate: false });
+      if (first.op !== 'appended' || again.op !== 'appended') return;
+      expect(again.epoch).toBeGreaterThan(first.epoch);
+      const range = await afterLoss.request({ op: 'read', topic: 'e', after: { seq: 0 }, limit: 10 });
+      expect(range).toMatchObject({ op: 'range', epoch: again.epoch, firstSeq: 1, headSeq: 1 });
+      expect(range.op === 'range' && range.events.map((e) => e.event.id)).toEqual(['a2']);
+    });
+
+    it('bad history requests are answered rejected/bad-request and write nothing', async () => {
+      const store = await open();
+      const cases = [
+        await append(store, event('bad topic', 'x')),
+        await store.request({ op: 'read', topic: 'ok', after: { seq: 0 }, limit: 0 }),
+        await store.request({ op: 'read', topic: 'ok', after: { seq: -1 }, limit: 5 }),
+        await store.request({ op: 'read', topic: 'ok', after: { seq: 1.5 }, limit: 5 }),
+        await store.request({ op: 'read', topic: 'ok', after: { eventId: 'has space' }, limit: 5 }),
+        await store.request({ op: 'read', topic: 'no spaces', after: { seq: 0 }, limit: 5 }),
+      ];
+      for (const reply of cases) expect(reply.op === 'rejected' && reply.reason).toBe('bad-request');
+      expect(await read(store, 'ok', { seq: 0 })).toMatchObject({ headSeq: 0 });
     });
   });
 }

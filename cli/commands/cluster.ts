@@ -1,10 +1,12 @@
 /** `stadium cluster`: a local multi-process, multi-datacenter deployment of `stadium serve` nodes. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { deliveryModes } from '../../core/index.ts';
 import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
 
 interface ClusterFlags {
+  mode: string;
   dcs: string;
   frontends: string;
   dispatchers?: string;
@@ -24,6 +26,7 @@ export function register(program: Command): void {
     .description(
       'Start a local cluster: datacenters of dispatcher and frontend processes, and print the endpoints.',
     )
+    .option('--mode <mode>', 'best-effort | reliable: the delivery mode of every process', 'best-effort')
     .option('--dcs <n>', 'datacenters (dc-a, dc-b, ...)', '2')
     .option('--frontends <n>', 'frontends per datacenter', '2')
     .option(
@@ -48,7 +51,8 @@ Ctrl-C (or SIGTERM) stops every process.
 Examples:
   stadium cluster                                            2 datacenters, memory stores
   stadium cluster --dcs 2 --frontends 2 --dispatchers 2 --redis redis://127.0.0.1:6379
-  stadium cluster --redis redis://127.0.0.1:6379 --lease-ms 1500 --json`,
+  stadium cluster --redis redis://127.0.0.1:6379 --lease-ms 1500 --json
+  stadium cluster --mode reliable --dcs 2 --frontends 2      sequenced, acknowledged, resumable`,
     )
     .action(async (flags: ClusterFlags) => {
       const count = (name: string, text: string, min: number, max: number): number => {
@@ -75,6 +79,8 @@ Examples:
       if (redis !== null && !/^redis:\/\/[^/]+(\/\d{0,2})?$/.test(redis)) {
         throw new UsageError(`--redis must look like redis://HOST:PORT[/DB], got "${redis}"`);
       }
+      const mode = deliveryModes.find((m) => m === flags.mode);
+      if (mode === undefined) throw new UsageError(`--mode must be one of ${deliveryModes.join(', ')}`);
       const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
       const logLevel = logLevels.find((level) => level === flags.logLevel);
       if (logLevel === undefined) throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}`);
@@ -90,6 +96,7 @@ Examples:
       let cluster;
       try {
         cluster = await prod.startCluster({
+          mode,
           dcs,
           frontends,
           dispatchers,
@@ -116,7 +123,7 @@ Examples:
             ? 'memory (one dispatcher per datacenter)'
             : `${redis}, prefix ${flags.redisPrefix}<dc>:`;
         process.stdout.write(
-          `stadium cluster: ${dcs} datacenters, ${dispatchers} dispatcher(s) and ${frontends} frontend(s) each; store ${store}\n` +
+          `stadium cluster (${mode}): ${dcs} datacenters, ${dispatchers} dispatcher(s) and ${frontends} frontend(s) each; store ${store}\n` +
             `${prod.describeCluster(cluster.dcs)}\nCtrl-C stops every process.\n`,
         );
       }

@@ -28,6 +28,7 @@ and dispatcher refuse to start without one, and every node of a deployment gets 
 Examples:
   stadium serve                                   everything on http://127.0.0.1:7000, with the demo page
   stadium serve --port 8080 --publish-token s3cret
+  stadium serve --mode reliable                   sequenced events; SSE/WebSocket clients resume from a cursor
   export STADIUM_INTERNAL_TOKEN=$(openssl rand -hex 32)   # the same on every node
   stadium serve --role dispatcher --dc dc-a --port 7101 --store redis://127.0.0.1:6379 \\
       --redis-prefix stadium:dc-a: --peers dc-b=http://10.0.2.1:7101,dc-b=http://10.0.2.2:7101
@@ -66,6 +67,13 @@ Examples:
 /** [flag, value name, description, env, default]: the same list as prod/config.ts `serveOptions`. */
 export const serveFlags: readonly (readonly [string, string, string, string, string])[] = [
   ['role', 'ROLE', 'all | frontend | dispatcher', 'STADIUM_ROLE', 'all'],
+  [
+    'mode',
+    'MODE',
+    'best-effort | reliable: delivery mode, the same on every node (reliable: sequenced, acknowledged, resumable)',
+    'STADIUM_MODE',
+    'best-effort',
+  ],
   ['dc', 'NAME', 'this datacenter', 'STADIUM_DC', 'local'],
   ['host', 'HOST', 'address to bind', 'STADIUM_HOST', '127.0.0.1'],
   ['port', 'N', 'port to bind (0: any free port)', 'STADIUM_PORT', '7000, or the next free one'],
