@@ -4,8 +4,9 @@
  * Theory of operation
  * - A topic of its own per run, so runs on one deployment never mix.
  * - Viewers in every datacenter: on every frontend `ssePerFrontend` SSE and `wsPerFrontend`
- *   WebSocket viewers, made by the `ViewerFactory` (the wire-contract viewer, or the client library),
- *   each reconnecting within its own datacenter and resuming from its cursor.
+ *   WebSocket viewers, made by the `ViewerFactory` (the client library by default,
+ *   prod/client-viewer.ts; or the wire-contract viewer, prod/reliable-viewer.ts), each
+ *   reconnecting within its own datacenter and resuming from its cursor.
  * - Probe publishes, to every dispatcher in turn, until every viewer has received one: every
  *   registration is in place. Publishes sent from then on are the measured ones (`fromMs`).
  * - Publishing: one publish every `publishEveryMs`, to every dispatcher of every datacenter in
@@ -25,7 +26,8 @@ import type { CheckOptions, CheckResult, PublishOutcome, StoreLoss } from './rel
 import type { Deployment } from './reliable-deployment.ts';
 import { faultTiming, injectFault } from './reliable-faults-inject.ts';
 import type { FaultTiming, ReliableFault } from './reliable-faults-inject.ts';
-import { defaultViewerFactory } from './reliable-viewer.ts';
+import { clientViewer } from './client-viewer.ts';
+import { wireViewer } from './reliable-viewer.ts';
 import type { FaultViewer, ViewerFactory } from './reliable-viewer.ts';
 import { sleep, waitFor } from './wait-for.ts';
 
@@ -55,7 +57,7 @@ export function faultRunDefaults(leaseMs: number): FaultRunOptions {
     timing: faultTiming(leaseMs),
     ssePerFrontend: 1,
     wsPerFrontend: 1,
-    viewerFactory: defaultViewerFactory,
+    viewerFactory: clientViewer,
     check: checkDefaults,
   };
 }
@@ -188,6 +190,16 @@ async function connectViewers(
     throw (failure as PromiseRejectedResult).reason;
   }
   return viewers;
+}
+
+/** `--viewer`'s factory: `client` (or nothing) the client library, `wire` the raw wire viewer. */
+export function viewerFactoryOf(
+  name: string | undefined,
+  usageError: (message: string) => Error,
+): ViewerFactory {
+  if (name === undefined || name === 'client') return clientViewer;
+  if (name === 'wire') return (spec) => wireViewer(spec);
+  throw usageError(`--viewer must be client or wire, got "${name}"`);
 }
 
 /** Probe publishes, to each dispatcher in turn, until every viewer has received one. */

@@ -18,7 +18,7 @@ import type { DeploymentOptions } from './reliable-deployment.ts';
 import { formatFaultRun } from './reliable-faults-format.ts';
 import { reliableFaults } from './reliable-faults-inject.ts';
 import type { ReliableFault } from './reliable-faults-inject.ts';
-import { faultRunDefaults, runFault } from './reliable-faults-run.ts';
+import { faultRunDefaults, runFault, viewerFactoryOf } from './reliable-faults-run.ts';
 import type { FaultRunOptions } from './reliable-faults-run.ts';
 
 const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -34,6 +34,7 @@ Options:
   --fault F          ${reliableFaults.join(' | ')} | all (required),
                      or none: a control run without a fault
   --lease-ms MS      frontend lease (default 1500)
+  --viewer V         client (the client library, default) | wire (a viewer of the raw wire contract)
   --mode M           reliable | best-effort (default reliable)
   --publish-every-ms MS  one publish this often (default 20)
   --log-level L      the servers' log level (default warn)
@@ -62,6 +63,7 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
         fault: { type: 'string' },
         'lease-ms': { type: 'string' },
         mode: { type: 'string' },
+        viewer: { type: 'string' },
         'publish-every-ms': { type: 'string' },
         'log-level': { type: 'string' },
         'log-file': { type: 'string' },
@@ -111,6 +113,7 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
     deployment.logLevel = level satisfies LogLevel;
   }
   const run = faultRunDefaults(deployment.leaseMs);
+  run.viewerFactory = viewerFactoryOf(parsed.viewer, (m) => new ReliableFaultsUsageError(m));
   const everyText = parsed['publish-every-ms'];
   if (everyText !== undefined) {
     const every = Number(everyText);

@@ -2,7 +2,8 @@
  * Viewers for the reliable-mode fault measurements (prod/reliable-faults*.ts) and the soak: what a
  * viewer is to them (`FaultViewer`, `ViewerFactory`), and one made straight from the wire contract
  * (notes: wire-reliable), `wireViewer`, that reconnects and resumes as a careful client does. The
- * measurements take a `ViewerFactory`, so putting the client library in its place is one line.
+ * measurements take a `ViewerFactory`: the client library (prod/client-viewer.ts) by default, this
+ * one with `--viewer wire`, which tells the server's doing from the library's.
  *
  * What a viewer records, in arrival order, without judging anything (prod/reliable-check.ts does):
  * every event (id, topic, position), every `subscribed` (join), every gap notice, every other
@@ -126,9 +127,6 @@ export const wireViewerLimits = {
   firstConnectionMsMax: 10_000,
   failedAttemptsKept: 20,
 };
-
-/** The viewer the measurements use unless told otherwise. */
-export const defaultViewerFactory: ViewerFactory = (spec) => wireViewer(spec);
 
 interface Attempt {
   /** Ends the connection or attempt without recording a drop. */

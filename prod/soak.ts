@@ -9,7 +9,8 @@
  *   its own redis-server, 2 dispatchers and 2 frontends, `--mode reliable`.
  * - Two topics, each with its own publisher (a publish every 2 x `publishEveryMs`, to every
  *   dispatcher in turn, each with its own id; answers kept).
- * - Viewers: on every frontend an SSE and a WebSocket viewer of both topics that stay for the
+ * - Viewers (the client library, or `--viewer wire` the raw wire viewer, prod/reliable-viewer.ts;
+ *   only the latter can have its connection dropped): on every frontend an SSE and a WebSocket viewer of both topics that stay for the
  *   whole run (they reconnect and resume through faults), and `churnPool` more that come and go:
  *   every `churnEveryMs` either one of them leaves and a new one joins (a random datacenter,
  *   frontend, transport, and one topic or both), or a random viewer's connection is dropped, as a
@@ -41,8 +42,7 @@ import { deploymentDefaults, residentMb, startDeployment } from './reliable-depl
 import type { DeploymentOptions } from './reliable-deployment.ts';
 import { faultTiming, injectFault, reliableFaults } from './reliable-faults-inject.ts';
 import type { ReliableFault } from './reliable-faults-inject.ts';
-import { outcomeOf, publishSummary, untilProbed } from './reliable-faults-run.ts';
-import { defaultViewerFactory } from './reliable-viewer.ts';
+import { outcomeOf, publishSummary, untilProbed, viewerFactoryOf } from './reliable-faults-run.ts';
 import type { FaultViewer, ViewerFactory, ViewerSpec } from './reliable-viewer.ts';
 import { percentile, rssTrend } from './soak-stats.ts';
 import type { RssSample, RssTrend } from './soak-stats.ts';
@@ -65,6 +65,7 @@ Options:
   --out FILE            the JSON results (default soak-<time>.json here)
   --lease-ms MS         frontend lease (default 1500)
   --mode M              reliable | best-effort (default reliable)
+  --viewer V            client (the client library, default) | wire (the raw wire contract)
   --log-file PATH       the servers' logs (warn and up)`;
 
 export class SoakUsageError extends Error {
@@ -102,6 +103,7 @@ export function parseSoakArgs(argv: string[], now = new Date()): SoakOptions | '
         out: { type: 'string' },
         'lease-ms': { type: 'string' },
         mode: { type: 'string' },
+        viewer: { type: 'string' },
         'log-file': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -154,7 +156,7 @@ export function parseSoakArgs(argv: string[], now = new Date()): SoakOptions | '
     out: parsed.out ?? `soak-${stamp}.json`,
     logFile: parsed['log-file'] ?? null,
     deployment,
-    viewerFactory: defaultViewerFactory,
+    viewerFactory: viewerFactoryOf(parsed.viewer, (m) => new SoakUsageError(m)),
   };
 }
 
