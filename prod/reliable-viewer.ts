@@ -124,7 +124,7 @@ export const wireViewerLimits = {
   backoffMsMin: 100,
   backoffMsMax: 2_000,
   /** The first connection must open within this, or the factory fails. */
-  firstConnectionMsMax: 10_000,
+  firstConnectionMsMax: 30_000,
   failedAttemptsKept: 20,
 };
 
