@@ -13,8 +13,8 @@
  *   turn, each with its own id; every answer is kept (status, position, warning).
  * - After `beforeFaultMs` the fault (prod/reliable-faults-inject.ts) is injected and heals; after
  *   `afterHealMs` more, publishing stops, and deliveries drain: until every viewer has received or
- *   been told a gap for everything it is owed, nothing has arrived for `drainQuietMs`, or
- *   `drainMsMax` passed.
+ *   been told a gap for everything it is owed and every stream has reached its datacenter's known
+ *   head, nothing has arrived for `drainQuietMs`, or `drainMsMax` passed.
  * - The judge (prod/reliable-check.ts) counts per viewer what it was owed, received, was told
  *   gaps for, lost, received twice or out of order.
  */
@@ -257,7 +257,7 @@ export function outcomeOf(record: PublishRecord, dc: string, topic: string): Pub
   };
 }
 
-/** Until nothing owed is missing, nothing arrived for `drainQuietMs`, or `drainMsMax` passed. */
+/** Until nothing owed is missing and no stream is behind, nothing arrived for `drainQuietMs`, or `drainMsMax` passed. */
 async function drain(
   publishes: PublishOutcome[],
   viewers: readonly FaultViewer[],
@@ -271,7 +271,8 @@ async function drain(
   let movedAtMs = Date.now();
   for (;;) {
     const result = checkReliable(publishes, viewers, storeLosses, check);
-    if (result.totals.lost === 0 || Date.now() > deadline || Date.now() - movedAtMs > options.drainQuietMs) {
+    const caughtUp = result.totals.lost === 0 && result.totals.behind === 0;
+    if (caughtUp || Date.now() > deadline || Date.now() - movedAtMs > options.drainQuietMs) {
       return result;
     }
     await sleep(200);

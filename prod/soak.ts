@@ -395,7 +395,7 @@ export async function runSoak(
     const publishes = outcomes();
     const deadline = Date.now() + options.drainMsMax;
     let final = checkReliable(publishes, viewers, storeLosses, { ...checkDefaults, fromMs });
-    while (final.totals.lost > 0 && Date.now() < deadline) {
+    while ((final.totals.lost > 0 || final.totals.behind > 0) && Date.now() < deadline) {
       await sleep(500);
       final = checkReliable(publishes, viewers, storeLosses, { ...checkDefaults, fromMs });
     }
