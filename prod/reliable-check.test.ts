@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Gap } from '../core/index.ts';
 import { checkDefaults, checkReliable } from './reliable-check.ts';
-import type { CheckedViewer, PublishOutcome, StoreLoss } from './reliable-check.ts';
+import type { CheckedViewer, DcOutage, PublishOutcome, StoreLoss } from './reliable-check.ts';
 import type { ViewerLog } from './reliable-viewer.ts';
 
 const topic = 't';
@@ -83,8 +83,13 @@ const all = (exclude: string[] = []): Step[] => [
     .map((n): Step => ({ event: `p${n}`, at: [1, n] })),
 ];
 
-function check(viewers: CheckedViewer[], losses: StoreLoss[] = [], list = publishes) {
-  return checkReliable(list, viewers, losses, checkDefaults);
+function check(
+  viewers: CheckedViewer[],
+  losses: StoreLoss[] = [],
+  list = publishes,
+  outages: DcOutage[] = [],
+) {
+  return checkReliable(list, viewers, { storeLosses: losses, outages }, checkDefaults);
 }
 
 describe('reliable check', () => {
@@ -266,6 +271,23 @@ describe('reliable check', () => {
     expect(check([told, b], [{ dc: 'dc-a', atMs: 65 }], list).viewers[0]).toMatchObject({
       lost: 0,
       behind: 0,
+    });
+  });
+
+  it('a datacenter out of reach for a whole forwarding window is excused what it missed from the other; nothing else is', () => {
+    // dc-b is out of reach from 25 to well past p3's answer + the window: p3 (from dc-a) is excused
+    // for dc-b's viewer; p4 (dc-b's own) is not, nor is p5 (its window outlasts the outage).
+    const end = 35 + checkDefaults.forwardWindowMs;
+    const outage: DcOutage = { dc: 'dc-b', fromMs: 25, toMs: end };
+    const missed = viewer('b', 'dc-b', all(['p3', 'p4', 'p5']));
+    const result = check([missed], [], publishes, [outage]);
+    expect(result.viewers[0]).toMatchObject({ pastForwardWindow: 1, lost: 2, lostIds: ['p4', 'p5'] });
+    // Planted: the outage ends a millisecond too early for p3's window: a loss.
+    const short = check([missed], [], publishes, [{ ...outage, toMs: end - 1 }]);
+    expect(short.viewers[0]).toMatchObject({ pastForwardWindow: 0, lost: 3 });
+    // An outage of the viewer's own datacenter excuses nothing in another.
+    expect(check([viewer('a', 'dc-a', all(['p3']))], [], publishes, [outage]).viewers[0]).toMatchObject({
+      lost: 1,
     });
   });
 });

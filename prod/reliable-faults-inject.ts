@@ -15,13 +15,15 @@
  * - `none`: nothing, for `downMs`: a control run, to tell a fault's effect from the machine's.
  * - `dc-restart`: SIGKILL every stadium process of dc-b at once (its Redis keeps running, as a
  *   separate service would), `downMs` later start them all again; healed once all are healthy.
- *   dc-b's viewers reconnect, with backoff, as its frontends come back.
+ *   dc-b's viewers reconnect, with backoff, as its frontends come back. dc-b is out of reach
+ *   (`outages`) from its processes' death until one of its dispatchers answers HTTP again: the
+ *   judge excuses forwards that could not reach it within their window.
  *
  * The targets are fixed, so a soak that rotates the faults keeps some processes (dc-a's second
  * dispatcher and frontend, dc-b's Redis) alive for the whole run, where their memory can be judged.
  */
 import type { ClusterNode } from './cluster.ts';
-import type { StoreLoss } from './reliable-check.ts';
+import type { DcOutage, StoreLoss } from './reliable-check.ts';
 import type { Deployment } from './reliable-deployment.ts';
 import { sleep } from './wait-for.ts';
 
@@ -56,6 +58,8 @@ export interface InjectedFault {
   atMs: number;
   healedAtMs: number;
   storeLosses: StoreLoss[];
+  /** `dc-restart`: from every process of dc-b dead to the first of its dispatchers answering HTTP again. */
+  outages: DcOutage[];
 }
 
 export type FaultNote = (what: string) => void;
@@ -70,13 +74,23 @@ export async function injectFault(
   if (dcA === undefined || dcB === undefined) throw new Error('the fault measurements need 2 datacenters');
   const atMs = Date.now();
   const storeLosses: StoreLoss[] = [];
-  const killRestart = async (nodes: ClusterNode[]): Promise<void> => {
+  const outages: DcOutage[] = [];
+  /** Kill `nodes`, start them again `downMs` later; resolves with when they were all dead. */
+  const killRestart = async (nodes: ClusterNode[], reachable?: ClusterNode[]): Promise<number> => {
     await Promise.all(nodes.map((node) => deployment.cluster.kill(node, 'SIGKILL')));
+    const deadAtMs = Date.now();
     note(`${nodes.map((n) => n.name).join(', ')} killed (SIGKILL)`);
     await sleep(timing.downMs);
     note(`starting ${nodes.map((n) => n.name).join(', ')} again`);
-    await Promise.all(nodes.map((node) => deployment.cluster.restart(node)));
+    const restarted = Promise.all(nodes.map((node) => deployment.cluster.restart(node)));
+    if (reachable !== undefined) {
+      const atMs = await firstAnswer(reachable.map((n) => n.url));
+      note(`${reachable.map((n) => n.name).join(' or ')} answers HTTP again`);
+      outages.push({ dc: reachable[0]!.dc, fromMs: deadAtMs, toMs: atMs });
+    }
+    await restarted;
     note(`${nodes.map((n) => n.name).join(', ')} healthy again`);
+    return deadAtMs;
   };
   let target: string;
   switch (fault) {
@@ -115,7 +129,7 @@ export async function injectFault(
     }
     case 'dc-restart': {
       target = `${dcB.name} (every stadium process)`;
-      await killRestart([...dcB.dispatchers, ...dcB.frontends]);
+      await killRestart([...dcB.dispatchers, ...dcB.frontends], dcB.dispatchers);
       break;
     }
     case 'none':
@@ -123,5 +137,24 @@ export async function injectFault(
       await sleep(timing.downMs);
       break;
   }
-  return { fault, target, atMs, healedAtMs: Date.now(), storeLosses };
+  return { fault, target, atMs, healedAtMs: Date.now(), storeLosses, outages };
+}
+
+/** When the first of `urls` answers HTTP at all (any status: it is listening). */
+async function firstAnswer(urls: string[]): Promise<number> {
+  for (;;) {
+    const answers = await Promise.all(
+      urls.map((url) =>
+        fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+          async (response) => {
+            await response.text();
+            return true;
+          },
+          () => false,
+        ),
+      ),
+    );
+    if (answers.some((answered) => answered)) return Date.now();
+    await sleep(50);
+  }
 }

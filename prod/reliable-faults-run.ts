@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { startPublishing } from './loss-window-publisher.ts';
 import type { PublishRecord } from './loss-report.ts';
 import { checkDefaults, checkReliable } from './reliable-check.ts';
-import type { CheckOptions, CheckResult, PublishOutcome, StoreLoss } from './reliable-check.ts';
+import type { CheckOptions, CheckResult, FaultFacts, PublishOutcome } from './reliable-check.ts';
 import type { Deployment } from './reliable-deployment.ts';
 import { faultTiming, injectFault } from './reliable-faults-inject.ts';
 import type { FaultTiming, ReliableFault } from './reliable-faults-inject.ts';
@@ -83,7 +83,8 @@ export interface FaultRunResult {
   gapsByWhy: Record<string, number>;
   /** Per datacenter, the store epochs the viewers saw positions in. */
   epochsSeen: Record<string, number>;
-  storeLosses: StoreLoss[];
+  /** What the fault did that may excuse a miss (store losses, datacenter outages). */
+  faultFacts: FaultFacts;
   /** Connection attempts the viewers made that failed. */
   failedAttempts: number;
   /** What shows the fault really happened. */
@@ -133,7 +134,8 @@ export async function runFault(
     const publishes = records.map((r) => outcomeOf(r, deployment.dcOf(r.dispatcher), topic));
     const check = { ...options.check, fromMs };
     const drainStartMs = Date.now();
-    const result = await drain(publishes, viewers, injected.storeLosses, check, options);
+    const faultFacts: FaultFacts = { storeLosses: injected.storeLosses, outages: injected.outages };
+    const result = await drain(publishes, viewers, faultFacts, check, options);
     note('deliveries drained');
     return {
       fault,
@@ -145,7 +147,7 @@ export async function runFault(
       publishes: publishSummary(measured),
       gapsByWhy: countBy(viewers.flatMap((v) => v.log.gaps.map((g) => g.gap.why))),
       epochsSeen: epochsSeen(viewers),
-      storeLosses: injected.storeLosses,
+      faultFacts,
       failedAttempts: viewers.reduce((sum, v) => sum + v.log.failedAttemptsTotal, 0),
       evidence: {
         longestSilenceMs: Object.fromEntries(viewers.map((v) => [v.spec.name, longestSilence(v, fromMs)])),
@@ -261,7 +263,7 @@ export function outcomeOf(record: PublishRecord, dc: string, topic: string): Pub
 async function drain(
   publishes: PublishOutcome[],
   viewers: readonly FaultViewer[],
-  storeLosses: StoreLoss[],
+  faults: FaultFacts,
   check: CheckOptions,
   options: FaultRunOptions,
 ): Promise<CheckResult> {
@@ -270,7 +272,7 @@ async function drain(
   let last = arrived();
   let movedAtMs = Date.now();
   for (;;) {
-    const result = checkReliable(publishes, viewers, storeLosses, check);
+    const result = checkReliable(publishes, viewers, faults, check);
     const caughtUp = result.totals.lost === 0 && result.totals.behind === 0;
     if (caughtUp || Date.now() > deadline || Date.now() - movedAtMs > options.drainQuietMs) {
       return result;

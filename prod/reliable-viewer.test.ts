@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientViewer } from './client-viewer.ts';
 import { NodeWebSocket } from './node-websocket.ts';
-import { checkDefaults, checkReliable } from './reliable-check.ts';
+import { checkDefaults, checkReliable, noFaults } from './reliable-check.ts';
 import type { PublishOutcome } from './reliable-check.ts';
 import { wireViewer } from './reliable-viewer.ts';
 import type { FaultViewer, ViewerFactory } from './reliable-viewer.ts';
@@ -78,7 +78,7 @@ describe('fault-measurement viewers against a reliable server', () => {
           await waitFor(() => viewer.log.events.length >= 5, `${kind} to resume and catch up`);
           expect(viewer.log.connections).toHaveLength(2);
         }
-        const result = checkReliable(publishes, [viewer], [], { ...checkDefaults, fromMs });
+        const result = checkReliable(publishes, [viewer], noFaults, { ...checkDefaults, fromMs });
         expect(result.totals).toMatchObject({ lost: 0, duplicates: 0, inversions: 0, holes: 0, behind: 0 });
         expect(result.totals.received).toBe(publishes.length);
       } finally {

@@ -37,7 +37,7 @@ import { deliveryModes } from '../core/index.ts';
 import { startPublishing } from './loss-window-publisher.ts';
 import type { Publisher } from './loss-window-publisher.ts';
 import { checkDefaults, checkReliable } from './reliable-check.ts';
-import type { CheckTotals, PublishOutcome, StoreLoss } from './reliable-check.ts';
+import type { CheckTotals, DcOutage, FaultFacts, PublishOutcome, StoreLoss } from './reliable-check.ts';
 import { deploymentDefaults, residentMb, startDeployment } from './reliable-deployment.ts';
 import type { DeploymentOptions } from './reliable-deployment.ts';
 import { faultTiming, injectFault, reliableFaults } from './reliable-faults-inject.ts';
@@ -298,6 +298,8 @@ export async function runSoak(
     timers.push(setInterval(sampleRss, options.rssEveryMs));
 
     const storeLosses: StoreLoss[] = [];
+    const outages: DcOutage[] = [];
+    const faultFacts: FaultFacts = { storeLosses, outages };
     const faults: SoakSummary['faults'] = [];
     let faultRunning: Promise<void> | null = null;
     const startFault = (minute: number): void => {
@@ -317,6 +319,7 @@ export async function runSoak(
           entry.target = injected.target;
           entry.healedAfterMs = injected.healedAtMs - injected.atMs;
           storeLosses.push(...injected.storeLosses);
+          outages.push(...injected.outages);
         })
         .catch((error: unknown) => {
           entry.error = error instanceof Error ? error.message : String(error);
@@ -346,7 +349,7 @@ export async function runSoak(
         }
         scanned.set(viewer, events.length);
       }
-      const check = checkReliable(outcomes(), viewers, storeLosses, {
+      const check = checkReliable(outcomes(), viewers, faultFacts, {
         ...checkDefaults,
         fromMs,
         untilMs: toMs - options.settleMs,
@@ -394,10 +397,10 @@ export async function runSoak(
     await deployment.healthy(60_000).catch(() => {});
     const publishes = outcomes();
     const deadline = Date.now() + options.drainMsMax;
-    let final = checkReliable(publishes, viewers, storeLosses, { ...checkDefaults, fromMs });
+    let final = checkReliable(publishes, viewers, faultFacts, { ...checkDefaults, fromMs });
     while ((final.totals.lost > 0 || final.totals.behind > 0) && Date.now() < deadline) {
       await sleep(500);
-      final = checkReliable(publishes, viewers, storeLosses, { ...checkDefaults, fromMs });
+      final = checkReliable(publishes, viewers, faultFacts, { ...checkDefaults, fromMs });
     }
     sampleRss();
     const endMs = Date.now();
@@ -462,7 +465,7 @@ export function formatSummary(s: SoakSummary): string[] {
   const t = s.totals;
   const lines = [
     `soak summary: ${s.minutes} min; ${s.publishes.acknowledged}/${s.publishes.sent} publishes acknowledged; ${s.faults.length} faults (${s.faults.map((f) => `${f.fault}${f.error === undefined ? '' : ' FAILED'}`).join(', ')})`,
-    `  viewers ${s.viewers.total} (joins failed ${s.viewers.joinsFailed}, bounces ${s.viewers.bounces}); owed ${t.owed}, received ${t.received}, gap-covered ${t.coveredByGap}, time-covered ${t.coveredByTime}`,
+    `  viewers ${s.viewers.total} (joins failed ${s.viewers.joinsFailed}, bounces ${s.viewers.bounces}); owed ${t.owed}, received ${t.received}, gap-covered ${t.coveredByGap}, time-covered ${t.coveredByTime}, past the forwarding window ${t.pastForwardWindow}`,
     `  lost ${t.lost}, duplicates ${t.duplicates}, inversions ${t.inversions}, holes ${t.holes}; worst minute p99 ${s.latencyMsP99 ?? '-'} ms`,
     `  RSS over the last 2/3 of the run (latest incarnation; flat: slope <= 0.5 MB/min):`,
   ];
