@@ -48,12 +48,14 @@ export interface FaultRunOptions {
 
 export function faultRunDefaults(leaseMs: number): FaultRunOptions {
   return {
-    publishEveryMs: 20,
+    publishEveryMs: 50,
     inFlightMax: 256,
     beforeFaultMs: 1_500,
     afterHealMs: 4_000,
-    drainMsMax: 15_000,
-    drainQuietMs: 3_000,
+    // Ends at once when every viewer has caught up; the bounds matter only when one has not, and
+    // a loaded machine's store timeouts can take many seconds to recover from.
+    drainMsMax: 60_000,
+    drainQuietMs: 10_000,
     timing: faultTiming(leaseMs),
     ssePerFrontend: 1,
     wsPerFrontend: 1,

@@ -4,7 +4,7 @@
 // Method: one deployment (prod/reliable-deployment.ts: 2 datacenters, each its own redis-server, 2
 // dispatchers and 2 frontends in `--mode reliable`, 1.5 s lease); per fault a topic of its own, an
 // SSE and a WebSocket viewer starting on every frontend (they reconnect within their datacenter and
-// resume), a publish every 20 ms to every dispatcher in turn, the fault injected for real (SIGKILL,
+// resume), a publish every 50 ms to every dispatcher in turn, the fault injected for real (SIGKILL,
 // SIGSTOP/SIGCONT, Redis restarted empty, a datacenter's processes killed and restarted), then a
 // drain; prod/reliable-check.ts judges (its own test shows each count failing on a planted bug).
 // Evidence that each fault took effect is asserted too. The command line is checked alone.

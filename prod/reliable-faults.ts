@@ -36,7 +36,7 @@ Options:
   --lease-ms MS      frontend lease (default 1500)
   --viewer V         client (the client library, default) | wire (a viewer of the raw wire contract)
   --mode M           reliable | best-effort (default reliable)
-  --publish-every-ms MS  one publish this often (default 20)
+  --publish-every-ms MS  one publish this often (default 50)
   --log-level L      the servers' log level (default warn)
   --log-file PATH    write the servers' logs there
   --json             one JSON object per fault on stdout`;
