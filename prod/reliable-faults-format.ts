@@ -63,6 +63,16 @@ export function formatFaultRun(result: FaultRunResult): string {
     if (b !== null)
       lines.push(`  ${v.name} behind from epoch ${b.epoch} seq ${n(b.seq)} (${b.id ?? 'event unknown'})`);
   }
+  if (!check.ok) {
+    // What the nodes counted, to tell where a miss was made (the whole set is in --json).
+    const telling = /expired|exhausted|failed|timed-out|timeouts|dropped|drops|gap|duplicate|refused/;
+    lines.push('  counters of the nodes (/metrics, nonzero, failures and drops):');
+    for (const [node, counters] of Object.entries(result.metrics)) {
+      const shown = Object.entries(counters).filter(([name]) => telling.test(name));
+      if (shown.length > 0)
+        lines.push(`    ${node}: ${shown.map(([name, value]) => `${name} ${n(value)}`).join(', ')}`);
+    }
+  }
   lines.push('  timeline (ms from the fault):');
   for (const entry of result.timeline) lines.push(`    ${String(entry.atMs).padStart(7)}  ${entry.what}`);
   return lines.join('\n');

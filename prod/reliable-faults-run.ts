@@ -20,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startPublishing } from './loss-window-publisher.ts';
+import { readMetrics } from './loss-window-watchers.ts';
 import type { PublishRecord } from './loss-report.ts';
 import { checkDefaults, checkReliable } from './reliable-check.ts';
 import type { CheckOptions, CheckResult, FaultFacts, PublishOutcome } from './reliable-check.ts';
@@ -98,6 +99,8 @@ export interface FaultRunResult {
   };
   drainMs: number;
   check: CheckResult;
+  /** Node name -> its nonzero core counters and drops, read from /metrics after the drain. */
+  metrics: Record<string, Record<string, number>>;
 }
 
 export async function runFault(
@@ -139,6 +142,7 @@ export async function runFault(
     const faultFacts: FaultFacts = { storeLosses: injected.storeLosses, outages: injected.outages };
     const result = await drain(publishes, viewers, faultFacts, check, options);
     note('deliveries drained');
+    const metrics = await readMetrics(deployment.dcs.flatMap((dc) => [...dc.dispatchers, ...dc.frontends]));
     return {
       fault,
       target: injected.target,
@@ -157,6 +161,7 @@ export async function runFault(
       },
       drainMs: Date.now() - drainStartMs,
       check: result,
+      metrics,
     };
   } finally {
     for (const viewer of viewers) viewer.close();
