@@ -37,6 +37,7 @@ Options:
   --viewer V         client (the client library, default) | wire (a viewer of the raw wire contract)
   --mode M           reliable | best-effort (default reliable)
   --publish-every-ms MS  one publish this often (default 50)
+  --down-ms MS       how long a killed process or datacenter stays down (default 2000)
   --log-level L      the servers' log level (default warn)
   --log-file PATH    write the servers' logs there
   --json             one JSON object per fault on stdout`;
@@ -65,6 +66,7 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
         mode: { type: 'string' },
         viewer: { type: 'string' },
         'publish-every-ms': { type: 'string' },
+        'down-ms': { type: 'string' },
         'log-level': { type: 'string' },
         'log-file': { type: 'string' },
         json: { type: 'boolean' },
@@ -122,6 +124,13 @@ export function parseReliableFaultsArgs(argv: string[]): ReliableFaultsCli | 'he
         `--publish-every-ms must be an integer from 1 to 10000, got "${everyText}"`,
       );
     run.publishEveryMs = every;
+  }
+  const downText = parsed['down-ms'];
+  if (downText !== undefined) {
+    const down = Number(downText);
+    if (!/^\d+$/.test(downText) || down > 600_000)
+      throw new ReliableFaultsUsageError(`--down-ms must be an integer from 0 to 600000, got "${downText}"`);
+    run.timing.downMs = down;
   }
   return {
     faults,
