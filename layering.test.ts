@@ -14,7 +14,8 @@ type Layer = (typeof layers)[number];
 const allowed: Record<Layer, Layer[]> = {
   core: ['core'],
   sim: ['sim', 'core'],
-  prod: ['prod', 'core'],
+  // prod/'s measurements on real processes drive the client library, as applications do.
+  prod: ['prod', 'core', 'client'],
   cli: ['cli', 'sim', 'core', 'prod', 'bench', 'properties'],
   properties: ['properties', 'core', 'sim', 'prod'],
   bench: ['bench', 'core', 'sim', 'prod'],

@@ -5,7 +5,9 @@
  * them all on request.
  *
  * Each datacenter's dispatchers share one subscription store. With Redis that is one key prefix
- * per datacenter; without it, a datacenter has a single dispatcher that embeds the memory store.
+ * per datacenter (on one Redis, or on each datacenter's own when given one URL per datacenter);
+ * without it, a datacenter has a single dispatcher that embeds the memory store.
+ * One node can be killed and started again (same port, same arguments) for fault measurements.
  * The nodes share a random internal token, so only they can use each other's /internal/ endpoint.
  */
 import { spawn } from 'node:child_process';
@@ -22,8 +24,11 @@ export interface ClusterOptions {
   dcs: number;
   frontends: number;
   dispatchers: number;
-  /** A redis:// URL, or null for one memory-store dispatcher per datacenter. */
-  redis: string | null;
+  /**
+   * A redis:// URL shared by every datacenter, one URL per datacenter (in order: dc-a first), or
+   * null for one memory-store dispatcher per datacenter.
+   */
+  redis: string | readonly string[] | null;
   /** Prefix of every key; each datacenter appends `<dc>:`. */
   redisPrefix: string;
   host: string;
@@ -55,6 +60,10 @@ export interface ClusterDc {
 
 export interface RunningCluster {
   dcs: ClusterDc[];
+  /** Signal one node (SIGKILL by default); resolves once it has exited (at once for SIGSTOP/SIGCONT). */
+  kill(node: ClusterNode, signal?: NodeJS.Signals): Promise<void>;
+  /** Start a node that exited again, same port and arguments; resolves once its /healthz says ok. */
+  restart(node: ClusterNode): Promise<void>;
   /** SIGTERM to every child, SIGKILL to any still alive after `graceMs`; resolves when all exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -69,8 +78,17 @@ export function dcName(index: number): DcId {
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
+  const redisOf = (d: number): string | null =>
+    options.redis === null || typeof options.redis === 'string' ? options.redis : (options.redis[d] ?? null);
+  if (typeof options.redis !== 'string' && options.redis !== null && options.redis.length !== options.dcs) {
+    throw new ClusterError(
+      `${options.redis.length} Redis URLs for ${options.dcs} datacenters: give one each`,
+    );
+  }
   // A dead store would leave every dispatcher degraded: say so before starting anything.
-  if (options.redis !== null) await checkRedis(options.redis);
+  for (const url of new Set(Array.from({ length: options.dcs }, (_, d) => redisOf(d)))) {
+    if (url !== null) await checkRedis(url);
+  }
   const ports = await freePorts(
     options.host,
     options.basePort,
@@ -97,6 +115,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   const env = { ...withoutStadiumEnv(process.env), STADIUM_INTERNAL_TOKEN: randomBytes(16).toString('hex') };
   const children = new Map<ChildProcess, ClusterNode>();
   const exited = new Set<ChildProcess>();
+  const argsOf = new Map<ClusterNode, string[]>();
   let stopping = false;
   const common = [
     '--mode',
@@ -107,10 +126,10 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     options.logLevel,
   ];
   if (options.leaseMs !== null) common.push('--lease-ms', String(options.leaseMs));
-  for (const dc of plan) {
+  plan.forEach((dc, d) => {
     const peers = plan
       .filter((other) => other !== dc)
-      .flatMap((other) => other.dispatchers.map((d) => `${other.name}=${d.url}`))
+      .flatMap((other) => other.dispatchers.map((n) => `${other.name}=${n.url}`))
       .join(',');
     for (const node of [...dc.dispatchers, ...dc.frontends]) {
       const args = [
@@ -125,35 +144,55 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       ];
       args.push('--public-url', node.url);
       if (node.role === 'dispatcher') {
-        args.push(
-          '--store',
-          options.redis ?? 'memory',
-          '--redis-prefix',
-          `${options.redisPrefix}${dc.name}:`,
-        );
+        args.push('--store', redisOf(d) ?? 'memory', '--redis-prefix', `${options.redisPrefix}${dc.name}:`);
         if (peers !== '') args.push('--peers', peers);
       } else {
-        args.push('--dispatchers', dc.dispatchers.map((d) => d.url).join(','));
+        args.push('--dispatchers', dc.dispatchers.map((n) => n.url).join(','));
       }
       args.push(...options.serveArgs);
-      const child = spawn(options.command.file, [...options.command.args, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env,
-      });
-      node.pid = child.pid ?? 0;
-      children.set(child, node);
-      prefixLines(child.stdout, node.name, options.logSink);
-      prefixLines(child.stderr, node.name, options.logSink);
-      child.on('exit', (code, signal) => {
-        exited.add(child);
-        if (!stopping) {
-          options.logSink(
-            `[cluster] ${node.name} exited (${signal !== null ? `signal ${signal}` : `code ${code}`}); the others keep running`,
-          );
-        }
-      });
+      argsOf.set(node, args);
     }
-  }
+  });
+  const childOf = (node: ClusterNode): ChildProcess | undefined =>
+    [...children].find(([, n]) => n === node)?.[0];
+  const launch = (node: ClusterNode): ChildProcess => {
+    const child = spawn(options.command.file, [...options.command.args, ...(argsOf.get(node) ?? [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    const previous = childOf(node);
+    if (previous !== undefined) children.delete(previous);
+    node.pid = child.pid ?? 0;
+    children.set(child, node);
+    prefixLines(child.stdout, node.name, options.logSink);
+    prefixLines(child.stderr, node.name, options.logSink);
+    child.on('exit', (code, signal) => {
+      exited.add(child);
+      if (!stopping) {
+        options.logSink(
+          `[cluster] ${node.name} exited (${signal !== null ? `signal ${signal}` : `code ${code}`}); the others keep running`,
+        );
+      }
+    });
+    return child;
+  };
+  for (const node of argsOf.keys()) launch(node);
+
+  const kill = async (node: ClusterNode, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    const child = childOf(node);
+    if (child === undefined || exited.has(child)) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await gone;
+  };
+  const restart = async (node: ClusterNode): Promise<void> => {
+    const previous = childOf(node);
+    if (previous !== undefined && !exited.has(previous)) {
+      throw new ClusterError(`${node.name} is still running (pid ${node.pid}): kill it before restarting it`);
+    }
+    const child = launch(node);
+    await waitHealthy(node, () => exited.has(child), options.readyTimeoutMs);
+  };
 
   const stop = async (graceMs = 5_000): Promise<void> => {
     stopping = true;
@@ -182,7 +221,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     await stop(1_000);
     throw error;
   }
-  return { dcs: plan, stop };
+  return { dcs: plan, kill, restart, stop };
 }
 
 /** Connect to `url` and PING, or throw a ClusterError naming what is wrong. */

@@ -60,12 +60,14 @@ async function publishOnce(
 }
 
 export interface Publisher {
+  /** Every record so far, answered or not (a live view: records fill in as answers come). */
+  records(): readonly PublishRecord[];
   /** Stop sending; resolves with every record once the last answer is in. */
   stop(): Promise<PublishRecord[]>;
 }
 
 export function startPublishing(
-  options: LossWindowOptions,
+  options: Pick<LossWindowOptions, 'publishEveryMs' | 'inFlightMax'>,
   dispatchers: ClusterNode[],
   topic: string,
   run: string,
@@ -102,6 +104,7 @@ export function startPublishing(
   const timer = setInterval(tick, options.publishEveryMs);
   let stopped: Promise<PublishRecord[]> | null = null;
   return {
+    records: () => records,
     stop() {
       stopped ??= (async () => {
         clearInterval(timer);

@@ -24,6 +24,21 @@ describe('SSE parser', () => {
       ['notice', 'x\ny'],
     ]);
   });
+
+  it('keeps the last event id as EventSource does: set by id lines, kept across events naming none', () => {
+    const seen: [string, string][] = [];
+    const parser = new SseParser((_type, data, lastEventId) => seen.push([data, lastEventId]));
+    parser.push(
+      'data: a\n\nid: c1 @dc-a,1 t,1 $\ndata: b\n\ndata: c\n\nid: x\0y\ndata: d\n\nid\ndata: e\n\n',
+    );
+    expect(seen).toEqual([
+      ['a', ''],
+      ['b', 'c1 @dc-a,1 t,1 $'],
+      ['c', 'c1 @dc-a,1 t,1 $'],
+      ['d', 'c1 @dc-a,1 t,1 $'],
+      ['e', ''],
+    ]);
+  });
 });
 
 describe('WebSocket frame reader', () => {

@@ -121,13 +121,18 @@ export function sseViewer(
   });
 }
 
-/** Parses text/event-stream chunks into (event type, data) dispatches. */
+/**
+ * Parses text/event-stream chunks into (event type, data, last event id) dispatches. The last event
+ * id is the stream's, as EventSource keeps it: set by an `id:` field (one holding NUL is ignored)
+ * and kept across events that name none.
+ */
 export class SseParser {
   private partial = '';
   private type = '';
   private data: string[] = [];
+  private lastEventId = '';
 
-  constructor(private readonly dispatch: (type: string, data: string) => void) {}
+  constructor(private readonly dispatch: (type: string, data: string, lastEventId: string) => void) {}
 
   push(chunk: string): void {
     const lines = (this.partial + chunk).split(/\r\n|\r|\n/);
@@ -137,7 +142,8 @@ export class SseParser {
 
   private line(line: string): void {
     if (line === '') {
-      if (this.data.length > 0) this.dispatch(this.type === '' ? 'message' : this.type, this.data.join('\n'));
+      if (this.data.length > 0)
+        this.dispatch(this.type === '' ? 'message' : this.type, this.data.join('\n'), this.lastEventId);
       this.type = '';
       this.data = [];
       return;
@@ -149,6 +155,7 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'event') this.type = value;
     else if (field === 'data') this.data.push(value);
+    else if (field === 'id' && !value.includes('\0')) this.lastEventId = value;
   }
 }
 
