@@ -274,19 +274,25 @@ describe('reliable check', () => {
     });
   });
 
-  it('a datacenter out of reach for a whole forwarding window is excused what it missed from the other; nothing else is', () => {
-    // dc-b is out of reach from 25 to well past p3's answer + the window: p3 (from dc-a) is excused
-    // for dc-b's viewer; p4 (dc-b's own) is not, nor is p5 (its window outlasts the outage).
+  it('a datacenter out of reach until past the forwarding window is excused a pending forward; nothing else is', () => {
+    // dc-b is out of reach from 30 (before p3's answer at 35) until p3's answer + the window: p3,
+    // from dc-a and answered forward-pending, is excused for dc-b's viewer; p4 (dc-b's own) is not,
+    // nor is p5 (its window outlasts the outage).
+    const list = publishes.map((p) => (p.dc === 'dc-a' ? { ...p, warning: 'forward-pending' } : p));
     const end = 35 + checkDefaults.forwardWindowMs;
-    const outage: DcOutage = { dc: 'dc-b', fromMs: 25, toMs: end };
+    const outage: DcOutage = { dc: 'dc-b', fromMs: 30, toMs: end };
     const missed = viewer('b', 'dc-b', all(['p3', 'p4', 'p5']));
-    const result = check([missed], [], publishes, [outage]);
+    const result = check([missed], [], list, [outage]);
     expect(result.viewers[0]).toMatchObject({ pastForwardWindow: 1, lost: 2, lostIds: ['p4', 'p5'] });
     // Planted: the outage ends a millisecond too early for p3's window: a loss.
-    const short = check([missed], [], publishes, [{ ...outage, toMs: end - 1 }]);
+    const short = check([missed], [], list, [{ ...outage, toMs: end - 1 }]);
     expect(short.viewers[0]).toMatchObject({ pastForwardWindow: 0, lost: 3 });
+    // Planted: the outage began after the answer: dc-b was reachable during the window.
+    expect(check([missed], [], list, [{ ...outage, fromMs: 36 }]).viewers[0]).toMatchObject({ lost: 3 });
+    // An answer without the warning means dc-b had acknowledged it: it is owed whatever happened.
+    expect(check([missed], [], publishes, [outage]).viewers[0]).toMatchObject({ lost: 3 });
     // An outage of the viewer's own datacenter excuses nothing in another.
-    expect(check([viewer('a', 'dc-a', all(['p3']))], [], publishes, [outage]).viewers[0]).toMatchObject({
+    expect(check([viewer('a', 'dc-a', all(['p3']))], [], list, [outage]).viewers[0]).toMatchObject({
       lost: 1,
     });
   });

@@ -30,9 +30,12 @@
  *   covered-by-gap ones, so a reader sees how many rest on time alone.
  * - Past the forwarding window (DESIGN.md invariant 9 promises delivery in every datacenter
  *   "reachable again within the forwarding window"): a missed publish accepted in another
- *   datacenter is excused when the viewer's datacenter was out of reach (`outages`) from before it
- *   was sent until `forwardWindowMs` after it was answered: its forward's first try came after the
- *   sending and before the answer, so every try fell in the outage. Counted apart.
+ *   datacenter is excused when its answer said its forward was still pending (`forward-pending`:
+ *   the viewer's datacenter had not acknowledged it) and that datacenter was out of reach
+ *   (`outages`) from before the answer until `forwardWindowMs` after it. The forward's first try
+ *   came before the answer and its window ends by then, so the datacenter was reachable at most
+ *   between the sending and the answer (about a second), and not again within the window. Counted
+ *   apart.
  * - Lost: owed, not received, not covered, not excused: the count that must be 0.
  * - Duplicates: receipts of an event id the viewer had already received (across its connections).
  * - Inversions: per viewer, topic and datacenter, a receipt whose (epoch, seq) is not after the
@@ -365,11 +368,13 @@ function judgeViewer(
     }
     if (
       p.dc !== spec.dc &&
+      p.warning === 'forward-pending' &&
+      p.answeredAtMs !== null &&
       faults.outages.some(
         (o) =>
           o.dc === spec.dc &&
-          o.fromMs <= p.sentAtMs &&
-          o.toMs >= (p.answeredAtMs ?? p.sentAtMs) + options.forwardWindowMs,
+          o.fromMs <= p.answeredAtMs! &&
+          o.toMs >= p.answeredAtMs! + options.forwardWindowMs,
       )
     ) {
       verdict.pastForwardWindow++;

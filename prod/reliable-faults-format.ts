@@ -63,6 +63,14 @@ export function formatFaultRun(result: FaultRunResult): string {
     if (b !== null)
       lines.push(`  ${v.name} behind from epoch ${b.epoch} seq ${n(b.seq)} (${b.id ?? 'event unknown'})`);
   }
+  if (result.lostPublishes.length > 0) {
+    lines.push('  lost publishes (times in ms from the fault):');
+    for (const p of result.lostPublishes) {
+      lines.push(
+        `    ${p.id} to ${p.dc}: sent ${n(p.sentAtMs)}, answered ${p.answeredAtMs === null ? '-' : n(p.answeredAtMs)}${p.warning === null ? '' : ` (${p.warning})`}`,
+      );
+    }
+  }
   if (!check.ok) {
     // What the nodes counted, to tell where a miss was made (the whole set is in --json).
     const telling = /expired|exhausted|failed|timed-out|timeouts|dropped|drops|gap|duplicate|refused/;

@@ -99,6 +99,14 @@ export interface FaultRunResult {
   };
   drainMs: number;
   check: CheckResult;
+  /** The publishes some viewer lost (its first `lostListedMax`), times relative to the fault. */
+  lostPublishes: {
+    id: string;
+    dc: string;
+    sentAtMs: number;
+    answeredAtMs: number | null;
+    warning: string | null;
+  }[];
   /** Node name -> its nonzero core counters and drops, read from /metrics after the drain. */
   metrics: Record<string, Record<string, number>>;
 }
@@ -161,6 +169,15 @@ export async function runFault(
       },
       drainMs: Date.now() - drainStartMs,
       check: result,
+      lostPublishes: publishes
+        .filter((p) => result.viewers.some((v) => v.lostIds.includes(p.id)))
+        .map((p) => ({
+          id: p.id,
+          dc: p.dc,
+          sentAtMs: p.sentAtMs - injected.atMs,
+          answeredAtMs: p.answeredAtMs === null ? null : p.answeredAtMs - injected.atMs,
+          warning: p.warning,
+        })),
       metrics,
     };
   } finally {

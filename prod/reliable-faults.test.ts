@@ -116,7 +116,7 @@ if (!gate.up && !gate.required) {
           holes: 0,
           behind: 0,
         });
-      }, 90_000);
+      }, 150_000);
     }
   });
 }
