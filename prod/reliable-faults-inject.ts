@@ -29,7 +29,7 @@ import { sleep } from './wait-for.ts';
 
 export type ReliableFault =
   'dispatcher-kill' | 'frontend-kill' | 'frontend-freeze' | 'redis-restart' | 'dc-restart' | 'none';
-/** The faults of issue 15, in the order `all` runs them (`none`, a control run, is not one). */
+/** The faults a reliable deployment is measured under, in the order `all` runs them (`none`, a control run, is not one). */
 export const reliableFaults: readonly ReliableFault[] = [
   'dispatcher-kill',
   'frontend-kill',

@@ -1,4 +1,4 @@
-// Goal: reliable mode keeps its promises on real processes through every fault of issue 15: no
+// Goal: reliable mode keeps its promises on real processes through every fault it is measured under: no
 // acknowledged publish lost (unless a gap notice the viewer got explains it), no duplicate, no
 // order inversion, no seq skipped silently and no viewer left behind, in both datacenters.
 // Method: one deployment (prod/reliable-deployment.ts: 2 datacenters, each its own redis-server, 2

@@ -382,7 +382,7 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
     it('a read hands back each event as it was appended, whatever its payload holds', async () => {
       const store = await open();
       const odd = event('p', 'odd', 'quotes " \\ backslash, newline\n, unicode ✓ 𝄞, and {"json": [1]}');
-      // A JSON value that is not a string (JSON payloads, issue 15): the store keeps the event's JSON text.
+      // A JSON value that is not a string (payloads are any JSON value): the store keeps the event's JSON text.
       const value = event('p', 'value', {
         likes: 3,
         tags: ['a', null],
