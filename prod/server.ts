@@ -44,6 +44,7 @@ import { streamRoute } from './route-stream.ts';
 import { WebSocketRoute } from './route-websocket.ts';
 import { shutdown } from './shutdown.ts';
 import type { Lifecycle } from './shutdown.ts';
+import type { Recorder } from './recorder.ts';
 import { redactUrl, StoreCalls } from './store-calls.ts';
 import { TokenExpiry } from './token-expiry.ts';
 
@@ -65,6 +66,8 @@ export interface ServerHooks {
    * (EX_SOFTWARE) for its supervisor to restart; tests may catch it instead.
    */
   onCoreFailure?: (error: unknown) => void;
+  /** Told what the server does as it does it (chaos runs write it as the simulator's facts). */
+  recorder?: Recorder;
 }
 
 /** Exit code of a process stopped by a failed core assertion. */
@@ -89,6 +92,7 @@ export async function startServer(
   const log = logger ?? createLogger(config.logLevel, { role: config.role, dc: config.dc, node: nodeId });
   const onCoreFailure = hooks.onCoreFailure ?? ((): never => process.exit(coreFailureExitCode));
   const roles = hooks.roles ?? coreRoles;
+  const recorder = hooks.recorder ?? null;
   const startedAtMs = Date.now();
   const lifecycle: Lifecycle = { shuttingDown: false };
   const inFlight = new InFlight();
@@ -123,16 +127,21 @@ export async function startServer(
       if (loop.frontend?.connections.has(id)) inputs.act(id, { type: 'disconnect' });
     },
     (topic, frame) => app.publish(topic, frame, false),
+    recorder,
   );
   const expiry = new TokenExpiry(clients, metrics);
-  const store = hasDispatcher ? new StoreCalls(config, metrics, log, inFlight, feed) : null;
+  const store = hasDispatcher ? new StoreCalls(config, metrics, log, inFlight, feed, recorder) : null;
   const transport = new PeerTransport(
     nodeId,
     config.internalToken,
     metrics,
     log,
     inFlight,
-    (source, message) => loop.receive(source, message),
+    (source, message, tag) => {
+      recorder?.received(source, message, tag);
+      return loop.receive(source, message);
+    },
+    recorder,
   );
   const http = new HttpRoutes(app, config, metrics, lifecycle);
   const publishes = hasDispatcher ? new Publishes(http, feed) : null;
@@ -153,6 +162,7 @@ export async function startServer(
     log,
     lifecycle,
     onCoreFailure,
+    recorder,
   );
   const heartbeat = hasFrontend ? setInterval(() => clients.heartbeat(), config.heartbeatMs) : null;
 
