@@ -22,7 +22,7 @@
 import { App, us_socket_local_port } from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { assert, coreRoles } from '../core/index.ts';
-import type { NodeId, Topic } from '../core/index.ts';
+import type { DispatcherOptions, FrontendOptions, NodeId, Topic } from '../core/index.ts';
 import { jwtSecretKey } from './auth.ts';
 import { ClientInputs } from './client-inputs.ts';
 import { Clients } from './clients.ts';
@@ -68,6 +68,9 @@ export interface ServerHooks {
   onCoreFailure?: (error: unknown) => void;
   /** Told what the server does as it does it (chaos runs write it as the simulator's facts). */
   recorder?: Recorder;
+  /** Role settings over the ones the config gives (chaos runs use a scenario's). */
+  frontendOptions?: Partial<FrontendOptions>;
+  dispatcherOptions?: Partial<DispatcherOptions>;
 }
 
 /** Exit code of a process stopped by a failed core assertion. */
@@ -147,8 +150,12 @@ export async function startServer(
   const publishes = hasDispatcher ? new Publishes(http, feed) : null;
   const loop = new HostLoop(
     roles,
-    hasFrontend ? roles.frontend.create(frontendOptions(config, nodeId)) : null,
-    hasDispatcher ? roles.dispatcher.create(dispatcherOptions(config, nodeId)) : null,
+    hasFrontend
+      ? roles.frontend.create({ ...frontendOptions(config, nodeId), ...hooks.frontendOptions })
+      : null,
+    hasDispatcher
+      ? roles.dispatcher.create({ ...dispatcherOptions(config, nodeId), ...hooks.dispatcherOptions })
+      : null,
     {
       send: (target, message) => transport.send(target, message),
       clients,
