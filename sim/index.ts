@@ -27,6 +27,7 @@ export type {
   Workload,
 } from './scenario.ts';
 export { describeFault } from './describe-fault.ts';
+export { Rng } from './rng.ts';
 export { coreRoles, bareHeapLoop } from './world/index.ts';
 export type { Roles } from './world/index.ts';
 export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
