@@ -146,7 +146,18 @@ interface Listener {
 
 /** Start one listener per target; resolves once all listen (rejects, closing them, if one cannot). */
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
-  const { targets, nodeOfUrl, onDrop } = options;
+  const { targets, nodeOfUrl } = options;
+  /** Once closed the proxy reports nothing more: the failures of its own closing are not the run's. */
+  let closed = false;
+  const onDrop = (drop: ProxyDrop): void => {
+    if (!closed) options.onDrop(drop);
+  };
+  const onForward = (forward: ProxyForward): void => {
+    if (!closed) options.onForward?.(forward);
+  };
+  const onUpstreamError = (error: ProxyUpstreamError): void => {
+    if (!closed) options.onUpstreamError?.(error);
+  };
   const dcOf = new Map<string, string>();
   for (const target of targets) {
     if (dcOf.has(target.node)) throw new Error(`fault proxy: node ${target.node} is listed twice`);
@@ -211,7 +222,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (settled) return;
       settled = true;
       if (link !== null)
-        options.onUpstreamError?.({
+        onUpstreamError({
           ...mField,
           from: link.from,
           to: link.to,
@@ -235,7 +246,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         if (settled) return;
         settled = true;
         if (link !== null)
-          options.onForward?.({
+          onForward({
             ...mField,
             from: link.from,
             to: link.to,
@@ -335,6 +346,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       else res.destroy();
     });
     upstream.on('response', (answerIn) => {
+      if (res.destroyed) return answerIn.resume();
       res.writeHead(answerIn.statusCode ?? 502, passHeaders(answerIn.headers));
       answerIn.pipe(res);
     });
@@ -410,6 +422,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return address.port;
     },
     async close() {
+      closed = true;
       for (const timer of held) clearTimeout(timer);
       held.clear();
       await closeAll(listeners);
