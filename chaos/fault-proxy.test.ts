@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFaultProxy } from './index.ts';
+import { messageNumberOf, startFaultProxy } from './index.ts';
 import type { FaultProxy, FaultProxyOptions, ProxyDrop, ProxyForward, ProxyUpstreamError } from './index.ts';
 
 const nodes = [
@@ -364,6 +364,26 @@ describe('fault proxy', () => {
     await until(() => r.upstreamErrors.length === 1 && stub.closedSockets === 1);
     expect(r.upstreamErrors[0]).toMatchObject({ m: 9, to: 'dc-b/frontend-1', maybeDelivered: true });
     expect(arrived(r, 'dc-b/frontend-1')).toEqual([9]);
+  });
+
+  it("the message number: the envelope's m, or the recorder's trace tag (a number, or an object with m)", async () => {
+    expect(messageNumberOf({ source: 'x', m: 4 })).toBe(4);
+    expect(messageNumberOf({ source: 'x', trace: 5 })).toBe(5);
+    expect(messageNumberOf({ source: 'x', trace: { m: 6, e: 'ev' } })).toBe(6);
+    expect(messageNumberOf({ source: 'x', trace: 'seven' })).toBeUndefined();
+    expect(messageNumberOf({ source: 'x' })).toBeUndefined();
+    const r = await rig();
+    r.proxy.isolate(1, 'dc-a/frontend-1');
+    await fetch(`http://127.0.0.1:${r.proxy.portOf('dc-a/dispatcher-1')}/internal/message`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: token },
+      body: JSON.stringify({
+        source: urlOf('dc-a/frontend-1'),
+        message: { type: 'renew' },
+        trace: { m: 12 },
+      }),
+    });
+    expect(r.drops).toEqual([expect.objectContaining({ m: 12, why: 'isolated', f: 1 })]);
   });
 
   it('close() frees every port', async () => {

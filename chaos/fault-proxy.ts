@@ -69,7 +69,7 @@ export interface FaultProxyTarget {
 export type ProxyDropReason = 'partition' | 'isolated' | 'loss';
 
 export interface ProxyDrop {
-  /** The envelope's message number, when it has one. */
+  /** The envelope's message number, when it has one (see `messageNumberOf`). */
   m?: number;
   from: string;
   to: string;
@@ -440,9 +440,23 @@ function parseEnvelope(body: Buffer): { source: string; m: number | undefined } 
     return null;
   }
   if (typeof parsed !== 'object' || parsed === null) return null;
-  const { source, m } = parsed as { source?: unknown; m?: unknown };
+  const { source } = parsed as { source?: unknown };
   if (typeof source !== 'string') return null;
-  return { source, m: typeof m === 'number' && Number.isFinite(m) ? m : undefined };
+  return { source, m: messageNumberOf(parsed) };
+}
+
+/**
+ * A message's number, where the envelope carries one: its own `m` field, or the recorder's tag
+ * (`trace`, opaque to prod/) when that is a number or an object with a numeric `m`.
+ */
+export function messageNumberOf(envelope: object): number | undefined {
+  const { m, trace } = envelope as { m?: unknown; trace?: unknown };
+  const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+  if (isNumber(m)) return m;
+  if (isNumber(trace)) return trace;
+  if (typeof trace === 'object' && trace !== null && isNumber((trace as { m?: unknown }).m))
+    return (trace as { m: number }).m;
+  return undefined;
 }
 
 function answer(res: ServerResponse, status: number, body: string): void {

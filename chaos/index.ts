@@ -1,7 +1,13 @@
 /**
  * The chaos harness: a simulator scenario's faults injected into real `stadium serve` processes.
  */
-export { bodyBytesMax, heldMessagesMax, startFaultProxy, upstreamTimeoutMs } from './fault-proxy.ts';
+export {
+  bodyBytesMax,
+  heldMessagesMax,
+  messageNumberOf,
+  startFaultProxy,
+  upstreamTimeoutMs,
+} from './fault-proxy.ts';
 export type {
   FaultProxy,
   FaultProxyOptions,
