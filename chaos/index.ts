@@ -9,3 +9,19 @@ export { compareWorlds } from './compare.ts';
 export type { WorldDifference } from './compare.ts';
 export { formatChaos } from './format.ts';
 export { faultProxyLinks } from './links.ts';
+export {
+  bodyBytesMax,
+  heldMessagesMax,
+  messageNumberOf,
+  startFaultProxy,
+  upstreamTimeoutMs,
+} from './fault-proxy.ts';
+export type {
+  FaultProxy,
+  FaultProxyOptions,
+  FaultProxyTarget,
+  ProxyDrop,
+  ProxyDropReason,
+  ProxyForward,
+  ProxyUpstreamError,
+} from './fault-proxy.ts';
