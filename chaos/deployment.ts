@@ -52,6 +52,8 @@ export interface DeploymentOptions {
   /** Public ports for proxies (one per node, in node order), or null for direct links. */
   proxied: boolean;
   readyTimeoutMs: number;
+  /** Called once the nodes are planned (ports, names) and before any starts: the fault proxies start here. */
+  beforeLaunch?: (deployment: ChaosDeployment) => Promise<void>;
 }
 
 /** How to start a chaos node: this runtime, with tsx, on chaos/node.ts. */
@@ -212,6 +214,7 @@ export class ChaosDeployment {
       for (let i = 0; i < dc.dispatchers; i++) add('dispatcher', i);
       for (let i = 0; i < dc.frontends; i++) add('frontend', i);
     }
+    await this.options.beforeLaunch?.(this);
     for (const node of this.nodes) this.launch(node);
     await Promise.all(this.nodes.map((node) => this.healthy(node)));
   }

@@ -24,7 +24,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unreachable, usOfMs, type Topic } from '../core/index.ts';
-import type { Fact, Fault, Scenario, TopologyNode } from '../sim/index.ts';
+import type { Fact, Fault, MessageFacts, Scenario, TopologyNode } from '../sim/index.ts';
 import type { ViewerRecords } from './viewers.ts';
 
 export interface MergeInput {
@@ -161,6 +161,7 @@ export function mergeFacts(input: MergeInput): { facts: Fact[]; counts: MergeCou
     else if (fact.kind === 'sent') sentM.add(fact.message.m);
   }
   const messageNumbers = new Map<number, number>();
+  const sentFacts = new Map<number, MessageFacts>();
   const connectionNumbers = new Map<string, number>();
   const cOf = (key: string): number => {
     let c = connectionNumbers.get(key);
@@ -190,6 +191,7 @@ export function mergeFacts(input: MergeInput): { facts: Fact[]; counts: MergeCou
       case 'sent': {
         const m = messageNumbers.size + 1;
         messageNumbers.set(fact.message.m, m);
+        sentFacts.set(fact.message.m, fact.message);
         facts.push({ ...fact, message: { ...fact.message, m } });
         break;
       }
@@ -204,7 +206,10 @@ export function mergeFacts(input: MergeInput): { facts: Fact[]; counts: MergeCou
           break;
         }
         const m = messageNumbers.get(fact.message.m) as number;
-        facts.push({ ...fact, message: { ...fact.message, m } });
+        // A proxy's drop names only the message's number and ends: its sender's fact says the rest.
+        const message =
+          fact.kind === 'dropped' ? (sentFacts.get(fact.message.m) ?? fact.message) : fact.message;
+        facts.push({ ...fact, message: { ...message, m } });
         break;
       }
       case 'node': {

@@ -40,14 +40,16 @@ import { mergeFacts, type MergeCounts } from './merge.ts';
 import { ChaosPublishers, type PlannedPublish } from './publishers.ts';
 import { ChaosViewers, type ViewerPlan } from './viewers.ts';
 
-/** Fault proxies for a deployment's node links. */
-export type StartLinks = (
-  deployment: ChaosDeployment,
-  onFact: (fact: Fact) => void,
-) => Promise<{
-  links: LinkFaults;
-  close(): Promise<void>;
-}>;
+/**
+ * Fault proxies for a deployment's node links, started before its nodes: `emit` takes their drops
+ * as facts, `runUs` turns a CLOCK_MONOTONIC microsecond into the run's clock.
+ */
+export type StartLinks = (context: {
+  deployment: ChaosDeployment;
+  seed: string;
+  emit: (fact: Fact) => void;
+  runUs: (monotonicUs: number) => number;
+}) => Promise<{ links: LinkFaults; close(): Promise<void> }>;
 
 export interface ChaosOptions {
   scenario: Scenario;
@@ -120,6 +122,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let originUs = 0;
   const nowUs = (): number => monotonicUs() - originUs;
   const started = performance.now();
+  const proxies: { started: Awaited<ReturnType<StartLinks>> | null } = { started: null };
   const deployment = await ChaosDeployment.start({
     scenario,
     mode: scenario.mode,
@@ -128,8 +131,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     plantBug: options.plantBug,
     proxied: needsLinks,
     readyTimeoutMs: 30_000,
+    beforeLaunch: async (planned) => {
+      if (needsLinks && options.startLinks !== null)
+        proxies.started = await options.startLinks({
+          deployment: planned,
+          seed: options.seed,
+          emit,
+          runUs: (us) => us - originUs,
+        });
+    },
   });
-  let links: Awaited<ReturnType<StartLinks>> | null = null;
   let viewers: ChaosViewers | null = null;
   let publishers: ChaosPublishers | null = null;
   let faults: ChaosFaults | null = null;
@@ -140,12 +151,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await faults?.stop();
       viewers?.close();
       await deployment.stop();
-      await links?.close();
+      await proxies.started?.close();
     })());
   options.onStarted?.(teardown);
   let endUs = 0;
   try {
-    if (needsLinks && options.startLinks !== null) links = await options.startLinks(deployment, emit);
     originUs = monotonicUs();
     const plans = workload.plans();
     viewers = new ChaosViewers(plans, (dc: DcId) => deployment.frontendsOf(dc), {
@@ -165,7 +175,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       nowUs,
       emit,
     });
-    faults = new ChaosFaults(schedule, deployment, links?.links ?? null, nowUs, emit);
+    faults = new ChaosFaults(schedule, deployment, proxies.started?.links ?? null, nowUs, emit);
     viewers.start(0);
     publishers.start(0);
     faults.start(0);

@@ -3,6 +3,7 @@ export type { SubscriptionStorePort, LeaseListener, HistoryListener, HistoryEffe
 export { MemoryStore } from './memory-store.ts';
 export { RedisStore } from './redis-store.ts';
 export { startRedisServer } from './redis-server-process.ts';
+export { redisServerGate } from './test-gate.ts';
 export type { RedisServerProcess } from './redis-server-process.ts';
 export type { RedisStoreOptions } from './redis-store.ts';
 export { coreFailureExitCode, startServer, ListenError } from './server.ts';

@@ -27,7 +27,7 @@ export type {
   Workload,
 } from './scenario.ts';
 export { describeFault } from './describe-fault.ts';
-export { coreRoles, bareHeapLoop, faultSchedule } from './world/index.ts';
+export { coreRoles, bareHeapLoop, faultSchedule, publishAttemptsMax, publishRetryMs } from './world/index.ts';
 export type { Roles } from './world/index.ts';
 export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
 export type { PlantedBug } from './planted-bugs.ts';
@@ -67,7 +67,7 @@ export { MessageNamer } from './message-facts.ts';
 export type { MessageEnd } from './message-facts.ts';
 export { payloadText, stampOf } from './facts.ts';
 export { Rng } from './rng.ts';
-export { publishAttemptsMax, publishRetryMs } from './world/publishers.ts';
+
 export { catchUpMs, faultDurationMs, settleMs } from './settle.ts';
 export { TraceWriter } from './trace-writer.ts';
 export type { Histogram } from './histogram.ts';

@@ -111,7 +111,7 @@ async function runChaosCommand(options: ChaosCliOptions): Promise<number> {
       viewersMax: Number(options.viewers),
       dir: options.dir ?? null,
       tracePath,
-      startLinks: await chaos.faultProxyLinks(),
+      startLinks: chaos.faultProxyLinks,
       onProgress: (line) => process.stderr.write(`${line}\n`),
       onStarted: (stop) => (teardown = stop),
     });

@@ -63,6 +63,8 @@ export class ForwardingChecker {
 
   constructor(
     private readonly forwardTimeoutUs: Us,
+    /** How late a real process' timer may fire and its send be recorded (0 in the simulator): both bounds widen by it. */
+    private readonly timerSlackUs: Us,
     private readonly topology: Topology,
     private readonly violations: ViolationLog,
   ) {}
@@ -106,7 +108,7 @@ export class ForwardingChecker {
   private judgeOverdue(now: Us): void {
     while (this.awaitedHead < this.awaited.length) {
       const attempt = this.awaited[this.awaitedHead] as Awaited;
-      const dueUs = attempt.sentUs + this.forwardTimeoutUs;
+      const dueUs = attempt.sentUs + this.forwardTimeoutUs + this.timerSlackUs;
       if (dueUs + roundingUs >= now) break;
       this.awaitedHead++;
       if (attempt.settled) continue;
@@ -170,9 +172,12 @@ export class ForwardingChecker {
       this.forwards.set(key, { lastSentUs: t, acked: false, reaccepts: previous.reaccepts - 1 });
       return;
     }
-    // Roles keep time in whole milliseconds, so a timeout may fire up to 1 ms early in microseconds.
+    // Roles keep time in whole milliseconds, so a timeout may fire up to 1 ms early in microseconds;
+    // a real process records a send up to its timer slack after deciding it, so a retry may seem early by that.
     const earliestRetryUs =
-      previous === undefined ? 0 : previous.lastSentUs + this.forwardTimeoutUs - usOfMs(1);
+      previous === undefined
+        ? 0
+        : previous.lastSentUs + this.forwardTimeoutUs - usOfMs(1) - this.timerSlackUs;
     if (previous !== undefined && (previous.acked || t < earliestRetryUs)) {
       this.disciplineErrors++;
       const why = previous.acked

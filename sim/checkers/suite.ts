@@ -225,7 +225,8 @@ class RunningCheckers {
       this.violations,
     );
     this.forwarding = new ForwardingChecker(
-      usOfMs(scenario.roles.forwardTimeoutMs) + slackUs,
+      usOfMs(scenario.roles.forwardTimeoutMs),
+      slackUs,
       topology,
       this.violations,
     );

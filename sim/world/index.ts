@@ -9,3 +9,4 @@ export { coreRoles } from './nodes.ts';
 export type { RoleCounters, Roles } from './nodes.ts';
 export { bareHeapLoop } from './heap.ts';
 export { faultSchedule } from './faults.ts';
+export { publishAttemptsMax, publishRetryMs } from './publishers.ts';
