@@ -29,7 +29,7 @@ program.addHelpText(
   'after',
   `
 Exit codes: 0 all held, 1 an invariant violated (or the work failed), 2 bad input. With --json
-(sim, check, cluster, bench) an error is also one JSON object on stdout:
+(sim, check, chaos, cluster, bench) an error is also one JSON object on stdout:
 {"error": "...", "code": "bad-input", "exitCode": 2}.
 
 Examples:
