@@ -11,7 +11,8 @@
  * - Messages: each is named in the process that sends it (sim/message-facts.ts), numbered
  *   `m = base + n` with a base unique to this process and incarnation, written as `sent`, and its
  *   facts travel in its envelope as the recorder's tag; the target writes `received` with them.
- *   A send known to have failed is `dropped` (`target-dead`).
+ *   A send refused or reset is `dropped` (`target-dead`); one that timed out has no fate written
+ *   (it may still arrive, from a frozen target that thaws).
  * - The store: a `store-request` effect is a message to `<dc>/store`; when the store answers, its
  *   receipt, the lease and history changes it made and its `store-reply` (sent and received) are
  *   written together at that moment, in that order, as the simulator's store does them. A request
@@ -209,9 +210,14 @@ export class FactRecorder implements Recorder {
     this.write({ kind: 'received', t: this.now(), message: facts });
   }
 
-  sendFailed(_target: NodeId, _message: Message, tag: RecordTag | undefined): void {
+  sendFailed(_target: NodeId, _message: Message, tag: RecordTag | undefined, why: string): void {
     const facts = messageFactsOf(tag);
-    if (facts !== null) this.write({ kind: 'dropped', t: this.now(), message: facts, why: 'target-dead' });
+    if (facts === null) return;
+    // A send that timed out may still arrive (a frozen target handles it when it thaws) or may
+    // have been lost to a starved machine: nothing says which, so no fate is written and the
+    // merge keeps the message's receipt if one comes. Refused or reset: the target was not there.
+    if (/TimeoutError|aborted/i.test(why)) return;
+    this.write({ kind: 'dropped', t: this.now(), message: facts, why: 'target-dead' });
   }
 
   storeAnswered(requestId: RequestId, reply: StoreReply): void {

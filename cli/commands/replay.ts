@@ -24,7 +24,7 @@ export function register(program: Command): void {
   program
     .command('replay')
     .description('Replay a simulator trace in the terminal: topology, faults, timeline, events, violations.')
-    .argument('[trace]', 'a trace file written by `stadium sim` or `stadium check` (.jsonl)')
+    .argument('[trace]', 'a trace file written by `stadium sim`, `stadium check` or `stadium chaos` (.jsonl)')
     .option('-s, --scenario <name|file>', 'simulate this scenario first, then replay its trace')
     .option('--seed <seed>', 'the seed for --scenario (drawn and printed when omitted)')
     .option('--summary', 'print the static summary even on a terminal')
