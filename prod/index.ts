@@ -2,7 +2,11 @@
 export type { SubscriptionStorePort, LeaseListener, HistoryListener, HistoryEffect } from './store-port.ts';
 export { MemoryStore } from './memory-store.ts';
 export { RedisStore } from './redis-store.ts';
+export { RedisClusterStore } from './redis-cluster-store.ts';
+export type { RedisClusterStoreOptions } from './redis-cluster-store.ts';
 export { startRedisServer } from './redis-server-process.ts';
+export { startRedisCluster } from './redis-cluster-process.ts';
+export type { RedisClusterProcess } from './redis-cluster-process.ts';
 export type { RedisServerProcess } from './redis-server-process.ts';
 export type { RedisStoreOptions } from './redis-store.ts';
 export { coreFailureExitCode, startServer, ListenError } from './server.ts';
