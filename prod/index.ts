@@ -19,3 +19,4 @@ export { createLogger } from './log.ts';
 export type { Logger } from './log.ts';
 export { startCluster, describeCluster, ClusterError, dcName, freePorts } from './cluster.ts';
 export type { ClusterOptions, ClusterDc, ClusterNode, RunningCluster } from './cluster.ts';
+export { isRedisClusterUrl, parseRedisClusterUrl } from './redis-cluster-url.ts';
