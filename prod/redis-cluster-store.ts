@@ -99,6 +99,11 @@ export interface RedisClusterStoreOptions {
   limits?: Partial<StoreLimits>;
   onLease?: LeaseListener;
   onHistory?: HistoryListener;
+  /**
+   * How long a topic's first append may take to reach its slot after the store's slot admitted it
+   * (default twice the command timeout): a missing history younger than that is not a loss.
+   */
+  lossGraceMs?: number;
   /** Told when the cluster goes up or down (a node failing counts), with the error that took it down. */
   onStatus?: (status: 'up' | 'down', error?: Error) => void;
 }
@@ -112,6 +117,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
   private readonly onLease: LeaseListener;
   private readonly onHistory: HistoryListener;
   private readonly onStatus: (status: 'up' | 'down', error?: Error) => void;
+  private readonly lossGraceMs: number;
   private lastStatus: 'up' | 'down' | null = null;
   private lookups: PendingLookup[] = [];
   private appends: PendingAppend[] = [];
@@ -128,6 +134,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
     this.onLease = options.onLease ?? (() => {});
     this.onHistory = options.onHistory ?? (() => {});
     this.onStatus = options.onStatus ?? (() => {});
+    this.lossGraceMs = options.lossGraceMs ?? 2 * commandTimeoutMs;
     this.cluster = new Cluster(url.nodes, {
       // Every command to the masters: a replica may lag, and the scripts write anyway.
       scaleReads: 'master',
@@ -256,7 +263,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
       'stadiumClusterEpoch',
       [this.storeKey('epoch'), this.storeKey('topics'), this.storeKey('histories')],
       this.epochTtlMs(),
-      2 * commandTimeoutMs,
+      this.lossGraceMs,
       this.limits.topicsMax,
       keepMs,
       this.limits.historyTopicsMax,
