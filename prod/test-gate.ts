@@ -62,9 +62,13 @@ export function redisServerGate(
  * `redis-server` and `redis-cli`, to start a private Redis Cluster (mandatory, like Redis, under
  * STADIUM_REQUIRE_REDIS=1).
  */
-export function redisClusterGate(env: Record<string, string | undefined> = process.env): ServiceGate {
+export function redisClusterGate(
+  env: Record<string, string | undefined> = process.env,
+  server = 'redis-server',
+  cli = 'redis-cli',
+): ServiceGate {
   return {
-    up: redisClusterAvailable(),
+    up: redisClusterAvailable(server, cli),
     required: env.STADIUM_REQUIRE_REDIS === '1',
     skipMessage: 'skipped: Redis Cluster not available (redis-server/redis-cli missing)',
     requiredMessage:
