@@ -65,6 +65,22 @@ function portFree(port: number): Promise<boolean> {
 export async function startRedisCluster(
   options: { masters?: number; server?: string; cli?: string } = {},
 ): Promise<RedisClusterProcess> {
+  // A port found free can be taken by another process before its server binds it: try other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(options);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof RedisClusterError) || !/exited at start/.test(error.message))
+        throw error;
+    }
+  }
+}
+
+async function startOnFreePorts(options: {
+  masters?: number;
+  server?: string;
+  cli?: string;
+}): Promise<RedisClusterProcess> {
   const masters = options.masters ?? 3;
   const server = options.server ?? 'redis-server';
   const cli = options.cli ?? 'redis-cli';

@@ -168,7 +168,8 @@ if (!gate.up && !gate.required) {
       expect(during.status).toBe(503);
       expect(during.json).toMatchObject({ code: 'store-unavailable' });
       const health = await fetch(`${server.url}/healthz`);
-      expect([200, 503]).toContain(health.status);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ status: 'degraded', store: 'down' });
       expect(stream.ended()).toBe(false);
 
       await cluster!.restart(victim);
@@ -182,6 +183,10 @@ if (!gate.up && !gate.required) {
         200,
       );
       expect(stream.events().some((e) => e.payload === 'during')).toBe(false);
+      expect(await (await fetch(`${server.url}/healthz`)).json()).toMatchObject({
+        status: 'ok',
+        store: 'up',
+      });
     }, 60_000);
   });
 }
