@@ -14,6 +14,10 @@
  *   `e` the epoch its history belongs to, `h` its head seq, `s` its first-registration counter),
  *   and the history: `hist` (the stream), `ids`, `idx`, as in the one-Redis store.
  *
+ * `{P}topics` loses a topic only by its score (its latest lease expiry plus lapsedKeepMs), never by
+ * a lookup or a removal that empties it, as the one-Redis store's does: that would be a second call
+ * to the store's slot. A topic emptied early still counts against topicsMax until then.
+ *
  * Each script's KEYS, ARGV and reply are written above it; the caller passes them in that order.
  */
 import { historyPrelude, prelude } from './redis-store-scripts.ts';
