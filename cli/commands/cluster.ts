@@ -2,7 +2,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { deliveryModes } from '../../core/index.ts';
-import { isRedisClusterUrl, parseRedisClusterUrl } from '../../prod/redis-cluster-url.ts';
 import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -80,11 +79,12 @@ Examples:
           '--dispatchers above 1 needs --redis: the dispatchers of a datacenter share its store',
         );
       }
-      if (redis !== null && isRedisClusterUrl(redis)) {
-        const cluster = parseRedisClusterUrl(redis);
-        if (typeof cluster === 'string')
-          throw new UsageError(`--redis redis-cluster:// URL: ${cluster}, got "${redis}"`);
-      } else if (redis !== null && !/^redis:\/\/[^/]+(\/\d{0,2})?$/.test(redis)) {
+      // The shapes only (prod/ is loaded below, once the flags are good); startCluster checks the rest.
+      if (
+        redis !== null &&
+        !/^redis:\/\/[^/]+(\/\d{0,2})?$/.test(redis) &&
+        !/^redis-cluster:\/\/([^@/]*@)?[^,/@]+:\d+(,[^,/@]+:\d+)*\/?$/.test(redis)
+      ) {
         throw new UsageError(
           `--redis must look like redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT,HOST:PORT, got "${redis}"`,
         );
