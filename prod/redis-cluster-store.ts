@@ -288,9 +288,16 @@ export class RedisClusterStore implements SubscriptionStorePort {
     );
   }
 
-  /** After a trouble (see headOf in the scripts): bump on a loss, and say whether to ask once more. */
+  /**
+   * After a trouble (see headOf in the scripts): start a new epoch on a loss, so the caller can ask
+   * once more; a second trouble for one request is an error (the dispatcher answers 503).
+   */
   private async recover(troubles: Trouble[], epochId: string, attempt: number): Promise<void> {
-    if (attempt >= 1) throw new Error('Redis Cluster store: a topic slot lost its data twice in one request');
+    if (attempt >= 1) {
+      throw new Error(
+        `Redis Cluster store: a topic's slot answered ${troubles[0]} twice for one request (its data lost again, or the epoch changing meanwhile)`,
+      );
+    }
     if (troubles.includes('lost')) await this.bump(epochId);
   }
 
