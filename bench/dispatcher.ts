@@ -19,7 +19,7 @@ import { redisCpuSeconds } from './redis.ts';
 import { cpuMs, sleep, startStadium } from './servers.ts';
 
 export interface DispatcherCase {
-  store: 'memory' | 'redis';
+  store: 'memory' | 'redis' | 'redis-cluster';
   /** `stadium serve --mode`; absent in results recorded before reliable mode (best-effort then). */
   mode?: DeliveryMode;
   /** Requests in flight at once (one per keep-alive connection). */
@@ -42,7 +42,9 @@ export interface DispatcherCase {
 export type DispatcherStore =
   | { kind: 'memory' }
   /** `private`: the bench started this Redis and nothing else uses it, so its CPU can be measured. */
-  | { kind: 'redis'; url: string; prefix: string; private: boolean };
+  | { kind: 'redis'; url: string; prefix: string; private: boolean }
+  /** A private Redis Cluster (bench/dispatcher-cluster.ts): its CPU is the sum over its masters. */
+  | { kind: 'redis-cluster'; url: string; prefix: string; ports: readonly number[] };
 
 export async function benchDispatcher(
   store: DispatcherStore,
@@ -57,14 +59,21 @@ export async function benchDispatcher(
     '--internal-token',
     randomBytes(16).toString('hex'),
   ];
-  if (store.kind === 'redis') flags.push('--store', store.url, '--redis-prefix', store.prefix);
+  if (store.kind !== 'memory') flags.push('--store', store.url, '--redis-prefix', store.prefix);
   if (options.mode !== 'best-effort') flags.push('--mode', options.mode);
   const target = await startStadium(
     flags,
     `stadium serve --role dispatcher (${store.kind}, ${options.mode})`,
   );
-  const redisCpu = (): Promise<number | null> =>
-    store.kind === 'redis' && store.private ? redisCpuSeconds(store.url) : Promise.resolve(null);
+  const redisCpu = async (): Promise<number | null> => {
+    if (store.kind === 'redis-cluster') {
+      const seconds = await Promise.all(
+        store.ports.map((port) => redisCpuSeconds(`redis://127.0.0.1:${port}`)),
+      );
+      return seconds.reduce((sum, s) => sum + s, 0);
+    }
+    return store.kind === 'redis' && store.private ? redisCpuSeconds(store.url) : null;
+  };
   const publisher = forkBench('publisher.ts', 'publisher (dispatcher)');
   try {
     const started = await publisher.request<{ error?: string }>({

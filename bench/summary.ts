@@ -137,7 +137,7 @@ export function compare(cases: FanoutCase[]): Comparison[] {
 export interface ModeComparison {
   /** A fan-out case (one server) or a dispatcher case (publishing flat out, no frontends). */
   kind: 'fanout' | 'dispatcher';
-  store: FanoutCase['store'];
+  store: FanoutCase['store'] | DispatcherCase['store'];
   /** The fan-out transport, or null for a dispatcher case. */
   transport: FanoutCase['transport'] | null;
   /** Fan-out: the connections and the asked rate; dispatcher: requests in flight and events per request. */

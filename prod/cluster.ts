@@ -14,7 +14,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { isRedisClusterUrl, parseRedisClusterUrl } from './redis-cluster-url.ts';
 import type { DcId, DeliveryMode, NodeId } from '../core/index.ts';
 import type { LogLevel } from './config.ts';
 
@@ -224,14 +225,28 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   return { dcs: plan, kill, restart, stop };
 }
 
-/** Connect to `url` and PING, or throw a ClusterError naming what is wrong. */
+/** Connect to `url` (one Redis, or a Redis Cluster) and PING, or throw a ClusterError naming what is wrong. */
 async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
+  const cluster = isRedisClusterUrl(url) ? parseRedisClusterUrl(url) : null;
+  if (typeof cluster === 'string') throw new ClusterError(`bad Redis Cluster URL ${url}: ${cluster}`);
+  const redis =
+    cluster === null
+      ? new Redis(url, {
+          lazyConnect: true,
+          connectTimeout: 2_000,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        })
+      : new Cluster(cluster.nodes, {
+          lazyConnect: true,
+          clusterRetryStrategy: () => null,
+          redisOptions: {
+            connectTimeout: 2_000,
+            maxRetriesPerRequest: 0,
+            ...(cluster.username === undefined ? {} : { username: cluster.username }),
+            ...(cluster.password === undefined ? {} : { password: cluster.password }),
+          },
+        });
   redis.on('error', () => {});
   try {
     await redis.connect();

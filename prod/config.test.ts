@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePeers, serveConfigFrom, serveOptions } from './config.ts';
 import type { ConfigResult, ServeConfig } from './config.ts';
+import { parseRedisClusterUrl } from './redis-cluster-url.ts';
 
 const ok = (result: ConfigResult): ServeConfig => {
   if (!result.ok) throw new Error(result.error);
@@ -59,6 +60,18 @@ describe('serve config', () => {
     expect(config.jwtSecret).toBe('k');
   });
 
+  it('a redis-cluster:// store names its seed nodes', () => {
+    const config = ok(serveConfigFrom({ store: 'redis-cluster://10.0.0.1:7000,10.0.0.2:7001' }, {}));
+    expect(config.store).toBe('redis-cluster://10.0.0.1:7000,10.0.0.2:7001');
+    expect(parseRedisClusterUrl('redis-cluster://:s3cret@h1:7000,[::1]:7001')).toEqual({
+      nodes: [
+        { host: 'h1', port: 7000 },
+        { host: '::1', port: 7001 },
+      ],
+      password: 's3cret',
+    });
+  });
+
   it('peers are grouped by datacenter and URLs canonicalised', () => {
     const config = ok(
       serveConfigFrom(
@@ -77,7 +90,13 @@ describe('serve config', () => {
     [{ role: 'leader' }, '--role must be one of all, frontend, dispatcher'],
     [{ port: '70000' }, '--port must be an integer from 0 to 65535'],
     [{ port: '12ab' }, '--port must be an integer'],
-    [{ store: 'postgres://x' }, '--store must be memory or redis://'],
+    [{ store: 'postgres://x' }, '--store must be memory, redis://HOST:PORT[/DB] or redis-cluster://'],
+    [{ store: 'redis-cluster://h:1,nohost' }, '--store redis-cluster:// URL: "nohost" is not HOST:PORT'],
+    [{ store: 'redis-cluster://' }, '--store redis-cluster:// URL: "" is not HOST:PORT'],
+    [
+      { store: 'redis-cluster://h:1', redisPrefix: 'dc{a}:' },
+      '--redis-prefix must not hold { or } with a redis-cluster:// store',
+    ],
     [{ peers: 'http://no-dc:1' }, '--peers entries must look like dc-b=http://host:port'],
     [{ dc: 'dc-a', peers: 'dc-a=http://h:1' }, '--peers must not list this datacenter'],
     [{ role: 'frontend' }, '--role frontend needs --dispatchers'],

@@ -6,6 +6,7 @@
  */
 import { cursorTopicsMax, deliveryModes } from '../core/index.ts';
 import type { DcId, DeliveryMode, NodeId } from '../core/index.ts';
+import { isRedisClusterUrl, parseRedisClusterUrl } from './redis-cluster-url.ts';
 
 export type Role = 'all' | 'frontend' | 'dispatcher';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -23,7 +24,7 @@ export interface ServeConfig {
   portExplicit: boolean;
   /** This node's id and the base URL other nodes reach it at; null: `http://host:port`. */
   publicUrl: string | null;
-  /** `memory`, or a `redis://host:port[/db]` URL. */
+  /** `memory`, a `redis://host:port[/db]` URL, or a `redis-cluster://host:port,host:port` URL. */
   store: string;
   redisPrefix: string;
   /** Dispatchers of every other datacenter, for cross-datacenter forwarding. */
@@ -80,7 +81,12 @@ export const serveOptions: readonly ServeOption[] = [
   option('host', 'HOST', 'address to bind', '127.0.0.1'),
   option('port', 'N', 'port to bind (0: any free port)', '7000, or the next free one'),
   option('public-url', 'URL', 'base URL other nodes reach this one at (its node id)', 'http://HOST:PORT'),
-  option('store', 'STORE', 'memory | redis://HOST:PORT[/DB] (dispatchers)', 'memory'),
+  option(
+    'store',
+    'STORE',
+    'memory | redis://HOST:PORT[/DB] | redis-cluster://HOST:PORT,HOST:PORT (dispatchers)',
+    'memory',
+  ),
   option('redis-prefix', 'P', "key prefix in Redis: one per datacenter's store", 'stadium:'),
   option('peers', 'LIST', "other datacenters' dispatchers: dc-b=URL,dc-b=URL,dc-c=URL", 'none'),
   option('dispatchers', 'LIST', "this datacenter's dispatcher URLs (frontends)", 'itself in role all'),
@@ -168,8 +174,18 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     else publicUrl = url;
   }
   const store = raw('store') ?? 'memory';
-  if (store !== 'memory' && redisUrlError(store) !== null) {
-    errors.push(`--store must be memory or redis://HOST:PORT[/DB], got "${store}"`);
+  if (isRedisClusterUrl(store)) {
+    const cluster = parseRedisClusterUrl(store);
+    if (typeof cluster === 'string') errors.push(`--store redis-cluster:// URL: ${cluster}, got "${store}"`);
+    if (/[{}]/.test(raw('redis-prefix') ?? '')) {
+      errors.push(
+        '--redis-prefix must not hold { or } with a redis-cluster:// store (they are its hash tags)',
+      );
+    }
+  } else if (store !== 'memory' && redisUrlError(store) !== null) {
+    errors.push(
+      `--store must be memory, redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT,HOST:PORT, got "${store}"`,
+    );
   }
   const peersResult = parsePeers(raw('peers') ?? '');
   if (typeof peersResult === 'string') errors.push(peersResult);

@@ -2,8 +2,12 @@
 export type { SubscriptionStorePort, LeaseListener, HistoryListener, HistoryEffect } from './store-port.ts';
 export { MemoryStore } from './memory-store.ts';
 export { RedisStore } from './redis-store.ts';
+export { RedisClusterStore } from './redis-cluster-store.ts';
+export type { RedisClusterStoreOptions } from './redis-cluster-store.ts';
 export { startRedisServer } from './redis-server-process.ts';
 export { redisServerGate } from './test-gate.ts';
+export { startRedisCluster } from './redis-cluster-process.ts';
+export type { RedisClusterProcess } from './redis-cluster-process.ts';
 export type { RedisServerProcess } from './redis-server-process.ts';
 export type { RedisStoreOptions } from './redis-store.ts';
 export { coreFailureExitCode, startServer, ListenError } from './server.ts';
@@ -19,3 +23,4 @@ export { createLogger } from './log.ts';
 export type { Logger } from './log.ts';
 export { startCluster, describeCluster, ClusterError, dcName, freePorts } from './cluster.ts';
 export type { ClusterOptions, ClusterDc, ClusterNode, RunningCluster } from './cluster.ts';
+export { isRedisClusterUrl, parseRedisClusterUrl } from './redis-cluster-url.ts';

@@ -15,8 +15,8 @@
  * Each script's KEYS, ARGV and reply are written above it; the caller passes them in that order.
  */
 
-/** What every script starts with: Redis' clock as `now`, the entry format, TTLs, and the epoch. */
-const prelude = `
+/** What every script starts with: Redis' clock as `now`, the entry format, TTLs, and the epoch (the cluster store's scripts share it, prod/redis-cluster-store-scripts.ts). */
+export const prelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function parse(v)
@@ -247,7 +247,7 @@ return { out, epochId, epochAge }
  * fails loudly instead of serving two events under one seq. MINID cannot trim by age (ids are
  * seqs, not times): age is the `t` field of the oldest entries, checked one entry at a time.
  */
-const historyPrelude = `${prelude}
+export const historyPrelude = `${prelude}
 local function seqOf(id) return tonumber(string.match(id, '^(%d+)%-')) end
 local function streamId(seq) return string.format('%.0f-0', seq) end
 -- Trim a history by count and age, and its remembered ids likewise (the rules of

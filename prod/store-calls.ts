@@ -1,6 +1,6 @@
 /**
  * The dispatcher's store, as the host loop uses it: opened from the config (the embedded memory
- * store, or Redis), asked once per `store-request` effect, its answer fed back as a `store-reply`
+ * store, Redis, or a Redis Cluster), asked once per `store-request` effect, its answer fed back as a `store-reply`
  * input. A failed request is only counted and logged: the dispatcher's own store timeout answers
  * the publisher with a retry hint. Every lease a store grants, renews, removes or expires becomes a
  * metric and a debug log; Redis' status changes are logged as they happen, so an operator sees a
@@ -14,6 +14,8 @@ import type { Logger } from './log.ts';
 import { MemoryStore } from './memory-store.ts';
 import type { Metrics } from './metrics.ts';
 import type { Recorder } from './recorder.ts';
+import { RedisClusterStore } from './redis-cluster-store.ts';
+import { isRedisClusterUrl } from './redis-cluster-url.ts';
 import { RedisStore } from './redis-store.ts';
 import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
@@ -85,13 +87,13 @@ function openStore(
     log.debug('history trimmed', { topic: change.topic, epoch: change.epoch, throughSeq: change.throughSeq });
   };
   if (config.store === 'memory') return new MemoryStore({}, onLease, onHistory);
-  return new RedisStore({
+  const options = {
     url: config.store,
     prefix: config.redisPrefix,
     onLease,
     onHistory,
     // The first verdict (at start) and every change: an operator sees a dead store at once.
-    onStatus: (status, error) => {
+    onStatus: (status: 'up' | 'down', error?: Error): void => {
       if (status === 'up') log.info('store up', { store: redactUrl(config.store) });
       else {
         log.warn('store down: publishes fail with 503 until it is back', {
@@ -100,7 +102,8 @@ function openStore(
         });
       }
     },
-  });
+  };
+  return isRedisClusterUrl(config.store) ? new RedisClusterStore(options) : new RedisStore(options);
 }
 
 /** A store URL fit for logs: without its password. */

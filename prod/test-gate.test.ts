@@ -3,7 +3,7 @@
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { chromiumGate, redisGate, redisServerGate, uniquePrefix } from './test-gate.ts';
+import { chromiumGate, redisClusterGate, redisGate, redisServerGate, uniquePrefix } from './test-gate.ts';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -47,6 +47,15 @@ describe('service gates', () => {
       skipMessage: 'skipped: redis-server not available',
     });
     expect(redisServerGate({ STADIUM_REQUIRE_REDIS: '1' }, '/nonexistent/redis-server').required).toBe(true);
+  });
+
+  it('redis-cli missing: no Redis Cluster, skipped locally, mandatory under STADIUM_REQUIRE_REDIS=1', () => {
+    expect(redisClusterGate({}, 'redis-server', '/nonexistent/redis-cli')).toMatchObject({
+      up: false,
+      required: false,
+      skipMessage: 'skipped: Redis Cluster not available (redis-server/redis-cli missing)',
+    });
+    expect(redisClusterGate({ STADIUM_REQUIRE_REDIS: '1' }, '/nonexistent/redis-server').required).toBe(true);
   });
 
   it('Chromium missing: down, mandatory under STADIUM_REQUIRE_CHROMIUM=1', () => {

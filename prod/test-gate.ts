@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { redisClusterAvailable } from './redis-cluster-process.ts';
 import { redisServerAvailable } from './redis-server-process.ts';
 
 export interface ServiceGate {
@@ -54,6 +55,24 @@ export function redisServerGate(
     required: env.STADIUM_REQUIRE_REDIS === '1',
     skipMessage: 'skipped: redis-server not available',
     requiredMessage: `${binary} not available, and STADIUM_REQUIRE_REDIS=1 makes its tests mandatory`,
+  };
+}
+
+/**
+ * `redis-server` and `redis-cli`, to start a private Redis Cluster (mandatory, like Redis, under
+ * STADIUM_REQUIRE_REDIS=1).
+ */
+export function redisClusterGate(
+  env: Record<string, string | undefined> = process.env,
+  server = 'redis-server',
+  cli = 'redis-cli',
+): ServiceGate {
+  return {
+    up: redisClusterAvailable(server, cli),
+    required: env.STADIUM_REQUIRE_REDIS === '1',
+    skipMessage: 'skipped: Redis Cluster not available (redis-server/redis-cli missing)',
+    requiredMessage:
+      'Redis Cluster not available (redis-server/redis-cli missing), and STADIUM_REQUIRE_REDIS=1 makes its tests mandatory',
   };
 }
 

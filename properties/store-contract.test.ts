@@ -1,13 +1,15 @@
 // Goal: the core's store, the memory store and the Redis store keep one contract, the core store's.
-// Method: the same suite against all three (the core's pure store run as its node is: swept when
-// its deadline is due); Redis under a unique key prefix per store, deleted afterwards.
+// Method: the same suite against all four (the core's pure store run as its node is: swept when
+// its deadline is due); Redis under a unique key prefix per store, deleted afterwards; the Redis
+// Cluster store against a private 3-master cluster started for this file.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { applyStoreRequest, createStore, storeDeadline, storeRole } from '../core/index.ts';
 import type { StoreLimits } from '../core/index.ts';
-import { MemoryStore, RedisStore } from '../prod/index.ts';
+import { MemoryStore, RedisClusterStore, RedisStore, startRedisCluster } from '../prod/index.ts';
+import type { RedisClusterProcess } from '../prod/index.ts';
 import type { SubscriptionStorePort } from '../prod/index.ts';
-import { redisGate, redisUrl, uniquePrefix } from '../prod/test-gate.ts';
+import { redisClusterGate, redisGate, redisUrl, uniquePrefix } from '../prod/test-gate.ts';
 import { describeStoreContract } from './store-contract.ts';
 
 /** The core's store with no host around it but a clock: its deadline handled before each request. */
@@ -70,6 +72,40 @@ if (!redis.up && !redis.required) {
         const keys = await client.keys(`${prefix}*`);
         if (keys.length > 0) await client.del(...keys);
         await client.quit();
+        return store;
+      };
+      return { store, loseData };
+    });
+  });
+}
+
+const clusterGate = redisClusterGate();
+
+if (!clusterGate.up && !clusterGate.required) {
+  it.skip(clusterGate.skipMessage, () => {});
+} else {
+  describe('redis cluster', () => {
+    let cluster: RedisClusterProcess | null = null;
+    beforeAll(async () => {
+      if (!clusterGate.up) throw new Error(clusterGate.requiredMessage);
+      cluster = await startRedisCluster();
+    }, 60_000);
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+    let n = 0;
+    describeStoreContract('redis cluster', async (limits) => {
+      const prefix = `contract${n++}:`;
+      const store = new RedisClusterStore({ url: cluster!.url, prefix, limits });
+      await store.ready();
+      // Every shard restarted empty: every key of this store is gone, on every master.
+      const loseData = async (): Promise<RedisClusterStore> => {
+        for (const port of cluster!.ports) {
+          const client = new Redis({ port, host: '127.0.0.1' });
+          const keys = await client.keys(`{${prefix}*`);
+          for (const key of keys) await client.del(key);
+          await client.quit();
+        }
         return store;
       };
       return { store, loseData };

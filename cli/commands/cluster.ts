@@ -33,7 +33,10 @@ export function register(program: Command): void {
       '--dispatchers <n>',
       'dispatchers per datacenter (default: 2 with --redis, else 1; more needs --redis)',
     )
-    .option('--redis <url>', 'redis://HOST:PORT[/DB]: the subscription store, one key prefix per datacenter')
+    .option(
+      '--redis <url>',
+      'redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT,HOST:PORT: the subscription store, one key prefix per datacenter',
+    )
     .option('--redis-prefix <p>', 'key prefix; each datacenter appends "<dc>:"', 'stadium:')
     .option('--base-port <n>', 'first port to use; busy ports are skipped', '7100')
     .option('--host <host>', 'address every node binds', '127.0.0.1')
@@ -76,8 +79,15 @@ Examples:
           '--dispatchers above 1 needs --redis: the dispatchers of a datacenter share its store',
         );
       }
-      if (redis !== null && !/^redis:\/\/[^/]+(\/\d{0,2})?$/.test(redis)) {
-        throw new UsageError(`--redis must look like redis://HOST:PORT[/DB], got "${redis}"`);
+      // The shapes only (prod/ is loaded below, once the flags are good); startCluster checks the rest.
+      if (
+        redis !== null &&
+        !/^redis:\/\/[^/]+(\/\d{0,2})?$/.test(redis) &&
+        !/^redis-cluster:\/\/([^@/]*@)?[^,/@]+:\d+(,[^,/@]+:\d+)*\/?$/.test(redis)
+      ) {
+        throw new UsageError(
+          `--redis must look like redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT,HOST:PORT, got "${redis}"`,
+        );
       }
       const mode = deliveryModes.find((m) => m === flags.mode);
       if (mode === undefined) throw new UsageError(`--mode must be one of ${deliveryModes.join(', ')}`);

@@ -85,7 +85,13 @@ export const serveFlags: readonly (readonly [string, string, string, string, str
     'STADIUM_PUBLIC_URL',
     'http://HOST:PORT',
   ],
-  ['store', 'STORE', 'memory | redis://HOST:PORT[/DB] (dispatchers)', 'STADIUM_STORE', 'memory'],
+  [
+    'store',
+    'STORE',
+    'memory | redis://HOST:PORT[/DB] | redis-cluster://HOST:PORT,HOST:PORT (dispatchers)',
+    'STADIUM_STORE',
+    'memory',
+  ],
   [
     'redis-prefix',
     'P',
