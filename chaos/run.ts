@@ -123,6 +123,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const nowUs = (): number => monotonicUs() - originUs;
   const started = performance.now();
   const proxies: { started: Awaited<ReturnType<StartLinks>> | null } = { started: null };
+  // Nodes write CLOCK_MONOTONIC times (origin 0); the merge shifts them to the run's clock.
   const deployment = await ChaosDeployment.start({
     scenario,
     mode: scenario.mode,
@@ -140,6 +141,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           runUs: (us) => us - originUs,
         });
     },
+  }).catch(async (error: unknown) => {
+    // The deployment stopped what it had started; the proxies are the run's to close.
+    await proxies.started?.close();
+    throw error;
   });
   let viewers: ChaosViewers | null = null;
   let publishers: ChaosPublishers | null = null;
