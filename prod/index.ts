@@ -10,7 +10,15 @@ export type { RunningServer, ServerHooks } from './server.ts';
 export type { ServerRoles } from './host-loop.ts';
 export type { Health } from './route-operations.ts';
 export { serveConfigFrom, serveOptions, camelCase } from './config.ts';
-export type { ServeConfig, ServeFlags, ServeOption, Role, LogLevel, SlowClientPolicy } from './config.ts';
+export type {
+  ConfigResult,
+  ServeConfig,
+  ServeFlags,
+  ServeOption,
+  Role,
+  LogLevel,
+  SlowClientPolicy,
+} from './config.ts';
 export { createLogger } from './log.ts';
 export type { Logger } from './log.ts';
 export { startCluster, describeCluster, ClusterError, dcName, freePorts } from './cluster.ts';
