@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = import.meta.dirname;
-const layers = ['core', 'sim', 'prod', 'cli', 'properties', 'bench', 'client'] as const;
+const layers = ['core', 'sim', 'prod', 'cli', 'properties', 'bench', 'client', 'chaos'] as const;
 type Layer = (typeof layers)[number];
 
 /** Which layers each layer may import. Everything else is a broken edge. */
@@ -16,10 +16,12 @@ const allowed: Record<Layer, Layer[]> = {
   sim: ['sim', 'core'],
   // prod/'s measurements on real processes drive the client library, as applications do.
   prod: ['prod', 'core', 'client'],
-  cli: ['cli', 'sim', 'core', 'prod', 'bench', 'properties'],
+  cli: ['cli', 'sim', 'core', 'prod', 'bench', 'properties', 'chaos'],
   properties: ['properties', 'core', 'sim', 'prod'],
   bench: ['bench', 'core', 'sim', 'prod'],
   client: ['client', 'core'],
+  // The chaos harness runs a simulator scenario's faults against real processes and their clients.
+  chaos: ['chaos', 'core', 'sim', 'prod', 'client'],
 };
 
 /** Layers a layer's tests (only they) may import besides `allowed`: the client is tested against a real server. */
@@ -45,6 +47,7 @@ const packagesAllowed: Record<Layer, RegExp> = {
   properties: /^(fast-check|vitest|ioredis)$/,
   bench: /^(ws|eventsource|ioredis|socket\.io|socket\.io-client|@socket\.io\/redis-adapter|uWebSockets\.js)$/,
   client: /^$/,
+  chaos: /^(seedrandom)$/,
 };
 
 /**

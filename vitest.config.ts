@@ -22,6 +22,7 @@ export default defineConfig({
         'cli/**/*.tsx',
         'properties/**/*.ts',
         'client/**/*.ts',
+        'chaos/**/*.ts',
       ],
       exclude: ['**/*.test.ts', '**/*.test.tsx'],
       reporter: ['text-summary', 'text'],

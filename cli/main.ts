@@ -36,7 +36,8 @@ Exit codes: 0 all held, 1 an invariant violated (or the work failed), 2 bad inpu
 
 Examples:
   stadium sim --scenario live-video --seed 1     run the flagship failure scenario
-  stadium sim --help                             every simulator option`,
+  stadium sim --help                             every simulator option
+  stadium chaos --scenario frontend-death --seed 1   the same scenario on real processes`,
 );
 
 const commands: Record<string, () => Promise<{ register(program: Command): void }>> = {
@@ -46,6 +47,7 @@ const commands: Record<string, () => Promise<{ register(program: Command): void 
   serve: () => import('./commands/serve.ts'),
   cluster: () => import('./commands/cluster.ts'),
   replay: () => import('./commands/replay.ts'),
+  chaos: () => import('./commands/chaos.ts'),
 };
 for (const load of Object.values(commands)) (await load()).register(program);
 

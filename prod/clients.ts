@@ -56,6 +56,7 @@ import type { TopicGrant } from './auth.ts';
 import type { SlowClientPolicy } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import type { Recorder } from './recorder.ts';
 import {
   sseComment,
   sseEvent,
@@ -91,6 +92,8 @@ export interface WsData {
   id: ConnectionId;
   /** Open without auth; null when a token is still to be verified. */
   grant: TopicGrant | null;
+  /** What the client said it is in its `x-stadium-viewer` header (chaos runs), or empty. */
+  viewer: string;
 }
 
 export interface WsConnection {
@@ -140,6 +143,8 @@ export class Clients {
     private readonly onGone: (id: ConnectionId) => void,
     /** uWebSockets.js' `app.publish`: one frame to every WebSocket subscribed to the topic. */
     private readonly publish: (topic: Topic, frame: string) => void,
+    /** Told of every connection that opens and goes (chaos runs); null: nobody is. */
+    private readonly recorder: Recorder | null = null,
   ) {
     this.reliable = config.mode === 'reliable';
     this.dc = config.dc ?? 'local';
@@ -167,7 +172,12 @@ export class Clients {
    * Start an SSE stream on `res` (inside its request handler, or corked later): headers, retry hint.
    * `resumeFrom` (reliable mode): the cursors of the topics it resumes, where its own start.
    */
-  openSse(id: ConnectionId, res: HttpResponse, resumeFrom: readonly TopicCursor[] = []): SseConnection {
+  openSse(
+    id: ConnectionId,
+    res: HttpResponse,
+    resumeFrom: readonly TopicCursor[] = [],
+    viewer = '',
+  ): SseConnection {
     const conn: SseConnection = {
       kind: 'sse',
       id,
@@ -181,6 +191,7 @@ export class Clients {
       resuming: new Set(this.reliable ? resumeFrom.map((cursor) => cursor.topic) : []),
     };
     this.connections.set(id, conn);
+    this.recorder?.connectionOpened(id, viewer);
     res.cork(() => {
       res
         .writeStatus('200 OK')
@@ -195,7 +206,7 @@ export class Clients {
 
   openWs(ws: WebSocket<WsData>): WsConnection {
     // uWebSockets.js hands back a copy of the upgrade's user data: state lives here instead.
-    const { id, grant } = ws.getUserData();
+    const { id, grant, viewer } = ws.getUserData();
     const conn: WsConnection = {
       kind: 'ws',
       id,
@@ -207,6 +218,7 @@ export class Clients {
       pubsubTopics: new Set(),
     };
     this.connections.set(id, conn);
+    this.recorder?.connectionOpened(id, viewer);
     return conn;
   }
 
@@ -216,6 +228,7 @@ export class Clients {
     if (conn === undefined || !conn.open) return;
     conn.open = false;
     this.connections.delete(id);
+    this.recorder?.connectionClosed(id);
     this.onGone(id);
   }
 
@@ -377,6 +390,7 @@ export class Clients {
     if (!conn.open) return;
     conn.open = false;
     this.connections.delete(conn.id);
+    this.recorder?.connectionClosed(conn.id);
     this.onGone(conn.id);
     if (conn.kind === 'sse') {
       // What it was given before the close goes first, unless the close drops unsent data anyway.

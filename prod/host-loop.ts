@@ -44,6 +44,7 @@ import type {
 import type { Clients } from './clients.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import type { Recorder } from './recorder.ts';
 import { monotonicClock } from './monotonic-clock.ts';
 import type { Lifecycle } from './shutdown.ts';
 
@@ -117,6 +118,8 @@ export class HostLoop {
     private readonly log: Logger,
     private readonly lifecycle: Lifecycle,
     private readonly onCoreFailure: (error: unknown) => void,
+    /** Told every effect before it is performed (chaos runs); null: nobody is. */
+    private readonly recorder: Recorder | null = null,
   ) {}
 
   feed(work: Work): void {
@@ -254,6 +257,7 @@ export class HostLoop {
 
   private perform(role: Work['role'], effect: Effect): void {
     const { clients } = this.targets;
+    this.recorder?.performed(role, effect, this.dispatcher);
     switch (effect.kind) {
       case 'send':
         // Every publisher's answer, over HTTP, WebSocket or from another node, is counted here once.

@@ -291,7 +291,13 @@ export function bearerToken(header: string): string | null {
 }
 
 /** The body of `POST /internal/message`: `{source, message}`, shape-checked field by field. */
-export function parseInternalMessage(body: string): { source: NodeId; message: Message } | HttpError {
+/**
+ * A node message's envelope: `{source, message}`, and in chaos runs `trace`, the source recorder's
+ * tag for it (any JSON value; the body limit bounds it).
+ */
+export function parseInternalMessage(
+  body: string,
+): { source: NodeId; message: Message; trace?: unknown } | HttpError {
   const value = parseJson(body);
   if (isHttpError(value)) return value;
   const bad = (why: string): HttpError => httpError(400, 'bad-message', why);
@@ -301,7 +307,9 @@ export function parseInternalMessage(body: string): { source: NodeId; message: M
   if (!isRecord(m) || typeof m.type !== 'string') return bad('message must be an object with a type');
   const message = messageShape(m);
   if (message === null) return bad(`malformed ${m.type} message`);
-  return { source: value.source, message };
+  return value.trace === undefined
+    ? { source: value.source, message }
+    : { source: value.source, message, trace: value.trace };
 }
 
 function messageShape(m: Record<string, unknown>): Message | null {

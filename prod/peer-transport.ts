@@ -26,14 +26,18 @@ import type { HttpRoutes } from './http-routes.ts';
 import type { InFlight } from './in-flight.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import type { Recorder } from './recorder.ts';
 
 /** How long a node-to-node POST may take; the core's own timeouts are shorter and decide. */
 const sendTimeoutMs = 2_000;
 /** At most one refusal log line per this long; the others are counted into the next line. */
 export const refusalLogEveryMs = 1_000;
 
-/** Hands a message to the role of this node that handles its type; false when there is none. */
-export type Receive = (source: NodeId, message: Message) => boolean;
+/**
+ * Hands a message to the role of this node that handles its type; false when there is none. `tag`
+ * is what the source's recorder gave it (chaos runs), or undefined.
+ */
+export type Receive = (source: NodeId, message: Message, tag?: unknown) => boolean;
 
 export class PeerTransport {
   /** Required on every `/internal/` request: the deployment's, or (role all) one made up here. */
@@ -49,17 +53,22 @@ export class PeerTransport {
     private readonly log: Logger,
     private readonly inFlight: InFlight,
     private readonly receive: Receive,
+    /** Tags every message it sends and is told what arrived (chaos runs); null: nobody is. */
+    private readonly recorder: Recorder | null = null,
   ) {
     this.token = internalToken ?? randomBytes(32).toString('hex');
     this.headers = { 'content-type': 'application/json', authorization: `Bearer ${this.token}` };
   }
 
   send(target: NodeId, message: Message): void {
+    const tag = this.recorder?.sending(target, message);
     if (target === this.nodeId) {
-      if (!this.receive(this.nodeId, message)) this.metrics.internalSends.inc({ outcome: 'no-role' });
+      if (!this.receive(this.nodeId, message, tag)) this.metrics.internalSends.inc({ outcome: 'no-role' });
       return;
     }
-    const body = JSON.stringify({ source: this.nodeId, message });
+    const body = JSON.stringify(
+      tag === undefined ? { source: this.nodeId, message } : { source: this.nodeId, message, trace: tag },
+    );
     const sent = fetch(`${target}/internal/message`, {
       method: 'POST',
       headers: this.headers,
@@ -69,8 +78,10 @@ export class PeerTransport {
       async (response) => {
         await response.arrayBuffer();
         this.metrics.internalSends.inc({ outcome: response.ok ? 'ok' : 'refused' });
+        if (!response.ok) this.recorder?.sendFailed(target, message, tag, `refused: ${response.status}`);
       },
       (error: unknown) => {
+        this.recorder?.sendFailed(target, message, tag, String(error));
         // The weather: the core notices the missing reply and times out by itself.
         this.metrics.internalSends.inc({ outcome: 'failed' });
         this.log.debug('send failed', { target, type: message.type, error: String(error) });
@@ -117,7 +128,7 @@ export class PeerTransport {
           this.logRefusal('refused a malformed node message', { why: parsed.message });
           return http.fail(ex, parsed);
         }
-        if (!this.receive(parsed.source, parsed.message)) {
+        if (!this.receive(parsed.source, parsed.message, parsed.trace)) {
           return http.fail(
             ex,
             httpError(404, 'wrong-role', `a ${http.config.role} node does not take ${parsed.message.type}`),

@@ -22,6 +22,7 @@ import type { Exchange } from './http-reply.ts';
 import { bearerToken, isHttpError, parseStreamQuery } from './http-input.ts';
 import { corsHeaders as cors } from './http-routes.ts';
 import type { HttpRoutes } from './http-routes.ts';
+import { viewerHeader } from './recorder.ts';
 
 export function streamRoute(http: HttpRoutes, viewers: ViewerParts): void {
   http.allowed.set('/v1/stream', 'GET');
@@ -33,6 +34,7 @@ export function streamRoute(http: HttpRoutes, viewers: ViewerParts): void {
       req.getQuery(),
       req.getHeader('last-event-id'),
       req.getHeader('authorization'),
+      req.getHeader(viewerHeader),
     ),
   );
 }
@@ -44,6 +46,7 @@ function onStream(
   query: string,
   lastEventIdHeader: string,
   authorization: string,
+  viewer: string,
 ): void {
   if (http.refusedForShutdown(ex, cors)) return;
   const parsed = parseStreamQuery(query, lastEventIdHeader, http.config.topicsPerConnectionMax);
@@ -53,7 +56,7 @@ function onStream(
     const denied = grantError(grant, parsed.topics);
     if (denied !== null) return http.fail(ex, denied, cors);
     ex.answered = true;
-    const conn = clients.openSse(inputs.newConnectionId(), ex.res, parsed.cursors);
+    const conn = clients.openSse(inputs.newConnectionId(), ex.res, parsed.cursors, viewer);
     ex.onAbort = sseAborted(clients, conn.id);
     inputs.act(conn.id, { type: 'connect' });
     if (!conn.open) return;

@@ -32,6 +32,7 @@ import { bearerToken, httpError, isHttpError, parseClientMessage } from './http-
 import type { HttpError } from './http-input.ts';
 import type { HttpRoutes } from './http-routes.ts';
 import type { Metrics } from './metrics.ts';
+import { viewerHeader } from './recorder.ts';
 import { wsError } from './wire.ts';
 
 /** Messages a WebSocket may send before the verdict on its token; past it they are refused. */
@@ -76,6 +77,7 @@ export class WebSocketRoute {
         const data: WsData = {
           id: inputs.newConnectionId(),
           grant: jwtKey === null ? openGrant : null,
+          viewer: req.getHeader(viewerHeader),
         };
         ex.answered = true;
         res.upgrade<WsData>(

@@ -22,7 +22,7 @@
 import { App, us_socket_local_port } from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { assert, coreRoles } from '../core/index.ts';
-import type { NodeId, Topic } from '../core/index.ts';
+import type { DispatcherOptions, FrontendOptions, NodeId, Topic } from '../core/index.ts';
 import { jwtSecretKey } from './auth.ts';
 import { ClientInputs } from './client-inputs.ts';
 import { Clients } from './clients.ts';
@@ -44,6 +44,7 @@ import { streamRoute } from './route-stream.ts';
 import { WebSocketRoute } from './route-websocket.ts';
 import { shutdown } from './shutdown.ts';
 import type { Lifecycle } from './shutdown.ts';
+import type { Recorder } from './recorder.ts';
 import { redactUrl, StoreCalls } from './store-calls.ts';
 import { TokenExpiry } from './token-expiry.ts';
 
@@ -65,6 +66,11 @@ export interface ServerHooks {
    * (EX_SOFTWARE) for its supervisor to restart; tests may catch it instead.
    */
   onCoreFailure?: (error: unknown) => void;
+  /** Told what the server does as it does it (chaos runs write it as the simulator's facts). */
+  recorder?: Recorder;
+  /** Role settings over the ones the config gives (chaos runs use a scenario's). */
+  frontendOptions?: Partial<FrontendOptions>;
+  dispatcherOptions?: Partial<DispatcherOptions>;
 }
 
 /** Exit code of a process stopped by a failed core assertion. */
@@ -89,6 +95,7 @@ export async function startServer(
   const log = logger ?? createLogger(config.logLevel, { role: config.role, dc: config.dc, node: nodeId });
   const onCoreFailure = hooks.onCoreFailure ?? ((): never => process.exit(coreFailureExitCode));
   const roles = hooks.roles ?? coreRoles;
+  const recorder = hooks.recorder ?? null;
   const startedAtMs = Date.now();
   const lifecycle: Lifecycle = { shuttingDown: false };
   const inFlight = new InFlight();
@@ -123,23 +130,32 @@ export async function startServer(
       if (loop.frontend?.connections.has(id)) inputs.act(id, { type: 'disconnect' });
     },
     (topic, frame) => app.publish(topic, frame, false),
+    recorder,
   );
   const expiry = new TokenExpiry(clients, metrics);
-  const store = hasDispatcher ? new StoreCalls(config, metrics, log, inFlight, feed) : null;
+  const store = hasDispatcher ? new StoreCalls(config, metrics, log, inFlight, feed, recorder) : null;
   const transport = new PeerTransport(
     nodeId,
     config.internalToken,
     metrics,
     log,
     inFlight,
-    (source, message) => loop.receive(source, message),
+    (source, message, tag) => {
+      recorder?.received(source, message, tag);
+      return loop.receive(source, message);
+    },
+    recorder,
   );
   const http = new HttpRoutes(app, config, metrics, lifecycle);
   const publishes = hasDispatcher ? new Publishes(http, feed) : null;
   const loop = new HostLoop(
     roles,
-    hasFrontend ? roles.frontend.create(frontendOptions(config, nodeId)) : null,
-    hasDispatcher ? roles.dispatcher.create(dispatcherOptions(config, nodeId)) : null,
+    hasFrontend
+      ? roles.frontend.create({ ...frontendOptions(config, nodeId), ...hooks.frontendOptions })
+      : null,
+    hasDispatcher
+      ? roles.dispatcher.create({ ...dispatcherOptions(config, nodeId), ...hooks.dispatcherOptions })
+      : null,
     {
       send: (target, message) => transport.send(target, message),
       clients,
@@ -153,6 +169,7 @@ export async function startServer(
     log,
     lifecycle,
     onCoreFailure,
+    recorder,
   );
   const heartbeat = hasFrontend ? setInterval(() => clients.heartbeat(), config.heartbeatMs) : null;
 

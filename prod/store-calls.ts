@@ -13,6 +13,7 @@ import type { InFlight } from './in-flight.ts';
 import type { Logger } from './log.ts';
 import { MemoryStore } from './memory-store.ts';
 import type { Metrics } from './metrics.ts';
+import type { Recorder } from './recorder.ts';
 import { RedisStore } from './redis-store.ts';
 import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
@@ -25,8 +26,10 @@ export class StoreCalls {
     private readonly log: Logger,
     private readonly inFlight: InFlight,
     private readonly feed: (work: Work) => void,
+    /** Told every answer, failure, lease change and history change (chaos runs); null: nobody is. */
+    private readonly recorder: Recorder | null = null,
   ) {
-    this.store = openStore(config, metrics, log);
+    this.store = openStore(config, metrics, log, recorder);
   }
 
   request(requestId: RequestId, request: StoreRequest): void {
@@ -37,6 +40,7 @@ export class StoreCalls {
           { op: request.op, outcome: reply.op === 'rejected' ? 'rejected' : 'ok' },
           (performance.now() - started) / 1000,
         );
+        this.recorder?.storeAnswered(requestId, reply);
         this.feed({ role: 'dispatcher', input: { kind: 'store-reply', requestId, reply } });
       },
       (error: unknown) => {
@@ -46,6 +50,7 @@ export class StoreCalls {
           (performance.now() - started) / 1000,
         );
         this.log.debug('store request failed', { op: request.op, error: String(error) });
+        this.recorder?.storeFailed(requestId, String(error));
       },
     );
     this.inFlight.track(done);
@@ -60,14 +65,21 @@ export class StoreCalls {
   }
 }
 
-function openStore(config: ServeConfig, metrics: Metrics, log: Logger): SubscriptionStorePort {
+function openStore(
+  config: ServeConfig,
+  metrics: Metrics,
+  log: Logger,
+  recorder: Recorder | null,
+): SubscriptionStorePort {
   const onLease: LeaseListener = (change) => {
+    recorder?.lease(change);
     metrics.leases.inc({ change: change.change });
     log.debug('lease', { ...change });
   };
   // Appends are counted from their answers by the host loop; trims happen inside the store, so
   // only it can tell them.
   const onHistory: HistoryListener = (change) => {
+    recorder?.history(change);
     if (change.kind !== 'trimmed') return;
     metrics.historyTrims.inc();
     log.debug('history trimmed', { topic: change.topic, epoch: change.epoch, throughSeq: change.throughSeq });

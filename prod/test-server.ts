@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { serveConfigFrom } from './config.ts';
 import type { ServeFlags } from './config.ts';
 import { startServer } from './server.ts';
-import type { RunningServer } from './server.ts';
+import type { RunningServer, ServerHooks } from './server.ts';
 
 /** Servers started by `start`, closed by `closeTestServers`. */
 export const servers: RunningServer[] = [];
@@ -20,10 +20,10 @@ export async function closeTestServers(): Promise<void> {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 }
 
-export async function start(flags: ServeFlags = {}): Promise<RunningServer> {
+export async function start(flags: ServeFlags = {}, hooks: ServerHooks = {}): Promise<RunningServer> {
   const parsed = serveConfigFrom({ port: '0', logLevel: 'silent', shutdownGraceMs: '500', ...flags }, {});
   if (!parsed.ok) throw new Error(parsed.error);
-  const server = await startServer(parsed.config);
+  const server = await startServer(parsed.config, undefined, hooks);
   servers.push(server);
   return server;
 }

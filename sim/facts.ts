@@ -135,7 +135,20 @@ export type ConnectionOp = 'opened' | 'refused' | 'closed' | 'joined' | 'left';
 
 export type Fact =
   /** First of every run: the scenario, the seed, the nodes and the whole fault schedule (random faults drawn). */
-  | { kind: 'run'; t: Us; scenario: Scenario; seed: string; nodes: TopologyNode[]; faults: Fault[] }
+  | {
+      kind: 'run';
+      t: Us;
+      scenario: Scenario;
+      seed: string;
+      nodes: TopologyNode[];
+      faults: Fault[];
+      /**
+       * How late a timer of the run's roles may fire (absent: 0). A simulated role's timers fire on
+       * time; a real process' fire late by the machine's scheduling, and a chaos run says by how much
+       * it lets them, so its checkers do not take a late timer for a missed one.
+       */
+      timerSlackUs?: Us;
+    }
   /** A fault starts, or ends (restart, repair, release). `f` numbers the schedule from 1. */
   | { kind: 'fault'; t: Us; f: number; phase: 'start' | 'end'; fault: Fault }
   | { kind: 'node'; t: Us; node: NodeId; op: 'down' | 'up' }

@@ -27,7 +27,7 @@ export type {
   Workload,
 } from './scenario.ts';
 export { describeFault } from './describe-fault.ts';
-export { coreRoles, bareHeapLoop } from './world/index.ts';
+export { coreRoles, bareHeapLoop, faultSchedule } from './world/index.ts';
 export type { Roles } from './world/index.ts';
 export { plantedBugs, rolesWithBug } from './planted-bugs.ts';
 export type { PlantedBug } from './planted-bugs.ts';
@@ -64,4 +64,11 @@ export { readTraceFacts, TraceError, TraceReader } from './trace-reader.ts';
 export type { TraceLine } from './trace-reader.ts';
 export { eventOfRecord, parseTraceLine, TraceFormatError, traceKinds } from './trace-line.ts';
 export { checkTrace } from './check-trace.ts';
-export { settleMs } from './settle.ts';
+export { MessageNamer } from './message-facts.ts';
+export type { MessageEnd } from './message-facts.ts';
+export { payloadText, stampOf } from './facts.ts';
+export { Rng } from './rng.ts';
+export { publishAttemptsMax, publishRetryMs } from './world/publishers.ts';
+export { catchUpMs, faultDurationMs, settleMs } from './settle.ts';
+export { TraceWriter } from './trace-writer.ts';
+export type { Histogram } from './histogram.ts';

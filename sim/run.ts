@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { msOfUs, usOfMs, type DeliveryMode, type Us } from '../core/index.ts';
 import { Checkers, type DeliveryCounts, type InvariantName, type Violation } from './checkers/index.ts';
+import type { FactSink } from './facts.ts';
 import type { Histogram } from './histogram.ts';
 import { parseScenario } from './scenario-parse.ts';
 import { ScenarioError, type FaultKind, type Scenario } from './scenario.ts';
@@ -88,6 +89,8 @@ export interface Report extends DeliveryCounts {
 
 export interface RunOptions {
   tracePath: string | null;
+  /** Told every fact of the run too (a chaos run takes its workload from them). */
+  onFact?: FactSink;
   onProgress?: (doneMs: number, totalMs: number) => void;
   roles?: Roles;
 }
@@ -99,7 +102,11 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
   const checkers = new Checkers((output) => trace.output(output));
   const world = withoutAmbientNondeterminism(() =>
     runWorld(scenario, seed, {
-      facts: [(fact) => trace.fact(fact), (fact) => checkers.apply(fact)],
+      facts: [
+        (fact) => trace.fact(fact),
+        (fact) => checkers.apply(fact),
+        ...(options.onFact === undefined ? [] : [options.onFact]),
+      ],
       ...(options.roles === undefined ? {} : { roles: options.roles }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     }),

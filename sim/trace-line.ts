@@ -25,7 +25,7 @@ export class TraceFormatError extends Error {
  * null, `nn` number or null; a trailing `?` marks an optional field.
  */
 const shapes: Record<TraceKind, Record<string, string>> = {
-  run: { version: 'n', seed: 's', nodes: 'a', faults: 'a?' },
+  run: { version: 'n', seed: 's', nodes: 'a', faults: 'a?', slackUs: 'n?' },
   fault: { f: 'n', phase: 's', fault: 'o' },
   publish: { e: 's', topic: 's', origin: 's', node: 's', bytes: 'n', d: 's?' },
   send: {

@@ -151,6 +151,7 @@ class FactDecoder {
           seed: record.seed,
           nodes: record.nodes,
           faults: need(record.faults, 'faults'),
+          ...(record.slackUs === undefined ? {} : { timerSlackUs: record.slackUs }),
         };
       }
       case 'fault': {

@@ -86,9 +86,10 @@ export class TraceWriter {
   private recordOf(fact: Fact): TraceRecord | null {
     switch (fact.kind) {
       case 'run': {
-        const { seed, nodes, faults } = fact;
+        const { seed, nodes, faults, timerSlackUs } = fact;
         const scenario = scenarioOfRecord(fact.scenario);
-        return { k: 'run', t: 0, version: traceVersion, scenario, seed, nodes, faults };
+        const slack = timerSlackUs === undefined || timerSlackUs === 0 ? {} : { slackUs: timerSlackUs };
+        return { k: 'run', t: 0, version: traceVersion, scenario, seed, nodes, faults, ...slack };
       }
       case 'fault':
         return { k: 'fault', t: fact.t, f: fact.f, phase: fact.phase, fault: fact.fault };

@@ -60,6 +60,8 @@ export type TraceRecord =
       nodes: TopologyNode[];
       /** Every fault of the run, random ones drawn, in the order `f` numbers them (written since version 2). */
       faults?: Fault[];
+      /** How late the roles' timers may fire (chaos runs on real processes; absent: 0). */
+      slackUs?: number;
     }
   /** A fault starts (`phase: 'start'`) or ends (`'end'`: restart, repair, release). `f` numbers faults from 1. */
   | { k: 'fault'; t: number; f: number; phase: 'start' | 'end'; fault: Fault }

@@ -5,7 +5,10 @@
  *
  * 1. A message of `e` itself dropped on its way to F or into d: the deliver to F, the forward to
  *    d, the store lookup in d or its answer. In reliable mode also the append in its origin's store,
- *    or its answer, wherever d is: an event its own datacenter did not append goes nowhere.
+ *    or its answer, wherever d is: an event its own datacenter did not append goes nowhere. A store
+ *    lookup that reached d's store only after the dispatcher's store timeout counts as lost too (a
+ *    real store can be slow without any fault: chaos runs on real processes meet it; a simulated
+ *    store is late only under a fault, which explains it first).
  * 2. A fault on `e`'s path while it was in flight, from its publish to its deadline: F, the
  *    dispatcher that accepted it, d's dispatchers or store down or cut off (in reliable mode its
  *    origin's store too); a partition between its origin and d; a jitter storm in either, which
@@ -38,6 +41,8 @@ export interface ExplainSettings {
   subscribeGraceUs: Us;
   /** Reliable mode: an event is forwarded only once its origin's store appended it. */
   reliable: boolean;
+  /** A dispatcher's store timeout: a lookup answered later than this was given up on. */
+  storeTimeoutUs: Us;
 }
 
 /** A dropped message of an event, kept until the event's deadline in case it explains a loss. */
@@ -56,9 +61,16 @@ interface Lookups {
   live: Set<NodeId>;
 }
 
+/** Store lookups followed from their send to their arrival at once: far more than are ever in flight. */
+const lookupsSentMax = 1 << 16;
+
 export class Explainer {
   private readonly drops = new Map<EventId, DropNote[]>();
   private readonly lookups = new Map<EventId, Map<DcId, Lookups>>();
+  /** Store lookups of an event on their way: message number -> when sent (the oldest forgotten past `lookupsSentMax`). */
+  private readonly lookupsSent = new Map<number, Us>();
+  /** Lookups that reached their store past the dispatcher's timeout, per event: a cause after the faults. */
+  private readonly slowLookups = new Map<EventId, DropNote[]>();
 
   constructor(
     private readonly settings: ExplainSettings,
@@ -69,14 +81,27 @@ export class Explainer {
   ) {}
 
   apply(fact: Fact): void {
-    if (fact.kind === 'dropped') this.dropped(fact);
-    else if (fact.kind === 'received') {
-      const { type, e, to } = fact.message;
+    if (fact.kind === 'sent') {
+      const { type, e, m } = fact.message;
+      if (type === 'store-request' && e !== undefined) {
+        this.lookupsSent.set(m, fact.t);
+        if (this.lookupsSent.size > lookupsSentMax)
+          this.lookupsSent.delete(this.lookupsSent.keys().next().value as number);
+      }
+    } else if (fact.kind === 'dropped') {
+      this.lookupsSent.delete(fact.message.m);
+      this.dropped(fact);
+    } else if (fact.kind === 'received') {
+      const { type, e, to, m } = fact.message;
       if (type !== 'store-request' || e === undefined || this.topology.roleOf(to) !== 'store') return;
+      const sentUs = this.lookupsSent.get(m);
+      this.lookupsSent.delete(m);
       const tracked = this.events.get(e);
       if (tracked === undefined || tracked.finalized) return;
       const topic = tracked.stamp.topic;
       const dc = this.topology.dcOf(to);
+      if (sentUs !== undefined && fact.t - sentUs > this.settings.storeTimeoutUs)
+        this.storeSlow(e, dc, fact.t - sentUs);
       let byDc = this.lookups.get(e);
       if (byDc === undefined) this.lookups.set(e, (byDc = new Map()));
       let lookups = byDc.get(dc);
@@ -91,6 +116,7 @@ export class Explainer {
   forget(e: EventId): void {
     this.drops.delete(e);
     this.lookups.delete(e);
+    this.slowLookups.delete(e);
   }
 
   /** The cause that explains why `frontend` missed the event, or null if there is none. */
@@ -104,10 +130,24 @@ export class Explainer {
       if (category !== null)
         return { category, text: `${describeFault(span.fault)} (fault #${span.f})`, f: span.f };
     }
+    for (const note of this.slowLookups.get(tracked.stamp.id) ?? [])
+      if (note.dc === dc) return withoutPlace(note);
     const lookups = this.lookups.get(tracked.stamp.id)?.get(dc);
     if (lookups !== undefined && !lookups.live.has(frontend))
       return this.leaseCause(tracked, frontend, dc, lookups);
     return null;
+  }
+
+  /** `dc`'s store got the lookup for `e` only after the dispatcher's timeout: as good as lost. */
+  private storeSlow(e: EventId, dc: DcId, tookUs: Us): void {
+    let notes = this.slowLookups.get(e);
+    if (notes === undefined) this.slowLookups.set(e, (notes = []));
+    const ms = (us: Us): string => (us / 1000).toFixed(0);
+    notes.push({
+      category: 'store-slow',
+      text: `${dc}'s store answered its lookup after ${ms(tookUs)} ms, past the dispatcher's ${ms(this.settings.storeTimeoutUs)} ms store timeout`,
+      dc,
+    });
   }
 
   private dropped(fact: Extract<Fact, { kind: 'dropped' }>): void {

@@ -188,6 +188,8 @@ class RunningCheckers {
     const topology = new Topology(run.nodes);
     const network = scenario.network;
     const subscribeGraceUs = usOfMs(scenario.subscribeGraceMs);
+    // Real processes' timers fire late by up to this (a chaos run says how much; simulated ones: 0).
+    const slackUs = run.timerSlackUs ?? 0;
     const leaseUs = usOfMs(scenario.roles.leaseMs);
     // As far back as an explanation may look: a lease and the grace before a lookup, itself at most
     // a delivery deadline before the loss is judged.
@@ -210,10 +212,11 @@ class RunningCheckers {
       {
         leaseUs,
         subscribeGraceUs,
-        leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1),
-        withoutViewersUs: withoutViewersUs(scenario),
+        leaseStalenessUs: usOfMs(scenario.roles.storeRequestTimeoutMs + 1) + slackUs,
+        withoutViewersUs: withoutViewersUs(scenario) + slackUs,
         reliable: (scenario as { mode?: string }).mode === 'reliable',
-        deliveryRetryUs: usOfMs((scenario.roles.deliverAttemptsMax - 1) * scenario.roles.deliverTimeoutMs),
+        deliveryRetryUs:
+          usOfMs((scenario.roles.deliverAttemptsMax - 1) * scenario.roles.deliverTimeoutMs) + slackUs,
         keepUs,
       },
       topology,
@@ -222,12 +225,17 @@ class RunningCheckers {
       this.violations,
     );
     this.forwarding = new ForwardingChecker(
-      usOfMs(scenario.roles.forwardTimeoutMs),
+      usOfMs(scenario.roles.forwardTimeoutMs) + slackUs,
       topology,
       this.violations,
     );
     this.explainer = new Explainer(
-      { leaseUs, subscribeGraceUs, reliable: mode === 'reliable' },
+      {
+        leaseUs,
+        subscribeGraceUs,
+        reliable: mode === 'reliable',
+        storeTimeoutUs: usOfMs(scenario.roles.storeRequestTimeoutMs),
+      },
       topology,
       this.events,
       this.faults,
@@ -242,7 +250,7 @@ class RunningCheckers {
             this.subscriptions,
             this.events,
             this.violations,
-            usOfMs(catchUpMs(scenario)),
+            usOfMs(catchUpMs(scenario)) + slackUs,
             usOfMs(scenario.deliveryDeadlineMs),
           )
         : null;

@@ -28,7 +28,7 @@ export class Faults {
     private readonly network: Network,
     private readonly clients: Clients,
   ) {
-    this.schedule = [...scenario.faults, ...drawRandomFaults(scenario, rng)].sort((a, b) => a.atMs - b.atMs);
+    this.schedule = faultSchedule(scenario, rng);
   }
 
   /** Schedule every fault's start. */
@@ -78,6 +78,15 @@ export class Faults {
         return unreachable(fault);
     }
   }
+}
+
+/**
+ * The whole schedule of a run: the scenario's faults and those drawn at its random rates from `rng`
+ * (the run's `faults` stream), in time order. A chaos run of the same scenario and seed injects
+ * exactly these.
+ */
+export function faultSchedule(scenario: Scenario, rng: Rng): Fault[] {
+  return [...scenario.faults, ...drawRandomFaults(scenario, rng)].sort((a, b) => a.atMs - b.atMs);
 }
 
 /** Faults drawn at the scenario's random rates, from the fault stream only. */

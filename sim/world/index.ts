@@ -8,3 +8,4 @@ export type { WorldOptions, WorldResult } from './world.ts';
 export { coreRoles } from './nodes.ts';
 export type { RoleCounters, Roles } from './nodes.ts';
 export { bareHeapLoop } from './heap.ts';
+export { faultSchedule } from './faults.ts';

@@ -12,22 +12,12 @@
  *   `isolate`/`release`, `beginStorm`/`endStorm`, `beginBurst`/`endBurst`.
  * - Every message is a fact when it leaves (`sent`, with how many copies travel) and one more per
  *   copy when its fate is known (`received` or `dropped`, with the reason and the fault).
- * - A fact names what a message is about even where the message itself does not say: the event a
- *   store lookup serves, the event a `deliver-ack` acknowledges and the topic a `history-reply`
- *   answers, remembered from the request they answer (a bounded memory, oldest forgotten first:
- *   an answer later than that is only named less).
+ * - A fact names what a message is about even where the message itself does not say
+ *   (sim/message-facts.ts).
  */
-import {
-  assert,
-  unreachable,
-  type DcId,
-  type EventId,
-  type Message,
-  type NodeId,
-  type Topic,
-  type Us,
-} from '../../core/index.ts';
-import type { HistoryAnswer, MessageFacts, NetworkDropReason } from '../facts.ts';
+import { assert, type DcId, type EventId, type Message, type NodeId, type Us } from '../../core/index.ts';
+import type { MessageFacts, NetworkDropReason } from '../facts.ts';
+import { MessageNamer } from '../message-facts.ts';
 import type { Rng } from '../rng.ts';
 import type { Fault, LinkClass, Network as NetworkSettings } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
@@ -42,13 +32,6 @@ type LossBurst = Extract<Fault, { kind: 'loss-burst' }>;
 /** Where an arrived message goes next: to its node's role, or to its publisher. */
 export type Arrive = (target: Endpoint, source: Endpoint, message: Message) => void;
 
-/**
- * How many deliveries and history reads the network remembers the event or topic of, for naming
- * their acknowledgements and answers: far more than are ever awaited at once (an answer comes
- * within a few timeouts), so only an answer to a request forgotten long ago goes unnamed.
- */
-export const namedRequestsMax = 1 << 16;
-
 export class Network {
   readonly counts: { sent: number; dropped: Record<string, number>; duplicated: number } = {
     sent: 0,
@@ -60,12 +43,7 @@ export class Network {
   private storms: { f: number; fault: JitterStorm }[] = [];
   private bursts: { f: number; fault: LossBurst }[] = [];
   private readonly fifoArrival = new Map<string, Us>();
-  /** `endpoint, request id` -> the event a store lookup serves, for its request and its reply. */
-  private readonly lookups = new Map<string, EventId>();
-  /** `dispatcher, delivery id` -> the event a reliable delivery carries, for its acks. */
-  private readonly deliveries = new Map<string, EventId>();
-  /** `frontend, request id` -> the topic a history read reads, for its answer. */
-  private readonly reads = new Map<string, Topic>();
+  private readonly namer = new MessageNamer();
   private nextMessage = 1;
 
   constructor(
@@ -80,18 +58,7 @@ export class Network {
    * and its reply are known to be about that event.
    */
   send(source: Endpoint, target: Endpoint, message: Message, lookupFor?: EventId): void {
-    if (message.type === 'store-request') {
-      // Request ids start again at 1 when a dispatcher restarts: a new request replaces whatever an
-      // earlier incarnation's request of the same id (its reply never came) was about.
-      const key = `${source.id}\u0000${message.requestId}`;
-      if (lookupFor === undefined) this.lookups.delete(key);
-      else this.lookups.set(key, lookupFor);
-    } else if (message.type === 'deliver' && message.deliveryId !== undefined) {
-      remember(this.deliveries, `${source.id}\u0000${message.deliveryId}`, message.event.id);
-    } else if (message.type === 'history-read') {
-      remember(this.reads, `${source.id}\u0000${message.requestId}`, message.topic);
-    }
-    const facts = this.factsOf(source, target, message);
+    const facts = this.namer.name(this.nextMessage++, source, target, message, lookupFor);
     const now = this.agenda.now;
     this.counts.sent++;
     if (target.role === 'publisher') {
@@ -143,7 +110,7 @@ export class Network {
     if (blocked !== null) return this.drop(item.facts, blocked.why, blocked.f);
     this.agenda.emit({ kind: 'received', t: this.agenda.now, message: item.facts });
     if (message.type === 'store-reply' && target.role === 'dispatcher')
-      this.lookups.delete(`${target.id}\u0000${message.requestId}`);
+      this.namer.answered(target.id, message.requestId);
     this.arrive(target, source, message);
   }
 
@@ -233,167 +200,5 @@ export class Network {
       if (fault.dc === undefined || fault.dc === a || fault.dc === b)
         us += this.rng.latencyUs(fault.extraLatency);
     return Math.max(1, us);
-  }
-
-  /** A message as the facts name it: its number, ends and type, and the event or lease it is about. */
-  private factsOf(source: Endpoint, target: Endpoint, message: Message): MessageFacts {
-    const e = this.eventOf(source, target, message);
-    const topic = this.topicOf(target, message);
-    const forwardId =
-      message.type === 'forward' || message.type === 'forward-ack' ? message.forwardId : undefined;
-    const leaseOf = leaseOfMessage(target, message);
-    return {
-      m: this.nextMessage++,
-      from: source.id,
-      to: target.id,
-      type: message.type,
-      ...(e === undefined ? {} : { e }),
-      ...(topic === undefined ? {} : { topic }),
-      ...(forwardId === undefined ? {} : { forwardId }),
-      ...(leaseOf === undefined ? {} : { leaseOf }),
-      ...reliableFactsOf(message),
-    };
-  }
-
-  /** The topic of the event a message carries, or of the history it reads or answers. */
-  private topicOf(target: Endpoint, message: Message): Topic | undefined {
-    switch (message.type) {
-      case 'deliver':
-      case 'forward':
-        return message.event.topic;
-      case 'history-read':
-        return message.topic;
-      case 'history-reply':
-        return this.reads.get(`${target.id}\u0000${message.requestId}`);
-      case 'publish':
-      case 'publish-reply':
-      case 'subscribe':
-      case 'renew':
-      case 'unsubscribe':
-      case 'lease-reply':
-      case 'store-reset':
-      case 'deliver-ack':
-      case 'forward-ack':
-      case 'store-request':
-      case 'store-reply':
-        return undefined;
-      default:
-        return unreachable(message);
-    }
-  }
-
-  /** The event a message carries, serves (a store lookup and its reply) or acknowledges (a deliver-ack). */
-  private eventOf(source: Endpoint, target: Endpoint, message: Message): EventId | undefined {
-    switch (message.type) {
-      case 'deliver':
-      case 'forward':
-        return message.event.id;
-      case 'store-request':
-        return this.lookups.get(`${source.id}\u0000${message.requestId}`);
-      case 'store-reply':
-        return this.lookups.get(`${target.id}\u0000${message.requestId}`);
-      case 'publish':
-        // A publisher's own id (reliable mode), which every attempt of the publish carries.
-        return message.id;
-      case 'deliver-ack':
-        return this.deliveries.get(`${target.id}\u0000${message.deliveryId}`);
-      case 'publish-reply':
-      case 'subscribe':
-      case 'renew':
-      case 'unsubscribe':
-      case 'lease-reply':
-      case 'store-reset':
-      case 'forward-ack':
-      case 'history-read':
-      case 'history-reply':
-        return undefined;
-      default:
-        return unreachable(message);
-    }
-  }
-}
-
-/** Set `key` as the newest entry of `map`, forgetting the oldest past `namedRequestsMax`. */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > namedRequestsMax) map.delete(map.keys().next().value as string);
-}
-
-/** What a reliable-mode message says of delivery ids, positions and histories (nothing in best-effort). */
-function reliableFactsOf(message: Message): Partial<MessageFacts> {
-  switch (message.type) {
-    case 'deliver': {
-      const { deliveryId, position } = message;
-      return {
-        ...(deliveryId === undefined ? {} : { deliveryId }),
-        ...(position === undefined ? {} : { epoch: position.epoch, seq: position.seq }),
-      };
-    }
-    case 'deliver-ack':
-      return { deliveryId: message.deliveryId };
-    case 'history-read': {
-      const { after } = message;
-      return { historyAfter: 'seq' in after ? { seq: after.seq } : { eventId: after.eventId } };
-    }
-    case 'history-reply':
-      return { historyAnswer: answerOf(message.reply) };
-    case 'publish':
-    case 'publish-reply':
-    case 'subscribe':
-    case 'renew':
-    case 'unsubscribe':
-    case 'lease-reply':
-    case 'store-reset':
-    case 'forward':
-    case 'forward-ack':
-    case 'store-request':
-    case 'store-reply':
-      return {};
-    default:
-      return unreachable(message);
-  }
-}
-
-function answerOf(reply: Extract<Message, { type: 'history-reply' }>['reply']): HistoryAnswer {
-  if (!reply.ok) return { ok: false, message: reply.message };
-  const { epoch, afterSeq, firstSeq, headSeq, events } = reply;
-  const first = events[0];
-  const last = events.at(-1);
-  return {
-    ok: true,
-    epoch,
-    afterSeq,
-    firstSeq,
-    headSeq,
-    n: events.length,
-    ...(first === undefined || last === undefined ? {} : { fromSeq: first.seq, toSeq: last.seq }),
-  };
-}
-
-/** The frontend whose lease a message writes or answers. */
-function leaseOfMessage(target: Endpoint, message: Message): NodeId | undefined {
-  switch (message.type) {
-    case 'subscribe':
-    case 'renew':
-    case 'unsubscribe':
-      return message.frontend;
-    case 'store-request':
-      return 'frontend' in message.request ? message.request.frontend : undefined;
-    case 'lease-reply':
-    case 'store-reset':
-      return target.role === 'frontend' ? target.id : undefined;
-    case 'publish':
-    case 'publish-reply':
-    case 'deliver':
-    case 'forward':
-    case 'forward-ack':
-    case 'store-reply':
-    case 'deliver-ack':
-    case 'history-read':
-    case 'history-reply':
-      return undefined;
-    default:
-      return unreachable(message);
   }
 }
