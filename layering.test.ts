@@ -1,4 +1,4 @@
-// Goal: the layers stay as DESIGN.md draws them, core/ stays free of ambient nondeterminism and IO, and
+// Goal: the layers stay as the README draws them, core/ stays free of ambient nondeterminism and IO, and
 // client/ (the browser and Node client library) carries nothing a browser cannot run.
 // Method: read every source file's import statements and core/'s code; the checker itself is first
 // shown to fail on planted violations.

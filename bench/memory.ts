@@ -65,14 +65,14 @@ export async function benchMemory(
       target = await startStadium(
         ['--role', 'frontend', ...internal, '--dispatchers', dispatcher.url],
         'stadium frontend',
-        gcOnSignalFlags,
+        gcOnSignalFlags(),
       );
     } catch (error) {
       await dispatcher.process.stop();
       throw error;
     }
   } else {
-    target = await startBareUws(gcOnSignalFlags);
+    target = await startBareUws(gcOnSignalFlags());
   }
   stopped.push(target);
   const pool = new LoadPool(transport, target.url, 'bench-idle', connectionsPerProcessMax);

@@ -9,8 +9,12 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** The tsx loader, by absolute URL, so children start whatever the working directory. */
-const tsxLoader = import.meta.resolve('tsx');
+/**
+ * The tsx loader, by absolute URL, so children start whatever the working directory. Resolved when
+ * a child is first started: tsx is a development dependency, and reading a recorded run
+ * (`stadium bench --from`) needs no child.
+ */
+const tsxLoader = (): string => import.meta.resolve('tsx');
 const benchDir = import.meta.dirname;
 export const repoRoot = join(benchDir, '..');
 /** Lines of a child's stderr kept for the error message when it dies. */
@@ -52,13 +56,15 @@ function hookExit(): void {
  * Node flags that make a process run a full garbage collection on SIGUSR2 (see gc-on-signal.ts),
  * for the memory measurement.
  */
-export const gcOnSignalFlags: readonly string[] = [
-  '--expose-gc',
-  '--import',
-  tsxLoader,
-  '--import',
-  pathToFileURL(join(benchDir, 'gc-on-signal.ts')).href,
-];
+export function gcOnSignalFlags(): readonly string[] {
+  return [
+    '--expose-gc',
+    '--import',
+    tsxLoader(),
+    '--import',
+    pathToFileURL(join(benchDir, 'gc-on-signal.ts')).href,
+  ];
+}
 
 /** Fork a TypeScript module of bench/ (e.g. `load-client.ts`) with an IPC channel. */
 export function forkBench(
@@ -68,7 +74,7 @@ export function forkBench(
   nodeFlags: readonly string[] = [],
 ): Child {
   const child = fork(join(benchDir, module), args, {
-    execArgv: ['--import', tsxLoader, ...nodeFlags],
+    execArgv: ['--import', tsxLoader(), ...nodeFlags],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     cwd: repoRoot,
   });

@@ -56,8 +56,14 @@ export interface DeploymentOptions {
   beforeLaunch?: (deployment: ChaosDeployment) => Promise<void>;
 }
 
-/** How to start a chaos node: this runtime, with tsx, on chaos/node.ts. */
-const nodeEntry = join(import.meta.dirname, 'node.ts');
+/**
+ * How to start a chaos node: this runtime on its sibling node module, compiled (dist/chaos/node.js,
+ * in an installed package) or, from the sources, chaos/node.ts with tsx.
+ */
+const compiled = !import.meta.url.endsWith('.ts');
+const nodeCommand = compiled
+  ? [process.execPath, join(import.meta.dirname, 'node.js')]
+  : [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'node.ts')];
 const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) ?? null;
 /** Incarnations a node may have before message numbers of two could meet. */
 const incarnationsMax = 1_000;
@@ -284,8 +290,8 @@ export class ChaosDeployment {
         forwardAckWaitMs: roles.forwardAckWaitMs,
       },
     };
-    const command = [process.execPath, '--import', 'tsx', nodeEntry];
-    const [file, ...args] = setpriv === null ? command : [setpriv, '--pdeathsig', 'KILL', '--', ...command];
+    const [file, ...args] =
+      setpriv === null ? nodeCommand : [setpriv, '--pdeathsig', 'KILL', '--', ...nodeCommand];
     const child = spawn(file as string, args, {
       stdio: ['pipe', 'ignore', 'pipe'],
       env: { ...withoutStadiumEnv(process.env), [chaosNodeEnv]: JSON.stringify(spec) },

@@ -12,7 +12,9 @@
  * stdout learns what went wrong without parsing text meant for people.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { packageRoot } from './package-root.ts';
 import { endQuietlyWhenStdoutCloses } from './stdout-closed.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -60,7 +62,7 @@ try {
 }
 
 function packageVersion(): string {
-  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  const text = readFileSync(join(packageRoot, 'package.json'), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }
 

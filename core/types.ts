@@ -49,7 +49,7 @@ export function usOfMs(ms: Ms): Us {
 /**
  * How a deployment (or a scenario) delivers. `best-effort` is LinkedIn's fire and forget: fastest,
  * no acknowledgements, no order. `reliable` sequences every event in each datacenter's store,
- * acknowledges and retries every hop, and lets a client resume from a cursor (DESIGN.md).
+ * acknowledges and retries every hop, and lets a client resume from a cursor (docs/design.md).
  */
 export type DeliveryMode = 'best-effort' | 'reliable';
 export const deliveryModes: readonly DeliveryMode[] = ['best-effort', 'reliable'];

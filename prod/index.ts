@@ -18,7 +18,15 @@ export { clientFrame, FrameReader, SseParser } from './raw-viewers.ts';
 export type { Recorder, RecordTag } from './recorder.ts';
 export type { Health } from './route-operations.ts';
 export { serveConfigFrom, serveOptions, camelCase } from './config.ts';
-export type { ServeConfig, ServeFlags, ServeOption, Role, LogLevel, SlowClientPolicy } from './config.ts';
+export type {
+  ConfigResult,
+  ServeConfig,
+  ServeFlags,
+  ServeOption,
+  Role,
+  LogLevel,
+  SlowClientPolicy,
+} from './config.ts';
 export { createLogger } from './log.ts';
 export type { Logger } from './log.ts';
 export { startCluster, describeCluster, ClusterError, dcName, freePorts } from './cluster.ts';

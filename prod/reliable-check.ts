@@ -28,7 +28,7 @@
  *   store was lost (`storeLosses`) after the publish was sent and within `epochLossReachMs` of it
  *   (the forwarding window: a forward is appended within it or never). Counted apart from the
  *   covered-by-gap ones, so a reader sees how many rest on time alone.
- * - Past the forwarding window (DESIGN.md invariant 9 promises delivery in every datacenter
+ * - Past the forwarding window (docs/design.md invariant 9 promises delivery in every datacenter
  *   "reachable again within the forwarding window"): a missed publish accepted in another
  *   datacenter is excused when its answer said its forward was still pending (`forward-pending`:
  *   the viewer's datacenter had not acknowledged it) and that datacenter was out of reach
@@ -41,12 +41,12 @@
  * - Inversions: per viewer, topic and datacenter, a receipt whose (epoch, seq) is not after the
  *   previous receipt's: seq not above the last in the same epoch, or an epoch older than one
  *   already seen.
- * - Holes (DESIGN.md invariant 7, "no gap except where a gap notice stands"): per viewer and
+ * - Holes (docs/design.md invariant 7, "no gap except where a gap notice stands"): per viewer and
  *   topic, the seqs skipped between its join position or its last receipt and the next receipt
  *   (within an epoch; across an epoch change, the rest of the old epoch and seqs 1.. of the new)
  *   that no gap notice the viewer got covers. A resume's join keeps the stream where it was.
  *   Holes also catch events appended but never acknowledged (a publish whose answer was lost).
- * - Behind (DESIGN.md invariant 6, eventual delivery): per viewer still there and topic, once drained, the seqs
+ * - Behind (docs/design.md invariant 6, eventual delivery): per viewer still there and topic, once drained, the seqs
  *   of its datacenter's history known to exist (a publish answer's position, any viewer's receipt
  *   there) after where its stream stands, in its epoch and any newer one, that no gap notice the
  *   viewer got covers. A frontend that stops delivering a topic (waiting for a seq it never gets)

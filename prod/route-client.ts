@@ -2,7 +2,8 @@
  * `GET /client/stadium-client.js`: the client library (client/index.ts) as one ES module for
  * browsers, so a page needs no build step: `import { createClient } from '/client/stadium-client.js'`.
  *
- * The module is bundled from the TypeScript source with esbuild the first time it is asked for,
+ * The module is bundled from client/index.ts (or, in an installed package, the client/index.js
+ * compiled beside this module's own dist/prod/) with esbuild the first time it is asked for,
  * once per process, and kept: a few tens of milliseconds, paid by no server that never serves it
  * (tests start hundreds). The path is stable across versions, so the answer carries an ETag (a hash
  * of the bundle) and `Cache-Control: no-cache`: a browser keeps its copy and revalidates it, getting
@@ -18,7 +19,12 @@ import { corsHeaders } from './http-routes.ts';
 import type { HttpRoutes } from './http-routes.ts';
 
 export const clientModulePath = '/client/stadium-client.js';
-const entryPoint = join(import.meta.dirname, '..', 'client', 'index.ts');
+const entryPoint = join(
+  import.meta.dirname,
+  '..',
+  'client',
+  import.meta.url.endsWith('.ts') ? 'index.ts' : 'index.js',
+);
 
 interface Bundle {
   code: string;
@@ -40,7 +46,7 @@ export function clientBundle(): Promise<Bundle> {
     banner: { js: '// Stadium client library (stadium/client), bundled from client/index.ts.' },
   }).then((result) => {
     const code = result.outputFiles[0]?.text;
-    if (code === undefined) throw new Error('esbuild wrote no output for client/index.ts');
+    if (code === undefined) throw new Error(`esbuild wrote no output for ${entryPoint}`);
     return { code, etag: `"${createHash('sha256').update(code).digest('base64url').slice(0, 27)}"` };
   });
   // A failed bundle is not kept: the next request tries again (and answers 500 meanwhile).

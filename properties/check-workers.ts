@@ -10,8 +10,9 @@
  * This thread judges chunks too, between which it hears the workers: a worker costs its own module
  * loading and JIT warm-up, so on two cores this thread and one worker beat two workers.
  *
- * Workers run TypeScript through tsx as the `stadium` command does: each registers tsx's loader
- * before it imports check-worker.ts. A planted bug crosses to them by name (roles are functions).
+ * Workers run what this thread runs: the compiled check-worker.js in an installed package, or, from
+ * the sources, TypeScript through tsx as the `stadium` command does (each registers tsx's loader
+ * before it imports check-worker.ts). A planted bug crosses to them by name (roles are functions).
  */
 import { Worker } from 'node:worker_threads';
 import { checkRange, combineRanges, type RangeResult } from './check-range.ts';
@@ -132,11 +133,15 @@ async function judgeInChunks(
   return parts;
 }
 
-const workerModule = new URL('./check-worker.ts', import.meta.url).href;
+// From the sources this module is check-workers.ts, compiled (dist/) it is check-workers.js; the
+// worker is its sibling either way.
+const compiled = !import.meta.url.endsWith('.ts');
+const workerModule = new URL(compiled ? './check-worker.js' : './check-worker.ts', import.meta.url);
 
 function startWorker(context: RunContext): Worker {
+  if (compiled) return new Worker(workerModule, { workerData: context });
   // The worker's first module is plain JavaScript: it registers tsx, then imports the TypeScript.
   const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerModule)}); });`;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerModule.href)}); });`;
   return new Worker(bootstrap, { eval: true, workerData: context });
 }

@@ -43,7 +43,7 @@ export type {
   NodeRole,
   TopologyNode,
 } from './facts.ts';
-export { Checkers, violationsKeptPerInvariant, zeroTotals } from './checkers/index.ts';
+export { Checkers, judgedInvariants, violationsKeptPerInvariant, zeroTotals } from './checkers/index.ts';
 export type {
   CheckerOutput,
   CheckersHeld,
@@ -51,6 +51,7 @@ export type {
   CheckerTotals,
   DeliveryCounts,
   InvariantName,
+  LivenessSummary,
   LossGroup,
   ReliableCounts,
   Violation,

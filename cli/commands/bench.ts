@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { compiled } from '../package-root.ts';
 import { UsageError } from '../usage-error.ts';
 
 interface BenchFlags {
@@ -60,6 +61,7 @@ Examples:
         throw new UsageError(`--redis must look like redis://HOST:PORT[/DB], got "${flags.redis}"`);
       if (flags.charts === true && flags.from === undefined)
         throw new UsageError("--charts redraws a recorded file's charts: give it with --from <file>");
+      if (flags.from === undefined) benchDependenciesPresent();
       const bench = await import('../../bench/index.ts');
       const progress = (line: string): void => {
         process.stderr.write(`${line}\n`);
@@ -128,4 +130,39 @@ Examples:
             : bench.formatResults(results);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
+}
+
+/**
+ * The packages a measuring run needs beyond the package's own: its child processes run bench/'s
+ * TypeScript through tsx, and the Socket.IO comparison needs Socket.IO. They are development
+ * dependencies, so an installed package (or a checkout installed with --omit=dev) lacks them; say
+ * which, and how to get them, instead of failing halfway through a run.
+ */
+const benchPackages = ['tsx', 'socket.io', 'socket.io-client', '@socket.io/redis-adapter'] as const;
+
+function benchDependenciesPresent(): void {
+  const missing = benchPackages.filter((name) => {
+    try {
+      import.meta.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (compiled) {
+    throw new UsageError(
+      'stadium bench measures from a checkout of Stadium (its child processes run the TypeScript ' +
+        `sources), with its development dependencies${missing.length > 0 ? ` (missing here: ${missing.join(', ')})` : ''}: ` +
+        'clone the repository, run `npm install`, then `npm run bench`. ' +
+        '(`stadium bench --from FILE` prints a recorded run anywhere.)',
+      'missing-dependency',
+    );
+  }
+  if (missing.length > 0) {
+    throw new UsageError(
+      `stadium bench needs development dependencies that are not installed: ${missing.join(', ')}; ` +
+        'run `npm install` (without --omit=dev).',
+      'missing-dependency',
+    );
+  }
 }

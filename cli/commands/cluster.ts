@@ -1,7 +1,7 @@
 /** `stadium cluster`: a local multi-process, multi-datacenter deployment of `stadium serve` nodes. */
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { deliveryModes } from '../../core/index.ts';
+import { stadiumBin } from '../package-root.ts';
 import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -102,7 +102,6 @@ Examples:
         );
       }
       const prod = await import('../../prod/index.ts');
-      const binary = join(import.meta.dirname, '..', '..', 'bin', 'stadium.js');
       let cluster;
       try {
         cluster = await prod.startCluster({
@@ -117,7 +116,7 @@ Examples:
           leaseMs: flags.leaseMs === undefined ? null : count('lease-ms', flags.leaseMs, 3, 600_000),
           logLevel,
           serveArgs,
-          command: { file: process.execPath, args: [binary] },
+          command: { file: process.execPath, args: [stadiumBin] },
           logSink: (line) => process.stderr.write(`${line}\n`),
           readyTimeoutMs: 30_000,
         });

@@ -3,7 +3,7 @@
  * connections each frontend holds and to which topics, which leases each store keeps, which faults
  * are in force, and the running counters.
  *
- * Rules, taken from sim/trace.ts and DESIGN.md:
+ * Rules, taken from sim/trace.ts and docs/design.md:
  * - `conn` records are the only source of connections and subscriptions; a `deliver` without `c`
  *   went to the connections subscribed to its topic at that frontend at that moment, plus its
  *   `add`, minus its `omit`;

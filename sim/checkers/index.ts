@@ -12,7 +12,7 @@ export type {
   CheckerTotals,
   DeliveryCounts,
 } from './suite.ts';
-export type { LossGroup } from './loss.ts';
+export type { LivenessSummary, LossGroup } from './loss.ts';
 export type { ReliableCounts } from './reliable.ts';
 export { judgedInvariants, violationsKeptPerInvariant } from './violations.ts';
 export type { InvariantName, Violation } from './violations.ts';

@@ -1,6 +1,6 @@
 /**
  * The reliable checker: what reliable mode promises beyond best-effort's integrity, misdelivery and
- * duplicates (DESIGN.md, invariants 6-9), judged from the stores' `appended`/`trimmed` facts, the
+ * duplicates (docs/design.md, invariants 6-9), judged from the stores' `appended`/`trimmed` facts, the
  * frontends' `gap` facts, the publishers' `answered` facts and the epoch/seq of every receipt.
  *
  * - eventual delivery (6): at the end, every connection still joined to a topic has every seq of
