@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { redisServerGate } from '../prod/index.ts';
+import { redisServerGate } from '../prod/test-gate.ts';
 import { checkTrace, loadScenario } from '../sim/index.ts';
 import { faultProxyLinks, runChaos } from './index.ts';
 import type { ChaosResult } from './index.ts';

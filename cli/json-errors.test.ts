@@ -40,6 +40,7 @@ const cases: [string[], string, RegExp][] = [
     /--scenario-size <size>' argument missing/,
   ],
   [['cluster', '--json', '--dcs', '99'], 'bad-input', /--dcs must be an integer from 1 to 26/],
+  [['chaos', '--json', '--viewers', 'lots'], 'bad-input', /--viewers must be a whole number/],
   [['bench', '--json', '--redis', 'nope'], 'bad-input', /--redis must look like redis:\/\//],
 ];
 
