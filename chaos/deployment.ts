@@ -12,12 +12,12 @@
  *   datacenter's redis-server, back empty).
  * - Children die with the harness: each holds a pipe on stdin and exits when it closes, and where
  *   util-linux' `setpriv` exists it is also tied to the harness' life by `--pdeathsig KILL`. Their
- *   stderr goes to `<dir>/logs/<node>.log`.
+ *   stderr goes to `<dir>/logs/<node>.log`, and `<dir>/pids.json` names every process of the run.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert, type DcId, type DeliveryMode } from '../core/index.ts';
 import { freePorts, startRedisServer } from '../prod/index.ts';
@@ -147,6 +147,7 @@ export class ChaosDeployment {
 
   async restartStore(dc: DcId): Promise<void> {
     await this.stores.get(dc)?.restart();
+    this.writePids();
   }
 
   /** Stop a datacenter's redis-server without killing it: every request to it goes unanswered. */
@@ -304,6 +305,17 @@ export class ChaosDeployment {
         log.write(`[chaos] ${node.name} exited (${signal ?? `code ${code}`})\n`);
     });
     node.child = child;
+    this.writePids();
+  }
+
+  /**
+   * `<dir>/pids.json`: every process of the run now, nodes by name and stores by datacenter, so a
+   * person (or a test) can see what runs and check that nothing outlives the run.
+   */
+  private writePids(): void {
+    const nodes = Object.fromEntries(this.nodes.map((n) => [n.name, n.child?.pid ?? null]));
+    const stores = Object.fromEntries([...this.stores].map(([dc, store]) => [dc, store.pid()]));
+    writeFileSync(join(this.options.dir, 'pids.json'), `${JSON.stringify({ nodes, stores })}\n`);
   }
 
   private async healthy(node: ChaosNode): Promise<void> {
