@@ -14,8 +14,8 @@ import { benchDispatcher } from './dispatcher.ts';
 import type { DispatcherCase, DispatcherStore } from './dispatcher.ts';
 import { runFanoutGroup } from './fanout.ts';
 import type { DeliveryMode, FanoutCase, FanoutGroup, FanoutPlan } from './fanout.ts';
-import { freePorts, startRedisServer } from '../prod/index.ts';
-import type { RedisServerProcess } from '../prod/index.ts';
+import { freePorts, redisClusterAvailable, startRedisCluster, startRedisServer } from '../prod/index.ts';
+import type { RedisClusterProcess, RedisServerProcess } from '../prod/index.ts';
 import { benchMemory } from './memory.ts';
 import type { MemoryCase } from './memory.ts';
 import { spawnStadium } from './processes.ts';
@@ -238,6 +238,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const privateRedis = await attempt('private redis-server for the dispatcher', () =>
     startPrivateRedis(redis !== null, skipped),
   );
+  // Beside one Redis, a private 3-master Redis Cluster (not in --quick runs: it takes seconds to form).
+  const privateCluster: RedisClusterProcess | null =
+    options.quick || privateRedis === null || !redisClusterAvailable()
+      ? null
+      : await attempt('private Redis Cluster for the dispatcher', () => startRedisCluster());
   try {
     const dispatcherStores: { store: DispatcherStore; modes: DeliveryMode[] }[] = [];
     if (privateRedis !== null)
@@ -248,6 +253,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     else if (redis !== null)
       dispatcherStores.push({
         store: { kind: 'redis', url: redis, prefix: `${prefix}dispatcher:`, private: false },
+        modes: plan.dispatcher.modes,
+      });
+    if (privateCluster !== null)
+      dispatcherStores.push({
+        store: {
+          kind: 'redis-cluster',
+          url: privateCluster.url,
+          prefix: `${prefix}dispatcher:`,
+          ports: privateCluster.ports,
+        },
         modes: plan.dispatcher.modes,
       });
     if (!options.quick || redis === null)
@@ -282,6 +297,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }
   } finally {
     await privateRedis?.stop();
+    await privateCluster?.stop();
   }
 
   if (redis !== null) {
