@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert, type DcId, type DeliveryMode } from '../core/index.ts';
 import { freePorts, startRedisServer } from '../prod/index.ts';
@@ -54,7 +54,17 @@ export interface DeploymentOptions {
   readyTimeoutMs: number;
   /** Called once the nodes are planned (ports, names) and before any starts: the fault proxies start here. */
   beforeLaunch?: (deployment: ChaosDeployment) => Promise<void>;
+  /** Called when a start failed and was stopped: undo what `beforeLaunch` started. */
+  onStartFailed?: () => Promise<void>;
 }
+
+/** A port found free was taken before a node (or a proxy) could bind it. */
+export class PortTakenError extends Error {
+  override name = 'PortTakenError';
+}
+
+/** Starts tried before a run gives up on finding free ports. */
+const startAttemptsMax = 3;
 
 /**
  * How to start a chaos node: this runtime on its sibling node module, compiled (dist/chaos/node.js,
@@ -80,15 +90,24 @@ export class ChaosDeployment {
 
   private constructor(private readonly options: DeploymentOptions) {}
 
+  /**
+   * Plan ports, start everything, and wait until every node is healthy. Ports are found free and
+   * then bound by other processes a moment later, so another process (a parallel test, a second
+   * run) may take one in between: then everything is stopped and started again on other ports, up
+   * to `startAttemptsMax` times.
+   */
   static async start(options: DeploymentOptions): Promise<ChaosDeployment> {
-    const deployment = new ChaosDeployment(options);
-    try {
-      await deployment.launchAll();
-    } catch (error) {
-      await deployment.stop();
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const deployment = new ChaosDeployment(options);
+      try {
+        await deployment.launchAll();
+        return deployment;
+      } catch (error) {
+        await deployment.stop();
+        await options.onStartFailed?.();
+        if (attempt >= startAttemptsMax || !(error instanceof PortTakenError)) throw error;
+      }
     }
-    return deployment;
   }
 
   node(name: string): ChaosNode {
@@ -221,7 +240,13 @@ export class ChaosDeployment {
       for (let i = 0; i < dc.dispatchers; i++) add('dispatcher', i);
       for (let i = 0; i < dc.frontends; i++) add('frontend', i);
     }
-    await this.options.beforeLaunch?.(this);
+    try {
+      await this.options.beforeLaunch?.(this);
+    } catch (error) {
+      if (error instanceof Error && /EADDRINUSE|in use/.test(error.message))
+        throw new PortTakenError(error.message);
+      throw error;
+    }
     for (const node of this.nodes) this.launch(node);
     await Promise.all(this.nodes.map((node) => this.healthy(node)));
   }
@@ -321,8 +346,12 @@ export class ChaosDeployment {
   private async healthy(node: ChaosNode): Promise<void> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
     while (Date.now() < deadline) {
-      if (node.child === null)
+      if (node.child === null) {
+        const log = existsSync(this.logOf(node)) ? readFileSync(this.logOf(node), 'utf8') : '';
+        if (/cannot listen|EADDRINUSE/.test(log))
+          throw new PortTakenError(`${node.name}'s port was taken before it could listen`);
         throw new Error(`${node.name} exited before it was ready (see ${this.logOf(node)})`);
+      }
       try {
         const response = await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(1_000) });
         await response.arrayBuffer();

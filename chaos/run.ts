@@ -141,10 +141,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           runUs: (us) => us - originUs,
         });
     },
-  }).catch(async (error: unknown) => {
-    // The deployment stopped what it had started; the proxies are the run's to close.
-    await proxies.started?.close();
-    throw error;
+    onStartFailed: async () => {
+      await proxies.started?.close();
+      proxies.started = null;
+    },
   });
   let viewers: ChaosViewers | null = null;
   let publishers: ChaosPublishers | null = null;
