@@ -86,7 +86,7 @@ afterEach(async () => {
   for (const thing of open.splice(0).reverse()) await thing.close();
 });
 
-async function rig(options: Partial<Pick<FaultProxyOptions, 'seed'>> = {}): Promise<Rig> {
+async function rig(options: Partial<Pick<FaultProxyOptions, 'seed' | 'links'>> = {}): Promise<Rig> {
   const stubs = new Map<string, Stub>();
   for (const { node } of nodes) {
     const stub = await startStub();
@@ -111,6 +111,7 @@ async function rig(options: Partial<Pick<FaultProxyOptions, 'seed'>> = {}): Prom
     })),
     nodeOfUrl,
     seed: options.seed ?? 'fault-proxy-test',
+    ...(options.links === undefined ? {} : { links: options.links }),
     onDrop: (drop) => drops.push(drop),
     onForward: (forward) => forwards.push(forward),
     onUpstreamError: (error) => upstreamErrors.push(error),
@@ -293,6 +294,24 @@ describe('fault proxy', () => {
     expect(first.arrivedA).toBe(20);
     const again = await sendMany('loss-seed');
     expect(again.dropped).toEqual(first.dropped);
+  });
+
+  it("the scenario's own links: cross-datacenter messages wait its latency, and a lossy class loses without a fault", async () => {
+    const r = await rig({
+      links: {
+        intraDc: { latency: { baseUs: 200, jitterUs: 0 }, lossPerMillion: 1_000_000 },
+        crossDc: { latency: { baseUs: 120_000, jitterUs: 0 }, lossPerMillion: 0 },
+      },
+    });
+    const start = performance.now();
+    await r.send('dc-a/frontend-1', 'dc-b/dispatcher-1', 1);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(120);
+    expect(r.forwards.find((f) => f.m === 1)?.delayUs).toBe(120_000);
+    // Every intra-datacenter message is lost (odds of a million per million), with no fault named.
+    await r.send('dc-a/frontend-1', 'dc-a/dispatcher-1', 2);
+    expect(r.drops).toEqual([expect.objectContaining({ m: 2, why: 'loss' })]);
+    expect(r.drops[0]).not.toHaveProperty('f');
+    expect(arrived(r, 'dc-a/dispatcher-1')).toEqual([]);
   });
 
   it('jitter storm over dc-b: messages touching dc-b wait at least its base, others do not; calm ends it', async () => {

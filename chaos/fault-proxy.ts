@@ -74,7 +74,8 @@ export interface ProxyDrop {
   from: string;
   to: string;
   why: ProxyDropReason;
-  f: number;
+  /** The fault that dropped it; absent for the link's own random loss (`links`). */
+  f?: number;
   tUs: number;
 }
 
@@ -109,6 +110,19 @@ export interface FaultProxyOptions {
   onUpstreamError?: (error: ProxyUpstreamError) => void;
   /** The address the listeners bind; 127.0.0.1 unless told. */
   host?: string;
+  /**
+   * The scenario's own links, as the simulator's network draws them: each message between two
+   * nodes of one datacenter (or of two) is lost at its class' odds (why `loss`, no fault) and held
+   * for its class' latency on top of any storm. Absent: no loss and no added latency. A delay under
+   * a millisecond is not added (a timer cannot wait less; the real hop takes about that).
+   */
+  links?: { intraDc: ProxyLinkClass; crossDc: ProxyLinkClass };
+}
+
+/** A class of links: its latency (base plus an exponential tail, capped as the simulator's) and loss odds. */
+export interface ProxyLinkClass {
+  latency: Latency;
+  lossPerMillion: number;
 }
 
 export interface FaultProxy {
@@ -186,13 +200,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const touches = (dc: string | undefined, link: Link): boolean =>
     dc === undefined || dc === link.fromDc || dc === link.toDc;
 
-  const drop = (link: Link, why: ProxyDropReason, f: number, res: ServerResponse): void => {
+  const drop = (link: Link, why: ProxyDropReason, f: number | undefined, res: ServerResponse): void => {
     onDrop({
       ...(link.m === undefined ? {} : { m: link.m }),
       from: link.from,
       to: link.to,
       why,
-      f,
+      ...(f === undefined ? {} : { f }),
       tUs: nowUs(),
     });
     if (!res.destroyed) answer(res, 202, '{"ok":true}');
@@ -280,22 +294,29 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const link: Link = { from, fromDc, to: listener.target.node, toDc: listener.target.dc, m: envelope.m };
     const blockedNow = blocked(link);
     if (blockedNow !== null) return drop(link, blockedNow.why, blockedNow.f, res);
-    let lossPerMillion = 0;
+    const linkClass =
+      options.links === undefined
+        ? null
+        : fromDc === listener.target.dc
+          ? options.links.intraDc
+          : options.links.crossDc;
+    let lossPerMillion = linkClass?.lossPerMillion ?? 0;
     let burst: number | undefined;
     for (const b of bursts) {
       if (!touches(b.dc, link)) continue;
       lossPerMillion += b.lossPerMillion;
       burst ??= b.f;
     }
-    if (burst !== undefined && lossRng.chance(lossPerMillion)) return drop(link, 'loss', burst, res);
-    let delayUs = 0;
+    if (lossPerMillion > 0 && lossRng.chance(lossPerMillion)) return drop(link, 'loss', burst, res);
+    const linkUs = linkClass === null ? 0 : delayRng.latencyUs(linkClass.latency);
+    let delayUs = linkUs >= 1_000 ? linkUs : 0;
     let storm: number | undefined;
     for (const s of storms) {
       if (!touches(s.dc, link)) continue;
       delayUs += delayRng.latencyUs(s.extraLatency);
       storm ??= s.f;
     }
-    if (storm === undefined) return forward(listener, req, res, body, link, 0);
+    if (delayUs === 0) return forward(listener, req, res, body, link, 0);
     if (held.size >= heldMessagesMax) return drop(link, 'loss', storm, res);
     const timer = setTimeout(
       () => {

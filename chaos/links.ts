@@ -18,7 +18,7 @@ const entry = join(
   `proxy-process${import.meta.filename.endsWith('.ts') ? '.ts' : '.js'}`,
 );
 
-export const faultProxyLinks: StartLinks = async ({ deployment, seed, emit, runUs }) => {
+export const faultProxyLinks: StartLinks = async ({ deployment, seed, emit, runUs, network }) => {
   const spec: ProxyProcessSpec = {
     targets: deployment.nodes.map((node) => ({
       node: node.name,
@@ -28,6 +28,10 @@ export const faultProxyLinks: StartLinks = async ({ deployment, seed, emit, runU
     })),
     names: [...deployment.names].map(([url, end]) => [url, end.id]),
     seed,
+    links: {
+      intraDc: { latency: network.intraDc.latency, lossPerMillion: network.intraDc.lossPerMillion },
+      crossDc: { latency: network.crossDc.latency, lossPerMillion: network.crossDc.lossPerMillion },
+    },
   };
   const execArgv = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = fork(entry, [], {
@@ -49,7 +53,8 @@ export const faultProxyLinks: StartLinks = async ({ deployment, seed, emit, runU
         const { drop } = report;
         if (drop.m === undefined) return;
         const message = { m: drop.m, from: drop.from, to: drop.to } as MessageFacts;
-        emit({ kind: 'dropped', t: runUs(drop.tUs), message, why: drop.why, f: drop.f });
+        const f = drop.f === undefined ? {} : { f: drop.f };
+        emit({ kind: 'dropped', t: runUs(drop.tUs), message, why: drop.why, ...f });
       } else if ('closed' in report) closed?.();
     });
   });

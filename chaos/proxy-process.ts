@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       targets: spec.targets,
       nodeOfUrl: (url) => names.get(url),
       seed: spec.seed,
+      ...(spec.links === undefined ? {} : { links: spec.links }),
       onDrop: (drop) => send({ drop } satisfies ProxyReport),
     });
   } catch (error) {

@@ -1,5 +1,5 @@
 /** What the harness and its fault proxy process (chaos/proxy-process.ts) tell each other. */
-import type { FaultProxy, FaultProxyTarget, ProxyDrop } from './fault-proxy.ts';
+import type { FaultProxy, FaultProxyOptions, FaultProxyTarget, ProxyDrop } from './fault-proxy.ts';
 
 export const chaosProxyEnv = 'STADIUM_CHAOS_PROXY';
 
@@ -8,6 +8,7 @@ export interface ProxyProcessSpec {
   /** Public URL -> simulator name of every node. */
   names: [string, string][];
   seed: string;
+  links: FaultProxyOptions['links'];
 }
 
 /** What the harness sends: one of the proxy's fault verbs and its arguments. */

@@ -7,7 +7,8 @@
  *   its share and at least one viewer per datacenter), and the same scaled scenario runs in both
  *   worlds, so the comparison is like for like; the report says when it was scaled.
  * - Start: a redis-server per datacenter, every node a process (chaos/deployment.ts), fault proxies
- *   on the node links when the schedule has network faults (chaos/fault-proxy.ts). The run's clock
+ *   on the node links (chaos/fault-proxy.ts, in a process of their own): the scenario's link latency
+ *   and loss, and its network faults. Without proxies, a schedule with network faults is refused. The run's clock
  *   starts when every node answers /healthz: viewers join, publishers publish and faults strike at
  *   the scenario's moments from then on (chaos/viewers.ts, chaos/publishers.ts, chaos/faults.ts).
  * - It lasts as long as the simulated run does (the scenario's duration and its quiet tail), then
@@ -49,6 +50,8 @@ export type StartLinks = (context: {
   seed: string;
   emit: (fact: Fact) => void;
   runUs: (monotonicUs: number) => number;
+  /** The scenario's links: the proxies lose and delay messages by them as the simulator does. */
+  network: Scenario['network'];
 }) => Promise<{ links: LinkFaults; close(): Promise<void> }>;
 
 export interface ChaosOptions {
@@ -99,7 +102,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const { scenario: sized, scaled } = scaleScenario(options.scenario, options.viewersMax);
   const { scenario, raised } = realTimeouts(sized);
   const schedule = faultSchedule(scenario, new Rng(options.seed, 'faults'));
-  const needsLinks = schedule.some(needsProxy);
+  // With proxies at hand every run uses them: they are the scenario's links (latency, loss) too.
+  const needsLinks = options.startLinks !== null || schedule.some(needsProxy);
   if (needsLinks && options.startLinks === null)
     throw new ChaosError('the schedule has network faults, but no fault proxies were given to inject them');
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'stadium-chaos-'));
@@ -139,6 +143,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           seed: options.seed,
           emit,
           runUs: (us) => us - originUs,
+          network: scenario.network,
         });
     },
     onStartFailed: async () => {
