@@ -21,18 +21,19 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { msOfUs, usOfMs, type DcId, type Us } from '../core/index.ts';
+import { msOfUs, usOfMs, type DcId } from '../core/index.ts';
 import {
   catchUpMs,
   Checkers,
   faultSchedule,
+  latencySummary,
   nodeIds,
   rolesWithBug,
   Rng,
   runScenario,
   TraceWriter,
 } from '../sim/index.ts';
-import type { Fact, FaultKind, Histogram, PlantedBug, Report, Scenario } from '../sim/index.ts';
+import type { Fact, FaultKind, PlantedBug, Report, Scenario } from '../sim/index.ts';
 import { compareWorlds, type WorldDifference } from './compare.ts';
 import { ChaosDeployment } from './deployment.ts';
 import { monotonicUs } from './fact-recorder.ts';
@@ -240,9 +241,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     traceLines: trace.lines,
     events: facts.length,
     ...deliveries,
-    latencyMs: latency(histograms.overall),
-    latencyMsSameDc: latency(histograms.sameDc),
-    latencyMsCrossDc: latency(histograms.crossDc),
+    latencyMs: latencySummary(histograms.overall),
+    latencyMsSameDc: latencySummary(histograms.sameDc),
+    latencyMsCrossDc: latencySummary(histograms.crossDc),
     faults: faultCounts(schedule),
     messages: messageCounts(facts),
     publishes: publishers.counts,
@@ -359,16 +360,6 @@ export class SimWorkload {
   plans(): ViewerPlan[] {
     return [...this.viewers.values()].filter((plan) => plan.topics.length > 0);
   }
-}
-
-function latency(histogram: Histogram): Report['latencyMs'] {
-  const ms = (us: Us): number => Math.round(us) / usOfMs(1);
-  return {
-    p50: ms(histogram.quantile(0.5)),
-    p90: ms(histogram.quantile(0.9)),
-    p99: ms(histogram.quantile(0.99)),
-    max: ms(histogram.max),
-  };
 }
 
 function faultCounts(schedule: readonly { kind: FaultKind }[]): Record<FaultKind, number> {

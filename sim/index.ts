@@ -6,6 +6,7 @@
 export {
   loadScenario,
   namedScenarios,
+  latencySummary,
   runScenario,
   scenariosDir,
   withoutAmbientNondeterminism,

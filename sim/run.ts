@@ -125,9 +125,9 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
     traceLines: trace.lines,
     events: world.items,
     ...counts,
-    latencyMs: latency(histograms.overall),
-    latencyMsSameDc: latency(histograms.sameDc),
-    latencyMsCrossDc: latency(histograms.crossDc),
+    latencyMs: latencySummary(histograms.overall),
+    latencyMsSameDc: latencySummary(histograms.sameDc),
+    latencyMsCrossDc: latencySummary(histograms.crossDc),
     faults: world.faults,
     messages: world.messages,
     publishes: world.publishes,
@@ -142,7 +142,8 @@ export function runScenario(scenario: Scenario, seed: string, options: RunOption
   };
 }
 
-function latency(histogram: Histogram): LatencySummary {
+/** A latency histogram (microseconds) as reports give it: milliseconds with three decimals. */
+export function latencySummary(histogram: Histogram): LatencySummary {
   // Milliseconds with three decimals: the histograms hold microseconds.
   const ms = (us: Us): number => Math.round(us) / usOfMs(1);
   return {
