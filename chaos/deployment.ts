@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert, type DcId, type DeliveryMode } from '../core/index.ts';
-import { freePorts, startRedisServer } from '../prod/index.ts';
+import { freePorts, startRedisServer, tiedToThisProcess, withoutStadiumEnv } from '../prod/index.ts';
 import type { RedisServerProcess } from '../prod/index.ts';
 import type { MessageEnd, PlantedBug, Scenario } from '../sim/index.ts';
 import { chaosNodeEnv, type ChaosNodeSpec } from './node-spec.ts';
@@ -74,7 +74,6 @@ const compiled = !import.meta.url.endsWith('.ts');
 const nodeCommand = compiled
   ? [process.execPath, join(import.meta.dirname, 'node.js')]
   : [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'node.ts')];
-const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) ?? null;
 /** Incarnations a node may have before message numbers of two could meet. */
 const incarnationsMax = 1_000;
 const messagesPerIncarnation = 1_000_000_000;
@@ -316,8 +315,7 @@ export class ChaosDeployment {
         forwardAckWaitMs: roles.forwardAckWaitMs,
       },
     };
-    const [file, ...args] =
-      setpriv === null ? nodeCommand : [setpriv, '--pdeathsig', 'KILL', '--', ...nodeCommand];
+    const [file, ...args] = tiedToThisProcess(nodeCommand);
     const child = spawn(file as string, args, {
       stdio: ['pipe', 'ignore', 'pipe'],
       env: { ...withoutStadiumEnv(process.env), [chaosNodeEnv]: JSON.stringify(spec) },
@@ -369,10 +367,4 @@ export class ChaosDeployment {
   private logOf(node: ChaosNode): string {
     return join(this.options.dir, 'logs', `${node.name.replace('/', '_')}.log`);
   }
-}
-
-function withoutStadiumEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const copy: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(env)) if (!key.startsWith('STADIUM_')) copy[key] = value;
-  return copy;
 }

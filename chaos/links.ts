@@ -4,14 +4,13 @@
  * it from the message's `sent` fact, which its sender wrote).
  */
 import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tiedToThisProcess } from '../prod/index.ts';
 import type { MessageFacts } from '../sim/index.ts';
 import type { LinkFaults } from './faults.ts';
 import { chaosProxyEnv, type ProxyCommand, type ProxyProcessSpec, type ProxyReport } from './proxy-spec.ts';
 import type { StartLinks } from './run.ts';
 
-const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) ?? null;
 /** Compiled (dist/) or a checkout's source, whichever this module is. */
 const entry = join(
   import.meta.dirname,
@@ -33,14 +32,16 @@ export const faultProxyLinks: StartLinks = async ({ deployment, seed, emit, runU
       crossDc: { latency: network.crossDc.latency, lossPerMillion: network.crossDc.lossPerMillion },
     },
   };
-  const execArgv = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  // fork runs `execPath ...execArgv entry`: this runtime (with tsx for a checkout), tied to this process.
+  const [execPath, ...execArgv] = tiedToThisProcess([
+    process.execPath,
+    ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []),
+  ]);
   const child = fork(entry, [], {
+    execPath: execPath as string,
     execArgv,
     env: { ...process.env, [chaosProxyEnv]: JSON.stringify(spec) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    ...(setpriv === null
-      ? {}
-      : { execPath: setpriv, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...execArgv] }),
   });
   let closed: (() => void) | null = null;
   await new Promise<void>((resolve, reject) => {

@@ -317,7 +317,8 @@ function prefixLines(stream: NodeJS.ReadableStream | null, name: string, sink: (
   });
 }
 
-function withoutStadiumEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/** The environment without `STADIUM_*` variables: a child's settings come from its flags only. */
+export function withoutStadiumEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(env)) if (!key.startsWith('STADIUM_')) copy[key] = value;
   return copy;

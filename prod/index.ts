@@ -4,7 +4,7 @@ export { MemoryStore } from './memory-store.ts';
 export { RedisStore } from './redis-store.ts';
 export { RedisClusterStore } from './redis-cluster-store.ts';
 export type { RedisClusterStoreOptions } from './redis-cluster-store.ts';
-export { startRedisServer } from './redis-server-process.ts';
+export { startRedisServer, tiedToThisProcess } from './redis-server-process.ts';
 export { redisClusterAvailable, startRedisCluster } from './redis-cluster-process.ts';
 export type { RedisClusterProcess } from './redis-cluster-process.ts';
 export type { RedisServerProcess } from './redis-server-process.ts';
@@ -28,6 +28,13 @@ export type {
 } from './config.ts';
 export { createLogger } from './log.ts';
 export type { Logger } from './log.ts';
-export { startCluster, describeCluster, ClusterError, dcName, freePorts } from './cluster.ts';
+export {
+  startCluster,
+  describeCluster,
+  ClusterError,
+  dcName,
+  freePorts,
+  withoutStadiumEnv,
+} from './cluster.ts';
 export type { ClusterOptions, ClusterDc, ClusterNode, RunningCluster } from './cluster.ts';
 export { isRedisClusterUrl, parseRedisClusterUrl } from './redis-cluster-url.ts';

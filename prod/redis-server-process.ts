@@ -30,6 +30,14 @@ export class RedisServerError extends Error {
 
 const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) ?? null;
 
+/**
+ * `command` (file, then arguments) tied to this process' life where util-linux' `setpriv` exists:
+ * the kernel kills the child when this process dies, SIGKILL included. Elsewhere `command` as is.
+ */
+export function tiedToThisProcess(command: readonly string[]): string[] {
+  return setpriv === null ? [...command] : [setpriv, '--pdeathsig', 'KILL', '--', ...command];
+}
+
 /** Whether a `redis-server` binary can be run here. */
 export function redisServerAvailable(binary = 'redis-server'): boolean {
   const probe = spawnSync(binary, ['--version'], { stdio: 'ignore', timeout: 5_000 });
@@ -46,7 +54,7 @@ export async function startRedisServer(port: number, binary = 'redis-server'): P
       ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       ...['--dir', tmpdir(), '--loglevel', 'warning'],
     ];
-    const [file, ...args] = setpriv === null ? command : [setpriv, '--pdeathsig', 'KILL', '--', ...command];
+    const [file, ...args] = tiedToThisProcess(command);
     const started = spawn(file as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     started.stderr?.setEncoding('utf8');
     started.stderr?.on('data', (text: string) => (stderr = (stderr + text).slice(-2_000)));
