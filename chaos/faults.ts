@@ -15,6 +15,7 @@ import { unreachable, type DcId } from '../core/index.ts';
 import { faultDurationMs } from '../sim/index.ts';
 import type { Fact, Fault } from '../sim/index.ts';
 import type { ChaosDeployment } from './deployment.ts';
+import { RunTimers } from './run-timers.ts';
 
 /** The network faults, as the fault proxies apply them. */
 export interface LinkFaults {
@@ -34,9 +35,8 @@ export function needsProxy(fault: Fault): boolean {
 }
 
 export class ChaosFaults {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new RunTimers();
   private readonly pending = new Set<Promise<void>>();
-  private stopped = false;
   /** Faults that could not be injected as asked, with why. */
   readonly problems: string[] = [];
 
@@ -51,30 +51,17 @@ export class ChaosFaults {
   start(startedAtMs: number): void {
     this.schedule.forEach((fault, i) => {
       const f = i + 1;
-      this.later(fault.atMs - startedAtMs, () => this.apply(f, fault, 'start'));
+      this.timers.later(fault.atMs - startedAtMs, () => this.apply(f, fault, 'start'));
       const lastsMs = faultDurationMs(fault);
       if (lastsMs !== undefined)
-        this.later(fault.atMs + lastsMs - startedAtMs, () => this.apply(f, fault, 'end'));
+        this.timers.later(fault.atMs + lastsMs - startedAtMs, () => this.apply(f, fault, 'end'));
     });
   }
 
   /** No more faults start or end; resolves when the ones under way are done. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.stop();
     await Promise.all([...this.pending]);
-  }
-
-  private later(ms: number, action: () => void): void {
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        if (!this.stopped) action();
-      },
-      Math.max(0, ms),
-    );
-    this.timers.add(timer);
   }
 
   private apply(f: number, fault: Fault, phase: 'start' | 'end'): void {

@@ -15,6 +15,7 @@
 import type { DcId, PublishErrorCode, PublishWarning, Topic } from '../core/index.ts';
 import { publishAttemptsMax, publishRetryMs } from '../sim/index.ts';
 import type { Fact, Scenario } from '../sim/index.ts';
+import { RunTimers } from './run-timers.ts';
 
 export interface PublisherCounts {
   attempted: number;
@@ -64,10 +65,9 @@ export class ChaosPublishers {
     retried: 0,
     abandoned: 0,
   };
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new RunTimers();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly turn = new Map<DcId, number>();
-  private stopped = false;
   private readonly retryMs: number;
 
   constructor(private readonly options: PublisherOptions) {
@@ -77,28 +77,14 @@ export class ChaosPublishers {
   /** Schedule the planned publishes; `startedAtMs` is the run moment now. */
   start(startedAtMs: number): void {
     this.options.plan.forEach((publish, i) =>
-      this.later(publish.atMs - startedAtMs, () => this.publish(i + 1, publish.topic, publish.dc)),
+      this.timers.later(publish.atMs - startedAtMs, () => this.publish(i + 1, publish.topic, publish.dc)),
     );
   }
 
   /** Stop publishing and retrying; resolves when every request in flight has its answer or gave up. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.stop();
     await Promise.all([...this.inFlight]);
-  }
-
-  private later(ms: number, action: () => void): void {
-    if (this.stopped) return;
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        if (!this.stopped) action();
-      },
-      Math.max(0, ms),
-    );
-    this.timers.add(timer);
   }
 
   private publish(n: number, topic: Topic, dc: DcId): void {
@@ -111,7 +97,7 @@ export class ChaosPublishers {
   }
 
   private attempt(publish: Publish): void {
-    if (this.stopped) return this.abandon(publish);
+    if (this.timers.stopped) return this.abandon(publish);
     const live = this.options.liveDispatchers(publish.dc);
     if (live.length === 0) {
       this.counts.unroutable++;
@@ -126,7 +112,7 @@ export class ChaosPublishers {
     const reliable = publish.id !== null;
     // Reliable: unanswered for the simulator's wait, the publish goes again (the answer may still come).
     if (reliable)
-      this.later(this.retryMs, () => {
+      this.timers.later(this.retryMs, () => {
         if (!publish.settled && publish.attempts === attempt) this.retry(publish);
       });
     const request = this.send(url, publish).then((answer) => this.answered(publish, attempt, answer));
@@ -148,8 +134,8 @@ export class ChaosPublishers {
   private answered(publish: Publish, attempt: number, answer: Answer | null): void {
     // No answer at all (the dispatcher died, froze past the timeout, or the connection failed).
     if (answer === null) {
-      if (publish.id !== null && !publish.settled && publish.attempts === attempt && !this.stopped)
-        this.later(0, () => this.retry(publish));
+      if (publish.id !== null && !publish.settled && publish.attempts === attempt && !this.timers.stopped)
+        this.timers.later(0, () => this.retry(publish));
       return;
     }
     const t = this.options.nowUs();
@@ -180,7 +166,7 @@ export class ChaosPublishers {
     });
     if (publish.id === null || publish.settled) return;
     if (!retryable.has(code)) return this.abandon(publish);
-    if (publish.attempts === attempt) this.later(answer.retryAfterMs ?? 0, () => this.retry(publish));
+    if (publish.attempts === attempt) this.timers.later(answer.retryAfterMs ?? 0, () => this.retry(publish));
   }
 
   private async send(url: string, publish: Publish): Promise<Answer | null> {

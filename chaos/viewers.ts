@@ -39,6 +39,7 @@ import {
 import { clientFrame, FrameReader, SseParser, viewerHeader } from '../prod/index.ts';
 import { Rng, stampOf } from '../sim/index.ts';
 import type { EventStamp } from '../sim/index.ts';
+import { RunTimers } from './run-timers.ts';
 
 export interface ViewerPlan {
   viewer: number;
@@ -102,9 +103,8 @@ interface WireEvent {
 
 export class ChaosViewers {
   readonly records: ViewerRecords = { receipts: [], opened: [], failedAttempts: 0 };
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new RunTimers();
   private readonly viewers: Viewer[] = [];
-  private stopped = false;
 
   constructor(
     plans: readonly ViewerPlan[],
@@ -122,9 +122,7 @@ export class ChaosViewers {
 
   /** Close every connection and cancel every timer: nothing more is recorded. */
   close(): void {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.stop();
     for (const viewer of this.viewers) viewer.close();
   }
 
@@ -134,12 +132,7 @@ export class ChaosViewers {
 
   /** @internal */
   later(ms: number, action: () => void): void {
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.stopped) action();
-    }, ms);
-    this.timers.add(timer);
+    this.timers.later(ms, action);
   }
 
   /** @internal */
@@ -154,7 +147,7 @@ export class ChaosViewers {
 
   /** @internal */
   get isStopped(): boolean {
-    return this.stopped;
+    return this.timers.stopped;
   }
 }
 
