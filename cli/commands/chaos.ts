@@ -1,8 +1,7 @@
 /** `stadium chaos`: a simulator scenario on real processes, judged by the same checkers, beside the simulator's run. */
-import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../usage-error.ts';
-import { deliveryModeOption, plantedBugOption } from './check.ts';
+import { deliveryModeOption, plantedBugOption, scenarioOption, seedOption } from './check.ts';
 
 export function register(program: Command): void {
   program
@@ -71,21 +70,13 @@ interface ChaosCliOptions {
 async function runChaosCommand(options: ChaosCliOptions): Promise<number> {
   const sim = await import('../../sim/index.ts');
   const chaos = await import('../../chaos/index.ts');
-  if (options.seed !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(options.seed))
-    throw new UsageError(`--seed must be 1 to 64 letters, digits, - or _ (got "${options.seed}")`);
+  const seed = seedOption(options.seed);
   if (!/^\d+$/.test(options.viewers) || Number(options.viewers) < 1 || Number(options.viewers) > 5_000)
     throw new UsageError(`--viewers must be a whole number from 1 to 5000 (got "${options.viewers}")`);
   const mode = options.mode === undefined ? null : deliveryModeOption(options.mode);
-  let scenario;
-  try {
-    scenario = sim.loadScenario(options.scenario);
-  } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
-    throw error;
-  }
+  let scenario = scenarioOption(sim, options.scenario);
   if (mode !== null) scenario = { ...scenario, mode };
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
-  const seed = options.seed ?? String(randomInt(1, 2 ** 31));
   const tracePath =
     options.trace === false
       ? null

@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { deliveryModes, type DeliveryMode } from '../../core/index.ts';
 import type { RunIdentity } from '../../properties/index.ts';
+import type * as SimModule from '../../sim/index.ts';
 import { printCheck, shapingOptions } from '../check-output.ts';
 import { progressBar } from '../progress.ts';
 import { endIfStdoutClosed } from '../stdout-closed.ts';
@@ -289,6 +290,23 @@ function writeResult(name: string, text: string): void {
     writeFileSync(name, text);
   } catch (error) {
     throw new UsageError(`--result: cannot write ${name}: ${(error as Error).message}`);
+  }
+}
+
+/** `--seed` as given (1 to 64 letters, digits, - or _; else a usage error), or one drawn when omitted. */
+export function seedOption(seed: string | undefined): string {
+  if (seed !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(seed))
+    throw new UsageError(`--seed must be 1 to 64 letters, digits, - or _ (got "${seed}")`);
+  return seed ?? String(randomInt(1, 2 ** 31));
+}
+
+/** The scenario `--scenario` names (a named one or a file); a bad one is a usage error saying why. */
+export function scenarioOption(sim: typeof SimModule, nameOrPath: string): SimModule.Scenario {
+  try {
+    return sim.loadScenario(nameOrPath);
+  } catch (error) {
+    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
+    throw error;
   }
 }
 

@@ -7,12 +7,12 @@
  * is the command whose exit code reports violations), 2 for a bad flag or a missing, truncated or
  * malformed trace.
  */
-import { randomInt } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { progressBar } from '../progress.ts';
 import { UsageError } from '../usage-error.ts';
+import { scenarioOption, seedOption as seedOrDrawn } from './check.ts';
 
 interface ReplayOptions {
   scenario?: string;
@@ -153,18 +153,9 @@ const leaveAlternateScreen = '\u001B[?1049l';
 
 /** Run the simulator for (scenario, seed) and return the path of the trace it wrote. */
 async function simulate(scenarioName: string, seedOption: string | undefined): Promise<string> {
-  if (seedOption !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(seedOption)) {
-    throw new UsageError(`--seed must be 1 to 64 letters, digits, - or _ (got "${seedOption}")`);
-  }
+  const seed = seedOrDrawn(seedOption);
   const sim = await import('../../sim/index.ts');
-  let scenario;
-  try {
-    scenario = sim.loadScenario(scenarioName);
-  } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
-    throw error;
-  }
-  const seed = seedOption ?? String(randomInt(1, 2 ** 31));
+  const scenario = scenarioOption(sim, scenarioName);
   const tracePath = `.stadium/runs/${scenario.name}-${seed}.jsonl`;
   process.stderr.write(
     `seed ${seed}${seedOption === undefined ? ' (drawn)' : ''}; reproduce with: stadium replay --scenario ${scenarioName} --seed ${seed}\n`,

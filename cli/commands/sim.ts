@@ -1,11 +1,10 @@
 /** `stadium sim`: run one scenario by seed, print the delivery report, write the trace. */
-import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import type * as SimModule from '../../sim/index.ts';
 import { UsageError } from '../usage-error.ts';
 import { progressBar } from '../progress.ts';
 import { endIfStdoutClosed } from '../stdout-closed.ts';
-import { deliveryModeOption, plantedBugOption } from './check.ts';
+import { deliveryModeOption, plantedBugOption, scenarioOption, seedOption } from './check.ts';
 
 export function register(program: Command): void {
   program
@@ -78,20 +77,11 @@ async function runSim(options: SimOptions): Promise<number> {
     }
     return 0;
   }
-  if (options.seed !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(options.seed)) {
-    throw new UsageError(`--seed must be 1 to 64 letters, digits, - or _ (got "${options.seed}")`);
-  }
+  const seed = seedOption(options.seed);
   const mode = options.mode === undefined ? null : deliveryModeOption(options.mode);
-  let scenario;
-  try {
-    scenario = sim.loadScenario(options.scenario);
-  } catch (error) {
-    if (error instanceof sim.ScenarioError) throw new UsageError(error.message, 'bad-scenario');
-    throw error;
-  }
+  let scenario = scenarioOption(sim, options.scenario);
   if (mode !== null) scenario = { ...scenario, mode };
   const bug = plantedBugOption(sim.plantedBugs, options.plantBug);
-  const seed = options.seed ?? String(randomInt(1, 2 ** 31));
   if (options.compareModes === true) {
     if (mode !== null) throw new UsageError('--compare-modes runs both modes: leave out --mode');
     if (options.replay === true)
