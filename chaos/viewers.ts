@@ -19,9 +19,8 @@
  * - Randomness comes from the run's seed (stream `chaos-viewers`); timing does not: the moments are
  *   the scenario's, the order of what happens at them is the machine's.
  */
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   cursorJoined,
@@ -36,7 +35,7 @@ import {
   type TopicCursor,
   type ViewerCursors,
 } from '../core/index.ts';
-import { clientFrame, FrameReader, SseParser, viewerHeader } from '../prod/index.ts';
+import { clientFrame, FrameReader, SseParser, viewerHeader, webSocketUpgrade } from '../prod/index.ts';
 import { Rng, stampOf } from '../sim/index.ts';
 import type { EventStamp } from '../sim/index.ts';
 import { RunTimers } from './run-timers.ts';
@@ -325,15 +324,8 @@ class Viewer {
     frontend: FrontendAddress,
     held: TopicCursor[],
   ): { abort(): void; send(message: unknown): void } {
-    const req: ClientRequest = request(new URL('/v1/ws', frontend.url), {
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-        [viewerHeader]: String(this.plan.viewer),
-      },
+    const req = webSocketUpgrade(new URL('/v1/ws', frontend.url), {
+      [viewerHeader]: String(this.plan.viewer),
     });
     let socket: Duplex | null = null;
     let open = false;

@@ -13,7 +13,7 @@ export { coreFailureExitCode, startServer, ListenError } from './server.ts';
 export type { RunningServer, ServerHooks } from './server.ts';
 export type { ServerRoles } from './host-loop.ts';
 export { viewerHeader } from './recorder.ts';
-export { clientFrame, FrameReader, SseParser } from './raw-viewers.ts';
+export { clientFrame, FrameReader, SseParser, webSocketUpgrade } from './raw-viewers.ts';
 export type { Recorder, RecordTag } from './recorder.ts';
 export type { Health } from './route-operations.ts';
 export { serveConfigFrom, serveOptions, camelCase } from './config.ts';

@@ -10,12 +10,10 @@
  * when the connection just ended (or never opened: after `onerror`), or the code given to
  * `close()`.
  */
-import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketLike } from '../client/index.ts';
-import { clientFrame, FrameReader } from './raw-viewers.ts';
+import { clientFrame, FrameReader, webSocketUpgrade } from './raw-viewers.ts';
 
 const opcodes = { text: 0x1, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -31,15 +29,7 @@ export class NodeWebSocket implements WebSocketLike {
   constructor(url: string) {
     const target = new URL(url);
     target.protocol = target.protocol === 'wss:' ? 'https:' : 'http:';
-    this.req = request(target, {
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-      },
-    });
+    this.req = webSocketUpgrade(target);
     this.req.once('error', (error) => this.fail(error.message));
     this.req.once('response', (res: IncomingMessage) => {
       res.resume();

@@ -170,15 +170,7 @@ export function wsViewer(
   const url = new URL('/v1/ws', frontend);
   return new Promise((resolve, reject) => {
     let socket: Duplex | null = null;
-    const req: ClientRequest = request(url, {
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-      },
-    });
+    const req = webSocketUpgrade(url);
     let settled = false;
     const timer = setTimeout(
       () => fail(new Error(`${name}: not subscribed within ${timeoutMs} ms`)),
@@ -245,6 +237,24 @@ export function wsViewer(
 }
 
 const opcodes = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
+
+/**
+ * The client's side of a WebSocket handshake (RFC 6455 section 4.1) as a node:http request of its
+ * own connection; the caller listens for `upgrade` (the socket) or `response` (refused). `headers`
+ * go with it (a viewer naming itself, say).
+ */
+export function webSocketUpgrade(url: URL, headers: Record<string, string> = {}): ClientRequest {
+  return request(url, {
+    agent: false,
+    headers: {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': randomBytes(16).toString('base64'),
+      ...headers,
+    },
+  });
+}
 
 /** A masked client frame with FIN set (RFC 6455 section 5.2). */
 export function clientFrame(opcode: number, payload: Buffer): Buffer {

@@ -25,13 +25,12 @@
  *   catch its viewers up itself.
  * - `close()` ends it for good; nothing is recorded as a drop after it.
  */
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { cursorJoined, cursorReceived, encodeCursors } from '../core/index.ts';
 import type { DcId, Gap, ViewerCursors } from '../core/index.ts';
-import { clientFrame, FrameReader, SseParser } from './raw-viewers.ts';
+import { clientFrame, FrameReader, SseParser, webSocketUpgrade } from './raw-viewers.ts';
 import type { ViewerTransport } from './raw-viewers.ts';
 
 /** Where an event or a join stands in its datacenter's history of the topic. */
@@ -350,15 +349,7 @@ function connectWs(
   limits: typeof wireViewerLimits,
   h: Handlers,
 ): Attempt {
-  const req: ClientRequest = request(new URL('/v1/ws', frontend), {
-    agent: false,
-    headers: {
-      connection: 'Upgrade',
-      upgrade: 'websocket',
-      'sec-websocket-version': '13',
-      'sec-websocket-key': randomBytes(16).toString('base64'),
-    },
-  });
+  const req = webSocketUpgrade(new URL('/v1/ws', frontend));
   let socket: Duplex | null = null;
   let connection: number | null = null;
   let aborted = false;
