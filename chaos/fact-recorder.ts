@@ -186,6 +186,8 @@ export class FactRecorder implements Recorder {
       case 'publish-reply':
       case 'connected':
       case 'close':
+      case 'occupancy':
+      case 'occupancy-reply':
         return;
       default: {
         const never: never = effect;

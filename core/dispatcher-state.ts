@@ -14,10 +14,12 @@ import type {
   Event,
   Ms,
   NodeId,
+  OccupancyTotal,
   Position,
   PublishId,
   RequestId,
   StoreEpoch,
+  Topic,
 } from './types.ts';
 
 export interface DispatcherLimits {
@@ -28,6 +30,8 @@ export interface DispatcherLimits {
   knownFrontendsMax: number;
   /** Reliable mode: deliveries to frontends awaiting their ack; past it a delivery is sent once, untracked. */
   pendingDeliveriesMax: number;
+  /** Occupancy: this datacenter's topic totals held for the next interval's message to peers. */
+  occupancyTotalsMax: number;
 }
 
 export const defaultDispatcherLimits: DispatcherLimits = {
@@ -36,6 +40,7 @@ export const defaultDispatcherLimits: DispatcherLimits = {
   payloadBytesMax: 64 * 1024,
   knownFrontendsMax: 10_000,
   pendingDeliveriesMax: 100_000,
+  occupancyTotalsMax: 10_000,
 };
 
 export interface DispatcherConfig {
@@ -66,6 +71,10 @@ export interface DispatcherConfig {
   forwardWindowMs: Ms;
   /** Reliable: how long a publish's answer waits for peer datacenters' acks before it goes with a warning. */
   forwardAckWaitMs: Ms;
+  /** Occupancy: how often totals go to peer datacenters (0: occupancy is off). */
+  occupancyEveryMs: Ms;
+  /** Occupancy: a peer datacenter not heard from for this long is stale (default: three intervals). */
+  occupancyStaleMs: Ms;
   limits: DispatcherLimits;
 }
 
@@ -79,7 +88,6 @@ export type Publisher =
 /** Why a store request was made, so its answer (or its timeout) goes where it belongs. */
 export type StorePurpose =
   | { kind: 'fan-out'; event: Event; publisher: Publisher | null }
-  | { kind: 'lease'; source: NodeId; requestId: RequestId }
   /** Reliable: a publish accepted here (`publisher`), or a peer's forward to acknowledge once appended. */
   | {
       kind: 'append';
@@ -88,7 +96,13 @@ export type StorePurpose =
       forward: { source: NodeId; forwardId: RequestId } | null;
     }
   /** Reliable: a frontend's history read. */
-  | { kind: 'read'; source: NodeId; requestId: RequestId };
+  | { kind: 'read'; source: NodeId; requestId: RequestId }
+  /** Occupancy: a lease write, whose answer carries the occupancy of its topics. */
+  | { kind: 'lease'; source: NodeId; requestId: RequestId; leaseMs: Ms | null }
+  /** Occupancy: a peer's totals written; nothing waits on the answer. */
+  | { kind: 'remote-totals' }
+  /** Occupancy: a host's question (`occupancy` input). */
+  | { kind: 'occupancy'; queryId: PublishId };
 
 /** Reliable: a delivery to a frontend awaiting its ack. */
 export interface PendingDelivery {
@@ -124,6 +138,16 @@ export interface DispatcherState {
   readonly peerCursor: Map<DcId, number>;
   /** The largest store epoch seen; null before the first answer. */
   storeEpoch: StoreEpoch | null;
+  /** Occupancy: this datacenter's totals learnt since the last interval, to send to peers. */
+  readonly relay: Map<Topic, OccupancyTotal>;
+  /** Occupancy: when each peer datacenter was last heard from. */
+  readonly peerHeardAtMs: Map<DcId, Ms>;
+  /** Occupancy: whose turn it is, per peer datacenter, to get the totals. */
+  readonly occupancyCursor: Map<DcId, number>;
+  /** Occupancy: when the next interval's messages go (null until the first input, or when off). */
+  occupancyAtMs: Ms | null;
+  /** Occupancy: the longest lease seen, how long a relayed total holds (plus two intervals). */
+  leaseMsSeen: Ms;
   /** Frontends that sent lease requests, least recently heard from first. */
   readonly knownFrontends: Set<NodeId>;
   nextRequestId: RequestId;
@@ -147,6 +171,8 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     deliverAttemptsMax: 3,
     forwardWindowMs: 30_000,
     forwardAckWaitMs: 1_000,
+    occupancyEveryMs: 1_000,
+    occupancyStaleMs: 3 * (options.occupancyEveryMs ?? 1_000),
     ...options,
     limits: { ...defaultDispatcherLimits, ...options.limits },
   };
@@ -159,6 +185,12 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
   assert(config.storeRebuildWindowMs >= 0, 'storeRebuildWindowMs must not be negative');
   assert(config.deliverAttemptsMax >= 1, 'deliverAttemptsMax must be at least 1');
   assert(config.forwardWindowMs >= config.forwardTimeoutMs, 'forwardWindowMs must allow one forward timeout');
+  assert(Number.isSafeInteger(config.occupancyEveryMs) && config.occupancyEveryMs >= 0, 'occupancyEveryMs out of range');
+  assert(
+    config.occupancyEveryMs === 0 || config.occupancyStaleMs > config.occupancyEveryMs,
+    'occupancyStaleMs must be longer than one interval',
+  );
+  assert(config.limits.occupancyTotalsMax >= 1, 'occupancyTotalsMax must be at least 1');
   const peerCursor = new Map<DcId, number>();
   for (const [dc, dispatchers] of Object.entries(config.peers)) {
     peerCursor.set(dc, hashString(config.nodeId) % dispatchers.length);
@@ -174,6 +206,11 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
     peerCursor,
     storeEpoch: null,
     knownFrontends: new Set(),
+    relay: new Map(),
+    peerHeardAtMs: new Map(),
+    occupancyCursor: new Map(),
+    occupancyAtMs: null,
+    leaseMsSeen: 0,
     nextRequestId: 1,
     nextEventSeq: 1,
     lastNowMs: Number.NEGATIVE_INFINITY,

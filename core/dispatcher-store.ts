@@ -5,12 +5,14 @@
  */
 import { assert, increment } from './assert.ts';
 import type { DispatcherState, StorePurpose } from './dispatcher-state.ts';
+import { occupancyOfWrite } from './dispatcher-occupancy.ts';
 import { addPending, hasRoom } from './pending.ts';
 import type {
   Effect,
   Message,
   Ms,
   NodeId,
+  Occupancy,
   RequestId,
   StoreEpoch,
   StoreReply,
@@ -62,6 +64,7 @@ export function onLeaseRequest(
           frontend: message.frontend,
           leaseMs: message.leaseMs,
           generation: message.generation,
+          ...(message.count === undefined ? {} : { count: message.count }),
         }
       : message.type === 'renew'
         ? {
@@ -70,6 +73,7 @@ export function onLeaseRequest(
             frontend: message.frontend,
             leaseMs: message.leaseMs,
             generation: message.generation,
+            ...(message.counts === undefined ? {} : { counts: message.counts }),
           }
         : {
             op: 'remove',
@@ -78,7 +82,8 @@ export function onLeaseRequest(
             generation: message.generation,
           };
   rememberFrontend(state, message.frontend);
-  const purpose: StorePurpose = { kind: 'lease', source, requestId: message.requestId };
+  const leaseMs = message.type === 'unsubscribe' ? null : message.leaseMs;
+  const purpose: StorePurpose = { kind: 'lease', source, requestId: message.requestId, leaseMs };
   if (!requestStore(state, request, purpose, now, effects)) {
     effects.push(leaseReply(source, message.requestId, false, 'dispatcher overloaded'));
   }
@@ -86,8 +91,10 @@ export function onLeaseRequest(
 
 /** The store answered a lease write (or gave an answer that does not fit one). */
 export function onLeaseWritten(
+  state: DispatcherState,
   purpose: Extract<StorePurpose, { kind: 'lease' }>,
   reply: StoreReply,
+  now: Ms,
   effects: Effect[],
 ): void {
   effects.push(
@@ -100,6 +107,7 @@ export function onLeaseWritten(
           reply.epoch,
           reply.regranted,
           reply.heads,
+          occupancyOfWrite(state, reply, purpose.leaseMs, now),
         )
       : reply.op === 'rejected'
         ? leaseReply(
@@ -157,11 +165,13 @@ function leaseReply(
   epoch?: StoreEpoch,
   regranted?: Topic[],
   heads?: TopicHead[],
+  occupancy?: Occupancy[],
 ): Effect {
   const message: Extract<Message, { type: 'lease-reply' }> = { type: 'lease-reply', requestId, ok };
   if (error !== undefined) message.error = error;
   if (epoch !== undefined) message.epoch = epoch;
   if (regranted !== undefined && regranted.length > 0) message.regranted = regranted;
   if (heads !== undefined && heads.length > 0) message.heads = heads;
+  if (occupancy !== undefined && occupancy.length > 0) message.occupancy = occupancy;
   return { kind: 'send', target, message };
 }

@@ -35,8 +35,13 @@
  * - Publishers: another node (a frontend relaying its client's publish) sends a `publish` message
  *   and gets a `publish-reply` message; the host (an HTTP publish, the simulator's publisher) gives
  *   a `publish` input and gets a `publish-reply` effect.
- * - Timers: one timeout per pending store request and per pending forward (`core/pending.ts`);
- *   `deadline()` is the earliest.
+ * - Occupancy (`occupancyEveryMs` > 0): lease writes carry each frontend's connection counts; the
+ *   store's answer carries the topics' occupancy, which goes back to the frontend in the
+ *   `lease-reply`, and this datacenter's totals, which go every interval to the peer datacenters'
+ *   dispatchers (who write them to their store); a peer silent for `occupancyStaleMs` is stale.
+ *   A host asks a topic's occupancy with an `occupancy` input: rules in `dispatcher-occupancy.ts`.
+ * - Timers: one timeout per pending store request and per pending forward (`core/pending.ts`),
+ *   and the occupancy interval; `deadline()` is the earliest.
  *
  * - Reliable mode (`mode: 'reliable'`): publishes and forwards are appended to the store's history
  *   before anything else, deliveries carry positions and are acknowledged and retried, forwards
@@ -61,6 +66,15 @@ import {
   onReadTimedOut,
 } from './dispatcher-reliable.ts';
 import { createDispatcher, type DispatcherOptions, type DispatcherState } from './dispatcher-state.ts';
+import {
+  onOccupancyDeadline,
+  onOccupancyMessage,
+  onOccupancyQuery,
+  onOccupancyRead,
+  onOccupancyReadTimedOut,
+  onRemoteTotalsWritten,
+  startOccupancy,
+} from './dispatcher-occupancy.ts';
 import { observeEpoch, onLeaseRequest, onLeaseTimedOut, onLeaseWritten } from './dispatcher-store.ts';
 import { earliest, nextPendingDeadline, takeDue, takePending } from './pending.ts';
 import { assertDeadlineAdvanced, enterHandle, type Role } from './role.ts';
@@ -74,6 +88,7 @@ import type {
   PublishRequest,
   RequestId,
   StoreReply,
+  Topic,
 } from './types.ts';
 
 export { createDispatcher, defaultDispatcherLimits } from './dispatcher-state.ts';
@@ -89,11 +104,14 @@ export type DispatcherInput =
   /** A publish from outside the node world; its answer is a `publish-reply` effect with `publishId`. */
   | { kind: 'publish'; publishId: PublishId; request: PublishRequest }
   | { kind: 'store-reply'; requestId: RequestId; reply: StoreReply }
+  /** A host asks a topic's occupancy; the answer is an `occupancy-reply` effect with `queryId`. */
+  | { kind: 'occupancy'; queryId: PublishId; topic: Topic }
   | { kind: 'deadline' };
 
 /** Feed one input; perform every returned effect before the next call. `now` never decreases. */
 export function handle(state: DispatcherState, input: DispatcherInput, now: Ms): Effect[] {
   enterHandle(state, now);
+  startOccupancy(state, now);
   const effects: Effect[] = [];
   switch (input.kind) {
     case 'message':
@@ -101,6 +119,9 @@ export function handle(state: DispatcherState, input: DispatcherInput, now: Ms):
       break;
     case 'publish':
       onPublish(state, { kind: 'host', publishId: input.publishId }, input.request, now, effects);
+      break;
+    case 'occupancy':
+      onOccupancyQuery(state, input.queryId, input.topic, now, effects);
       break;
     case 'store-reply':
       onStoreReply(state, input.requestId, input.reply, now, effects);
@@ -122,6 +143,7 @@ export function deadline(state: Readonly<DispatcherState>): Ms | null {
     nextPendingDeadline(state.pendingForwards),
     nextPendingDeadline(state.pendingDeliveries),
     nextPendingDeadline(state.pendingAnswers),
+    state.occupancyAtMs,
   );
 }
 
@@ -169,6 +191,9 @@ function onMessage(
     case 'unsubscribe':
       onLeaseRequest(state, source, message, now, effects);
       return;
+    case 'occupancy':
+      onOccupancyMessage(state, source, message, now, effects);
+      return;
     case 'deliver':
     case 'publish-reply':
     case 'lease-reply':
@@ -199,7 +224,13 @@ function onStoreReply(
   if (reply.epoch !== undefined) observeEpoch(state, reply.epoch, effects);
   switch (purpose.kind) {
     case 'lease':
-      onLeaseWritten(purpose, reply, effects);
+      onLeaseWritten(state, purpose, reply, now, effects);
+      return;
+    case 'remote-totals':
+      onRemoteTotalsWritten(state, reply);
+      return;
+    case 'occupancy':
+      onOccupancyRead(state, purpose, reply, now, effects);
       return;
     case 'fan-out':
       onLookupReply(state, purpose, reply, effects);
@@ -231,6 +262,12 @@ function onDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
       case 'read':
         onReadTimedOut(state, purpose, effects);
         break;
+      case 'remote-totals':
+        increment(state.counters, 'remote-totals-timed-out');
+        break;
+      case 'occupancy':
+        onOccupancyReadTimedOut(purpose, effects);
+        break;
       default:
         unreachable(purpose);
     }
@@ -238,4 +275,5 @@ function onDeadline(state: DispatcherState, now: Ms, effects: Effect[]): void {
   onForwardDeadline(state, now, effects);
   onDeliveryDeadline(state, now, effects);
   onAnswerDeadline(state, now, effects);
+  onOccupancyDeadline(state, now, effects);
 }

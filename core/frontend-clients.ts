@@ -6,6 +6,7 @@
 import { assert, increment, unreachable } from './assert.ts';
 import { replay } from './frontend-history.ts';
 import { register, unregister } from './frontend-leases.ts';
+import { unwatch, watch } from './frontend-occupancy.ts';
 import { addViewer, dropStream, removeViewer } from './frontend-streams.ts';
 import type { FrontendState } from './frontend-state.ts';
 import { currentDispatcher, pendingRoom } from './frontend-state.ts';
@@ -50,6 +51,7 @@ export function onClient(
       const error = subscribeError(state, topics, action.topic);
       if (error !== null) return notice(error.code, error.message, action.topic);
       subscribe(state, connection, topics, action.topic, now, effects);
+      if (action.occupancy === true) watch(state, connection, action.topic, now, effects);
       return;
     }
     case 'unsubscribe':
@@ -63,6 +65,7 @@ export function onClient(
         if (error !== null) return notice(error.code, error.message, topic);
         const cursor = action.cursors?.find((c) => c.topic === topic);
         subscribe(state, connection, topics, topic, now, effects, cursor);
+        if (action.occupancy === true) watch(state, connection, topic, now, effects);
       }
       if (state.config.mode === 'best-effort')
         replay(state, connection, action.topics, action.lastEventId, effects);
@@ -166,12 +169,14 @@ function subscribe(
   // Reliable: the viewer joins once its topic's stream has started and it has caught up.
   if (!reliable) effects.push({ kind: 'joined', connection, topic });
   let viewers = state.topics.get(topic);
+  const first = viewers === undefined;
   if (viewers === undefined) {
     viewers = new Set();
     state.topics.set(topic, viewers);
-    register(state, topic, now, effects);
   }
   viewers.add(connection);
+  // After the viewer is in, so the lease request counts it.
+  if (first) register(state, topic, now, effects);
   if (reliable) addViewer(state, topic, connection, cursor, now, effects);
   increment(state.counters, 'subscriptions');
   assert(topics.size <= state.config.limits.topicsPerConnectionMax, 'a connection is over its topic limit');
@@ -195,6 +200,7 @@ function unsubscribe(
     `connection ${connection} missing from ${topic}`,
   );
   increment(state.counters, 'unsubscriptions');
+  unwatch(state, connection, topic);
   if (viewers.size > 0) return;
   state.topics.delete(topic);
   if (reliable) dropStream(state, topic);

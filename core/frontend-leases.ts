@@ -7,21 +7,31 @@ import { onHeads, onStreamsEpoch } from './frontend-streams.ts';
 import { assert, increment } from './assert.ts';
 import type { FrontendState, LeaseMessage, PendingLease } from './frontend-state.ts';
 import { currentDispatcher, pendingRoom } from './frontend-state.ts';
+import {
+  forgetTopic,
+  occupancyOn,
+  onOccupancyDeadline,
+  onOccupancyReply,
+  reportCount,
+  startInterval,
+} from './frontend-occupancy.ts';
 import { addPending, takeDue, takePending } from './pending.ts';
 import type { Effect, Message, Ms, StoreEpoch, Topic } from './types.ts';
 
 /** `topic` got its first local viewer: ask for a lease, and make sure renewals run. */
 export function register(state: FrontendState, topic: Topic, now: Ms, effects: Effect[]): void {
-  const message = {
+  const message: LeaseMessage = {
     type: 'subscribe',
     requestId: state.nextRequestId++,
     frontend: state.config.nodeId,
     topic,
     leaseMs: state.config.leaseMs,
     generation: state.nextGeneration++,
-  } as const;
+  };
+  if (occupancyOn(state)) message.count = reportCount(state, topic);
   sendLeaseRequest(state, message, 1, now, effects);
   if (state.renewAtMs === null) state.renewAtMs = now + state.config.renewEveryMs;
+  startInterval(state, now);
 }
 
 /** `topic` lost its last local viewer: give its lease back, and stop renewing when none is left. */
@@ -35,6 +45,7 @@ export function unregister(state: FrontendState, topic: Topic, now: Ms, effects:
     generation: state.nextGeneration++,
   } as const;
   sendLeaseRequest(state, message, 1, now, effects);
+  forgetTopic(state, topic);
   if (state.topics.size === 0) state.renewAtMs = null;
 }
 
@@ -48,6 +59,7 @@ export function onLeaseReply(
   if (pending === undefined) return;
   if (message.ok) increment(state.counters, 'lease-requests-answered');
   else retryLeaseRequest(state, pending, now, effects);
+  onOccupancyReply(state, message.occupancy);
   const reliable = state.config.mode === 'reliable';
   // Reliable: a lapse is repaired, not announced; the renewal's heads make the stream catch up.
   if (!reliable) for (const topic of message.regranted ?? []) registrationLapsed(state, topic, effects);
@@ -99,22 +111,35 @@ export function onRenewDeadline(state: FrontendState, now: Ms, effects: Effect[]
 }
 
 function renewAll(state: FrontendState, now: Ms, effects: Effect[]): void {
-  const topics = [...state.topics.keys()];
+  renewTopics(state, [...state.topics.keys()], now, effects);
+  increment(state.counters, 'renewals');
+}
+
+/** Every occupancy interval: tell watchers, and renew early the topics whose counts are due. */
+export function onOccupancyTick(state: FrontendState, now: Ms, effects: Effect[]): void {
+  const due = onOccupancyDeadline(state, now, effects);
+  if (due.length === 0) return;
+  increment(state.counters, 'occupancy-renewals');
+  renewTopics(state, due, now, effects);
+}
+
+/** Renew `topics` (all with local viewers) in batches of `topicsPerRenewMax`, with their counts. */
+function renewTopics(state: FrontendState, topics: Topic[], now: Ms, effects: Effect[]): void {
   const batch = state.config.limits.topicsPerRenewMax;
   if (topics.length > batch) increment(state.counters, 'renewals-split');
   for (let start = 0; start < topics.length; start += batch) {
-    const message = {
+    const message: LeaseMessage = {
       type: 'renew',
       requestId: state.nextRequestId++,
       frontend: state.config.nodeId,
       topics: topics.slice(start, start + batch),
       leaseMs: state.config.leaseMs,
       generation: state.nextGeneration++,
-    } as const;
+    };
+    if (occupancyOn(state)) message.counts = message.topics.map((topic) => reportCount(state, topic));
     assert(message.topics.length > 0 && message.topics.length <= batch, 'a renewal batch out of bounds');
     sendLeaseRequest(state, message, 1, now, effects);
   }
-  increment(state.counters, 'renewals');
 }
 
 /** Tell the viewers of `topic` that events may have passed them by while it was unregistered. */
@@ -161,6 +186,10 @@ function retryLeaseRequest(state: FrontendState, request: PendingLease, now: Ms,
     retry = { ...retry, topics: retry.topics.filter((topic) => state.topics.has(topic)) };
     if (retry.topics.length === 0) return moot();
   }
+  // A retry says the counts as they are now, not as they were at the first attempt.
+  if (retry.type === 'subscribe' && retry.count !== undefined) retry.count = reportCount(state, retry.topic);
+  if (retry.type === 'renew' && retry.counts !== undefined)
+    retry.counts = retry.topics.map((topic) => reportCount(state, topic));
   increment(state.counters, 'lease-requests-retried');
   sendLeaseRequest(state, retry, request.attempts + 1, now, effects);
 }

@@ -18,6 +18,7 @@ import type {
   Message,
   Ms,
   NodeId,
+  Occupancy,
   StoreEpoch,
   Topic,
 } from './types.ts';
@@ -73,6 +74,8 @@ export interface FrontendConfig {
   readTimeoutMs: Ms;
   /** Reliable: events asked for per history read. */
   readEventsMax: number;
+  /** Occupancy: how often changed counts are reported and watchers told (0: occupancy is off). */
+  occupancyEveryMs: Ms;
   /** First lease generation; the host makes it larger than any a previous incarnation used. */
   generationStart: Generation;
   limits: FrontendLimits;
@@ -98,6 +101,15 @@ export interface History {
   ids: Set<EventId>;
 }
 
+/** Occupancy of one local topic: who watches it, the latest picture, and what its watchers were told. */
+export interface TopicOccupancy {
+  readonly watchers: Set<ConnectionId>;
+  /** Watchers that have been told nothing yet. */
+  readonly fresh: Set<ConnectionId>;
+  latest: Occupancy | null;
+  told: Occupancy | null;
+}
+
 /** Event ids seen, each with when it was first seen: insertion order is time order. */
 export type SeenIds = Map<EventId, Ms>;
 
@@ -114,6 +126,12 @@ export interface FrontendState {
   readonly seen: SeenIds;
   readonly pendingLeases: PendingTable<PendingLease>;
   readonly pendingPublishes: PendingTable<PendingPublish>;
+  /** Occupancy: per local topic, its watchers and counts (only topics with viewers). */
+  readonly occupancy: Map<Topic, TopicOccupancy>;
+  /** Occupancy: the count last reported per local topic. */
+  readonly reportedCounts: Map<Topic, number>;
+  /** Occupancy: when the next interval falls (null while off or without topics). */
+  occupancyAtMs: Ms | null;
   nextRequestId: number;
   nextGeneration: Generation;
   /** The largest store epoch this frontend has registered under (or been told of); null at first. */
@@ -138,6 +156,7 @@ export function createFrontend(options: FrontendOptions): FrontendState {
     gapWaitMs: 50,
     readTimeoutMs: 500,
     readEventsMax: 500,
+    occupancyEveryMs: 1_000,
     generationStart: 0,
     ...options,
     limits: { ...defaultFrontendLimits, ...options.limits },
@@ -148,6 +167,10 @@ export function createFrontend(options: FrontendOptions): FrontendState {
   assert(config.limits.topicsPerRenewMax >= 1, 'topicsPerRenewMax must be at least 1');
   assert(config.dedupeWindowMs >= 0, 'dedupeWindowMs must not be negative');
   assert(config.limits.dedupeIdsMax >= 1, 'dedupeIdsMax must be at least 1');
+  assert(
+    Number.isSafeInteger(config.occupancyEveryMs) && config.occupancyEveryMs >= 0,
+    'occupancyEveryMs must be a whole number of ms (0: off)',
+  );
   const { pendingRequestsMax } = config.limits;
   return {
     config,
@@ -157,6 +180,9 @@ export function createFrontend(options: FrontendOptions): FrontendState {
     seen: new Map(),
     pendingLeases: pendingTable(config.leaseRequestTimeoutMs, pendingRequestsMax),
     pendingPublishes: pendingTable(config.publishTimeoutMs, pendingRequestsMax),
+    occupancy: new Map(),
+    reportedCounts: new Map(),
+    occupancyAtMs: null,
     streams: new Map(),
     streamsDue: new Map(),
     pendingReads: pendingTable(config.readTimeoutMs, pendingRequestsMax),

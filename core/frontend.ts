@@ -28,8 +28,13 @@
  * - Membership: every change of what a connection receives is an effect, `joined` or `left`, so
  *   hosts mirror it (production into uWebSockets.js' pub/sub, the simulator into its checker)
  *   instead of guessing it from notices.
- * - Timers: the renewal tick, and one timeout per pending request (`core/pending.ts`).
- *   `deadline()` is the earliest.
+ * - Occupancy (`occupancyEveryMs` > 0): every lease request carries this frontend's connection
+ *   count of its topics; a connection that asks (`subscribe`/`resume` with `occupancy`) gets the
+ *   topic's count, as the store and the peer datacenters know it, in `occupancy` effects: at most one
+ *   per interval, only when the count or the stale datacenters changed. Each interval renews early
+ *   the topics whose count changed and the watched ones: rules in `frontend-occupancy.ts`.
+ * - Timers: the renewal tick, the occupancy interval, and one timeout per pending request
+ *   (`core/pending.ts`). `deadline()` is the earliest.
  *
  * - Reliable mode (`mode: 'reliable'`): deliveries carry positions and are acknowledged; each topic
  *   is a stream delivered in seq order, its gaps read from the store's history or told as `gap`
@@ -48,7 +53,13 @@ import {
   onStreamsDeadline,
   streamsDeadline,
 } from './frontend-streams.ts';
-import { onLeaseDeadline, onLeaseReply, onRenewDeadline, onStoreEpoch } from './frontend-leases.ts';
+import {
+  onLeaseDeadline,
+  onLeaseReply,
+  onOccupancyTick,
+  onRenewDeadline,
+  onStoreEpoch,
+} from './frontend-leases.ts';
 import { createFrontend, type FrontendOptions, type FrontendState } from './frontend-state.ts';
 import { earliest, nextPendingDeadline } from './pending.ts';
 import { assertDeadlineAdvanced, enterHandle, type Role } from './role.ts';
@@ -92,6 +103,7 @@ export function deadline(state: Readonly<FrontendState>): Ms | null {
     nextPendingDeadline(state.pendingPublishes),
     nextPendingDeadline(state.pendingReads),
     streamsDeadline(state),
+    state.occupancyAtMs,
   );
 }
 
@@ -135,6 +147,7 @@ function onMessage(state: FrontendState, source: NodeId, message: Message, now: 
     case 'store-reply':
     case 'deliver-ack':
     case 'history-read':
+    case 'occupancy':
       increment(state.counters, 'unexpected-messages');
       return;
     default:
@@ -146,6 +159,7 @@ function onDeadline(state: FrontendState, now: Ms, effects: Effect[]): void {
   onLeaseDeadline(state, now, effects);
   onPublishDeadline(state, now, effects);
   onRenewDeadline(state, now, effects);
+  onOccupancyTick(state, now, effects);
   onStreamsDeadline(state, now, effects);
 }
 

@@ -203,7 +203,14 @@ describe('subscription store', () => {
         message: {
           type: 'store-reply',
           requestId: 7,
-          reply: { op: 'written', applied: 1, ignored: 0, epoch: 1, epochAgeMs: 0 },
+          reply: {
+            op: 'written',
+            applied: 1,
+            ignored: 0,
+            epoch: 1,
+            epochAgeMs: 0,
+            occupancy: [{ topic: 'a', local: 0, remote: [] }],
+          },
         },
       },
     ]);

@@ -31,12 +31,21 @@
  *   Appends and trims are reported as effects (`appended`, `trimmed`) so traces know what a
  *   history holds.
  *
+ * - Occupancy: a lease carries the frontend's count of connections on its topic (the `count` or
+ *   `counts` of the write; none when absent), so a topic's local occupancy is the sum over its live
+ *   leases and a dead frontend's viewers leave it when its lease expires. Every lease write answers
+ *   the occupancy of its topics. Peer datacenters' totals arrive as `remote-totals` writes, each kept
+ *   only when newer (by the sender store's epoch and epoch age) than the one held; a total is
+ *   reported `expired` once its `validMs` passed and forgotten `remoteKeepMs` later (or when the
+ *   topic has no lease and no total left). `remoteDcsMax` totals per topic, `topicsMax` topics.
+ *
  * The pure functions (`apply`, `sweep`, `liveFrontends`) serve the simulator's store node (through
  * `handle`/`deadline`) and production's embedded in-memory store alike.
  */
 import { assert, increment, unreachable } from './assert.ts';
 import type {
   Counters,
+  DcId,
   Effect,
   Event,
   Generation,
@@ -44,7 +53,9 @@ import type {
   Message,
   Ms,
   NodeId,
+  OccupancyTotal,
   StoreEpoch,
+  StoreOccupancy,
   StoreReply,
   StoreRequest,
   Topic,
@@ -71,6 +82,12 @@ export interface StoreLimits extends HistoryLimits {
   tombstoneMs: Ms;
   /** How long a lapsed lease is still reported by lookups (and kept) after it expired. */
   lapsedKeepMs: Ms;
+  /** How long a peer datacenter's occupancy total is kept (reported `expired`) after it stopped being valid. */
+  remoteKeepMs: Ms;
+  /** Peer datacenters' totals kept per topic; a total from one more is ignored. */
+  remoteDcsMax: number;
+  /** Largest count a lease may carry. */
+  countMax: number;
 }
 
 export const defaultStoreLimits: StoreLimits = {
@@ -80,6 +97,9 @@ export const defaultStoreLimits: StoreLimits = {
   sweepEveryMs: 1_000,
   tombstoneMs: 60_000,
   lapsedKeepMs: 10_000,
+  remoteKeepMs: 5 * 60_000,
+  remoteDcsMax: 64,
+  countMax: 10_000_000,
   ...defaultHistoryLimits,
 };
 
@@ -90,6 +110,16 @@ interface Lease {
   removedAtMs: Ms | null;
   /** The sweep reported its lapse (`expired`); it stays a lapsed entry until `lapsedKeepMs` after it. */
   lapseReported: boolean;
+  /** The frontend's connections on the topic, as its last write said. */
+  count: number;
+}
+
+/** A peer datacenter's total of one topic, with its sender store's stamp. */
+interface RemoteTotal {
+  count: number;
+  epoch: StoreEpoch;
+  ageMs: Ms;
+  expiresAtMs: Ms;
 }
 
 export interface StoreState {
@@ -98,6 +128,8 @@ export interface StoreState {
   /** When the epoch began: the first request this store answered (null before it). */
   epochStartedAtMs: Ms | null;
   readonly topics: Map<Topic, Map<NodeId, Lease>>;
+  /** Occupancy: peer datacenters' totals per topic, each datacenter's in arrival order. */
+  readonly remote: Map<Topic, Map<DcId, RemoteTotal>>;
   /** Reliable mode's per-topic histories; empty in a best-effort deployment. */
   readonly histories: Histories;
   /** Some history holds an event or remembers an id: sweeps have trimming to do. */
@@ -115,6 +147,8 @@ export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch
   assert(merged.topicsMax > 0 && merged.frontendsPerTopicMax > 0, 'store limits must be positive');
   assert(merged.sweepEveryMs > 0 && merged.leaseMsMax > 0, 'store durations must be positive');
   assert(merged.lapsedKeepMs >= 0 && merged.tombstoneMs >= 0, 'store durations must not be negative');
+  assert(merged.remoteKeepMs >= 0 && merged.remoteDcsMax >= 1, 'occupancy limits out of range');
+  assert(Number.isSafeInteger(merged.countMax) && merged.countMax >= 1, 'countMax must be a positive integer');
   assert(Number.isSafeInteger(epoch) && epoch > 0, 'a store epoch is a positive integer');
   assert(merged.historyEventsMax >= 1 && merged.historyAgeMs > 0, 'history limits must be positive');
   assert(
@@ -126,6 +160,7 @@ export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch
     epoch,
     epochStartedAtMs: null,
     topics: new Map(),
+    remote: new Map(),
     histories: new Map(),
     historiesHolding: false,
     leaseCount: 0,
@@ -159,6 +194,9 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
     case 'renew': {
       const topics = request.op === 'add' ? [request.topic] : request.topics;
       if (!(request.leaseMs > 0)) return rejected(state, 'bad-request', 'leaseMs must be positive');
+      const counts = request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
+      const countProblem = countsError(state, topics, counts);
+      if (countProblem !== null) return rejected(state, 'bad-request', countProblem);
       for (const topic of topics) {
         const error = topicError(topic);
         if (error !== null) return rejected(state, 'bad-request', error);
@@ -168,8 +206,9 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       const changes: LeaseChange[] = [];
       let ignored = 0;
       const refused: LeaseChange[] = [];
-      for (const topic of topics) {
-        const change = writeLease(state, topic, request.frontend, now + leaseMs, request.generation, now);
+      for (const [index, topic] of topics.entries()) {
+        const count = counts?.[index] ?? 0;
+        const change = writeLease(state, topic, request.frontend, now + leaseMs, request.generation, count, now);
         if (change === 'full') refused.push({ change: 'refused', topic, frontend: request.frontend });
         else if (change === null) ignored++;
         else changes.push(change);
@@ -184,7 +223,8 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       }
       scheduleSweep(state, now);
       increment(state.counters, 'writes');
-      const written = { op: 'written', applied: changes.length, ignored, ...epoch } as const;
+      const occupancy = topics.map((topic) => occupancyOf(state, topic, now));
+      const written = { op: 'written', applied: changes.length, ignored, ...epoch, occupancy } as const;
       // A renewal that found room for some topics and none for others is written; the rest refused.
       if (refused.length > 0) increment(state.counters, 'renewals-partly-refused');
       changes.push(...refused);
@@ -202,14 +242,17 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
         if (lease !== undefined && request.generation > lease.generation)
           lease.generation = request.generation;
         increment(state.counters, 'removes-ignored');
-        return { reply: { op: 'written', applied: 0, ignored: 1, ...epoch }, changes: [] };
+        const occupancy = [occupancyOf(state, request.topic, now)];
+        return { reply: { op: 'written', applied: 0, ignored: 1, ...epoch, occupancy }, changes: [] };
       }
       lease.removedAtMs = now;
       lease.expiresAtMs = now;
       lease.generation = request.generation;
+      lease.count = 0;
       increment(state.counters, 'writes');
+      const occupancy = [occupancyOf(state, request.topic, now)];
       return {
-        reply: { op: 'written', applied: 1, ignored: 0, ...epoch },
+        reply: { op: 'written', applied: 1, ignored: 0, ...epoch, occupancy },
         changes: [{ change: 'removed', topic: request.topic, frontend: request.frontend }],
       };
     }
@@ -250,6 +293,33 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       );
       return { reply: { op: 'range', ...range, ...epoch }, changes: [], history: { trims } };
     }
+    case 'remote-totals': {
+      const problem = remoteTotalsError(state, request.dc, request.totals);
+      if (problem !== null) return rejected(state, 'bad-request', problem);
+      let applied = 0;
+      let ignored = 0;
+      for (const total of request.totals) {
+        const kept = writeRemoteTotal(state, request.dc, total, now);
+        if (kept === 'full') return rejected(state, 'full', fullMessage(state));
+        if (kept) applied++;
+        else ignored++;
+      }
+      scheduleSweep(state, now);
+      increment(state.counters, 'remote-totals-kept', applied);
+      increment(state.counters, 'remote-totals-ignored', ignored);
+      return { reply: { op: 'written', applied, ignored, ...epoch }, changes: [] };
+    }
+    case 'occupancy': {
+      if (!Array.isArray(request.topics) || request.topics.length === 0)
+        return rejected(state, 'bad-request', 'an occupancy read names at least one topic');
+      for (const topic of request.topics) {
+        const error = topicError(topic);
+        if (error !== null) return rejected(state, 'bad-request', error);
+      }
+      increment(state.counters, 'occupancy-reads');
+      const occupancy = request.topics.map((topic) => occupancyOf(state, topic, now));
+      return { reply: { op: 'occupancy', occupancy, ...epoch }, changes: [] };
+    }
     default:
       return unreachable(request);
   }
@@ -285,6 +355,21 @@ export function lapsedFrontends(state: Readonly<StoreState>, topic: Topic, now: 
 }
 
 /**
+ * A topic's occupancy at `now`: the counts of its live leases summed, and the peer datacenters'
+ * totals held (in the order the datacenters first sent one).
+ */
+export function occupancyOf(state: Readonly<StoreState>, topic: Topic, now: Ms): StoreOccupancy {
+  let local = 0;
+  for (const lease of state.topics.get(topic)?.values() ?? [])
+    if (now < lease.expiresAtMs && lease.removedAtMs === null) local += lease.count;
+  const remote: StoreOccupancy['remote'] = [];
+  for (const [dc, total] of state.remote.get(topic) ?? [])
+    remote.push({ dc, count: total.count, expired: now >= total.expiresAtMs });
+  assert(Number.isSafeInteger(local) && local >= 0, `occupancy of ${topic} out of range: ${local}`);
+  return { topic, local, remote };
+}
+
+/**
  * Report every lease that lapsed by `now` (once); delete lapsed leases older than `lapsedKeepMs`
  * and tombstones older than `tombstoneMs`.
  */
@@ -311,7 +396,15 @@ export function sweep(state: StoreState, now: Ms): LeaseChange[] {
     }
   }
   increment(state.counters, 'leases-expired', changes.length);
-  state.sweepAtMs = state.leaseCount > 0 || state.historiesHolding ? now + state.limits.sweepEveryMs : null;
+  for (const [topic, totals] of state.remote) {
+    for (const [dc, total] of totals) {
+      if (now < total.expiresAtMs + state.limits.remoteKeepMs) continue;
+      totals.delete(dc);
+      increment(state.counters, 'remote-totals-forgotten');
+    }
+    if (totals.size === 0) state.remote.delete(topic);
+  }
+  state.sweepAtMs = holding(state) ? now + state.limits.sweepEveryMs : null;
   return changes;
 }
 
@@ -372,6 +465,7 @@ function writeLease(
   frontend: NodeId,
   expiresAtMs: Ms,
   generation: Generation,
+  count: number,
   now: Ms,
 ): LeaseChange | 'full' | null {
   let leases = state.topics.get(topic);
@@ -395,6 +489,7 @@ function writeLease(
     existing.generation = generation;
     existing.removedAtMs = null;
     existing.lapseReported = false;
+    existing.count = count;
     return { change: wasLive ? 'renewed' : 'granted', topic, frontend, expiresAtMs };
   }
   if (leases === undefined) {
@@ -402,7 +497,7 @@ function writeLease(
     leases = new Map();
     state.topics.set(topic, leases);
   } else if (leases.size >= state.limits.frontendsPerTopicMax) return 'full';
-  leases.set(frontend, { expiresAtMs, generation, removedAtMs: null, lapseReported: false });
+  leases.set(frontend, { expiresAtMs, generation, removedAtMs: null, lapseReported: false, count });
   state.leaseCount++;
   assert(leases.size <= state.limits.frontendsPerTopicMax, 'a topic exceeded frontendsPerTopicMax');
   return { change: 'granted', topic, frontend, expiresAtMs };
@@ -416,8 +511,53 @@ function deleteLease(state: StoreState, topic: Topic, leases: Map<NodeId, Lease>
 }
 
 function scheduleSweep(state: StoreState, now: Ms): void {
-  if (state.sweepAtMs === null && (state.leaseCount > 0 || state.historiesHolding))
-    state.sweepAtMs = now + state.limits.sweepEveryMs;
+  if (state.sweepAtMs === null && holding(state)) state.sweepAtMs = now + state.limits.sweepEveryMs;
+}
+
+/** The store holds something a sweep may have to forget. */
+function holding(state: Readonly<StoreState>): boolean {
+  return state.leaseCount > 0 || state.historiesHolding || state.remote.size > 0;
+}
+
+/** Keep a peer's total unless an equal or newer one is held; 'full' past the named bounds. */
+function writeRemoteTotal(state: StoreState, dc: DcId, total: OccupancyTotal, now: Ms): boolean | 'full' {
+  let totals = state.remote.get(total.topic);
+  const held = totals?.get(dc);
+  if (held !== undefined && (held.epoch > total.epoch || (held.epoch === total.epoch && held.ageMs >= total.ageMs)))
+    return false;
+  if (totals === undefined) {
+    if (state.remote.size >= state.limits.topicsMax) return 'full';
+    totals = new Map();
+    state.remote.set(total.topic, totals);
+  } else if (held === undefined && totals.size >= state.limits.remoteDcsMax) return 'full';
+  const count = total.count;
+  totals.set(dc, { count, epoch: total.epoch, ageMs: total.ageMs, expiresAtMs: now + total.validMs });
+  assert(totals.size <= state.limits.remoteDcsMax, 'a topic exceeded remoteDcsMax');
+  return true;
+}
+
+function countsError(state: StoreState, topics: Topic[], counts: number[] | undefined): string | null {
+  if (counts === undefined) return null;
+  if (!Array.isArray(counts) || counts.length !== topics.length) return 'counts must match topics one for one';
+  for (const count of counts)
+    if (!Number.isSafeInteger(count) || count < 0 || count > state.limits.countMax)
+      return `a count is a whole number from 0 to ${state.limits.countMax}`;
+  return null;
+}
+
+function remoteTotalsError(state: StoreState, dc: DcId, totals: OccupancyTotal[]): string | null {
+  if (typeof dc !== 'string' || dc.length === 0) return 'remote totals need the datacenter they came from';
+  if (!Array.isArray(totals)) return 'remote totals must be a list';
+  for (const total of totals) {
+    const error = topicError(total.topic);
+    if (error !== null) return error;
+    if (!Number.isSafeInteger(total.count) || total.count < 0 || total.count > state.limits.countMax)
+      return `a total is a whole number from 0 to ${state.limits.countMax}`;
+    if (!Number.isSafeInteger(total.epoch) || !Number.isSafeInteger(total.ageMs) || total.ageMs < 0)
+      return 'a total needs its store epoch and epoch age';
+    if (!Number.isSafeInteger(total.validMs) || total.validMs <= 0) return 'a total needs a positive validMs';
+  }
+  return null;
 }
 
 function rejected(state: StoreState, reason: 'full' | 'bad-request', message: string): ApplyResult {

@@ -17,6 +17,7 @@ import type {
   Message,
   Ms,
   NodeId,
+  Occupancy,
   Position,
 } from './types.ts';
 
@@ -51,6 +52,8 @@ export class Harness {
   readonly seqs = new Map<ConnectionId, number[]>();
   readonly gaps = new Map<ConnectionId, Gap[]>();
   readonly joinedAt = new Map<ConnectionId, Position>();
+  /** Occupancy: per connection, every viewer count it was told, with when. */
+  readonly occupancies = new Map<ConnectionId, { at: Ms; occupancy: Occupancy }[]>();
 
   constructor(
     layout: Record<string, { frontends: number; dispatchers: number }>,
@@ -59,6 +62,7 @@ export class Harness {
       storeLimits?: Partial<store.StoreLimits>;
       frontendLimits?: Partial<frontend.FrontendLimits>;
       forwardWindowMs?: Ms;
+      occupancyEveryMs?: Ms;
     } = {},
   ) {
     const mode = options.mode ?? 'best-effort';
@@ -80,6 +84,7 @@ export class Harness {
             peers,
             mode,
             ...(options.forwardWindowMs === undefined ? {} : { forwardWindowMs: options.forwardWindowMs }),
+            ...(options.occupancyEveryMs === undefined ? {} : { occupancyEveryMs: options.occupancyEveryMs }),
           }),
         });
       }
@@ -94,6 +99,7 @@ export class Harness {
             leaseMs: 1_000,
             mode,
             renewEveryMs: 300,
+            ...(options.occupancyEveryMs === undefined ? {} : { occupancyEveryMs: options.occupancyEveryMs }),
             ...(options.frontendLimits === undefined ? {} : { limits: options.frontendLimits }),
           }),
         });
@@ -187,7 +193,7 @@ export class Harness {
 
   private step(node: Node, input: dispatcher.DispatcherInput): Effect[] {
     if (node.role === 'dispatcher') return dispatcher.handle(node.state, input, this.now);
-    if (input.kind === 'store-reply' || input.kind === 'publish')
+    if (input.kind === 'store-reply' || input.kind === 'publish' || input.kind === 'occupancy')
       throw new Error(`${input.kind} to a non-dispatcher`);
     if (node.role === 'frontend') return frontend.handle(node.state, input, this.now);
     return store.handle(node.state, input, this.now);
@@ -222,6 +228,13 @@ export class Harness {
         case 'joined':
           if (effect.position !== undefined) this.joinedAt.set(effect.connection, effect.position);
           break;
+        case 'occupancy':
+          for (const c of effect.connections)
+            (this.occupancies.get(c) ?? this.occupancies.set(c, []).get(c)!).push({
+              at: this.now,
+              occupancy: effect.occupancy,
+            });
+          break;
         case 'connected':
         case 'left':
         case 'close':
@@ -231,6 +244,7 @@ export class Harness {
         case 'trimmed':
         case 'published':
         case 'publish-reply':
+        case 'occupancy-reply':
           break;
       }
     }

@@ -127,6 +127,7 @@ export type Generation = number;
 export type Message =
   | { type: 'publish'; requestId: RequestId; topic: Topic; payload: JsonValue; id?: EventId }
   | { type: 'publish-reply'; requestId: RequestId; result: PublishResult }
+  /** `count`: the frontend's connections on the topic, when it reports occupancy. */
   | {
       type: 'subscribe';
       requestId: RequestId;
@@ -134,7 +135,9 @@ export type Message =
       topic: Topic;
       leaseMs: Ms;
       generation: Generation;
+      count?: number;
     }
+  /** `counts[i]`: the frontend's connections on `topics[i]`, when it reports occupancy. */
   | {
       type: 'renew';
       requestId: RequestId;
@@ -142,6 +145,7 @@ export type Message =
       topics: Topic[];
       leaseMs: Ms;
       generation: Generation;
+      counts?: number[];
     }
   | { type: 'unsubscribe'; requestId: RequestId; frontend: NodeId; topic: Topic; generation: Generation }
   /**
@@ -157,6 +161,8 @@ export type Message =
       regranted?: Topic[];
       /** Reliable mode: the head of each topic written (0: nothing appended yet), under `epoch`. */
       heads?: TopicHead[];
+      /** Occupancy on: the topics' viewer counts as this datacenter knows them. */
+      occupancy?: Occupancy[];
     }
   /** The store lost its data (a new epoch began): every registration must be made again, now. */
   | { type: 'store-reset'; epoch: StoreEpoch }
@@ -172,7 +178,49 @@ export type Message =
   | { type: 'store-reply'; requestId: RequestId; reply: StoreReply }
   /** Reliable mode: a frontend asks a dispatcher for part of its datacenter's history of a topic. */
   | { type: 'history-read'; requestId: RequestId; topic: Topic; after: HistoryAfter; limit: number }
-  | { type: 'history-reply'; requestId: RequestId; reply: HistoryReply };
+  | { type: 'history-reply'; requestId: RequestId; reply: HistoryReply }
+  /**
+   * Occupancy: a dispatcher's per-interval message to the dispatchers of a peer datacenter. One of
+   * them gets `totals`, this datacenter's viewer counts learnt since the last one; the others an
+   * empty list, which still says the datacenter is reachable. The sender's datacenter is known from
+   * its node id, never taken from the message.
+   */
+  | { type: 'occupancy'; totals: OccupancyTotal[] };
+
+/**
+ * How many connections watch a topic: `count` in all, `byDc` per datacenter (sorted by name), and
+ * `stale` the datacenters that could not be heard from lately, whose share is their last known one.
+ */
+export interface Occupancy {
+  topic: Topic;
+  count: number;
+  byDc: Record<DcId, number>;
+  stale: DcId[];
+}
+
+/**
+ * One datacenter's viewer count of a topic as its store summed it, stamped with that store's epoch
+ * and epoch age (so a later total is told from an earlier one without comparing clocks), and how
+ * long it holds (`validMs`, the lease of the renewal that produced it plus one interval).
+ */
+export interface OccupancyTotal {
+  topic: Topic;
+  count: number;
+  epoch: StoreEpoch;
+  ageMs: Ms;
+  validMs: Ms;
+}
+
+/**
+ * A store's occupancy of a topic: `local`, the sum of the counts of the live leases of its own
+ * datacenter's frontends, and the totals peer datacenters sent, `expired` once their `validMs`
+ * passed (kept a while, so a cut-off datacenter's share can still be shown as stale).
+ */
+export interface StoreOccupancy {
+  topic: Topic;
+  local: number;
+  remote: { dc: DcId; count: number; expired: boolean }[];
+}
 
 /** Where a history read starts: after a seq of the current epoch, or after an event found by its id. */
 export type HistoryAfter = { seq: Seq } | { eventId: EventId };
@@ -221,14 +269,26 @@ export type PublishErrorCode =
 
 /** What a dispatcher asks its datacenter's subscription store. Lease lengths are durations: the store applies its own clock. */
 export type StoreRequest =
-  | { op: 'add'; topic: Topic; frontend: NodeId; leaseMs: Ms; generation: Generation }
-  | { op: 'renew'; topics: Topic[]; frontend: NodeId; leaseMs: Ms; generation: Generation }
+  /** `count`/`counts`: connections per topic for occupancy (absent: the lease counts none). */
+  | { op: 'add'; topic: Topic; frontend: NodeId; leaseMs: Ms; generation: Generation; count?: number }
+  | {
+      op: 'renew';
+      topics: Topic[];
+      frontend: NodeId;
+      leaseMs: Ms;
+      generation: Generation;
+      counts?: number[];
+    }
   | { op: 'remove'; topic: Topic; frontend: NodeId; generation: Generation }
   | { op: 'lookup'; topic: Topic }
   /** Reliable mode: append `event` to its topic's history (or find it there by id), then look the topic up. */
   | { op: 'append'; event: Event }
   /** Reliable mode: read a topic's history after a seq or an event id, at most `limit` events. */
-  | { op: 'read'; topic: Topic; after: HistoryAfter; limit: number };
+  | { op: 'read'; topic: Topic; after: HistoryAfter; limit: number }
+  /** Occupancy: keep a peer datacenter's totals (each only if newer than the one held). */
+  | { op: 'remote-totals'; dc: DcId; totals: OccupancyTotal[] }
+  /** Occupancy: the topics' counts as this store knows them. */
+  | { op: 'occupancy'; topics: Topic[] };
 
 /**
  * One lifetime of a store's data. A store that loses its data (a restart without persistence, a
@@ -252,7 +312,10 @@ export type StoreReply =
       epochAgeMs: Ms;
       regranted?: Topic[];
       heads?: TopicHead[];
+      /** Lease writes: the occupancy of the topics written, after the write. */
+      occupancy?: StoreOccupancy[];
     }
+  | { op: 'occupancy'; occupancy: StoreOccupancy[]; epoch: StoreEpoch; epochAgeMs: Ms }
   | { op: 'frontends'; frontends: NodeId[]; lapsed: NodeId[]; epoch: StoreEpoch; epochAgeMs: Ms }
   /**
    * The event's seq (`duplicate`: it was held already, under that seq), and the topic's frontends
@@ -287,14 +350,15 @@ export type StoreReply =
 /** What a client connection does, as its frontend sees it. */
 export type ClientAction =
   | { type: 'connect' }
-  | { type: 'subscribe'; topic: Topic }
+  /** `occupancy`: also receive the topic's viewer count (`occupancy` effects), at most once per interval. */
+  | { type: 'subscribe'; topic: Topic; occupancy?: boolean }
   | { type: 'unsubscribe'; topic: Topic }
   /**
    * Reconnect after a drop: subscribe to `topics` and replay what was missed. Best-effort: what the
    * frontend still remembers after `lastEventId`. Reliable: exactly what the history holds after each
    * topic's `cursors` entry, or a gap notice (a topic without a cursor starts from now).
    */
-  | { type: 'resume'; topics: Topic[]; lastEventId: EventId; cursors?: TopicCursor[] }
+  | { type: 'resume'; topics: Topic[]; lastEventId: EventId; cursors?: TopicCursor[]; occupancy?: boolean }
   | { type: 'publish'; topic: Topic; payload: JsonValue }
   | { type: 'disconnect' };
 
@@ -324,7 +388,9 @@ export type NoticeCode =
   /** Written by the host, not the core: the subscribe token's `exp` passed and the connection ends. */
   | 'token-expired'
   /** Reliable mode: events of the topic will never reach this connection; `gap` says which. */
-  | 'gap';
+  | 'gap'
+  /** The connection asked for viewer counts, and this frontend has occupancy turned off. */
+  | 'occupancy-off';
 
 /** Why something that should have happened did not: the explanation a loss carries. */
 export type DropReason =
@@ -385,7 +451,13 @@ export type Effect =
   /** Reliable mode: a store appended `event` at `seq` (or held it already: `duplicate`). */
   | { kind: 'appended'; event: Event; epoch: StoreEpoch; seq: Seq; duplicate: boolean }
   /** Reliable mode: a store forgot these seqs of a topic's history (count or age bound). */
-  | { kind: 'trimmed'; topic: Topic; epoch: StoreEpoch; throughSeq: Seq };
+  | { kind: 'trimmed'; topic: Topic; epoch: StoreEpoch; throughSeq: Seq }
+  /** A topic's viewer count to the connections that asked for it (it changed, or they just asked). */
+  | { kind: 'occupancy'; connections: ConnectionId[]; occupancy: Occupancy }
+  /** The answer to a host's `occupancy` input. */
+  | { kind: 'occupancy-reply'; queryId: PublishId; result: OccupancyResult };
+
+export type OccupancyResult = { ok: true; occupancy: Occupancy } | { ok: false; code: 'bad-topic' | 'store-unavailable' | 'disabled'; message: string };
 
 export type EffectKind = Effect['kind'];
 

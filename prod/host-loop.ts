@@ -80,6 +80,7 @@ export const messageRoles: Readonly<Record<MessageType, Work['role'] | null>> = 
   'forward-ack': 'dispatcher',
   'deliver-ack': 'dispatcher',
   'history-read': 'dispatcher',
+  occupancy: 'dispatcher',
   deliver: 'frontend',
   'lease-reply': 'frontend',
   'publish-reply': 'frontend',
@@ -325,6 +326,10 @@ export class HostLoop {
           epoch: effect.epoch,
           throughSeq: effect.throughSeq,
         });
+        return;
+      case 'occupancy':
+      case 'occupancy-reply':
+        this.log.debug(effect.kind, {});
         return;
       default:
         unreachable(effect);

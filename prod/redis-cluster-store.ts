@@ -238,6 +238,9 @@ export class RedisClusterStore implements SubscriptionStorePort {
       }
       case 'read':
         return this.read(request);
+      case 'remote-totals':
+      case 'occupancy':
+        return rejected('bad-request', `${request.op}: not in this store yet`);
     }
   }
 

@@ -239,6 +239,9 @@ export class RedisStore implements SubscriptionStorePort {
       }
       case 'read':
         return this.read(request);
+      case 'remote-totals':
+      case 'occupancy':
+        return rejected('bad-request', `${request.op}: not in this store yet`);
     }
   }
 

@@ -115,6 +115,7 @@ export class MessageNamer {
       case 'forward-ack':
       case 'store-request':
       case 'store-reply':
+      case 'occupancy':
         return undefined;
       default:
         return unreachable(message);
@@ -145,6 +146,7 @@ export class MessageNamer {
       case 'forward-ack':
       case 'history-read':
       case 'history-reply':
+      case 'occupancy':
         return undefined;
       default:
         return unreachable(message);
@@ -188,6 +190,7 @@ function reliableFactsOf(message: Message): Partial<MessageFacts> {
     case 'forward-ack':
     case 'store-request':
     case 'store-reply':
+    case 'occupancy':
       return {};
     default:
       return unreachable(message);
@@ -231,6 +234,7 @@ function leaseOfMessage(target: MessageEnd, message: Message): NodeId | undefine
     case 'deliver-ack':
     case 'history-read':
     case 'history-reply':
+    case 'occupancy':
       return undefined;
     default:
       return unreachable(message);

@@ -103,6 +103,7 @@ const messageTypes: Record<MessageType, true> = {
   'deliver-ack': true,
   'history-read': true,
   'history-reply': true,
+  occupancy: true,
   forward: true,
   'forward-ack': true,
   'store-request': true,

@@ -48,6 +48,7 @@ const messageTypes: Record<MessageType, true> = {
   unsubscribe: true,
   'lease-reply': true,
   'store-reset': true,
+  occupancy: true,
   deliver: true,
   'deliver-ack': true,
   forward: true,

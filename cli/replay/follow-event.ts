@@ -73,6 +73,7 @@ function hopLabel(type: MessageType, reliable: boolean): string {
     case 'unsubscribe':
     case 'lease-reply':
     case 'store-reset':
+    case 'occupancy':
       return type;
     default:
       return unreachable(type);
@@ -470,6 +471,7 @@ export function followEvent(index: TraceIndex, e: string): Followed {
       case 'lease-reply':
       case 'store-reset':
       case 'history-read':
+      case 'occupancy':
         hop(record, line, '');
         return;
       default:

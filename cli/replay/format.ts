@@ -135,6 +135,7 @@ export function messageDetail(record: SendRecord): string {
     case 'forward-ack':
     case 'store-request':
     case 'store-reply':
+    case 'occupancy':
       return '';
     default:
       return unreachable(record.type);

@@ -251,6 +251,7 @@ export function describeEventDrop(fact: Extract<Fact, { kind: 'dropped' }>): str
     case 'deliver-ack':
     case 'history-read':
     case 'history-reply':
+    case 'occupancy':
       return null;
     default:
       return unreachable(type);

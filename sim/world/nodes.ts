@@ -299,7 +299,10 @@ export class Nodes {
     switch (node.role) {
       case 'frontend':
         assert(node.state !== null, `feeding ${node.id}, which is down`);
-        assert(input.kind !== 'publish' && input.kind !== 'store-reply', `a frontend takes no ${input.kind}`);
+        assert(
+          input.kind !== 'publish' && input.kind !== 'store-reply' && input.kind !== 'occupancy',
+          `a frontend takes no ${input.kind}`,
+        );
         effects = this.roles.frontend.handle(node.state, input, now);
         break;
       case 'dispatcher':

@@ -307,6 +307,10 @@ class World implements Agenda {
             seq: effect.throughSeq,
           });
           break;
+        // Occupancy is judged by its own checker (`sim/checkers/occupancy.ts`): nothing to trace yet.
+        case 'occupancy':
+        case 'occupancy-reply':
+          break;
         default:
           unreachable(effect);
       }
