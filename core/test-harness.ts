@@ -63,6 +63,8 @@ export class Harness {
       frontendLimits?: Partial<frontend.FrontendLimits>;
       forwardWindowMs?: Ms;
       occupancyEveryMs?: Ms;
+      leaseMs?: Ms;
+      renewEveryMs?: Ms;
     } = {},
   ) {
     const mode = options.mode ?? 'best-effort';
@@ -96,9 +98,9 @@ export class Harness {
             nodeId: id,
             dc,
             dispatchers: dispatchersOf(dc),
-            leaseMs: 1_000,
+            leaseMs: options.leaseMs ?? 1_000,
             mode,
-            renewEveryMs: 300,
+            renewEveryMs: options.renewEveryMs ?? 300,
             ...(options.occupancyEveryMs === undefined ? {} : { occupancyEveryMs: options.occupancyEveryMs }),
             ...(options.frontendLimits === undefined ? {} : { limits: options.frontendLimits }),
           }),
@@ -131,6 +133,11 @@ export class Harness {
     const node = this.nodes.get(`${dc}/store`);
     if (node?.role !== 'store') throw new Error('no store');
     node.state = store.createStore({ ...node.state.limits }, epoch);
+  }
+
+  /** `id` dies: its state and timers are gone, messages to it are lost. */
+  kill(id: NodeId): void {
+    if (!this.nodes.delete(id)) throw new Error(`no node ${id}`);
   }
 
   leases(dc: string, topic: string): NodeId[] {
