@@ -52,9 +52,11 @@ export {
   defaultStoreLimits,
   lapsedFrontends,
   liveFrontends,
+  occupancyOf,
   storeRole,
   storeDeadline,
   sweep as sweepStore,
 } from './subscription-store.ts';
 export { historyAfterError } from './store-history.ts';
+export { totalsPerMessageMax } from './dispatcher-occupancy.ts';
 export type { ApplyResult, StoreInput, StoreLimits, StoreOptions, StoreState } from './subscription-store.ts';

@@ -158,6 +158,28 @@ describe('internal messages', () => {
     });
   });
 
+  it('takes occupancy messages between dispatchers, with counts on lease requests', () => {
+    const totals = [{ topic: 'a', count: 3, epoch: 7, ageMs: 10, validMs: 12_000 }];
+    const occupancy = { type: 'occupancy', totals };
+    expect(parseInternalMessage(JSON.stringify({ source: 's', message: occupancy }))).toEqual({
+      source: 's',
+      message: occupancy,
+    });
+    const renew = {
+      type: 'renew',
+      requestId: 1,
+      frontend: 'f',
+      topics: ['a'],
+      leaseMs: 1,
+      generation: 1,
+      counts: [4],
+    };
+    expect(parseInternalMessage(JSON.stringify({ source: 's', message: renew }))).toEqual({
+      source: 's',
+      message: renew,
+    });
+  });
+
   it.each([
     ['{', '400 malformed-json'],
     ['{"message":{"type":"forward-ack","forwardId":1}}', '400 bad-message'],
@@ -172,6 +194,19 @@ describe('internal messages', () => {
       '400 bad-message',
     ],
     ['{"source":"s","message":{"type":"publish","requestId":1,"topic":"a"}}', '400 bad-message'],
+    [
+      '{"source":"s","message":{"type":"renew","requestId":1,"frontend":"f","topics":["a","b"],"leaseMs":1,"generation":1,"counts":[1]}}',
+      '400 bad-message',
+    ],
+    [
+      '{"source":"s","message":{"type":"subscribe","requestId":1,"frontend":"f","topic":"a","leaseMs":1,"generation":1,"count":-1}}',
+      '400 bad-message',
+    ],
+    ['{"source":"s","message":{"type":"occupancy","totals":[{"topic":"a","count":1.5}]}}', '400 bad-message'],
+    [
+      '{"source":"s","message":{"type":"lease-reply","requestId":1,"ok":true,"occupancy":[{"topic":"a","count":1,"byDc":{"a":"1"},"stale":[]}]}}',
+      '400 bad-message',
+    ],
   ])('%s -> %s', (body, expected) => {
     expect(code(parseInternalMessage(body))).toBe(expected);
   });

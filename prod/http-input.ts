@@ -11,6 +11,7 @@ import {
   isEventId,
   publisherEventIdError,
   topicError,
+  totalsPerMessageMax,
 } from '../core/index.ts';
 import type {
   PublishRequest,
@@ -324,7 +325,12 @@ function messageShape(m: Record<string, unknown>): Message | null {
     case 'publish-reply':
       return int(m.requestId) && isPublishResult(m.result) ? (m as Message) : null;
     case 'subscribe':
-      return int(m.requestId) && str(m.frontend) && str(m.topic) && int(m.leaseMs) && int(m.generation)
+      return int(m.requestId) &&
+        str(m.frontend) &&
+        str(m.topic) &&
+        int(m.leaseMs) &&
+        int(m.generation) &&
+        (m.count === undefined || count(m.count))
         ? (m as Message)
         : null;
     case 'renew':
@@ -333,7 +339,9 @@ function messageShape(m: Record<string, unknown>): Message | null {
         Array.isArray(m.topics) &&
         m.topics.every(str) &&
         int(m.leaseMs) &&
-        int(m.generation)
+        int(m.generation) &&
+        (m.counts === undefined ||
+          (Array.isArray(m.counts) && m.counts.length === m.topics.length && m.counts.every(count)))
         ? (m as Message)
         : null;
     case 'unsubscribe':
@@ -344,7 +352,8 @@ function messageShape(m: Record<string, unknown>): Message | null {
         (m.error === undefined || str(m.error)) &&
         (m.epoch === undefined || int(m.epoch)) &&
         (m.regranted === undefined || (Array.isArray(m.regranted) && m.regranted.every(str))) &&
-        (m.heads === undefined || (Array.isArray(m.heads) && m.heads.every(isTopicHead)))
+        (m.heads === undefined || (Array.isArray(m.heads) && m.heads.every(isTopicHead))) &&
+        (m.occupancy === undefined || (Array.isArray(m.occupancy) && m.occupancy.every(isOccupancy)))
         ? (m as Message)
         : null;
     case 'store-reset':
@@ -367,10 +376,39 @@ function messageShape(m: Record<string, unknown>): Message | null {
         : null;
     case 'history-reply':
       return int(m.requestId) && isHistoryReply(m.reply) ? (m as Message) : null;
+    case 'occupancy':
+      return Array.isArray(m.totals) &&
+        m.totals.length <= totalsPerMessageMax &&
+        m.totals.every(isOccupancyTotal)
+        ? (m as Message)
+        : null;
     default:
       // store-request and store-reply never travel between production nodes.
       return null;
   }
+}
+
+function isOccupancy(value: unknown): boolean {
+  return (
+    isRecord(value) &&
+    typeof value.topic === 'string' &&
+    count(value.count) &&
+    isRecord(value.byDc) &&
+    Object.values(value.byDc).every(count) &&
+    Array.isArray(value.stale) &&
+    value.stale.every((dc) => typeof dc === 'string')
+  );
+}
+
+function isOccupancyTotal(value: unknown): boolean {
+  return (
+    isRecord(value) &&
+    typeof value.topic === 'string' &&
+    count(value.count) &&
+    Number.isSafeInteger(value.epoch) &&
+    count(value.ageMs) &&
+    count(value.validMs)
+  );
 }
 
 /** A non-negative safe integer: a seq, an epoch, a count. */
