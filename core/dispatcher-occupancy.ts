@@ -68,7 +68,11 @@ export function occupancyOfWrite(
  * What viewers are told: this datacenter's local count, each peer's latest total (an expired one
  * only while that peer is stale: it may be cut off with its viewers still there), and the stale peers.
  */
-export function composeOccupancy(state: Readonly<DispatcherState>, store: StoreOccupancy, now: Ms): Occupancy {
+export function composeOccupancy(
+  state: Readonly<DispatcherState>,
+  store: StoreOccupancy,
+  now: Ms,
+): Occupancy {
   const counts = new Map<DcId, number>([[state.config.dc, store.local]]);
   const stale: DcId[] = [];
   for (const { dc, count, expired } of store.remote) {
@@ -115,7 +119,13 @@ export function onOccupancyMessage(
   state.peerHeardAtMs.set(dc, now);
   increment(state.counters, 'occupancy-messages-received');
   if (message.totals.length === 0) return;
-  requestStore(state, { op: 'remote-totals', dc, totals: message.totals }, { kind: 'remote-totals' }, now, effects);
+  requestStore(
+    state,
+    { op: 'remote-totals', dc, totals: message.totals },
+    { kind: 'remote-totals' },
+    now,
+    effects,
+  );
 }
 
 /** The store answered a `remote-totals` write: nothing waits on it but the counters. */
@@ -156,7 +166,11 @@ export function onOccupancyRead(
     queryId: purpose.queryId,
     result:
       store === undefined
-        ? { ok: false, code: 'store-unavailable', message: `store refused: ${reply.op === 'rejected' ? reply.message : reply.op}` }
+        ? {
+            ok: false,
+            code: 'store-unavailable',
+            message: `store refused: ${reply.op === 'rejected' ? reply.message : reply.op}`,
+          }
         : { ok: true, occupancy: composeOccupancy(state, store, now) },
   });
 }
@@ -217,7 +231,8 @@ function relayTotal(
 }
 
 function peerDcOf(state: Readonly<DispatcherState>, source: NodeId): DcId | null {
-  for (const [dc, dispatchers] of Object.entries(state.config.peers)) if (dispatchers.includes(source)) return dc;
+  for (const [dc, dispatchers] of Object.entries(state.config.peers))
+    if (dispatchers.includes(source)) return dc;
   return null;
 }
 

@@ -185,7 +185,10 @@ export function createDispatcher(options: DispatcherOptions): DispatcherState {
   assert(config.storeRebuildWindowMs >= 0, 'storeRebuildWindowMs must not be negative');
   assert(config.deliverAttemptsMax >= 1, 'deliverAttemptsMax must be at least 1');
   assert(config.forwardWindowMs >= config.forwardTimeoutMs, 'forwardWindowMs must allow one forward timeout');
-  assert(Number.isSafeInteger(config.occupancyEveryMs) && config.occupancyEveryMs >= 0, 'occupancyEveryMs out of range');
+  assert(
+    Number.isSafeInteger(config.occupancyEveryMs) && config.occupancyEveryMs >= 0,
+    'occupancyEveryMs out of range',
+  );
   assert(
     config.occupancyEveryMs === 0 || config.occupancyStaleMs > config.occupancyEveryMs,
     'occupancyStaleMs must be longer than one interval',

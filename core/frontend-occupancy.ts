@@ -83,7 +83,8 @@ export function onOccupancyReply(state: FrontendState, occupancy: Occupancy[] | 
 
 /** Make sure the interval runs (a topic got its first viewer, or a viewer started watching). */
 export function startInterval(state: FrontendState, now: Ms): void {
-  if (occupancyOn(state) && state.occupancyAtMs === null) state.occupancyAtMs = now + state.config.occupancyEveryMs;
+  if (occupancyOn(state) && state.occupancyAtMs === null)
+    state.occupancyAtMs = now + state.config.occupancyEveryMs;
 }
 
 /**
@@ -117,5 +118,7 @@ function tell(state: FrontendState, topic: Topic, watched: TopicOccupancy, effec
 
 /** Whether watchers told `a` need to hear `b`: the count or the stale datacenters changed. */
 function samePicture(a: Occupancy, b: Occupancy): boolean {
-  return a.count === b.count && a.stale.length === b.stale.length && a.stale.every((dc, i) => b.stale[i] === dc);
+  return (
+    a.count === b.count && a.stale.length === b.stale.length && a.stale.every((dc, i) => b.stale[i] === dc)
+  );
 }

@@ -148,7 +148,10 @@ export function createStore(limits: Partial<StoreLimits> = {}, epoch: StoreEpoch
   assert(merged.sweepEveryMs > 0 && merged.leaseMsMax > 0, 'store durations must be positive');
   assert(merged.lapsedKeepMs >= 0 && merged.tombstoneMs >= 0, 'store durations must not be negative');
   assert(merged.remoteKeepMs >= 0 && merged.remoteDcsMax >= 1, 'occupancy limits out of range');
-  assert(Number.isSafeInteger(merged.countMax) && merged.countMax >= 1, 'countMax must be a positive integer');
+  assert(
+    Number.isSafeInteger(merged.countMax) && merged.countMax >= 1,
+    'countMax must be a positive integer',
+  );
   assert(Number.isSafeInteger(epoch) && epoch > 0, 'a store epoch is a positive integer');
   assert(merged.historyEventsMax >= 1 && merged.historyAgeMs > 0, 'history limits must be positive');
   assert(
@@ -194,7 +197,8 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
     case 'renew': {
       const topics = request.op === 'add' ? [request.topic] : request.topics;
       if (!(request.leaseMs > 0)) return rejected(state, 'bad-request', 'leaseMs must be positive');
-      const counts = request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
+      const counts =
+        request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
       const countProblem = countsError(state, topics, counts);
       if (countProblem !== null) return rejected(state, 'bad-request', countProblem);
       for (const topic of topics) {
@@ -208,7 +212,15 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       const refused: LeaseChange[] = [];
       for (const [index, topic] of topics.entries()) {
         const count = counts?.[index] ?? 0;
-        const change = writeLease(state, topic, request.frontend, now + leaseMs, request.generation, count, now);
+        const change = writeLease(
+          state,
+          topic,
+          request.frontend,
+          now + leaseMs,
+          request.generation,
+          count,
+          now,
+        );
         if (change === 'full') refused.push({ change: 'refused', topic, frontend: request.frontend });
         else if (change === null) ignored++;
         else changes.push(change);
@@ -523,7 +535,10 @@ function holding(state: Readonly<StoreState>): boolean {
 function writeRemoteTotal(state: StoreState, dc: DcId, total: OccupancyTotal, now: Ms): boolean | 'full' {
   let totals = state.remote.get(total.topic);
   const held = totals?.get(dc);
-  if (held !== undefined && (held.epoch > total.epoch || (held.epoch === total.epoch && held.ageMs >= total.ageMs)))
+  if (
+    held !== undefined &&
+    (held.epoch > total.epoch || (held.epoch === total.epoch && held.ageMs >= total.ageMs))
+  )
     return false;
   if (totals === undefined) {
     if (state.remote.size >= state.limits.topicsMax) return 'full';
@@ -538,7 +553,8 @@ function writeRemoteTotal(state: StoreState, dc: DcId, total: OccupancyTotal, no
 
 function countsError(state: StoreState, topics: Topic[], counts: number[] | undefined): string | null {
   if (counts === undefined) return null;
-  if (!Array.isArray(counts) || counts.length !== topics.length) return 'counts must match topics one for one';
+  if (!Array.isArray(counts) || counts.length !== topics.length)
+    return 'counts must match topics one for one';
   for (const count of counts)
     if (!Number.isSafeInteger(count) || count < 0 || count > state.limits.countMax)
       return `a count is a whole number from 0 to ${state.limits.countMax}`;

@@ -457,7 +457,9 @@ export type Effect =
   /** The answer to a host's `occupancy` input. */
   | { kind: 'occupancy-reply'; queryId: PublishId; result: OccupancyResult };
 
-export type OccupancyResult = { ok: true; occupancy: Occupancy } | { ok: false; code: 'bad-topic' | 'store-unavailable' | 'disabled'; message: string };
+export type OccupancyResult =
+  | { ok: true; occupancy: Occupancy }
+  | { ok: false; code: 'bad-topic' | 'store-unavailable' | 'disabled'; message: string };
 
 export type EffectKind = Effect['kind'];
 
