@@ -48,10 +48,13 @@ export type {
 } from './dispatcher.ts';
 export {
   apply as applyStoreRequest,
+  countsError,
   createStore,
   defaultStoreLimits,
   lapsedFrontends,
   liveFrontends,
+  occupancyTopicsError,
+  remoteTotalsError,
   storeRole,
   storeDeadline,
   sweep as sweepStore,
