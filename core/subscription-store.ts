@@ -573,7 +573,11 @@ export function remoteTotalsError(
 ): string | null {
   if (typeof dc !== 'string' || dc.length === 0) return 'remote totals need the datacenter they came from';
   if (!Array.isArray(totals)) return 'remote totals must be a list';
-  for (const total of totals) {
+  for (const item of totals as readonly unknown[]) {
+    // A peer's message is only shape-checked as a list: its items may be anything.
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      return 'a total is an object {topic, count, epoch, ageMs, validMs}';
+    const total = item as OccupancyTotal;
     const error = topicError(total.topic);
     if (error !== null) return error;
     if (!Number.isSafeInteger(total.count) || total.count < 0 || total.count > limits.countMax)
