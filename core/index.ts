@@ -48,11 +48,14 @@ export type {
 } from './dispatcher.ts';
 export {
   apply as applyStoreRequest,
+  countsError,
   createStore,
   defaultStoreLimits,
   lapsedFrontends,
   liveFrontends,
   occupancyOf,
+  occupancyTopicsError,
+  remoteTotalsError,
   storeRole,
   storeDeadline,
   sweep as sweepStore,

@@ -2,6 +2,7 @@
 // Method: drive the pure functions and the node form directly at chosen times.
 import { describe, expect, it } from 'vitest';
 import { apply, createStore, deadline, handle, liveFrontends, sweep } from './subscription-store.ts';
+import type { StoreRequest } from './types.ts';
 
 const add = (topic: string, frontend: string, leaseMs = 1_000, generation = 1) =>
   ({ op: 'add', topic, frontend, leaseMs, generation }) as const;
@@ -148,6 +149,19 @@ describe('subscription store', () => {
         .reply,
     ).toMatchObject({ reason: 'bad-request' });
     expect(store.leaseCount).toBe(0);
+  });
+
+  it('remote totals that are not objects are answered rejected/bad-request, never thrown', () => {
+    const store = createStore();
+    for (const total of [null, 7, 'likes', ['likes']]) {
+      const request = { op: 'remote-totals', dc: 'dc-b', totals: [total] } as unknown as StoreRequest;
+      expect(apply(store, request, 0).reply).toMatchObject({
+        op: 'rejected',
+        reason: 'bad-request',
+        message: 'a total is an object {topic, count, epoch, ageMs, validMs}',
+      });
+    }
+    expect(store.remote.size).toBe(0);
   });
 
   it('a read starting after a fractional or negative seq, or a malformed id, is refused, not thrown', () => {

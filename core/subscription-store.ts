@@ -37,7 +37,8 @@
  *   the occupancy of its topics. Peer datacenters' totals arrive as `remote-totals` writes, each kept
  *   only when newer (by the sender store's epoch and epoch age) than the one held; a total is
  *   reported `expired` once its `validMs` passed and forgotten `remoteKeepMs` later (or when the
- *   topic has no lease and no total left). `remoteDcsMax` totals per topic, `topicsMax` topics.
+ *   topic has no lease and no total left). `remoteDcsMax` totals per topic, `topicsMax` topics:
+ *   past them a `remote-totals` write is refused `full`, keeping the totals listed before.
  *
  * The pure functions (`apply`, `sweep`, `liveFrontends`) serve the simulator's store node (through
  * `handle`/`deadline`) and production's embedded in-memory store alike.
@@ -84,7 +85,10 @@ export interface StoreLimits extends HistoryLimits {
   lapsedKeepMs: Ms;
   /** How long a peer datacenter's occupancy total is kept (reported `expired`) after it stopped being valid. */
   remoteKeepMs: Ms;
-  /** Peer datacenters' totals kept per topic; a total from one more is ignored. */
+  /**
+   * Peer datacenters' totals kept per topic. A `remote-totals` write that meets this bound (or
+   * `topicsMax`) is answered `rejected/full`; the totals listed before the one refused are kept.
+   */
   remoteDcsMax: number;
   /** Largest count a lease may carry. */
   countMax: number;
@@ -199,7 +203,7 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       if (!(request.leaseMs > 0)) return rejected(state, 'bad-request', 'leaseMs must be positive');
       const counts =
         request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
-      const countProblem = countsError(state, topics, counts);
+      const countProblem = countsError(state.limits, topics, counts);
       if (countProblem !== null) return rejected(state, 'bad-request', countProblem);
       for (const topic of topics) {
         const error = topicError(topic);
@@ -306,7 +310,7 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       return { reply: { op: 'range', ...range, ...epoch }, changes: [], history: { trims } };
     }
     case 'remote-totals': {
-      const problem = remoteTotalsError(state, request.dc, request.totals);
+      const problem = remoteTotalsError(state.limits, request.dc, request.totals);
       if (problem !== null) return rejected(state, 'bad-request', problem);
       let applied = 0;
       let ignored = 0;
@@ -322,12 +326,8 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
       return { reply: { op: 'written', applied, ignored, ...epoch }, changes: [] };
     }
     case 'occupancy': {
-      if (!Array.isArray(request.topics) || request.topics.length === 0)
-        return rejected(state, 'bad-request', 'an occupancy read names at least one topic');
-      for (const topic of request.topics) {
-        const error = topicError(topic);
-        if (error !== null) return rejected(state, 'bad-request', error);
-      }
+      const problem = occupancyTopicsError(request.topics);
+      if (problem !== null) return rejected(state, 'bad-request', problem);
       increment(state.counters, 'occupancy-reads');
       const occupancy = request.topics.map((topic) => occupancyOf(state, topic, now));
       return { reply: { op: 'occupancy', occupancy, ...epoch }, changes: [] };
@@ -551,27 +551,54 @@ function writeRemoteTotal(state: StoreState, dc: DcId, total: OccupancyTotal, no
   return true;
 }
 
-function countsError(state: StoreState, topics: Topic[], counts: number[] | undefined): string | null {
+/**
+ * What is wrong with a lease write's counts (`counts[i]` for `topics[i]`), or null. Exported so
+ * production's Redis stores refuse exactly what this store refuses, with the same words.
+ */
+export function countsError(
+  limits: Readonly<StoreLimits>,
+  topics: readonly Topic[],
+  counts: readonly number[] | undefined,
+): string | null {
   if (counts === undefined) return null;
   if (!Array.isArray(counts) || counts.length !== topics.length)
     return 'counts must match topics one for one';
   for (const count of counts)
-    if (!Number.isSafeInteger(count) || count < 0 || count > state.limits.countMax)
-      return `a count is a whole number from 0 to ${state.limits.countMax}`;
+    if (!Number.isSafeInteger(count) || count < 0 || count > limits.countMax)
+      return `a count is a whole number from 0 to ${limits.countMax}`;
   return null;
 }
 
-function remoteTotalsError(state: StoreState, dc: DcId, totals: OccupancyTotal[]): string | null {
+/** What is wrong with a `remote-totals` write, or null (exported as `countsError` is). */
+export function remoteTotalsError(
+  limits: Readonly<StoreLimits>,
+  dc: DcId,
+  totals: readonly OccupancyTotal[],
+): string | null {
   if (typeof dc !== 'string' || dc.length === 0) return 'remote totals need the datacenter they came from';
   if (!Array.isArray(totals)) return 'remote totals must be a list';
-  for (const total of totals) {
+  for (const item of totals as readonly unknown[]) {
+    // A peer's message is only shape-checked as a list: its items may be anything.
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      return 'a total is an object {topic, count, epoch, ageMs, validMs}';
+    const total = item as OccupancyTotal;
     const error = topicError(total.topic);
     if (error !== null) return error;
-    if (!Number.isSafeInteger(total.count) || total.count < 0 || total.count > state.limits.countMax)
-      return `a total is a whole number from 0 to ${state.limits.countMax}`;
+    if (!Number.isSafeInteger(total.count) || total.count < 0 || total.count > limits.countMax)
+      return `a total is a whole number from 0 to ${limits.countMax}`;
     if (!Number.isSafeInteger(total.epoch) || !Number.isSafeInteger(total.ageMs) || total.ageMs < 0)
       return 'a total needs its store epoch and epoch age';
     if (!Number.isSafeInteger(total.validMs) || total.validMs <= 0) return 'a total needs a positive validMs';
+  }
+  return null;
+}
+
+/** What is wrong with an `occupancy` read's topics, or null (exported as `countsError` is). */
+export function occupancyTopicsError(topics: readonly Topic[]): string | null {
+  if (!Array.isArray(topics) || topics.length === 0) return 'an occupancy read names at least one topic';
+  for (const topic of topics) {
+    const error = topicError(topic);
+    if (error !== null) return error;
   }
   return null;
 }

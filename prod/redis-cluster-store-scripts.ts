@@ -12,15 +12,21 @@
  *   dying with the epoch as the one-Redis store's heads hash does.
  * - each topic's slot, tag `{P<topic>}`: `leases` (the hash `frontend -> entry`), `meta` (the hash
  *   `e` the epoch its history belongs to, `h` its head seq, `s` its first-registration counter),
- *   and the history: `hist` (the stream), `ids`, `idx`, as in the one-Redis store.
+ *   and the history: `hist` (the stream), `ids`, `idx`, as in the one-Redis store; occupancy's
+ *   `counts` (the leases' counts) and `remote` (the peer datacenters' totals), as in the one-Redis
+ *   store too, so a lease write sums its topic's counts in the script that writes the lease.
+ * - occupancy in the store's slot: `{P}remotes`, the sorted set `topic -> latest forget time` of
+ *   the topics with peer totals (it bounds their count, topicsMax, as `{P}topics` bounds leases').
  *
  * `{P}topics` loses a topic only by its score (its latest lease expiry plus lapsedKeepMs), never by
  * a lookup or a removal that empties it, as the one-Redis store's does: that would be a second call
- * to the store's slot. A topic emptied early still counts against topicsMax until then.
+ * to the store's slot. A topic emptied early still counts against topicsMax until then. Likewise
+ * `{P}remotes` keeps a topic until the latest validity a `remote-totals` write named for it, plus
+ * remoteKeepMs, even when that total was ignored as older.
  *
  * Each script's KEYS, ARGV and reply are written above it; the caller passes them in that order.
  */
-import { historyPrelude, prelude } from './redis-store-scripts.ts';
+import { historyPrelude, occupancyPrelude, prelude } from './redis-store-scripts.ts';
 
 /**
  * A topic's head under the epoch `epochId`, from its meta hash. A meta of an older epoch means the
@@ -51,10 +57,12 @@ end
 
 /**
  * The store's slot, asked first by every operation that needs the epoch or an admission.
- * KEYS: epoch, topics, histories.
+ * KEYS: epoch, topics, histories, remotes.
  * ARGV: epochTtlMs, graceMs, topicsMax, keepMs, historyTopicsMax, then pairs (op, topic): op `w` a
  * lease write (admit the topic under topicsMax), `r` a read (no admission), `a` an append (admit
- * its history under historyTopicsMax).
+ * its history under historyTopicsMax), `o` a peer's total (admit the topic's totals under
+ * topicsMax; after one refused, every later `o` is refused too, as the core's store stops there).
+ * keepMs: how long an admitted topic stays counted (its lease or total's life and its keep).
  * Returns { epoch id, epoch age, 1 when any topic has a history, per pair: admission (`ok` or
  * `full`) and history (`known`: for longer than graceMs, `fresh`: newer, so its first append may
  * still be on its way to the topic's slot, or `none`) }.
@@ -71,11 +79,28 @@ local function history(topic)
 end
 local out = {}
 local pruned, admitted, histories = false, false, false
+local remotesPruned, remotesAdmitted, remotesFull = false, false, false
 for i = 6, #ARGV, 2 do
   local op, topic = ARGV[i], ARGV[i + 1]
   local admission = 'ok'
   local status = history(topic)
-  if op == 'w' then
+  if op == 'o' then
+    if not remotesPruned then
+      redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+      remotesPruned = true
+    end
+    if remotesFull then
+      admission = 'full'
+    elseif redis.call('ZSCORE', KEYS[4], topic) then
+      raiseScore(KEYS[4], topic, now + keepMs)
+    elseif redis.call('ZCARD', KEYS[4]) >= topicsMax then
+      admission = 'full'
+      remotesFull = true
+    else
+      redis.call('ZADD', KEYS[4], now + keepMs, topic)
+    end
+    remotesAdmitted = true
+  elseif op == 'w' then
     if not pruned then
       redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
       pruned = true
@@ -101,6 +126,7 @@ for i = 6, #ARGV, 2 do
   out[#out + 1] = status
 end
 if admitted then extendTtl(KEYS[2], keepMs) end
+if remotesAdmitted then extendTtl(KEYS[4], keepMs) end
 -- A histories set made by this call gets the epoch's TTL too.
 if histories and redis.call('PTTL', KEYS[3]) == -1 then redis.call('PEXPIRE', KEYS[3], epochTtlMs) end
 local any = 0
@@ -127,22 +153,24 @@ return id
 
 /**
  * Lease writes to the topics of one slot.
- * KEYS per topic: leases, meta, hist, ids, idx.
+ * KEYS per topic: leases, meta, hist, ids, idx, counts, remote.
  * ARGV: frontend, leaseMs, generation, perTopicMax, tombstoneMs, lapsedKeepMs, epoch id, metaTtlMs,
- * then per topic: admission (`ok`/`full`, from the epoch script), history status.
- * Returns per topic, flat: change (granted, renewed, refused, ignored, lost, retry), expiry, head.
+ * remoteKeepMs, then per topic: admission (`ok`/`full`, from the epoch script), history status,
+ * count.
+ * Returns per topic { change (granted, renewed, refused, ignored, lost, retry), expiry, head,
+ * occupancy (after the whole write, as occupancyOf answers it) }.
  */
-export const clusterWriteScript = `${prelude}${topicPrelude}
+export const clusterWriteScript = `${prelude}${occupancyPrelude}${topicPrelude}
 local frontend, leaseMs, generation = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local perTopicMax, tombstoneMs = tonumber(ARGV[4]), tonumber(ARGV[5])
 local keepMs = leaseMs + tonumber(ARGV[6])
-local epochId, metaTtlMs = ARGV[7], tonumber(ARGV[8])
+local epochId, metaTtlMs, remoteKeepMs = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local expires = now + leaseMs
 local out = {}
-for i = 1, #KEYS / 5 do
-  local leases, meta = KEYS[5 * i - 4], KEYS[5 * i - 3]
-  local admission, status = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
-  local head, change = headOf(meta, KEYS[5 * i - 2], KEYS[5 * i - 1], KEYS[5 * i], epochId, status, metaTtlMs, true)
+for i = 1, #KEYS / 7 do
+  local leases, meta = KEYS[7 * i - 6], KEYS[7 * i - 5]
+  local admission, status, count = ARGV[7 + 3 * i], ARGV[8 + 3 * i], tonumber(ARGV[9 + 3 * i])
+  local head, change = headOf(meta, KEYS[7 * i - 4], KEYS[7 * i - 3], KEYS[7 * i - 2], epochId, status, metaTtlMs, true)
   if not change then
     local current = redis.call('HGET', leases, frontend)
     local e, g, s, r
@@ -171,35 +199,82 @@ for i = 1, #KEYS / 5 do
         change = 'granted'
       end
     end
-    if change == 'granted' or change == 'renewed' then extendTtl(leases, keepMs) end
+    if change == 'granted' or change == 'renewed' then
+      extendTtl(leases, keepMs)
+      setCount(KEYS[7 * i - 1], frontend, count, expires, leaseMs)
+    end
   end
-  out[#out + 1] = change
-  out[#out + 1] = string.format('%.0f', expires)
-  out[#out + 1] = head or 0
+  out[i] = { change, string.format('%.0f', expires), head or 0 }
 end
+-- After the whole write: a topic named twice answers its last count both times, as in the core.
+for i = 1, #KEYS / 7 do out[i][4] = occupancyOf(KEYS[7 * i - 1], KEYS[7 * i], remoteKeepMs) end
 return out
 `;
 
 /**
- * KEYS: leases.  ARGV: frontend, generation, tombstoneMs.  Returns removed (0 or 1).
+ * KEYS: leases, counts, remote.  ARGV: frontend, generation, tombstoneMs, remoteKeepMs.
+ * Returns { removed (0 or 1), the topic's occupancy after it }.
  * A removal leaves a tombstone with its generation for tombstoneMs, as in the one-Redis store.
  */
-export const clusterRemoveScript = `${prelude}
+export const clusterRemoveScript = `${prelude}${occupancyPrelude}
 local frontend, generation, tombstoneMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local current = redis.call('HGET', KEYS[1], frontend)
-if not current then return 0 end
-local e, g, s, r = parse(current)
-if r > 0 and now >= r + tombstoneMs then
-  redis.call('HDEL', KEYS[1], frontend)
-  return 0
+local function remove()
+  local current = redis.call('HGET', KEYS[1], frontend)
+  if not current then return 0 end
+  local e, g, s, r = parse(current)
+  if r > 0 and now >= r + tombstoneMs then
+    redis.call('HDEL', KEYS[1], frontend)
+    return 0
+  end
+  if generation < g or r > 0 then
+    if r > 0 and generation > g then redis.call('HSET', KEYS[1], frontend, fmt(e, generation, s, r)) end
+    return 0
+  end
+  redis.call('HSET', KEYS[1], frontend, fmt(now, generation, s, now))
+  redis.call('HDEL', KEYS[2], frontend)
+  extendTtl(KEYS[1], tombstoneMs)
+  return 1
 end
-if generation < g or r > 0 then
-  if r > 0 and generation > g then redis.call('HSET', KEYS[1], frontend, fmt(e, generation, s, r)) end
-  return 0
+local removed = remove()
+return { removed, occupancyOf(KEYS[2], KEYS[3], tonumber(ARGV[4])) }
+`;
+
+/**
+ * Occupancy of the topics of one slot.  KEYS per topic: counts, remote.  ARGV: remoteKeepMs.
+ * Returns each topic's occupancy in order.
+ */
+export const clusterOccupancyScript = `${prelude}${occupancyPrelude}
+local keepMs = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS / 2 do out[i] = occupancyOf(KEYS[2 * i - 1], KEYS[2 * i], keepMs) end
+return out
+`;
+
+/**
+ * A peer datacenter's totals for the topics of one slot (admitted by the epoch script already, so
+ * topicsMax is not checked again), each kept in order as in the one-Redis store; at remoteDcsMax
+ * this slot's write stops there, as the core's store stops (another slot's totals are written all
+ * the same: see the cluster store).
+ * KEYS per total: its topic's remote key.
+ * ARGV: remoteDcsMax, remoteKeepMs, dc, then per total: count, epoch, ageMs, validMs.
+ * Returns per total: `kept`, `ignored`, `full`, or `skipped` (after a `full`).
+ */
+export const clusterRemoteTotalsScript = `${prelude}${occupancyPrelude}
+local dcsMax, keepMs, dc = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local function admitted() return true end
+local out = {}
+local stopped = false
+for i = 1, #KEYS do
+  local at = 4 * i
+  if stopped then
+    out[i] = 'skipped'
+  else
+    out[i] = writeRemote(KEYS[i], nil, dc, tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]),
+      tonumber(ARGV[at + 3]), keepMs, dcsMax, admitted)
+    stopped = out[i] == 'full'
+  end
 end
-redis.call('HSET', KEYS[1], frontend, fmt(now, generation, s, now))
-extendTtl(KEYS[1], tombstoneMs)
-return 1
+return out
 `;
 
 /**

@@ -13,6 +13,13 @@
  *   the store's slot but the epoch, so they ask both at once. Calls asked in one event-loop
  *   iteration are pipelined per node by ioredis (auto-pipelining), so a dispatcher's batch of
  *   lookups or appends costs one script call per slot and one write per node, not one per event.
+ * - Occupancy: a lease write's slot scripts store each topic's count and answer its occupancy, so a
+ *   lease write costs the calls it cost before; `occupancy` asks the store's slot (the epoch) and
+ *   each topic's slot at once; `remote-totals` asks the store's slot first (the epoch, admissions
+ *   under topicsMax), then each topic's slot. One difference from the core's store, which stops a
+ *   `remote-totals` write at its first total past a bound: a total refused at remoteDcsMax stops
+ *   its own slot's later totals, but another slot's may already be written (the answer is still
+ *   `rejected/full`).
  * - MOVED/ASK redirections and slot-map refreshes are ioredis' (`Cluster`); as with one Redis there
  *   is no offline queue and no retry of a failed command: the dispatcher's store timeout answers the
  *   publisher 503, and the frontends' renewals repair every registration once the node is back.
@@ -32,18 +39,35 @@
  *   shard that loses a topic's history within seconds of its first append goes unnoticed.
  */
 import { Cluster } from 'ioredis';
-import { defaultStoreLimits, historyAfterError, topicError } from '../core/index.ts';
-import type { Event, StoreLimits, StoreReply, StoreRequest, TopicHead } from '../core/index.ts';
+import {
+  countsError,
+  defaultStoreLimits,
+  historyAfterError,
+  occupancyTopicsError,
+  remoteTotalsError,
+  topicError,
+} from '../core/index.ts';
+import type {
+  Event,
+  StoreLimits,
+  StoreOccupancy,
+  StoreReply,
+  StoreRequest,
+  TopicHead,
+} from '../core/index.ts';
 import { keySlot } from './redis-cluster-slot.ts';
 import {
   bumpScript,
   clusterAppendScript,
   clusterLookupScript,
+  clusterOccupancyScript,
   clusterReadScript,
+  clusterRemoteTotalsScript,
   clusterRemoveScript,
   clusterWriteScript,
   epochScript,
 } from './redis-cluster-store-scripts.ts';
+import { storeOccupancyOf } from './redis-store-scripts.ts';
 import { parseRedisClusterUrl } from './redis-cluster-url.ts';
 import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
@@ -167,6 +191,8 @@ export class RedisClusterStore implements SubscriptionStorePort {
     this.cluster.defineCommand('stadiumClusterLookup', { lua: clusterLookupScript });
     this.cluster.defineCommand('stadiumClusterAppend', { lua: clusterAppendScript });
     this.cluster.defineCommand('stadiumClusterRead', { lua: clusterReadScript });
+    this.cluster.defineCommand('stadiumClusterOccupancy', { lua: clusterOccupancyScript });
+    this.cluster.defineCommand('stadiumClusterRemoteTotals', { lua: clusterRemoteTotalsScript });
   }
 
   /** Resolves once the cluster's slots are known (or rejects after `timeoutMs`). */
@@ -199,24 +225,40 @@ export class RedisClusterStore implements SubscriptionStorePort {
       case 'renew': {
         const topics = request.op === 'add' ? [request.topic] : request.topics;
         if (!(request.leaseMs > 0)) return rejected('bad-request', 'leaseMs must be positive');
+        const counts =
+          request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
+        const countProblem = countsError(this.limits, topics, counts);
+        if (countProblem !== null) return rejected('bad-request', countProblem);
         for (const topic of topics) {
           const error = topicError(topic);
           if (error !== null) return rejected('bad-request', error);
         }
-        return this.write(request, topics, Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax));
+        const leaseMs = Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax);
+        // Absent counts count none, as in the core's store.
+        return this.write(
+          request,
+          topics,
+          topics.map((_, i) => counts?.[i] ?? 0),
+          leaseMs,
+        );
       }
       case 'remove': {
         const error = topicError(request.topic);
         if (error !== null) return rejected('bad-request', error);
-        const [epoch, removed] = await Promise.all([
+        const [epoch, [removed, occupancy]] = await Promise.all([
           this.epochOf([], 0),
           this.call(
             'stadiumClusterRemove',
-            [this.topicKey(request.topic, 'leases')],
+            [
+              this.topicKey(request.topic, 'leases'),
+              this.topicKey(request.topic, 'counts'),
+              this.topicKey(request.topic, 'remote'),
+            ],
             request.frontend,
             request.generation,
             this.limits.tombstoneMs,
-          ) as Promise<number>,
+            this.limits.remoteKeepMs,
+          ) as Promise<[number, unknown]>,
         ]);
         if (removed === 1)
           this.onLease({ change: 'removed', topic: request.topic, frontend: request.frontend });
@@ -226,6 +268,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
           ignored: 1 - removed,
           epoch: epoch.epoch,
           epochAgeMs: epoch.epochAgeMs,
+          occupancy: [storeOccupancyOf(request.topic, occupancy)],
         };
       }
       case 'append': {
@@ -239,8 +282,9 @@ export class RedisClusterStore implements SubscriptionStorePort {
       case 'read':
         return this.read(request);
       case 'remote-totals':
+        return this.writeRemoteTotals(request);
       case 'occupancy':
-        return rejected('bad-request', `${request.op}: not in this store yet`);
+        return this.readOccupancy(request);
     }
   }
 
@@ -261,10 +305,10 @@ export class RedisClusterStore implements SubscriptionStorePort {
   }
 
   /** Ask the store's slot for the epoch and the admissions of `asked` (see epochScript). */
-  private async epochOf(asked: ['w' | 'r' | 'a', string][], keepMs: number): Promise<EpochAnswer> {
+  private async epochOf(asked: ['w' | 'r' | 'a' | 'o', string][], keepMs: number): Promise<EpochAnswer> {
     const [epochId, epochAgeMs, any, flat] = (await this.call(
       'stadiumClusterEpoch',
-      [this.storeKey('epoch'), this.storeKey('topics'), this.storeKey('histories')],
+      [this.storeKey('epoch'), this.storeKey('topics'), this.storeKey('histories'), this.storeKey('remotes')],
       this.epochTtlMs(),
       this.lossGraceMs,
       this.limits.topicsMax,
@@ -307,6 +351,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
   private async write(
     request: Extract<StoreRequest, { op: 'add' | 'renew' }>,
     topics: readonly string[],
+    counts: readonly number[],
     leaseMs: number,
     attempt = 0,
   ): Promise<StoreReply> {
@@ -314,7 +359,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
       topics.map((topic) => ['w', topic]),
       leaseMs + this.limits.lapsedKeepMs,
     );
-    const results: { change: string; expiresAtMs: number; head: number }[] = [];
+    const results: { change: string; expiresAtMs: number; head: number; occupancy: StoreOccupancy }[] = [];
     await Promise.all(
       [
         ...groupBySlot(
@@ -322,8 +367,8 @@ export class RedisClusterStore implements SubscriptionStorePort {
           (t) => this.topicSlot(t.topic),
         ).values(),
       ].map(async (group) => {
-        const keys = group.flatMap(({ topic }) => this.topicKeys(topic));
-        const flat = (await this.call(
+        const keys = group.flatMap(({ topic }) => this.writeKeys(topic));
+        const answers = (await this.call(
           'stadiumClusterWrite',
           keys,
           request.frontend,
@@ -334,16 +379,20 @@ export class RedisClusterStore implements SubscriptionStorePort {
           this.limits.lapsedKeepMs,
           epoch.epochId,
           this.epochTtlMs(),
+          this.limits.remoteKeepMs,
           ...group.flatMap(({ i }) => [
             epoch.admissions[i]!.admitted ? 'ok' : 'full',
             epoch.admissions[i]!.history,
+            counts[i]!,
           ]),
-        )) as [string, string, number][] & string[];
-        group.forEach(({ i }, j) => {
+        )) as [string, string, number, unknown][];
+        group.forEach(({ topic, i }, j) => {
+          const [change, expiresAtMs, head, occupancy] = answers[j]!;
           results[i] = {
-            change: flat[3 * j]!,
-            expiresAtMs: Number(flat[3 * j + 1]),
-            head: Number(flat[3 * j + 2]),
+            change,
+            expiresAtMs: Number(expiresAtMs),
+            head: Number(head),
+            occupancy: storeOccupancyOf(topic, occupancy),
           };
         });
       }),
@@ -353,7 +402,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
       .map((r) => r.change as Trouble);
     if (troubles.length > 0) {
       await this.recover(troubles, epoch.epochId, attempt);
-      return this.write(request, topics, leaseMs, attempt + 1);
+      return this.write(request, topics, counts, leaseMs, attempt + 1);
     }
     let full = false;
     let applied = 0;
@@ -383,10 +432,7 @@ export class RedisClusterStore implements SubscriptionStorePort {
     const withHeads = heads.length === 0 ? {} : { heads };
     if (full && applied === 0) {
       return {
-        ...rejected(
-          'full',
-          `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`,
-        ),
+        ...rejected('full', this.fullMessage()),
         epoch: epoch.epoch,
         ...withHeads,
       };
@@ -397,9 +443,73 @@ export class RedisClusterStore implements SubscriptionStorePort {
       ignored,
       epoch: epoch.epoch,
       epochAgeMs: epoch.epochAgeMs,
+      occupancy: results.map((r) => r.occupancy),
       ...withHeads,
     } as const;
     return request.op === 'add' ? written : { ...written, regranted };
+  }
+
+  private async writeRemoteTotals(
+    request: Extract<StoreRequest, { op: 'remote-totals' }>,
+  ): Promise<StoreReply> {
+    const problem = remoteTotalsError(this.limits, request.dc, request.totals);
+    if (problem !== null) return rejected('bad-request', problem);
+    const { totals } = request;
+    // A topic admitted now stays counted as long as the longest-lived total of this write could.
+    const keepMs = totals.reduce((longest, t) => Math.max(longest, t.validMs), 0) + this.limits.remoteKeepMs;
+    const epoch = await this.epochOf(
+      totals.map(({ topic }) => ['o', topic]),
+      keepMs,
+    );
+    // As the core's store: the write stops at the first total refused for one topic too many.
+    const refusedAt = epoch.admissions.findIndex((a) => !a.admitted);
+    const admitted = (refusedAt < 0 ? totals : totals.slice(0, refusedAt)).map((total, i) => ({ total, i }));
+    const verdicts: string[] = [];
+    await Promise.all(
+      [...groupBySlot(admitted, ({ total }) => this.topicSlot(total.topic)).values()].map(async (group) => {
+        const answers = (await this.call(
+          'stadiumClusterRemoteTotals',
+          group.map(({ total }) => this.topicKey(total.topic, 'remote')),
+          this.limits.remoteDcsMax,
+          this.limits.remoteKeepMs,
+          request.dc,
+          ...group.flatMap(({ total }) => [total.count, total.epoch, total.ageMs, total.validMs]),
+        )) as string[];
+        group.forEach(({ i }, j) => (verdicts[i] = answers[j]!));
+      }),
+    );
+    if (refusedAt >= 0 || verdicts.includes('full')) return rejected('full', this.fullMessage());
+    const applied = verdicts.filter((v) => v === 'kept').length;
+    return {
+      op: 'written',
+      applied,
+      ignored: verdicts.length - applied,
+      epoch: epoch.epoch,
+      epochAgeMs: epoch.epochAgeMs,
+    };
+  }
+
+  private async readOccupancy(request: Extract<StoreRequest, { op: 'occupancy' }>): Promise<StoreReply> {
+    const problem = occupancyTopicsError(request.topics);
+    if (problem !== null) return rejected('bad-request', problem);
+    const occupancy: StoreOccupancy[] = [];
+    const [epoch] = await Promise.all([
+      this.epochOf([], 0),
+      ...[
+        ...groupBySlot(
+          request.topics.map((topic, i) => ({ topic, i })),
+          ({ topic }) => this.topicSlot(topic),
+        ).values(),
+      ].map(async (group) => {
+        const answers = (await this.call(
+          'stadiumClusterOccupancy',
+          group.flatMap(({ topic }) => [this.topicKey(topic, 'counts'), this.topicKey(topic, 'remote')]),
+          this.limits.remoteKeepMs,
+        )) as unknown[];
+        group.forEach(({ topic, i }, j) => (occupancy[i] = storeOccupancyOf(topic, answers[j])));
+      }),
+    ]);
+    return { op: 'occupancy', occupancy, epoch: epoch.epoch, epochAgeMs: epoch.epochAgeMs };
   }
 
   private flushLookups(): void {
@@ -620,6 +730,11 @@ export class RedisClusterStore implements SubscriptionStorePort {
     }
   }
 
+  /** The core's words for a write past topicsMax, frontendsPerTopicMax or remoteDcsMax. */
+  private fullMessage(): string {
+    return `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`;
+  }
+
   /** As the one-Redis store's: outlives every lease, tombstone and history written under it. */
   private epochTtlMs(): number {
     return (
@@ -633,18 +748,26 @@ export class RedisClusterStore implements SubscriptionStorePort {
   }
 
   /** A key of the store's own slot. */
-  private storeKey(name: 'epoch' | 'topics' | 'histories'): string {
+  private storeKey(name: 'epoch' | 'topics' | 'histories' | 'remotes'): string {
     return `{${this.prefix}}${name}`;
   }
 
   /** A key of `topic`'s slot. */
-  private topicKey(topic: string, name: 'leases' | 'meta' | 'hist' | 'ids' | 'idx'): string {
+  private topicKey(
+    topic: string,
+    name: 'leases' | 'meta' | 'hist' | 'ids' | 'idx' | 'counts' | 'remote',
+  ): string {
     return `{${this.prefix}${topic}}${name}`;
   }
 
-  /** Every key of `topic`, in the order the write and append scripts take them. */
+  /** Every key of `topic`'s history side, in the order the append script takes them. */
   private topicKeys(topic: string): string[] {
     return (['leases', 'meta', 'hist', 'ids', 'idx'] as const).map((name) => this.topicKey(topic, name));
+  }
+
+  /** The keys of `topic` the write script takes, in its order: the append script's, then occupancy's. */
+  private writeKeys(topic: string): string[] {
+    return [...this.topicKeys(topic), this.topicKey(topic, 'counts'), this.topicKey(topic, 'remote')];
   }
 
   private topicSlot(topic: string): number {

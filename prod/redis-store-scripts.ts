@@ -12,8 +12,20 @@
  * Redis' clock by whichever script finds it missing (Redis came back empty), so the epoch every
  * answer carries grows exactly when the data was lost.
  *
+ * Occupancy (viewer counts; the rules of core/subscription-store.ts): `P counts:<T>` is a hash
+ * `frontend -> "count:expiresAtMs"` beside the lease hash, holding a lease's count while it is
+ * positive (a write with count 0, or a removal, deletes the field), so a topic's local occupancy is
+ * the sum over the fields whose lease is live, and a store where nobody reports counts pays one
+ * HDEL and one read of an empty key per topic written. The count is not in the lease entry so that
+ * the entry keeps the format every script (of every version, during a rolling upgrade) parses.
+ * `P remote:<T>` is a hash `dc -> "order:count:epoch:ageMs:expiresAtMs"` of the peer datacenters'
+ * totals (order: the datacenters in the order they first sent one), each forgotten `remoteKeepMs`
+ * after it expired, by whichever script meets it then, and by the key's TTL; `P remotes` is a sorted
+ * set `topic -> when its last total is forgotten` that bounds the topics with totals (topicsMax).
+ *
  * Each script's KEYS, ARGV and reply are written above it; the caller passes them in that order.
  */
+import type { StoreOccupancy, Topic } from '../core/index.ts';
 
 /** What every script starts with: Redis' clock as `now`, the entry format, TTLs, and the epoch (the cluster store's scripts share it, prod/redis-cluster-store-scripts.ts). */
 export const prelude = `
@@ -89,13 +101,99 @@ end
 `;
 
 /**
- * KEYS: epoch, topics, seq, heads, topic keys...
- * ARGV: frontend, leaseMs, generation, topicsMax, perTopicMax, ttlMs (seq and epoch), tombstoneMs,
- * lapsedKeepMs, topic names...
- * Returns { full, applied, ignored, changes (flat: granted|renewed|refused, topic, expires), epoch id,
- * epoch age, heads (each topic's head in order, 0 without a history; empty while no topic has one) }.
+ * Occupancy's Lua (the cluster store's scripts share it): a lease's count, the peer totals held, and
+ * a topic's occupancy as the core's `occupancyOf` answers it. Needs `prelude` before it.
  */
-export const writeScript = `${prelude}
+export const occupancyPrelude = `
+local function setCount(counts, frontend, count, expires, ttlMs)
+  if count > 0 then
+    redis.call('HSET', counts, frontend, string.format('%.0f:%.0f', count, expires))
+    extendTtl(counts, ttlMs)
+  else
+    redis.call('HDEL', counts, frontend)
+  end
+end
+-- The peer totals held in a topic's remote hash, in the order their datacenters first sent one,
+-- each { dc, order, count, epoch, ageMs, expiresAtMs }; those forgotten by now (keepMs after their
+-- expiry) are deleted on the way.
+local function remoteTotals(remote, keepMs)
+  local all = redis.call('HGETALL', remote)
+  local held = {}
+  for i = 1, #all, 2 do
+    local o, c, ep, a, x = string.match(all[i + 1], '^(%d+):(%d+):(%-?%d+):(%d+):(%d+)$')
+    if o == nil or now >= tonumber(x) + keepMs then
+      redis.call('HDEL', remote, all[i])
+    else
+      held[#held + 1] = { all[i], tonumber(o), tonumber(c), tonumber(ep), tonumber(a), tonumber(x) }
+    end
+  end
+  table.sort(held, function(p, q) return p[2] < q[2] end)
+  return held
+end
+-- Keep dc's total unless its held one has an equal or newer stamp (epoch, then age). Returns
+-- 'kept' and when the hash's last total is forgotten, or 'ignored', or 'full' (dcsMax datacenters
+-- held already); \`admit(topic)\` says whether a topic holding no total may hold one (topicsMax).
+local function writeRemote(remote, topic, dc, count, ep, age, validMs, keepMs, dcsMax, admit)
+  local held = remoteTotals(remote, keepMs)
+  local mine, order = nil, 0
+  for _, h in ipairs(held) do
+    if h[1] == dc then mine = h end
+    order = math.max(order, h[2])
+  end
+  if mine and (mine[4] > ep or (mine[4] == ep and mine[5] >= age)) then return 'ignored' end
+  if not mine and #held >= dcsMax then return 'full' end
+  if #held == 0 and not admit(topic) then return 'full' end
+  local expires = now + validMs
+  if mine then order = mine[2] else order = order + 1 end
+  redis.call('HSET', remote, dc, string.format('%.0f:%.0f:%.0f:%.0f:%.0f', order, count, ep, age, expires))
+  local last = expires + keepMs
+  for _, h in ipairs(held) do
+    if h[1] ~= dc then last = math.max(last, h[6] + keepMs) end
+  end
+  redis.call('PEXPIREAT', remote, last)
+  return 'kept', last
+end
+-- A topic's occupancy: { local (the counts of its live leases summed), flat peer totals (dc, count,
+-- 1 when expired else 0, per total) }. Counts of leases no longer live are deleted on the way.
+local function occupancyOf(counts, remote, keepMs)
+  local sum = 0
+  local all = redis.call('HGETALL', counts)
+  for i = 1, #all, 2 do
+    local c, x = string.match(all[i + 1], '^(%d+):(%d+)$')
+    if c == nil or now >= tonumber(x) then
+      redis.call('HDEL', counts, all[i])
+    else
+      sum = sum + tonumber(c)
+    end
+  end
+  local flat = {}
+  for _, h in ipairs(remoteTotals(remote, keepMs)) do
+    flat[#flat + 1] = h[1]
+    flat[#flat + 1] = h[3]
+    if now >= h[6] then flat[#flat + 1] = 1 else flat[#flat + 1] = 0 end
+  end
+  return { sum, flat }
+end
+`;
+
+/** One topic's occupancy as `occupancyOf` answers it (a Lua script's reply), as the core's store says it. */
+export function storeOccupancyOf(topic: Topic, answer: unknown): StoreOccupancy {
+  const [local, flat] = answer as [number, (string | number)[]];
+  const remote: StoreOccupancy['remote'] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3)
+    remote.push({ dc: String(flat[i]), count: Number(flat[i + 1]), expired: flat[i + 2] === 1 });
+  return { topic, local: Number(local), remote };
+}
+
+/**
+ * KEYS: epoch, topics, seq, heads, then per topic: its lease key, counts key, remote key.
+ * ARGV: frontend, leaseMs, generation, topicsMax, perTopicMax, ttlMs (seq and epoch), tombstoneMs,
+ * lapsedKeepMs, remoteKeepMs, then per topic: its name, its count.
+ * Returns { full, applied, ignored, changes (flat: granted|renewed|refused, topic, expires), epoch id,
+ * epoch age, heads (each topic's head in order, 0 without a history; empty while no topic has one),
+ * occupancy (each topic's, in order, after the whole write; empty when every topic was refused) }.
+ */
+export const writeScript = `${prelude}${occupancyPrelude}
 local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[6]), KEYS[4])
 local frontend = ARGV[1]
 local leaseMs = tonumber(ARGV[2])
@@ -106,13 +204,15 @@ local seqTtlMs = tonumber(ARGV[6])
 local tombstoneMs = tonumber(ARGV[7])
 -- A lease that lapses stays (as lapsed) for lapsedKeepMs, so keys live that much longer.
 local keepMs = leaseMs + tonumber(ARGV[8])
+local remoteKeepMs = tonumber(ARGV[9])
+local topicCount = (#KEYS - 4) / 3
 local expires = now + leaseMs
 local full, applied, ignored = 0, 0, 0
 local out = {}
 local topicsPruned = false
-for i = 5, #KEYS do
-  local key = KEYS[i]
-  local topic = ARGV[i + 4]
+for i = 1, topicCount do
+  local key, counts = KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local topic, count = ARGV[2 * i + 8], tonumber(ARGV[2 * i + 9])
   local current = redis.call('HGET', key, frontend)
   local e, g, s, r
   if current then
@@ -162,6 +262,7 @@ for i = 5, #KEYS do
     applied = applied + 1
     extendTtl(key, keepMs)
     raiseScore(KEYS[2], topic, now + keepMs)
+    setCount(counts, frontend, count, expires, leaseMs)
     table.insert(out, change)
     table.insert(out, topic)
     table.insert(out, string.format('%.0f', expires))
@@ -171,18 +272,24 @@ if applied > 0 then extendTtl(KEYS[2], keepMs) end
 local heads = {}
 if redis.call('HLEN', KEYS[4]) > 0 then
   -- One HGET per topic: unpack() of a long renewal could pass Lua's C stack limit.
-  for i = 9, #ARGV do heads[i - 8] = tonumber(redis.call('HGET', KEYS[4], ARGV[i]) or 0) end
+  for i = 1, topicCount do heads[i] = tonumber(redis.call('HGET', KEYS[4], ARGV[2 * i + 8]) or 0) end
 end
-return { full, applied, ignored, out, epochId, epochAge, heads }
+local occupancy = {}
+-- As the core's store: a write refused for every topic answers no occupancy.
+if full == 0 or applied > 0 then
+  for i = 1, topicCount do occupancy[i] = occupancyOf(KEYS[3 * i + 3], KEYS[3 * i + 4], remoteKeepMs) end
+end
+return { full, applied, ignored, out, epochId, epochAge, heads, occupancy }
 `;
 
 /**
- * KEYS: epoch, topics, topic key, heads.  ARGV: frontend, generation, topic, tombstoneMs, epochTtlMs.
- * Returns { removed (0 or 1), epoch id, epoch age }.
+ * KEYS: epoch, topics, topic key, heads, counts key, remote key.
+ * ARGV: frontend, generation, topic, tombstoneMs, epochTtlMs, remoteKeepMs.
+ * Returns { removed (0 or 1), epoch id, epoch age, the topic's occupancy after it }.
  * A removal leaves a tombstone with its generation for tombstoneMs, so a renewal sent before the
- * unsubscribe but arriving after it cannot bring the lease back.
+ * unsubscribe but arriving after it cannot bring the lease back; its count goes at once.
  */
-export const removeScript = `${prelude}
+export const removeScript = `${prelude}${occupancyPrelude}
 local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[5]), KEYS[4])
 local function remove()
   local tombstoneMs = tonumber(ARGV[4])
@@ -200,12 +307,14 @@ local function remove()
     return 0
   end
   redis.call('HSET', KEYS[3], ARGV[1], fmt(now, generation, s, now))
+  redis.call('HDEL', KEYS[5], ARGV[1])
   extendTtl(KEYS[3], tombstoneMs)
   raiseScore(KEYS[2], ARGV[3], now + tombstoneMs)
   extendTtl(KEYS[2], tombstoneMs)
   return 1
 end
-return { remove(), epochId, epochAge }
+local removed = remove()
+return { removed, epochId, epochAge, occupancyOf(KEYS[5], KEYS[6], tonumber(ARGV[6])) }
 `;
 
 /**
@@ -225,6 +334,55 @@ for k = 4, #KEYS do
   out[k - 3] = { live, lapsed, dead }
 end
 return { out, epochId, epochAge }
+`;
+
+/**
+ * KEYS: epoch, heads, then per topic: its counts key, remote key.  ARGV: epochTtlMs, remoteKeepMs.
+ * Returns { each topic's occupancy in order, epoch id, epoch age }.
+ */
+export const occupancyScript = `${prelude}${occupancyPrelude}
+local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[1]), KEYS[2])
+local keepMs = tonumber(ARGV[2])
+local out = {}
+for i = 1, (#KEYS - 2) / 2 do out[i] = occupancyOf(KEYS[2 * i + 1], KEYS[2 * i + 2], keepMs) end
+return { out, epochId, epochAge }
+`;
+
+/**
+ * A peer datacenter's totals, each kept in order as the core's store keeps them; at a bound the
+ * write stops there (what was kept before stays) and answers full, as the core's store does.
+ * KEYS: epoch, heads, remotes, then per total: its topic's remote key.
+ * ARGV: epochTtlMs, topicsMax, remoteDcsMax, remoteKeepMs, dc, then per total: topic, count, epoch,
+ * ageMs, validMs.
+ * Returns { 'ok' or 'full', applied, ignored, epoch id, epoch age }.
+ */
+export const remoteTotalsScript = `${prelude}${occupancyPrelude}
+local epochId, epochAge = epoch(KEYS[1], tonumber(ARGV[1]), KEYS[2])
+local topicsMax, dcsMax, keepMs, dc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local pruned = false
+local function admit(topic)
+  if not pruned then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+    pruned = true
+  end
+  return redis.call('ZSCORE', KEYS[3], topic) ~= false or redis.call('ZCARD', KEYS[3]) < topicsMax
+end
+local applied, ignored = 0, 0
+for i = 1, #KEYS - 3 do
+  local at = 5 * i + 1
+  local topic = ARGV[at]
+  local kept, last = writeRemote(KEYS[i + 3], topic, dc, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]),
+    tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), keepMs, dcsMax, admit)
+  if kept == 'full' then return { 'full', applied, ignored, epochId, epochAge } end
+  if kept == 'kept' then
+    applied = applied + 1
+    redis.call('ZADD', KEYS[3], last, topic)
+    extendTtl(KEYS[3], last - now)
+  else
+    ignored = ignored + 1
+  end
+end
+return { 'ok', applied, ignored, epochId, epochAge }
 `;
 
 /**

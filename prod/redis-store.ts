@@ -18,14 +18,34 @@
  *   prod/redis-store-scripts.ts. Appends and trims are told to `onHistory`, as the core's store
  *   reports them as effects; a history that expires idle by its TTL is not reported (it is what
  *   age trimming would have done).
+ * - Occupancy: a lease write stores each topic's count beside its lease and answers the topics'
+ *   occupancy (their live leases' counts summed, and the peer totals held) in the same script call;
+ *   `remote-totals` and `occupancy` are one call each. Where a count and a total live, and how they
+ *   are forgotten, is in prod/redis-store-scripts.ts.
  * - Redis being down is the weather: with no offline queue and no retries a request rejects at once,
  *   the dispatcher's store timeout answers the publisher 503, and the frontends' renewals repair
  *   every registration once Redis is back.
  */
 import { Redis } from 'ioredis';
-import { defaultStoreLimits, historyAfterError, topicError } from '../core/index.ts';
+import {
+  countsError,
+  defaultStoreLimits,
+  historyAfterError,
+  occupancyTopicsError,
+  remoteTotalsError,
+  topicError,
+} from '../core/index.ts';
 import type { Event, LeaseChange, StoreLimits, StoreReply, StoreRequest, TopicHead } from '../core/index.ts';
-import { appendScript, lookupScript, readScript, removeScript, writeScript } from './redis-store-scripts.ts';
+import {
+  appendScript,
+  lookupScript,
+  occupancyScript,
+  readScript,
+  remoteTotalsScript,
+  removeScript,
+  storeOccupancyOf,
+  writeScript,
+} from './redis-store-scripts.ts';
 import type { HistoryListener, LeaseListener, SubscriptionStorePort } from './store-port.ts';
 
 /** Lookups in one script call at most (a larger batch is split). */
@@ -111,6 +131,8 @@ export class RedisStore implements SubscriptionStorePort {
     this.redis.defineCommand('stadiumLookup', { lua: lookupScript });
     this.redis.defineCommand('stadiumAppend', { lua: appendScript });
     this.redis.defineCommand('stadiumRead', { lua: readScript });
+    this.redis.defineCommand('stadiumOccupancy', { lua: occupancyScript });
+    this.redis.defineCommand('stadiumRemoteTotals', { lua: remoteTotalsScript });
   }
 
   /** Resolves once connected (or rejects after `timeoutMs`): for tests and startup checks. */
@@ -140,85 +162,26 @@ export class RedisStore implements SubscriptionStorePort {
         });
       }
       case 'add':
-      case 'renew': {
-        const topics = request.op === 'add' ? [request.topic] : request.topics;
-        if (!(request.leaseMs > 0)) return rejected('bad-request', 'leaseMs must be positive');
-        for (const topic of topics) {
-          const error = topicError(topic);
-          if (error !== null) return rejected('bad-request', error);
-        }
-        const leaseMs = Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax);
-        const keys = [
-          this.key('epoch'),
-          this.key('topics'),
-          this.key('seq'),
-          this.key('heads'),
-          ...topics.map((t) => this.topicKey(t)),
-        ];
-        const [full, applied, ignored, flat, epochId, epochAgeMs, headSeqs] = (await this.run('stadiumWrite')(
-          keys.length,
-          ...keys,
-          request.frontend,
-          leaseMs,
-          request.generation,
-          this.limits.topicsMax,
-          this.limits.frontendsPerTopicMax,
-          this.epochTtlMs(),
-          this.limits.tombstoneMs,
-          this.limits.lapsedKeepMs,
-          ...topics,
-        )) as [number, number, number, string[], string, number, number[]];
-        for (let i = 0; i + 2 < flat.length; i += 3) {
-          const kind = flat[i] as 'granted' | 'renewed' | 'refused';
-          const topic = flat[i + 1] as string;
-          const change: LeaseChange =
-            kind === 'refused'
-              ? { change: kind, topic, frontend: request.frontend }
-              : { change: kind, topic, frontend: request.frontend, expiresAtMs: Number(flat[i + 2]) };
-          this.onLease(change);
-        }
-        // As the core's store: no heads at all while no topic has a history (best-effort replies stay small).
-        const heads: TopicHead[] = headSeqs.map((seq, i) => ({ topic: topics[i]!, seq }));
-        const withHeads = heads.length === 0 ? {} : { heads };
-        if (full === 1 && applied === 0) {
-          return {
-            ...rejected(
-              'full',
-              `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`,
-            ),
-            epoch: Number(epochId),
-            ...withHeads,
-          };
-        }
-        const written = {
-          op: 'written',
-          applied,
-          ignored,
-          epoch: Number(epochId),
-          epochAgeMs,
-          ...withHeads,
-        } as const;
-        if (request.op === 'add') return written;
-        const regranted: string[] = [];
-        for (let i = 0; i + 2 < flat.length; i += 3)
-          if (flat[i] === 'granted') regranted.push(flat[i + 1] as string);
-        return { ...written, regranted };
-      }
+      case 'renew':
+        return this.write(request);
       case 'remove': {
         const error = topicError(request.topic);
         if (error !== null) return rejected('bad-request', error);
-        const [removed, epochId, epochAgeMs] = (await this.run('stadiumRemove')(
-          4,
+        const [removed, epochId, epochAgeMs, occupancy] = (await this.run('stadiumRemove')(
+          6,
           this.key('epoch'),
           this.key('topics'),
           this.topicKey(request.topic),
           this.key('heads'),
+          this.occupancyKey('counts', request.topic),
+          this.occupancyKey('remote', request.topic),
           request.frontend,
           request.generation,
           request.topic,
           this.limits.tombstoneMs,
           this.epochTtlMs(),
-        )) as [number, string, number];
+          this.limits.remoteKeepMs,
+        )) as [number, string, number, unknown];
         if (removed === 1)
           this.onLease({ change: 'removed', topic: request.topic, frontend: request.frontend });
         return {
@@ -227,6 +190,7 @@ export class RedisStore implements SubscriptionStorePort {
           ignored: 1 - removed,
           epoch: Number(epochId),
           epochAgeMs,
+          occupancy: [storeOccupancyOf(request.topic, occupancy)],
         };
       }
       case 'append': {
@@ -240,8 +204,9 @@ export class RedisStore implements SubscriptionStorePort {
       case 'read':
         return this.read(request);
       case 'remote-totals':
+        return this.writeRemoteTotals(request);
       case 'occupancy':
-        return rejected('bad-request', `${request.op}: not in this store yet`);
+        return this.readOccupancy(request);
     }
   }
 
@@ -254,6 +219,117 @@ export class RedisStore implements SubscriptionStorePort {
       await Promise.race([this.redis.quit().catch(() => 'gone'), new Promise((r) => setTimeout(r, 500))]);
     }
     this.redis.disconnect();
+  }
+
+  private async write(request: Extract<StoreRequest, { op: 'add' | 'renew' }>): Promise<StoreReply> {
+    const topics = request.op === 'add' ? [request.topic] : request.topics;
+    if (!(request.leaseMs > 0)) return rejected('bad-request', 'leaseMs must be positive');
+    const counts =
+      request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
+    const countProblem = countsError(this.limits, topics, counts);
+    if (countProblem !== null) return rejected('bad-request', countProblem);
+    for (const topic of topics) {
+      const error = topicError(topic);
+      if (error !== null) return rejected('bad-request', error);
+    }
+    const leaseMs = Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax);
+    const keys = [this.key('epoch'), this.key('topics'), this.key('seq'), this.key('heads')];
+    for (const topic of topics)
+      keys.push(this.topicKey(topic), this.occupancyKey('counts', topic), this.occupancyKey('remote', topic));
+    const [full, applied, ignored, flat, epochId, epochAgeMs, headSeqs, occupancies] = (await this.run(
+      'stadiumWrite',
+    )(
+      keys.length,
+      ...keys,
+      request.frontend,
+      leaseMs,
+      request.generation,
+      this.limits.topicsMax,
+      this.limits.frontendsPerTopicMax,
+      this.epochTtlMs(),
+      this.limits.tombstoneMs,
+      this.limits.lapsedKeepMs,
+      this.limits.remoteKeepMs,
+      // Absent counts count none, as in the core's store.
+      ...topics.flatMap((topic, i) => [topic, counts?.[i] ?? 0]),
+    )) as [number, number, number, string[], string, number, number[], unknown[]];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const kind = flat[i] as 'granted' | 'renewed' | 'refused';
+      const topic = flat[i + 1] as string;
+      const change: LeaseChange =
+        kind === 'refused'
+          ? { change: kind, topic, frontend: request.frontend }
+          : { change: kind, topic, frontend: request.frontend, expiresAtMs: Number(flat[i + 2]) };
+      this.onLease(change);
+    }
+    // As the core's store: no heads at all while no topic has a history (best-effort replies stay small).
+    const heads: TopicHead[] = headSeqs.map((seq, i) => ({ topic: topics[i]!, seq }));
+    const withHeads = heads.length === 0 ? {} : { heads };
+    if (full === 1 && applied === 0) {
+      return {
+        ...rejected('full', this.fullMessage()),
+        epoch: Number(epochId),
+        ...withHeads,
+      };
+    }
+    const written = {
+      op: 'written',
+      applied,
+      ignored,
+      epoch: Number(epochId),
+      epochAgeMs,
+      occupancy: topics.map((topic, i) => storeOccupancyOf(topic, occupancies[i])),
+      ...withHeads,
+    } as const;
+    if (request.op === 'add') return written;
+    const regranted: string[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3)
+      if (flat[i] === 'granted') regranted.push(flat[i + 1] as string);
+    return { ...written, regranted };
+  }
+
+  private async writeRemoteTotals(
+    request: Extract<StoreRequest, { op: 'remote-totals' }>,
+  ): Promise<StoreReply> {
+    const problem = remoteTotalsError(this.limits, request.dc, request.totals);
+    if (problem !== null) return rejected('bad-request', problem);
+    const keys = [this.key('epoch'), this.key('heads'), this.key('remotes')];
+    const args: (string | number)[] = [
+      this.epochTtlMs(),
+      this.limits.topicsMax,
+      this.limits.remoteDcsMax,
+      this.limits.remoteKeepMs,
+      request.dc,
+    ];
+    for (const { topic, count, epoch, ageMs, validMs } of request.totals) {
+      keys.push(this.occupancyKey('remote', topic));
+      args.push(topic, count, epoch, ageMs, validMs);
+    }
+    const [verdict, applied, ignored, epochId, epochAgeMs] = (await this.run('stadiumRemoteTotals')(
+      keys.length,
+      ...keys,
+      ...args,
+    )) as ['ok' | 'full', number, number, string, number];
+    if (verdict === 'full') {
+      return rejected('full', this.fullMessage());
+    }
+    return { op: 'written', applied, ignored, epoch: Number(epochId), epochAgeMs };
+  }
+
+  private async readOccupancy(request: Extract<StoreRequest, { op: 'occupancy' }>): Promise<StoreReply> {
+    const problem = occupancyTopicsError(request.topics);
+    if (problem !== null) return rejected('bad-request', problem);
+    const keys = [this.key('epoch'), this.key('heads')];
+    for (const topic of request.topics)
+      keys.push(this.occupancyKey('counts', topic), this.occupancyKey('remote', topic));
+    const [answers, epochId, epochAgeMs] = (await this.run('stadiumOccupancy')(
+      keys.length,
+      ...keys,
+      this.epochTtlMs(),
+      this.limits.remoteKeepMs,
+    )) as [unknown[], string, number];
+    const occupancy = request.topics.map((topic, i) => storeOccupancyOf(topic, answers[i]));
+    return { op: 'occupancy', occupancy, epoch: Number(epochId), epochAgeMs };
   }
 
   private flushLookups(): void {
@@ -387,6 +463,11 @@ export class RedisStore implements SubscriptionStorePort {
     };
   }
 
+  /** The core's words for a write past topicsMax, frontendsPerTopicMax or remoteDcsMax. */
+  private fullMessage(): string {
+    return `store is full (topicsMax ${this.limits.topicsMax}, frontendsPerTopicMax ${this.limits.frontendsPerTopicMax})`;
+  }
+
   private run(name: string): ScriptRunner {
     return (this.redis as unknown as Record<string, ScriptRunner>)[name]!.bind(this.redis);
   }
@@ -415,6 +496,10 @@ export class RedisStore implements SubscriptionStorePort {
   }
 
   private historyKey(kind: 'hist' | 'ids' | 'idx', topic: string): string {
+    return `${this.prefix}${kind}:${topic}`;
+  }
+
+  private occupancyKey(kind: 'counts' | 'remote', topic: string): string {
     return `${this.prefix}${kind}:${topic}`;
   }
 }

@@ -6,9 +6,20 @@
  * Reliable mode's histories too: seqs from 1 per topic and epoch, idempotent appends by event id,
  * trimming by count and age with ids remembered past their events, reads by seq or id bounded by
  * `readEventsMax`, heads on lease writes, and a new epoch starting every topic again.
+ * Occupancy too: every lease write answers its topics' viewer counts (the counts of their live
+ * leases summed, and the peer datacenters' totals held, in the order the datacenters first sent
+ * one), a peer's total is kept only when its stamp is newer, reported expired after its validMs and
+ * forgotten remoteKeepMs later, and bad counts and totals are refused with nothing written.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Event, StoreLimits, StoreReply, StoreRequest } from '../core/index.ts';
+import type {
+  Event,
+  OccupancyTotal,
+  StoreLimits,
+  StoreOccupancy,
+  StoreReply,
+  StoreRequest,
+} from '../core/index.ts';
 import type { SubscriptionStorePort } from '../prod/index.ts';
 
 /** A store for the suite, and a way to make it lose all its data as a restart without persistence does. */
@@ -326,6 +337,363 @@ export function describeStoreContract(name: string, makeStore: StoreFactory): vo
         frontends: ['alive'],
         lapsed: [],
       });
+    });
+
+    const occupancyRead = async (
+      store: SubscriptionStorePort,
+      topics: string[],
+    ): Promise<StoreOccupancy[]> => {
+      const reply = await store.request({ op: 'occupancy', topics });
+      if (reply.op !== 'occupancy') throw new Error(`occupancy read answered ${JSON.stringify(reply)}`);
+      return reply.occupancy;
+    };
+    /** A lease write's answered occupancy, or what the write answered instead. */
+    const occupancyOfWrite = (reply: StoreReply): StoreOccupancy[] | string =>
+      reply.op === 'written' && reply.occupancy !== undefined ? reply.occupancy : JSON.stringify(reply);
+    const local = (topic: string, count: number): StoreOccupancy => ({ topic, local: count, remote: [] });
+    const total = (
+      topic: string,
+      count: number,
+      epoch: number,
+      ageMs: number,
+      validMs = 60_000,
+    ): OccupancyTotal => ({
+      topic,
+      count,
+      epoch,
+      ageMs,
+      validMs,
+    });
+    const remoteTotals = (
+      store: SubscriptionStorePort,
+      dc: string,
+      totals: OccupancyTotal[],
+    ): Promise<StoreReply> => store.request({ op: 'remote-totals', dc, totals });
+
+    it("lease writes answer their topics' occupancy: live leases' counts summed, a renewal replacing its count, none counting 0", async () => {
+      const store = await open();
+      const first = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 3,
+      });
+      expect(occupancyOfWrite(first)).toEqual([local('t', 3)]);
+      const second = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f2',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 4,
+      });
+      expect(occupancyOfWrite(second)).toEqual([local('t', 7)]);
+      const renewed = await store.request({
+        op: 'renew',
+        topics: ['t', 'u'],
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 2,
+        counts: [10, 2],
+      });
+      expect(renewed).toMatchObject(written(2, 0));
+      expect(occupancyOfWrite(renewed)).toEqual([local('t', 14), local('u', 2)]);
+      const uncounted = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f3',
+        leaseMs: 60_000,
+        generation: 1,
+      });
+      expect(occupancyOfWrite(uncounted)).toEqual([local('t', 14)]);
+      const withoutCounts = await store.request({
+        op: 'renew',
+        topics: ['t'],
+        frontend: 'f2',
+        leaseMs: 60_000,
+        generation: 2,
+      });
+      expect(occupancyOfWrite(withoutCounts)).toEqual([local('t', 10)]);
+      const read = await store.request({ op: 'occupancy', topics: ['u', 't', 'nobody', 'u'] });
+      expect(read).toEqual({
+        op: 'occupancy',
+        occupancy: [local('u', 2), local('t', 10), local('nobody', 0), local('u', 2)],
+        epoch: first.op === 'written' ? first.epoch : -1,
+        epochAgeMs: expect.any(Number) as number,
+      });
+    });
+
+    it("an expired lease's count leaves the sum, a removed lease counts 0, and ignored writes change no count", async () => {
+      const store = await open({ lapsedKeepMs: 5_000 });
+      await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f-short',
+        leaseMs: 150,
+        generation: 1,
+        count: 3,
+      });
+      const both = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f-long',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 4,
+      });
+      expect(occupancyOfWrite(both)).toEqual([local('t', 7)]);
+      await sleep(300);
+      expect(await occupancyRead(store, ['t'])).toEqual([local('t', 4)]);
+      const removed = await store.request({ op: 'remove', topic: 't', frontend: 'f-long', generation: 2 });
+      expect(removed).toMatchObject(written(1, 0));
+      expect(occupancyOfWrite(removed)).toEqual([local('t', 0)]);
+      // Ignored writes (older than the tombstone, a second removal) answer the occupancy all the same.
+      const late = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f-long',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 9,
+      });
+      expect(late).toMatchObject(written(0, 1));
+      expect(occupancyOfWrite(late)).toEqual([local('t', 0)]);
+      const again = await store.request({ op: 'remove', topic: 't', frontend: 'f-long', generation: 2 });
+      expect(again).toMatchObject(written(0, 1));
+      expect(occupancyOfWrite(again)).toEqual([local('t', 0)]);
+      const regranted = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f-short',
+        leaseMs: 60_000,
+        generation: 2,
+        count: 5,
+      });
+      expect(occupancyOfWrite(regranted)).toEqual([local('t', 5)]);
+      const older = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f-short',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 8,
+      });
+      expect(older).toMatchObject(written(0, 1));
+      expect(occupancyOfWrite(older)).toEqual([local('t', 5)]);
+      expect(await occupancyRead(store, ['t'])).toEqual([local('t', 5)]);
+    });
+
+    it('a renewal that partly fits answers the occupancy of every topic it named; one that fits none is rejected full', async () => {
+      const store = await open({ topicsMax: 1 });
+      await store.request({
+        op: 'add',
+        topic: 'a',
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 2,
+      });
+      const partly = await store.request({
+        op: 'renew',
+        topics: ['a', 'b'],
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 2,
+        counts: [3, 4],
+      });
+      expect(partly).toMatchObject(written(1, 0));
+      expect(occupancyOfWrite(partly)).toEqual([local('a', 3), local('b', 0)]);
+      const refused = await store.request({
+        op: 'add',
+        topic: 'b',
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 3,
+        count: 4,
+      });
+      expect(refused).toMatchObject({ op: 'rejected', reason: 'full' });
+      expect(refused).not.toHaveProperty('occupancy');
+      expect(await occupancyRead(store, ['a', 'b'])).toEqual([local('a', 3), local('b', 0)]);
+    });
+
+    it('a peer datacenter’s total is kept only when its stamp (epoch, then age) is newer; datacenters in the order they first sent one', async () => {
+      const store = await open();
+      const first = await remoteTotals(store, 'dc-c', [total('t', 5, 10, 100)]);
+      expect(first).toMatchObject(written(1, 0));
+      expect(first.op === 'written' && Number.isSafeInteger(first.epoch) && first.epochAgeMs >= 0).toBe(true);
+      expect(await remoteTotals(store, 'dc-b', [total('t', 7, 10, 50), total('u', 1, 10, 50)])).toMatchObject(
+        written(2, 0),
+      );
+      // Older by age, equal, older by epoch although much older in age: all ignored.
+      expect(
+        await remoteTotals(store, 'dc-c', [
+          total('t', 6, 10, 99),
+          total('t', 6, 10, 100),
+          total('t', 6, 9, 5_000),
+        ]),
+      ).toMatchObject(written(0, 3));
+      // A newer epoch wins whatever its age; the same stamp twice in one write is kept once.
+      expect(await remoteTotals(store, 'dc-c', [total('t', 8, 11, 0), total('t', 9, 11, 0)])).toMatchObject(
+        written(1, 1),
+      );
+      expect(await remoteTotals(store, 'dc-b', [])).toMatchObject(written(0, 0));
+      const remoteOfT = [
+        { dc: 'dc-c', count: 8, expired: false },
+        { dc: 'dc-b', count: 7, expired: false },
+      ];
+      expect(await occupancyRead(store, ['t', 'u'])).toEqual([
+        { topic: 't', local: 0, remote: remoteOfT },
+        { topic: 'u', local: 0, remote: [{ dc: 'dc-b', count: 1, expired: false }] },
+      ]);
+      const lease = await store.request({
+        op: 'add',
+        topic: 't',
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 2,
+      });
+      expect(occupancyOfWrite(lease)).toEqual([{ topic: 't', local: 2, remote: remoteOfT }]);
+    });
+
+    it('a peer total is reported expired once its validMs passed, still held against older stamps, and forgotten remoteKeepMs later', async () => {
+      const store = await open({ remoteKeepMs: 400, sweepEveryMs: 50 });
+      await remoteTotals(store, 'dc-b', [total('t', 5, 1, 0, 250)]);
+      await remoteTotals(store, 'dc-c', [total('t', 2, 1, 0, 60_000)]);
+      expect(await occupancyRead(store, ['t'])).toEqual([
+        {
+          topic: 't',
+          local: 0,
+          remote: [
+            { dc: 'dc-b', count: 5, expired: false },
+            { dc: 'dc-c', count: 2, expired: false },
+          ],
+        },
+      ]);
+      await sleep(400);
+      expect(await occupancyRead(store, ['t'])).toEqual([
+        {
+          topic: 't',
+          local: 0,
+          remote: [
+            { dc: 'dc-b', count: 5, expired: true },
+            { dc: 'dc-c', count: 2, expired: false },
+          ],
+        },
+      ]);
+      expect(await remoteTotals(store, 'dc-b', [total('t', 9, 0, 0)])).toMatchObject(written(0, 1));
+      // Past validMs + remoteKeepMs (and a sweep) it is gone: any stamp is kept again, and its datacenter comes last.
+      await sleep(650);
+      expect(await occupancyRead(store, ['t'])).toEqual([
+        { topic: 't', local: 0, remote: [{ dc: 'dc-c', count: 2, expired: false }] },
+      ]);
+      expect(await remoteTotals(store, 'dc-b', [total('t', 9, 0, 0)])).toMatchObject(written(1, 0));
+      expect(await occupancyRead(store, ['t'])).toEqual([
+        {
+          topic: 't',
+          local: 0,
+          remote: [
+            { dc: 'dc-c', count: 2, expired: false },
+            { dc: 'dc-b', count: 9, expired: false },
+          ],
+        },
+      ]);
+    });
+
+    it('past remoteDcsMax a total from one more datacenter is rejected full, past topicsMax one for one more topic; nothing changes', async () => {
+      const store = await open({ remoteDcsMax: 2, topicsMax: 1 });
+      await remoteTotals(store, 'dc-b', [total('t', 1, 1, 0)]);
+      await remoteTotals(store, 'dc-c', [total('t', 2, 1, 0)]);
+      const crowded = await remoteTotals(store, 'dc-d', [total('t', 3, 1, 0)]);
+      expect(crowded.op === 'rejected' && crowded.reason).toBe('full');
+      // A datacenter already held still updates its total.
+      expect(await remoteTotals(store, 'dc-b', [total('t', 4, 1, 1)])).toMatchObject(written(1, 0));
+      const remoteOfT = [
+        { dc: 'dc-b', count: 4, expired: false },
+        { dc: 'dc-c', count: 2, expired: false },
+      ];
+      expect(await occupancyRead(store, ['t'])).toEqual([{ topic: 't', local: 0, remote: remoteOfT }]);
+      const oneTopicMore = await remoteTotals(store, 'dc-b', [total('u', 1, 1, 0)]);
+      expect(oneTopicMore.op === 'rejected' && oneTopicMore.reason).toBe('full');
+      expect(await occupancyRead(store, ['u'])).toEqual([local('u', 0)]);
+      // Leases count their topics apart from peers' totals.
+      const lease = await store.request({
+        op: 'add',
+        topic: 'u',
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 1,
+        count: 1,
+      });
+      expect(occupancyOfWrite(lease)).toEqual([local('u', 1)]);
+    });
+
+    it('bad counts, totals and occupancy reads are answered rejected/bad-request and write nothing', async () => {
+      const store = await open({ countMax: 100 });
+      const lease = { op: 'add', topic: 'ok', frontend: 'f1', leaseMs: 60_000, generation: 1 } as const;
+      const renewal = (counts: number[]): StoreRequest => ({
+        op: 'renew',
+        topics: ['ok', 'ok2'],
+        frontend: 'f1',
+        leaseMs: 60_000,
+        generation: 1,
+        counts,
+      });
+      const countWords = 'a count is a whole number from 0 to 100';
+      const totalWords = 'a total is a whole number from 0 to 100';
+      const stampWords = 'a total needs its store epoch and epoch age';
+      const cases: [StoreRequest, string][] = [
+        [{ ...lease, count: -1 }, countWords],
+        [{ ...lease, count: 1.5 }, countWords],
+        [{ ...lease, count: 101 }, countWords],
+        [{ ...lease, count: '3' as unknown as number }, countWords],
+        [renewal([1]), 'counts must match topics one for one'],
+        [renewal([1, 2, 3]), 'counts must match topics one for one'],
+        [renewal([1, 101]), countWords],
+        [
+          { op: 'remote-totals', dc: '', totals: [total('ok', 1, 1, 0)] },
+          'remote totals need the datacenter they came from',
+        ],
+        [
+          { op: 'remote-totals', dc: 'dc-b', totals: 'ok' as unknown as OccupancyTotal[] },
+          'remote totals must be a list',
+        ],
+        [
+          { op: 'remote-totals', dc: 'dc-b', totals: [total('bad topic', 1, 1, 0)] },
+          'topic "bad topic" may only hold letters, digits and _ . : - /',
+        ],
+        [
+          { op: 'remote-totals', dc: 'dc-b', totals: [total('ok', 1, 1, 0), total('ok2', 101, 1, 0)] },
+          totalWords,
+        ],
+        [{ op: 'remote-totals', dc: 'dc-b', totals: [total('ok', -1, 1, 0)] }, totalWords],
+        [{ op: 'remote-totals', dc: 'dc-b', totals: [total('ok', 1, 1.5, 0)] }, stampWords],
+        [{ op: 'remote-totals', dc: 'dc-b', totals: [total('ok', 1, 1, -1)] }, stampWords],
+        [
+          { op: 'remote-totals', dc: 'dc-b', totals: [total('ok', 1, 1, 0, 0)] },
+          'a total needs a positive validMs',
+        ],
+        [
+          { op: 'remote-totals', dc: 'dc-b', totals: [null as unknown as OccupancyTotal] },
+          'a total is an object {topic, count, epoch, ageMs, validMs}',
+        ],
+        [{ op: 'occupancy', topics: [] }, 'an occupancy read names at least one topic'],
+        [
+          { op: 'occupancy', topics: ['ok', 'no spaces'] },
+          'topic "no spaces" may only hold letters, digits and _ . : - /',
+        ],
+      ];
+      for (const [request, message] of cases)
+        expect(await store.request(request), JSON.stringify(request)).toEqual({
+          op: 'rejected',
+          reason: 'bad-request',
+          message,
+        });
+      expect(await occupancyRead(store, ['ok', 'ok2'])).toEqual([local('ok', 0), local('ok2', 0)]);
+      expect(await lookup(store, 'ok')).toEqual([]);
+      expect(await lookup(store, 'ok2')).toEqual([]);
     });
 
     const event = (topic: string, id: string, payload: Event['payload'] = `payload of ${id}`): Event => ({
