@@ -36,8 +36,8 @@
  *   leases and a dead frontend's viewers leave it when its lease expires. Every lease write answers
  *   the occupancy of its topics. Peer datacenters' totals arrive as `remote-totals` writes, each kept
  *   only when newer (by the sender store's epoch and epoch age) than the one held; a total is
- *   reported `expired` once its `validMs` passed and forgotten `remoteKeepMs` later (or when the
- *   topic has no lease and no total left). `remoteDcsMax` totals per topic, `topicsMax` topics:
+ *   reported `expired` once its `validMs` passed and forgotten `remoteKeepMs` later (by the sweep).
+ *   `remoteDcsMax` totals per topic, `topicsMax` topics:
  *   past them a `remote-totals` write is refused `full`, keeping the totals listed before.
  *
  * The pure functions (`apply`, `sweep`, `liveFrontends`) serve the simulator's store node (through
