@@ -45,29 +45,32 @@ export class ClientInputs {
 
   /**
    * Join `topics`: one `resume` of them all from `cursors` or after `lastEventId` when there is
-   * one, else a `subscribe` each.
+   * one, else a `subscribe` each. `occupancy`: the connection also wants their viewer counts.
    */
   join(
     connection: ConnectionId,
     topics: Topic[],
     lastEventId: EventId | null,
-    cursors?: readonly TopicCursor[],
+    cursors: readonly TopicCursor[] | undefined,
+    occupancy: boolean,
   ): void {
+    // Only a connection that asks carries the flag, so the core's actions stay as they were without it.
+    const watch = occupancy ? { occupancy: true } : {};
     if (cursors !== undefined) {
       const cursorEventId = cursors.find((cursor) => cursor.lastEventId !== undefined)?.lastEventId;
       if (this.mode === 'reliable') {
         const ownCursors = cursors.filter((cursor) => topics.includes(cursor.topic));
         const id = lastEventId ?? cursorEventId ?? cursorResumeEventId;
-        this.act(connection, { type: 'resume', topics, lastEventId: id, cursors: ownCursors });
+        this.act(connection, { type: 'resume', topics, lastEventId: id, cursors: ownCursors, ...watch });
         return;
       }
       lastEventId ??= cursorEventId ?? null;
     }
     if (lastEventId !== null) {
-      this.act(connection, { type: 'resume', topics, lastEventId });
+      this.act(connection, { type: 'resume', topics, lastEventId, ...watch });
       return;
     }
-    for (const topic of topics) this.act(connection, { type: 'subscribe', topic });
+    for (const topic of topics) this.act(connection, { type: 'subscribe', topic, ...watch });
   }
 }
 

@@ -35,6 +35,7 @@ function setup(): {
       topics: () => 0,
       storeUp: () => null,
       coreCounters: () => [],
+      topicOccupancy: () => [],
     },
     {},
   );
@@ -43,7 +44,10 @@ function setup(): {
     metrics,
     createLogger('silent'),
     () => {},
-    (topic, frame) => log.push(`publish ${topic} ${JSON.parse(frame).id as string}`),
+    {
+      publish: (topic, frame) => log.push(`publish ${topic} ${JSON.parse(frame).id as string}`),
+      subscribers: () => 0,
+    },
   );
   const ws = (id: string): void => {
     const fake = {

@@ -4,7 +4,7 @@
 // change into one list; the order in that list is what the sockets would see.
 import { describe, expect, it } from 'vitest';
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
-import type { Event } from '../core/index.ts';
+import type { Event, Occupancy } from '../core/index.ts';
 import { Clients } from './clients.ts';
 import type { WsData } from './clients.ts';
 import { createLogger } from './log.ts';
@@ -25,18 +25,28 @@ function setup(): { clients: Clients; log: string[]; ws: (id: string) => void; s
       topics: () => 0,
       storeUp: () => null,
       coreCounters: () => [],
+      topicOccupancy: () => [],
     },
     {},
   );
+  /** Each fake socket's pub/sub topics, as uWebSockets.js keeps them. */
+  const subscribed = new Map<string, string[]>();
   const clients = new Clients(
     { slowClientPolicy: 'close', slowClientBytes: 1 << 20, sseRetryMs: 1_000 },
     metrics,
     createLogger('silent'),
     () => {},
-    (topic, frame) => log.push(`publish ${topic} ${JSON.parse(frame).id as string}`),
+    {
+      publish: (topic, frame) => {
+        const message = JSON.parse(frame) as Record<string, unknown>;
+        log.push(`publish ${topic} ${String(message.id ?? message.count)}`);
+      },
+      subscribers: (topic) => [...subscribed.values()].filter((topics) => topics.includes(topic)).length,
+    },
   );
   const ws = (id: string): void => {
     const topics: string[] = [];
+    subscribed.set(id, topics);
     const fake = {
       getUserData: () => ({ id, grant: null }),
       getTopics: () => [...topics],
@@ -59,6 +69,8 @@ function setup(): { clients: Clients; log: string[]; ws: (id: string) => void; s
       write: (chunk: string) => {
         const ids = [...chunk.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
         if (ids.length > 0) log.push(`${id} write ${ids.join(',')}`);
+        for (const [frame] of chunk.matchAll(/^event: occupancy\n.*$/gm))
+          log.push(`${id} write ${frame.replace('\n', ' ')}`);
         return true;
       },
     };
@@ -133,6 +145,82 @@ describe('Clients batches per event-loop iteration', () => {
     expect(log.slice(2).map((line) => line.slice(0, 24))).toEqual([
       'publish live e1',
       'w1 send {"type":"notice"',
+    ]);
+  });
+});
+
+describe('Clients write viewer counts', () => {
+  const counted = (count: number, topic = 'live'): Occupancy => ({
+    topic,
+    count,
+    byDc: { 'dc-a': count },
+    stale: [],
+  });
+  const wsFrame = (count: number): string =>
+    `{"type":"occupancy","topic":"live","count":${count},"byDc":{"dc-a":${count}},"stale":[]}`;
+
+  it("a watcher's first count is written to it, then it joins the channel; a count to the whole channel is one publish", async () => {
+    const { clients, log, ws, sse } = setup();
+    ws('w1');
+    ws('w2');
+    sse('s1');
+    clients.occupancy(['w1', 'w2', 's1'], counted(3));
+    expect(log).toEqual([
+      `w1 send ${wsFrame(3)}`,
+      'w1 subscribe occupancy live',
+      `w2 send ${wsFrame(3)}`,
+      'w2 subscribe occupancy live',
+    ]);
+    await nextIteration();
+    expect(log.slice(4)).toEqual([
+      's1 write event: occupancy data: {"topic":"live","count":3,"byDc":{"dc-a":3},"stale":[]}',
+    ]);
+    clients.occupancy(['w1', 'w2', 's1'], counted(4));
+    await nextIteration();
+    expect(log.slice(5)).toEqual([
+      'publish occupancy live 4',
+      's1 write event: occupancy data: {"topic":"live","count":4,"byDc":{"dc-a":4},"stale":[]}',
+    ]);
+  });
+
+  it('a new watcher listed beside the channel gets the count once: the publish goes before it joins', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    ws('w2');
+    clients.occupancy(['w1'], counted(1));
+    clients.occupancy(['w1', 'w2'], counted(2));
+    await nextIteration();
+    expect(log).toEqual([
+      `w1 send ${wsFrame(1)}`,
+      'w1 subscribe occupancy live',
+      'publish occupancy live 2',
+      `w2 send ${wsFrame(2)}`,
+      'w2 subscribe occupancy live',
+    ]);
+  });
+
+  it('a socket of the channel the core does not list keeps the channel unused: each listed one is written to', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    ws('w2');
+    clients.occupancy(['w1', 'w2'], counted(2));
+    // w2 stopped watching without leaving the topic's channel (no `left` came): it must not get 5.
+    clients.occupancy(['w1'], counted(5));
+    await nextIteration();
+    expect(log.slice(4)).toEqual([`w1 send ${wsFrame(5)}`]);
+  });
+
+  it('a WebSocket that leaves the topic leaves its occupancy channel too', async () => {
+    const { clients, log, ws } = setup();
+    ws('w1');
+    clients.joined('w1', 'live');
+    clients.occupancy(['w1'], counted(1));
+    clients.left('w1', 'live');
+    expect(log.slice(2)).toEqual([
+      `w1 send ${wsFrame(1)}`,
+      'w1 subscribe occupancy live',
+      'w1 unsubscribe live',
+      'w1 unsubscribe occupancy live',
     ]);
   });
 });

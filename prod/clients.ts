@@ -26,6 +26,14 @@
  *   three-byte probe write says the backlog has not drained, and closes it at twice the limit, so
  *   memory stays bounded whatever a client does. Both are counted.
  * - When a transport goes away (the client left, or we closed it), `onGone` tells the host once.
+ * - Viewer counts (the core's `occupancy` effect) go to the connections that asked, formatted once
+ *   per update. WebSockets that were told a topic's count once are subscribed in uWebSockets.js'
+ *   pub/sub to the topic's occupancy channel (`occupancyChannel`, a name no topic can have); an
+ *   update whose list holds every socket of that channel (`subscribers`) is one publish there, so
+ *   "N watching" reaches a hundred thousand sockets in one C++ loop. Otherwise, and to a watcher's
+ *   first count, it is written to each socket directly: a socket the core no longer lists (it
+ *   left the topic without a `left`) keeps the channel from being used, and never gets a count it
+ *   was not meant to get. A socket leaves the channel with the topic (`left`).
  *
  * Reliable mode (events carry their position; prod/wire.ts)
  * - Each SSE connection keeps its viewer's cursors by core/viewer-cursors.ts (`cursorJoined` on
@@ -47,6 +55,7 @@ import type {
   DeliveryMode,
   Event,
   Notice,
+  Occupancy,
   Position,
   Topic,
   TopicCursor,
@@ -63,11 +72,13 @@ import {
   sseEventTail,
   sseIdLine,
   sseNotice,
+  sseOccupancy,
   sseRetry,
   sseSubscribed,
   wirePosition,
   wsEvent,
   wsNotice,
+  wsOccupancy,
   wsSubscribed,
 } from './wire.ts';
 
@@ -109,6 +120,21 @@ export interface WsConnection {
   held: ArrayBuffer[];
   /** Reliable mode: topics it is subscribed to in uWebSockets.js' pub/sub (see the header). */
   pubsubTopics: Set<Topic>;
+  /** Topics whose occupancy channel it is subscribed to in uWebSockets.js' pub/sub (see the header). */
+  occupancyTopics: Set<Topic>;
+}
+
+/** uWebSockets.js' pub/sub, as the clients use it. */
+export interface PubSub {
+  /** `app.publish`: one frame to every WebSocket subscribed to the topic. */
+  publish(topic: string, frame: string): void;
+  /** `app.numSubscribers`: how many WebSockets are subscribed to the topic. */
+  subscribers(topic: string): number;
+}
+
+/** The pub/sub topic of a topic's viewer counts: the space keeps it apart from every topic name. */
+export function occupancyChannel(topic: Topic): string {
+  return `occupancy ${topic}`;
 }
 
 export type Connection = SseConnection | WsConnection;
@@ -141,8 +167,7 @@ export class Clients {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly onGone: (id: ConnectionId) => void,
-    /** uWebSockets.js' `app.publish`: one frame to every WebSocket subscribed to the topic. */
-    private readonly publish: (topic: Topic, frame: string) => void,
+    private readonly pubsub: PubSub,
     /** Told of every connection that opens and goes (chaos runs); null: nobody is. */
     private readonly recorder: Recorder | null = null,
   ) {
@@ -216,6 +241,7 @@ export class Clients {
       grant,
       held: [],
       pubsubTopics: new Set(),
+      occupancyTopics: new Set(),
     };
     this.connections.set(id, conn);
     this.recorder?.connectionOpened(id, viewer);
@@ -353,6 +379,45 @@ export class Clients {
     }
     this.flushPublishes();
     if (!this.reliable || conn.pubsubTopics.delete(topic)) conn.ws.unsubscribe(topic);
+    if (conn.occupancyTopics.delete(topic)) conn.ws.unsubscribe(occupancyChannel(topic));
+  }
+
+  /** A topic's viewer count to the connections that asked for it (see the header). */
+  occupancy(ids: readonly ConnectionId[], occupancy: Occupancy): void {
+    const { topic } = occupancy;
+    let sse: string | null = null;
+    let sseCount = 0;
+    const members: WsConnection[] = [];
+    const joining: WsConnection[] = [];
+    for (const id of ids) {
+      const conn = this.connections.get(id);
+      if (conn === undefined || !conn.open) continue;
+      if (conn.kind === 'sse') {
+        sse ??= sseOccupancy(occupancy);
+        this.batchSse(conn, sse, false);
+        sseCount++;
+      } else (conn.occupancyTopics.has(topic) ? members : joining).push(conn);
+    }
+    if (sseCount > 0) this.metrics.occupancyUpdates.inc({ transport: 'sse' }, sseCount);
+    if (members.length === 0 && joining.length === 0) return;
+    const frame = wsOccupancy(occupancy);
+    const channel = occupancyChannel(topic);
+    let wsCount = 0;
+    if (members.length > 0 && members.length === this.pubsub.subscribers(channel)) {
+      this.publishes.push({ topic: channel, frame });
+      this.scheduleFlush();
+      wsCount += members.length;
+    } else {
+      for (const conn of members) if (this.writeWs(conn, frame)) wsCount++;
+    }
+    for (const conn of joining) {
+      // writeWs makes the queued publishes first, the channel's included: it is not sent this twice.
+      if (this.writeWs(conn, frame)) wsCount++;
+      if (!conn.open) continue;
+      conn.ws.subscribe(channel);
+      conn.occupancyTopics.add(topic);
+    }
+    if (wsCount > 0) this.metrics.occupancyUpdates.inc({ transport: 'ws' }, wsCount);
   }
 
   /**
@@ -436,7 +501,7 @@ export class Clients {
     if (this.publishes.length === 0) return;
     const publishes = this.publishes;
     this.publishes = [];
-    for (const { topic, frame } of publishes) this.publish(topic, frame);
+    for (const { topic, frame } of publishes) this.pubsub.publish(topic, frame);
   }
 
   private flushSse(): void {

@@ -43,6 +43,8 @@ export interface ServeConfig {
   slowClientPolicy: SlowClientPolicy;
   slowClientBytes: number;
   leaseMs: number;
+  /** Viewer counts: how often frontends report them and tell watchers, and dispatchers tell peers (0: off). */
+  occupancyEveryMs: number;
   storeTimeoutMs: number;
   heartbeatMs: number;
   sseRetryMs: number;
@@ -107,6 +109,12 @@ export const serveOptions: readonly ServeOption[] = [
   ),
   option('slow-client-bytes', 'N', 'per-connection buffered-bytes limit', '262144'),
   option('lease-ms', 'MS', 'frontend registration lease (renewed every third)', '10000'),
+  option(
+    'occupancy-every-ms',
+    'MS',
+    'viewer counts ("N watching"): how often they are reported and sent, the same on every node (0: off)',
+    '1000',
+  ),
   option('store-timeout-ms', 'MS', 'how long a dispatcher waits for its store', '500'),
   option('heartbeat-ms', 'MS', 'SSE heartbeat comment interval', '15000'),
   option('sse-retry-ms', 'MS', 'reconnect delay suggested to SSE clients', '2000'),
@@ -118,6 +126,10 @@ export const serveOptions: readonly ServeOption[] = [
 
 /** Raw option values as commander hands them over: camelCase keys, string values. */
 export type ServeFlags = Record<string, string | undefined>;
+
+/** The occupancy interval's bounds when it is on (0 turns it off). */
+export const occupancyEveryMsMin = 100;
+export const occupancyEveryMsMax = 60_000;
 
 /** The shortest internal token accepted: long enough that it cannot be guessed in practice. */
 export const internalTokenLengthMin = 16;
@@ -201,6 +213,12 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     errors.push('--store is for dispatchers; a frontend reaches the store through them');
   }
   const leaseMs = integer('lease-ms', 10_000, 3, 10 * 60_000);
+  const occupancyEveryMs = integer('occupancy-every-ms', 1_000, 0, occupancyEveryMsMax);
+  // A shorter interval would renew every watched topic's lease that often, for no one's benefit.
+  if (occupancyEveryMs > 0 && occupancyEveryMs < occupancyEveryMsMin)
+    errors.push(
+      `--occupancy-every-ms must be 0 (off) or from ${occupancyEveryMsMin} to ${occupancyEveryMsMax}, got ${occupancyEveryMs}`,
+    );
   // Node-to-node messages can deliver, subscribe and unsubscribe on any topic: they are never
   // accepted without the deployment's shared secret, so a node that talks to others needs one.
   const internalToken = raw('internal-token') ?? null;
@@ -248,6 +266,7 @@ export function serveConfigFrom(flags: ServeFlags, env: Record<string, string | 
     slowClientPolicy: choice<SlowClientPolicy>('slow-client-policy', ['close', 'drop'], 'close'),
     slowClientBytes: integer('slow-client-bytes', 262_144, 1024),
     leaseMs,
+    occupancyEveryMs,
     storeTimeoutMs: integer('store-timeout-ms', 500, 1, 60_000),
     heartbeatMs: integer('heartbeat-ms', 15_000, 100),
     sseRetryMs: integer('sse-retry-ms', 2_000, 0),

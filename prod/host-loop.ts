@@ -10,7 +10,9 @@
  * - Perform: every effect of one input before the next input. `send` goes to the peer transport
  *   (prod/peer-transport.ts), `deliver`, `notice`, `joined`, `left` and `close` to the client
  *   transports (prod/clients.ts), `store-request` to the store (prod/store-calls.ts),
- *   `publish-reply` to the HTTP publish waiting for it (prod/route-publish.ts); `drop`, `lease` and
+ *   `publish-reply` to the HTTP publish waiting for it (prod/route-publish.ts), `occupancy` to the
+ *   client transports and `occupancy-reply` to the HTTP query waiting for it
+ *   (prod/route-occupancy.ts); `drop`, `lease` and
  *   `published` become metrics and debug logs, as do reliable mode's `appended` and `trimmed`. A
  *   host bug performing one effect is logged and does not cost the rest.
  * - Deadlines: after each drained queue one timer per role is armed for `deadline(state)`, and
@@ -36,6 +38,7 @@ import type {
   Message,
   MessageType,
   NodeId,
+  OccupancyResult,
   PublishId,
   PublishResult,
   RequestId,
@@ -65,6 +68,8 @@ export interface EffectTargets {
   storeRequest(requestId: RequestId, request: StoreRequest): void;
   /** `publish-reply`: the answer to a publish the host fed as a `publish` input. */
   answerPublish(publishId: PublishId, result: PublishResult): void;
+  /** `occupancy-reply`: the answer to a query the host fed as an `occupancy` input. */
+  answerOccupancy(queryId: PublishId, result: OccupancyResult): void;
 }
 
 /**
@@ -188,6 +193,7 @@ export class HostLoop {
       if (this.dispatcher === null) return false;
       if (message.type === 'deliver-ack') this.deliveryAcked(message.deliveryId);
       else if (message.type === 'forward-ack') this.metrics.forwardAcks.inc({ direction: 'received' });
+      else if (message.type === 'occupancy') this.metrics.occupancyMessages.inc({ direction: 'received' });
       this.feed({ role: 'dispatcher', input: { kind: 'message', source, message } });
       return true;
     }
@@ -269,6 +275,8 @@ export class HostLoop {
           this.deliverySent(effect.message.deliveryId);
         } else if (effect.message.type === 'forward-ack') {
           this.metrics.forwardAcks.inc({ direction: 'sent' });
+        } else if (effect.message.type === 'occupancy') {
+          this.metrics.occupancyMessages.inc({ direction: 'sent' });
         }
         this.targets.send(effect.target, effect.message);
         return;
@@ -328,8 +336,11 @@ export class HostLoop {
         });
         return;
       case 'occupancy':
+        clients.occupancy(effect.connections, effect.occupancy);
+        return;
       case 'occupancy-reply':
-        this.log.debug(effect.kind, {});
+        this.metrics.occupancyQueries.inc({ result: effect.result.ok ? 'ok' : effect.result.code });
+        this.targets.answerOccupancy(effect.queryId, effect.result);
         return;
       default:
         unreachable(effect);

@@ -10,6 +10,7 @@ import {
   parseStreamQuery,
   publishErrorStatus,
 } from './http-input.ts';
+import type { HttpError } from './http-input.ts';
 
 const code = (value: unknown): string | null => (isHttpError(value) ? `${value.status} ${value.code}` : null);
 
@@ -75,6 +76,7 @@ describe('stream query', () => {
       topics: ['a', 'b', 'c'],
       lastEventId: null,
       token: 'jwt',
+      occupancy: false,
     });
     expect(parseStreamQuery('topic=a&lastEventId=q-1', '', 64)).toMatchObject({ lastEventId: 'q-1' });
     expect(parseStreamQuery('topic=a&lastEventId=q-1', 'h-2', 64)).toMatchObject({ lastEventId: 'h-2' });
@@ -86,6 +88,27 @@ describe('stream query', () => {
     expect(code(parseStreamQuery('topic=a&topic=b&topic=c', '', 2))).toBe('400 too-many-topics');
     expect(code(parseStreamQuery('topic=a', 'bad id', 64))).toBe('400 bad-id');
   });
+
+  it('occupancy=1 or true asks for viewer counts, 0 or false or nothing does not, anything else is refused', () => {
+    for (const [query, wanted] of [
+      ['topic=a&occupancy=1', true],
+      ['topic=a&occupancy=true', true],
+      ['topic=a&occupancy=0', false],
+      ['topic=a&occupancy=false', false],
+      ['topic=a', false],
+    ] as const)
+      expect(parseStreamQuery(query, '', 64), query).toMatchObject({ occupancy: wanted });
+    for (const query of [
+      'topic=a&occupancy=yes',
+      'topic=a&occupancy=',
+      'topic=a&occupancy=constructor',
+      'topic=a&occupancy=1&occupancy=1',
+    ]) {
+      const refused = parseStreamQuery(query, '', 64);
+      expect(code(refused), query).toBe('400 bad-request');
+      expect((refused as HttpError).message, query).toMatch(/^occupancy must be given once, as 1 or 0/);
+    }
+  });
 });
 
 describe('WebSocket client messages', () => {
@@ -93,6 +116,12 @@ describe('WebSocket client messages', () => {
     expect(parseClientMessage('{"type":"subscribe","topic":"a"}', 8)).toEqual({
       type: 'subscribe',
       topics: ['a'],
+      occupancy: false,
+    });
+    expect(parseClientMessage('{"type":"subscribe","topic":"a","occupancy":true}', 8)).toEqual({
+      type: 'subscribe',
+      topics: ['a'],
+      occupancy: true,
     });
     expect(parseClientMessage('{"type":"unsubscribe","topics":["a","b"]}', 8)).toEqual({
       type: 'unsubscribe',
@@ -102,7 +131,11 @@ describe('WebSocket client messages', () => {
       type: 'resume',
       topics: ['a'],
       lastEventId: 'e-1',
+      occupancy: false,
     });
+    expect(
+      parseClientMessage('{"type":"resume","topics":["a"],"lastEventId":"e-1","occupancy":true}', 8),
+    ).toMatchObject({ type: 'resume', occupancy: true });
     expect(parseClientMessage('{"type":"publish","topic":"a","payload":"p"}', 8)).toEqual({
       type: 'publish',
       topic: 'a',
@@ -130,6 +163,9 @@ describe('WebSocket client messages', () => {
     ['{"type":"publish","topic":"a"}', '400 bad-payload'],
     ['{"type":"refresh"}', '400 bad-request'],
     ['{"type":"refresh","token":""}', '400 bad-request'],
+    ['{"type":"subscribe","topic":"a","occupancy":"yes"}', '400 bad-request'],
+    ['{"type":"subscribe","topic":"a","occupancy":1}', '400 bad-request'],
+    ['{"type":"resume","topics":["a"],"lastEventId":"e-1","occupancy":null}', '400 bad-request'],
   ])('%s -> %s', (text, expected) => {
     expect(code(parseClientMessage(text, 2))).toBe(expected);
   });

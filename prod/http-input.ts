@@ -116,10 +116,34 @@ export interface StreamRequest {
   /** Reliable mode's resume: the cursors of the requested topics, when the id was a cursor text. */
   cursors?: TopicCursor[];
   token: string | null;
+  /** `?occupancy=1`: every topic of the stream also gets its viewer count (`event: occupancy`). */
+  occupancy: boolean;
+}
+
+/** What `?occupancy=` may say: on or off (a Map: a name like `constructor` is not a value). */
+const occupancyValues: ReadonlyMap<string, boolean> = new Map([
+  ['1', true],
+  ['true', true],
+  ['0', false],
+  ['false', false],
+]);
+
+/** `?occupancy=`: absent (off), or once, one of `occupancyValues`. */
+function occupancyParam(params: URLSearchParams): boolean | HttpError {
+  const values = params.getAll('occupancy');
+  if (values.length === 0) return false;
+  const value = values.length === 1 ? occupancyValues.get(values[0] as string) : undefined;
+  if (value === undefined)
+    return httpError(
+      400,
+      'bad-request',
+      `occupancy must be given once, as 1 or 0 (true or false), got ${values.map((v) => JSON.stringify(v)).join(', ')}`,
+    );
+  return value;
 }
 
 /**
- * `GET /v1/stream?topic=a&topic=b[&lastEventId=..][&token=..]`; the `Last-Event-ID` header wins
+ * `GET /v1/stream?topic=a&topic=b[&lastEventId=..][&token=..][&occupancy=1]`; the `Last-Event-ID` header wins
  * over the query parameter (EventSource sets the header on its own reconnects). Either holds a
  * plain event id or a cursor text (core/cursor.ts; `isCursorText` tells them apart): a cursor text
  * is decoded, and its cursors of the requested topics are where the stream resumes; one that does
@@ -134,20 +158,22 @@ export function parseStreamQuery(
   const topics = [...new Set(params.getAll('topic').flatMap((t) => t.split(',')))];
   const badTopics = topicsError(topics, topicsMax, 'name at least one topic: ?topic=T');
   if (badTopics !== null) return badTopics;
+  const occupancy = occupancyParam(params);
+  if (isHttpError(occupancy)) return occupancy;
   const fromHeader = lastEventIdHeader !== '';
   const lastEventIdText = fromHeader ? lastEventIdHeader : (params.get('lastEventId') ?? '');
   let lastEventId: EventId | null = null;
   if (isCursorText(lastEventIdText)) {
     const cursors = cursorsOf(lastEventIdText, topics, fromHeader ? 'Last-Event-ID' : 'lastEventId');
     if (isHttpError(cursors)) return cursors;
-    return { topics, lastEventId: null, cursors, token: params.get('token') };
+    return { topics, lastEventId: null, cursors, token: params.get('token'), occupancy };
   }
   if (lastEventIdText !== '') {
     const problem = eventIdError(lastEventIdText);
     if (problem !== null) return httpError(400, 'bad-id', `Last-Event-ID: ${problem}`);
     lastEventId = lastEventIdText;
   }
-  return { topics, lastEventId, token: params.get('token') };
+  return { topics, lastEventId, token: params.get('token'), occupancy };
 }
 
 /**
@@ -175,19 +201,26 @@ function topicsError(topics: readonly unknown[], topicsMax: number, missing: str
   return null;
 }
 
-/** What a WebSocket client may send. */
+/** What a WebSocket client may send. `occupancy`: the topics' viewer counts are wanted too. */
 export type ClientMessage =
-  | { type: 'subscribe'; topics: Topic[] }
+  | { type: 'subscribe'; topics: Topic[]; occupancy: boolean }
   | { type: 'unsubscribe'; topics: Topic[] }
   /** `lastEventId` null: the resume is by `cursors` only. */
-  | { type: 'resume'; topics: Topic[]; lastEventId: EventId | null; cursors?: TopicCursor[] }
+  | {
+      type: 'resume';
+      topics: Topic[];
+      lastEventId: EventId | null;
+      cursors?: TopicCursor[];
+      occupancy: boolean;
+    }
   | { type: 'publish'; topic: Topic; payload: JsonValue; token: string | null }
   /** A fresh subscribe token, before the current one expires. */
   | { type: 'refresh'; token: string }
   | { type: 'ping' };
 
 /**
- * `{"type":"subscribe","topic":"likes"}` (or `"topics": [...]`), `unsubscribe` alike,
+ * `{"type":"subscribe","topic":"likes"}` (or `"topics": [...]`; `"occupancy": true` for the
+ * topics' viewer counts too), `unsubscribe` alike,
  * `{"type":"resume","topics":[...],"lastEventId":"..."}` or (reliable mode) `"cursor":"<cursor text>"`
  * instead of (or beside) `lastEventId` — topics may then be left out: the cursor's are resumed —,
  * `{"type":"publish","topic":..,"payload":<JSON>}`,
@@ -210,13 +243,19 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
         : [message.topic];
     return topicsError(list, topicsMax, 'name at least one topic') ?? (list as Topic[]);
   };
+  const occupancy = occupancyField(message.occupancy);
   switch (message.type) {
-    case 'subscribe':
+    case 'subscribe': {
+      const topics = topicsOf();
+      if (isHttpError(topics)) return topics;
+      return isHttpError(occupancy) ? occupancy : { type: 'subscribe', topics, occupancy };
+    }
     case 'unsubscribe': {
       const topics = topicsOf();
       return isHttpError(topics) ? topics : { type: message.type, topics };
     }
     case 'resume': {
+      if (isHttpError(occupancy)) return occupancy;
       // A cursor text in `cursor`, or where an event id would be (as SSE's Last-Event-ID carries it).
       const cursorField = message.cursor !== undefined ? 'cursor' : 'lastEventId';
       const cursorText = message[cursorField];
@@ -241,13 +280,13 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
           if (problem !== null) return httpError(400, 'bad-id', problem);
           lastEventId = message.lastEventId as EventId;
         }
-        return { type: 'resume', topics, lastEventId, cursors };
+        return { type: 'resume', topics, lastEventId, cursors, occupancy };
       }
       const topics = topicsOf();
       if (isHttpError(topics)) return topics;
       const problem = eventIdError(message.lastEventId);
       if (problem !== null) return httpError(400, 'bad-id', problem);
-      return { type: 'resume', topics, lastEventId: message.lastEventId as EventId };
+      return { type: 'resume', topics, lastEventId: message.lastEventId as EventId, occupancy };
     }
     case 'publish': {
       const problem = topicError(message.topic);
@@ -269,6 +308,12 @@ export function parseClientMessage(text: string, topicsMax: number): ClientMessa
         `unknown message type ${JSON.stringify(message.type)}; use subscribe, unsubscribe, resume, publish, refresh or ping`,
       );
   }
+}
+
+/** A WebSocket `subscribe`'s or `resume`'s `occupancy`: true, false, or absent (false). */
+function occupancyField(value: unknown): boolean | HttpError {
+  if (value === undefined || typeof value === 'boolean') return value === true;
+  return httpError(400, 'bad-request', `occupancy must be true or false, got ${JSON.stringify(value)}`);
 }
 
 export function publishErrorStatus(code: PublishErrorCode): number {

@@ -22,6 +22,8 @@ export const corsHeaders: Readonly<Record<string, string>> = { 'Access-Control-A
 export class HttpRoutes {
   /** The methods each path takes, for `405` and its `Allow` header; each family adds its own. */
   readonly allowed = new Map<string, string>();
+  /** The same for paths that hold a parameter (`/v1/topics/<topic>/occupancy`). */
+  readonly allowedPatterns: { pattern: RegExp; methods: string }[] = [];
   /** The largest request body worth reading: a payload at the limit, JSON-escaped, and an envelope. */
   readonly bodyBytesMax: number;
 
@@ -32,6 +34,11 @@ export class HttpRoutes {
     private readonly lifecycle: Lifecycle,
   ) {
     this.bodyBytesMax = config.payloadLimitBytes * 6 + 16_384;
+  }
+
+  /** The methods `path` takes, or undefined when no route has it. */
+  allowedFor(path: string): string | undefined {
+    return this.allowed.get(path) ?? this.allowedPatterns.find(({ pattern }) => pattern.test(path))?.methods;
   }
 
   /** A GET route that answers HEAD too: the same status and headers, no body. */

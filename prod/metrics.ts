@@ -2,9 +2,16 @@
  * Prometheus metrics, one registry per server (tests run several servers in one process). Names
  * start with `stadium_`. Gauges that mirror core state are read at scrape time, and every counter a
  * role keeps in its state appears as `stadium_core_events_total{role, name}`.
+ *
+ * Viewer counts: `stadium_topic_occupancy{topic}` is the count of the `topicOccupancyMax` most
+ * watched topics this frontend knows (its latest lease replies), so a topic label never multiplies
+ * the series past that bound however many topics there are.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Counters } from '../core/index.ts';
+import type { Counters, Occupancy } from '../core/index.ts';
+
+/** Topics `stadium_topic_occupancy` exports: the most watched ones, by count. */
+export const topicOccupancyMax = 20;
 
 export interface Metrics {
   readonly registry: Registry;
@@ -30,6 +37,12 @@ export interface Metrics {
   readonly historyAppends: Counter<'result'>;
   /** Reliable mode: history trims a store reported. */
   readonly historyTrims: Counter;
+  /** Viewer counts written to connections that asked for them, by transport. */
+  readonly occupancyUpdates: Counter<'transport'>;
+  /** `GET /v1/topics/T/occupancy` answers, by result (`ok` or the error code). */
+  readonly occupancyQueries: Counter<'result'>;
+  /** Dispatchers' per-interval `occupancy` messages to and from peer datacenters. */
+  readonly occupancyMessages: Counter<'direction'>;
 }
 
 export interface MetricSources {
@@ -38,6 +51,24 @@ export interface MetricSources {
   topics(): number;
   storeUp(): boolean | null;
   coreCounters(): { role: string; counters: Counters }[];
+  /** The latest viewer count this node knows of each of its topics (frontends; none elsewhere). */
+  topicOccupancy(): Iterable<Occupancy>;
+}
+
+/** The `limit` most watched of `all`, most first; a tie goes to the topic first in name order. */
+export function mostWatched(all: Iterable<Occupancy>, limit: number): Occupancy[] {
+  const top: Occupancy[] = [];
+  const before = (a: Occupancy, b: Occupancy): boolean =>
+    a.count > b.count || (a.count === b.count && a.topic < b.topic);
+  // One pass, keeping at most `limit`: a frontend may hold tens of thousands of topics.
+  for (const occupancy of all) {
+    if (top.length === limit && !before(occupancy, top[limit - 1] as Occupancy)) continue;
+    let at = top.length;
+    while (at > 0 && before(occupancy, top[at - 1] as Occupancy)) at--;
+    top.splice(at, 0, occupancy);
+    if (top.length > limit) top.pop();
+  }
+  return top;
 }
 
 export function createMetrics(sources: MetricSources, labels: Record<string, string>): Metrics {
@@ -78,6 +109,18 @@ export function createMetrics(sources: MetricSources, labels: Record<string, str
     collect() {
       const up = sources.storeUp();
       if (up !== null) this.set(up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'stadium_topic_occupancy',
+    help: `Viewers of the ${topicOccupancyMax} most watched topics this frontend knows, all datacenters (its latest lease replies)`,
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      // Topics that fell out of the top, or left, must not linger with their last value.
+      this.reset();
+      for (const { topic, count } of mostWatched(sources.topicOccupancy(), topicOccupancyMax))
+        this.set({ topic }, count);
     },
   });
   new Gauge({
@@ -180,6 +223,24 @@ export function createMetrics(sources: MetricSources, labels: Record<string, str
     historyTrims: new Counter({
       name: 'stadium_history_trims_total',
       help: 'Reliable mode: history trims a store reported',
+      registers: [registry],
+    }),
+    occupancyUpdates: new Counter({
+      name: 'stadium_occupancy_updates_total',
+      help: 'Viewer counts written to connections that asked for them, by transport',
+      labelNames: ['transport'],
+      registers: [registry],
+    }),
+    occupancyQueries: new Counter({
+      name: 'stadium_occupancy_queries_total',
+      help: 'GET /v1/topics/T/occupancy answers, by result (ok or the error code)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    occupancyMessages: new Counter({
+      name: 'stadium_occupancy_messages_total',
+      help: "Dispatchers' per-interval occupancy messages to (sent) and from (received) peer datacenters",
+      labelNames: ['direction'],
       registers: [registry],
     }),
   };

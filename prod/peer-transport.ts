@@ -10,7 +10,8 @@
  *   role that handles its type, and a node without that role answers `404 wrong-role`. Every
  *   message is shape-checked field by field first (prod/http-input.ts `parseInternalMessage`,
  *   reliable mode's deliveries, acks and history reads and replies included): one that is not is
- *   `400 bad-message`. Refusals are logged as warnings (a node with the token sending garbage is a
+ *   `400 bad-message`. A body may be as large as a payload at the limit allows, and at least
+ *   `internalBodyBytesMin` (renewals and viewer counts of many topics carry no payload). Refusals are logged as warnings (a node with the token sending garbage is a
  *   bug or a version skew; one without it is a stranger), at most one line per
  *   `refusalLogEveryMs` with the count of those left unsaid, so a flood cannot flood the log.
  * - Role all talks to itself by direct calls only, so when no token is given it makes one up that
@@ -32,6 +33,12 @@ import type { Recorder } from './recorder.ts';
 const sendTimeoutMs = 2_000;
 /** At most one refusal log line per this long; the others are counted into the next line. */
 export const refusalLogEveryMs = 1_000;
+/**
+ * The smallest body limit of a node message, whatever `--payload-limit` says: a renewal of 500
+ * topics, its lease reply's viewer counts, or a dispatcher's 500 occupancy totals are a few hundred
+ * KiB and carry no payload. Only nodes holding the internal token get to send one.
+ */
+export const internalBodyBytesMin = 1024 * 1024;
 
 /**
  * Hands a message to the role of this node that handles its type; false when there is none. `tag`
@@ -119,9 +126,10 @@ export class PeerTransport {
       this.logRefusal('refused a node message without the internal token', { why: denied.message });
       return http.fail(ex, denied);
     }
+    const bodyBytesMax = Math.max(http.bodyBytesMax, internalBodyBytesMin);
     readBody(
       ex,
-      http.bodyBytesMax,
+      bodyBytesMax,
       (body) => {
         const parsed = parseInternalMessage(body);
         if (isHttpError(parsed)) {
@@ -137,12 +145,7 @@ export class PeerTransport {
         reply(ex, 202, '{"ok":true}');
       },
       () =>
-        http.fail(
-          ex,
-          httpError(413, 'payload-too-large', `message over ${http.bodyBytesMax} bytes`),
-          {},
-          true,
-        ),
+        http.fail(ex, httpError(413, 'payload-too-large', `message over ${bodyBytesMax} bytes`), {}, true),
     );
   }
 }

@@ -18,6 +18,8 @@ export function dispatcherOptions(config: ServeConfig, nodeId: NodeId): Dispatch
     idPrefix: `${config.dc}.${new URL(nodeId).port || '80'}.${randomBytes(4).toString('hex')}-`,
     storeRequestTimeoutMs: config.storeTimeoutMs,
     storeRebuildWindowMs: storeRebuildWindowMs(config),
+    // A peer datacenter silent for three intervals is stale (the core's default).
+    occupancyEveryMs: config.occupancyEveryMs,
     limits: { payloadBytesMax: config.payloadLimitBytes },
   };
 }
@@ -30,6 +32,7 @@ export function frontendOptions(config: ServeConfig, nodeId: NodeId): FrontendOp
     dispatchers: config.dispatchers.length > 0 ? config.dispatchers : [nodeId],
     leaseMs: config.leaseMs,
     leaseRequestTimeoutMs: config.storeTimeoutMs + 500,
+    occupancyEveryMs: config.occupancyEveryMs,
     // Generations grow across restarts: microseconds of the wall clock at boot.
     generationStart: Date.now() * 1000,
     limits: {

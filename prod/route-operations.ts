@@ -61,7 +61,7 @@ export function fallbackRoute(http: HttpRoutes): void {
     const method = req.getCaseSensitiveMethod();
     const ex = exchange(res, { head: method === 'HEAD' });
     const path = req.getUrl();
-    const allowed = http.allowed.get(path);
+    const allowed = http.allowedFor(path);
     // uWebSockets.js hands `/v1/ws` to the WebSocket route only with a valid upgrade request.
     if (path === '/v1/ws' && method === 'GET' && allowed !== undefined) {
       return http.fail(

@@ -1,5 +1,6 @@
 /**
- * `GET /v1/stream?topic=T&topic=U`: a Server-Sent Events stream (EventSource).
+ * `GET /v1/stream?topic=T&topic=U[&occupancy=1]`: a Server-Sent Events stream (EventSource);
+ * `occupancy=1` asks for every topic's viewer count too (`event: occupancy`, prod/wire.ts).
  *
  * The query (and `Last-Event-ID`, or `?lastEventId=`) is checked before anything opens; with
  * `--jwt-secret` the token (`?token=` or `Authorization: Bearer`) is verified first and must allow
@@ -61,7 +62,7 @@ function onStream(
     inputs.act(conn.id, { type: 'connect' });
     if (!conn.open) return;
     expiry.set(conn.id, grant.expiresAtMs);
-    inputs.join(conn.id, parsed.topics, parsed.lastEventId, parsed.cursors);
+    inputs.join(conn.id, parsed.topics, parsed.lastEventId, parsed.cursors, parsed.occupancy);
   };
   if (jwtKey === null) return open(openGrant);
   void subscribeGrant(jwtKey, parsed.token ?? bearerToken(authorization)).then((grant) => {

@@ -1,6 +1,7 @@
 /**
  * `/v1/ws`: a WebSocket, one JSON object per message (subscribe, unsubscribe, resume, publish,
- * refresh, ping).
+ * refresh, ping). A `subscribe` or `resume` with `"occupancy": true` also gets the topics' viewer
+ * counts (`{"type":"occupancy",...}`, prod/wire.ts).
  *
  * Theory of operation
  * - The upgrade is always synchronous, inside uWebSockets.js' handler: upgrading later, after an
@@ -153,8 +154,8 @@ export class WebSocketRoute {
         const denied = grantError(grant, message.topics);
         if (denied !== null) return this.refuse(conn, denied);
         if (message.type === 'resume')
-          inputs.join(conn.id, message.topics, message.lastEventId, message.cursors);
-        else inputs.join(conn.id, message.topics, null);
+          inputs.join(conn.id, message.topics, message.lastEventId, message.cursors, message.occupancy);
+        else inputs.join(conn.id, message.topics, null, undefined, message.occupancy);
         return;
       }
       case 'unsubscribe':

@@ -10,7 +10,8 @@
  * - prod/store-calls.ts: the dispatcher's store (memory or Redis), asked per `store-request`.
  * - prod/clients.ts: SSE and WebSocket connections as transports (writes, batching, slow clients).
  * - One file per route family: prod/route-publish.ts (publishes and batches, answered by the
- *   `publish-reply` effect), prod/route-stream.ts (SSE), prod/route-websocket.ts (WebSocket, its
+ *   `publish-reply` effect), prod/route-occupancy.ts (a topic's viewer count, answered by the
+ *   `occupancy-reply` effect), prod/route-stream.ts (SSE), prod/route-websocket.ts (WebSocket, its
  *   token check and refresh), prod/route-operations.ts (health, metrics, the demo page, `405`/`404`);
  *   what they share is prod/http-routes.ts, and the frontend's are fed through prod/client-inputs.ts
  *   and bounded by prod/token-expiry.ts.
@@ -39,6 +40,7 @@ import { dispatcherOptions, frontendOptions } from './role-options.ts';
 import { clientRoute } from './route-client.ts';
 import { fallbackRoute, operationsRoutes } from './route-operations.ts';
 import type { Health } from './route-operations.ts';
+import { OccupancyQueries } from './route-occupancy.ts';
 import { Publishes } from './route-publish.ts';
 import { streamRoute } from './route-stream.ts';
 import { WebSocketRoute } from './route-websocket.ts';
@@ -117,6 +119,9 @@ export async function startServer(
         ...(loop.frontend ? [{ role: 'frontend', counters: loop.frontend.counters }] : []),
         ...(loop.dispatcher ? [{ role: 'dispatcher', counters: loop.dispatcher.counters }] : []),
       ],
+      topicOccupancy: function* () {
+        for (const { latest } of loop.frontend?.occupancy.values() ?? []) if (latest !== null) yield latest;
+      },
     },
     { dc: config.dc, role: config.role },
   );
@@ -129,7 +134,10 @@ export async function startServer(
       expiry.forget(id);
       if (loop.frontend?.connections.has(id)) inputs.act(id, { type: 'disconnect' });
     },
-    (topic, frame) => app.publish(topic, frame, false),
+    {
+      publish: (topic, frame) => app.publish(topic, frame, false),
+      subscribers: (topic) => app.numSubscribers(topic),
+    },
     recorder,
   );
   const expiry = new TokenExpiry(clients, metrics);
@@ -148,6 +156,7 @@ export async function startServer(
   );
   const http = new HttpRoutes(app, config, metrics, lifecycle);
   const publishes = hasDispatcher ? new Publishes(http, feed) : null;
+  const occupancyQueries = hasDispatcher ? new OccupancyQueries(http, feed) : null;
   const loop = new HostLoop(
     roles,
     hasFrontend
@@ -164,6 +173,7 @@ export async function startServer(
         store.request(requestId, request);
       },
       answerPublish: (publishId, result) => publishes?.answer(publishId, result),
+      answerOccupancy: (queryId, result) => occupancyQueries?.answer(queryId, result),
     },
     metrics,
     log,
@@ -187,6 +197,7 @@ export async function startServer(
   operationsRoutes(http, metrics, health);
   transport.route(http);
   publishes?.route();
+  occupancyQueries?.route();
   if (hasFrontend) {
     const viewers = { clients, inputs, expiry, jwtKey: jwtSecretKey(config.jwtSecret) };
     streamRoute(http, viewers);
@@ -223,6 +234,7 @@ export async function startServer(
         expiry,
         heartbeat,
         publishes,
+        occupancyQueries,
         store,
         inFlight,
         graceMs: config.shutdownGraceMs,

@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown, in order: stop listening; disconnect every client through the core (so the
  * frontend unregisters its topics with its dispatchers), telling SSE clients when to retry and
- * closing WebSockets with 1001; answer every publish still waiting `503 shutting-down`; give the
+ * closing WebSockets with 1001; answer every publish and occupancy query still waiting `503
+ * shutting-down`; give the
  * sends and store writes under way up to `--shutdown-grace-ms` to land; stop the role timers; close
  * the store and the app.
  *
@@ -17,6 +18,7 @@ import type { HttpError } from './http-input.ts';
 import type { HostLoop } from './host-loop.ts';
 import type { InFlight } from './in-flight.ts';
 import type { Logger } from './log.ts';
+import type { OccupancyQueries } from './route-occupancy.ts';
 import type { Publishes } from './route-publish.ts';
 import type { StoreCalls } from './store-calls.ts';
 import type { TokenExpiry } from './token-expiry.ts';
@@ -40,6 +42,7 @@ export interface ShutdownParts {
   /** The SSE heartbeat (frontends), or null. */
   heartbeat: NodeJS.Timeout | null;
   publishes: Publishes | null;
+  occupancyQueries: OccupancyQueries | null;
   store: StoreCalls | null;
   inFlight: InFlight;
   graceMs: number;
@@ -54,6 +57,7 @@ export async function shutdown(parts: ShutdownParts): Promise<void> {
   parts.expiry.close();
   for (const conn of clients.all()) clients.close(conn, 'retry', 'server shutting down');
   parts.publishes?.refuseAll();
+  parts.occupancyQueries?.refuseAll();
   // The unsubscribes just sent, and store writes they caused here, get a moment to land.
   await parts.inFlight.settle(parts.graceMs);
   parts.loop.stopTimers();

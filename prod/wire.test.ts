@@ -2,7 +2,25 @@
 // holds. Method: format events with awkward payloads and parse them back the way a client would.
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../core/index.ts';
-import { sseComment, sseEvent, sseNotice, sseRetry, wsError, wsEvent, wsNotice } from './wire.ts';
+import type { Occupancy } from '../core/index.ts';
+import {
+  sseComment,
+  sseEvent,
+  sseNotice,
+  sseOccupancy,
+  sseRetry,
+  wsError,
+  wsEvent,
+  wsNotice,
+  wsOccupancy,
+} from './wire.ts';
+
+const occupancy: Occupancy = {
+  topic: 'likes',
+  count: 12_345,
+  byDc: { 'dc-a': 9_000, 'dc-b': 3_345 },
+  stale: ['dc-b'],
+};
 
 const event: Event = {
   id: 'dc-a.abc-7',
@@ -45,6 +63,21 @@ describe('SSE frames', () => {
     expect(JSON.parse(fields.data!)).toEqual({ code: 'history-unavailable', message: 'gone', eventId: 'x' });
     expect(sseRetry(2000)).toBe('retry: 2000\n\n');
     expect(sseComment('a\nb')).toBe(': a b\n\n');
+  });
+});
+
+describe('viewer counts', () => {
+  it('SSE: event occupancy with the count as one data line and no id, so Last-Event-ID stays put', () => {
+    const frame = sseOccupancy(occupancy);
+    expect(frame).toBe(
+      'event: occupancy\ndata: {"topic":"likes","count":12345,"byDc":{"dc-a":9000,"dc-b":3345},"stale":["dc-b"]}\n\n',
+    );
+    expect(parseFrame(frame)).not.toHaveProperty('id');
+  });
+
+  it('WebSocket: type occupancy, then the same fields', () => {
+    expect(JSON.parse(wsOccupancy(occupancy))).toEqual({ type: 'occupancy', ...occupancy });
+    expect(wsOccupancy(occupancy).startsWith('{"type":"occupancy",')).toBe(true);
   });
 });
 

@@ -12,8 +12,13 @@
  * so the frame's `event:`/`data:` part is made once per fan-out and only its `id:` line once per
  * connection. A reliable SSE stream also hears `event: subscribed` (with its cursor as `id:`) when
  * a topic joins, as a WebSocket hears `{"type":"subscribed"}`.
+ *
+ * Viewer counts (to connections that asked): SSE `event: occupancy` with `data:
+ * {"topic","count","byDc","stale"}` and no `id:` line, so the stream's Last-Event-ID stays the last
+ * event's; WebSocket `{"type":"occupancy","topic","count","byDc","stale"}`. Both made once per
+ * update, not once per connection.
  */
-import type { DcId, Event, JsonValue, Notice, Position } from '../core/index.ts';
+import type { DcId, Event, JsonValue, Notice, Occupancy, Position } from '../core/index.ts';
 
 /** Where an event stands in its datacenter's history of its topic (reliable mode). */
 export interface WirePosition {
@@ -102,4 +107,18 @@ export function wsSubscribed(topic: string, position?: WirePosition): string {
   return JSON.stringify(
     position === undefined ? { type: 'subscribed', topic } : { type: 'subscribed', topic, position },
   );
+}
+
+/** The viewer count of a topic as clients receive it, SSE `data:` and WebSocket alike. */
+function occupancyBody({ topic, count, byDc, stale }: Occupancy): Occupancy {
+  return { topic, count, byDc, stale };
+}
+
+/** No `id:`: a count is not an event, and must not move where EventSource resumes from. */
+export function sseOccupancy(occupancy: Occupancy): string {
+  return `event: occupancy\ndata: ${JSON.stringify(occupancyBody(occupancy))}\n\n`;
+}
+
+export function wsOccupancy(occupancy: Occupancy): string {
+  return JSON.stringify({ type: 'occupancy', ...occupancyBody(occupancy) });
 }

@@ -20,8 +20,11 @@ Every option can also come from its environment variable; a flag wins over the e
 
 Endpoints: GET /v1/stream?topic=T (SSE), /v1/ws (WebSocket), POST /v1/publish (one event
 {"topic","payload","id"?}, the payload any JSON value; or a batch: an array of up to 1,000),
-GET /healthz, GET /metrics, and POST /internal/message between nodes. Role all also serves a demo
-page at /.
+GET /v1/topics/T/occupancy (a topic's viewer count, on nodes with a dispatcher), GET /healthz,
+GET /metrics, and POST /internal/message between nodes. Role all also serves a demo page at /.
+
+Viewer counts ("N watching"): GET /v1/stream?topic=T&occupancy=1, or over WebSocket
+{"type":"subscribe","topic":"T","occupancy":true}; at most one count per --occupancy-every-ms.
 
 Node-to-node messages are never accepted without the deployment's internal token: roles frontend
 and dispatcher refuse to start without one, and every node of a deployment gets the same one.
@@ -144,6 +147,13 @@ export const serveFlags: readonly (readonly [string, string, string, string, str
   ],
   ['slow-client-bytes', 'N', 'per-connection buffered-bytes limit', 'STADIUM_SLOW_CLIENT_BYTES', '262144'],
   ['lease-ms', 'MS', 'frontend registration lease (renewed every third)', 'STADIUM_LEASE_MS', '10000'],
+  [
+    'occupancy-every-ms',
+    'MS',
+    'viewer counts ("N watching"): how often they are reported and sent, the same on every node (0: off)',
+    'STADIUM_OCCUPANCY_EVERY_MS',
+    '1000',
+  ],
   ['store-timeout-ms', 'MS', 'how long a dispatcher waits for its store', 'STADIUM_STORE_TIMEOUT_MS', '500'],
   ['heartbeat-ms', 'MS', 'SSE heartbeat comment interval', 'STADIUM_HEARTBEAT_MS', '15000'],
   ['sse-retry-ms', 'MS', 'reconnect delay suggested to SSE clients', 'STADIUM_SSE_RETRY_MS', '2000'],
