@@ -1,7 +1,8 @@
 // Goal: the client library keeps its promises against a real `stadium serve`, over SSE and over
 // WebSocket: typed events arrive, a replayed id reaches the application once, and a lost connection
 // (cut under it, or the whole server killed and restarted) is retried and resumed from the cursor;
-// against a reliable server, nothing is lost and seqs come in order, and an emptied history is a gap.
+// against a reliable server, nothing is lost and seqs come in order, and an emptied history is a gap;
+// viewer counts reach the clients that ask for them.
 // Method: servers started in this process (prod/test-server.ts); Node 20 gets the `ws` package as its
 // WebSocket; a TCP proxy of the test's own sits between client and server so connections can be cut
 // while the server keeps its history.
@@ -141,6 +142,35 @@ describe.each(transports)('client over %s against stadium serve', (transport) =>
     await waitFor(() => w.events.some((e) => e.payload === 'for me'), 'the event on b');
     expect(w.events.map((e) => e.payload)).toEqual(['for me']);
     expect(w.client.topics()).toEqual(['b']);
+  });
+
+  it('viewer counts: clients that ask see how many watch, as others come and go; a client that does not ask sees none', async () => {
+    const server = await start({ occupancyEveryMs: '100' });
+    const counts = (w: Watched<unknown>): number[] => {
+      const seen: number[] = [];
+      w.client.on('occupancy', (o) => seen.push(o.count));
+      return seen;
+    };
+    const asking = watch({ url: server.url, transport, topics: ['room'], occupancy: true });
+    const askingSeen = counts(asking);
+    const later = watch({ url: server.url, transport, topics: ['lobby'] });
+    const laterSeen = counts(later);
+    const plain = watch({ url: server.url, transport, topics: ['room'] });
+    const plainSeen = counts(plain);
+    await opened(later);
+    later.client.subscribe('room', { occupancy: true });
+    await waitFor(() => askingSeen.at(-1) === 3 && laterSeen.at(-1) === 3, 'both told 3');
+    expect(asking.client.occupancy('room')).toEqual({
+      topic: 'room',
+      count: 3,
+      byDc: { local: 3 },
+      stale: [],
+    });
+    plain.client.close();
+    await waitFor(() => askingSeen.at(-1) === 2 && laterSeen.at(-1) === 2, 'both told 2');
+    expect(plainSeen).toEqual([]);
+    expect(later.client.occupancy('lobby')).toBeNull();
+    expect([...asking.errors, ...later.errors]).toEqual([]);
   });
 
   it('a connection cut under it: reconnects and resumes from its cursor, nothing lost, nothing twice', async () => {

@@ -296,6 +296,73 @@ describe('client over a fake WebSocket', () => {
   });
 });
 
+describe('viewer counts over WebSocket', () => {
+  const count = (topic: string, n: number): Record<string, unknown> => ({
+    type: 'occupancy',
+    topic,
+    count: n,
+    byDc: { 'dc-a': n },
+    stale: [],
+  });
+
+  it('the client option asks for every topic; counts reach occupancy listeners, and occupancy() keeps the latest', async () => {
+    const h = await harness({ occupancy: true });
+    const told: unknown[] = [];
+    h.client.on('occupancy', (o) => told.push(o));
+    h.socket().open();
+    expect(h.socket().sent).toEqual([{ type: 'subscribe', topics: ['room'], occupancy: true }]);
+    expect(h.client.occupancy('room')).toBeNull();
+    h.socket().receive(count('room', 3));
+    h.socket().receive(count('room', 4));
+    expect(told).toEqual([
+      { topic: 'room', count: 3, byDc: { 'dc-a': 3 }, stale: [] },
+      { topic: 'room', count: 4, byDc: { 'dc-a': 4 }, stale: [] },
+    ]);
+    expect(h.client.occupancy('room')).toEqual({ topic: 'room', count: 4, byDc: { 'dc-a': 4 }, stale: [] });
+    h.client.subscribe('lobby');
+    await settled();
+    expect(h.socket().sent.at(-1)).toEqual({ type: 'subscribe', topics: ['lobby'], occupancy: true });
+  });
+
+  it('per topic: only the topics that ask, in a message of their own; a topic joined already asks by subscribing again', async () => {
+    const h = await harness({ topics: ['room', 'lobby'] });
+    const told: string[] = [];
+    h.client.on('occupancy', (o) => told.push(`${o.topic}=${o.count}`));
+    h.socket().open();
+    h.client.subscribe('stage', { occupancy: true });
+    h.client.subscribe('lobby', { occupancy: true });
+    await settled();
+    expect(h.socket().sent).toEqual([
+      { type: 'subscribe', topics: ['room', 'lobby'] },
+      { type: 'subscribe', topics: ['stage'], occupancy: true },
+      { type: 'subscribe', topics: ['lobby'], occupancy: true },
+    ]);
+    // A count of a topic that did not ask is dropped.
+    h.socket().receive(count('room', 9));
+    h.socket().receive(count('lobby', 2));
+    expect(told).toEqual(['lobby=2']);
+    // After a reconnect the asks go again, with the resume or the subscribe.
+    h.socket().drop();
+    await h.clock.advance(3_000);
+    h.socket().open();
+    expect(h.socket().sent).toEqual([
+      { type: 'subscribe', topics: ['lobby', 'stage'], occupancy: true },
+      { type: 'subscribe', topics: ['room'] },
+    ]);
+    h.client.unsubscribe('lobby');
+    expect(h.client.occupancy('lobby')).toBeNull();
+    h.socket().receive(count('lobby', 5));
+    expect(told).toEqual(['lobby=2']);
+  });
+
+  it('a malformed count is reported, not thrown', async () => {
+    const h = await harness({ occupancy: true });
+    h.socket().open();
+    h.socket().receive({ type: 'occupancy', topic: 'room', count: 'many', byDc: {}, stale: [] });
+    expect(h.errors).toEqual(['malformed']);
+  });
+});
+
 describe('liveness and several servers', () => {
   it('a silent WebSocket is pinged, and dropped once silent for idleTimeoutMs; any message keeps it', async () => {
     const h = await harness({ idleTimeoutMs: 3_000 });
@@ -408,6 +475,29 @@ describe('client over SSE (a fake fetch)', () => {
     await h.clock.advance(3_000);
     await settled();
     expect(streams[2]!.url.searchParams.get('lastEventId')).toBe(h.client.cursor());
+  });
+
+  it('viewer counts: a stream asks for all its topics (occupancy=1), a topic that asks later reopens it, and counts of topics that did not ask are dropped', async () => {
+    const streams: Stream[] = [];
+    const h = await harness({ transport: 'sse', fetch: fakeFetch(streams), topics: ['room', 'lobby'] });
+    const told: string[] = [];
+    h.client.on('occupancy', (o) => told.push(`${o.topic}=${o.count}`));
+    await settled();
+    expect(streams[0]!.url.searchParams.has('occupancy')).toBe(false);
+    h.client.subscribe('room', { occupancy: true });
+    await settled();
+    expect(streams.length).toBe(2);
+    expect(streams[1]!.url.searchParams.get('occupancy')).toBe('1');
+    streams[1]!.push(
+      'event: occupancy\ndata: {"topic":"room","count":7,"byDc":{"dc-a":7},"stale":[]}\n\n' +
+        'event: occupancy\ndata: {"topic":"lobby","count":3,"byDc":{"dc-a":3},"stale":[]}\n\n',
+    );
+    await settled();
+    expect(told).toEqual(['room=7']);
+    // Asking again changes nothing: the stream asks already.
+    h.client.subscribe('room', { occupancy: true });
+    await settled();
+    expect(streams.length).toBe(2);
   });
 
   it('a refused stream reports the server status and code, and is retried', async () => {

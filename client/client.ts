@@ -21,6 +21,12 @@
  * - States: `connecting` (before the first open), `open`, `reconnecting` (a link was lost or
  *   refused; the next attempt is scheduled), `closed` (by `close()`, or for good). Each change is
  *   told once, with its detail.
+ * - Viewer counts: a topic subscribed with `occupancy` (or every topic, with the client option)
+ *   asks the server for its count. Over WebSocket the ask rides on the topic's `subscribe` or
+ *   `resume` (a topic joined already is subscribed again with it); an SSE stream asks for all its
+ *   topics at once (`occupancy=1`), so one is opened anew when a topic asks and the stream did
+ *   not, and counts of topics that did not ask are dropped here. Only asked-for topics' counts
+ *   reach the application; the latest of each is kept until it is unsubscribed.
  */
 import { cursorTopicsMax } from '../core/cursor.ts';
 import { topicError } from '../core/validation.ts';
@@ -30,7 +36,7 @@ import { Delivery, reorderWaitMsDefault } from './delivery.ts';
 import type { Timers } from './delivery.ts';
 import { openSseLink, openWsLink } from './transports.ts';
 import type { FetchFunction, Link, LinkEnd, WebSocketConstructor } from './transports.ts';
-import type { EventPosition, Frame, GapNotice, WireNotice } from './wire.ts';
+import type { EventPosition, Frame, GapNotice, Occupancy, WireNotice } from './wire.ts';
 
 /** An event as the application receives it; `payload` is the JSON value published. */
 export interface Event<T = unknown> {
@@ -69,8 +75,15 @@ export interface ClientListeners<T> {
   gap: (gap: GapNotice) => void;
   state: (state: ConnectionState, detail: StateDetail) => void;
   error: (error: ClientError) => void;
-  /** Any other notice of the server (`registration-lapsed`, `history-unavailable`...). */
+  /** Any other notice of the server (`registration-lapsed`, `history-unavailable`, `occupancy-off`...). */
   notice: (notice: WireNotice) => void;
+  /** A topic that asked for its viewer count has a new one: `{topic, count, byDc, stale}`. */
+  occupancy: (occupancy: Occupancy) => void;
+}
+
+export interface SubscribeOptions {
+  /** Also receive the topic's viewer count (`occupancy` listeners), at most once per server interval. */
+  occupancy?: boolean;
 }
 
 export interface ClientOptions {
@@ -83,6 +96,8 @@ export interface ClientOptions {
   transport?: 'sse' | 'ws';
   /** Topics to subscribe to from the start. */
   topics?: readonly string[];
+  /** Every topic asks for its viewer count, as `subscribe(topic, { occupancy: true })` does. */
+  occupancy?: boolean;
   /** A subscribe token (JWT), or a function giving one, called before every (re)connect. */
   token?: string | (() => string | Promise<string>);
   /** Reconnect waits: full jitter in [0, min(maxMs, initialMs * 2^attempt)]. */
@@ -106,8 +121,11 @@ export interface ClientOptions {
 }
 
 export interface Client<T> {
-  subscribe(topic: string): void;
+  /** `options.occupancy`: the topic asks for its viewer count too (a topic subscribed already starts to). */
+  subscribe(topic: string, options?: SubscribeOptions): void;
   unsubscribe(topic: string): void;
+  /** The topic's latest viewer count, or null before one came (or when it did not ask for them). */
+  occupancy(topic: string): Occupancy | null;
   /** Listen; returns a function that stops listening. */
   on<K extends keyof ClientListeners<T>>(name: K, listener: ClientListeners<T>[K]): () => void;
   /** Where the application stands: persist it (localStorage) and pass it as `cursor` to resume. */
@@ -151,8 +169,14 @@ class StadiumClient<T> implements Client<T> {
     state: new Set(),
     error: new Set(),
     notice: new Set(),
+    occupancy: new Set(),
   };
   private readonly wanted = new Set<string>();
+  /** Wanted topics that ask for their viewer counts, and the latest count of each. */
+  private readonly watching = new Map<string, Occupancy | null>();
+  /** Topics the current link asked counts for (WebSocket); for SSE, whether its stream did. */
+  private linkWatching = new Set<string>();
+  private linkOccupancy = false;
   /** null until the first state is announced (listeners come after createClient returns). */
   private current: ConnectionState | null = null;
   private link: Link | null = null;
@@ -204,7 +228,7 @@ class StadiumClient<T> implements Client<T> {
       this.timers,
       options.reorderWaitMs ?? reorderWaitMsDefault,
     );
-    for (const topic of options.topics ?? []) this.addTopic(topic);
+    for (const topic of options.topics ?? []) this.addTopic(topic, options.occupancy === true);
     if (options.cursor !== undefined && options.cursor !== null) {
       const error = this.delivery.restore(options.cursor);
       // A cursor from the application's storage may be damaged: start from now, and say so.
@@ -214,18 +238,26 @@ class StadiumClient<T> implements Client<T> {
     this.queueSync();
   }
 
-  subscribe(topic: string): void {
+  subscribe(topic: string, options: SubscribeOptions = {}): void {
     this.assertOpen('subscribe');
-    if (this.wanted.has(topic)) return;
-    this.addTopic(topic);
+    const occupancy = options.occupancy === true || this.options.occupancy === true;
+    if (this.wanted.has(topic)) {
+      if (!occupancy || this.watching.has(topic)) return;
+      this.watching.set(topic, null);
+    } else this.addTopic(topic, occupancy);
     this.queueSync();
   }
 
   unsubscribe(topic: string): void {
     this.assertOpen('unsubscribe');
     if (!this.wanted.delete(topic)) return;
+    this.watching.delete(topic);
     this.delivery.left(topic);
     this.queueSync();
+  }
+
+  occupancy(topic: string): Occupancy | null {
+    return this.watching.get(topic) ?? null;
   }
 
   on<K extends keyof ClientListeners<T>>(name: K, listener: ClientListeners<T>[K]): () => void {
@@ -257,12 +289,13 @@ class StadiumClient<T> implements Client<T> {
     this.setState('closed', { attempt: this.attempt, reason: 'closed by the application' });
   }
 
-  private addTopic(topic: string): void {
+  private addTopic(topic: string, occupancy: boolean): void {
     const problem = topicError(topic);
     if (problem !== null) throw new TypeError(`subscribe: ${problem}`);
     if (this.wanted.size >= cursorTopicsMax)
       throw new RangeError(`subscribe: a connection holds at most ${cursorTopicsMax} topics`);
     this.wanted.add(topic);
+    if (occupancy) this.watching.set(topic, null);
   }
 
   private assertOpen(what: string): void {
@@ -285,28 +318,54 @@ class StadiumClient<T> implements Client<T> {
     if (!this.linkOpen) return; // The open applies what is wanted by then.
     const added = [...this.wanted].filter((topic) => !this.linkTopics.has(topic));
     const removed = [...this.linkTopics].filter((topic) => !this.wanted.has(topic));
-    if (added.length === 0 && removed.length === 0) return;
+    // Topics on the link that now ask for counts, and the link did not ask for them.
+    const watched = [...this.linkTopics].filter(
+      (topic) => this.watching.has(topic) && !this.linkWatching.has(topic) && this.wanted.has(topic),
+    );
     if (this.link.transport === 'sse') {
+      const unasked = !this.linkOccupancy && this.watching.size > 0;
+      if (added.length === 0 && removed.length === 0 && !unasked) return;
       // An SSE stream's topics are in its URL: a new stream, resuming from the cursor, at once.
       this.dropLink();
       return void this.connect();
     }
-    for (const topic of removed) this.linkTopics.delete(topic);
+    for (const topic of removed) {
+      this.linkTopics.delete(topic);
+      this.linkWatching.delete(topic);
+    }
     if (removed.length > 0) this.link.send({ type: 'unsubscribe', topics: removed });
     for (const topic of added) this.linkTopics.add(topic);
     if (added.length > 0) this.joinOverWs(this.link, added, false);
+    if (watched.length > 0) {
+      // Joined already: a subscribe again with the ask starts the counts, and changes nothing else.
+      for (const topic of watched) this.linkWatching.add(topic);
+      this.link.send({ type: 'subscribe', topics: watched, occupancy: true });
+    }
   }
 
-  /** Subscribe `topics` over a WebSocket, resuming those the cursor covers. */
+  /**
+   * Subscribe `topics` over a WebSocket, resuming those the cursor covers; the topics that ask for
+   * viewer counts in a message of their own, which asks.
+   */
   private joinOverWs(link: Link, topics: string[], withEventId: boolean): void {
-    const cursor = this.delivery.cursorFor(topics);
-    if (cursor !== null && cursor.topics.length > 0) {
-      for (const topic of cursor.topics) this.resumed.add(topic);
-      link.send({ type: 'resume', topics, cursor: cursor.text });
-    } else if (cursor !== null && withEventId) {
-      link.send({ type: 'resume', topics, lastEventId: cursor.text });
-    } else {
-      link.send({ type: 'subscribe', topics });
+    const asking = topics.filter((topic) => this.watching.has(topic));
+    const others = topics.filter((topic) => !this.watching.has(topic));
+    for (const [group, occupancy] of [
+      [asking, true],
+      [others, false],
+    ] as const) {
+      if (group.length === 0) continue;
+      const ask = occupancy ? { occupancy: true } : {};
+      if (occupancy) for (const topic of group) this.linkWatching.add(topic);
+      const cursor = this.delivery.cursorFor(group);
+      if (cursor !== null && cursor.topics.length > 0) {
+        for (const topic of cursor.topics) this.resumed.add(topic);
+        link.send({ type: 'resume', topics: group, cursor: cursor.text, ...ask });
+      } else if (cursor !== null && withEventId) {
+        link.send({ type: 'resume', topics: group, lastEventId: cursor.text, ...ask });
+      } else {
+        link.send({ type: 'subscribe', topics: group, ...ask });
+      }
     }
   }
 
@@ -338,6 +397,7 @@ class StadiumClient<T> implements Client<T> {
     this.tokenExpired = false;
     const topics = [...this.wanted];
     this.linkTopics = new Set(topics);
+    this.linkWatching = new Set();
     this.resumed = new Set();
     this.linkOpen = false;
     let link: Link;
@@ -371,6 +431,9 @@ class StadiumClient<T> implements Client<T> {
     if (this.transport === 'sse') {
       const query = new URLSearchParams();
       for (const topic of topics) query.append('topic', topic);
+      // A stream asks for all its topics' counts or none: those that did not ask are dropped here.
+      this.linkOccupancy = topics.some((topic) => this.watching.has(topic));
+      if (this.linkOccupancy) query.set('occupancy', '1');
       const cursor = this.delivery.cursorFor(topics);
       if (cursor !== null) {
         query.set('lastEventId', cursor.text);
@@ -442,6 +505,12 @@ class StadiumClient<T> implements Client<T> {
           return this.emit('error', { code: notice.code, message: notice.message });
         }
         return this.emit('notice', notice);
+      }
+      case 'occupancy': {
+        const { occupancy } = frame;
+        if (!this.watching.has(occupancy.topic)) return;
+        this.watching.set(occupancy.topic, occupancy);
+        return this.emit('occupancy', occupancy);
       }
       case 'error':
         if (frame.code === 'token-expired') this.tokenExpired = true;

@@ -14,10 +14,11 @@ export type {
   ConnectionState,
   Event,
   StateDetail,
+  SubscribeOptions,
 } from './client.ts';
 export { backoffCeilingMs, backoffDelayMs, defaultBackoff, stableOpenMs } from './backoff.ts';
 export type { Backoff } from './backoff.ts';
 export { dedupeIdsMax, reorderEventsMax, reorderWaitMsDefault } from './delivery.ts';
 export type { Timers } from './delivery.ts';
 export type { FetchFunction, WebSocketConstructor, WebSocketLike } from './transports.ts';
-export type { EventPosition, GapNotice, WireNotice } from './wire.ts';
+export type { EventPosition, GapNotice, Occupancy, WireNotice } from './wire.ts';

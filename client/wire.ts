@@ -8,6 +8,8 @@
  *   only), with the position the viewer joined at when the server is reliable.
  * - A notice (SSE `event: notice`, WebSocket `type: "notice"`): `gap`, `token-expired` and the others.
  * - An error about one message (WebSocket `type: "error"`, with the HTTP-like status and code).
+ * - A topic's viewer count, to a connection that asked (SSE `event: occupancy`, WebSocket
+ *   `type: "occupancy"`): `{topic, count, byDc, stale}`.
  *
  * Anything else (pongs, `refreshed`, SSE comments and `retry:` hints, unknown types a newer server
  * may send) is ignored, so an older client keeps working against a newer server. A frame that does
@@ -52,8 +54,20 @@ export interface WireNotice {
   gap?: Omit<GapNotice, 'message'>;
 }
 
+/**
+ * How many connections watch a topic: `count` in all, `byDc` per datacenter, and `stale` the
+ * datacenters the server could not hear from lately, whose share is their last known one.
+ */
+export interface Occupancy {
+  topic: string;
+  count: number;
+  byDc: Record<string, number>;
+  stale: string[];
+}
+
 export type Frame =
   | { kind: 'event'; event: WireEvent }
+  | { kind: 'occupancy'; occupancy: Occupancy }
   | { kind: 'subscribed'; topic: string; position?: EventPosition }
   | { kind: 'notice'; notice: WireNotice }
   | { kind: 'error'; status: number; code: string; message: string }
@@ -129,6 +143,20 @@ function noticeOf(body: Record<string, unknown>): Frame {
   return { kind: 'notice', notice };
 }
 
+function occupancyOf(body: Record<string, unknown>): Frame {
+  const { topic, count, byDc, stale } = body;
+  if (
+    typeof topic !== 'string' ||
+    !isWhole(count) ||
+    !isRecord(byDc) ||
+    !Object.values(byDc).every(isWhole) ||
+    !Array.isArray(stale) ||
+    !stale.every((dc) => typeof dc === 'string')
+  )
+    return { kind: 'malformed', why: 'a viewer count without its topic, count, byDc or stale' };
+  return { kind: 'occupancy', occupancy: { topic, count, byDc: byDc as Record<string, number>, stale } };
+}
+
 function parseJson(text: string): Record<string, unknown> | string {
   try {
     const value: unknown = JSON.parse(text);
@@ -138,12 +166,21 @@ function parseJson(text: string): Record<string, unknown> | string {
   }
 }
 
+/** The SSE event types the client reads, and how; any other is ignored. */
+const sseFrameTypes: ReadonlyMap<string, (body: Record<string, unknown>) => Frame> = new Map([
+  ['message', eventOf],
+  ['subscribed', subscribedOf],
+  ['notice', noticeOf],
+  ['occupancy', occupancyOf],
+]);
+
 /** One SSE frame (its `event:` type and its `data:`). */
 export function sseFrame(type: string, data: string): Frame {
-  if (type !== 'message' && type !== 'subscribed' && type !== 'notice') return { kind: 'ignored' };
+  const of = sseFrameTypes.get(type);
+  if (of === undefined) return { kind: 'ignored' };
   const body = parseJson(data);
   if (typeof body === 'string') return { kind: 'malformed', why: `SSE ${type}: ${body}` };
-  return type === 'message' ? eventOf(body) : type === 'subscribed' ? subscribedOf(body) : noticeOf(body);
+  return of(body);
 }
 
 /** One WebSocket message. */
@@ -157,6 +194,8 @@ export function wsFrame(data: string): Frame {
       return subscribedOf(body);
     case 'notice':
       return noticeOf(body);
+    case 'occupancy':
+      return occupancyOf(body);
     case 'error':
       return {
         kind: 'error',
