@@ -1,6 +1,7 @@
 // Goal: the demo page works in a real browser through the client library: a like clicked in one
 // tab raises the counter in every open tab, the counter survives a reload and counts the likes made
-// while the page was away (resume from the stored cursor), and a dead server shows "reconnecting…".
+// while the page was away (resume from the stored cursor), "N watching" counts the open tabs, and a
+// dead server shows "reconnecting…".
 // Method: `stadium serve` defaults (role all, memory store) on a free port, tabs of headless
 // Chromium driven by playwright-core; separate browser contexts where each needs its own storage.
 import { chromium } from 'playwright-core';
@@ -98,6 +99,26 @@ if (!chromiumAvailable.up && !chromiumAvailable.required) {
       expect(await count(page)).toBe('4');
       await mine.close();
       await theirs.close();
+    });
+
+    it('"N watching": two tabs on the topic both show 2 watching; close one, the other shows 1', async () => {
+      // A server of its own, so no other test's tab is counted; a short interval for a quick test.
+      const watched = await start({ occupancyEveryMs: '200' });
+      const context = await browser.newContext();
+      const tabs = [await context.newPage(), await context.newPage()] as const;
+      const watchingIs = (page: Page, value: number): Promise<unknown> =>
+        page.waitForFunction(`document.body.dataset.watching === '${value}'`, undefined, { timeout: 10_000 });
+      for (const tab of tabs) {
+        await tab.goto(watched.url);
+        await live(tab);
+      }
+      for (const tab of tabs) await watchingIs(tab, 2);
+      for (const tab of tabs) expect(await tab.textContent('#watching')).toBe('2 watching');
+      expect(await tabs[0].isVisible('#watching')).toBe(true);
+      await tabs[1].close();
+      await watchingIs(tabs[0], 1);
+      expect(await tabs[0].textContent('#watching')).toBe('1 watching');
+      await context.close();
     });
 
     it('the server dies: the page says reconnecting…', async () => {
