@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePeers, serveConfigFrom, serveOptions } from './config.ts';
 import type { ConfigResult, ServeConfig } from './config.ts';
 import { parseRedisClusterUrl } from './redis-cluster-url.ts';
+import { dispatcherOptions, frontendOptions } from './role-options.ts';
 
 const ok = (result: ConfigResult): ServeConfig => {
   if (!result.ok) throw new Error(result.error);
@@ -28,7 +29,22 @@ describe('serve config', () => {
       logLevel: 'info',
       peers: {},
       dispatchers: [],
+      occupancyEveryMs: 1_000,
     });
+  });
+
+  it('viewer counts: on every second by default, 0 turns them off, and both roles are given the interval', () => {
+    const config = ok(serveConfigFrom({ occupancyEveryMs: '250' }, {}));
+    expect(config.occupancyEveryMs).toBe(250);
+    expect(frontendOptions(config, 'http://127.0.0.1:7000').occupancyEveryMs).toBe(250);
+    expect(dispatcherOptions(config, 'http://127.0.0.1:7000').occupancyEveryMs).toBe(250);
+    expect(ok(serveConfigFrom({}, { STADIUM_OCCUPANCY_EVERY_MS: '0' })).occupancyEveryMs).toBe(0);
+    expect(error(serveConfigFrom({ occupancyEveryMs: '99' }, {}))).toBe(
+      '--occupancy-every-ms must be 0 (off) or from 100 to 60000, got 99',
+    );
+    expect(error(serveConfigFrom({ occupancyEveryMs: '1e3' }, {}))).toMatch(
+      /^--occupancy-every-ms must be an integer/,
+    );
   });
 
   it('environment variables fill in, flags win over them', () => {

@@ -20,6 +20,12 @@ describe('bad flags exit 2 with one clear line', () => {
     [['cluster', '--dispatchers', '2'], '--dispatchers above 1 needs --redis'],
     [['cluster', '--dcs', 'many'], '--dcs must be an integer'],
     [['cluster', '--redis', 'redis://127.0.0.1:1'], 'cannot reach Redis at redis://127.0.0.1:1'],
+    [['serve', '--occupancy-every-ms', 'often'], '--occupancy-every-ms must be an integer from 0 to 60000'],
+    [
+      ['serve', '--occupancy-every-ms', '50'],
+      '--occupancy-every-ms must be 0 (off) or from 100 to 60000, got 50',
+    ],
+    [['cluster', '--occupancy-every-ms', '50'], '--occupancy-every-ms must be 0 (off) or from 100 to 60000'],
   ])('stadium %j', (args, message) => {
     const run = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);

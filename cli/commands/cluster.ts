@@ -1,6 +1,8 @@
 /** `stadium cluster`: a local multi-process, multi-datacenter deployment of `stadium serve` nodes. */
 import type { Command } from 'commander';
 import { deliveryModes } from '../../core/index.ts';
+// The bounds only: prod/config.ts loads neither uWebSockets.js nor Redis.
+import { occupancyEveryMsMax, occupancyEveryMsMin } from '../../prod/config.ts';
 import { stadiumBin } from '../package-root.ts';
 import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
@@ -16,6 +18,7 @@ interface ClusterFlags {
   host: string;
   leaseMs?: string;
   payloadLimit?: string;
+  occupancyEveryMs?: string;
   logLevel: string;
   json?: boolean;
 }
@@ -42,6 +45,10 @@ export function register(program: Command): void {
     .option('--host <host>', 'address every node binds', '127.0.0.1')
     .option('--lease-ms <ms>', 'frontend lease length (how fast a dead frontend is forgotten)')
     .option('--payload-limit <bytes>', 'largest event payload accepted, in bytes of its JSON text')
+    .option(
+      '--occupancy-every-ms <ms>',
+      'viewer counts: how often they are reported and sent (0: off; default 1000)',
+    )
     .option('--log-level <level>', 'children log level: debug | info | warn | error | silent', 'info')
     .option('--json', 'print the endpoints as one JSON line on stdout once every node is ready')
     .addHelpText(
@@ -100,6 +107,14 @@ Examples:
           '--payload-limit',
           String(count('payload-limit', flags.payloadLimit, 1, 16 * 1024 * 1024)),
         );
+      }
+      if (flags.occupancyEveryMs !== undefined) {
+        const everyMs = count('occupancy-every-ms', flags.occupancyEveryMs, 0, occupancyEveryMsMax);
+        if (everyMs > 0 && everyMs < occupancyEveryMsMin)
+          throw new UsageError(
+            `--occupancy-every-ms must be 0 (off) or from ${occupancyEveryMsMin} to ${occupancyEveryMsMax}, got ${everyMs}`,
+          );
+        serveArgs.push('--occupancy-every-ms', String(everyMs));
       }
       const prod = await import('../../prod/index.ts');
       let cluster;
