@@ -16,7 +16,13 @@ export { viewerHeader } from './recorder.ts';
 export { clientFrame, FrameReader, SseParser, webSocketUpgrade } from './raw-viewers.ts';
 export type { Recorder, RecordTag } from './recorder.ts';
 export type { Health } from './route-operations.ts';
-export { serveConfigFrom, serveOptions, camelCase } from './config.ts';
+export {
+  camelCase,
+  occupancyEveryMsMax,
+  occupancyEveryMsMin,
+  serveConfigFrom,
+  serveOptions,
+} from './config.ts';
 export type {
   ConfigResult,
   ServeConfig,

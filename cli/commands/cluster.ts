@@ -1,8 +1,6 @@
 /** `stadium cluster`: a local multi-process, multi-datacenter deployment of `stadium serve` nodes. */
 import type { Command } from 'commander';
 import { deliveryModes } from '../../core/index.ts';
-// The bounds only: prod/config.ts loads neither uWebSockets.js nor Redis.
-import { occupancyEveryMsMax, occupancyEveryMsMin } from '../../prod/config.ts';
 import { stadiumBin } from '../package-root.ts';
 import { onStdoutClosed } from '../stdout-closed.ts';
 import { UsageError } from '../usage-error.ts';
@@ -108,15 +106,15 @@ Examples:
           String(count('payload-limit', flags.payloadLimit, 1, 16 * 1024 * 1024)),
         );
       }
+      const prod = await import('../../prod/index.ts');
       if (flags.occupancyEveryMs !== undefined) {
-        const everyMs = count('occupancy-every-ms', flags.occupancyEveryMs, 0, occupancyEveryMsMax);
-        if (everyMs > 0 && everyMs < occupancyEveryMsMin)
+        const everyMs = count('occupancy-every-ms', flags.occupancyEveryMs, 0, prod.occupancyEveryMsMax);
+        if (everyMs > 0 && everyMs < prod.occupancyEveryMsMin)
           throw new UsageError(
-            `--occupancy-every-ms must be 0 (off) or from ${occupancyEveryMsMin} to ${occupancyEveryMsMax}, got ${everyMs}`,
+            `--occupancy-every-ms must be 0 (off) or from ${prod.occupancyEveryMsMin} to ${prod.occupancyEveryMsMax}, got ${everyMs}`,
           );
         serveArgs.push('--occupancy-every-ms', String(everyMs));
       }
-      const prod = await import('../../prod/index.ts');
       let cluster;
       try {
         cluster = await prod.startCluster({
