@@ -312,11 +312,13 @@ describe('reliable mode: parsing', () => {
       lastEventId: null,
       cursors: [{ topic: 'a', dc: 'dc-a', epoch: 7, seq: 3, lastEventId: 'e-3' }],
       token: null,
+      occupancy: false,
     });
     expect(parseStreamQuery('topic=a', 'e-3', 64)).toEqual({
       topics: ['a'],
       lastEventId: 'e-3',
       token: null,
+      occupancy: false,
     });
   });
 
