@@ -3,10 +3,12 @@
 // never moves an SSE stream's Last-Event-ID; bad asks get a clear 400; `GET /v1/topics/T/occupancy`
 // answers where publishes are answered, with its errors; `/metrics` shows the most watched topics.
 // Method: servers started in this process on free ports, with a short interval, driven by raw SSE
-// readers, `ws` and fetch (prod/test-server.ts).
-import { afterEach, describe, expect, it } from 'vitest';
+// readers, `ws` and fetch (prod/test-server.ts); the memory store, and once the Redis store.
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { deliveryModes } from '../core/index.ts';
 import { topicOccupancyMax } from './metrics.ts';
+import { redisGate, redisUrl, uniquePrefix } from './test-gate.ts';
 import {
   closeTestServers,
   metric,
@@ -283,3 +285,33 @@ describe('/metrics', () => {
     expect(exportedTopics).toEqual(topics.slice(5).sort());
   });
 });
+
+const redis = await redisGate();
+
+if (!redis.up && !redis.required) {
+  it.skip(redis.skipMessage, () => {});
+} else {
+  describe('with the Redis store', () => {
+    const prefix = uniquePrefix('occupancy');
+    afterAll(async () => {
+      if (!redis.up) return;
+      const client = new Redis(redisUrl);
+      const keys = await client.keys(`${prefix}*`);
+      if (keys.length > 0) await client.del(...keys);
+      await client.quit();
+    });
+
+    it("a dispatcher on Redis counts its frontend's viewers: watchers are told, GET answers the same", async () => {
+      if (!redis.up) throw new Error(redis.requiredMessage);
+      const internalToken = 'between-nodes-0123456789';
+      const flags = { internalToken, occupancyEveryMs: everyMs };
+      const dispatcher = await start({ ...flags, role: 'dispatcher', store: redisUrl, redisPrefix: prefix });
+      const frontend = await start({ ...flags, role: 'frontend', dispatchers: dispatcher.url });
+      const sse = await openStream(`${frontend.url}/v1/stream?topic=room&occupancy=1`);
+      const ws = await subscribedWs(wsUrl(frontend), 'room', true);
+      await waitFor(() => lastCount(sseCounts(sse)) === 2 && lastCount(wsCounts(ws)) === 2, 'both told 2');
+      const answer = await fetch(`${dispatcher.url}/v1/topics/room/occupancy`);
+      expect(await answer.json()).toEqual({ topic: 'room', count: 2, byDc: { local: 2 }, stale: [] });
+    });
+  });
+}
