@@ -163,19 +163,23 @@ export function rolesWithBug(bug: PlantedBug): Roles {
       });
     case 'renews-without-viewers':
       // The frontend builds its renewals from the topics it has history of, not the ones it has
-      // viewers of: a topic whose viewers all left is renewed for as long as its history lasts.
+      // viewers of: a topic whose viewers all left is renewed for as long as its history lasts
+      // (with a viewer count of 0, so the store takes the renewal as a whole).
       return withFrontend((state, input, now) =>
-        coreRoles.frontend.handle(state, input, now).map((effect) =>
-          effect.kind === 'send' && effect.message.type === 'renew'
-            ? {
-                ...effect,
-                message: {
-                  ...effect.message,
-                  topics: [...new Set([...effect.message.topics, ...state.history.keys()])],
-                },
-              }
-            : effect,
-        ),
+        coreRoles.frontend.handle(state, input, now).map((effect) => {
+          if (effect.kind !== 'send' || effect.message.type !== 'renew') return effect;
+          const { topics, counts } = effect.message;
+          const renewed = [...new Set([...topics, ...state.history.keys()])];
+          const count = (topic: Topic): number => counts?.[topics.indexOf(topic)] ?? 0;
+          return {
+            ...effect,
+            message: {
+              ...effect.message,
+              topics: renewed,
+              ...(counts === undefined ? {} : { counts: renewed.map(count) }),
+            },
+          };
+        }),
       );
     case 'unsubscribe-on-first-leave':
       // The frontend unsubscribes a topic when any viewer leaves it, not only its last one.
