@@ -244,6 +244,7 @@ export function mergeFacts(input: MergeInput): { facts: Fact[]; counts: MergeCou
       }
       case 'fanned-out':
       case 'gap':
+      case 'occupancy':
         facts.push({ ...fact, connections: fact.connections.map((c) => cOf(`${item.file}:${c}`)) });
         break;
       case 'batch-received':

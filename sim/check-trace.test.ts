@@ -184,7 +184,12 @@ function comparable(facts: Iterable<Fact>): unknown[] {
       ids[fact.c] = fact.id;
       const { c: _c, ...rest } = fact;
       out.push(rest);
-    } else if (fact.kind === 'fanned-out' || fact.kind === 'batch-received' || fact.kind === 'gap') {
+    } else if (
+      fact.kind === 'fanned-out' ||
+      fact.kind === 'batch-received' ||
+      fact.kind === 'gap' ||
+      fact.kind === 'occupancy'
+    ) {
       out.push({ ...fact, connections: fact.connections.map((c) => ids[c] ?? `#${c}`).sort() });
     } else {
       out.push(JSON.parse(JSON.stringify(fact)));
@@ -206,6 +211,7 @@ describe('the trace reader', () => {
       'batch-lost',
       'due',
       'lease',
+      'occupancy',
     ])
       expect(kinds.has(kind as Fact['kind']), kind).toBe(true);
     expect(facts.some((fact) => fact.kind === 'sent' && fact.copies === 2)).toBe(true);

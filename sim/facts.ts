@@ -192,7 +192,8 @@ export type Fact =
    * A connection opened at a frontend, was refused, or closed; `viewer` is the simulated viewer
    * behind it. Reliable mode, `opened`: `resumes` names the topics its viewer resumes from a cursor
    * (the viewer's own record of what it sent; absent: none), so every other topic it joins is a
-   * fresh subscription.
+   * fresh subscription. `occupancy`, on `opened`: its viewer asks for the viewer count of every
+   * topic it subscribes to or resumes on it (a watcher; absent: it does not).
    */
   | {
       kind: 'connection';
@@ -203,6 +204,7 @@ export type Fact =
       node: NodeId;
       viewer: number;
       resumes?: readonly Topic[];
+      occupancy?: true;
     }
   /**
    * A connection began or stopped receiving a topic's events at its frontend. Reliable mode: a
@@ -260,6 +262,21 @@ export type Fact =
       frontend: NodeId;
       change: LeaseChange['change'];
       expUs?: Us;
+    }
+  /**
+   * A frontend told these connections (a set, at the frontend, before the client link) the viewer
+   * count of `topic`: `count` in all, `byDc` per datacenter, and the datacenters it could not hear
+   * from lately (`stale`, sorted), whose share is their last known one.
+   */
+  | {
+      kind: 'occupancy';
+      t: Us;
+      node: NodeId;
+      topic: Topic;
+      connections: readonly number[];
+      count: number;
+      byDc: Readonly<Record<DcId, number>>;
+      stale: readonly DcId[];
     }
   /** An event's delivery deadline passed: what has not arrived by now is lost. */
   | { kind: 'due'; t: Us; e: EventId }

@@ -121,6 +121,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
       'reconnectPerViewerPerMinute',
       'reconnectBackoffMs',
       'payloadBytes',
+      'occupancyWatchersEvery',
     ]) ?? {};
   const topics = (v.array(workloadValue.topics, 'workload.topics', 1, 1_000) ?? []).map((t, i) => {
     const path = `workload.topics[${i}]`;
@@ -165,6 +166,13 @@ export function parseScenario(value: unknown, source: string): Scenario {
       max: v.int(backoff.max, 'workload.reconnectBackoffMs.max', 0, 3_600_000) ?? 0,
     },
     payloadBytes: v.int(workloadValue.payloadBytes ?? 64, 'workload.payloadBytes', 8, 1_000_000) ?? 8,
+    occupancyWatchersEvery:
+      v.int(
+        workloadValue.occupancyWatchersEvery ?? defaultOccupancyWatchersEvery,
+        'workload.occupancyWatchersEvery',
+        0,
+        1_000_000,
+      ) ?? 0,
   };
   if (workload.reconnectBackoffMs.min > workload.reconnectBackoffMs.max) {
     issues.push('workload.reconnectBackoffMs: min must not exceed max');
@@ -178,8 +186,9 @@ export function parseScenario(value: unknown, source: string): Scenario {
     } else if (key === 'storeLimits') {
       roles.storeLimits = storeLimits(v, issues, rolesValue.storeLimits, 'roles.storeLimits');
     } else if (Object.hasOwn(defaultRoles, key)) {
+      const min = rolesZeroOk.includes(key) ? 0 : 1;
       (roles as unknown as Record<string, number>)[key] =
-        v.int(rolesValue[key], `roles.${key}`, 1, 3_600_000) ?? 1;
+        v.int(rolesValue[key], `roles.${key}`, min, 3_600_000) ?? min;
     }
   }
   if (roles.renewEveryMs >= roles.leaseMs)
@@ -299,6 +308,15 @@ export function parseScenario(value: unknown, source: string): Scenario {
     randomFaults,
   };
 }
+
+/** Role settings that may be 0: an interval whose 0 turns its feature off. */
+const rolesZeroOk: readonly string[] = ['occupancyEveryMs'];
+
+/**
+ * One viewer in ten, in every datacenter, watches the viewer count: the flagship's thousand
+ * watchers see every topic from every datacenter.
+ */
+const defaultOccupancyWatchersEvery = 10;
 
 /** The fields each kind of fault takes. */
 const faultFields: Record<FaultKind, readonly string[]> = {

@@ -188,6 +188,34 @@ describe('scenarios', () => {
     expect(issuesOf({ ...valid, roles: { storeLimits: { tombstoneMs: 0, lapsedKeepMs: 0 } } })).toEqual([]);
   });
 
+  it('viewer counts: an interval (0 turns them off) and one watcher in N viewers (0: none), whole numbers', () => {
+    const scenario = parseScenario(valid, 'x');
+    expect(scenario.roles.occupancyEveryMs).toBe(1_000);
+    expect(scenario.workload.occupancyWatchersEvery).toBe(10);
+    const off = parseScenario(
+      {
+        ...valid,
+        roles: { occupancyEveryMs: 0 },
+        workload: { ...valid.workload, occupancyWatchersEvery: 0 },
+      },
+      'x',
+    );
+    expect([off.roles.occupancyEveryMs, off.workload.occupancyWatchersEvery]).toEqual([0, 0]);
+    expect(
+      issuesOf({
+        ...valid,
+        roles: { occupancyEveryMs: -1 },
+        workload: { ...valid.workload, occupancyWatchersEvery: 2.5 },
+      }),
+    ).toEqual([
+      'workload.occupancyWatchersEvery: must be an integer (got 2.5)',
+      'roles.occupancyEveryMs: must be between 0 and 3600000 (got -1)',
+    ]);
+    expect(issuesOf({ ...valid, roles: { occupancyEvryMs: 500 } })[0]).toMatch(
+      /^roles\.occupancyEvryMs: unknown field; did you mean occupancyEveryMs\?/,
+    );
+  });
+
   it('refuses what is not an object, and says so', () => {
     expect(issuesOf([1, 2])).toEqual(['(top level): must be an object (got an array)']);
     expect(issuesOf(null)).toEqual(['(top level): must be an object (got null)']);

@@ -65,6 +65,12 @@ export interface Workload {
   /** A viewer whose connection drops reconnects to a frontend of its datacenter after a jittered backoff. */
   reconnectBackoffMs: { min: number; max: number };
   payloadBytes: number;
+  /**
+   * One viewer in this many, in every datacenter, asks for its topics' viewer counts (`occupancy`
+   * on its subscribe and resume); 0: none does. Chosen by the viewer's number, never drawn, so the
+   * workload's random stream is the same whoever watches.
+   */
+  occupancyWatchersEvery: number;
 }
 
 export type Fault =
@@ -116,6 +122,12 @@ export interface RoleSettings {
   gapWaitMs: number;
   /** Reliable: how long a frontend's history read waits for its answer. */
   readTimeoutMs: number;
+  /**
+   * Occupancy: how often frontends report changed viewer counts and tell watchers, and dispatchers
+   * send their datacenter's totals to peers (0: occupancy is off). A peer datacenter not heard from
+   * for three intervals is stale (sim/occupancy-bounds.ts).
+   */
+  occupancyEveryMs: number;
   frontendLimits: Partial<FrontendLimits>;
   /**
    * The store's named limits (topics, frontends per topic, lease and tombstone lengths, and in
@@ -203,6 +215,7 @@ export const defaultRoles: RoleSettings = {
   gapWaitMs: 50,
   // A history read goes frontend -> dispatcher -> store and back, as a lease request does.
   readTimeoutMs: 200,
+  occupancyEveryMs: 1_000,
   frontendLimits: {},
   storeLimits: {},
 };

@@ -1,7 +1,8 @@
 /**
- * Who is subscribed where, since when: a projection of the `connection` facts. The checkers read it
- * to judge misdelivery and expected deliveries; the trace writer and the trace reader read their own
- * copies to name a batch's recipients relative to the topic's subscribers at its frontend.
+ * Who is subscribed where, since when, and who watches viewer counts: a projection of the
+ * `connection` facts. The checkers read it to judge misdelivery, expected deliveries and viewer
+ * counts; the trace writer and the trace reader read their own copies to name a batch's recipients
+ * relative to the topic's subscribers at its frontend (an occupancy's, to its watchers there).
  *
  * It follows the frontends' own `joined`/`left` effects, never a role's state. A closed connection
  * leaves all its topics. Sets and maps keep insertion order, so a topic's subscribers at a frontend
@@ -14,6 +15,8 @@ export interface SubscribedConnection {
   id: ConnectionId;
   frontend: NodeId;
   open: boolean;
+  /** Its viewer asks for the viewer count of every topic it subscribes to (the `opened` fact's `occupancy`). */
+  watches: boolean;
   /** Topic -> since when it has been subscribed without interruption. */
   topics: Map<Topic, Us>;
 }
@@ -33,7 +36,13 @@ export class Subscriptions {
     switch (fact.op) {
       case 'opened':
         this.ids[fact.c] = fact.id;
-        this.connections[fact.c] = { id: fact.id, frontend: fact.node, open: true, topics: new Map() };
+        this.connections[fact.c] = {
+          id: fact.id,
+          frontend: fact.node,
+          open: true,
+          watches: fact.occupancy === true,
+          topics: new Map(),
+        };
         return;
       case 'refused':
         this.ids[fact.c] = fact.id;
@@ -68,6 +77,14 @@ export class Subscriptions {
   /** The connections subscribed to `topic` at `frontend`, in the order they joined. */
   at(frontend: NodeId, topic: Topic): ReadonlySet<number> | undefined {
     return this.byFrontend.get(frontend)?.get(topic);
+  }
+
+  /** The connections subscribed to `topic` at `frontend` that watch its viewer count, in the order they joined. */
+  watchersAt(frontend: NodeId, topic: Topic): Set<number> {
+    const watchers = new Set<number>();
+    for (const c of this.at(frontend, topic) ?? [])
+      if (this.connections[c]?.watches === true) watchers.add(c);
+    return watchers;
   }
 
   /** Every connection subscribed to `topic`, anywhere, with since when. */

@@ -71,7 +71,9 @@ export function smallScenario(options: SmallScenarioOptions = {}): Scenario {
 
 /**
  * The scenario every planted bug is run on by scripts/trace-baseline.ts and the trace tests: a
- * frontend death and a partition, with churn, loss and duplication.
+ * frontend death and a partition, with churn, loss and duplication; and a frontend down for longer
+ * than a lease while publishing goes on, so a lapsed lease is there to be looked up (watchers'
+ * renewals every interval keep the first death's lease alive until publishing stops).
  */
 export function plantedBugScenario(): Scenario {
   return smallScenario({
@@ -83,6 +85,7 @@ export function plantedBugScenario(): Scenario {
     faults: [
       { kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1', restartAfterMs: 1_000 },
       { kind: 'partition', atMs: 4_000, between: ['dc-a', 'dc-b'], repairAfterMs: 1_500 },
+      { kind: 'kill', atMs: 2_000, node: 'dc-b/frontend-2', restartAfterMs: 6_000 },
     ],
   });
 }

@@ -224,6 +224,26 @@ describe('a trace line', () => {
       /^send: `h` belongs only to history-read and history-reply/,
     ],
     [
+      'an occupancy with a count that is not whole',
+      '{"k":"occupancy","t":1,"node":"a","topic":"t","n":1,"count":2.5,"byDc":{"a":2.5}}',
+      /^occupancy: `count` must be a whole number \(got 2.5\)/,
+    ],
+    [
+      'an occupancy whose shares are not counts',
+      '{"k":"occupancy","t":1,"node":"a","topic":"t","n":1,"count":2,"byDc":{"a":"two"}}',
+      /^occupancy: `byDc` must map datacenters to whole numbers/,
+    ],
+    [
+      'an occupancy whose stale datacenters are not names',
+      '{"k":"occupancy","t":1,"node":"a","topic":"t","n":1,"count":2,"byDc":{"a":2},"stale":[1]}',
+      /^occupancy: `stale` must list datacenters/,
+    ],
+    [
+      'an occupancy without its shares',
+      '{"k":"occupancy","t":1,"node":"a","topic":"t","n":1,"count":2}',
+      /^occupancy: field `byDc` is missing or has the wrong type \(missing\)/,
+    ],
+    [
       'violation without chain',
       '{"k":"violation","t":1,"violation":{"invariant":"x","message":"m"}}',
       /needs an/,

@@ -59,7 +59,29 @@ const shapes: Record<TraceKind, Record<string, string>> = {
     seq: 'n?',
   },
   'client-drop': { node: 's', e: 's', n: 'n', why: 's' },
-  conn: { c: 's', node: 's', v: 'n', op: 's', topic: 's?', ep: 'n?', seq: 'n?', res: 'a?', resumed: 'b?' },
+  conn: {
+    c: 's',
+    node: 's',
+    v: 'n',
+    op: 's',
+    topic: 's?',
+    ep: 'n?',
+    seq: 'n?',
+    res: 'a?',
+    resumed: 'b?',
+    occ: 'b?',
+  },
+  occupancy: {
+    node: 's',
+    topic: 's',
+    n: 'n',
+    count: 'n',
+    byDc: 'o',
+    stale: 'a?',
+    c: 'a?',
+    add: 'a?',
+    omit: 'a?',
+  },
   append: { dc: 's', e: 's', topic: 's', ep: 'n', seq: 'n', dup: 'b?' },
   trim: { dc: 's', topic: 's', ep: 'n', seq: 'n' },
   gap: {
@@ -273,6 +295,9 @@ function recordProblem(value: unknown): string | null {
       return 'answer: an OK answer needs its event `e` and no `code`';
     if (record['ok'] === false && (record['code'] === undefined || record['w'] !== undefined))
       return 'answer: a refusal needs its `code` and no warning `w`';
+  } else if (kind === 'occupancy') {
+    const problem = occupancyProblem(record);
+    if (problem !== null) return `occupancy: ${problem}`;
   } else if (kind === 'violation') {
     const violation = record['violation'] as Record<string, unknown>;
     if (
@@ -282,6 +307,21 @@ function recordProblem(value: unknown): string | null {
     )
       return 'violation: `violation` needs an `invariant`, a `message` and a `chain`';
   }
+  return null;
+}
+
+/** Why an occupancy's counts are not whole numbers per datacenter and its stale ones names, or null. */
+function occupancyProblem(record: Record<string, unknown>): string | null {
+  const count = (value: unknown): boolean =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+  if (!count(record['count']))
+    return `\`count\` must be a whole number (got ${JSON.stringify(record['count'])})`;
+  const byDc = record['byDc'] as Record<string, unknown>;
+  if (!Object.values(byDc).every(count))
+    return `\`byDc\` must map datacenters to whole numbers (got ${JSON.stringify(byDc)})`;
+  const stale = record['stale'];
+  if (stale !== undefined && !(stale as unknown[]).every((dc) => typeof dc === 'string'))
+    return `\`stale\` must list datacenters (got ${JSON.stringify(stale)})`;
   return null;
 }
 

@@ -242,6 +242,12 @@ class FactDecoder {
         const { e, code } = record;
         return { kind: 'answered', t, dc, ok: false, ...(e === undefined ? {} : { e }), code };
       }
+      case 'occupancy': {
+        const { node, topic, count, byDc, stale } = record;
+        const watchers = this.subscriptions.watchersAt(node, topic);
+        const connections = this.recipients(record, watchers);
+        return { kind: 'occupancy', t, node, topic, connections, count, byDc, stale: stale ?? [] };
+      }
       case 'client-drop':
         return { kind: 'batch-lost', t, node: record.node, e: record.e, n: record.n, why: record.why };
       case 'conn':
@@ -287,17 +293,24 @@ class FactDecoder {
       const resumed = op === 'joined' && record.resumed === true ? { resumed: true as const } : {};
       return { kind: 'connection', op, t, c, id, node, viewer, topic, ...positionOf(record), ...resumed };
     }
+    const watches = op === 'opened' && record.occ === true ? { occupancy: true as const } : {};
     if (op === 'opened' && record.res !== undefined) {
       if (!record.res.every((topic) => typeof topic === 'string'))
         throw new TraceFormatError(`connection ${id} opened resuming something other than topics`);
-      return { kind: 'connection', op, t, c, id, node, viewer, resumes: record.res };
+      return { kind: 'connection', op, t, c, id, node, viewer, resumes: record.res, ...watches };
     }
-    return { kind: 'connection', op, t, c, id, node, viewer };
+    return { kind: 'connection', op, t, c, id, node, viewer, ...watches };
   }
 
-  /** A fan-out's or a batch's connections, by the numbers this reader gave them. */
-  private recipients(record: Recipients & { node: string; topic: string; n: number }): number[] {
-    const subscribers = this.subscriptions.at(record.node, record.topic) ?? new Set<number>();
+  /**
+   * A fan-out's or a batch's connections (an occupancy's: relative to `base`, the watchers), by the
+   * numbers this reader gave them.
+   */
+  private recipients(
+    record: Recipients & { node: string; topic: string; n: number },
+    base?: ReadonlySet<number>,
+  ): number[] {
+    const subscribers = base ?? this.subscriptions.at(record.node, record.topic) ?? new Set<number>();
     const connections = decodeRecipients(subscribers, record, (id) => {
       // A connection no record opened (a frontend's invention) still gets a number of its own.
       let c = this.connections.get(id);

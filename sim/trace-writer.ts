@@ -177,7 +177,23 @@ export class TraceWriter {
           ...(fact.op === 'joined' || fact.op === 'left' ? { topic: fact.topic, ...positionOf(fact) } : {}),
           ...(fact.op === 'joined' && fact.resumed === true ? { resumed: true as const } : {}),
           ...(fact.op === 'opened' && fact.resumes !== undefined ? { res: [...fact.resumes] } : {}),
+          ...(fact.op === 'opened' && fact.occupancy === true ? { occ: true as const } : {}),
         };
+      case 'occupancy': {
+        const { t, node, topic, connections, count, byDc, stale } = fact;
+        const watchers = this.subscriptions.watchersAt(node, topic);
+        return {
+          k: 'occupancy',
+          t,
+          node,
+          topic,
+          n: connections.length,
+          count,
+          byDc: { ...byDc },
+          ...(stale.length === 0 ? {} : { stale: [...stale] }),
+          ...this.encoder.encode(watchers, connections, (c) => this.subscriptions.idOf(c)),
+        };
+      }
       case 'lease': {
         const { t, dc, topic, frontend, change, expUs } = fact;
         return {

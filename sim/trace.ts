@@ -20,6 +20,9 @@
  * The first line is always `run` (the scenario, seed, topology and the whole fault schedule), the
  * last `end` (the report).
  *
+ * Viewer counts add `occupancy` records (what a frontend told its watchers, named relative to the
+ * topic's watchers there) and `occ` on a watcher's `open`: new kinds and optional fields again.
+ *
  * Reliable mode adds records of the stores' histories (`append`, `trim`), of gap notices (`gap`,
  * its connections named as a fan-out's), positions (`ep`/`seq`) on fan-outs, deliveries, joins and
  * deliver messages, delivery ids (`r`) on deliver and deliver-ack, and what history reads ask and
@@ -137,7 +140,8 @@ export type TraceRecord =
    * A connection as its frontend processed it. `v` is the simulated viewer behind the connection;
    * a reliable `sub` names the position its live events start after (`ep`/`seq`), a reliable `open`
    * the topics its viewer resumes from a cursor (`res`; absent: none), and a reliable `sub` that
-   * answers that resume says so (`resumed`).
+   * answers that resume says so (`resumed`). An `open` whose viewer watches viewer counts says so
+   * (`occ`).
    */
   | {
       k: 'conn';
@@ -151,7 +155,24 @@ export type TraceRecord =
       seq?: Seq;
       res?: Topic[];
       resumed?: true;
+      occ?: true;
     }
+  /**
+   * A frontend told `n` connections the viewer count of `topic` (at the frontend, before the client
+   * link), named relative to the topic's watchers at that frontend as a fan-out's are to its
+   * subscribers: `count` in all, `byDc` per datacenter, `stale` the datacenters it could not hear
+   * from lately (absent: none).
+   */
+  | ({
+      k: 'occupancy';
+      t: number;
+      node: string;
+      topic: Topic;
+      n: number;
+      count: number;
+      byDc: Record<string, number>;
+      stale?: string[];
+    } & Recipients)
   /** Reliable: the store of `dc` appended event `e` of `topic` at `seq` of epoch `ep` (`dup`: it held it already). */
   | { k: 'append'; t: number; dc: string; e: EventId; topic: Topic; ep: StoreEpoch; seq: Seq; dup?: true }
   /** Reliable: the store of `dc` forgot `topic`'s history through `seq` of epoch `ep`. */

@@ -108,6 +108,7 @@ function nodesOf(record: TraceRecord, send: SendInfo | undefined): (string | nul
     case 'node':
     case 'loss':
     case 'gap':
+    case 'occupancy':
       return [record.node];
     case 'send':
       return [record.from, record.to];

@@ -391,6 +391,7 @@ export function followEvent(index: TraceIndex, e: string): Followed {
       case 'due':
       case 'run':
       case 'end':
+      case 'occupancy':
         break;
       default:
         unreachable(record);

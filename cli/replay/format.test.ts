@@ -57,6 +57,24 @@ describe('format', () => {
         'LOSS ev-1 2 at ?: no fault (UNEXPLAINED)',
       ],
       [{ k: 'end', t: 5, report: {} }, 'end of run'],
+      // What a frontend told its watchers of a topic's viewer count.
+      [
+        {
+          k: 'occupancy',
+          t: 5,
+          node: 'dc-a/frontend-1',
+          topic: 'live',
+          n: 3,
+          count: 1_204,
+          byDc: { 'dc-a': 400, 'dc-b': 804 },
+          stale: ['dc-b'],
+        },
+        'dc-a/frontend-1 told 3 watchers: 1,204 watching live (dc-a 400 · dc-b 804 stale)',
+      ],
+      [
+        { k: 'occupancy', t: 5, node: 'dc-a/frontend-1', topic: 'live', n: 1, count: 2, byDc: { 'dc-a': 2 } },
+        'dc-a/frontend-1 told 1 watcher: 2 watching live (dc-a 2)',
+      ],
       // Reliable mode's records, and the positions it adds.
       [
         { k: 'fanout', t: 5, node: 'dc-a/frontend-1', e: 'ev-1', topic: 'live', n: 2, ep: 1, seq: 4 },

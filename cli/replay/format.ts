@@ -188,6 +188,8 @@ export function describeRecord(
       return `${record.dc} forgot ${record.topic} through seq ${record.seq} of epoch ${record.ep}`;
     case 'gap':
       return gapText(record);
+    case 'occupancy':
+      return occupancyText(record);
     case 'answer':
       return `${record.dc}/publisher: ${answerText(record)}`;
     case 'lease':
@@ -201,6 +203,20 @@ export function describeRecord(
     default:
       return unreachable(record);
   }
+}
+
+/**
+ * What a frontend told its watchers: `dc-a/frontend-1 told 3 watchers: 1,204 watching live (dc-a 400 ·
+ * dc-b 804 stale)`.
+ */
+export function occupancyText(record: Extract<TraceRecord, { k: 'occupancy' }>): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const stale = new Set(record.stale ?? []);
+  const shares = Object.entries(record.byDc)
+    .map(([dc, count]) => `${dc} ${n(count)}${stale.has(dc) ? ' stale' : ''}`)
+    .join(' · ');
+  const watchers = `${record.n} watcher${record.n === 1 ? '' : 's'}`;
+  return `${record.node} told ${watchers}: ${n(record.count)} watching ${record.topic}${shares === '' ? '' : ` (${shares})`}`;
 }
 
 /** ` seq 17 @ epoch 1` of a record that has a position (reliable mode), or nothing. */

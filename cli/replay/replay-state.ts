@@ -143,6 +143,7 @@ export class ReplayState {
       case 'trim':
       case 'gap':
       case 'answer':
+      case 'occupancy':
         return;
       case 'fault':
         if (record.phase === 'start') this.faults.set(record.f, record.fault);

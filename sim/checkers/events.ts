@@ -158,6 +158,7 @@ export class EventRegistry {
       case 'trimmed':
       case 'gap':
       case 'answered':
+      case 'occupancy':
         return;
       default:
         return unreachable(fact);

@@ -19,6 +19,9 @@
  *   reconnect and resume (`reconnectPerViewerPerMinute`). It sends `disconnect` and the connection
  *   closes when the frontend has handled it. Each feature draws from the workload stream only when
  *   its rate is above zero, so a scenario without it runs exactly as before.
+ * - Viewer counts: one viewer in `occupancyWatchersEvery`, chosen by its number (never drawn, so
+ *   the workload stream is the same whoever watches), asks for its topics' counts on every
+ *   subscribe and resume. What a frontend tells its watchers is a fact, one per `occupancy` effect.
  */
 import {
   assert,
@@ -32,12 +35,14 @@ import {
   type EventId,
   type Gap,
   type NodeId,
+  type Occupancy,
   type Position,
   type Topic,
   type Us,
 } from '../../core/index.ts';
 import { stampOf } from '../facts.ts';
 import type { Rng } from '../rng.ts';
+import { watchesOccupancy } from '../occupancy-bounds.ts';
 import type { Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
 import type { Network } from './network.ts';
@@ -76,6 +81,8 @@ interface Viewer {
   away: boolean;
   /** Disconnected for good: it never reconnects. */
   gone: boolean;
+  /** It asks for its topics' viewer counts (sim/occupancy-bounds.ts, `watchesOccupancy`). */
+  watches: boolean;
 }
 
 export class Clients {
@@ -118,6 +125,7 @@ export class Clients {
         cursors: new Map(),
         away: false,
         gone: false,
+        watches: watchesOccupancy(index, dcs.length, this.scenario.workload.occupancyWatchersEvery),
       };
       this.viewers.push(viewer);
       const at = this.workload.int(0, usOfMs(this.scenario.workload.joinOverMs) - 1);
@@ -161,7 +169,7 @@ export class Clients {
         viewer.away = false;
         const connection = this.connections[viewer.connection];
         if (connection !== undefined && connection.open)
-          this.send(connection, { type: 'subscribe', topic: viewer.topics[0] as Topic });
+          this.send(connection, { type: 'subscribe', topic: viewer.topics[0] as Topic, ...watching(viewer) });
         return this.scheduleChurn(viewer);
       }
       default:
@@ -192,6 +200,7 @@ export class Clients {
         node: node.id,
         viewer: connection.viewer,
         ...(connection.resumes.length === 0 ? {} : { resumes: connection.resumes }),
+        ...(this.viewer(connection.viewer).watches ? { occupancy: true as const } : {}),
       });
     }
     // What the action changed about the connection is recorded before what the frontend then sent.
@@ -258,6 +267,25 @@ export class Clients {
       to: gap.toSeq,
       why: gap.why,
       ...(gap.eventId === undefined ? {} : { e: gap.eventId }),
+    });
+  }
+
+  /** A frontend's `occupancy` effect: what it told these connections of their topic's viewer count. */
+  occupancyTold(node: FrontendNode, ids: readonly ConnectionId[], occupancy: Occupancy): void {
+    const connections = ids.map((id) => {
+      const index = this.indexById.get(id);
+      assert(index !== undefined, `${node.id} told an unknown connection ${id} a viewer count`);
+      return index;
+    });
+    this.agenda.emit({
+      kind: 'occupancy',
+      t: this.agenda.now,
+      node: node.id,
+      topic: occupancy.topic,
+      connections,
+      count: occupancy.count,
+      byDc: occupancy.byDc,
+      stale: occupancy.stale,
     });
   }
 
@@ -376,10 +404,10 @@ export class Clients {
       connection.resumes = cursors.map((cursor) => cursor.topic);
       connection.resuming = new Set(connection.resumes);
       const lastEventId = viewer.lastEventId ?? cursors[0]?.lastEventId ?? 'none';
-      this.send(connection, { type: 'resume', topics, lastEventId, cursors });
+      this.send(connection, { type: 'resume', topics, lastEventId, cursors, ...watching(viewer) });
     } else if (viewer.lastEventId !== null && topics.length > 0)
-      this.send(connection, { type: 'resume', topics, lastEventId: viewer.lastEventId });
-    else for (const topic of topics) this.send(connection, { type: 'subscribe', topic });
+      this.send(connection, { type: 'resume', topics, lastEventId: viewer.lastEventId, ...watching(viewer) });
+    else for (const topic of topics) this.send(connection, { type: 'subscribe', topic, ...watching(viewer) });
   }
 
   /** A client action over the connection's link: in order, no loss. */
@@ -469,4 +497,9 @@ export class Clients {
     assert(viewer !== undefined, `no viewer #${index}`);
     return viewer;
   }
+}
+
+/** What a watching viewer's subscribe and resume say besides their topics. */
+function watching(viewer: Viewer): { occupancy?: true } {
+  return viewer.watches ? { occupancy: true } : {};
 }

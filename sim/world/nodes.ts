@@ -35,6 +35,7 @@ import {
   type Us,
 } from '../../core/index.ts';
 import type { TopologyNode } from '../facts.ts';
+import { occupancyStaleMs } from '../occupancy-bounds.ts';
 import type { RoleSettings } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
 import type { Endpoint } from './network.ts';
@@ -255,6 +256,7 @@ export class Nodes {
           mode,
           gapWaitMs: settings.gapWaitMs,
           readTimeoutMs: settings.readTimeoutMs,
+          occupancyEveryMs: settings.occupancyEveryMs,
           // Every incarnation's generations are above the previous one's.
           generationStart: node.incarnation * 1_000_000_000,
           limits: settings.frontendLimits,
@@ -279,6 +281,8 @@ export class Nodes {
           deliverAttemptsMax: settings.deliverAttemptsMax,
           forwardWindowMs: settings.forwardWindowMs,
           forwardAckWaitMs: settings.forwardAckWaitMs,
+          occupancyEveryMs: settings.occupancyEveryMs,
+          occupancyStaleMs: occupancyStaleMs(settings),
         });
         break;
       }

@@ -1,6 +1,7 @@
 // Goal: the workload features the property runs draw do what they say: viewers who leave for good,
 // viewers who drop their connection and resume elsewhere, topics that publish in bursts and fall
-// quiet, and store limits the scenario sets. Method: small scenarios, read the trace.
+// quiet, store limits the scenario sets, and viewers who watch counts. Method: small scenarios,
+// read the trace.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,5 +95,50 @@ describe('workload features', () => {
       rs.filter((r) => r.k === 'lease' && r.change === 'granted').map((r) => (r as { topic: string }).topic),
     );
     expect(granted.size).toBe(1);
+  });
+
+  it('one viewer in N per datacenter watches counts and is told them; the workload is the same whoever watches', () => {
+    const twoDcs = (every: number): Scenario =>
+      parseScenario(
+        {
+          name: 'watchers',
+          durationMs: 6_000,
+          topology: {
+            datacenters: [
+              { name: 'dc-a', frontends: 2, dispatchers: 1 },
+              { name: 'dc-b', frontends: 2, dispatchers: 1 },
+            ],
+          },
+          workload: {
+            topics: [{ name: 'live', viewers: 40, publishesPerSecond: 5 }],
+            joinOverMs: 500,
+            publishFromMs: 1_000,
+            churnPerViewerPerMinute: 6,
+            occupancyWatchersEvery: every,
+          },
+        },
+        'test',
+      );
+    const watched = records(twoDcs(4));
+    const opens = watched.flatMap((r) => (r.k === 'conn' && r.op === 'open' ? [r] : []));
+    const watchers = opens.filter((r) => r.occ === true);
+    // Viewers take the datacenters in turn: the first of every fourth round of them watches.
+    expect(new Set(watchers.map((r) => r.v))).toEqual(
+      new Set(opens.map((r) => r.v).filter((v) => Math.floor(v / 2) % 4 === 0)),
+    );
+    expect(new Set(watchers.map((r) => r.node.split('/')[0]))).toEqual(new Set(['dc-a', 'dc-b']));
+    const told = watched.flatMap((r) => (r.k === 'occupancy' ? [r] : []));
+    expect(new Set(told.map((r) => r.node.split('/')[0]))).toEqual(new Set(['dc-a', 'dc-b']));
+    expect(told.at(-1)?.byDc).toMatchObject({ 'dc-a': expect.any(Number), 'dc-b': expect.any(Number) });
+    // Nobody watching: no count told, no watcher, and each viewer joins the frontend it joined before.
+    const unwatched = records(twoDcs(0));
+    expect(unwatched.filter((r) => r.k === 'occupancy')).toEqual([]);
+    expect(unwatched.some((r) => r.k === 'conn' && r.occ === true)).toBe(false);
+    const firstNode = (rs: TraceRecord[]): Map<number, string> => {
+      const nodes = new Map<number, string>();
+      for (const r of rs) if (r.k === 'conn' && r.op === 'open' && !nodes.has(r.v)) nodes.set(r.v, r.node);
+      return nodes;
+    };
+    expect(firstNode(unwatched)).toEqual(firstNode(watched));
   });
 });

@@ -31,6 +31,7 @@ import {
 import { itemBudget } from '../budget.ts';
 import { payloadText, stampOf, type Fact, type FactSink } from '../facts.ts';
 import { Rng } from '../rng.ts';
+import { occupancyEndMs } from '../occupancy-bounds.ts';
 import { catchUpMs } from '../settle.ts';
 import { nodeIds, type Fault, type FaultKind, type Scenario } from '../scenario.ts';
 import type { Agenda, Item } from './agenda.ts';
@@ -84,12 +85,6 @@ class World implements Agenda {
     private readonly options: WorldOptions,
   ) {
     const stopPublishingUs = usOfMs(scenario.durationMs);
-    // Reliable mode: the quiet tail lasts until a stream that missed the last events has caught up.
-    const tailMs =
-      scenario.mode === 'reliable'
-        ? Math.max(scenario.deliveryDeadlineMs, catchUpMs(scenario))
-        : scenario.deliveryDeadlineMs;
-    this.endUs = usOfMs(scenario.durationMs + tailMs);
     const perform = (node: SimNode, effects: Effect[]): void => this.perform(node, effects);
     const workload = new Rng(seed, 'workload');
     this.nodes = new Nodes(
@@ -106,6 +101,14 @@ class World implements Agenda {
     this.clients = new Clients(this, scenario, workload, this.nodes, this.network, perform, stopPublishingUs);
     this.publishers = new Publishers(this, scenario, workload, this.nodes, this.network, stopPublishingUs);
     this.faults = new Faults(this, scenario, new Rng(seed, 'faults'), this.nodes, this.network, this.clients);
+    // Reliable mode: the quiet tail lasts until a stream that missed the last events has caught up.
+    const tailMs =
+      scenario.mode === 'reliable'
+        ? Math.max(scenario.deliveryDeadlineMs, catchUpMs(scenario))
+        : scenario.deliveryDeadlineMs;
+    // With watchers, until their counts had time to converge after the last churn and fault.
+    const occupancyMs = occupancyEndMs(scenario, this.faults.schedule) ?? 0;
+    this.endUs = usOfMs(Math.max(scenario.durationMs + tailMs, occupancyMs));
   }
 
   get now(): Us {
@@ -307,8 +310,11 @@ class World implements Agenda {
             seq: effect.throughSeq,
           });
           break;
-        // Occupancy is judged by its own checker (`sim/checkers/occupancy.ts`): nothing to trace yet.
         case 'occupancy':
+          assert(node.role === 'frontend', `${node.id} told connections a viewer count`);
+          this.clients.occupancyTold(node, effect.connections, effect.occupancy);
+          break;
+        // The simulated world never asks a dispatcher for a count, so no answer comes.
         case 'occupancy-reply':
           break;
         default:
