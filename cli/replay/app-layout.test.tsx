@@ -50,7 +50,7 @@ describe('the replay screen at each size', () => {
     expect(text).toMatch(/K[=!]*=/);
     expect(text).toMatch(/P[=!]*=/);
     expect(text).toContain('!');
-    expect(text).toMatch(/^so far +published 0 /m);
+    expect(text).toMatch(/^so far +(published|pub) 0 /m);
     expect(text).toContain('Events');
     expect(text).toContain('q quit');
   });

@@ -73,7 +73,7 @@ describe('replay screen', () => {
     await shows(`${formatTime(index.endT)} / ${formatTime(index.endT)}`);
     await press('0');
     text = await shows('0.000000s /');
-    expect(text).toMatch(/^so far +published 0 /m);
+    expect(text).toMatch(/^so far +(published|pub) 0 /m);
   });
 
   it('without faults it opens just before the first publish', async () => {
@@ -85,7 +85,7 @@ describe('replay screen', () => {
       `opened just before the first publish, at ${formatTime(first)}; Home or 0: the start`,
     );
     expect(text).toContain(`${formatTime(calm.previousTime(first)!)} /`);
-    expect(text).toMatch(/^so far +published 0 /m);
+    expect(text).toMatch(/^so far +(published|pub) 0 /m);
     expect(text).toMatch(/^ \d+\.\d{6}s publish ~dc-\S+ likes-/m);
   });
 

@@ -10,14 +10,17 @@
  *   losses, `explained-loss` violations) and frontends that forget event ids on intra-DC links that
  *   duplicate 10% of their messages (more duplicate deliveries than the checker writes violations
  *   for: it keeps 20 per invariant, the rest only counted);
- * - `calm`: the same world without faults, bugs or duplication;
+ * - `calm`: the same world without faults, bugs or duplication, and one viewer in four per
+ *   datacenter watching viewer counts (`occupancy` records; the run goes on until they settled);
  * - `reliable`: the same world in reliable mode, with 3% loss on intra-datacenter links (deliveries
  *   and acks dropped, so deliveries retried), a history of 5 events per topic, `dc-b/dispatcher-1`
  *   killed from 1.5 s to 2.5 s (forwards to it unacknowledged, retried with failover to
  *   dispatcher-2), and `dc-b/frontend-2` isolated from 3 s to 4.5 s (when it is back the history
  *   no longer holds what it missed: a `trimmed` gap notice, after a history read).
  *
- * Each run takes well under a second; a test file writes the traces it needs once.
+ * Nobody watches viewer counts in `faulty` and `reliable`: their runs end a delivery deadline after
+ * publishing stops, as the tests' times expect. Each run takes well under a second; a test file
+ * writes the traces it needs once.
  *
  * Beside them, the naive reading every index test compares with: all records read at once by the
  * sim's trace reader, applied one by one, and the counters after each the totals of checkers that
@@ -117,6 +120,7 @@ export function testScenario(kind: TestTraceKind): Scenario {
         rejoinAfterMs: 1_000,
         reconnectBackoffMs: { min: 50, max: 300 },
         payloadBytes: 32,
+        occupancyWatchersEvery: kind === 'calm' ? 4 : 0,
       },
       faults: reliable
         ? reliableFaults
