@@ -54,6 +54,9 @@ export type {
   InvariantName,
   LivenessSummary,
   LossGroup,
+  OccupancyConvergence,
+  OccupancyError,
+  OccupancySummary,
   ReliableCounts,
   Violation,
 } from './checkers/index.ts';
@@ -71,5 +74,7 @@ export { payloadText, stampOf } from './facts.ts';
 export { Rng } from './rng.ts';
 
 export { catchUpMs, faultDurationMs, settleMs } from './settle.ts';
+export { occupancyBounds, occupancyEndMs, occupancyStaleMs, watchesOccupancy } from './occupancy-bounds.ts';
+export type { OccupancyBounds } from './occupancy-bounds.ts';
 export { TraceWriter } from './trace-writer.ts';
 export type { Histogram } from './histogram.ts';

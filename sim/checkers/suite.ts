@@ -1,7 +1,8 @@
 /**
  * Every checker of a run, fed one fact at a time, in one order: first the projections the checkers
  * share (who is subscribed where, the faults so far, the event registry and its causal chains),
- * then the checkers, one per invariant family (delivery, leases, forwarding, reliable, loss). So a checker
+ * then the checkers, one per invariant family (delivery, leases, forwarding, reliable, loss,
+ * occupancy). So a checker
  * always judges a fact against projections that already include it, and a violation's chain ends
  * with the step that revealed it.
  *
@@ -15,8 +16,8 @@
  * stays bounded however long the run or the trace.
  *
  * The scenario's delivery mode decides what is judged (violations.ts, `judgedInvariants`): both
- * modes judge integrity, misdelivery, duplicates, the leases, forwarding, liveness after heal and
- * runaways; best-effort judges loss by its causes (explained loss, fault-free liveness); reliable
+ * modes judge integrity, misdelivery, duplicates, the leases, forwarding, liveness after heal,
+ * viewer counts (occupancy.ts) and runaways; best-effort judges loss by its causes (explained loss, fault-free liveness); reliable
  * judges duplicates per viewer across connections, and eventual delivery, order, honest gaps and
  * acknowledged-means-delivered instead of loss (reliable.ts).
  */
@@ -43,6 +44,7 @@ import { ForwardingChecker } from './forwarding.ts';
 import { LeaseChecker } from './leases.ts';
 import { Explainer } from './explain.ts';
 import { LossChecker, type LivenessSummary, type LossGroup } from './loss.ts';
+import { OccupancyChecker, type OccupancySummary } from './occupancy.ts';
 import { ReliableChecker, type ReliableCounts } from './reliable.ts';
 import { ViolationLog, type InvariantName, type Violation } from './violations.ts';
 
@@ -64,6 +66,8 @@ export interface DeliveryCounts {
   liveness: LivenessSummary;
   /** Reliable mode's counts; absent in best-effort. */
   reliable?: ReliableCounts;
+  /** What the viewer counts came to (occupancy.ts). */
+  occupancy: OccupancySummary;
 }
 
 export interface CheckerSummary extends DeliveryCounts {
@@ -174,6 +178,7 @@ class RunningCheckers {
   private readonly loss: LossChecker;
   /** Reliable mode's checker; null in best-effort. */
   private readonly reliable: ReliableChecker | null;
+  private readonly occupancy: OccupancyChecker;
   private readonly itemBudget: number;
 
   constructor(
@@ -256,6 +261,7 @@ class RunningCheckers {
           )
         : null;
     this.reliable = reliable;
+    this.occupancy = new OccupancyChecker(scenario, topology, this.subscriptions, dcs, this.violations);
     const healedUs = healedAt(run.faults);
     this.loss = new LossChecker(
       {
@@ -294,6 +300,7 @@ class RunningCheckers {
     this.reliable?.apply(fact);
     this.explainer.apply(fact);
     this.loss.apply(fact);
+    this.occupancy.apply(fact);
     if (fact.kind === 'end' && fact.items >= this.itemBudget)
       this.violations.report(
         'runaway',
@@ -346,6 +353,7 @@ class RunningCheckers {
       forwardTimelinessErrors: forwarding.timelinessErrors,
       liveness: loss.liveness,
       ...(this.reliable === null ? {} : { reliable: this.reliable.counts() }),
+      occupancy: this.occupancy.summary(),
       violationCounts: violations.counts,
       violations: violations.kept,
       latency: delivery.latency,

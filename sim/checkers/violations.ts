@@ -22,7 +22,10 @@ export type InvariantName =
   | 'eventual-delivery'
   | 'order'
   | 'honest-gaps'
-  | 'acknowledged-delivered';
+  | 'acknowledged-delivered'
+  // Viewer counts, in both modes (occupancy.ts):
+  | 'occupancy-converge'
+  | 'occupancy-stale-dropped';
 
 /**
  * Which invariants a run of each delivery mode judges. Best-effort promises no delivery, so it
@@ -45,6 +48,8 @@ export const judgedInvariants: Record<DeliveryMode, readonly InvariantName[]> = 
     'lease-without-viewers',
     'liveness-after-heal',
     'runaway',
+    'occupancy-converge',
+    'occupancy-stale-dropped',
   ],
   reliable: [
     'integrity',
@@ -61,6 +66,8 @@ export const judgedInvariants: Record<DeliveryMode, readonly InvariantName[]> = 
     'order',
     'honest-gaps',
     'acknowledged-delivered',
+    'occupancy-converge',
+    'occupancy-stale-dropped',
   ],
 };
 
@@ -72,7 +79,10 @@ export interface Violation {
   e?: EventId;
   connection?: string;
   node?: string;
-  /** The event's causal chain, one line a step, from publish to where it went wrong. */
+  /**
+   * The event's causal chain, one line a step, from publish to where it went wrong; for a viewer
+   * count, the steps from the change it should have followed to the count told.
+   */
   chain: string[];
 }
 
@@ -97,6 +107,8 @@ export class ViolationLog {
     order: 0,
     'honest-gaps': 0,
     'acknowledged-delivered': 0,
+    'occupancy-converge': 0,
+    'occupancy-stale-dropped': 0,
   };
   readonly kept: Violation[] = [];
 
@@ -109,12 +121,13 @@ export class ViolationLog {
     invariant: InvariantName,
     t: Us,
     message: string,
-    where: { e?: EventId; connection?: string; node?: string },
+    where: { e?: EventId; connection?: string; node?: string; chain?: readonly string[] },
   ): void {
     this.counts[invariant]++;
     if (this.counts[invariant] > violationsKeptPerInvariant) return;
-    const chain = where.e === undefined ? [] : [...this.chainOf(where.e)];
-    const violation: Violation = { invariant, t, message, ...where, chain };
+    const { chain: steps, ...place } = where;
+    const chain = steps !== undefined ? [...steps] : where.e === undefined ? [] : [...this.chainOf(where.e)];
+    const violation: Violation = { invariant, t, message, ...place, chain };
     this.kept.push(violation);
     this.onKept(violation);
   }
