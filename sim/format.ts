@@ -40,6 +40,7 @@ export function formatReport(report: Report): string {
     `traceHash           ${report.traceHash}`,
     `liveness after heal ${livenessLine(report.liveness)}`,
     ...(report.reliable === undefined ? [] : reliableLines(report.reliable)),
+    ...occupancyLines(report.occupancy),
   ];
   const total = Object.values(report.violationCounts).reduce((a, b) => a + b, 0);
   if (total === 0) {
@@ -81,6 +82,40 @@ function livenessLine(liveness: Report['liveness']): string {
       ? 'no fault cost a delivery after it'
       : `faults cost deliveries until ${convergedAfterMs} ms after it`;
   return `healed at ${(healedAtMs / 1000).toFixed(1)} s (${converged}); ${eventsChecked} events from ${(checkedFromMs / 1000).toFixed(1)} s had to reach everyone`;
+}
+
+/**
+ * What the viewer counts came to: who watched, how far the counts told were from the truth over
+ * the run and once quiet, how stale datacenters were reported, and how soon after their topics'
+ * last change each datacenter's counts settled, beside the bound.
+ */
+function occupancyLines(o: Report['occupancy']): string[] {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  const stale =
+    o.stale.records === 0
+      ? 'no datacenter told stale'
+      : `${n(o.stale.records)} with a stale datacenter (${o.stale.dcs.join(', ')}; ${n(o.stale.judged)} judged against a cut)`;
+  const told = `viewer counts       ${n(o.watchers)} watchers told ${n(o.told.connections)} counts (${n(o.told.records)} times); ${stale}`;
+  if (o.notJudged !== null) return [told, `  not judged        ${o.notJudged}`];
+  const worst =
+    o.maxError === null
+      ? 'none told'
+      : `max ${n(o.maxError.viewers)} (${o.maxError.topic} at ${s(o.maxError.t / 1000)}, ${o.maxError.node} told ${n(o.maxError.told)} of ${n(o.maxError.truth)})`;
+  const settled = o.convergence
+    .map((c) =>
+      c.topic === null
+        ? `${c.dc} no watchers`
+        : c.afterMs === null
+          ? `${c.dc} NOT settled`
+          : `${c.dc} ${s(c.afterMs)}`,
+    )
+    .join(' · ');
+  return [
+    told,
+    `  error             |told - truth| mean ${o.meanErrorViewers}, ${worst}; ${n(o.maxErrorJudgedViewers)} once quiet (${n(o.windowsJudged)} stretches judged)`,
+    `  settled           ${settled} after their topics' last change (bound B ${s(o.boundMs)}; ${s(o.deathBoundMs)} after a frontend's death)`,
+  ];
 }
 
 /** What reliable mode's checker found: the promises after heal, the gaps told, the acknowledgements. */

@@ -28,6 +28,9 @@ describe('stadium sim', () => {
       'faults injected',
       'simulated time',
       'wall time',
+      'viewer counts',
+      '  error             |told - truth| mean',
+      '  settled           dc-a',
       'violations',
     ]) {
       expect(run.stdout).toContain(line);
@@ -63,9 +66,26 @@ describe('stadium sim', () => {
       'violations',
       'wallMs',
       'eventsPerSecond',
+      'occupancy',
     ]) {
       expect(report).toHaveProperty(key);
     }
+    // What the viewer counts came to: who watched, how far from the truth, how soon each datacenter settled.
+    expect(report.occupancy).toEqual(
+      expect.objectContaining({
+        notJudged: null,
+        watchers: expect.any(Number),
+        maxErrorJudgedViewers: 0,
+        boundMs: expect.any(Number),
+        convergence: [
+          expect.objectContaining({ dc: 'dc-a', afterMs: expect.any(Number) }),
+          expect.objectContaining({ dc: 'dc-b', afterMs: expect.any(Number) }),
+        ],
+      }),
+    );
+    expect(report.violationCounts).toEqual(
+      expect.objectContaining({ 'occupancy-converge': 0, 'occupancy-stale-dropped': 0 }),
+    );
     expect(report.lost).toEqual(expect.objectContaining({ explained: expect.any(Number), unexplained: 0 }));
     expect(report.latencyMs).toEqual(
       expect.objectContaining({
