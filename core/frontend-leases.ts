@@ -59,6 +59,14 @@ export function onLeaseReply(
   if (pending === undefined) return;
   if (message.ok) increment(state.counters, 'lease-requests-answered');
   else retryLeaseRequest(state, pending, now, effects);
+  // A subscribe answered after its topic's last viewer left: the unsubscribe that followed it may
+  // have overtaken it, found no lease to remove, and left the store to grant this one to nobody.
+  // Give it back again, under a newer generation still.
+  const { message: asked } = pending;
+  if (message.ok && asked.type === 'subscribe' && !state.topics.has(asked.topic)) {
+    increment(state.counters, 'subscribes-answered-after-leaving');
+    unregister(state, asked.topic, now, effects);
+  }
   onOccupancyReply(state, message.occupancy);
   const reliable = state.config.mode === 'reliable';
   // Reliable: a lapse is repaired, not announced; the renewal's heads make the stream catch up.

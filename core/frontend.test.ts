@@ -137,6 +137,24 @@ describe('frontend registration', () => {
     expect(handle(state, { kind: 'deadline' }, 100)).toEqual([]);
   });
 
+  it('a subscribe answered after its last viewer left is given back again: its unsubscribe may have overtaken it', () => {
+    const state = connected('c1');
+    const [subscribe] = sends(client(state, 'c1', { type: 'subscribe', topic: 'live' }));
+    const [unsubscribe] = sends(client(state, 'c1', { type: 'unsubscribe', topic: 'live' }));
+    // The store removed nothing (the unsubscribe came first), then granted the subscribe.
+    message(state, { type: 'lease-reply', requestId: 2, ok: true });
+    const again = sends(message(state, { type: 'lease-reply', requestId: 1, ok: true }));
+    expect(again).toMatchObject([{ message: { type: 'unsubscribe', topic: 'live', frontend: 'dc-a/fe-1' } }]);
+    const generation = (effect: Effect | undefined): number =>
+      (effect as { message: { generation: number } }).message.generation;
+    expect(generation(again[0])).toBeGreaterThan(generation(unsubscribe));
+    expect(generation(unsubscribe)).toBeGreaterThan(generation(subscribe));
+    // A topic with viewers again by the time its answer comes keeps its lease.
+    client(state, 'c1', { type: 'subscribe', topic: 'live' });
+    expect(sends(message(state, { type: 'lease-reply', requestId: 4, ok: true }))).toEqual([]);
+    expect(localTopics(state)).toEqual(['live']);
+  });
+
   it('lease requests past pendingRequestsMax are shed with a drop, and the renewal repairs them', () => {
     const state = createFrontend({
       nodeId: 'f',
