@@ -74,6 +74,20 @@ export interface GeneratedScenario {
   features: (SwarmFeature | ReliableFeature)[];
 }
 
+/**
+ * Viewer counts: the interval (null, one run in eight: occupancy off, which shrinks to it), and
+ * one viewer in `watchersEvery` per datacenter watching.
+ */
+interface OccupancyDraw {
+  everyMs: number | null;
+  watchersEvery: number;
+}
+
+const occupancyDraw: fc.Arbitrary<OccupancyDraw> = fc.record({
+  everyMs: fc.option(fc.integer({ min: 200, max: 1_500 }), { freq: 8 }),
+  watchersEvery: fc.integer({ min: 1, max: 4 }),
+});
+
 /** Reliable mode's own draws: which of its features are on, and their limits. */
 interface ReliableDraw {
   on: Record<ReliableFeature, boolean>;
@@ -191,13 +205,15 @@ export function scenarioArbitrary(
     duplicatePerMillion: fc.constantFrom(0, 20_000, 100_000),
     faults: fc.array(rawFault, { maxLength: l.faults }),
   });
-  // Reliable mode's own draws come after all of best-effort's, which they leave as they are.
+  // Reliable mode's own draws come after all of best-effort's, which they leave as they are; the
+  // viewer counts' after both.
   type Base = typeof base extends fc.Arbitrary<infer T> ? T : never;
-  const drawn: fc.Arbitrary<[Base, ReliableDraw | null]> =
-    mode === 'reliable'
-      ? fc.tuple(base, reliableSwarm)
-      : base.map((g): [Base, ReliableDraw | null] => [g, null]);
-  return drawn.map(([g, r]): GeneratedScenario => {
+  const drawn: fc.Arbitrary<[Base, ReliableDraw | null, OccupancyDraw]> = fc.tuple(
+    base,
+    mode === 'reliable' ? reliableSwarm : fc.constant(null),
+    occupancyDraw,
+  );
+  return drawn.map(([g, r, o]): GeneratedScenario => {
     const on = (feature: SwarmFeature): boolean => g.swarm[feature];
     const onReliable = (feature: ReliableFeature): boolean => r?.on[feature] === true;
     const features = [...swarmFeatures.filter(on), ...reliableFeatures.filter(onReliable)];
@@ -238,6 +254,7 @@ export function scenarioArbitrary(
         ...(onReliable('small-reads') ? { readEventsMax: r?.readEventsMax } : {}),
       },
       ...(onReliable('short-forward-window') ? { forwardWindowMs: r?.forwardWindowMs } : {}),
+      occupancyEveryMs: o.everyMs ?? 0,
     };
     // Faults happen in the active stretch; then everything heals and the world settles.
     const healByMs = publishFromMs + g.activeMs;
@@ -275,6 +292,7 @@ export function scenarioArbitrary(
         reconnectPerViewerPerMinute: on('reconnect') ? g.reconnectPerViewerPerMinute : 0,
         reconnectBackoffMs: { min: 50, max: 500 },
         payloadBytes: 48,
+        occupancyWatchersEvery: o.watchersEvery,
       },
       roles,
       faults: g.faults

@@ -1,5 +1,5 @@
-// Goal: the delivery invariants hold in every generated failure scenario, runs are deterministic,
-// and every kind of fault the generators asked for really took effect.
+// Goal: the delivery invariants (and the viewer counts') hold in every generated failure scenario,
+// runs are deterministic, and every kind of fault the generators asked for really took effect.
 // Method: fast-check over the simulator with a fixed seed; `npm run properties:long` runs 10,000.
 import { describe, expect, it } from 'vitest';
 import { faultKinds } from '../sim/index.ts';
@@ -20,6 +20,10 @@ describe('delivery invariants over generated failure scenarios', () => {
       expect(result.tally.deathsByRole[role], role).toBeGreaterThan(0);
     for (const mix of ['none', 'deaths', 'partitions', 'network', 'everything'] as const)
       expect(result.tally.byMix[mix], mix).toBeGreaterThan(0);
+    // Viewer counts were judged, in quiet stretches and against partitions, not only present.
+    expect(result.tally.occupancy.scenarios).toBeGreaterThan(runs / 10);
+    expect(result.tally.occupancy.stretches).toBeGreaterThan(runs / 10);
+    expect(result.tally.occupancy.againstCuts).toBeGreaterThan(0);
   });
 
   it('hold in 40 large scenarios (seed 20261122)', () => {

@@ -213,6 +213,25 @@ export const marks: readonly Mark[] = [
     says: "a publish was answered with a warning that a frontend's lease had lapsed",
     modes: bestEffort,
   },
+  // Viewer counts, in both modes.
+  {
+    name: 'occupancy-told',
+    role: 'frontend',
+    counter: 'occupancy-sent',
+    says: "a frontend told watchers a topic's viewer count",
+  },
+  {
+    name: 'occupancy-renewal',
+    role: 'frontend',
+    counter: 'occupancy-renewals',
+    says: 'a frontend renewed between full renewals, to report a changed count or refresh a watched one',
+  },
+  {
+    name: 'peer-totals-kept',
+    role: 'store',
+    counter: 'remote-totals-kept',
+    says: "a store kept a peer datacenter's viewer totals",
+  },
   // Reliable mode: the frontend's streams.
   {
     name: 'resume-caught-up',

@@ -42,6 +42,9 @@ export const catalogue: CatalogueEntry[] = [
     nodesMax: 10,
     why: 'it needs a renewal reordered behind an unsubscribe, a race the shrinker cannot keep while removing a datacenter (removing one redraws every random stream)',
   },
+  { bug: 'first-count-renewed', invariant: /occupancy-converge/, nodesMax: 8 },
+  { bug: 'expired-leases-counted', invariant: /occupancy-converge/, nodesMax: 8 },
+  { bug: 'stale-dc-dropped', invariant: /occupancy-stale-dropped/, nodesMax: 8 },
   {
     bug: 'renewals-stop-after-failure',
     invariant: /liveness-after-heal/,

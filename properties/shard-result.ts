@@ -214,9 +214,16 @@ export function readShardResult(
     drops: counts(t.drops, 'tally.drops'),
     duplicatedMessages: int(t.duplicatedMessages, 'tally.duplicatedMessages'),
     deliveries: int(t.deliveries, 'tally.deliveries'),
+    occupancy: counts(t.occupancy, 'tally.occupancy') as FaultTally['occupancy'],
   };
   if (faultMixes.some((mix) => tally.byMix[mix] === undefined))
     bad(`"tally.byMix" must count ${faultMixes.join(', ')}`);
+  if (
+    ['scenarios', 'stretches', 'againstCuts', 'cutsChecked'].some(
+      (key) => !Object.hasOwn(tally.occupancy, key),
+    )
+  )
+    bad('"tally.occupancy" must count scenarios, stretches, againstCuts and cutsChecked');
   const m = record(o.marks) ?? bad('"marks" must be an object');
   const names = declaredOf(mode).map((mark) => mark.name);
   if (Object.keys(m).sort().join() !== [...names].sort().join())

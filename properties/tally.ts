@@ -1,6 +1,6 @@
 /**
  * What a property run saw, summed over its scenarios: fault mixes, faults asked for and fired,
- * deaths by role, dropped and duplicated messages, deliveries. Every count is a sum of per-scenario
+ * deaths by role, dropped and duplicated messages, deliveries, viewer counts judged. Every count is a sum of per-scenario
  * contributions, so tallies of disjoint parts of a run add up to the tally of the whole.
  */
 import { faultKinds, type FaultKind, type Report } from '../sim/index.ts';
@@ -22,6 +22,11 @@ export interface FaultTally {
   drops: Record<string, number>;
   duplicatedMessages: number;
   deliveries: number;
+  /**
+   * Viewer counts judged: scenarios whose counts were, their quiet stretches, the counts judged
+   * against a partition in force, and the partitions whose stale check was made.
+   */
+  occupancy: { scenarios: number; stretches: number; againstCuts: number; cutsChecked: number };
 }
 
 /** Whether a fault kind's effect shows in the tally. */
@@ -65,6 +70,12 @@ export function record(
     tally.drops[why] = (tally.drops[why] ?? 0) + n;
   tally.duplicatedMessages += report.messages.duplicated;
   tally.deliveries += report.delivered;
+  const { occupancy } = report;
+  if (occupancy.notJudged === null && occupancy.windowsJudged + occupancy.stale.judged > 0)
+    tally.occupancy.scenarios++;
+  tally.occupancy.stretches += occupancy.windowsJudged;
+  tally.occupancy.againstCuts += occupancy.stale.judged;
+  tally.occupancy.cutsChecked += occupancy.stale.cutsChecked;
 }
 
 /** Add `more` into `tally`: the tally of two disjoint sets of scenarios. */
@@ -81,6 +92,7 @@ export function addTally(tally: FaultTally, more: FaultTally): void {
   add(tally.drops, more.drops);
   tally.duplicatedMessages += more.duplicatedMessages;
   tally.deliveries += more.deliveries;
+  add(tally.occupancy, more.occupancy);
 }
 
 export function emptyTally(): FaultTally {
@@ -96,11 +108,13 @@ export function emptyTally(): FaultTally {
     drops: {},
     duplicatedMessages: 0,
     deliveries: 0,
+    occupancy: { scenarios: 0, stretches: 0, againstCuts: 0, cutsChecked: 0 },
   };
 }
 
 /** The tally as a few readable lines; every count after the first line includes the shrink candidates. */
 export function formatTally(tally: FaultTally): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
   const list = (record: Record<string, number>): string =>
     Object.entries(record)
       .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
@@ -115,5 +129,6 @@ export function formatTally(tally: FaultTally): string {
     `deaths by role       ${list(tally.deathsByRole)}`,
     `messages dropped     ${list(tally.drops)}; duplicated ${tally.duplicatedMessages.toLocaleString('en-US')}`,
     `deliveries checked   ${tally.deliveries.toLocaleString('en-US')}`,
+    `viewer counts        judged in ${n(tally.occupancy.scenarios)} scenarios: ${n(tally.occupancy.stretches)} quiet stretches, ${n(tally.occupancy.againstCuts)} counts against a partition, ${n(tally.occupancy.cutsChecked)} partitions' stale checks`,
   ].join('\n');
 }

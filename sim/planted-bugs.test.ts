@@ -163,4 +163,50 @@ describe('checker, against planted bugs', () => {
       /forwarded event .* to dc-[ab] at [\d.]+s without an acknowledgement, and by [\d.]+s had neither retried nor given up \(due at [\d.]+s\)/,
     );
   });
+
+  it("a frontend whose renewals repeat its first count is caught: the watchers' counts never converge", () => {
+    const scenario = smallScenario({ durationMs: 6_000 });
+    expect(runScenario(scenario, '6', { tracePath: null }).violations).toEqual([]);
+    const report = runScenario(scenario, '6', {
+      tracePath: null,
+      roles: rolesWithBug('first-count-renewed'),
+    });
+    const found = violationsOf(report, 'occupancy-converge');
+    expect(found[0]!.message).toMatch(
+      /watcher\(s\) of "(live|chat)" at dc-[ab]\/frontend-\d .* had last been told \d+ \(dc-a \d+, dc-b \d+\) at [\d.]+s, .* but \d+ connections watch it \(dc-a \d+, dc-b \d+\)/,
+    );
+    expect(found[0]!.chain[0]).toMatch(/the last change of "(live|chat)"/);
+  });
+
+  it("a store that counts lapsed leases keeps a dead frontend's viewers in the count past B_death", () => {
+    const scenario = smallScenario({
+      durationMs: 6_000,
+      faults: [{ kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1' }],
+    });
+    expect(runScenario(scenario, '6', { tracePath: null }).violations).toEqual([]);
+    const report = runScenario(scenario, '6', {
+      tracePath: null,
+      roles: rolesWithBug('expired-leases-counted'),
+    });
+    const found = violationsOf(report, 'occupancy-converge');
+    expect(found[0]!.message).toMatch(
+      /but \d+ connections watch it .* dc-a\/frontend-1 died for good at 3\.000000s had to be out of every count by [\d.]+s/,
+    );
+  });
+
+  it('a dispatcher that drops a stale datacenter instead of flagging it is caught dropping its share', () => {
+    const scenario = smallScenario({
+      durationMs: 10_000,
+      faults: [{ kind: 'partition', atMs: 3_000, between: ['dc-a', 'dc-b'], repairAfterMs: 5_000 }],
+    });
+    const correct = runScenario(scenario, '6', { tracePath: null });
+    expect(correct.violations).toEqual([]);
+    expect(correct.occupancy.stale.dcs).toEqual(['dc-a', 'dc-b']);
+    const report = runScenario(scenario, '6', { tracePath: null, roles: rolesWithBug('stale-dc-dropped') });
+    const found = violationsOf(report, 'occupancy-stale-dropped');
+    expect(found[0]!.message).toMatch(
+      /told \d+ watcher\(s\) of "(live|chat)" .* without dc-[ab]'s share, which it had told as \d+ at [\d.]+s, while dc-[ab] has been cut off from dc-[ab] since 3\.000000s/,
+    );
+    expect(report.occupancy.stale.records).toBe(0);
+  });
 });

@@ -36,7 +36,10 @@ export type PlantedBug =
   | 'seq-reuse-on-retry'
   | 'history-read-off-by-one'
   | 'gap-notice-instead-of-fetch'
-  | 'order-broken-on-retry';
+  | 'order-broken-on-retry'
+  | 'first-count-renewed'
+  | 'expired-leases-counted'
+  | 'stale-dc-dropped';
 
 export const plantedBugs: readonly PlantedBug[] = [
   'no-dedupe',
@@ -60,6 +63,9 @@ export const plantedBugs: readonly PlantedBug[] = [
   'history-read-off-by-one',
   'gap-notice-instead-of-fetch',
   'order-broken-on-retry',
+  'first-count-renewed',
+  'expired-leases-counted',
+  'stale-dc-dropped',
 ];
 
 /** The planted bugs that live in reliable mode's machinery: they show only in reliable runs. */
@@ -357,6 +363,66 @@ export function rolesWithBug(bug: PlantedBug): Roles {
         }
         return coreRoles.frontend.handle(state, input, now);
       });
+    case 'first-count-renewed': {
+      // The frontend's renewals repeat the count its subscribe reported for each topic, not the
+      // count it has now: the store never learns of viewers who came or went later.
+      const firstCounts = new WeakMap<object, Map<Topic, number>>();
+      return withFrontend((state, input, now) => {
+        const effects = coreRoles.frontend.handle(state, input, now);
+        let first = firstCounts.get(state);
+        if (first === undefined) firstCounts.set(state, (first = new Map()));
+        const counts = first;
+        return effects.map((effect) => {
+          if (effect.kind !== 'send') return effect;
+          const message = effect.message;
+          if (message.type === 'subscribe' && message.count !== undefined && !counts.has(message.topic))
+            counts.set(message.topic, message.count);
+          if (message.type === 'unsubscribe') counts.delete(message.topic);
+          if (message.type !== 'renew' || message.counts === undefined) return effect;
+          const reported = message.counts;
+          const stuck = message.topics.map((topic, i) => counts.get(topic) ?? (reported[i] as number));
+          return { ...effect, message: { ...message, counts: stuck } };
+        });
+      });
+    }
+    case 'expired-leases-counted':
+      // The store sums the counts of every lease not removed, lapsed ones too: a dead frontend's
+      // viewers stay in the count until the sweep forgets its lease.
+      return withStore((state, input, now) =>
+        coreRoles.store.handle(state, input, now).map((effect) => {
+          if (effect.kind !== 'send' || effect.message.type !== 'store-reply') return effect;
+          const { reply } = effect.message;
+          if ((reply.op !== 'written' && reply.op !== 'occupancy') || reply.occupancy === undefined)
+            return effect;
+          const occupancy = reply.occupancy.map((topic) => {
+            let local = 0;
+            for (const lease of state.topics.get(topic.topic)?.values() ?? [])
+              if (lease.removedAtMs === null) local += lease.count;
+            return { ...topic, local };
+          });
+          return { ...effect, message: { ...effect.message, reply: { ...reply, occupancy } } };
+        }),
+      );
+    case 'stale-dc-dropped':
+      // The dispatcher leaves a stale datacenter out of the counts it answers, instead of keeping
+      // its last known share and flagging it: a cut-off datacenter's viewers silently vanish.
+      return withDispatcher((state, input, now) =>
+        coreRoles.dispatcher.handle(state, input, now).map((effect) => {
+          if (effect.kind !== 'send' || effect.message.type !== 'lease-reply') return effect;
+          const { occupancy } = effect.message;
+          if (occupancy === undefined) return effect;
+          const dropped = occupancy.map((picture) => {
+            const byDc = { ...picture.byDc };
+            let count = picture.count;
+            for (const dc of picture.stale) {
+              count -= byDc[dc] ?? 0;
+              delete byDc[dc];
+            }
+            return { ...picture, count, byDc, stale: [] };
+          });
+          return { ...effect, message: { ...effect.message, occupancy: dropped } };
+        }),
+      );
     default:
       return unreachable(bug);
   }

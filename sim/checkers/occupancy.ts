@@ -52,8 +52,16 @@
  * the run and over the judged stretches, stale counts told, and per datacenter how long after its
  * topics' last disturbance the counts told there stopped changing, beside B.
  */
-import { unreachable, usOfMs, type DcId, type NodeId, type Topic, type Us } from '../../core/index.ts';
-import { defaultStoreLimits, type MessageType } from '../../core/index.ts';
+import {
+  defaultStoreLimits,
+  unreachable,
+  usOfMs,
+  type DcId,
+  type MessageType,
+  type NodeId,
+  type Topic,
+  type Us,
+} from '../../core/index.ts';
 import { describeFault } from '../describe-fault.ts';
 import type { Fact } from '../facts.ts';
 import {
@@ -79,10 +87,10 @@ export interface OccupancySummary {
   told: { records: number; connections: number };
   /** The largest |told - truth| of a count when it was told, over the run. */
   maxError: OccupancyError | null;
+  /** The largest over the stretches judged (0 unless occupancy-converge broke). */
+  maxErrorJudgedViewers: number;
   /** The mean |told - truth| of what a watcher was told, over every count told to a connection. */
   meanErrorViewers: number;
-  /** The same, over the stretches judged (0 unless occupancy-converge broke). */
-  maxErrorJudgedViewers: number;
   /** Quiet stretches whose horizon passed: each one's watchers were checked. */
   windowsJudged: number;
   /**
@@ -724,8 +732,9 @@ export class OccupancyChecker {
       else next = Math.min(next, dueUs);
     }
     if (this.judging()) {
-      for (const topic of this.watchers.keys()) {
-        if (this.entered.has(topic)) continue;
+      for (const [topic, watchers] of this.watchers) {
+        // A topic nobody watches now has nothing to judge; a new watcher is a change of it.
+        if (this.entered.has(topic) || watchers.size === 0) continue;
         const horizon = this.horizonOf(topic);
         if (horizon < t || (end && horizon <= t)) this.enter(topic, horizon, t);
         else next = Math.min(next, horizon);
