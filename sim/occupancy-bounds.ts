@@ -20,9 +20,10 @@
  *
  * A frontend that dies takes its viewers with it at once, but its lease holds their count until
  * it runs out, and a datacenter with no other frontend of the topic sends no new total, so the
- * peers drop the last one when it expires (the lease and two intervals after it arrived):
+ * peers drop the last one when it expires (a total holds for the lease, the time to find its
+ * datacenter stale and an interval, after it arrived):
  *
- *   B_death = leaseMs + I + 2 x hopIntra + B
+ *   B_death = leaseMs + staleMs + I + 2 x hopIntra + B
  *
  * A peer datacenter is stale once nothing was heard from it for `staleMs` = 3 x I: what the
  * dispatchers are given (their own default), named here once for the world and the checker.
@@ -77,7 +78,7 @@ export function occupancyBounds(scenario: Pick<Scenario, 'roles' | 'network'>): 
     usOfMs(Math.max(roles.renewEveryMs, everyMs) + 3 * everyMs + 2 * writeMs + timerRoundingMs) +
     hopCrossUs +
     2 * hopIntraUs;
-  const deathUs = usOfMs(roles.leaseMs + everyMs) + 2 * hopIntraUs + convergeUs;
+  const deathUs = usOfMs(roles.leaseMs + occupancyStaleMs(roles) + everyMs) + 2 * hopIntraUs + convergeUs;
   return {
     everyMs,
     staleMs: occupancyStaleMs(roles),

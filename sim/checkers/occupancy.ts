@@ -21,15 +21,16 @@
  * request given up. Each disturbance names when its effects are out of every count: B after it
  * (sim/occupancy-bounds.ts: B = max(renewEveryMs, I) + 3 x I + 2 x W + hopCross + 2 x hopIntra +
  * rounding), after a jitter storm B after its slowest message, after a frontend's death
- * B_death = leaseMs + I + 2 x hopIntra + B. While a fault is in force nothing is judged; after a
- * dispatcher or store died for good nothing is judged again. Once a topic's horizon has passed
- * and no fault is in force, every watcher's latest count of it must be the truth, with no
- * datacenter stale: checked for every watcher when the horizon passes, then for every count told
- * until the next disturbance. This is the issue's "once churn and faults stop" made per topic, so
- * a run is judged in every quiet stretch, not only after its last change; a dead frontend's viewers
- * leaving every count within its lease is the B_death horizon of its death. Not judged at all: a
- * run whose store limits could refuse a lease or a peer's total (fewer topics, frontends per topic
- * or peer datacenters than the workload has), since a refused total is no fact.
+ * B_death = leaseMs + staleMs + I + 2 x hopIntra + B. While a fault is in force nothing is
+ * judged; after a dispatcher or store died for good nothing is judged again. Once a topic's
+ * horizon has passed and no fault is in force, every watcher's latest count of it must be the
+ * truth, with no datacenter stale: checked for every watcher when the horizon passes, then for
+ * every count told until the next disturbance. This is the issue's "once churn and faults stop"
+ * made per topic, so a run is judged in every quiet stretch, not only after its last change; a
+ * dead frontend's viewers leaving every count within its lease is the B_death horizon of its
+ * death. Not judged at all: a run whose store limits could refuse a lease or a peer's total
+ * (fewer topics, frontends per topic or peer datacenters than the workload has), since a refused
+ * total is no fact.
  *
  * occupancy-stale-dropped. Datacenter X is cut off from Y while a partition drops every message
  * from X to Y. A frontend tells a watcher a new count only when it changed, at the interval after
@@ -79,7 +80,7 @@ import type { ViolationLog } from './violations.ts';
 
 /** What the checker made of a run's viewer counts, as the report carries it. */
 export interface OccupancySummary {
-  /** Why nothing was judged (occupancy off, nobody watches, store limits that could bind); null when judged. */
+  /** Why nothing was judged (occupancy off, nobody watches, store limits that could bind); null if judged. */
   notJudged: string | null;
   /** Viewers that watched counts. */
   watchers: number;
