@@ -7,7 +7,9 @@
  * - Every `occupancyEveryMs` it sends one `occupancy` message to every dispatcher of every peer
  *   datacenter: the totals to one of them (rotating), an empty list to the rest. So every dispatcher
  *   hears from every peer datacenter each interval, and one that falls silent for `occupancyStaleMs`
- *   is stale: its share is still shown, flagged, not dropped. The cost per interval is
+ *   is stale: its share is still shown, flagged, not dropped. A total holds (`validMs`) for the
+ *   longest lease seen, `occupancyStaleMs` and an interval: longer than a peer can go without a
+ *   fresh total and then fall silent, so a share never expires before its datacenter is stale. The cost per interval is
  *   dispatchers x peer dispatchers messages, whatever the number of topics or viewers.
  * - A peer's totals are written to the store (`remote-totals`); whoever asks next gets them.
  * - The timer starts with the first input the dispatcher handles (a host gives it none before),
@@ -58,7 +60,11 @@ export function occupancyOfWrite(
 ): Occupancy[] | undefined {
   if (!occupancyOn(state) || reply.occupancy === undefined) return undefined;
   if (leaseMs !== null) state.leaseMsSeen = Math.max(state.leaseMsSeen, leaseMs);
-  const validMs = state.leaseMsSeen + 2 * state.config.occupancyEveryMs;
+  // A peer drops an expired total only while this datacenter is not stale to it. Its next total may
+  // come a lease later (a full renewal's) and the relay interval after; if this datacenter is cut
+  // off meanwhile, the peer finds it stale `occupancyStaleMs` after it last heard from it. The total
+  // must outlast both, or a cut-off datacenter's share vanishes before it is flagged stale.
+  const validMs = state.leaseMsSeen + state.config.occupancyStaleMs + state.config.occupancyEveryMs;
   for (const occupancy of reply.occupancy)
     relayTotal(state, occupancy.topic, occupancy.local, reply.epoch, reply.epochAgeMs, validMs);
   return reply.occupancy.map((occupancy) => composeOccupancy(state, occupancy, now));

@@ -146,7 +146,7 @@ export interface DispatcherState {
   readonly occupancyCursor: Map<DcId, number>;
   /** Occupancy: when the next interval's messages go (null until the first input, or when off). */
   occupancyAtMs: Ms | null;
-  /** Occupancy: the longest lease seen, how long a relayed total holds (plus two intervals). */
+  /** Occupancy: the longest lease seen, how long a relayed total holds (plus the stale time and an interval). */
   leaseMsSeen: Ms;
   /** Frontends that sent lease requests, least recently heard from first. */
   readonly knownFrontends: Set<NodeId>;

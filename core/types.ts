@@ -201,7 +201,8 @@ export interface Occupancy {
 /**
  * One datacenter's viewer count of a topic as its store summed it, stamped with that store's epoch
  * and epoch age (so a later total is told from an earlier one without comparing clocks), and how
- * long it holds (`validMs`, the lease of the renewal that produced it plus one interval).
+ * long it holds (`validMs`: the lease of the renewal that produced it, the time a peer takes to find
+ * a silent datacenter stale, and one interval).
  */
 export interface OccupancyTotal {
   topic: Topic;
