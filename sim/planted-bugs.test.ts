@@ -2,6 +2,7 @@
 // reported under the invariant it breaks, naming the event, the connection and the causal chain.
 // Method: run small scenarios with a buggy role (sim/planted-bugs.ts) and read the report.
 import { describe, expect, it } from 'vitest';
+import { parseScenario } from './scenario-parse.ts';
 import { smallScenario } from './test-fixtures.ts';
 import { rolesWithBug } from './planted-bugs.ts';
 import { runScenario, type Report } from './run.ts';
@@ -179,10 +180,13 @@ describe('checker, against planted bugs', () => {
   });
 
   it("a store that counts lapsed leases keeps a dead frontend's viewers in the count past B_death", () => {
-    const scenario = smallScenario({
+    // The store forgets a lapsed lease lapsedKeepMs (10 s) after it lapsed: a short interval makes
+    // B_death end well before that, so the bug's count is there to be judged.
+    const base = smallScenario({
       durationMs: 6_000,
       faults: [{ kind: 'kill', atMs: 3_000, node: 'dc-a/frontend-1' }],
     });
+    const scenario = parseScenario({ ...base, roles: { ...base.roles, occupancyEveryMs: 300 } }, 'test');
     expect(runScenario(scenario, '6', { tracePath: null }).violations).toEqual([]);
     const report = runScenario(scenario, '6', {
       tracePath: null,
@@ -208,5 +212,28 @@ describe('checker, against planted bugs', () => {
       /told \d+ watcher\(s\) of "(live|chat)" .* without dc-[ab]'s share, which it had told as \d+ at [\d.]+s, while dc-[ab] has been cut off from dc-[ab] since 3\.000000s/,
     );
     expect(report.occupancy.stale.records).toBe(0);
+  });
+
+  it("totals that expire before their silent datacenter is stale are caught dropping its share (the core's bug before its fix)", () => {
+    // A lease shorter than an interval, and a cut long enough for the staleness to come.
+    const base = smallScenario({
+      datacenters: 2,
+      frontends: 1,
+      dispatchers: 1,
+      durationMs: 20_000,
+      faults: [{ kind: 'partition', atMs: 3_000, between: ['dc-a', 'dc-b'], repairAfterMs: 12_000 }],
+    });
+    const scenario = parseScenario(
+      { ...base, roles: { ...base.roles, leaseMs: 1_200, renewEveryMs: 400, occupancyEveryMs: 2_000 } },
+      'test',
+    );
+    expect(runScenario(scenario, '1', { tracePath: null }).violations).toEqual([]);
+    const report = runScenario(scenario, '1', {
+      tracePath: null,
+      roles: rolesWithBug('totals-expire-before-stale'),
+    });
+    expect(violationsOf(report, 'occupancy-stale-dropped')[0]!.message).toMatch(
+      /without dc-[ab]'s share, which it had told as \d+ at [\d.]+s, while dc-[ab] has been cut off from dc-[ab] since 3\.000000s/,
+    );
   });
 });

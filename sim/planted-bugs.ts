@@ -39,7 +39,8 @@ export type PlantedBug =
   | 'order-broken-on-retry'
   | 'first-count-renewed'
   | 'expired-leases-counted'
-  | 'stale-dc-dropped';
+  | 'stale-dc-dropped'
+  | 'totals-expire-before-stale';
 
 export const plantedBugs: readonly PlantedBug[] = [
   'no-dedupe',
@@ -66,6 +67,7 @@ export const plantedBugs: readonly PlantedBug[] = [
   'first-count-renewed',
   'expired-leases-counted',
   'stale-dc-dropped',
+  'totals-expire-before-stale',
 ];
 
 /** The planted bugs that live in reliable mode's machinery: they show only in reliable runs. */
@@ -421,6 +423,18 @@ export function rolesWithBug(bug: PlantedBug): Roles {
             return { ...picture, count, byDc, stale: [] };
           });
           return { ...effect, message: { ...effect.message, occupancy: dropped } };
+        }),
+      );
+    case 'totals-expire-before-stale':
+      // The dispatcher's totals hold for the lease and two intervals (the core's rule before its
+      // fix): shorter than a peer takes to find a silent datacenter stale when the lease is shorter
+      // than an interval, so a cut-off datacenter's share expires, unflagged, before it is stale.
+      return withDispatcher((state, input, now) =>
+        coreRoles.dispatcher.handle(state, input, now).map((effect) => {
+          if (effect.kind !== 'send' || effect.message.type !== 'occupancy') return effect;
+          const validMs = state.leaseMsSeen + 2 * state.config.occupancyEveryMs;
+          const totals = effect.message.totals.map((total) => ({ ...total, validMs }));
+          return { ...effect, message: { ...effect.message, totals } };
         }),
       );
     default:

@@ -49,8 +49,8 @@ Planted bugs (--plant-bug): no-dedupe, leases-ignored, wrong-topic, corrupt-payl
 unsubscribe-lost, skip-frontend, relay-forever, renews-without-viewers, unsubscribe-on-first-leave,
 prefix-lookup, tombstone-forgotten, reuse-event-ids, lease-shorter-than-renewal, expiry-ignored,
 renewals-stop-after-failure, late-retries, first-count-renewed, expired-leases-counted,
-stale-dc-dropped; and in reliable mode seq-reuse-on-retry, history-read-off-by-one,
-gap-notice-instead-of-fetch, order-broken-on-retry.`,
+stale-dc-dropped, totals-expire-before-stale; and in reliable mode seq-reuse-on-retry,
+history-read-off-by-one, gap-notice-instead-of-fetch, order-broken-on-retry.`,
     )
     .action(async (options: SimOptions) => {
       process.exitCode = await runSim(options);
