@@ -97,6 +97,47 @@ export function fanoutCharts(results: BenchResults): ChartFile[] {
   });
 }
 
+/**
+ * The occupancy bench's error over time: the mean and the worst watcher's error while 10,000
+ * viewers churn, and the true count for scale. None when the results hold no occupancy bench.
+ */
+export function occupancyCharts(results: BenchResults): ChartFile[] {
+  const o = results.occupancy;
+  if (o === undefined || o === null || o.curve.length < 2) return [];
+  const curve = o.curve;
+  const points = (y: (p: (typeof curve)[number]) => number): { x: number; y: number }[] =>
+    curve.map((p) => ({ x: p.atMs / 1000, y: y(p) }));
+  const spec: LineChartSpec = {
+    title: `Viewer count error under churn: ${o.options.viewers.toLocaleString('en-US')} viewers`,
+    subtitle:
+      `each leaving and rejoining ${o.options.churnPerViewerPerMinute}/min (${o.churnChangesPerSecond} changes/s); ` +
+      `interval ${o.options.occupancyEveryMs} ms; simulated, seed ${o.options.seed}`,
+    x: { label: 'simulated time, s', format: (v) => String(Math.round(v)) },
+    y: { label: 'viewers off the true count', format: (v) => String(Math.round(v)), scale: 'linear' },
+    series: [
+      {
+        label: 'mean over watchers',
+        color: '#1f6fc5',
+        dashed: false,
+        marker: 'circle',
+        points: points((p) => p.errorMean),
+      },
+      {
+        label: 'worst watcher',
+        color: '#b5367a',
+        dashed: true,
+        marker: 'square',
+        points: points((p) => p.errorMax),
+      },
+    ],
+    notes: [
+      `viewers join over the first 5 s (the error is the lag behind the ramp); churn stops at ${o.options.durationMs / 1000} s;`,
+      `every watcher exact ${o.convergedMsAfterChurn ?? '?'} ms after the last change. Cost: +${o.messagesPerSecond.extra} node messages/s.`,
+    ],
+  };
+  return [{ name: 'occupancy-error.svg', svg: lineChart(spec) }];
+}
+
 /** Write `charts` into `dir` as `<stem>-<name>`; returns the paths written. */
 export function writeCharts(dir: string, stem: string, charts: ChartFile[]): string[] {
   return charts.map((chart) => {

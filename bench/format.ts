@@ -197,6 +197,43 @@ export function formatResults(r: BenchResults): string[] {
       ).map((l) => `  ${l}`),
     );
   }
+  if (r.occupancy !== undefined && r.occupancy !== null) {
+    const o = r.occupancy;
+    const { options: b } = o;
+    out.push(
+      '',
+      `occupancy (simulated: ${count(b.viewers)} viewers on one topic over 2 datacenters x 4 frontends, ` +
+        `each leaving and rejoining ${b.churnPerViewerPerMinute}/min, interval ${b.occupancyEveryMs} ms, ` +
+        `1 in ${b.watchersEvery} watching, seed ${b.seed})`,
+    );
+    out.push(
+      ...table(
+        ['figure', 'value'],
+        [
+          ['membership changes / s (the churn)', String(o.churnChangesPerSecond)],
+          ['node messages / s, occupancy off', String(o.messagesPerSecond.off)],
+          ['node messages / s, occupancy on', String(o.messagesPerSecond.on)],
+          [
+            'extra messages / s (by type)',
+            `${o.messagesPerSecond.extra} (${Object.entries(o.extraByType)
+              .filter(([, n]) => n > 0)
+              .map(([type, n]) => `${type} ${n}`)
+              .join(', ')})`,
+          ],
+          ['counts told to watchers / s', String(o.toldPerSecond)],
+          [
+            'error while churning: mean over watchers',
+            `${o.error.meanOfMeans} (${(o.error.meanRelative * 100).toFixed(2)}% of the count)`,
+          ],
+          ['error while churning: p99 / max of the worst watcher', `${o.error.p99OfMax} / ${o.error.max}`],
+          [
+            'exact after the last change, in',
+            o.convergedMsAfterChurn === null ? 'never' : `${o.convergedMsAfterChurn} ms`,
+          ],
+        ],
+      ).map((l) => `  ${l}`),
+    );
+  }
   if (r.properties !== null) {
     const p = r.properties;
     out.push(

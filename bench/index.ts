@@ -4,7 +4,7 @@ export type { SimulatorBench } from './simulator.ts';
 export { describeMachine, runBench } from './run.ts';
 export type { BenchOptions } from './run.ts';
 export { formatMarkdown, formatResults } from './format.ts';
-export { fanoutCharts, writeCharts } from './charts.ts';
+export { fanoutCharts, occupancyCharts, writeCharts } from './charts.ts';
 export type { ChartFile } from './charts.ts';
 export { ChartError } from './svg-chart.ts';
 export type { BenchResults, Comparison, Machine, PropertyBench, TargetCheck } from './summary.ts';

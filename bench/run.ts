@@ -21,6 +21,8 @@ import type { MemoryCase } from './memory.ts';
 import { spawnStadium } from './processes.ts';
 import { deleteKeys, redisProblem } from './redis.ts';
 import { startBareUws, startSocketIo, startStadium } from './servers.ts';
+import { benchOccupancy, defaultOccupancyBench, summarizeOccupancy } from './occupancy.ts';
+import type { OccupancyBenchOptions, OccupancyBenchSummary } from './occupancy.ts';
 import { benchSimulator } from './simulator.ts';
 import type { SimulatorBench } from './simulator.ts';
 import { checkTargets, compare, compareModes, units } from './summary.ts';
@@ -55,6 +57,8 @@ interface Plan {
   };
   propertyRuns: number;
   simulatorScenario: string;
+  /** The occupancy bench's size (the full run: 10,000 viewers for 60 s). */
+  occupancy: Partial<OccupancyBenchOptions>;
 }
 
 function planFor(options: BenchOptions): Plan {
@@ -80,6 +84,7 @@ function planFor(options: BenchOptions): Plan {
       },
       propertyRuns: 20,
       simulatorScenario: 'fault-free',
+      occupancy: { viewers: 2_000, durationMs: 20_000 },
     };
   }
   return {
@@ -107,6 +112,7 @@ function planFor(options: BenchOptions): Plan {
     },
     propertyRuns: 300,
     simulatorScenario: options.scenario,
+    occupancy: {},
   };
 }
 
@@ -159,6 +165,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     simulator = benchSimulator(plan.simulatorScenario);
   } catch (error) {
     errors.push(`simulator: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  const occupancyOptions = { ...defaultOccupancyBench, ...plan.occupancy };
+  progress(
+    `occupancy: ${occupancyOptions.viewers} viewers churning ${occupancyOptions.churnPerViewerPerMinute}/min, on and off…`,
+  );
+  let occupancy: OccupancyBenchSummary | null = null;
+  try {
+    occupancy = summarizeOccupancy(benchOccupancy(occupancyOptions));
+  } catch (error) {
+    errors.push(`occupancy: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   progress(`property checks: ${plan.propertyRuns} scenarios…`);
@@ -323,6 +340,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     },
     units,
     simulator,
+    occupancy,
     properties,
     fanout,
     memory,

@@ -7,6 +7,7 @@
 import type { DispatcherCase } from './dispatcher.ts';
 import type { DeliveryMode, FanoutCase } from './fanout.ts';
 import type { MemoryCase } from './memory.ts';
+import type { OccupancyBenchSummary } from './occupancy.ts';
 import type { SimulatorBench } from './simulator.ts';
 
 export interface Machine {
@@ -42,6 +43,8 @@ export interface BenchResults {
   /** The unit of every figure, by field-name suffix. */
   units: Record<string, string>;
   simulator: SimulatorBench | null;
+  /** Viewer counts: their cost in messages and their error under churn (absent in older results). */
+  occupancy?: OccupancyBenchSummary | null;
   properties: PropertyBench | null;
   fanout: FanoutCase[];
   memory: MemoryCase[];

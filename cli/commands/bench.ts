@@ -74,7 +74,7 @@ Examples:
       ): void => {
         let charts;
         try {
-          charts = bench.fanoutCharts(drawn);
+          charts = [...bench.fanoutCharts(drawn), ...bench.occupancyCharts(drawn)];
         } catch (error) {
           if (!(error instanceof bench.ChartError)) throw error;
           progress(`charts: not drawn: ${error.message}`);
