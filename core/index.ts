@@ -48,10 +48,10 @@ export type {
 } from './dispatcher.ts';
 export {
   apply as applyStoreRequest,
-  countsError,
   createStore,
   defaultStoreLimits,
   lapsedFrontends,
+  leaseWriteError,
   liveFrontends,
   occupancyOf,
   occupancyTopicsError,

@@ -200,15 +200,10 @@ export function apply(state: StoreState, request: StoreRequest, now: Ms): ApplyR
     case 'add':
     case 'renew': {
       const topics = request.op === 'add' ? [request.topic] : request.topics;
-      if (!(request.leaseMs > 0)) return rejected(state, 'bad-request', 'leaseMs must be positive');
+      const problem = leaseWriteError(state.limits, request);
+      if (problem !== null) return rejected(state, 'bad-request', problem);
       const counts =
         request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
-      const countProblem = countsError(state.limits, topics, counts);
-      if (countProblem !== null) return rejected(state, 'bad-request', countProblem);
-      for (const topic of topics) {
-        const error = topicError(topic);
-        if (error !== null) return rejected(state, 'bad-request', error);
-      }
       const leaseMs = Math.min(request.leaseMs, state.limits.leaseMsMax);
       if (leaseMs < request.leaseMs) increment(state.counters, 'leases-cut-to-max');
       const changes: LeaseChange[] = [];
@@ -552,10 +547,28 @@ function writeRemoteTotal(state: StoreState, dc: DcId, total: OccupancyTotal, no
 }
 
 /**
- * What is wrong with a lease write's counts (`counts[i]` for `topics[i]`), or null. Exported so
- * production's Redis stores refuse exactly what this store refuses, with the same words.
+ * What is wrong with a lease write (`add` or `renew`), or null: its lease length, its counts, then
+ * its topics, the first problem found. The Redis stores refuse the same writes with these words.
  */
-export function countsError(
+export function leaseWriteError(
+  limits: Readonly<StoreLimits>,
+  request: Extract<StoreRequest, { op: 'add' | 'renew' }>,
+): string | null {
+  if (!(request.leaseMs > 0)) return 'leaseMs must be positive';
+  const topics = request.op === 'add' ? [request.topic] : request.topics;
+  const counts =
+    request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
+  const countProblem = countsError(limits, topics, counts);
+  if (countProblem !== null) return countProblem;
+  for (const topic of topics) {
+    const error = topicError(topic);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+/** What is wrong with a lease write's counts (`counts[i]` for `topics[i]`), or null. */
+function countsError(
   limits: Readonly<StoreLimits>,
   topics: readonly Topic[],
   counts: readonly number[] | undefined,
@@ -569,7 +582,7 @@ export function countsError(
   return null;
 }
 
-/** What is wrong with a `remote-totals` write, or null (exported as `countsError` is). */
+/** What is wrong with a `remote-totals` write, or null (exported as `leaseWriteError` is). */
 export function remoteTotalsError(
   limits: Readonly<StoreLimits>,
   dc: DcId,
@@ -593,7 +606,7 @@ export function remoteTotalsError(
   return null;
 }
 
-/** What is wrong with an `occupancy` read's topics, or null (exported as `countsError` is). */
+/** What is wrong with an `occupancy` read's topics, or null (exported as `leaseWriteError` is). */
 export function occupancyTopicsError(topics: readonly Topic[]): string | null {
   if (!Array.isArray(topics) || topics.length === 0) return 'an occupancy read names at least one topic';
   for (const topic of topics) {

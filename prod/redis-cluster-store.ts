@@ -40,9 +40,9 @@
  */
 import { Cluster } from 'ioredis';
 import {
-  countsError,
   defaultStoreLimits,
   historyAfterError,
+  leaseWriteError,
   occupancyTopicsError,
   remoteTotalsError,
   topicError,
@@ -224,15 +224,10 @@ export class RedisClusterStore implements SubscriptionStorePort {
       case 'add':
       case 'renew': {
         const topics = request.op === 'add' ? [request.topic] : request.topics;
-        if (!(request.leaseMs > 0)) return rejected('bad-request', 'leaseMs must be positive');
+        const problem = leaseWriteError(this.limits, request);
+        if (problem !== null) return rejected('bad-request', problem);
         const counts =
           request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
-        const countProblem = countsError(this.limits, topics, counts);
-        if (countProblem !== null) return rejected('bad-request', countProblem);
-        for (const topic of topics) {
-          const error = topicError(topic);
-          if (error !== null) return rejected('bad-request', error);
-        }
         const leaseMs = Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax);
         // Absent counts count none, as in the core's store.
         return this.write(

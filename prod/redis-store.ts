@@ -28,9 +28,9 @@
  */
 import { Redis } from 'ioredis';
 import {
-  countsError,
   defaultStoreLimits,
   historyAfterError,
+  leaseWriteError,
   occupancyTopicsError,
   remoteTotalsError,
   topicError,
@@ -223,15 +223,10 @@ export class RedisStore implements SubscriptionStorePort {
 
   private async write(request: Extract<StoreRequest, { op: 'add' | 'renew' }>): Promise<StoreReply> {
     const topics = request.op === 'add' ? [request.topic] : request.topics;
-    if (!(request.leaseMs > 0)) return rejected('bad-request', 'leaseMs must be positive');
+    const problem = leaseWriteError(this.limits, request);
+    if (problem !== null) return rejected('bad-request', problem);
     const counts =
       request.op === 'add' ? (request.count === undefined ? undefined : [request.count]) : request.counts;
-    const countProblem = countsError(this.limits, topics, counts);
-    if (countProblem !== null) return rejected('bad-request', countProblem);
-    for (const topic of topics) {
-      const error = topicError(topic);
-      if (error !== null) return rejected('bad-request', error);
-    }
     const leaseMs = Math.min(Math.floor(request.leaseMs), this.limits.leaseMsMax);
     const keys = [this.key('epoch'), this.key('topics'), this.key('seq'), this.key('heads')];
     for (const topic of topics)
